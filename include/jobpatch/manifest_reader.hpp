@@ -1,0 +1,60 @@
+#pragma once
+// Streams an NDJSON manifest line by line in bounded memory.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace jobpatch {
+
+// One physical line of the manifest, without its line end ("\n" or "\r\n").
+struct manifest_line {
+  std::uint64_t number = 0;   // 1-based physical line number (blank lines count)
+  std::string_view text;      // valid until the next call to next()
+  std::size_t readable = 0;   // bytes readable from text.data() (>= text.size() + 64)
+  std::size_t oversized = 0;  // when non-zero the line was this many bytes, over the
+                              // limit; text is empty and the line must be rejected
+};
+
+// Reads a file descriptor in large chunks and splits it on '\n' itself. Blank lines
+// (only spaces/tabs) are skipped, a UTF-8 BOM at the start is dropped, a final line
+// without newline is returned. Memory is fixed: chunk size + max line size + padding;
+// longer lines are skipped to their end and reported as oversized.
+class manifest_reader {
+public:
+  static constexpr std::size_t default_max_line_bytes = 1 << 20;
+
+  // Takes ownership of `fd` if `owns_fd` (closes it on destruction).
+  manifest_reader(int fd, bool owns_fd, std::size_t max_line_bytes = default_max_line_bytes);
+  // Opens `path`, or standard input for "-". Throws std::system_error if it cannot.
+  static manifest_reader open(const std::string& path,
+                              std::size_t max_line_bytes = default_max_line_bytes);
+  ~manifest_reader();
+  manifest_reader(manifest_reader&&) noexcept;
+  manifest_reader& operator=(manifest_reader&&) = delete;
+
+  // Returns false at the end of input. Throws std::system_error on a read error.
+  bool next(manifest_line& out);
+
+  std::uint64_t bytes_read() const noexcept { return bytes_read_; }
+  std::size_t max_line_bytes() const noexcept { return max_line_; }
+
+private:
+  bool fill(); // reads more input after end_; false at end of input
+
+  int fd_;
+  bool owns_fd_;
+  std::size_t max_line_;
+  std::unique_ptr<char[]> buffer_;
+  std::size_t capacity_;  // usable bytes of buffer_ (padding follows)
+  std::size_t begin_ = 0; // first unconsumed byte
+  std::size_t end_ = 0;   // one past the last byte read
+  std::size_t scanned_ = 0; // bytes from begin_ already known to hold no '\n'
+  std::uint64_t line_number_ = 0;
+  std::uint64_t bytes_read_ = 0;
+  bool eof_ = false;
+  bool at_start_ = true;
+};
+
+} // namespace jobpatch

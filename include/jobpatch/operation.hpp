@@ -1,0 +1,37 @@
+#pragma once
+// One validated manifest line: the update jobpatch sends as a single PATCH.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace jobpatch {
+
+// The four PATCH endpoints of the ByteNite Customer API, named as in the manifest.
+enum class op_kind : std::uint8_t { datasource, params, jobname, configs };
+
+inline constexpr std::size_t op_kind_count = 4;
+
+// The manifest / URL name of an op ("datasource", "params", "jobname", "configs").
+std::string_view to_string(op_kind op) noexcept;
+
+// Parses a manifest op name; exact, case-sensitive match only.
+std::optional<op_kind> parse_op_kind(std::string_view name) noexcept;
+
+// A validated update. `body` is the exact JSON text of the manifest's "body" value,
+// sent unchanged as the request body.
+struct operation {
+  std::uint64_t line = 0;        // 1-based line number in the manifest
+  std::string job_id;            // unescaped job id (percent-encoded only when sent)
+  op_kind op = op_kind::configs;
+  std::string body;              // exact JSON text
+  std::uint64_t fingerprint = 0; // stable hash of (line, job_id, op, body), for resume
+};
+
+// Stable 64-bit fingerprint of an update's identity and content. Same inputs give the
+// same value on every platform and build (FNV-1a over length-prefixed fields).
+std::uint64_t fingerprint_of(std::uint64_t line, std::string_view job_id, op_kind op,
+                             std::string_view body) noexcept;
+
+} // namespace jobpatch

@@ -1,0 +1,25 @@
+#pragma once
+// The subcommands of the jobpatch CLI. Each takes its options as a plain struct, filled
+// by main.cpp, and returns the process exit code.
+
+#include <cstddef>
+#include <string>
+
+namespace jobpatch::cli {
+
+// Exit codes of the SPEC.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_some_failed = 1;
+inline constexpr int exit_usage = 2;
+inline constexpr int exit_aborted = 3;
+
+struct validate_options {
+  std::string manifest;            // path or "-"
+  std::string results;             // NDJSON records of invalid lines; empty = none
+  std::size_t max_line_bytes = 0;  // 0 = default
+  std::size_t show_errors = 20;    // how many errors to print on stderr
+};
+
+int run_validate(const validate_options& options);
+
+} // namespace jobpatch::cli
