@@ -31,12 +31,6 @@ bool has_control_character(std::string_view s) noexcept {
   return false;
 }
 
-std::string_view trim_trailing_space(std::string_view s) noexcept {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
 // The exact source text of a value, consuming it.
 simdjson::error_code raw_text(ondemand::value& value, std::string_view& out) {
   ondemand::json_type type;
@@ -51,7 +45,7 @@ simdjson::error_code raw_text(ondemand::value& value, std::string_view& out) {
     if (auto ec = value.get_array().get(array)) return ec;
     return array.raw_json().get(out);
   }
-  out = trim_trailing_space(value.raw_json_token());
+  out = detail::trim_token(value.raw_json_token());
   return simdjson::SUCCESS;
 }
 

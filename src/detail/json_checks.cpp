@@ -11,6 +11,13 @@ bool at_document_end(ondemand::document& doc) noexcept {
   return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
 }
 
+std::string_view trim_token(std::string_view token) noexcept {
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
+                            token.back() == '\n' || token.back() == '\r'))
+    token.remove_suffix(1);
+  return token;
+}
+
 std::string_view describe_json_error(simdjson::error_code code) noexcept {
   using simdjson::error_code;
   switch (code) {
@@ -50,10 +57,7 @@ template <class Value> std::string describe(Value& value) {
   }
   case ondemand::json_type::string:
   case ondemand::json_type::number: {
-    std::string_view token = value.raw_json_token();
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
-                              token.back() == '\n' || token.back() == '\r'))
-      token.remove_suffix(1);
+    std::string_view token = trim_token(value.raw_json_token());
     std::string out = type == ondemand::json_type::string ? "string " : "number ";
     out += excerpt(token);
     return out;

@@ -16,6 +16,9 @@ namespace ondemand = simdjson::ondemand;
 // True when the whole document has been read (nothing trails the top-level value).
 bool at_document_end(ondemand::document& doc) noexcept;
 
+// A raw scalar token without the whitespace simdjson leaves after it.
+std::string_view trim_token(std::string_view token) noexcept;
+
 // Our own wording for a simdjson error code (its error_message() is prose that may change).
 std::string_view describe_json_error(simdjson::error_code code) noexcept;
 
