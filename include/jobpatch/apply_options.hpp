@@ -1,0 +1,39 @@
+#pragma once
+// Everything `jobpatch apply` is told, as one plain struct built by the CLI.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace jobpatch {
+
+struct apply_options {
+  std::string manifest;               // path or "-"
+  std::string base_url = "https://api.bytenite.com";
+  std::string api_key;                // from BYTENITE_API_KEY or --api-key-file; never printed
+  std::string ca_file;                // extra trust anchors (PEM); empty = system store
+  bool insecure = false;              // skip certificate verification (tests only)
+
+  unsigned connections = 16;
+  double rate = 0;                    // requests per second over the whole run; 0 = unlimited
+  double burst = 0;                   // token bucket depth; 0 = max(1, rate / 10)
+  unsigned max_attempts = 5;
+  std::chrono::milliseconds attempt_timeout{30'000};
+  std::chrono::milliseconds deadline{0}; // whole run; 0 = none
+  std::chrono::milliseconds grace{10'000}; // how long in-flight work may finish on a signal
+
+  std::string results;                // NDJSON results; empty = none
+  std::string failed_out;             // failed lines, verbatim; empty = none
+  std::string summary_json;           // empty = none
+  std::string metrics_file;           // Prometheus text; empty = none
+  bool resume = false;
+  bool force = false;                 // overwrite an existing results file
+  bool skip_invalid = false;          // record invalid lines and go on
+  // --shard K/N: this run takes the jobs whose id hashes to K-1 modulo N, so every update
+  // of one job stays in one shard and keeps its order.
+  std::uint32_t shard_index = 0, shard_count = 1;
+  std::size_t max_line_bytes = 0;     // 0 = default
+  std::size_t window = 0;             // updates held in memory at once; 0 = automatic
+};
+
+} // namespace jobpatch
