@@ -1,6 +1,7 @@
 #include <jobpatch/result_record.hpp>
 
 #include <jobpatch/json_text.hpp>
+#include <jobpatch/line_validator.hpp>
 
 #include <array>
 
@@ -15,6 +16,16 @@ std::optional<outcome> parse_outcome(std::string_view name) noexcept {
   for (std::size_t i = 0; i < outcome_names.size(); ++i)
     if (outcome_names[i] == name) return static_cast<outcome>(i);
   return std::nullopt;
+}
+
+result_record invalid_record(const invalid_line& bad) {
+  result_record r;
+  r.line = bad.line;
+  r.job_id = bad.job_id;
+  r.op = bad.op;
+  r.result = outcome::invalid;
+  r.error = bad.message;
+  return r;
 }
 
 void append_ndjson(std::string& out, const result_record& r) {

@@ -31,6 +31,9 @@ struct result_record {
   std::optional<std::uint64_t> fingerprint; // "fp", for resume
 };
 
+// The record of a line rejected by validation.
+result_record invalid_record(const struct invalid_line& bad);
+
 // Appends `r` as one JSON object followed by '\n'. Key order:
 // line, jobId, op, outcome, status, attempts, latencyMs, verified, state, error, fp.
 void append_ndjson(std::string& out, const result_record& r);
