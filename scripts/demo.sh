@@ -1,8 +1,37 @@
 #!/usr/bin/env bash
-# The README's first command: installs dependencies, builds, and runs the main job.
+# The README's first command: installs dependencies, builds, starts the built-in mock
+# API (HTTPS, self-signed certificate), applies a generated manifest of 5,000 updates to
+# it, prints the summary, and stops the mock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-build/src/cli/jobpatch --version
-build/src/cli/jobpatch validate examples/manifest.ndjson
+bin=build/src
+work=$(mktemp -d)
+mock_pid=
+cleanup() {
+  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$bin/cli/jobpatch" --version
+key="demo-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+"$bin/mock/jobpatch-mock" --port 0 --port-file "$work/port" --cert-out "$work/cert.pem" \
+  --api-key "$key" --jobs 500 --journal "$work/journal.ndjson" &
+mock_pid=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+port=$(cat "$work/port")
+
+"$bin/jobpatch-make-manifest" --lines 5000 --jobs 500 --out "$work/manifest.ndjson"
+echo "== jobpatch apply: 5,000 updates over 500 jobs to the mock at https://localhost:$port"
+status=0
+BYTENITE_API_KEY="$key" "$bin/cli/jobpatch" apply "$work/manifest.ndjson" \
+  --base-url "https://localhost:$port" --cacert "$work/cert.pem" --connections 16 \
+  --results "$work/results.ndjson" --summary-json "$work/summary.json" || status=$?
+echo "== results: $(wc -l < "$work/results.ndjson") records; first two:"
+head -n 2 "$work/results.ndjson"
+echo "== summary JSON:"
+cat "$work/summary.json"
+echo "== mock journal: $(wc -l < "$work/journal.ndjson") applied PATCHes"
+exit "$status"

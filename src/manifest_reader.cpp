@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 namespace jobpatch {
@@ -42,7 +43,8 @@ manifest_reader::manifest_reader(manifest_reader&& other) noexcept
     : fd_(other.fd_), owns_fd_(other.owns_fd_), max_line_(other.max_line_),
       buffer_(std::move(other.buffer_)), capacity_(other.capacity_), begin_(other.begin_),
       end_(other.end_), scanned_(other.scanned_), line_number_(other.line_number_),
-      bytes_read_(other.bytes_read_), eof_(other.eof_), at_start_(other.at_start_) {
+      bytes_read_(other.bytes_read_), eof_(other.eof_), cancel_(other.cancel_),
+      at_start_(other.at_start_) {
   other.fd_ = -1;
 }
 
@@ -54,6 +56,10 @@ bool manifest_reader::fill() {
     begin_ = 0;
   }
   while (true) {
+    if (cancel_ && !wait_readable()) {
+      eof_ = true;
+      return false;
+    }
     ssize_t n = ::read(fd_, buffer_.get() + end_, capacity_ - end_);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw std::system_error(errno, std::generic_category(), "cannot read manifest");
@@ -70,6 +76,20 @@ bool manifest_reader::fill() {
     }
     return true;
   }
+}
+
+bool manifest_reader::has_buffered_line() const noexcept {
+  return std::memchr(buffer_.get() + begin_, '\n', end_ - begin_) != nullptr;
+}
+
+// Waits until the descriptor has input, checking the cancel flag every 100 ms.
+bool manifest_reader::wait_readable() const {
+  while (!cancel_->load(std::memory_order_relaxed)) {
+    pollfd p{fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, 100);
+    if (r > 0 || (r < 0 && errno != EINTR)) return true; // read() reports errors itself
+  }
+  return false;
 }
 
 bool manifest_reader::next(manifest_line& out) {

@@ -1,6 +1,7 @@
 #pragma once
 // Streams an NDJSON manifest line by line in bounded memory.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,11 +38,19 @@ public:
   // Returns false at the end of input. Throws std::system_error on a read error.
   bool next(manifest_line& out);
 
+  // True when a complete line is already buffered, so next() will not block on input.
+  bool has_buffered_line() const noexcept;
+
+  // While `*flag` is false reading goes on; once set, a reader waiting for input (a pipe,
+  // a terminal) gives up within ~100 ms and the input ends there. Set before next().
+  void set_cancel_flag(const std::atomic<bool>* flag) noexcept { cancel_ = flag; }
+
   std::uint64_t bytes_read() const noexcept { return bytes_read_; }
   std::size_t max_line_bytes() const noexcept { return max_line_; }
 
 private:
   bool fill(); // reads more input after end_; false at end of input
+  bool wait_readable() const;
 
   int fd_;
   bool owns_fd_;
@@ -54,6 +63,7 @@ private:
   std::uint64_t line_number_ = 0;
   std::uint64_t bytes_read_ = 0;
   bool eof_ = false;
+  const std::atomic<bool>* cancel_ = nullptr;
   bool at_start_ = true;
 };
 

@@ -2,6 +2,8 @@
 // The subcommands of the jobpatch CLI. Each takes its options as a plain struct, filled
 // by main.cpp, and returns the process exit code.
 
+#include <jobpatch/apply_options.hpp>
+
 #include <cstddef>
 #include <string>
 
@@ -21,5 +23,8 @@ struct validate_options {
 };
 
 int run_validate(const validate_options& options);
+
+// `options.api_key` is filled here, from `api_key_file` or BYTENITE_API_KEY.
+int run_apply(apply_options options, const std::string& api_key_file);
 
 } // namespace jobpatch::cli

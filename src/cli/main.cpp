@@ -7,11 +7,26 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdio>
+#include <string>
 #include <exception>
+
+namespace {
+// "K/N" with 1 <= K <= N; stores K-1 and N.
+bool parse_shard(const std::string& text, std::uint32_t& index, std::uint32_t& count) {
+  unsigned k = 0, n = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%u/%u%c", &k, &n, &tail) != 2 || k < 1 || k > n) return false;
+  index = k - 1;
+  count = n;
+  return true;
+}
+} // namespace
 
 int main(int argc, char** argv) {
   using namespace jobpatch::cli;
+  using jobpatch::apply_options;
   CLI::App app{"jobpatch: apply bulk updates to ByteNite jobs"};
   app.require_subcommand(0, 1);
   bool show_version = false;
@@ -23,6 +38,35 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("--results", validate.results, "write one NDJSON record per invalid line");
   validate_cmd->add_option("--max-line-bytes", validate.max_line_bytes, "longest accepted line (default 1 MiB)");
   validate_cmd->add_option("--show-errors", validate.show_errors, "how many errors to print (default 20)");
+
+  apply_options apply;
+  std::string api_key_file, shard;
+  double timeout_seconds = 30, deadline_seconds = 0, grace_seconds = 10;
+  auto* apply_cmd = app.add_subcommand("apply", "apply a manifest's updates");
+  apply_cmd->add_option("manifest", apply.manifest, "NDJSON manifest, or - for stdin")->required();
+  apply_cmd->add_option("--base-url", apply.base_url, "API base URL (default https://api.bytenite.com)");
+  apply_cmd->add_option("--api-key-file", api_key_file, "file holding the API key (else BYTENITE_API_KEY)");
+  apply_cmd->add_option("--cacert", apply.ca_file, "extra trusted CA certificates (PEM)");
+  apply_cmd->add_flag("--insecure", apply.insecure, "do not verify TLS certificates (tests only)");
+  apply_cmd->add_option("--connections", apply.connections, "persistent connections (default 16)")
+      ->check(CLI::Range(1, 4096));
+  apply_cmd->add_option("--rate", apply.rate, "requests per second, retries included (default unlimited)")
+      ->check(CLI::NonNegativeNumber);
+  apply_cmd->add_option("--burst", apply.burst, "rate limiter burst (default rate/10)")->check(CLI::NonNegativeNumber);
+  apply_cmd->add_option("--max-attempts", apply.max_attempts, "attempts per line (default 5)")
+      ->check(CLI::Range(1, 100));
+  apply_cmd->add_option("--timeout", timeout_seconds, "seconds per attempt (default 30)")->check(CLI::PositiveNumber);
+  apply_cmd->add_option("--deadline", deadline_seconds, "seconds for the whole run (default none)")
+      ->check(CLI::NonNegativeNumber);
+  apply_cmd->add_option("--grace", grace_seconds, "seconds in-flight work may finish after SIGINT/SIGTERM (default 10)")
+      ->check(CLI::NonNegativeNumber);
+  apply_cmd->add_option("--results", apply.results, "NDJSON record per line");
+  apply_cmd->add_flag("--force", apply.force, "overwrite an existing results file");
+  apply_cmd->add_option("--failed-out", apply.failed_out, "write failed lines verbatim, as a manifest");
+  apply_cmd->add_option("--summary-json", apply.summary_json, "write the summary as JSON");
+  apply_cmd->add_flag("--skip-invalid", apply.skip_invalid, "record invalid lines and apply the rest");
+  apply_cmd->add_option("--shard", shard, "K/N: apply only the jobs of shard K of N");
+  apply_cmd->add_option("--max-line-bytes", apply.max_line_bytes, "longest accepted line (default 1 MiB)");
 
   try {
     app.parse(argc, argv);
@@ -39,6 +83,17 @@ int main(int argc, char** argv) {
       return exit_ok;
     }
     if (validate_cmd->parsed()) return run_validate(validate);
+    if (apply_cmd->parsed()) {
+      using std::chrono::milliseconds;
+      apply.attempt_timeout = milliseconds(static_cast<long long>(timeout_seconds * 1000));
+      apply.deadline = milliseconds(static_cast<long long>(deadline_seconds * 1000));
+      apply.grace = milliseconds(static_cast<long long>(grace_seconds * 1000));
+      if (!shard.empty() && !parse_shard(shard, apply.shard_index, apply.shard_count)) {
+        std::fprintf(stderr, "jobpatch: --shard must be K/N with 1 <= K <= N, got %s\n", shard.c_str());
+        return exit_usage;
+      }
+      return run_apply(apply, api_key_file);
+    }
     std::fputs(app.help().c_str(), stderr);
     return exit_usage;
   } catch (const std::exception& e) {

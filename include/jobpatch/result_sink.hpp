@@ -1,0 +1,35 @@
+#pragma once
+// Where final outcomes go: the results file, the failed-lines manifest and the run's
+// statistics. One call per manifest line, never two.
+
+#include <jobpatch/file_writer.hpp>
+#include <jobpatch/result_record.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace jobpatch {
+
+class result_sink {
+public:
+  // Empty paths disable that output. Throws std::system_error when a file cannot be opened.
+  result_sink(const std::string& results_path, file_writer::mode results_mode,
+              const std::string& failed_out_path);
+
+  // Records the final outcome of one line. `raw_line` is the manifest line as written,
+  // copied to the failed-lines manifest when the outcome is failed.
+  void record(const result_record& r, std::string_view raw_line = {});
+
+  // Writes buffered records out (called periodically and at the end).
+  void flush();
+  void close();
+
+  std::uint64_t records() const noexcept { return records_; }
+
+private:
+  file_writer results_, failed_;
+  std::uint64_t records_ = 0;
+};
+
+} // namespace jobpatch

@@ -1,0 +1,125 @@
+// `jobpatch apply`: checks the inputs, runs the engine, reports, and picks the exit code.
+
+#include "cli/commands.hpp"
+#include "net/apply_engine.hpp"
+
+#include <jobpatch/line_source.hpp>
+#include <jobpatch/result_sink.hpp>
+#include <jobpatch/run_statistics.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <sys/stat.h>
+
+namespace jobpatch::cli {
+namespace {
+
+// Reads the key from --api-key-file or BYTENITE_API_KEY; never from the command line.
+std::string load_api_key(const std::string& key_file) {
+  std::string key;
+  if (!key_file.empty()) {
+    struct stat st {};
+    if (::stat(key_file.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)))
+      std::fprintf(stderr, "jobpatch: warning: %s is readable by other users; chmod 600 it\n",
+                   key_file.c_str());
+    std::ifstream in(key_file, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read --api-key-file " + key_file);
+    std::ostringstream text;
+    text << in.rdbuf();
+    key = text.str();
+  } else if (const char* env = std::getenv("BYTENITE_API_KEY")) {
+    key = env;
+  }
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' ||
+                          key.back() == '\t'))
+    key.pop_back();
+  return key;
+}
+
+bool file_has_content(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
+}
+
+// Validates a whole manifest file before anything is sent; prints the first errors.
+bool manifest_is_valid(const apply_options& options, const line_source::options& source_options) {
+  line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
+                     source_options);
+  source_item item;
+  std::uint64_t invalid = 0;
+  constexpr std::uint64_t shown = 20;
+  while (source.next(item)) {
+    if (item.valid) continue;
+    if (++invalid <= shown)
+      std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(item.error.line),
+                   item.error.message.c_str());
+  }
+  if (invalid == 0) return true;
+  if (invalid > shown)
+    std::fprintf(stderr, "... and %llu more invalid lines\n",
+                 static_cast<unsigned long long>(invalid - shown));
+  std::fprintf(stderr,
+               "jobpatch: %llu invalid lines; nothing was sent. Fix them, or pass --skip-invalid "
+               "to apply the valid lines and record the rest as invalid\n",
+               static_cast<unsigned long long>(invalid));
+  return false;
+}
+
+int exit_code_of(const run_status& status, const run_statistics& stats) {
+  if (status.aborted) return exit_aborted;
+  if (status.signal) return 128 + status.signal;
+  if (stats.count(outcome::failed) || stats.count(outcome::invalid) || status.not_attempted)
+    return exit_some_failed;
+  return exit_ok;
+}
+
+} // namespace
+
+int run_apply(apply_options options, const std::string& api_key_file) {
+  options.api_key = load_api_key(api_key_file);
+  if (options.api_key.empty()) {
+    std::fprintf(stderr, "jobpatch: no API key: set BYTENITE_API_KEY or pass --api-key-file\n");
+    return exit_usage;
+  }
+  if (options.insecure)
+    std::fprintf(stderr, "jobpatch: WARNING: --insecure: TLS certificates are NOT verified; "
+                         "use this against test servers only\n");
+  if (!options.results.empty() && file_has_content(options.results) && !options.force) {
+    std::fprintf(stderr, "jobpatch: %s already holds results; pass --force to overwrite it\n",
+                 options.results.c_str());
+    return exit_usage;
+  }
+  line_source::options source_options;
+  if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
+  source_options.shard_index = options.shard_index;
+  source_options.shard_count = options.shard_count;
+  source_options.keep_raw_lines = !options.failed_out.empty();
+  if (options.manifest != "-" && !options.skip_invalid && !manifest_is_valid(options, source_options))
+    return exit_usage;
+
+  result_sink sink(options.results, file_writer::mode::truncate, options.failed_out);
+  run_statistics stats;
+  line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
+                     source_options);
+  auto start = std::chrono::steady_clock::now();
+  run_status status = net::run_engine(options, source, sink, stats);
+  status.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  sink.close();
+
+  int code = exit_code_of(status, stats);
+  std::fputs(stats.summary_text(status).c_str(), stderr);
+  if (!options.summary_json.empty()) {
+    file_writer summary(options.summary_json, file_writer::mode::truncate);
+    summary.write(stats.summary_json(status, code));
+    summary.close();
+  }
+  return code;
+}
+
+} // namespace jobpatch::cli

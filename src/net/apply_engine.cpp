@@ -1,0 +1,637 @@
+// The apply engine: one io_context thread runs a worker coroutine per connection; a
+// reader thread validates the manifest ahead of it, bounded by a window of held updates.
+// Decisions (order per job, rate, retries, fail fast) are made by the pure modules;
+// this file only performs them.
+
+#include "net/apply_engine.hpp"
+
+#include "net/http_connection.hpp"
+
+#include <jobpatch/failure_detector.hpp>
+#include <jobpatch/job_scheduler.hpp>
+#include <jobpatch/rate_limiter.hpp>
+#include <jobpatch/request_builder.hpp>
+#include <jobpatch/response_parser.hpp>
+#include <jobpatch/retry_after.hpp>
+#include <jobpatch/retry_policy.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <csignal>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include <unistd.h>
+
+namespace jobpatch::net {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+constexpr std::size_t reader_batch = 256;       // lines handed from the reader per post
+constexpr auto results_flush_interval = milliseconds(200);
+constexpr auto token_refresh_margin = std::chrono::seconds(60);
+constexpr unsigned token_attempts = 4;      // the exchange is tried 4 times, ~2 s in all
+
+// One update held by the engine, from the reader until its final outcome.
+struct slot {
+  operation op;
+  std::string raw_line;
+  std::string target;              // request path, encoded once
+  unsigned attempts = 0;
+  bool auth_retried = false;       // a 401 already led to one token refresh
+  std::uint64_t token_generation = 0;
+  clock::time_point first_send{};
+  int last_status = 0;
+  std::string last_error;
+  bool in_use = false;
+};
+
+server_address parse_base_url(const apply_options& options) {
+  auto url = boost::urls::parse_uri(options.base_url);
+  if (!url) throw std::runtime_error("--base-url is not a URL: " + options.base_url);
+  server_address server;
+  std::string scheme(url->scheme());
+  if (scheme == "https") server.tls = true;
+  else if (scheme == "http") server.tls = false;
+  else throw std::runtime_error("--base-url must be http:// or https://, not " + scheme + "://");
+  if (url->has_userinfo() || url->has_query() || url->has_fragment())
+    throw std::runtime_error("--base-url must not carry credentials, a query or a fragment");
+  server.host = url->host_address();
+  if (server.host.empty()) throw std::runtime_error("--base-url has no host");
+  server.port = url->has_port() ? std::string(url->port()) : (server.tls ? "443" : "80");
+  std::string host_for_header = url->host_type() == boost::urls::host_type::ipv6
+                                    ? "[" + server.host + "]"
+                                    : server.host;
+  server.host_header = url->has_port() ? host_for_header + ":" + server.port : host_for_header;
+  server.base_path = std::string(url->encoded_path());
+  while (!server.base_path.empty() && server.base_path.back() == '/') server.base_path.pop_back();
+  server.verify = !options.insecure;
+  return server;
+}
+
+class engine {
+public:
+  engine(const apply_options& options, line_source& source, result_sink& sink,
+         run_statistics& stats)
+      : options_(options), source_(source), sink_(sink), stats_(stats),
+        server_(parse_base_url(options)),
+        builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
+        tls_(make_client_tls_context(options.ca_file, !options.insecure)),
+        limiter_(options.rate, options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
+        policy_(make_policy(options)),
+        token_event_(io_, clock::time_point::max()), flush_timer_(io_),
+        window_(options.window ? options.window
+                               : std::max<std::size_t>(4096, std::size_t{options.connections} * 64)) {}
+
+  run_status run();
+
+private:
+  static retry_policy make_policy(const apply_options& options) {
+    retry_config config;
+    config.max_attempts = std::max(1u, options.max_attempts);
+    std::random_device seed;
+    return retry_policy(config, (std::uint64_t{seed()} << 32) | seed());
+  }
+
+  // Reader thread ------------------------------------------------------------------
+  void read_manifest();
+  void accept_batch(std::vector<source_item>& batch);
+  void release_window(std::size_t n);
+
+  // Workers --------------------------------------------------------------------------
+  asio::awaitable<void> worker();
+  asio::awaitable<void> attempt(http_connection& connection, std::uint64_t handle,
+                                response_parser& parser, std::string& request, http_reply& reply);
+  asio::awaitable<bool> ensure_token();
+  asio::awaitable<void> refresh_token();
+  void finish(std::uint64_t handle, outcome result, patch_verdict* verdict, double latency_ms);
+  void wake_workers();
+  bool all_done() const;
+
+  // Stopping -------------------------------------------------------------------------
+  void stop();
+  void abort(std::string reason);
+  void drain_unfinished();
+  asio::awaitable<void> watch_signals();
+  void on_second_signal(const boost::system::error_code& ec, int number);
+  asio::awaitable<void> flush_results_periodically();
+
+  const apply_options& options_;
+  line_source& source_;
+  result_sink& sink_;
+  run_statistics& stats_;
+  asio::io_context io_{1};
+  server_address server_;
+  request_builder builder_;
+  asio::ssl::context tls_;
+
+  job_scheduler scheduler_;
+  rate_limiter limiter_;
+  retry_policy policy_;
+  failure_detector detector_;
+
+  std::deque<slot> slots_; // a deque: growing it never moves a slot
+  std::vector<std::uint64_t> free_slots_;
+  std::size_t in_flight_ = 0;
+  std::vector<asio::steady_timer*> idle_workers_;
+  std::vector<http_connection*> connections_;
+
+  // Reader thread handoff: `outstanding_` counts lines handed over and not yet final.
+  std::thread reader_thread_;
+  std::mutex window_mutex_;
+  std::condition_variable window_cv_;
+  std::size_t outstanding_ = 0;
+  bool stop_reading_ = false;
+  std::atomic<bool> cancel_reading_{false}; // unblocks a reader waiting on a pipe
+  bool reader_done_ = false;     // io thread's view: the last batch has been accepted
+  std::string reader_error_;
+
+  // Access token, shared by all workers; one refresh at a time.
+  std::string token_;
+  std::uint64_t token_generation_ = 0;
+  clock::time_point token_refresh_at_{};
+  bool refreshing_ = false;
+  asio::steady_timer token_event_;
+  std::unique_ptr<http_connection> token_connection_;
+
+  asio::steady_timer flush_timer_;
+  asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  std::size_t window_;
+  clock::time_point deadline_ = clock::time_point::max();
+  bool stopping_ = false;
+  bool finished_ = false;
+  run_status result_;
+};
+
+// --- reader thread -------------------------------------------------------------------
+
+void engine::read_manifest() {
+  std::vector<source_item> batch;
+  auto hand_over = [&] {
+    if (batch.empty()) return;
+    asio::post(io_, [this, items = std::move(batch)]() mutable { accept_batch(items); });
+    batch.clear();
+  };
+  try {
+    source_.reader().set_cancel_flag(&cancel_reading_);
+    source_item item;
+    while (true) {
+      {
+        std::unique_lock lock(window_mutex_);
+        if (outstanding_ >= window_ && !stop_reading_) {
+          lock.unlock();
+          hand_over(); // what is batched must flow before we wait for room
+          lock.lock();
+          window_cv_.wait(lock, [&] { return outstanding_ < window_ || stop_reading_; });
+        }
+        if (stop_reading_) break;
+      }
+      if (!source_.next(item)) break;
+      {
+        std::lock_guard lock(window_mutex_);
+        ++outstanding_;
+      }
+      batch.push_back(std::move(item));
+      // Hand over a full batch, or before read() could block on a slow pipe.
+      if (batch.size() >= reader_batch || !source_.reader().has_buffered_line()) hand_over();
+    }
+  } catch (const std::exception& e) {
+    reader_error_ = e.what();
+  }
+  hand_over();
+  asio::post(io_, [this] {
+    reader_done_ = true;
+    wake_workers();
+  });
+}
+
+void engine::release_window(std::size_t n) {
+  {
+    std::lock_guard lock(window_mutex_);
+    outstanding_ -= n;
+  }
+  window_cv_.notify_one();
+}
+
+void engine::accept_batch(std::vector<source_item>& batch) {
+  std::size_t released = 0;
+  for (auto& item : batch) {
+    if (stopping_) {
+      ++result_.not_attempted;
+      ++released;
+      continue;
+    }
+    if (!item.valid) {
+      // Only reached for stdin or --skip-invalid: a file is validated whole beforehand.
+      sink_.record(invalid_record(item.error));
+      stats_.record_invalid(item.error.op);
+      ++released;
+      continue;
+    }
+    std::uint64_t handle;
+    if (!free_slots_.empty()) {
+      handle = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      handle = slots_.size();
+      slots_.emplace_back();
+    }
+    slot& s = slots_[handle];
+    s.in_use = true;
+    s.op = std::move(item.op);
+    s.raw_line = std::move(item.raw_line);
+    s.target = patch_target(server_.base_path, s.op.job_id, s.op.op);
+    s.attempts = 0;
+    s.auth_retried = false;
+    s.last_status = 0;
+    s.last_error.clear();
+    scheduler_.push(handle, s.op.job_id);
+  }
+  if (released) release_window(released);
+  wake_workers();
+}
+
+// --- workers --------------------------------------------------------------------------
+
+void engine::wake_workers() {
+  for (auto* timer : idle_workers_) timer->cancel();
+}
+
+bool engine::all_done() const {
+  return reader_done_ && scheduler_.empty() && in_flight_ == 0;
+}
+
+asio::awaitable<bool> engine::ensure_token() {
+  while (!stopping_) {
+    if (!token_.empty() && clock::now() < token_refresh_at_) co_return true;
+    if (refreshing_) {
+      co_await token_event_.async_wait(use_tuple);
+      continue;
+    }
+    co_await refresh_token();
+  }
+  co_return false;
+}
+
+asio::awaitable<void> engine::refresh_token() {
+  refreshing_ = true;
+  if (!token_connection_)
+    token_connection_ = std::make_unique<http_connection>(io_.get_executor(), &tls_, server_);
+  response_parser parser;
+  http_reply reply;
+  std::string request;
+  builder_.append_token_request(request, options_.api_key);
+  std::string last_problem;
+  for (unsigned attempt = 1; attempt <= token_attempts && !stopping_; ++attempt) {
+    co_await token_connection_->exchange(request, options_.attempt_timeout, reply);
+    if (reply.outcome.cls == error_class::none && reply.status == 200) {
+      std::string error;
+      if (auto token = parser.parse_access_token(reply.body, 0, error)) {
+        token_ = std::move(token->token);
+        ++token_generation_;
+        auto ttl = token->expires_in.value_or(std::chrono::seconds(900));
+        auto margin = std::min<clock::duration>(token_refresh_margin, ttl / 5);
+        token_refresh_at_ = clock::now() + ttl - margin;
+        stats_.record_token_refresh();
+        refreshing_ = false;
+        token_event_.cancel();
+        co_return;
+      }
+      last_problem = error;
+    } else if (reply.outcome.cls == error_class::none) {
+      std::string text = parser.error_text(reply.body);
+      last_problem = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
+      if (reply.status == 400 || reply.status == 401 || reply.status == 403 || reply.status == 404) {
+        abort("authentication failed: the access-token exchange was refused (" + last_problem +
+              "); check the API key");
+        break;
+      }
+    } else {
+      last_problem = reply.detail;
+      if (reply.outcome.cls == error_class::tls_verify) {
+        abort(reply.detail);
+        break;
+      }
+    }
+    asio::steady_timer pause(io_, milliseconds(125) * (1u << attempt));
+    co_await pause.async_wait(use_tuple);
+  }
+  if (!stopping_) abort("cannot obtain an access token: " + last_problem);
+  refreshing_ = false;
+  token_event_.cancel();
+}
+
+void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict,
+                    double latency_ms) {
+  slot& s = slots_[handle];
+  s.in_use = false;
+  result_record r;
+  r.line = s.op.line;
+  r.job_id = s.op.job_id;
+  r.op = s.op.op;
+  r.result = result;
+  r.status = s.last_status;
+  r.attempts = s.attempts;
+  r.latency_ms = latency_ms;
+  r.fingerprint = s.op.fingerprint;
+  if (verdict && result == outcome::ok) {
+    r.verified = verdict->verified;
+    r.state = verdict->state;
+  }
+  if (result != outcome::ok) r.error = s.last_error;
+  sink_.record(r, s.raw_line);
+  stats_.record_outcome(s.op.op, result, s.attempts,
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::duration<double, std::milli>(latency_ms)));
+  if (!finished_) scheduler_.complete(handle);
+  free_slots_.push_back(handle);
+  release_window(1);
+  wake_workers();
+}
+
+asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t handle,
+                                      response_parser& parser, std::string& request,
+                                      http_reply& reply) {
+  slot& s = slots_[handle];
+  if (s.attempts == 0) s.first_send = clock::now();
+  ++s.attempts;
+  s.token_generation = token_generation_;
+  request.clear();
+  builder_.append_patch(request, s.target, token_, s.op.body);
+
+  auto sent = clock::now();
+  ++in_flight_;
+  co_await connection.exchange(request, options_.attempt_timeout, reply);
+  --in_flight_;
+  auto now = clock::now();
+  slot& done = slots_[handle]; // slots_ may have grown meanwhile
+  auto service = now - sent;
+  double latency_ms = std::chrono::duration<double, std::milli>(now - done.first_send).count();
+
+  attempt_outcome outcome = reply.outcome;
+  patch_verdict verdict;
+  bool wrong_job = false;
+  if (outcome.cls == error_class::none) {
+    done.last_status = reply.status;
+    if (reply.status >= 200 && reply.status < 300) {
+      outcome = attempt_outcome::success(reply.status);
+      if (!parser.check_patch(done.op, reply.body, 0, verdict)) {
+        // Most likely cut short; the PATCH sets absolute values, so trying again is safe.
+        outcome = attempt_outcome::failure(error_class::malformed_response);
+        done.last_error = verdict.error;
+      } else if (!verdict.job_matches) {
+        wrong_job = true;
+        done.last_error = verdict.error;
+      }
+    } else {
+      outcome = attempt_outcome::http(reply.status);
+      std::string text = parser.error_text(reply.body);
+      done.last_error = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
+    }
+  } else {
+    done.last_error = reply.detail;
+  }
+  stats_.record_attempt(done.op.op, outcome,
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(service));
+  // A 401 after a token refresh means the key itself is no longer accepted.
+  bool auth_rejected = outcome.cls == error_class::http_status && outcome.status == 401 &&
+                       done.auth_retried;
+  if (detector_.record(auth_rejected ? attempt_outcome::failure(error_class::auth_failed) : outcome,
+                       now))
+    abort(detector_.message());
+  if (outcome.cls == error_class::http_status && (outcome.status == 429 || outcome.status == 503))
+    limiter_.on_throttled(now);
+  else if (outcome.cls == error_class::http_status && outcome.status < 400)
+    limiter_.on_success(now);
+
+  if (outcome.ok()) {
+    finish(handle, wrong_job ? outcome::failed : outcome::ok, &verdict, latency_ms);
+    co_return;
+  }
+  if (stopping_) {
+    if (result_.aborted) done.last_error += " (run aborted)";
+    finish(handle, outcome::failed, nullptr, latency_ms);
+    co_return;
+  }
+  attempt_report report;
+  report.outcome = outcome;
+  report.attempt = done.attempts;
+  report.auth_refreshed = done.auth_retried;
+  if (!reply.retry_after.empty())
+    report.retry_after = parse_retry_after(reply.retry_after, std::chrono::system_clock::now());
+  auto decision = policy_.decide(report, now, deadline_);
+  switch (decision.kind) {
+  case retry_action::retry:
+    scheduler_.defer(handle, decision.at);
+    wake_workers();
+    break;
+  case retry_action::refresh_auth_then_retry:
+    done.auth_retried = true;
+    if (done.token_generation == token_generation_) token_refresh_at_ = now; // one refresh for all
+    scheduler_.defer(handle, now);
+    wake_workers();
+    break;
+  case retry_action::final:
+    if (decision.reason != final_reason::not_retryable && decision.reason != final_reason::succeeded) {
+      done.last_error += " (";
+      done.last_error += to_string(decision.reason);
+      done.last_error += ')';
+    }
+    finish(handle, outcome::failed, nullptr, latency_ms);
+    break;
+  }
+}
+
+asio::awaitable<void> engine::worker() {
+  http_connection connection(io_.get_executor(), &tls_, server_);
+  connections_.push_back(&connection);
+  response_parser parser;
+  std::string request;
+  http_reply reply;
+  asio::steady_timer timer(io_);
+  while (!stopping_ && !all_done()) {
+    std::optional<std::uint64_t> handle = scheduler_.next(clock::now());
+    if (!handle) {
+      auto due = scheduler_.next_due();
+      timer.expires_at(due ? *due : clock::time_point::max());
+      idle_workers_.push_back(&timer);
+      co_await timer.async_wait(use_tuple);
+      std::erase(idle_workers_, &timer);
+      continue;
+    }
+    // Pace to the global rate; retries count like first attempts.
+    auto when = limiter_.reserve(clock::now());
+    if (when > clock::now()) {
+      timer.expires_at(when);
+      co_await timer.async_wait(use_tuple);
+    }
+    if (!co_await ensure_token()) break; // stopping: drain_unfinished() settles the update
+    co_await attempt(connection, *handle, parser, request, reply);
+  }
+  std::erase(connections_, &connection);
+  wake_workers();
+}
+
+// --- stopping -------------------------------------------------------------------------
+
+void engine::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  {
+    std::lock_guard lock(window_mutex_);
+    stop_reading_ = true;
+  }
+  cancel_reading_ = true;
+  window_cv_.notify_all();
+  token_event_.cancel();
+  wake_workers();
+}
+
+void engine::abort(std::string reason) {
+  if (result_.aborted) return;
+  result_.aborted = true;
+  result_.abort_reason = std::move(reason);
+  stop();
+  // Nothing in flight can succeed: end it now instead of waiting for timeouts.
+  for (auto* connection : connections_) connection->close();
+  if (token_connection_) token_connection_->close();
+}
+
+void engine::drain_unfinished() {
+  // Updates that were tried but not finished end as failed; untried ones were never sent
+  // and stay without a record (a --resume run sends them).
+  for (std::uint64_t handle = 0; handle < slots_.size(); ++handle) {
+    slot& s = slots_[handle];
+    if (!s.in_use) continue;
+    if (s.attempts == 0) {
+      s.in_use = false;
+      ++result_.not_attempted;
+      release_window(1);
+      continue;
+    }
+    s.last_error += result_.aborted             ? " (run aborted)"
+                    : result_.deadline_exceeded ? " (deadline reached before a retry)"
+                                                : " (interrupted before a retry)";
+    double latency_ms =
+        std::chrono::duration<double, std::milli>(clock::now() - s.first_send).count();
+    finish(handle, outcome::failed, nullptr, latency_ms);
+  }
+}
+
+asio::awaitable<void> engine::watch_signals() {
+  auto [ec, number] = co_await signals_.async_wait(use_tuple);
+  if (ec || finished_) co_return;
+  result_.signal = number;
+  stop();
+  signals_.async_wait([this](const boost::system::error_code& e, int n) { on_second_signal(e, n); });
+  // In-flight requests may finish within the grace period; then they are cut off.
+  asio::steady_timer grace(io_, options_.grace);
+  co_await grace.async_wait(use_tuple);
+  if (!finished_)
+    for (auto* connection : connections_) connection->close();
+}
+
+void engine::on_second_signal(const boost::system::error_code& ec, int number) {
+  if (ec) return;
+  // A second signal: leave at once, keeping what was recorded so far.
+  try {
+    sink_.flush();
+  } catch (...) {
+  }
+  ::_exit(128 + number);
+}
+
+asio::awaitable<void> engine::flush_results_periodically() {
+  while (!finished_) {
+    flush_timer_.expires_after(results_flush_interval);
+    co_await flush_timer_.async_wait(use_tuple);
+    sink_.flush();
+  }
+}
+
+run_status engine::run() {
+  // Resolve once; a host that does not resolve is a setup failure, not 40,000 failed lines.
+  asio::ip::tcp::resolver resolver(io_);
+  boost::system::error_code ec;
+  server_.endpoints = resolver.resolve(server_.host, server_.port, ec);
+  if (ec) throw std::runtime_error("cannot resolve " + server_.host + ": " + ec.message());
+  if (options_.api_key.empty())
+    throw std::runtime_error("no API key: set BYTENITE_API_KEY or pass --api-key-file");
+  if (options_.deadline.count() > 0) deadline_ = clock::now() + options_.deadline;
+
+  reader_thread_ = std::thread([this] { read_manifest(); });
+  asio::co_spawn(io_, watch_signals(), asio::detached);
+  asio::co_spawn(io_, flush_results_periodically(), asio::detached);
+  asio::steady_timer deadline_timer(io_);
+  if (options_.deadline.count() > 0) {
+    deadline_timer.expires_at(deadline_);
+    deadline_timer.async_wait([this](boost::system::error_code e) {
+      if (e || finished_) return;
+      result_.deadline_exceeded = true;
+      stop();
+    });
+  }
+
+  std::size_t running = options_.connections;
+  auto all_workers_done = [&] {
+    finished_ = true; // the scheduler is no longer consulted
+    drain_unfinished();
+    flush_timer_.cancel();
+    deadline_timer.cancel();
+    {
+      std::lock_guard lock(window_mutex_);
+      stop_reading_ = true;
+    }
+    cancel_reading_ = true;
+    window_cv_.notify_all();
+    // Stop the signal watcher and any other waits: the io_context has nothing left to do.
+    io_.stop();
+  };
+  for (std::size_t i = 0; i < options_.connections; ++i) {
+    asio::co_spawn(io_, worker(), [&](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          abort(std::string("internal error in a worker: ") + ex.what());
+        }
+      }
+      if (--running == 0) all_workers_done();
+    });
+  }
+  io_.run();
+  reader_thread_.join();
+  if (!reader_error_.empty() && !result_.aborted) {
+    result_.aborted = true;
+    result_.abort_reason = "reading the manifest failed: " + reader_error_;
+  }
+  sink_.flush();
+  return result_;
+}
+
+} // namespace
+
+run_status run_engine(const apply_options& options, line_source& source, result_sink& sink,
+                         run_statistics& stats) {
+  engine e(options, source, sink, stats);
+  return e.run();
+}
+
+} // namespace jobpatch::net

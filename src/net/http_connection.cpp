@@ -1,0 +1,198 @@
+#include "net/http_connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <stdexcept>
+
+namespace jobpatch::net {
+
+namespace http = beast::http;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+bool is_ip_literal(const std::string& host) {
+  error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// Sorts a transport error into the classes retries and fail-fast decide on.
+error_class classify(const error_code& ec) {
+  namespace errc = boost::system::errc;
+  if (ec == beast::error::timeout) return error_class::timeout;
+  if (ec == asio::error::operation_aborted) return error_class::cancelled;
+  if (ec == asio::error::connection_refused) return error_class::connect_refused;
+  if (ec == asio::ssl::error::stream_truncated || ec == http::error::partial_message)
+    return error_class::truncated;
+  if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+      ec == asio::error::broken_pipe || ec == http::error::end_of_stream ||
+      ec == asio::error::connection_aborted)
+    return error_class::reset;
+  if (ec.category() == http::make_error_code(http::error::bad_version).category())
+    return error_class::malformed_response; // unparsable answer, body or header too large
+  if (ec.category() == asio::error::get_ssl_category()) return error_class::reset;
+  return error_class::reset;
+}
+
+void fail(http_reply& reply, error_class cls, const error_code& ec, std::string_view during) {
+  reply.outcome = {cls, 0};
+  reply.detail = std::string(during) + ": " + ec.message();
+}
+
+} // namespace
+
+asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify) {
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression);
+  ctx.set_default_verify_paths();
+  if (!ca_file.empty()) {
+    error_code ec;
+    ctx.load_verify_file(ca_file, ec);
+    if (ec) throw std::runtime_error("cannot load --cacert " + ca_file + ": " + ec.message());
+  }
+  ctx.set_verify_mode(verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+  return ctx;
+}
+
+http_connection::http_connection(asio::any_io_executor executor, asio::ssl::context* tls,
+                                 const server_address& server)
+    : executor_(std::move(executor)), tls_(tls), server_(server) {}
+
+http_connection::~http_connection() { close(); }
+
+beast::tcp_stream& http_connection::tcp() noexcept {
+  return secure_ ? secure_->next_layer() : *plain_;
+}
+
+void http_connection::close() noexcept {
+  if (!open_ && !plain_ && !secure_) return;
+  error_code ignored;
+  if (secure_) secure_->next_layer().socket().close(ignored);
+  if (plain_) plain_->socket().close(ignored);
+  open_ = false;
+}
+
+asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout,
+                                               http_reply& reply) {
+  // A fresh stream object per connection: TLS state must never carry over.
+  close();
+  secure_.reset();
+  plain_.reset();
+  buffer_.clear();
+  requests_on_connection_ = 0;
+  if (server_.tls) secure_.emplace(executor_, *tls_);
+  else plain_.emplace(executor_);
+
+  tcp().expires_after(timeout);
+  auto [ec, endpoint] = co_await tcp().async_connect(server_.endpoints, use_tuple);
+  if (ec) {
+    fail(reply, classify(ec) == error_class::connect_refused ? error_class::connect_refused
+                : ec == beast::error::timeout                ? error_class::timeout
+                                                             : error_class::connect_failed,
+         ec, "connect");
+    co_return false;
+  }
+  tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
+
+  if (secure_) {
+    SSL* ssl = secure_->native_handle();
+    if (!is_ip_literal(server_.host)) SSL_set_tlsext_host_name(ssl, server_.host.c_str());
+    if (server_.verify) secure_->set_verify_callback(asio::ssl::host_name_verification(server_.host));
+    auto [hec] = co_await secure_->async_handshake(asio::ssl::stream_base::client, use_tuple);
+    if (hec) {
+      long verify = SSL_get_verify_result(ssl);
+      if (server_.verify && verify != X509_V_OK) {
+        reply.outcome = {error_class::tls_verify, 0};
+        reply.detail = std::string("TLS certificate verification failed for ") + server_.host +
+                       ": " + X509_verify_cert_error_string(verify);
+      } else {
+        fail(reply, hec == beast::error::timeout ? error_class::timeout : error_class::tls_handshake,
+             hec, "TLS handshake");
+      }
+      close();
+      co_return false;
+    }
+  }
+  open_ = true;
+  co_return true;
+}
+
+template <class Stream>
+asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string_view request,
+                                                     http_reply& reply) {
+  auto [wec, written] = co_await asio::async_write(stream, asio::buffer(request), use_tuple);
+  (void)written;
+  if (wec) {
+    fail(reply, classify(wec), wec, "send");
+    co_return false;
+  }
+  http::response_parser<http::string_body> parser;
+  parser.header_limit(max_header_bytes);
+  parser.body_limit(max_body_bytes);
+  reply.body.clear();
+  parser.get().body().swap(reply.body); // reuse the capacity of earlier answers
+  auto [rec, read] = co_await http::async_read(stream, buffer_, parser, use_tuple);
+  (void)read;
+  auto& message = parser.get();
+  message.body().swap(reply.body);
+  if (rec) {
+    fail(reply, classify(rec), rec, "read");
+    co_return false;
+  }
+  reply.status = static_cast<int>(message.result_int());
+  if (auto it = message.find(http::field::retry_after); it != message.end())
+    reply.retry_after.assign(it->value().data(), it->value().size());
+  if (!message.keep_alive()) close();
+  co_return true;
+}
+
+asio::awaitable<void> http_connection::exchange(std::string_view request,
+                                                std::chrono::milliseconds timeout,
+                                                http_reply& reply) {
+  reply.outcome = {error_class::none, 0};
+  reply.detail.clear();
+  reply.status = 0;
+  reply.retry_after.clear();
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (int round = 0; round < 2; ++round) {
+    if (!open_) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (!co_await connect(left, reply)) co_return;
+    }
+    reply.connection_reused = requests_on_connection_ > 0;
+    ++requests_on_connection_;
+    tcp().expires_at(deadline);
+    bool ok = secure_ ? co_await send_and_read(*secure_, request, reply)
+                      : co_await send_and_read(*plain_, request, reply);
+    if (ok) {
+      if (open_) tcp().expires_never();
+      co_return;
+    }
+    close();
+    // Only a kept-alive connection the server had already closed earns a second try.
+    bool stale = reply.connection_reused && reply.outcome.cls == error_class::reset &&
+                 buffer_.size() == 0 && std::chrono::steady_clock::now() < deadline;
+    if (!stale) co_return;
+    reply.outcome = {error_class::none, 0};
+    reply.detail.clear();
+  }
+}
+
+} // namespace jobpatch::net

@@ -1,0 +1,89 @@
+#pragma once
+// One persistent HTTP/1.1 connection (TLS or plain) used by one worker at a time.
+// Private to the engine: it is the only place that knows Beast and OpenSSL.
+
+#include <jobpatch/attempt_outcome.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace jobpatch::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+// Where requests go, resolved once per run.
+struct server_address {
+  std::string host;        // as in the URL, for SNI and certificate checks
+  std::string port;
+  bool tls = true;
+  bool verify = true;      // false only with --insecure
+  std::string host_header; // "host" or "host:port"
+  std::string base_path;   // path prefix of the base URL without trailing '/', often empty
+  asio::ip::tcp::resolver::results_type endpoints;
+};
+
+// What one request/response exchange produced. `body` keeps its capacity across calls.
+struct http_reply {
+  attempt_outcome outcome;     // error_class::none on a complete HTTP answer
+  std::string detail;          // transport error text; empty on success
+  int status = 0;
+  std::string body;
+  std::string retry_after;     // Retry-After header, when present
+  bool connection_reused = false;
+};
+
+class http_connection {
+public:
+  // Answers larger than this end the attempt as malformed: a hostile server cannot make
+  // the client buffer without bound.
+  static constexpr std::uint64_t max_body_bytes = 8 << 20;
+  static constexpr std::uint32_t max_header_bytes = 64 << 10;
+
+  http_connection(asio::any_io_executor executor, asio::ssl::context* tls,
+                  const server_address& server);
+  ~http_connection();
+
+  // Sends `request` (a complete HTTP/1.1 request) and reads the answer, connecting first
+  // if needed; the whole attempt must finish within `timeout`. A kept-alive connection
+  // that the server closed before answering is reopened and the request sent once more
+  // (the keep-alive race; PATCHes here set absolute values, so a resend is harmless).
+  asio::awaitable<void> exchange(std::string_view request, std::chrono::milliseconds timeout,
+                                 http_reply& reply);
+
+  // Closes the socket: pending operations end with operation_aborted.
+  void close() noexcept;
+  bool is_open() const noexcept { return open_; }
+
+private:
+  asio::awaitable<bool> connect(std::chrono::milliseconds timeout, http_reply& reply);
+  template <class Stream>
+  asio::awaitable<bool> send_and_read(Stream& stream, std::string_view request, http_reply& reply);
+  beast::tcp_stream& tcp() noexcept;
+
+  asio::any_io_executor executor_;
+  asio::ssl::context* tls_;
+  const server_address& server_;
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> secure_;
+  beast::flat_buffer buffer_;
+  bool open_ = false;
+  std::uint64_t requests_on_connection_ = 0;
+};
+
+// Builds the client TLS context: TLS 1.2 minimum, system trust store plus `ca_file`,
+// peer verification unless `verify` is false. Throws std::runtime_error with a clear
+// message when `ca_file` cannot be loaded.
+asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify);
+
+} // namespace jobpatch::net
