@@ -122,7 +122,13 @@ std::string run_statistics::summary_text(const run_status& status) const {
   if (status.signal) out += "interrupted by signal " + std::to_string(status.signal) +
                             "; run again with --resume to finish\n";
   if (status.deadline_exceeded) out += "stopped at the --deadline\n";
-  if (status.aborted) out += "aborted: " + status.abort_reason + "\n";
+  if (status.aborted) {
+    std::string_view reason = status.abort_reason;
+    if (reason.starts_with("aborting: ")) reason.remove_prefix(10);
+    out += "aborted: ";
+    out += reason;
+    out += '\n';
+  }
   return out;
 }
 
