@@ -94,15 +94,22 @@ public:
         server_(parse_base_url(options)),
         builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
         tls_(make_client_tls_context(options.ca_file, !options.insecure)),
+        scheduler_(window_of(options)),
         limiter_(options.rate, options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
         policy_(make_policy(options)),
         token_event_(io_, clock::time_point::max()), flush_timer_(io_),
-        window_(options.window ? options.window
-                               : std::max<std::size_t>(4096, std::size_t{options.connections} * 64)) {}
+        window_(window_of(options)) {}
 
   run_status run();
 
 private:
+  // Updates held at once (read ahead, waiting, in flight): enough to keep every
+  // connection busy while some jobs wait on their earlier updates.
+  static std::size_t window_of(const apply_options& options) {
+    return options.window ? options.window
+                          : std::max<std::size_t>(4096, std::size_t{options.connections} * 64);
+  }
+
   static retry_policy make_policy(const apply_options& options) {
     retry_config config;
     config.max_attempts = std::max(1u, options.max_attempts);
