@@ -28,11 +28,17 @@ bool line_source::next(source_item& item) {
     if (options_.shard_count > 1 && !job_id.empty() &&
         shard_of(job_id, options_.shard_count) != options_.shard_index)
       continue;
+    item.already_applied = item.changed = false;
     if (!item.valid) {
       item.error = validator_.error();
-    } else if (options_.keep_raw_lines) {
-      item.raw_line.assign(line_.text);
+      return true;
     }
+    if (options_.resume) {
+      auto verdict = options_.resume->check(item.op.line, item.op.fingerprint);
+      item.already_applied = verdict == resume_state::verdict::applied;
+      item.changed = verdict == resume_state::verdict::changed;
+    }
+    if (options_.keep_raw_lines) item.raw_line.assign(line_.text);
     return true;
   }
   return false;

@@ -21,12 +21,13 @@ void result_sink::record(const result_record& r, std::string_view raw_line) {
   }
 }
 
-void result_sink::flush() {
-  if (results_.is_open()) results_.flush();
+void result_sink::flush(bool durable) {
+  if (results_.is_open()) durable ? results_.sync() : results_.flush();
   if (failed_.is_open()) failed_.flush();
 }
 
 void result_sink::close() {
+  if (results_.is_open()) results_.sync();
   results_.close();
   failed_.close();
 }

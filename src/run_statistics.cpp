@@ -117,6 +117,10 @@ std::string run_statistics::summary_text(const run_status& status) const {
     statuses += std::string(to_string(static_cast<error_class>(c))) + ": " + std::to_string(by_error_[c]);
   }
   if (!statuses.empty()) out += "answers: " + statuses + "\n";
+  for (const auto& note : status.notes) out += "note: " + note + "\n";
+  if (status.changed)
+    out += std::to_string(status.changed) + " lines recorded ok by an earlier run had changed in "
+           "the manifest and were applied again (first: line " + std::to_string(status.first_changed) + ")\n";
   if (status.not_attempted)
     out += std::to_string(status.not_attempted) + " lines were read but not sent\n";
   if (status.signal) out += "interrupted by signal " + std::to_string(status.signal) +
@@ -147,6 +151,7 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
   number("invalid", count(outcome::invalid));
   number("skipped", count(outcome::skipped));
   number("notAttempted", status.not_attempted);
+  number("changedSinceResume", status.changed);
   number("attempts", attempts_);
   number("retries", retries());
   number("tokenRefreshes", token_refreshes_);

@@ -27,6 +27,9 @@ struct apply_options {
   std::string summary_json;           // empty = none
   std::string metrics_file;           // Prometheus text; empty = none
   bool resume = false;
+  // Results reach the file every results_write_interval and the disk (fdatasync) every
+  // fsync_interval; 0 = never fdatasync (faster, and a power loss may lose more).
+  std::chrono::milliseconds fsync_interval{100};
   bool force = false;                 // overwrite an existing results file
   bool skip_invalid = false;          // record invalid lines and go on
   // --shard K/N: this run takes the jobs whose id hashes to K-1 modulo N, so every update

@@ -4,6 +4,7 @@
 
 #include <jobpatch/line_validator.hpp>
 #include <jobpatch/manifest_reader.hpp>
+#include <jobpatch/resume_state.hpp>
 
 #include <cstdint>
 #include <string>
@@ -16,6 +17,8 @@ struct source_item {
   operation op;          // when valid
   invalid_line error;    // when not valid
   std::string raw_line;  // the line as written (without its line end), when valid and kept
+  bool already_applied = false; // --resume: recorded ok earlier with the same content
+  bool changed = false;         // --resume: recorded ok earlier, but the line differs now
 };
 
 class line_source {
@@ -24,6 +27,7 @@ public:
     std::size_t max_line_bytes = manifest_reader::default_max_line_bytes;
     std::uint32_t shard_index = 0, shard_count = 1; // keep jobs whose id hashes to index
     bool keep_raw_lines = false;                    // fill source_item::raw_line
+    const resume_state* resume = nullptr;           // mark lines an earlier run applied
   };
 
   line_source(manifest_reader reader, options o);

@@ -21,8 +21,10 @@ public:
   // copied to the failed-lines manifest when the outcome is failed.
   void record(const result_record& r, std::string_view raw_line = {});
 
-  // Writes buffered records out (called periodically and at the end).
-  void flush();
+  // Writes buffered records out as whole lines (called every few milliseconds and at
+  // the end); with `durable`, also fdatasync()s the results file, so that a crash or
+  // power loss can only lose what was recorded since the last durable flush.
+  void flush(bool durable = false);
   void close();
 
   std::uint64_t records() const noexcept { return records_; }

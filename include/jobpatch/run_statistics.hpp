@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace jobpatch {
 
@@ -22,6 +23,9 @@ struct run_status {
   int signal = 0;                  // SIGINT / SIGTERM that stopped the run, or 0
   bool deadline_exceeded = false;
   std::uint64_t not_attempted = 0; // lines read but never sent because the run stopped
+  std::uint64_t changed = 0;       // --resume: lines recorded ok earlier that differ now
+  std::uint64_t first_changed = 0; // the first such line number
+  std::vector<std::string> notes;  // things worth telling about the inputs (resume repairs)
   double wall_seconds = 0;
 };
 

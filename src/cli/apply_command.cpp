@@ -4,6 +4,7 @@
 #include "net/apply_engine.hpp"
 
 #include <jobpatch/line_source.hpp>
+#include <jobpatch/resume_state.hpp>
 #include <jobpatch/result_sink.hpp>
 #include <jobpatch/run_statistics.hpp>
 
@@ -89,25 +90,45 @@ int run_apply(apply_options options, const std::string& api_key_file) {
   if (options.insecure)
     std::fprintf(stderr, "jobpatch: WARNING: --insecure: TLS certificates are NOT verified; "
                          "use this against test servers only\n");
-  if (!options.results.empty() && file_has_content(options.results) && !options.force) {
-    std::fprintf(stderr, "jobpatch: %s already holds results; pass --force to overwrite it\n",
+  if (options.resume && options.results.empty()) {
+    std::fprintf(stderr, "jobpatch: --resume needs --results FILE (the journal of earlier runs)\n");
+    return exit_usage;
+  }
+  if (!options.resume && !options.results.empty() && file_has_content(options.results) &&
+      !options.force) {
+    std::fprintf(stderr,
+                 "jobpatch: %s already holds results; pass --resume to continue that run, or "
+                 "--force to overwrite it\n",
                  options.results.c_str());
     return exit_usage;
+  }
+  run_status status;
+  resume_state earlier;
+  if (options.resume) {
+    earlier = resume_state::load(options.results, status.notes);
+    for (const auto& note : status.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
+    std::fprintf(stderr, "jobpatch: resuming: %zu lines were recorded ok by earlier runs\n",
+                 earlier.ok_records());
   }
   line_source::options source_options;
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
   source_options.shard_index = options.shard_index;
   source_options.shard_count = options.shard_count;
   source_options.keep_raw_lines = !options.failed_out.empty();
+  source_options.resume = options.resume ? &earlier : nullptr;
   if (options.manifest != "-" && !options.skip_invalid && !manifest_is_valid(options, source_options))
     return exit_usage;
 
-  result_sink sink(options.results, file_writer::mode::truncate, options.failed_out);
+  result_sink sink(options.results,
+                   options.resume ? file_writer::mode::append : file_writer::mode::truncate,
+                   options.failed_out);
   run_statistics stats;
   line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
                      source_options);
   auto start = std::chrono::steady_clock::now();
-  run_status status = net::run_engine(options, source, sink, stats);
+  auto notes = std::move(status.notes);
+  status = net::run_engine(options, source, sink, stats);
+  status.notes = std::move(notes);
   status.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sink.close();

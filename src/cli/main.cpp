@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
 
   apply_options apply;
   std::string api_key_file, shard;
-  double timeout_seconds = 30, deadline_seconds = 0, grace_seconds = 10;
+  double timeout_seconds = 30, deadline_seconds = 0, grace_seconds = 10, fsync_ms = 100;
   auto* apply_cmd = app.add_subcommand("apply", "apply a manifest's updates");
   apply_cmd->add_option("manifest", apply.manifest, "NDJSON manifest, or - for stdin")->required();
   apply_cmd->add_option("--base-url", apply.base_url, "API base URL (default https://api.bytenite.com)");
@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   apply_cmd->add_option("--results", apply.results, "NDJSON record per line");
   apply_cmd->add_flag("--force", apply.force, "overwrite an existing results file");
+  apply_cmd->add_flag("--resume", apply.resume, "skip lines the --results file records as ok; append");
+  apply_cmd->add_option("--fsync-interval", fsync_ms, "ms between fdatasync of results (default 100; 0 = never)")
+      ->check(CLI::NonNegativeNumber);
   apply_cmd->add_option("--failed-out", apply.failed_out, "write failed lines verbatim, as a manifest");
   apply_cmd->add_option("--summary-json", apply.summary_json, "write the summary as JSON");
   apply_cmd->add_flag("--skip-invalid", apply.skip_invalid, "record invalid lines and apply the rest");
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
       apply.attempt_timeout = milliseconds(static_cast<long long>(timeout_seconds * 1000));
       apply.deadline = milliseconds(static_cast<long long>(deadline_seconds * 1000));
       apply.grace = milliseconds(static_cast<long long>(grace_seconds * 1000));
+      apply.fsync_interval = milliseconds(static_cast<long long>(fsync_ms));
       if (!shard.empty() && !parse_shard(shard, apply.shard_index, apply.shard_count)) {
         std::fprintf(stderr, "jobpatch: --shard must be K/N with 1 <= K <= N, got %s\n", shard.c_str());
         return exit_usage;

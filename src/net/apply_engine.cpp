@@ -45,7 +45,7 @@ using std::chrono::milliseconds;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t reader_batch = 256;       // lines handed from the reader per post
-constexpr auto results_flush_interval = milliseconds(200);
+constexpr auto results_write_interval = milliseconds(20); // results reach the file
 constexpr auto token_refresh_margin = std::chrono::seconds(60);
 constexpr unsigned token_attempts = 4;      // the exchange is tried 4 times, ~2 s in all
 
@@ -245,6 +245,19 @@ void engine::accept_batch(std::vector<source_item>& batch) {
       ++released;
       continue;
     }
+    if (item.already_applied) {
+      result_record r;
+      r.line = item.op.line;
+      r.job_id = item.op.job_id;
+      r.op = item.op.op;
+      r.result = outcome::skipped;
+      r.fingerprint = item.op.fingerprint;
+      sink_.record(r);
+      stats_.record_outcome(item.op.op, outcome::skipped, 0, {});
+      ++released;
+      continue;
+    }
+    if (item.changed && result_.changed++ == 0) result_.first_changed = item.op.line;
     if (!item.valid) {
       // Only reached for stdin or --skip-invalid: a file is validated whole beforehand.
       sink_.record(invalid_record(item.error));
@@ -566,10 +579,14 @@ void engine::on_second_signal(const boost::system::error_code& ec, int number) {
 }
 
 asio::awaitable<void> engine::flush_results_periodically() {
+  auto last_sync = clock::now();
   while (!finished_) {
-    flush_timer_.expires_after(results_flush_interval);
+    flush_timer_.expires_after(results_write_interval);
     co_await flush_timer_.async_wait(use_tuple);
-    sink_.flush();
+    auto now = clock::now();
+    bool durable = options_.fsync_interval.count() > 0 && now - last_sync >= options_.fsync_interval;
+    if (durable) last_sync = now;
+    sink_.flush(durable);
   }
 }
 
