@@ -1,0 +1,290 @@
+#include "mock/mock_api.hpp"
+
+#include <jobpatch/body_validator.hpp>
+#include <jobpatch/json_text.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <ctime>
+
+namespace jobpatch::mock {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view jobs_prefix = "/v1/customer/jobs/";
+
+// google.rpc.Code values of the statuses the mock answers with.
+constexpr int rpc_invalid_argument = 3, rpc_not_found = 5, rpc_resource_exhausted = 8,
+              rpc_unimplemented = 12, rpc_internal = 13, rpc_unavailable = 14,
+              rpc_unauthenticated = 16;
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string rfc3339_in(std::chrono::seconds from_now) {
+  std::time_t t = std::time(nullptr) + from_now.count();
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+} // namespace
+
+// Fills `reply` with a google.rpc.Status error body (not counted).
+static void set_error(api_reply& reply, int status, int code, std::string_view message) {
+  reply.status = status;
+  reply.body.clear();
+  reply.body += R"({"code":)";
+  append_int(reply.body, code);
+  reply.body += R"(,"message":)";
+  append_json_string(reply.body, message);
+  reply.body += R"(,"details":[]})";
+}
+
+std::size_t compose_response(const api_reply& reply, std::string& wire) {
+  std::string_view reason;
+  switch (reply.status) {
+  case 200: reason = "OK"; break;
+  case 400: reason = "Bad Request"; break;
+  case 401: reason = "Unauthorized"; break;
+  case 403: reason = "Forbidden"; break;
+  case 404: reason = "Not Found"; break;
+  case 405: reason = "Method Not Allowed"; break;
+  case 408: reason = "Request Timeout"; break;
+  case 413: reason = "Content Too Large"; break;
+  case 429: reason = "Too Many Requests"; break;
+  case 431: reason = "Request Header Fields Too Large"; break;
+  case 500: reason = "Internal Server Error"; break;
+  case 503: reason = "Service Unavailable"; break;
+  default: reason = "Unknown"; break;
+  }
+  wire.clear();
+  wire += "HTTP/1.1 ";
+  append_int(wire, reply.status);
+  wire += ' ';
+  wire += reason;
+  wire += "\r\nServer: jobpatch-mock\r\nContent-Type: application/json\r\nContent-Length: ";
+  append_uint(wire, reply.body.size());
+  if (reply.retry_after >= 0) {
+    wire += "\r\nRetry-After: ";
+    append_int(wire, reply.retry_after);
+  }
+  if (reply.close) wire += "\r\nConnection: close";
+  wire += "\r\n\r\n";
+  std::size_t header_size = wire.size();
+  wire += reply.body;
+  return header_size;
+}
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return true;
+}
+
+fault draw_fault(const fault_rates& rates, fault_rng& rng) noexcept {
+  if (!rates.any()) return fault::none;
+  double u = rng.uniform(), edge = 0;
+  if (u < (edge += rates.fail_429)) return fault::fail_429;
+  if (u < (edge += rates.fail_503)) return fault::fail_503;
+  if (u < (edge += rates.fail_500)) return fault::fail_500;
+  if (u < (edge += rates.drop)) return fault::drop;
+  if (u < (edge += rates.truncate)) return fault::truncate;
+  return fault::none;
+}
+
+mock_api::mock_api(const mock_options& options, job_store& store, token_table& tokens,
+                   mock_stats& stats)
+    : options_(options), store_(store), tokens_(tokens), stats_(stats) {}
+
+void mock_api::error(endpoint ep, int status, int code, std::string_view message,
+                     api_reply& reply) {
+  set_error(reply, status, code, message);
+  stats_.request(ep, status);
+}
+
+void mock_api::protocol_error(int status, std::string_view message, api_reply& reply) {
+  reply.reset();
+  error(endpoint::other, status, rpc_invalid_argument, message, reply);
+  reply.close = true;
+}
+
+void mock_api::handle(const api_request& request, fault_rng& rng, api_reply& reply) {
+  reply.reset();
+  std::string_view path = request.target.substr(0, request.target.find('?'));
+
+  if (path.starts_with(jobs_prefix)) {
+    reply.delay = options_.latency;
+    std::string_view rest = path.substr(jobs_prefix.size());
+    std::string_view segment = rest.substr(0, rest.find('/'));
+    std::string_view op_name =
+        segment.size() < rest.size() ? rest.substr(segment.size() + 1) : std::string_view{};
+    bool has_op = segment.size() < rest.size();
+    auto op = parse_op_kind(op_name);
+    if (segment.empty() || (has_op && !op)) {
+      error(endpoint::other, 404, rpc_not_found, "no such route", reply);
+      return;
+    }
+    thread_local std::string job_id;
+    if (!percent_decode(segment, job_id)) {
+      error(has_op ? endpoint_of(*op) : endpoint::get_job, 400, rpc_invalid_argument,
+            "malformed percent-encoding in the job id", reply);
+      return;
+    }
+    if (has_op) {
+      endpoint ep = endpoint_of(*op);
+      if (request.verb != method::patch) {
+        error(ep, 405, rpc_unimplemented, "method not allowed; use PATCH", reply);
+        return;
+      }
+      patch_job(request, job_id, *op, ep, rng, reply);
+    } else {
+      if (request.verb != method::get) {
+        error(endpoint::get_job, 405, rpc_unimplemented, "method not allowed; use GET", reply);
+        return;
+      }
+      get_job(request, job_id, reply);
+    }
+    return;
+  }
+  if (path == "/v1/auth/access_token") {
+    reply.delay = options_.latency;
+    if (request.verb != method::post) {
+      error(endpoint::access_token, 405, rpc_unimplemented, "method not allowed; use POST", reply);
+      return;
+    }
+    access_token(request, reply);
+    return;
+  }
+  if (path == "/mock/stats") {
+    if (request.verb != method::get) {
+      error(endpoint::stats, 405, rpc_unimplemented, "method not allowed; use GET", reply);
+      return;
+    }
+    reply.body = stats_.to_json(store_.applied());
+    stats_.request(endpoint::stats, 200);
+    return;
+  }
+  error(endpoint::other, 404, rpc_not_found, "no such route", reply);
+}
+
+void mock_api::access_token(const api_request& request, api_reply& reply) {
+  boost::system::error_code ec;
+  json::value body = json::parse(request.body, ec);
+  const json::value* key = nullptr;
+  if (!ec && body.is_object()) key = body.get_object().if_contains("apiKey");
+  if (!key || !key->is_string()) {
+    error(endpoint::access_token, 400, rpc_invalid_argument,
+          R"(the body must be a JSON object with a string "apiKey")", reply);
+    return;
+  }
+  if (key->get_string() != options_.api_key) {
+    error(endpoint::access_token, 401, rpc_unauthenticated, "invalid API key", reply);
+    return;
+  }
+  std::string token = tokens_.issue(token_table::clock::now());
+  stats_.token_issued();
+  reply.body += R"({"token":)";
+  append_json_string(reply.body, token);
+  reply.body += R"(,"expiresIn":")";
+  append_int(reply.body, tokens_.ttl().count());
+  reply.body += R"(","expiresAt":")";
+  reply.body += rfc3339_in(tokens_.ttl());
+  reply.body += R"("})";
+  stats_.request(endpoint::access_token, 200);
+}
+
+bool mock_api::authorized(const api_request& request, endpoint ep, api_reply& reply) {
+  token_status status = tokens_.check(request.authorization, token_table::clock::now());
+  if (status == token_status::valid) return true;
+  error(ep, 401, rpc_unauthenticated, to_string(status), reply);
+  return false;
+}
+
+void mock_api::patch_job(const api_request& request, std::string_view job_id, op_kind op,
+                         endpoint ep, fault_rng& rng, api_reply& reply) {
+  fault f = draw_fault(options_.faults, rng);
+  switch (f) {
+  case fault::fail_429:
+    stats_.fault_injected(f);
+    error(ep, 429, rpc_resource_exhausted, "rate limit exceeded (injected)", reply);
+    return;
+  case fault::fail_503:
+    stats_.fault_injected(f);
+    error(ep, 503, rpc_unavailable, "temporarily unavailable (injected)", reply);
+    reply.retry_after = static_cast<int>(options_.retry_after_seconds);
+    return;
+  case fault::fail_500:
+    stats_.fault_injected(f);
+    error(ep, 500, rpc_internal, "internal error (injected)", reply);
+    return;
+  case fault::drop:
+    reply.action = reply_action::drop;
+    if (rng.next() & 1) {
+      stats_.dropped(ep, false);
+      return;
+    }
+    break; // applied below, then dropped
+  case fault::truncate:
+    stats_.fault_injected(f);
+    reply.action = reply_action::truncate;
+    break;
+  case fault::none:
+    break;
+  }
+
+  // A drop that applies goes through every check first; it counts as "dropped".
+  apply_patch(request, job_id, op, reply);
+  if (reply.action == reply_action::drop) stats_.dropped(ep, reply.status == 200);
+  else stats_.request(ep, reply.status);
+}
+
+void mock_api::apply_patch(const api_request& request, std::string_view job_id, op_kind op,
+                           api_reply& reply) {
+  token_status token = tokens_.check(request.authorization, token_table::clock::now());
+  if (token != token_status::valid) {
+    set_error(reply, 401, rpc_unauthenticated, to_string(token));
+    return;
+  }
+  thread_local body_validator validator;
+  if (!validator.validate(op, request.body, request.body_readable)) {
+    set_error(reply, 400, rpc_invalid_argument, validator.error());
+    return;
+  }
+  std::string why;
+  switch (store_.apply(job_id, op, request.body, reply.body, why)) {
+  case apply_result::applied: reply.status = 200; return;
+  case apply_result::not_found: set_error(reply, 404, rpc_not_found, "job not found"); return;
+  case apply_result::bad_body: set_error(reply, 400, rpc_invalid_argument, why); return;
+  }
+}
+
+void mock_api::get_job(const api_request& request, std::string_view job_id, api_reply& reply) {
+  if (!authorized(request, endpoint::get_job, reply)) return;
+  if (!store_.render(job_id, reply.body)) {
+    error(endpoint::get_job, 404, rpc_not_found, "job not found", reply);
+    return;
+  }
+  stats_.request(endpoint::get_job, 200);
+}
+
+} // namespace jobpatch::mock
