@@ -62,6 +62,21 @@ bool to_int64(const json::value& v, std::int64_t& out) {
   return false;
 }
 
+// The server's own check beyond the schema: the data source kinds ByteNite knows.
+bool known_descriptor(const json::value& source, std::string_view key, std::string& error) {
+  static constexpr std::string_view known[] = {"s3", "aws", "gcp", "storj", "url", "file", "bucket", "bypass"};
+  const json::value* d = source.is_object() ? source.get_object().if_contains("dataSourceDescriptor") : nullptr;
+  if (d && d->is_string()) {
+    std::string_view name(d->get_string().data(), d->get_string().size());
+    for (auto k : known)
+      if (name == k) return true;
+  }
+  error = "datasource." + std::string(key) + ".dataSourceDescriptor ";
+  error += d ? json::serialize(*d) : "(missing)";
+  error += " is not supported; use one of s3, aws, gcp, storj, url, file, bucket, bypass";
+  return false;
+}
+
 // Applies a parsed body to `job`; false (with `error`) if it does not fit the schema.
 bool apply_to(job_record& job, op_kind op, const json::value& body, std::string& error) {
   switch (op) {
@@ -104,9 +119,12 @@ bool apply_to(job_record& job, op_kind op, const json::value& body, std::string&
     if (!body.is_object()) { error = "datasource body must be an object"; return false; }
     job_record next = job;
     for (const auto& [key, value] : body.get_object()) {
-      if (key == "dataSource") next.data_source = json::serialize(value);
-      else if (key == "dataDestination") next.data_destination = json::serialize(value);
-      else { error = "datasource." + std::string(key) + " is not allowed here"; return false; }
+      if (key != "dataSource" && key != "dataDestination") {
+        error = "datasource." + std::string(key) + " is not allowed here";
+        return false;
+      }
+      if (!known_descriptor(value, key, error)) return false;
+      (key == "dataSource" ? next.data_source : next.data_destination) = json::serialize(value);
     }
     job = std::move(next);
     return true;

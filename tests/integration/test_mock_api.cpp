@@ -147,6 +147,8 @@ TEST_CASE("schema errors are 400 with the validator's message and change nothing
                                 bad{"jobname", R"({"name":"x"})", ""},
                                 bad{"params", R"({"app":"x"})", "app"},
                                 bad{"datasource", R"({"dataSource":{"params":{}}})", "dataSourceDescriptor"},
+                                // passes the schema, but the server knows no such source
+                                bad{"datasource", R"({"dataDestination":{"dataSourceDescriptor":"ftp"}})", "ftp"},
                                 bad{"configs", R"({"taskTimeout":1)", ""},
                                 bad{"configs", "", ""}}) {
     CAPTURE(op);
