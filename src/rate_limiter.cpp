@@ -103,4 +103,22 @@ void rate_limiter::on_success(clock::time_point now) noexcept {
   last_change_ = now;
 }
 
+throttle_monitor::throttle_monitor(double threshold, double min_answers,
+                                   std::chrono::milliseconds window) noexcept
+    : threshold_(threshold), min_answers_(min_answers),
+      window_s_(std::max(1e-3, std::chrono::duration<double>(window).count())) {}
+
+bool throttle_monitor::record(bool throttled, clock::time_point now) noexcept {
+  if (last_ != clock::time_point{}) {
+    double dt = std::chrono::duration<double>(now - last_).count();
+    double keep = dt > 0 ? std::exp(-dt / window_s_) : 1.0;
+    answers_ *= keep;
+    throttled_ *= keep;
+  }
+  last_ = now;
+  answers_ += 1;
+  if (throttled) throttled_ += 1;
+  return throttled && answers_ >= min_answers_ && throttled_ >= threshold_ * answers_;
+}
+
 } // namespace jobpatch

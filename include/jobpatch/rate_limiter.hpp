@@ -69,4 +69,29 @@ private:
   std::uint64_t sends_last_window_ = 0;
 };
 
+// Decides when throttling answers (429/503) mean "too fast": when they are at least
+// `threshold` of the answers of about the last `window` (exponentially decayed), with
+// enough answers to judge. A server that rejects a steady few percent at random is not
+// asking us to slow down (backing off would not change that share); one that rejects a
+// large share is. Pure: time is passed in.
+class throttle_monitor {
+public:
+  using clock = std::chrono::steady_clock;
+
+  explicit throttle_monitor(double threshold = 0.25, double min_answers = 20,
+                            std::chrono::milliseconds window = std::chrono::seconds(1)) noexcept;
+
+  // Records one answer; true when it is a throttle and the recent share of throttles is
+  // at or above the threshold: then the caller lowers its rate.
+  bool record(bool throttled, clock::time_point now) noexcept;
+
+  // Share of throttled answers over about the last window (0 when none recorded).
+  double share() const noexcept { return answers_ > 0 ? throttled_ / answers_ : 0; }
+
+private:
+  double threshold_, min_answers_, window_s_;
+  double answers_ = 0, throttled_ = 0;
+  clock::time_point last_{};
+};
+
 } // namespace jobpatch

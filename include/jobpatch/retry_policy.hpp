@@ -18,7 +18,7 @@ inline constexpr unsigned default_max_attempts = 5;
 inline constexpr std::chrono::milliseconds default_base_delay{100};
 inline constexpr std::chrono::milliseconds default_max_delay{10'000};
 inline constexpr std::chrono::milliseconds default_max_retry_after{120'000};
-inline constexpr double default_budget_ratio = 0.2;
+inline constexpr double default_budget_ratio = 0.5;
 inline constexpr double default_budget_min_per_second = 10.0;
 inline constexpr std::chrono::milliseconds default_budget_window{10'000};
 

@@ -151,6 +151,7 @@ private:
 
   job_scheduler scheduler_;
   rate_limiter limiter_;
+  throttle_monitor throttle_monitor_;
   retry_policy policy_;
   failure_detector detector_;
 
@@ -426,6 +427,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
       done.last_error = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
     }
   } else {
+    done.last_status = 0; // no answer this time; an older status would mislead
     done.last_error = reply.detail;
   }
   stats_.record_attempt(done.op.op, outcome,
@@ -436,11 +438,19 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   if (detector_.record(auth_rejected ? attempt_outcome::failure(error_class::auth_failed) : outcome,
                        now))
     abort(detector_.message());
-  if (outcome.cls == error_class::http_status && (outcome.status == 429 || outcome.status == 503))
-    limiter_.on_throttled(now);
-  else if (outcome.cls == error_class::http_status && outcome.status < 400)
-    limiter_.on_success(now);
+  bool throttled = outcome.cls == error_class::http_status &&
+                   (outcome.status == 429 || outcome.status == 503);
+  if (throttle_monitor_.record(throttled, now)) limiter_.on_throttled(now);
+  else if (!throttled) limiter_.on_success(now);
 
+  // Every attempt goes to the policy, successes too: its retry budget counts requests.
+  attempt_report report;
+  report.outcome = outcome;
+  report.attempt = done.attempts;
+  report.auth_refreshed = done.auth_retried;
+  if (!reply.retry_after.empty())
+    report.retry_after = parse_retry_after(reply.retry_after, std::chrono::system_clock::now());
+  auto decision = policy_.decide(report, now, deadline_);
   if (outcome.ok()) {
     finish(handle, wrong_job ? outcome::failed : outcome::ok, &verdict, latency_ms);
     co_return;
@@ -450,13 +460,6 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     finish(handle, outcome::failed, nullptr, latency_ms);
     co_return;
   }
-  attempt_report report;
-  report.outcome = outcome;
-  report.attempt = done.attempts;
-  report.auth_refreshed = done.auth_retried;
-  if (!reply.retry_after.empty())
-    report.retry_after = parse_retry_after(reply.retry_after, std::chrono::system_clock::now());
-  auto decision = policy_.decide(report, now, deadline_);
   switch (decision.kind) {
   case retry_action::retry:
     scheduler_.defer(handle, decision.at);

@@ -238,3 +238,33 @@ TEST_CASE("rate_limiter: send counting rolls over windows correctly") {
   l.on_throttled(t0 + 2s + 200ms); // max(50, 1 / 0.2 s) = 50
   CHECK(l.effective_rate() == doctest::Approx(25));
 }
+
+TEST_CASE("throttle_monitor: a steady 10% of 503s is not overload; a large share is") {
+  using namespace std::chrono_literals;
+  throttle_monitor m;
+  auto t = throttle_monitor::clock::time_point{} + 1h;
+  int triggers = 0;
+  for (int i = 0; i < 5000; ++i) { // 1000 answers/s, every 10th throttled
+    t += 1ms;
+    if (m.record(i % 10 == 0, t)) ++triggers;
+  }
+  CHECK(triggers == 0);
+  CHECK(m.share() == doctest::Approx(0.1).epsilon(0.05));
+  for (int i = 0; i < 1000; ++i) { // now every other answer is throttled
+    t += 1ms;
+    if (m.record(i % 2 == 0, t)) ++triggers;
+  }
+  CHECK(triggers > 0);
+  CHECK(m.share() > 0.25);
+}
+
+TEST_CASE("throttle_monitor: too few answers never trigger, and the past decays") {
+  using namespace std::chrono_literals;
+  throttle_monitor m(0.25, 20, 1s);
+  auto t = throttle_monitor::clock::time_point{} + 1h;
+  for (int i = 0; i < 10; ++i) CHECK_FALSE(m.record(true, t += 10ms)); // 10 answers only
+  t += 10s; // ten windows later the old throttles weigh nothing
+  for (int i = 0; i < 100; ++i) m.record(false, t += 1ms);
+  CHECK(m.share() < 0.01);
+  CHECK_FALSE(m.record(true, t += 1ms));
+}
