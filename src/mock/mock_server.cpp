@@ -85,6 +85,7 @@ struct mock_server::impl {
   // Declared after everything the connections use, so that destroying it (and with it
   // the suspended connection coroutines) happens first.
   asio::io_context io;
+  asio::strand<asio::io_context::executor_type> control; // the acceptor and stop()
   tcp::acceptor acceptor;
   asio::signal_set signals;
   std::uint16_t port = 0;
@@ -93,7 +94,7 @@ struct mock_server::impl {
   explicit impl(mock_options o)
       : options(std::move(o)), store(options.journal), tokens(options.token_ttl),
         api(options, store, tokens, stats), io(static_cast<int>(std::max(1u, options.threads))),
-        acceptor(io), signals(io) {
+        control(asio::make_strand(io)), acceptor(control), signals(control) {
     char id[16];
     for (std::uint64_t n = 1; n <= options.jobs; ++n) {
       std::snprintf(id, sizeof id, "job-%07llu", static_cast<unsigned long long>(n));
@@ -122,7 +123,7 @@ struct mock_server::impl {
   }
 
   asio::awaitable<void> accept_loop() {
-    asio::steady_timer backoff(io);
+    asio::steady_timer backoff(control);
     for (;;) {
       // One thread: no strand needed. Several: each connection on its own strand, so
       // its timeouts never run concurrently with its reads and writes.
@@ -262,7 +263,7 @@ void mock_server::run() {
       if (!ec) stop();
     });
   }
-  asio::co_spawn(s.io, s.accept_loop(), asio::detached);
+  asio::co_spawn(s.control, s.accept_loop(), asio::detached);
   std::vector<std::thread> extra;
   for (unsigned i = 1; i < s.options.threads; ++i) extra.emplace_back([&s] { s.io.run(); });
   s.io.run();
@@ -271,7 +272,7 @@ void mock_server::run() {
 }
 
 void mock_server::stop() {
-  asio::post(impl_->io, [&s = *impl_] {
+  asio::post(impl_->control, [&s = *impl_] {
     error_code ignored;
     s.acceptor.close(ignored);
     s.signals.cancel(ignored);
