@@ -117,7 +117,7 @@ TEST_CASE("apply: under injected faults every line still ends ok, in order, noth
   CHECK(summary["retries"].as_int64() > 2000);
 }
 
-TEST_CASE("apply: the access token expires mid-run and is refreshed; no line fails") {
+TEST_CASE("apply: the access token expires mid-run and is refreshed — no line fails") {
   mock_fixture mock({"--token-ttl", "2"});
   auto manifest = make_manifest(mock, "m.ndjson", 3000, 300);
   int code = mock.apply(manifest, {"--rate", "600", "--results", mock.path("r.ndjson"),

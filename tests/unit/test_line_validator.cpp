@@ -32,7 +32,7 @@ TEST_CASE("line_validator: a valid line becomes an operation with the exact body
   CHECK(c.op.fingerprint == fingerprint_of(7, "8c1f", op_kind::configs, c.op.body));
 }
 
-TEST_CASE("line_validator: key order does not matter; body before op is checked against op") {
+TEST_CASE("line_validator: key order does not matter — body before op is checked against op") {
   auto c = check(R"({"body":"nightly-42" , "op":"jobname","jobId":"j"})");
   REQUIRE(c.ok);
   CHECK(c.op.body == R"("nightly-42")");

@@ -239,7 +239,7 @@ TEST_CASE("rate_limiter: send counting rolls over windows correctly") {
   CHECK(l.effective_rate() == doctest::Approx(25));
 }
 
-TEST_CASE("throttle_monitor: a steady 10% of 503s is not overload; a large share is") {
+TEST_CASE("throttle_monitor: a steady 10% of 503s is not overload — a large share is") {
   using namespace std::chrono_literals;
   throttle_monitor m;
   auto t = throttle_monitor::clock::time_point{} + 1h;

@@ -29,7 +29,7 @@ std::string slurp(const std::string& path) {
 }
 } // namespace
 
-TEST_CASE("resume_state: ok records with their fingerprint are skipped; changed lines are not") {
+TEST_CASE("resume_state: ok records with their fingerprint are skipped — changed lines are not") {
   auto path = temp_file(
       R"({"line":1,"jobId":"a","op":"configs","outcome":"ok","status":200,"fp":"00000000000000aa"})" "\n"
       R"({"line":2,"jobId":"b","op":"configs","outcome":"failed","status":503,"fp":"00000000000000bb"})" "\n"
@@ -60,7 +60,7 @@ TEST_CASE("resume_state: a torn last record is ignored and cut off the file") {
   std::remove(path.c_str());
 }
 
-TEST_CASE("resume_state: foreign lines are counted and ignored; a missing file is empty") {
+TEST_CASE("resume_state: foreign lines are counted and ignored — a missing file is empty") {
   auto path = temp_file("hello\n{\"something\":1}\n" R"({"line":5,"outcome":"ok","fp":"0000000000000005"})" "\n");
   std::vector<std::string> notes;
   auto state = resume_state::load(path, notes);
