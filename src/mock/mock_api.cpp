@@ -222,6 +222,7 @@ bool mock_api::authorized(const api_request& request, endpoint ep, api_reply& re
 
 void mock_api::patch_job(const api_request& request, std::string_view job_id, op_kind op,
                          endpoint ep, fault_rng& rng, api_reply& reply) {
+  stats_.patch_arrived(std::chrono::steady_clock::now());
   fault f = draw_fault(options_.faults, rng);
   switch (f) {
   case fault::fail_429:

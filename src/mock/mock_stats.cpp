@@ -1,5 +1,7 @@
 #include "mock/mock_stats.hpp"
 
+#include <algorithm>
+
 #include <jobpatch/json_text.hpp>
 
 namespace jobpatch::mock {
@@ -91,8 +93,20 @@ std::string mock_stats::to_json(std::uint64_t applied) const {
   append_uint(out, open_.load(relaxed));
   out += R"(},"tokensIssued":)";
   append_uint(out, tokens_issued_.load(relaxed));
+  out += R"(,"patchesPerSecondPeak":)";
+  {
+    std::lock_guard lock(window_mutex_);
+    append_uint(out, peak_per_second_);
+  }
   out += '}';
   return out;
+}
+
+void mock_stats::patch_arrived(std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(window_mutex_);
+  while (!window_.empty() && now - window_.front() >= std::chrono::seconds(1)) window_.pop_front();
+  window_.push_back(now);
+  peak_per_second_ = std::max(peak_per_second_, window_.size());
 }
 
 } // namespace jobpatch::mock

@@ -5,6 +5,9 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <deque>
+#include <mutex>
 #include <cstdint>
 #include <string>
 
@@ -42,9 +45,12 @@ public:
   void connection_opened() noexcept;
   void connection_closed() noexcept;
   void token_issued() noexcept { tokens_issued_.fetch_add(1, std::memory_order_relaxed); }
+  // A PATCH arrived: tracks the most PATCHes seen in any sliding one-second window, so a
+  // test can check a client's rate limit from the server's side.
+  void patch_arrived(std::chrono::steady_clock::time_point now);
 
   // {"requests":{"total":N,"configs":{"200":N,...},...},"applied":N,"faults":{...},
-  //  "connections":{"accepted":N,"open":N},"tokensIssued":N}
+  //  "connections":{"accepted":N,"open":N},"tokensIssued":N,"patchesPerSecondPeak":N}
   std::string to_json(std::uint64_t applied) const;
 
 private:
@@ -54,6 +60,9 @@ private:
   std::array<std::array<counter, slots>, endpoint_count> requests_{};
   std::array<counter, 6> faults_{}; // 429, 503, 500, drop applied, drop not applied, truncate
   counter accepted_{0}, open_{0}, tokens_issued_{0};
+  mutable std::mutex window_mutex_;
+  std::deque<std::chrono::steady_clock::time_point> window_; // arrivals of the last second
+  std::size_t peak_per_second_ = 0;
 };
 
 const char* to_string(endpoint e) noexcept;

@@ -47,7 +47,10 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t reader_batch = 256;       // lines handed from the reader per post
 constexpr auto results_write_interval = milliseconds(20); // results reach the file
 constexpr auto token_refresh_margin = std::chrono::seconds(60);
-constexpr unsigned token_attempts = 4;      // the exchange is tried 4 times, ~2 s in all
+constexpr unsigned token_attempts = 4;
+// Requests are paced 0.5 % below --rate: the limiter's bound holds at send time, and a few
+// milliseconds of network jitter must not push the server's view of a second over it.
+constexpr double rate_margin = 0.995;      // the exchange is tried 4 times, ~2 s in all
 
 // One update held by the engine, from the reader until its final outcome.
 struct slot {
@@ -95,7 +98,8 @@ public:
         builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
         tls_(make_client_tls_context(options.ca_file, !options.insecure)),
         scheduler_(window_of(options)),
-        limiter_(options.rate, options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
+        limiter_(options.rate * rate_margin,
+                 options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
         policy_(make_policy(options)),
         token_event_(io_, clock::time_point::max()), flush_timer_(io_),
         window_(window_of(options)) {}
@@ -124,7 +128,9 @@ private:
 
   // Workers --------------------------------------------------------------------------
   asio::awaitable<void> worker();
-  asio::awaitable<void> attempt(http_connection& connection, std::uint64_t handle,
+  // One attempt of update `handle`; when `connected` is false, `reply` already holds the
+  // connection failure and nothing is sent.
+  asio::awaitable<void> attempt(http_connection& connection, std::uint64_t handle, bool connected,
                                 response_parser& parser, std::string& request, http_reply& reply);
   asio::awaitable<bool> ensure_token();
   asio::awaitable<void> refresh_token();
@@ -388,8 +394,8 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
 }
 
 asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t handle,
-                                      response_parser& parser, std::string& request,
-                                      http_reply& reply) {
+                                      bool connected, response_parser& parser,
+                                      std::string& request, http_reply& reply) {
   slot& s = slots_[handle];
   if (s.attempts == 0) s.first_send = clock::now();
   ++s.attempts;
@@ -398,9 +404,11 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   builder_.append_patch(request, s.target, token_, s.op.body);
 
   auto sent = clock::now();
-  ++in_flight_;
-  co_await connection.exchange(request, options_.attempt_timeout, reply);
-  --in_flight_;
+  if (connected) {
+    ++in_flight_;
+    co_await connection.exchange(request, options_.attempt_timeout, reply);
+    --in_flight_;
+  }
   auto now = clock::now();
   slot& done = slots_[handle]; // slots_ may have grown meanwhile
   auto service = now - sent;
@@ -499,14 +507,16 @@ asio::awaitable<void> engine::worker() {
       std::erase(idle_workers_, &timer);
       continue;
     }
-    // Pace to the global rate; retries count like first attempts.
+    if (!co_await ensure_token()) break; // stopping: drain_unfinished() settles the update
+    // Connect first, then pace to the global rate (retries count like first attempts):
+    // the token is taken right before the request leaves, so the server sees the rate.
+    bool connected = co_await connection.prepare(options_.attempt_timeout, reply);
     auto when = limiter_.reserve(clock::now());
     if (when > clock::now()) {
       timer.expires_at(when);
       co_await timer.async_wait(use_tuple);
     }
-    if (!co_await ensure_token()) break; // stopping: drain_unfinished() settles the update
-    co_await attempt(connection, *handle, parser, request, reply);
+    co_await attempt(connection, *handle, connected, parser, request, reply);
   }
   std::erase(connections_, &connection);
   wake_workers();

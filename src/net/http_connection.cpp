@@ -162,6 +162,14 @@ asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string
   co_return true;
 }
 
+asio::awaitable<bool> http_connection::prepare(std::chrono::milliseconds timeout,
+                                               http_reply& reply) {
+  reply.outcome = {error_class::none, 0};
+  reply.detail.clear();
+  if (open_) co_return true;
+  co_return co_await connect(timeout, reply);
+}
+
 asio::awaitable<void> http_connection::exchange(std::string_view request,
                                                 std::chrono::milliseconds timeout,
                                                 http_reply& reply) {

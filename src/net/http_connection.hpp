@@ -61,6 +61,11 @@ public:
   asio::awaitable<void> exchange(std::string_view request, std::chrono::milliseconds timeout,
                                  http_reply& reply);
 
+  // Opens the connection now if it is not open, so that a caller pacing its requests
+  // can take the rate token after the handshakes, right before the bytes leave. Returns
+  // false with `reply` describing the failure.
+  asio::awaitable<bool> prepare(std::chrono::milliseconds timeout, http_reply& reply);
+
   // Closes the socket: pending operations end with operation_aborted.
   void close() noexcept;
   bool is_open() const noexcept { return open_; }

@@ -1,7 +1,7 @@
 // jobpatch apply against jobpatch-mock on loopback, TLS verified with the mock's own
 // certificate.
 
-#include "mock_fixture.hpp"
+#include "apply_runner.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
@@ -79,9 +79,9 @@ json::object read_summary(const std::string& path) { return json::parse(read_fil
 } // namespace
 
 TEST_CASE("apply: 20,000 lines over 2,000 jobs, each job's updates applied in order") {
-  mock_fixture mock;
+  mock_process mock({}, 2000);
   auto manifest = make_manifest(mock, "m.ndjson", 20000, 2000);
-  int code = mock.apply(manifest, {"--connections", "32", "--results", mock.path("r.ndjson"),
+  int code = run_apply(mock, manifest, {"--connections", "32", "--results", mock.path("r.ndjson"),
                                    "--summary-json", mock.path("s.json")});
   INFO(read_file(mock.path("apply.err")));
   CHECK(code == 0);
@@ -100,10 +100,10 @@ TEST_CASE("apply: 20,000 lines over 2,000 jobs, each job's updates applied in or
 }
 
 TEST_CASE("apply: under injected faults every line still ends ok, in order, nothing lost") {
-  mock_fixture mock({"--fail-500", "0.1", "--fail-503", "0.1", "--retry-after", "1", "--drop",
-                     "0.02", "--truncate", "0.01", "--seed", "7"});
+  mock_process mock({"--fail-500", "0.1", "--fail-503", "0.1", "--retry-after", "1", "--drop",
+                     "0.02", "--truncate", "0.01", "--seed", "7"}, 2000);
   auto manifest = make_manifest(mock, "m.ndjson", 20000, 2000, 3);
-  int code = mock.apply(manifest, {"--connections", "64", "--max-attempts", "12", "--results",
+  int code = run_apply(mock, manifest, {"--connections", "64", "--max-attempts", "12", "--results",
                                    mock.path("r.ndjson"), "--summary-json", mock.path("s.json")});
   INFO(read_file(mock.path("apply.err")));
   CHECK(code == 0);
@@ -118,9 +118,9 @@ TEST_CASE("apply: under injected faults every line still ends ok, in order, noth
 }
 
 TEST_CASE("apply: the access token expires mid-run and is refreshed — no line fails") {
-  mock_fixture mock({"--token-ttl", "2"});
+  mock_process mock({"--token-ttl", "2"}, 2000);
   auto manifest = make_manifest(mock, "m.ndjson", 3000, 300);
-  int code = mock.apply(manifest, {"--rate", "600", "--results", mock.path("r.ndjson"),
+  int code = run_apply(mock, manifest, {"--rate", "600", "--results", mock.path("r.ndjson"),
                                    "--summary-json", mock.path("s.json")});
   INFO(read_file(mock.path("apply.err")));
   CHECK(code == 0);
@@ -130,11 +130,11 @@ TEST_CASE("apply: the access token expires mid-run and is refreshed — no line 
 }
 
 TEST_CASE("apply: a wrong API key aborts with exit 3 within seconds, and is never printed") {
-  mock_fixture mock;
+  mock_process mock({}, 2000);
   auto manifest = make_manifest(mock, "m.ndjson", 1000, 100);
   auto start = std::chrono::steady_clock::now();
   const std::string wrong_key = "wrong-key-8d2f41";
-  int code = mock.apply(manifest, {"--results", mock.path("r.ndjson")}, wrong_key);
+  int code = run_apply(mock, manifest, {"--results", mock.path("r.ndjson")}, wrong_key);
   auto took = std::chrono::steady_clock::now() - start;
   std::string err = read_file(mock.path("apply.err"));
   INFO(err);
@@ -146,14 +146,14 @@ TEST_CASE("apply: a wrong API key aborts with exit 3 within seconds, and is neve
 }
 
 TEST_CASE("apply: unknown jobs fail with the server's message, the rest succeed, exit 1") {
-  mock_fixture mock({}, 10);
+  mock_process mock({}, 10);
   std::string manifest = mock.path("m.ndjson");
   write_file(manifest,
              R"({"jobId":"job-0000001","op":"jobname","body":"a"})" "\n"
              R"({"jobId":"job-9999999","op":"jobname","body":"b"})" "\n"
              R"({"jobId":"job-0000002","op":"configs","body":{"taskTimeout":5}})" "\n"
              R"({"jobId":"job-0000003","op":"datasource","body":{"dataSource":{"dataSourceDescriptor":"ftp","params":{}}}})" "\n");
-  int code = mock.apply(manifest, {"--results", mock.path("r.ndjson"), "--failed-out",
+  int code = run_apply(mock, manifest, {"--results", mock.path("r.ndjson"), "--failed-out",
                                    mock.path("failed.ndjson")});
   INFO(read_file(mock.path("apply.err")));
   CHECK(code == 1);
@@ -175,12 +175,55 @@ TEST_CASE("apply: unknown jobs fail with the server's message, the rest succeed,
 }
 
 TEST_CASE("apply: an invalid line in a file refuses the run before anything is sent") {
-  mock_fixture mock({}, 10);
+  mock_process mock({}, 10);
   std::string manifest = mock.path("m.ndjson");
   write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})" "\n"
                        R"({"jobId":"job-0000002","op":"configs","body":{"taskTimout":5}})" "\n");
-  CHECK(mock.apply(manifest, {}) == 2);
+  CHECK(run_apply(mock, manifest, {}) == 2);
   CHECK(read_file(mock.path("apply.err")).find("line 2: configs: unknown key") != std::string::npos);
   mock.stop();
   CHECK(read_lines(mock.journal()).empty());
+}
+
+TEST_CASE("apply: the rate limit holds at the server: at most rate + burst in any second") {
+  mock_process mock({}, 2000);
+  auto manifest = make_manifest(mock, "m.ndjson", 1500, 500);
+  auto start = std::chrono::steady_clock::now();
+  int code = run_apply(mock, manifest, {"--rate", "500", "--burst", "50", "--connections", "32"});
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(read_file(mock.path("apply.err")));
+  CHECK(code == 0);
+  auto stats = mock.stats().as_object();
+  INFO(json::serialize(stats));
+  CHECK(stats["patchesPerSecondPeak"].to_number<std::uint64_t>() <= 550);
+  CHECK(stats["patchesPerSecondPeak"].to_number<std::uint64_t>() >= 400); // and it does use it
+  CHECK(seconds > 2.5); // 1,500 requests at 500/s cannot take less than ~2.9 s
+}
+
+TEST_CASE("apply: a self-signed server is refused without --cacert: exit 3 naming the problem") {
+  mock_process mock({}, 10);
+  std::string manifest = mock.path("m.ndjson");
+  write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})" "\n");
+  child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url",
+                     "https://localhost:" + std::to_string(mock.port())},
+                    {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("apply.err"));
+  CHECK(run.wait(std::chrono::seconds(20)) == 3);
+  std::string err = read_file(mock.path("apply.err"));
+  INFO(err);
+  CHECK(err.find("certificate verification failed") != std::string::npos);
+  mock.stop();
+  CHECK(read_lines(mock.journal()).empty());
+}
+
+TEST_CASE("apply: a host that refuses every connection aborts with exit 3 within seconds") {
+  temp_dir dir;
+  std::string manifest = dir.path("m.ndjson");
+  write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})" "\n");
+  auto start = std::chrono::steady_clock::now();
+  // Port 1 on loopback: nothing listens there.
+  child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url", "https://127.0.0.1:1"},
+                    {{"BYTENITE_API_KEY", "k"}}, "", dir.path("err"));
+  CHECK(run.wait(std::chrono::seconds(30)) == 3);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  CHECK(read_file(dir.path("err")).find("refused") != std::string::npos);
 }
