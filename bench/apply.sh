@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # jobpatch apply throughput against jobpatch-mock on loopback (HTTPS, verified):
 # requests/s, client CPU per request and peak RSS for 100,000 lines over 64
-# connections, and peak RSS for a 1,000,000-line manifest.
+# connections (without results, and with results with and without fdatasync), and peak
+# RSS for a 1,000,000-line manifest.
 #   bench/apply.sh [LINES] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,11 +22,14 @@ mock_pid=$!
 for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
 port=$(cat "$work/port")
 
-run() { # manifest label
-  BYTENITE_API_KEY=$key /usr/bin/time -v "$bin/cli/jobpatch" apply "$1" \
+run() { # manifest label [extra apply options]
+  local manifest=$1 label=$2
+  shift 2
+  rm -f "$work/results.ndjson"
+  BYTENITE_API_KEY=$key /usr/bin/time -v "$bin/cli/jobpatch" apply "$manifest" \
     --base-url "https://localhost:$port" --cacert "$work/cert.pem" --connections "$connections" \
-    --summary-json "$work/summary.json" 2>"$work/time.txt" >/dev/null || true
-  python3 - "$work/summary.json" "$work/time.txt" "$2" <<'PY'
+    --summary-json "$work/summary.json" "$@" 2>"$work/time.txt" >/dev/null || true
+  python3 - "$work/summary.json" "$work/time.txt" "$label" <<'PY'
 import json, re, sys
 s = json.load(open(sys.argv[1])); t = open(sys.argv[2]).read()
 grab = lambda k: float(re.search(re.escape(k) + r":\s*([\d.]+)", t).group(1))
@@ -40,6 +44,9 @@ PY
 
 "$bin/jobpatch-make-manifest" --lines "$lines" --jobs 100000 --out "$work/m.ndjson"
 run "$work/m.ndjson" "$lines lines, $connections connections"
+# The cost of durability: results written every 20 ms, fdatasync'ed every 100 ms or never.
+run "$work/m.ndjson" "$lines lines + --results, fdatasync every 100 ms" --results "$work/results.ndjson"
+run "$work/m.ndjson" "$lines lines + --results, no fdatasync" --results "$work/results.ndjson" --fsync-interval 0
 if [ "${BENCH_SKIP_1M:-0}" != 1 ]; then
   "$bin/jobpatch-make-manifest" --lines 1000000 --jobs 100000 --out "$work/m1.ndjson"
   run "$work/m1.ndjson" "1,000,000 lines, $connections connections"

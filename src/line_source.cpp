@@ -10,6 +10,18 @@ std::uint32_t line_source::shard_of(std::string_view job_id, std::uint32_t shard
   return static_cast<std::uint32_t>(fingerprint_of(0, job_id, op_kind::configs, {}) % shard_count);
 }
 
+void line_source::mark_resumed(source_item& item) {
+  const resume_state& earlier = *options_.resume;
+  auto verdict = earlier.check(item.op.line, item.op.fingerprint);
+  std::uint64_t job = resume_state::job_hash(item.op.job_id);
+  bool job_resent = resent_jobs_.contains(job);
+  item.already_applied = verdict == resume_state::verdict::applied && !job_resent;
+  item.changed = verdict == resume_state::verdict::changed;
+  // Only jobs with lines recorded ok can have a later line wrongly skipped.
+  if (!item.already_applied && !job_resent && earlier.has_ok_records_of(item.op.job_id))
+    resent_jobs_.insert(job);
+}
+
 bool line_source::next(source_item& item) {
   while (reader_.next(line_)) {
     ++lines_read_;
@@ -33,11 +45,7 @@ bool line_source::next(source_item& item) {
       item.error = validator_.error();
       return true;
     }
-    if (options_.resume) {
-      auto verdict = options_.resume->check(item.op.line, item.op.fingerprint);
-      item.already_applied = verdict == resume_state::verdict::applied;
-      item.changed = verdict == resume_state::verdict::changed;
-    }
+    if (options_.resume) mark_resumed(item);
     if (options_.keep_raw_lines) item.raw_line.assign(line_.text);
     return true;
   }

@@ -3,6 +3,7 @@
 #include "detail/json_checks.hpp"
 
 #include <jobpatch/manifest_reader.hpp>
+#include <jobpatch/operation.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -48,7 +49,8 @@ std::size_t cut_torn_tail(int fd, const std::string& path) {
 
 // Reads {"line":N,...,"outcome":"ok",...,"fp":"<16 hex>"}; false for anything else.
 bool parse_ok_record(ondemand::parser& parser, std::string_view text, std::size_t readable,
-                     bool& is_record, std::uint64_t& line, std::uint64_t& fingerprint) {
+                     bool& is_record, std::uint64_t& line, std::uint64_t& fingerprint,
+                     std::uint64_t& job) {
   is_record = false;
   ondemand::document doc;
   ondemand::object object;
@@ -64,6 +66,9 @@ bool parse_ok_record(ondemand::parser& parser, std::string_view text, std::size_
     } else if (key == "outcome") {
       have_outcome = !field.value().get_string().get(s);
       ok = have_outcome && s == "ok";
+    } else if (key == "jobId") {
+      if (field.value().get_string().get(s)) return false;
+      job = resume_state::job_hash(s);
     } else if (key == "fp") {
       if (field.value().get_string().get(s) || s.size() != 16) return false;
       auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), fingerprint, 16);
@@ -95,9 +100,12 @@ resume_state resume_state::load(const std::string& path, std::vector<std::string
   manifest_line text;
   while (reader.next(text)) {
     bool is_record = false;
-    std::uint64_t line = 0, fingerprint = 0;
-    if (!text.oversized && parse_ok_record(parser, text.text, text.readable, is_record, line, fingerprint))
+    std::uint64_t line = 0, fingerprint = 0, job = 0;
+    if (!text.oversized &&
+        parse_ok_record(parser, text.text, text.readable, is_record, line, fingerprint, job)) {
       state.ok_.emplace_back(line, fingerprint);
+      state.ok_jobs_.push_back(job);
+    }
     else if (!is_record && foreign++ == 0)
       first_foreign = text.number;
   }
@@ -106,7 +114,17 @@ resume_state resume_state::load(const std::string& path, std::vector<std::string
                     " lines that are not jobpatch result records (first: line " +
                     std::to_string(first_foreign) + " of " + path + ")");
   std::sort(state.ok_.begin(), state.ok_.end());
+  std::sort(state.ok_jobs_.begin(), state.ok_jobs_.end());
+  state.ok_jobs_.erase(std::unique(state.ok_jobs_.begin(), state.ok_jobs_.end()), state.ok_jobs_.end());
   return state;
+}
+
+std::uint64_t resume_state::job_hash(std::string_view job_id) noexcept {
+  return fingerprint_of(0, job_id, op_kind::jobname, {});
+}
+
+bool resume_state::has_ok_records_of(std::string_view job_id) const noexcept {
+  return std::binary_search(ok_jobs_.begin(), ok_jobs_.end(), job_hash(job_id));
 }
 
 resume_state::verdict resume_state::check(std::uint64_t line,

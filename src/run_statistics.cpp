@@ -41,7 +41,7 @@ void run_statistics::record_attempt(op_kind op, attempt_outcome result,
   service_.record(service);
 }
 
-void run_statistics::record_outcome(op_kind op, outcome result, unsigned,
+void run_statistics::record_outcome(op_kind op, outcome result, unsigned attempts,
                                     std::chrono::nanoseconds latency) {
   auto& s = ops_[static_cast<std::size_t>(op)];
   switch (result) {
@@ -50,6 +50,7 @@ void run_statistics::record_outcome(op_kind op, outcome result, unsigned,
   case outcome::invalid: ++s.invalid; return;
   case outcome::skipped: ++s.skipped; return;
   }
+  if (attempts == 0) return; // never sent: no latency to speak of
   s.latency.record(latency);
   latency_.record(latency);
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_set>
 
 namespace jobpatch {
 
@@ -17,7 +18,9 @@ struct source_item {
   operation op;          // when valid
   invalid_line error;    // when not valid
   std::string raw_line;  // the line as written (without its line end), when valid and kept
-  bool already_applied = false; // --resume: recorded ok earlier with the same content
+  // --resume: recorded ok earlier with the same content, and no earlier line of its job
+  // is sent again in this run (which would make this one need re-applying too).
+  bool already_applied = false;
   bool changed = false;         // --resume: recorded ok earlier, but the line differs now
 };
 
@@ -43,11 +46,16 @@ public:
   static std::uint32_t shard_of(std::string_view job_id, std::uint32_t shard_count) noexcept;
 
 private:
+  void mark_resumed(source_item& item);
+
   manifest_reader reader_;
   line_validator validator_;
   options options_;
   manifest_line line_;
   std::uint64_t lines_read_ = 0;
+  // --resume: jobs (by resume_state::job_hash) of which this run sends a line; their
+  // later lines are sent again even when recorded ok, so the job ends in manifest order.
+  std::unordered_set<std::uint64_t> resent_jobs_;
 };
 
 } // namespace jobpatch

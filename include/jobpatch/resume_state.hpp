@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -26,10 +27,18 @@ public:
 
   verdict check(std::uint64_t line, std::uint64_t fingerprint) const noexcept;
 
+  // True when some line of `job_id` is recorded ok (by a hash of the id: a collision only
+  // makes a resume re-send more than needed, never less).
+  bool has_ok_records_of(std::string_view job_id) const noexcept;
+
+  // The hash used for job ids here.
+  static std::uint64_t job_hash(std::string_view job_id) noexcept;
+
   std::size_t ok_records() const noexcept { return ok_.size(); }
 
 private:
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ok_; // (line, fingerprint), sorted
+  std::vector<std::uint64_t> ok_jobs_;                       // job_hash of ok records, sorted
 };
 
 } // namespace jobpatch

@@ -34,6 +34,7 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include <unistd.h>
 
@@ -135,6 +136,10 @@ private:
   asio::awaitable<bool> ensure_token();
   asio::awaitable<void> refresh_token();
   void finish(std::uint64_t handle, outcome result, patch_verdict* verdict, double latency_ms);
+  // Fails an update without sending it when an earlier update of its job failed: applying
+  // it would leave the job in a state the manifest never described, and a re-run of the
+  // failed lines (--failed-out, --resume) would then undo it. True when settled.
+  bool settle_if_job_failed(std::uint64_t handle);
   void wake_workers();
   bool all_done() const;
 
@@ -162,6 +167,7 @@ private:
   failure_detector detector_;
 
   std::deque<slot> slots_; // a deque: growing it never moves a slot
+  std::unordered_map<std::string, std::uint64_t> failed_jobs_; // job id -> first failed line
   std::vector<std::uint64_t> free_slots_;
   std::size_t in_flight_ = 0;
   std::vector<asio::steady_timer*> idle_workers_;
@@ -365,10 +371,21 @@ asio::awaitable<void> engine::refresh_token() {
   token_event_.cancel();
 }
 
+bool engine::settle_if_job_failed(std::uint64_t handle) {
+  slot& s = slots_[handle];
+  auto it = failed_jobs_.find(s.op.job_id);
+  if (it == failed_jobs_.end() || s.attempts > 0) return false;
+  s.last_error = "not sent: line " + std::to_string(it->second) +
+                 " of this job failed, and its later updates must not overtake it";
+  finish(handle, outcome::failed, nullptr, -1);
+  return true;
+}
+
 void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict,
                     double latency_ms) {
   slot& s = slots_[handle];
   s.in_use = false;
+  if (result == outcome::failed) failed_jobs_.try_emplace(s.op.job_id, s.op.line);
   result_record r;
   r.line = s.op.line;
   r.job_id = s.op.job_id;
@@ -499,6 +516,7 @@ asio::awaitable<void> engine::worker() {
   asio::steady_timer timer(io_);
   while (!stopping_ && !all_done()) {
     std::optional<std::uint64_t> handle = scheduler_.next(clock::now());
+    if (handle && settle_if_job_failed(*handle)) continue;
     if (!handle) {
       auto due = scheduler_.next_due();
       timer.expires_at(due ? *due : clock::time_point::max());

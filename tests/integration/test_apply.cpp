@@ -227,3 +227,25 @@ TEST_CASE("apply: a host that refuses every connection aborts with exit 3 within
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
   CHECK(read_file(dir.path("err")).find("refused") != std::string::npos);
 }
+
+TEST_CASE("apply: after a job's update fails, its later updates are not sent") {
+  mock_process mock({}, 10);
+  std::string manifest = mock.path("m.ndjson");
+  write_file(manifest,
+             R"({"jobId":"job-0000001","op":"datasource","body":{"dataSource":{"dataSourceDescriptor":"ftp"}}})" "\n"
+             R"({"jobId":"job-0000002","op":"jobname","body":"other job"})" "\n"
+             R"({"jobId":"job-0000001","op":"jobname","body":"must not overtake line 1"})" "\n");
+  int code = run_apply(mock, manifest, {"--results", mock.path("r.ndjson"), "--failed-out",
+                                        mock.path("failed.ndjson")});
+  INFO(read_file(mock.path("apply.err")));
+  CHECK(code == 1);
+  auto results = read_results(mock.path("r.ndjson"));
+  CHECK(results.by_outcome["ok"] == 1);
+  REQUIRE(results.failed.size() == 2);
+  auto& blocked = results.failed[0]["line"].to_number<int>() == 3 ? results.failed[0] : results.failed[1];
+  CHECK(blocked["error"].as_string().find("not sent: line 1 of this job failed") == 0);
+  CHECK_FALSE(blocked.contains("attempts"));
+  CHECK(read_lines(mock.path("failed.ndjson")).size() == 2); // both, in order, to feed back in
+  mock.stop();
+  for (const auto& record : read_lines(mock.journal())) CHECK(record.find("overtake") == std::string::npos);
+}
