@@ -87,6 +87,38 @@ bool reads_back(dom::element sent, dom::element got, bool int64_strings) {
   return false;
 }
 
+// Server text made safe to print on a terminal: control characters (C0, DEL and the C1
+// range U+0080..U+009F, which includes the 8-bit CSI) become spaces and bytes that are not
+// UTF-8 become '?', so an error body cannot carry terminal escape sequences into stderr.
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out += (c < 0x20 || c == 0x7F) ? ' ' : static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    std::size_t length = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                         : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool valid = length != 0 && i + length <= s.size();
+    for (std::size_t k = 1; valid && k < length; ++k)
+      valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (!valid) {
+      out += '?';
+      ++i;
+    } else if (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+      out += ' '; // C1 control
+      i += 2;
+    } else {
+      out.append(s.substr(i, length));
+      i += length;
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 struct response_parser::impl {
@@ -270,13 +302,12 @@ std::string response_parser::error_text(std::string_view body, std::size_t reada
     }
     std::string out = !nested_message.empty() ? nested_message : message;
     if (!description.empty() && description != out) out += out.empty() ? description : ": " + description;
-    if (!out.empty()) return excerpt(out, 500);
+    if (!out.empty()) return excerpt(printable(out), 500);
   }
   // Not JSON, or JSON without a message: show the text itself, made printable.
-  std::string printable;
-  for (char c : body.substr(0, 201)) printable += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
-  while (!printable.empty() && printable.back() == ' ') printable.pop_back();
-  return excerpt(printable, 200);
+  std::string text_shown = printable(body.substr(0, 201));
+  while (!text_shown.empty() && text_shown.back() == ' ') text_shown.pop_back();
+  return excerpt(text_shown, 200);
 }
 
 std::optional<response_parser::access_token>

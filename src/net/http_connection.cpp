@@ -158,7 +158,11 @@ asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string
   reply.status = static_cast<int>(message.result_int());
   if (auto it = message.find(http::field::retry_after); it != message.end())
     reply.retry_after.assign(it->value().data(), it->value().size());
-  if (!message.keep_alive()) close();
+  // Close when the server said so, when the body ran to the end of the stream (no length:
+  // the connection is finished even if HTTP/1.1 defaults to keep-alive), or when bytes
+  // follow the answer: nothing was asked for them, and taking them for the next
+  // request's answer would desynchronise every later exchange on this connection.
+  if (!message.keep_alive() || parser.need_eof() || buffer_.size() != 0) close();
   co_return true;
 }
 
