@@ -1,0 +1,313 @@
+#include "hostile_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/completion_condition.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <atomic>
+#include <cctype>
+#include <csignal>
+#include <cstdlib>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace jobpatch::test {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+template <class T, void (*Free)(T*)>
+using openssl_ptr = std::unique_ptr<T, decltype([](T* p) { Free(p); })>;
+
+void check(bool ok, const char* what) {
+  if (!ok) throw std::runtime_error(std::string("hostile_server certificate: ") + what);
+}
+
+std::string bio_text(BIO* bio) {
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
+// A self-signed P-256 certificate for `name` (CN and DNS name), its own trust anchor.
+std::pair<std::string, std::string> make_certificate(const std::string& name, bool expired) {
+  openssl_ptr<EVP_PKEY, EVP_PKEY_free> key(EVP_EC_gen("P-256"));
+  check(key != nullptr, "key");
+  openssl_ptr<X509, X509_free> cert(X509_new());
+  check(cert && X509_set_version(cert.get(), 2), "version");
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), std::random_device{}() & 0x7fffffff);
+  long day = 24 * 3600;
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), expired ? -30 * day : -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), expired ? -day : 30 * day);
+  check(X509_set_pubkey(cert.get(), key.get()), "public key");
+  X509_NAME* subject = X509_get_subject_name(cert.get());
+  check(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                                   reinterpret_cast<const unsigned char*>(name.c_str()), -1, -1, 0),
+        "subject");
+  check(X509_set_issuer_name(cert.get(), subject), "issuer");
+  auto extend = [&](int nid, std::string value) {
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
+    openssl_ptr<X509_EXTENSION, X509_EXTENSION_free> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+    check(ext && X509_add_ext(cert.get(), ext.get(), -1), "extension");
+  };
+  extend(NID_basic_constraints, "critical,CA:TRUE");
+  extend(NID_key_usage, "critical,digitalSignature,keyCertSign");
+  extend(NID_ext_key_usage, "serverAuth");
+  extend(NID_subject_key_identifier, "hash");
+  extend(NID_subject_alt_name, "DNS:" + name);
+  check(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0, "sign");
+  openssl_ptr<BIO, BIO_free_all> cert_bio(BIO_new(BIO_s_mem())), key_bio(BIO_new(BIO_s_mem()));
+  check(PEM_write_bio_X509(cert_bio.get(), cert.get()), "PEM");
+  check(PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr), "PEM");
+  return {bio_text(cert_bio.get()), bio_text(key_bio.get())};
+}
+
+bool iequals_prefix(std::string_view line, std::string_view prefix) {
+  if (line.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(line[i])) != prefix[i]) return false;
+  return true;
+}
+
+std::string answer(std::string_view status, std::string_view body) {
+  std::string out = "HTTP/1.1 ";
+  out += status;
+  out += "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  out += body;
+  return out;
+}
+
+} // namespace
+
+struct hostile_server::impl {
+  hostile_server_options o;
+  asio::io_context io;
+  tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
+  asio::ssl::context tls{asio::ssl::context::tls_server};
+  std::string certificate;
+  std::atomic<unsigned> tokens{0}, hostile{0};
+  std::thread thread;
+
+  asio::awaitable<void> accept_loop();
+  template <class Stream> asio::awaitable<void> serve(Stream& stream);
+  template <class Stream> asio::awaitable<void> misbehave(Stream& stream);
+  template <class Stream> asio::awaitable<bool> read_request(Stream& stream, std::string& buffer,
+                                                             std::string& request_line);
+};
+
+asio::awaitable<void> hostile_server::impl::accept_loop() {
+  while (true) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec) co_return;
+    if (!o.tls) {
+      asio::co_spawn(io, [this, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+        co_await serve(s);
+      }, asio::detached);
+      continue;
+    }
+    asio::co_spawn(io, [this, s = asio::ssl::stream<tcp::socket>(std::move(socket), tls)]() mutable
+                       -> asio::awaitable<void> {
+      auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_tuple);
+      if (hec) co_return; // the client refused the certificate
+      co_await serve(s);
+    }, asio::detached);
+  }
+}
+
+// Reads one request (head and Content-Length body); false when the client went away.
+template <class Stream>
+asio::awaitable<bool> hostile_server::impl::read_request(Stream& stream, std::string& buffer,
+                                                         std::string& request_line) {
+  auto [ec, n] = co_await asio::async_read_until(stream, asio::dynamic_buffer(buffer), "\r\n\r\n", use_tuple);
+  if (ec) co_return false;
+  std::string head = buffer.substr(0, n);
+  buffer.erase(0, n);
+  request_line = head.substr(0, head.find("\r\n"));
+  std::size_t length = 0;
+  for (std::size_t at = 0; at < head.size();) {
+    std::size_t end = head.find("\r\n", at);
+    std::string_view line(head.data() + at, end - at);
+    if (iequals_prefix(line, "content-length:")) length = std::stoul(std::string(line.substr(15)));
+    at = end + 2;
+  }
+  if (buffer.size() < length) {
+    auto [rec, m] = co_await asio::async_read(stream, asio::dynamic_buffer(buffer),
+                                              asio::transfer_exactly(length - buffer.size()), use_tuple);
+    (void)m;
+    if (rec) co_return false;
+  }
+  buffer.erase(0, length);
+  co_return true;
+}
+
+template <class Stream>
+asio::awaitable<void> hostile_server::impl::serve(Stream& stream) {
+  std::string buffer, request_line;
+  while (co_await read_request(stream, buffer, request_line)) {
+    if (request_line.starts_with("POST /v1/auth/access_token ")) {
+      ++tokens;
+      auto [ec, n] = co_await asio::async_write(
+          stream, asio::buffer(answer("200 OK", R"({"token":"t","expiresIn":"3600"})")), use_tuple);
+      (void)n;
+      if (ec) co_return;
+      continue;
+    }
+    ++hostile;
+    co_await misbehave(stream);
+    co_return; // closes the connection
+  }
+}
+
+// The hostile answer of this server's mode. Endless ones end when the client stops
+// reading (the write fails), or after a generous bound.
+template <class Stream>
+asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
+  auto send = [&](std::string_view bytes) -> asio::awaitable<bool> {
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes), use_tuple);
+    (void)n;
+    co_return !ec;
+  };
+  const std::string zeros(64 << 10, '0');
+  switch (o.mode) {
+  case hostile_mode::garbage: {
+    std::mt19937 random(hostile.load());
+    std::string junk(4096, '\0');
+    for (auto& c : junk) c = static_cast<char>(random());
+    co_await send(junk);
+    co_return;
+  }
+  case hostile_mode::huge_body: {
+    if (!co_await send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"))
+      co_return;
+    for (std::size_t sent = 0; sent < 100'000'000; sent += zeros.size())
+      if (!co_await send(std::string_view(zeros).substr(0, std::min(zeros.size(), 100'000'000 - sent))))
+        co_return;
+    co_return;
+  }
+  case hostile_mode::endless_body: {
+    if (!co_await send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"))
+      co_return;
+    std::string chunk = "10000\r\n" + zeros + "\r\n";
+    for (int i = 0; i < 16384; ++i) // at most 1 GiB
+      if (!co_await send(chunk)) co_return;
+    co_return;
+  }
+  case hostile_mode::overlong_body: {
+    if (!co_await send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n"))
+      co_return;
+    for (std::size_t sent = 0; sent < 50'000'000; sent += zeros.size())
+      if (!co_await send(zeros)) co_return;
+    co_return;
+  }
+  case hostile_mode::endless_headers: {
+    if (!co_await send("HTTP/1.1 200 OK\r\n")) co_return;
+    std::string line = "X-Filler: " + std::string(1000, 'a') + "\r\n";
+    for (int i = 0; i < 1'000'000; ++i) // at most 1 GB
+      if (!co_await send(line)) co_return;
+    co_return;
+  }
+  case hostile_mode::slowloris: {
+    std::string text = answer("200 OK", R"({"job":{"id":"job-0000001","name":"a"}})");
+    asio::steady_timer timer(io);
+    for (char c : text) {
+      if (!co_await send(std::string_view(&c, 1))) co_return;
+      timer.expires_after(500ms);
+      co_await timer.async_wait(use_tuple);
+    }
+    co_return;
+  }
+  }
+}
+
+hostile_server::hostile_server(hostile_server_options options) : impl_(std::make_unique<impl>()) {
+  impl_->o = std::move(options);
+  if (impl_->o.tls) {
+    auto [cert, key] = make_certificate(impl_->o.certificate_name, impl_->o.expired);
+    impl_->certificate = cert;
+    impl_->tls.use_certificate_chain(asio::buffer(cert));
+    impl_->tls.use_private_key(asio::buffer(key), asio::ssl::context::pem);
+  }
+  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
+hostile_server::~hostile_server() {
+  impl_->io.stop();
+  impl_->thread.join();
+}
+
+unsigned short hostile_server::port() const { return impl_->acceptor.local_endpoint().port(); }
+const std::string& hostile_server::certificate_pem() const { return impl_->certificate; }
+unsigned hostile_server::token_requests() const { return impl_->tokens.load(); }
+unsigned hostile_server::hostile_answers() const { return impl_->hostile.load(); }
+
+measured_run run_measured(std::vector<std::string> argv, std::map<std::string, std::string> env,
+                          const std::string& stdout_path, const std::string& stderr_path,
+                          std::chrono::milliseconds timeout) {
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    auto redirect = [](const std::string& path, int fd) {
+      int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (out >= 0) ::dup2(out, fd);
+    };
+    redirect(stdout_path, STDOUT_FILENO);
+    redirect(stderr_path, STDERR_FILENO);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  measured_run out;
+  bool killed = false;
+  while (true) {
+    int status = 0;
+    rusage usage{};
+    pid_t r = ::wait4(pid, &status, WNOHANG, &usage);
+    if (r == pid) {
+      out.peak_rss_kb = usage.ru_maxrss;
+      out.code = killed ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    if (!killed && std::chrono::steady_clock::now() - start > timeout) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+} // namespace jobpatch::test

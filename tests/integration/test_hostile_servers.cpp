@@ -1,0 +1,121 @@
+// jobpatch apply against hostile servers: each answers the token exchange normally and
+// then misbehaves on every PATCH (garbage, a 100 MB body, a body without end, a body far
+// longer than its Content-Length, headers without end, a slowloris trickle), or presents
+// a certificate for another name or an expired one. Every run must end, with the lines
+// failed (exit 1) or the run aborted (exit 3, naming the problem), a clear error per
+// line, and bounded memory.
+
+#include "child_process.hpp"
+#include "hostile_server.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+using namespace jobpatch::test;
+namespace json = boost::json;
+
+namespace {
+
+constexpr long max_peak_rss_kb = 100 * 1024; // 100 MB
+
+struct hostile_run {
+  measured_run run;
+  std::string err;
+  std::vector<json::object> records;
+};
+
+// `lines` updates of distinct jobs through `server` with `connections` connections.
+hostile_run apply_against(const hostile_server& server, unsigned lines, unsigned connections,
+                          std::vector<std::string> extra = {}) {
+  temp_dir dir;
+  std::string manifest;
+  for (unsigned i = 1; i <= lines; ++i)
+    manifest += R"({"jobId":"job-)" + std::to_string(1000000 + i) + R"(","op":"jobname","body":"n"})" "\n";
+  write_file(dir.path("m.ndjson"), manifest);
+  write_file(dir.path("cert.pem"), server.certificate_pem());
+  std::vector<std::string> argv = {JOBPATCH_BIN, "apply", dir.path("m.ndjson"), "--base-url",
+                                   "https://localhost:" + std::to_string(server.port()),
+                                   "--cacert", dir.path("cert.pem"), "--connections",
+                                   std::to_string(connections), "--max-attempts", "2",
+                                   "--timeout", "2", "--results", dir.path("r.ndjson")};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  hostile_run out;
+  out.run = run_measured(argv, {{"BYTENITE_API_KEY", "hostile-test-key"}}, dir.path("out"),
+                         dir.path("err"), std::chrono::seconds(90));
+  out.err = read_file(dir.path("err"));
+  for (const auto& line : read_lines(dir.path("r.ndjson"))) out.records.push_back(json::parse(line).as_object());
+  return out;
+}
+
+// The PATCH-level cases: every line failed with an error, exit 1, memory bounded.
+void check_lines_failed(hostile_mode mode, std::string name, unsigned lines, unsigned connections,
+                        std::string_view expected_error) {
+  hostile_server server({.mode = mode});
+  auto r = apply_against(server, lines, connections);
+  INFO(name << ": " << r.err);
+  MESSAGE(name << ": exit " << r.run.code << " after " << r.run.seconds << " s, peak RSS "
+          << r.run.peak_rss_kb / 1024 << " MB with " << connections << " connections, "
+          << server.hostile_answers() << " hostile answers; first error: "
+          << (r.records.empty() ? std::string("-") : std::string(r.records[0]["error"].as_string())));
+  CHECK(r.run.code == 1);
+  CHECK(server.token_requests() >= 1);
+  CHECK(server.hostile_answers() >= lines);
+  CHECK(r.run.peak_rss_kb < max_peak_rss_kb);
+  REQUIRE(r.records.size() == lines);
+  for (auto& record : r.records) {
+    CHECK(record["outcome"].as_string() == "failed");
+    std::string error(record["error"].as_string());
+    INFO(error);
+    CHECK(error.find(expected_error) != std::string::npos);
+  }
+}
+
+} // namespace
+
+TEST_CASE("hostile server: garbage bytes instead of an answer") {
+  check_lines_failed(hostile_mode::garbage, "garbage", 8, 4, "bad version");
+}
+
+TEST_CASE("hostile server: a 100 MB body (Content-Length 100000000)") {
+  check_lines_failed(hostile_mode::huge_body, "100 MB body", 8, 16, "body limit exceeded");
+}
+
+TEST_CASE("hostile server: a chunked body without end") {
+  // Each connection may buffer up to http_connection::max_body_bytes (8 MiB): memory
+  // scales with --connections (about 10-15 MB each at peak under this server).
+  check_lines_failed(hostile_mode::endless_body, "endless chunked body", 8, 4, "body limit exceeded");
+}
+
+TEST_CASE("hostile server: a body far longer than its Content-Length") {
+  check_lines_failed(hostile_mode::overlong_body, "overlong body", 8, 4, "not a JSON object");
+}
+
+TEST_CASE("hostile server: headers without end") {
+  check_lines_failed(hostile_mode::endless_headers, "endless headers", 8, 4, "header limit exceeded");
+}
+
+TEST_CASE("hostile server: a slowloris answer, one byte per 500 ms") {
+  check_lines_failed(hostile_mode::slowloris, "slowloris", 4, 4, "timeout");
+}
+
+TEST_CASE("hostile server: a certificate for another name aborts the run, exit 3") {
+  hostile_server server({.mode = hostile_mode::garbage, .certificate_name = "other.example"});
+  auto r = apply_against(server, 8, 4);
+  INFO(r.err);
+  MESSAGE("wrong name: exit " << r.run.code << " after " << r.run.seconds << " s: " << r.err);
+  CHECK(r.run.code == 3);
+  CHECK(r.run.seconds < 10);
+  CHECK(r.err.find("certificate") != std::string::npos);
+  CHECK(server.hostile_answers() == 0);
+}
+
+TEST_CASE("hostile server: an expired certificate aborts the run, exit 3") {
+  hostile_server server({.mode = hostile_mode::garbage, .expired = true});
+  auto r = apply_against(server, 8, 4);
+  INFO(r.err);
+  MESSAGE("expired: exit " << r.run.code << " after " << r.run.seconds << " s: " << r.err);
+  CHECK(r.run.code == 3);
+  CHECK(r.run.seconds < 10);
+  CHECK(r.err.find("expired") != std::string::npos);
+  CHECK(server.hostile_answers() == 0);
+}
