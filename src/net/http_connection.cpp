@@ -3,7 +3,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
@@ -13,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <stdexcept>
 
@@ -113,7 +113,16 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
   if (secure_) {
     SSL* ssl = secure_->native_handle();
     if (!is_ip_literal(server_.host)) SSL_set_tlsext_host_name(ssl, server_.host.c_str());
-    if (server_.verify) secure_->set_verify_callback(asio::ssl::host_name_verification(server_.host));
+    // OpenSSL's own host check (rather than a verify callback) records why a name does
+    // not match (X509_V_ERR_HOSTNAME_MISMATCH), so the abort message can say so.
+    if (server_.verify) {
+      if (is_ip_literal(server_.host)) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_.host.c_str());
+      } else {
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        SSL_set1_host(ssl, server_.host.c_str());
+      }
+    }
     auto [hec] = co_await secure_->async_handshake(asio::ssl::stream_base::client, use_tuple);
     if (hec) {
       long verify = SSL_get_verify_result(ssl);
