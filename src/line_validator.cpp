@@ -119,6 +119,14 @@ bool line_validator::validate(std::string_view line, std::size_t readable,
         append_json_string(message, excerpt(id));
         return fail(std::move(message));
       }
+      // "." and ".." stay literal after percent-encoding (unreserved), and servers and
+      // proxies remove such dot segments: /jobs/../jobname would patch another path.
+      if (id == "." || id == "..") {
+        std::string message = "jobId ";
+        append_json_string(message, id);
+        message += " cannot be sent: it is a relative path segment";
+        return fail(std::move(message));
+      }
       out.job_id.assign(id);
       error_.job_id.assign(id);
     } else if (key == "op") {
