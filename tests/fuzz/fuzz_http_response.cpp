@@ -82,7 +82,15 @@ int http_response_entry(const std::uint8_t* data, std::size_t size) {
   std::string_view answer(reinterpret_cast<const char*>(data) + 1, size - 1);
 
   asio::io_context io;
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  // Long runs leave tens of thousands of client ports in TIME_WAIT: allow binding next to
+  // them, and skip an input when loopback is out of ports (not a finding).
+  tcp::acceptor acceptor(io);
+  boost::system::error_code bind_error;
+  acceptor.open(tcp::v4(), bind_error);
+  acceptor.set_option(tcp::acceptor::reuse_address(true), bind_error);
+  acceptor.bind(tcp::endpoint(asio::ip::address_v4::loopback(), 0), bind_error);
+  if (!bind_error) acceptor.listen(asio::socket_base::max_listen_connections, bind_error);
+  if (bind_error) return 0;
   net::server_address server;
   server.host = "127.0.0.1";
   server.port = std::to_string(acceptor.local_endpoint().port());
