@@ -42,16 +42,19 @@ request_builder::request_builder(std::string host_header, std::string base_path,
     throw std::invalid_argument("the base URL holds characters that cannot be sent");
 }
 
-void request_builder::append_patch(std::string& out, std::string_view target,
-                                   std::string_view authorization, std::string_view body) const {
-  if (!is_safe_header_value(authorization))
-    throw std::invalid_argument("refusing to send an Authorization value with control characters");
-  out += "PATCH ";
-  out += target;
+void request_builder::append_request(std::string& out, std::string_view method,
+                                     std::string_view path_prefix, std::string_view path,
+                                     std::string_view authorization, std::string_view body) const {
+  out += method;
+  out += ' ';
+  out += path_prefix;
+  out += path;
   out += " HTTP/1.1\r\nHost: ";
   out += host_header_;
-  out += "\r\nAuthorization: ";
-  out += authorization;
+  if (!authorization.empty()) {
+    out += "\r\nAuthorization: ";
+    out += authorization;
+  }
   out += "\r\nContent-Type: application/json\r\nAccept: application/json\r\nUser-Agent: ";
   out += user_agent_;
   out += "\r\nContent-Length: ";
@@ -60,20 +63,18 @@ void request_builder::append_patch(std::string& out, std::string_view target,
   out += body;
 }
 
+void request_builder::append_patch(std::string& out, std::string_view target,
+                                   std::string_view authorization, std::string_view body) const {
+  if (!is_safe_header_value(authorization))
+    throw std::invalid_argument("refusing to send an Authorization value with control characters");
+  append_request(out, "PATCH", {}, target, authorization, body);
+}
+
 void request_builder::append_token_request(std::string& out, std::string_view api_key) const {
   std::string body = "{\"apiKey\":";
   append_json_string(body, api_key);
   body += '}';
-  out += "POST ";
-  out += base_path_;
-  out += "/v1/auth/access_token HTTP/1.1\r\nHost: ";
-  out += host_header_;
-  out += "\r\nContent-Type: application/json\r\nAccept: application/json\r\nUser-Agent: ";
-  out += user_agent_;
-  out += "\r\nContent-Length: ";
-  append_uint(out, body.size());
-  out += "\r\n\r\n";
-  out += body;
+  append_request(out, "POST", base_path_, "/v1/auth/access_token", {}, body);
 }
 
 } // namespace jobpatch

@@ -36,6 +36,11 @@ public:
   static bool is_safe_header_value(std::string_view value) noexcept;
 
 private:
+  // The one request layout both use; no Authorization header when it is empty.
+  void append_request(std::string& out, std::string_view method, std::string_view path_prefix,
+                      std::string_view path, std::string_view authorization,
+                      std::string_view body) const;
+
   std::string host_header_, base_path_, user_agent_;
 };
 

@@ -20,4 +20,9 @@ int run_apply(const mock_process& mock, const std::string& manifest, std::vector
 std::string make_manifest(const mock_process& mock, const std::string& name, unsigned lines,
                           unsigned jobs, unsigned seed = 1);
 
+// Empty when the mock's journal applied every job's updates of the manifest in manifest
+// order; a retried update may repeat (its answer was lost), but none may jump ahead or be
+// missing. Otherwise the first problem found.
+std::string check_applied_in_order(const std::string& manifest, const std::string& journal);
+
 } // namespace jobpatch::test

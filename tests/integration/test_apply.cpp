@@ -15,45 +15,6 @@ namespace json = boost::json;
 
 namespace {
 
-struct update {
-  std::string op;
-  json::value body;
-  bool operator==(const update&) const = default;
-};
-
-// Per job, the updates of the manifest (in order) or of the mock's journal (as applied).
-std::map<std::string, std::vector<update>> updates_by_job(const std::string& path, bool journal) {
-  std::map<std::string, std::vector<update>> out;
-  for (const auto& line : read_lines(path)) {
-    auto v = json::parse(line).as_object();
-    json::value body = v["body"];
-    if (journal && body.is_string() && v["op"].as_string() != "jobname") body = json::parse(body.as_string());
-    out[std::string(v["jobId"].as_string())].push_back({std::string(v["op"].as_string()), body});
-  }
-  return out;
-}
-
-// Empty when the journal applied every job's updates in manifest order; a retried update
-// may repeat, but none may jump ahead or be missing.
-std::string check_applied_in_order(const std::string& manifest, const std::string& journal) {
-  auto wanted = updates_by_job(manifest, false);
-  auto applied = updates_by_job(journal, true);
-  for (auto& [job, list] : wanted) {
-    auto& seen = applied[job];
-    std::size_t k = 0; // updates of `list` applied so far
-    for (const auto& u : seen) {
-      if (k > 0 && u == list[k - 1]) continue;               // a repeat of the last one
-      if (k < list.size() && u == list[k]) { ++k; continue; } // the next one
-      return "job " + job + ": journal entry " + json::serialize(u.body) + " (" + u.op +
-             ") out of manifest order after " + std::to_string(k) + " updates";
-    }
-    if (k != list.size())
-      return "job " + job + ": only " + std::to_string(k) + " of " + std::to_string(list.size()) +
-             " updates applied";
-  }
-  return {};
-}
-
 struct results_summary {
   std::map<std::string, std::size_t> by_outcome;
   std::size_t records = 0, duplicates = 0, verified = 0;
