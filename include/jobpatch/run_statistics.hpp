@@ -45,7 +45,7 @@ public:
                       std::chrono::nanoseconds latency);
   // A line rejected by validation; `op` when it was known.
   void record_invalid(std::optional<op_kind> op);
-  void record_token_refresh() noexcept { ++token_refreshes_; }
+  void set_token_exchanges(std::uint64_t n) noexcept { token_refreshes_ = n; }
 
   std::uint64_t total() const noexcept;
   std::uint64_t count(outcome o) const noexcept;

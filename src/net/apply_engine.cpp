@@ -5,6 +5,7 @@
 
 #include "net/apply_engine.hpp"
 
+#include "net/access_token_source.hpp"
 #include "net/http_connection.hpp"
 
 #include <jobpatch/failure_detector.hpp>
@@ -102,7 +103,8 @@ public:
         limiter_(options.rate * rate_margin,
                  options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
         policy_(make_policy(options)),
-        token_event_(io_, clock::time_point::max()), flush_timer_(io_),
+        tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key, options.attempt_timeout),
+        flush_timer_(io_),
         window_(window_of(options)) {}
 
   run_status run();
@@ -133,8 +135,8 @@ private:
   // connection failure and nothing is sent.
   asio::awaitable<void> attempt(http_connection& connection, std::uint64_t handle, bool connected,
                                 response_parser& parser, std::string& request, http_reply& reply);
+  // False when the run must stop: no token can be had (then the run is aborted).
   asio::awaitable<bool> ensure_token();
-  asio::awaitable<void> refresh_token();
   void finish(std::uint64_t handle, outcome result, patch_verdict* verdict, double latency_ms);
   // Fails an update without sending it when an earlier update of its job failed: applying
   // it would leave the job in a state the manifest never described, and a re-run of the
@@ -183,13 +185,7 @@ private:
   bool reader_done_ = false;     // io thread's view: the last batch has been accepted
   std::string reader_error_;
 
-  // Access token, shared by all workers; one refresh at a time.
-  std::string token_;
-  std::uint64_t token_generation_ = 0;
-  clock::time_point token_refresh_at_{};
-  bool refreshing_ = false;
-  asio::steady_timer token_event_;
-  std::unique_ptr<http_connection> token_connection_;
+  access_token_source tokens_;
 
   asio::steady_timer flush_timer_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
@@ -312,63 +308,9 @@ bool engine::all_done() const {
 }
 
 asio::awaitable<bool> engine::ensure_token() {
-  while (!stopping_) {
-    if (!token_.empty() && clock::now() < token_refresh_at_) co_return true;
-    if (refreshing_) {
-      co_await token_event_.async_wait(use_tuple);
-      continue;
-    }
-    co_await refresh_token();
-  }
-  co_return false;
-}
-
-asio::awaitable<void> engine::refresh_token() {
-  refreshing_ = true;
-  if (!token_connection_)
-    token_connection_ = std::make_unique<http_connection>(io_.get_executor(), &tls_, server_);
-  response_parser parser;
-  http_reply reply;
-  std::string request;
-  builder_.append_token_request(request, options_.api_key);
-  std::string last_problem;
-  for (unsigned attempt = 1; attempt <= token_attempts && !stopping_; ++attempt) {
-    co_await token_connection_->exchange(request, options_.attempt_timeout, reply);
-    if (reply.outcome.cls == error_class::none && reply.status == 200) {
-      std::string error;
-      if (auto token = parser.parse_access_token(reply.body, 0, error)) {
-        token_ = std::move(token->token);
-        ++token_generation_;
-        auto ttl = token->expires_in.value_or(std::chrono::seconds(900));
-        auto margin = std::min<clock::duration>(token_refresh_margin, ttl / 5);
-        token_refresh_at_ = clock::now() + ttl - margin;
-        stats_.record_token_refresh();
-        refreshing_ = false;
-        token_event_.cancel();
-        co_return;
-      }
-      last_problem = error;
-    } else if (reply.outcome.cls == error_class::none) {
-      std::string text = parser.error_text(reply.body);
-      last_problem = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
-      if (reply.status == 400 || reply.status == 401 || reply.status == 403 || reply.status == 404) {
-        abort("authentication failed: the access-token exchange was refused (" + last_problem +
-              "); check the API key");
-        break;
-      }
-    } else {
-      last_problem = reply.detail;
-      if (reply.outcome.cls == error_class::tls_verify) {
-        abort(reply.detail);
-        break;
-      }
-    }
-    asio::steady_timer pause(io_, milliseconds(125) * (1u << attempt));
-    co_await pause.async_wait(use_tuple);
-  }
-  if (!stopping_) abort("cannot obtain an access token: " + last_problem);
-  refreshing_ = false;
-  token_event_.cancel();
+  bool held = co_await tokens_.ensure();
+  if (!held && !tokens_.failure().empty()) abort(tokens_.failure());
+  co_return held;
 }
 
 bool engine::settle_if_job_failed(std::uint64_t handle) {
@@ -416,9 +358,9 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   slot& s = slots_[handle];
   if (s.attempts == 0) s.first_send = clock::now();
   ++s.attempts;
-  s.token_generation = token_generation_;
+  s.token_generation = tokens_.generation();
   request.clear();
-  builder_.append_patch(request, s.target, token_, s.op.body);
+  builder_.append_patch(request, s.target, tokens_.token(), s.op.body);
 
   auto sent = clock::now();
   if (connected) {
@@ -492,7 +434,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     break;
   case retry_action::refresh_auth_then_retry:
     done.auth_retried = true;
-    if (done.token_generation == token_generation_) token_refresh_at_ = now; // one refresh for all
+    tokens_.invalidate(done.token_generation);
     scheduler_.defer(handle, now);
     wake_workers();
     break;
@@ -551,7 +493,7 @@ void engine::stop() {
   }
   cancel_reading_ = true;
   window_cv_.notify_all();
-  token_event_.cancel();
+  tokens_.cancel();
   wake_workers();
 }
 
@@ -562,7 +504,7 @@ void engine::abort(std::string reason) {
   stop();
   // Nothing in flight can succeed: end it now instead of waiting for timeouts.
   for (auto* connection : connections_) connection->close();
-  if (token_connection_) token_connection_->close();
+
 }
 
 void engine::drain_unfinished() {
@@ -673,6 +615,7 @@ run_status engine::run() {
   }
   io_.run();
   reader_thread_.join();
+  stats_.set_token_exchanges(tokens_.exchanges());
   if (!reader_error_.empty() && !result_.aborted) {
     result_.aborted = true;
     result_.abort_reason = "reading the manifest failed: " + reader_error_;

@@ -71,6 +71,7 @@ temp_dir::temp_dir() {
 }
 
 temp_dir::~temp_dir() {
+  if (std::getenv("JOBPATCH_KEEP_TEST_DIRS")) return; // left for a post-mortem
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }

@@ -1,0 +1,66 @@
+#pragma once
+// The access token every request carries: exchanged from the API key at
+// POST /v1/auth/access_token, refreshed before it expires and once after a 401, one
+// exchange at a time however many workers ask. Single-threaded (the engine's thread).
+
+#include "net/http_connection.hpp"
+
+#include <jobpatch/request_builder.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace jobpatch::net {
+
+class access_token_source {
+public:
+  using clock = std::chrono::steady_clock;
+
+  // `api_key` is kept here only; it and the token never appear in any message.
+  access_token_source(asio::any_io_executor executor, asio::ssl::context& tls,
+                      const server_address& server, const request_builder& builder,
+                      std::string api_key, std::chrono::milliseconds attempt_timeout);
+
+  // Makes sure a fresh token is held, exchanging the key when none is or it is due.
+  // Returns false when no token can be had (see failure()) or after cancel().
+  asio::awaitable<bool> ensure();
+
+  const std::string& token() const noexcept { return token_; }
+  // Increases with every new token: a 401 for an older generation needs no refresh.
+  std::uint64_t generation() const noexcept { return generation_; }
+  std::uint64_t exchanges() const noexcept { return exchanges_; }
+
+  // A request made with token `generation` was answered 401: refresh before the next one.
+  void invalidate(std::uint64_t generation) noexcept;
+
+  // Why no token can be had; empty while none has failed. `fatal` says the key itself
+  // was refused or the server's certificate did not verify (exit 3 material).
+  const std::string& failure() const noexcept { return failure_; }
+
+  // Stops waiting and refreshing: ensure() returns false from now on.
+  void cancel() noexcept;
+
+private:
+  asio::awaitable<void> exchange();
+
+  asio::any_io_executor executor_;
+  asio::ssl::context& tls_;
+  const server_address& server_;
+  const request_builder& builder_;
+  std::string api_key_;
+  std::chrono::milliseconds attempt_timeout_;
+  std::unique_ptr<http_connection> connection_;
+
+  std::string token_;
+  std::uint64_t generation_ = 0, exchanges_ = 0;
+  clock::time_point refresh_at_{};
+  bool refreshing_ = false, cancelled_ = false;
+  asio::steady_timer refreshed_; // cancelled to wake the workers waiting for a refresh
+  std::string failure_;
+};
+
+} // namespace jobpatch::net
