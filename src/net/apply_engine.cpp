@@ -24,7 +24,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -68,35 +67,12 @@ struct slot {
   bool in_use = false;
 };
 
-server_address parse_base_url(const apply_options& options) {
-  auto url = boost::urls::parse_uri(options.base_url);
-  if (!url) throw std::runtime_error("--base-url is not a URL: " + options.base_url);
-  server_address server;
-  std::string scheme(url->scheme());
-  if (scheme == "https") server.tls = true;
-  else if (scheme == "http") server.tls = false;
-  else throw std::runtime_error("--base-url must be http:// or https://, not " + scheme + "://");
-  if (url->has_userinfo() || url->has_query() || url->has_fragment())
-    throw std::runtime_error("--base-url must not carry credentials, a query or a fragment");
-  server.host = url->host_address();
-  if (server.host.empty()) throw std::runtime_error("--base-url has no host");
-  server.port = url->has_port() ? std::string(url->port()) : (server.tls ? "443" : "80");
-  std::string host_for_header = url->host_type() == boost::urls::host_type::ipv6
-                                    ? "[" + server.host + "]"
-                                    : server.host;
-  server.host_header = url->has_port() ? host_for_header + ":" + server.port : host_for_header;
-  server.base_path = std::string(url->encoded_path());
-  while (!server.base_path.empty() && server.base_path.back() == '/') server.base_path.pop_back();
-  server.verify = !options.insecure;
-  return server;
-}
-
 class engine {
 public:
   engine(const apply_options& options, line_source& source, result_sink& sink,
          run_statistics& stats)
       : options_(options), source_(source), sink_(sink), stats_(stats),
-        server_(parse_base_url(options)),
+        server_(parse_server_address(options.base_url, !options.insecure)),
         builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
         tls_(make_client_tls_context(options.ca_file, !options.insecure)),
         scheduler_(window_of(options)),

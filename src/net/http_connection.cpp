@@ -8,6 +8,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/url/parse.hpp>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -55,6 +56,29 @@ void fail(http_reply& reply, error_class cls, const error_code& ec, std::string_
 }
 
 } // namespace
+
+server_address parse_server_address(const std::string& base_url, bool verify) {
+  auto url = boost::urls::parse_uri(base_url);
+  if (!url) throw std::runtime_error("--base-url is not a URL: " + base_url);
+  server_address server;
+  std::string scheme(url->scheme());
+  if (scheme == "https") server.tls = true;
+  else if (scheme == "http") server.tls = false;
+  else throw std::runtime_error("--base-url must be http:// or https://, not " + scheme + "://");
+  if (url->has_userinfo() || url->has_query() || url->has_fragment())
+    throw std::runtime_error("--base-url must not carry credentials, a query or a fragment");
+  server.host = url->host_address();
+  if (server.host.empty()) throw std::runtime_error("--base-url has no host");
+  server.port = url->has_port() ? std::string(url->port()) : (server.tls ? "443" : "80");
+  std::string host_for_header = url->host_type() == boost::urls::host_type::ipv6
+                                    ? "[" + server.host + "]"
+                                    : server.host;
+  server.host_header = url->has_port() ? host_for_header + ":" + server.port : host_for_header;
+  server.base_path = std::string(url->encoded_path());
+  while (!server.base_path.empty() && server.base_path.back() == '/') server.base_path.pop_back();
+  server.verify = verify;
+  return server;
+}
 
 asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify) {
   asio::ssl::context ctx(asio::ssl::context::tls_client);

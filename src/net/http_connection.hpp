@@ -86,6 +86,11 @@ private:
   std::uint64_t requests_on_connection_ = 0;
 };
 
+// Parses --base-url (http:// or https://, optional port and path prefix; no credentials,
+// query or fragment). Throws std::runtime_error with a message naming the problem. The
+// endpoints are left to resolve.
+server_address parse_server_address(const std::string& base_url, bool verify);
+
 // Builds the client TLS context: TLS 1.2 minimum, system trust store plus `ca_file`,
 // peer verification unless `verify` is false. Throws std::runtime_error with a clear
 // message when `ca_file` cannot be loaded.
