@@ -21,6 +21,10 @@ struct apply_options {
   std::chrono::milliseconds attempt_timeout{30'000};
   std::chrono::milliseconds deadline{0}; // whole run; 0 = none
   std::chrono::milliseconds grace{10'000}; // how long in-flight work may finish on a signal
+  // After an attempt that may have reached the server unanswered (timeout, reset, cut-off
+  // answer), the job's next update waits this long, so that a late copy of the unanswered
+  // request lands before it instead of undoing it. Negative = the attempt timeout.
+  std::chrono::milliseconds settle{-1};
 
   std::string results;                // NDJSON results; empty = none
   std::string failed_out;             // failed lines, verbatim; empty = none

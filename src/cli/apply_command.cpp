@@ -128,7 +128,7 @@ int run_apply(apply_options options, const std::string& api_key_file) {
   auto start = std::chrono::steady_clock::now();
   auto notes = std::move(status.notes);
   status = net::run_engine(options, source, sink, stats);
-  status.notes = std::move(notes);
+  status.notes.insert(status.notes.begin(), notes.begin(), notes.end());
   status.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sink.close();

@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
 
   apply_options apply;
   std::string api_key_file, shard;
-  double timeout_seconds = 30, deadline_seconds = 0, grace_seconds = 10, fsync_ms = 100;
+  double timeout_seconds = 30, deadline_seconds = 0, grace_seconds = 10, fsync_ms = 100,
+         settle_seconds = -1;
   auto* apply_cmd = app.add_subcommand("apply", "apply a manifest's updates");
   apply_cmd->add_option("manifest", apply.manifest, "NDJSON manifest, or - for stdin")->required();
   apply_cmd->add_option("--base-url", apply.base_url, "API base URL (default https://api.bytenite.com)");
@@ -56,6 +57,9 @@ int main(int argc, char** argv) {
   apply_cmd->add_option("--max-attempts", apply.max_attempts, "attempts per line (default 5)")
       ->check(CLI::Range(1, 100));
   apply_cmd->add_option("--timeout", timeout_seconds, "seconds per attempt (default 30)")->check(CLI::PositiveNumber);
+  apply_cmd->add_option("--settle", settle_seconds,
+                        "seconds a job's next update waits after an unanswered attempt (default: --timeout)")
+      ->check(CLI::NonNegativeNumber);
   apply_cmd->add_option("--deadline", deadline_seconds, "seconds for the whole run (default none)")
       ->check(CLI::NonNegativeNumber);
   apply_cmd->add_option("--grace", grace_seconds, "seconds in-flight work may finish after SIGINT/SIGTERM (default 10)")
@@ -91,6 +95,7 @@ int main(int argc, char** argv) {
       apply.attempt_timeout = milliseconds(static_cast<long long>(timeout_seconds * 1000));
       apply.deadline = milliseconds(static_cast<long long>(deadline_seconds * 1000));
       apply.grace = milliseconds(static_cast<long long>(grace_seconds * 1000));
+      if (settle_seconds >= 0) apply.settle = milliseconds(static_cast<long long>(settle_seconds * 1000));
       apply.fsync_interval = milliseconds(static_cast<long long>(fsync_ms));
       if (!shard.empty() && !parse_shard(shard, apply.shard_index, apply.shard_count)) {
         std::fprintf(stderr, "jobpatch: --shard must be K/N with 1 <= K <= N, got %s\n", shard.c_str());

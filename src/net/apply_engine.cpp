@@ -81,7 +81,8 @@ public:
         policy_(make_policy(options)),
         tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key, options.attempt_timeout),
         flush_timer_(io_),
-        window_(window_of(options)) {}
+        window_(window_of(options)),
+        settle_(options.settle.count() >= 0 ? options.settle : options.attempt_timeout) {}
 
   run_status run();
 
@@ -118,6 +119,11 @@ private:
   // it would leave the job in a state the manifest never described, and a re-run of the
   // failed lines (--failed-out, --resume) would then undo it. True when settled.
   bool settle_if_job_failed(std::uint64_t handle);
+  // A request that timed out or lost its connection may still reach the server later (a
+  // stalled segment, a proxy that queued it): the job is "in doubt". Retrying the same
+  // update is harmless, but the job's next update waits until settle time has passed, so
+  // that a late copy lands before it rather than after. True when `handle` was deferred.
+  bool hold_if_job_in_doubt(std::uint64_t handle, clock::time_point now);
   void wake_workers();
   bool all_done() const;
 
@@ -146,6 +152,8 @@ private:
 
   std::deque<slot> slots_; // a deque: growing it never moves a slot
   std::unordered_map<std::string, std::uint64_t> failed_jobs_; // job id -> first failed line
+  std::unordered_map<std::string, clock::time_point> in_doubt_until_; // job id -> settle end
+  std::uint64_t held_in_doubt_ = 0; // updates that waited for their job to settle
   std::vector<std::uint64_t> free_slots_;
   std::size_t in_flight_ = 0;
   std::vector<asio::steady_timer*> idle_workers_;
@@ -166,6 +174,7 @@ private:
   asio::steady_timer flush_timer_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   std::size_t window_;
+  clock::duration settle_;
   clock::time_point deadline_ = clock::time_point::max();
   bool stopping_ = false;
   bool finished_ = false;
@@ -299,6 +308,21 @@ bool engine::settle_if_job_failed(std::uint64_t handle) {
   return true;
 }
 
+bool engine::hold_if_job_in_doubt(std::uint64_t handle, clock::time_point now) {
+  if (in_doubt_until_.empty()) return false;
+  slot& s = slots_[handle];
+  if (s.attempts > 0) return false; // a retry of the unanswered update itself
+  auto it = in_doubt_until_.find(s.op.job_id);
+  if (it == in_doubt_until_.end()) return false;
+  if (now >= it->second) {
+    in_doubt_until_.erase(it);
+    return false;
+  }
+  ++held_in_doubt_;
+  scheduler_.defer(handle, it->second);
+  return true;
+}
+
 void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict,
                     double latency_ms) {
   slot& s = slots_[handle];
@@ -372,6 +396,8 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   } else {
     done.last_status = 0; // no answer this time; an older status would mislead
     done.last_error = reply.detail;
+    if (connected && outcome.cls != error_class::cancelled) // the request may have gone out
+      in_doubt_until_[done.op.job_id] = now + settle_;
   }
   stats_.record_attempt(done.op.op, outcome,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(service));
@@ -435,6 +461,7 @@ asio::awaitable<void> engine::worker() {
   while (!stopping_ && !all_done()) {
     std::optional<std::uint64_t> handle = scheduler_.next(clock::now());
     if (handle && settle_if_job_failed(*handle)) continue;
+    if (handle && hold_if_job_in_doubt(*handle, clock::now())) continue;
     if (!handle) {
       auto due = scheduler_.next_due();
       timer.expires_at(due ? *due : clock::time_point::max());
@@ -592,6 +619,10 @@ run_status engine::run() {
   io_.run();
   reader_thread_.join();
   stats_.set_token_exchanges(tokens_.exchanges());
+  if (held_in_doubt_)
+    result_.notes.push_back(std::to_string(held_in_doubt_) +
+                            " updates waited for an unanswered request of their job to settle "
+                            "(--settle " + std::to_string(std::chrono::duration_cast<milliseconds>(settle_).count()) + " ms)");
   if (!reader_error_.empty() && !result_.aborted) {
     result_.aborted = true;
     result_.abort_reason = "reading the manifest failed: " + reader_error_;

@@ -84,17 +84,19 @@ TEST_CASE("hostile network: 5,000 lines through a faulty proxy all end ok, once 
   CHECK(r.seconds < 60);
 }
 
-// Known hazard, not yet handled (see the hardening report): a request that stalls in the
-// network past the attempt timeout and still reaches the server after the client retried
-// it and moved on to the job's next update is applied out of order there. Enable once
-// the engine reconciles jobs whose updates had an ambiguous outcome.
-TEST_CASE("hostile network: a stalled request delivered after its retry keeps the job's order" *
-          doctest::skip()) {
+// A request that stalls in the network past the attempt timeout reaches the server anyway,
+// about a second after the client gave up on it (4 s stall, 3 s timeout). The client
+// retries it, and the job's next update waits --settle (default: the timeout) so that the
+// late copy cannot land after it.
+TEST_CASE("hostile network: a stalled request delivered after its retry keeps the job's order") {
   auto r = apply_through_proxy({.seed = 20240611, .reset_probability = 0, .stall_probability = 0.01,
                                 .drop_stalled_request_of_closed_client = false},
                                3000, 300);
   INFO(r.stderr_text);
+  MESSAGE("stalls " << r.proxy.stalls << ", run " << r.seconds << " s");
   CHECK(r.code == 0);
   CHECK(r.ok == 3000);
+  CHECK(r.proxy.stalls > 0);
+  CHECK(r.stderr_text.find("waited for an unanswered request of their job to settle") != std::string::npos);
   CHECK(r.order_error == "");
 }
