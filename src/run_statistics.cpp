@@ -83,6 +83,20 @@ std::uint64_t run_statistics::retries() const noexcept {
   return attempts_ > sent ? attempts_ - sent : 0;
 }
 
+std::vector<std::pair<int, std::uint64_t>> run_statistics::status_counts() const {
+  std::vector<std::pair<int, std::uint64_t>> out;
+  for (int code = 0; code < max_status; ++code)
+    if (by_status_[code]) out.emplace_back(code, by_status_[code]);
+  return out;
+}
+
+std::vector<std::pair<error_class, std::uint64_t>> run_statistics::error_counts() const {
+  std::vector<std::pair<error_class, std::uint64_t>> out;
+  for (std::size_t c = 0; c < error_class_count; ++c)
+    if (by_error_[c]) out.emplace_back(static_cast<error_class>(c), by_error_[c]);
+  return out;
+}
+
 std::string run_statistics::summary_text(const run_status& status) const {
   char line[512];
   std::string out;
@@ -107,15 +121,13 @@ std::string run_statistics::summary_text(const run_status& status) const {
     out += line;
   }
   std::string statuses;
-  for (int code = 0; code < max_status; ++code) {
-    if (!by_status_[code]) continue;
+  for (auto [code, n] : status_counts()) {
     statuses += statuses.empty() ? "" : ", ";
-    statuses += std::to_string(code) + ": " + std::to_string(by_status_[code]);
+    statuses += std::to_string(code) + ": " + std::to_string(n);
   }
-  for (std::size_t c = 0; c < error_class_count; ++c) {
-    if (!by_error_[c]) continue;
+  for (auto [cls, n] : error_counts()) {
     statuses += statuses.empty() ? "" : ", ";
-    statuses += std::string(to_string(static_cast<error_class>(c))) + ": " + std::to_string(by_error_[c]);
+    statuses += std::string(to_string(cls)) + ": " + std::to_string(n);
   }
   if (!statuses.empty()) out += "answers: " + statuses + "\n";
   for (const auto& note : status.notes) out += "note: " + note + "\n";
@@ -173,24 +185,22 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
   }
   out += "},\"byStatus\":{";
   bool first = true;
-  for (int code = 0; code < max_status; ++code) {
-    if (!by_status_[code]) continue;
+  for (auto [code, n] : status_counts()) {
     if (!first) out += ',';
     first = false;
     out += '"';
     append_int(out, code);
     out += "\":";
-    append_uint(out, by_status_[code]);
+    append_uint(out, n);
   }
   out += "},\"byError\":{";
   first = true;
-  for (std::size_t c = 0; c < error_class_count; ++c) {
-    if (!by_error_[c]) continue;
+  for (auto [cls, n] : error_counts()) {
     if (!first) out += ',';
     first = false;
-    append_json_string(out, identifier(static_cast<error_class>(c)));
+    append_json_string(out, identifier(cls));
     out += ':';
-    append_uint(out, by_error_[c]);
+    append_uint(out, n);
   }
   out += "},\"latencyMs\":";
   append_latency_json(out, latency_);

@@ -29,7 +29,6 @@ struct apply_options {
   std::string results;                // NDJSON results; empty = none
   std::string failed_out;             // failed lines, verbatim; empty = none
   std::string summary_json;           // empty = none
-  std::string metrics_file;           // Prometheus text; empty = none
   bool resume = false;
   // Results reach the file every results_write_interval and the disk (fdatasync) every
   // fsync_interval; 0 = never fdatasync (faster, and a power loss may lose more).

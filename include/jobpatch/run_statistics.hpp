@@ -54,6 +54,9 @@ public:
   const per_op& op_stats(op_kind op) const noexcept { return ops_[static_cast<std::size_t>(op)]; }
   const latency_histogram& latency() const noexcept { return latency_; }
   const latency_histogram& service_time() const noexcept { return service_; }
+  // Answers by HTTP status and failures below HTTP by class, the non-zero ones, ascending.
+  std::vector<std::pair<int, std::uint64_t>> status_counts() const;
+  std::vector<std::pair<error_class, std::uint64_t>> error_counts() const;
 
   // Human summary, a few lines for stderr.
   std::string summary_text(const run_status& status) const;

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -48,19 +49,22 @@ bool file_has_content(const std::string& path) {
 }
 
 // Validates a whole manifest file before anything is sent; prints the first errors.
-bool manifest_is_valid(const apply_options& options, const line_source::options& source_options) {
+// Returns the number of lines this run will settle, or nullopt when some are invalid.
+std::optional<std::uint64_t> count_valid_lines(const apply_options& options,
+                                               const line_source::options& source_options) {
   line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
                      source_options);
   source_item item;
-  std::uint64_t invalid = 0;
+  std::uint64_t lines = 0, invalid = 0;
   constexpr std::uint64_t shown = 20;
   while (source.next(item)) {
+    ++lines;
     if (item.valid) continue;
     if (++invalid <= shown)
       std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(item.error.line),
                    item.error.message.c_str());
   }
-  if (invalid == 0) return true;
+  if (invalid == 0) return lines;
   if (invalid > shown)
     std::fprintf(stderr, "... and %llu more invalid lines\n",
                  static_cast<unsigned long long>(invalid - shown));
@@ -68,7 +72,7 @@ bool manifest_is_valid(const apply_options& options, const line_source::options&
                "jobpatch: %llu invalid lines; nothing was sent. Fix them, or pass --skip-invalid "
                "to apply the valid lines and record the rest as invalid\n",
                static_cast<unsigned long long>(invalid));
-  return false;
+  return std::nullopt;
 }
 
 int exit_code_of(const run_status& status, const run_statistics& stats) {
@@ -81,7 +85,8 @@ int exit_code_of(const run_status& status, const run_statistics& stats) {
 
 } // namespace
 
-int run_apply(apply_options options, const std::string& api_key_file) {
+int run_apply(apply_options options, const std::string& api_key_file,
+              run_monitor::settings monitor_settings) {
   options.api_key = load_api_key(api_key_file);
   if (options.api_key.empty()) {
     std::fprintf(stderr, "jobpatch: no API key: set BYTENITE_API_KEY or pass --api-key-file\n");
@@ -116,8 +121,10 @@ int run_apply(apply_options options, const std::string& api_key_file) {
   source_options.shard_count = options.shard_count;
   source_options.keep_raw_lines = !options.failed_out.empty();
   source_options.resume = options.resume ? &earlier : nullptr;
-  if (options.manifest != "-" && !options.skip_invalid && !manifest_is_valid(options, source_options))
-    return exit_usage;
+  if (options.manifest != "-" && !options.skip_invalid) {
+    monitor_settings.total = count_valid_lines(options, source_options);
+    if (!monitor_settings.total) return exit_usage;
+  }
 
   result_sink sink(options.results,
                    options.resume ? file_writer::mode::append : file_writer::mode::truncate,
@@ -125,15 +132,19 @@ int run_apply(apply_options options, const std::string& api_key_file) {
   run_statistics stats;
   line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
                      source_options);
+  run_monitor monitor(std::move(monitor_settings), stats);
+  net::tick_callback on_tick;
+  if (monitor.active()) on_tick = [&monitor](const net::engine_tick& tick) { monitor.on_tick(tick); };
   auto start = std::chrono::steady_clock::now();
   auto notes = std::move(status.notes);
-  status = net::run_engine(options, source, sink, stats);
+  status = net::run_engine(options, source, sink, stats, on_tick);
   status.notes.insert(status.notes.begin(), notes.begin(), notes.end());
   status.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sink.close();
 
   int code = exit_code_of(status, stats);
+  monitor.finish(status, code);
   std::fputs(stats.summary_text(status).c_str(), stderr);
   if (!options.summary_json.empty()) {
     file_writer summary(options.summary_json, file_writer::mode::truncate);

@@ -2,6 +2,8 @@
 // The subcommands of the jobpatch CLI. Each takes its options as a plain struct, filled
 // by main.cpp, and returns the process exit code.
 
+#include "cli/run_monitor.hpp"
+
 #include <jobpatch/apply_options.hpp>
 
 #include <cstddef>
@@ -24,7 +26,9 @@ struct validate_options {
 
 int run_validate(const validate_options& options);
 
-// `options.api_key` is filled here, from `api_key_file` or BYTENITE_API_KEY.
-int run_apply(apply_options options, const std::string& api_key_file);
+// `options.api_key` is filled here, from `api_key_file` or BYTENITE_API_KEY. `monitor`
+// sets up progress and metrics; its total is filled here when the manifest is counted.
+int run_apply(apply_options options, const std::string& api_key_file,
+              run_monitor::settings monitor);
 
 } // namespace jobpatch::cli

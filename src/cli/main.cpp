@@ -40,7 +40,9 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("--show-errors", validate.show_errors, "how many errors to print (default 20)");
 
   apply_options apply;
-  std::string api_key_file, shard;
+  std::string api_key_file, shard, progress = "auto";
+  run_monitor::settings monitor;
+  double metrics_interval_seconds = 15;
   double timeout_seconds = 30, deadline_seconds = 0, grace_seconds = 10, fsync_ms = 100,
          settle_seconds = -1;
   auto* apply_cmd = app.add_subcommand("apply", "apply a manifest's updates");
@@ -71,6 +73,13 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   apply_cmd->add_option("--failed-out", apply.failed_out, "write failed lines verbatim, as a manifest");
   apply_cmd->add_option("--summary-json", apply.summary_json, "write the summary as JSON");
+  apply_cmd->add_option("--progress", progress, "progress line on stderr: auto (when a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  apply_cmd->add_option("--metrics-file", monitor.metrics_file,
+                        "Prometheus text file, replaced atomically during and after the run");
+  apply_cmd->add_option("--metrics-interval", metrics_interval_seconds,
+                        "seconds between --metrics-file updates during the run (default 15)")
+      ->check(CLI::PositiveNumber);
   apply_cmd->add_flag("--skip-invalid", apply.skip_invalid, "record invalid lines and apply the rest");
   apply_cmd->add_option("--shard", shard, "K/N: apply only the jobs of shard K of N");
   apply_cmd->add_option("--max-line-bytes", apply.max_line_bytes, "longest accepted line (default 1 MiB)");
@@ -101,7 +110,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "jobpatch: --shard must be K/N with 1 <= K <= N, got %s\n", shard.c_str());
         return exit_usage;
       }
-      return run_apply(apply, api_key_file);
+      monitor.progress = *parse_progress_mode(progress);
+      monitor.metrics_interval = std::chrono::seconds(
+          std::max<long long>(1, static_cast<long long>(metrics_interval_seconds)));
+      return run_apply(apply, api_key_file, std::move(monitor));
     }
     std::fputs(app.help().c_str(), stderr);
     return exit_usage;

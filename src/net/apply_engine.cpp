@@ -70,8 +70,9 @@ struct slot {
 class engine {
 public:
   engine(const apply_options& options, line_source& source, result_sink& sink,
-         run_statistics& stats)
-      : options_(options), source_(source), sink_(sink), stats_(stats),
+         run_statistics& stats, const tick_callback& on_tick, milliseconds tick_interval)
+      : options_(options), source_(source), sink_(sink), stats_(stats), on_tick_(on_tick),
+        tick_interval_(tick_interval),
         server_(parse_server_address(options.base_url, !options.insecure)),
         builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
         tls_(make_client_tls_context(options.ca_file, !options.insecure)),
@@ -139,6 +140,9 @@ private:
   line_source& source_;
   result_sink& sink_;
   run_statistics& stats_;
+  const tick_callback& on_tick_;
+  milliseconds tick_interval_;
+  engine_tick tick_;
   asio::io_context io_{1};
   server_address server_;
   request_builder builder_;
@@ -328,6 +332,9 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
   slot& s = slots_[handle];
   s.in_use = false;
   if (result == outcome::failed) failed_jobs_.try_emplace(s.op.job_id, s.op.line);
+  if (result == outcome::ok && on_tick_)
+    tick_.last_success_unix_seconds = std::chrono::duration<double>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
   result_record r;
   r.line = s.op.line;
   r.job_id = s.op.job_id;
@@ -555,7 +562,7 @@ void engine::on_second_signal(const boost::system::error_code& ec, int number) {
 }
 
 asio::awaitable<void> engine::flush_results_periodically() {
-  auto last_sync = clock::now();
+  auto last_sync = clock::now(), last_tick = clock::now();
   while (!finished_) {
     flush_timer_.expires_after(results_write_interval);
     co_await flush_timer_.async_wait(use_tuple);
@@ -563,6 +570,11 @@ asio::awaitable<void> engine::flush_results_periodically() {
     bool durable = options_.fsync_interval.count() > 0 && now - last_sync >= options_.fsync_interval;
     if (durable) last_sync = now;
     sink_.flush(durable);
+    if (on_tick_ && !finished_ && now - last_tick >= tick_interval_) {
+      last_tick = now;
+      tick_.retrying = scheduler_.deferred_count();
+      on_tick_(tick_);
+    }
   }
 }
 
@@ -628,14 +640,20 @@ run_status engine::run() {
     result_.abort_reason = "reading the manifest failed: " + reader_error_;
   }
   sink_.flush();
+  if (on_tick_) {
+    tick_.retrying = 0;
+    tick_.finished = true;
+    on_tick_(tick_);
+  }
   return result_;
 }
 
 } // namespace
 
 run_status run_engine(const apply_options& options, line_source& source, result_sink& sink,
-                         run_statistics& stats) {
-  engine e(options, source, sink, stats);
+                      run_statistics& stats, const tick_callback& on_tick,
+                      milliseconds tick_interval) {
+  engine e(options, source, sink, stats, on_tick, tick_interval);
   return e.run();
 }
 

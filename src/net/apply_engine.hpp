@@ -8,6 +8,8 @@
 #include <jobpatch/result_sink.hpp>
 #include <jobpatch/run_statistics.hpp>
 
+#include <chrono>
+#include <functional>
 #include <string>
 
 namespace jobpatch::net {
@@ -15,7 +17,17 @@ namespace jobpatch::net {
 // Applies every update `source` yields, recording exactly one outcome per line in `sink`
 // and `stats`. Throws std::runtime_error for setup failures (bad URL, unresolvable host,
 // unreadable CA file) before anything is sent.
+// `on_tick`, when given, is called on the engine's thread every `tick_interval` while
+// the run goes on (stats may be read then) and once more when it has finished.
+struct engine_tick {
+  std::uint64_t retrying = 0;          // updates waiting to be tried again
+  double last_success_unix_seconds = 0; // when an update last ended ok; 0 = none yet
+  bool finished = false;
+};
+using tick_callback = std::function<void(const engine_tick&)>;
+
 run_status run_engine(const apply_options& options, line_source& source, result_sink& sink,
-                         run_statistics& stats);
+                      run_statistics& stats, const tick_callback& on_tick = {},
+                      std::chrono::milliseconds tick_interval = std::chrono::milliseconds(250));
 
 } // namespace jobpatch::net

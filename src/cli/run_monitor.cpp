@@ -1,0 +1,103 @@
+#include "cli/run_monitor.hpp"
+
+#include <jobpatch/metrics_file.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace jobpatch::cli {
+namespace {
+
+std::size_t terminal_width() {
+  winsize size{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0) return size.ws_col;
+  return 0;
+}
+
+metrics_snapshot snapshot_of(const run_statistics& stats) {
+  metrics_snapshot m;
+  m.lines_ok = stats.count(outcome::ok);
+  m.lines_failed = stats.count(outcome::failed);
+  m.lines_invalid = stats.count(outcome::invalid);
+  m.lines_skipped = stats.count(outcome::skipped);
+  m.attempts = stats.attempts();
+  m.retries = stats.retries();
+  m.latency = summarize_latency(stats.latency());
+  m.requests_by_status = stats.status_counts();
+  for (auto [cls, n] : stats.error_counts()) m.errors_by_class.emplace_back(identifier(cls), n);
+  return m;
+}
+
+} // namespace
+
+std::optional<progress_mode> parse_progress_mode(const std::string& text) {
+  if (text == "auto") return progress_mode::automatic;
+  if (text == "always") return progress_mode::always;
+  if (text == "never") return progress_mode::never;
+  return std::nullopt;
+}
+
+run_monitor::run_monitor(settings s, const run_statistics& stats)
+    : settings_(std::move(s)), stats_(stats),
+      show_progress_(settings_.progress == progress_mode::always ||
+                     (settings_.progress == progress_mode::automatic && ::isatty(STDERR_FILENO))),
+      start_(clock::now()), last_metrics_(start_), rate_(start_) {
+  // A file that says "in progress" from the first second: a scrape can tell a run that
+  // is stuck before its first answer from one that never started.
+  if (!settings_.metrics_file.empty()) write_metrics(std::nullopt, 0);
+}
+
+void run_monitor::on_tick(const net::engine_tick& tick) {
+  auto now = clock::now();
+  last_success_ = tick.last_success_unix_seconds;
+  std::uint64_t done = stats_.total();
+  rate_.record(now, done - last_done_);
+  last_done_ = done;
+  if (show_progress_) {
+    progress_snapshot p;
+    p.done = done;
+    p.total = settings_.total;
+    p.ok = stats_.count(outcome::ok);
+    p.failed = stats_.count(outcome::failed);
+    p.retrying = tick.retrying;
+    p.rate = rate_.rate(now);
+    p.latency = &stats_.latency();
+    p.elapsed = now - start_;
+    std::fputs(format_progress_line(p, terminal_width()).c_str(), stderr);
+    std::fflush(stderr);
+    line_shown_ = true;
+  }
+  if (!settings_.metrics_file.empty() && now - last_metrics_ >= settings_.metrics_interval) {
+    last_metrics_ = now;
+    write_metrics(std::nullopt, std::chrono::duration<double>(now - start_).count());
+  }
+}
+
+void run_monitor::finish(const run_status& status, int exit_code) {
+  if (line_shown_) std::fputs(progress_line_clear, stderr);
+  if (!settings_.metrics_file.empty()) write_metrics(exit_code, status.wall_seconds);
+}
+
+void run_monitor::write_metrics(std::optional<int> exit_code, double wall_seconds) {
+  metrics_snapshot m = snapshot_of(stats_);
+  m.run_duration_seconds = wall_seconds;
+  m.last_success_timestamp_seconds = last_success_;
+  m.in_progress = !exit_code;
+  m.exit_code = exit_code;
+  try {
+    write_metrics_file(settings_.metrics_file, m);
+  } catch (const std::exception& e) {
+    // The run matters more than its metrics: say so once and go on.
+    if (metrics_error_.empty()) {
+      metrics_error_ = e.what();
+      if (line_shown_) std::fputs(progress_line_clear, stderr);
+      std::fprintf(stderr, "jobpatch: cannot write --metrics-file %s: %s\n",
+                   settings_.metrics_file.c_str(), metrics_error_.c_str());
+    }
+  }
+}
+
+} // namespace jobpatch::cli

@@ -1,0 +1,60 @@
+#pragma once
+// What an operator watches while `jobpatch apply` runs: the progress line on stderr
+// (--progress) and the Prometheus metrics file (--metrics-file), both refreshed from the
+// engine's ticks and written a last time when the run ends.
+
+#include "net/apply_engine.hpp"
+
+#include <jobpatch/progress_line.hpp>
+#include <jobpatch/run_statistics.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace jobpatch::cli {
+
+enum class progress_mode { automatic, always, never };
+
+// Parses "auto", "always" or "never".
+std::optional<progress_mode> parse_progress_mode(const std::string& text);
+
+class run_monitor {
+public:
+  using clock = std::chrono::steady_clock;
+
+  struct settings {
+    progress_mode progress = progress_mode::automatic;
+    std::optional<std::uint64_t> total;    // lines the run will settle, when known
+    std::string metrics_file;              // empty = none
+    std::chrono::seconds metrics_interval{15};
+  };
+
+  run_monitor(settings s, const run_statistics& stats);
+
+  // True when either output is on: the engine need not tick otherwise.
+  bool active() const noexcept { return show_progress_ || !settings_.metrics_file.empty(); }
+
+  // From the engine's thread while the run goes on.
+  void on_tick(const net::engine_tick& tick);
+  // After the run: erases the progress line (before the summary is printed) and writes
+  // the final metrics with the exit code.
+  void finish(const run_status& status, int exit_code);
+
+private:
+  void write_metrics(std::optional<int> exit_code, double wall_seconds);
+
+  settings settings_;
+  const run_statistics& stats_;
+  bool show_progress_;
+  clock::time_point start_;
+  clock::time_point last_metrics_;
+  rate_meter rate_;
+  std::uint64_t last_done_ = 0;
+  double last_success_ = 0;
+  bool line_shown_ = false;
+  std::string metrics_error_; // the first failure to write the metrics file, reported once
+};
+
+} // namespace jobpatch::cli
