@@ -23,7 +23,7 @@ struct apply_options {
   std::chrono::milliseconds grace{10'000}; // how long in-flight work may finish on a signal
   // After an attempt that may have reached the server unanswered (timeout, reset, cut-off
   // answer), the job's next update waits this long, so that a late copy of the unanswered
-  // request lands before it instead of undoing it. Negative = the attempt timeout.
+  // request lands before it instead of undoing it. Negative = min(attempt timeout, 5 s).
   std::chrono::milliseconds settle{-1};
 
   std::string results;                // NDJSON results; empty = none

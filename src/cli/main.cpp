@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100));
   apply_cmd->add_option("--timeout", timeout_seconds, "seconds per attempt (default 30)")->check(CLI::PositiveNumber);
   apply_cmd->add_option("--settle", settle_seconds,
-                        "seconds a job's next update waits after an unanswered attempt (default: --timeout)")
+                        "seconds a job's next update waits after an unanswered attempt (default: --timeout, at most 5)")
       ->check(CLI::NonNegativeNumber);
   apply_cmd->add_option("--deadline", deadline_seconds, "seconds for the whole run (default none)")
       ->check(CLI::NonNegativeNumber);

@@ -47,11 +47,13 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t reader_batch = 256;       // lines handed from the reader per post
 constexpr auto results_write_interval = milliseconds(20); // results reach the file
-constexpr auto token_refresh_margin = std::chrono::seconds(60);
-constexpr unsigned token_attempts = 4;
+// How long a job's next update waits after an unanswered attempt, unless --settle says:
+// enough for TCP retransmissions and short proxy stalls, short enough that jobs hit by
+// a flaky network are not held up for long.
+constexpr milliseconds default_settle{5000};
 // Requests are paced 0.5 % below --rate: the limiter's bound holds at send time, and a few
 // milliseconds of network jitter must not push the server's view of a second over it.
-constexpr double rate_margin = 0.995;      // the exchange is tried 4 times, ~2 s in all
+constexpr double rate_margin = 0.995;
 
 // One update held by the engine, from the reader until its final outcome.
 struct slot {
@@ -83,7 +85,8 @@ public:
         tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key, options.attempt_timeout),
         flush_timer_(io_),
         window_(window_of(options)),
-        settle_(options.settle.count() >= 0 ? options.settle : options.attempt_timeout) {}
+        settle_(options.settle.count() >= 0 ? options.settle
+                                            : std::min<milliseconds>(options.attempt_timeout, default_settle)) {}
 
   run_status run();
 
@@ -477,7 +480,8 @@ asio::awaitable<void> engine::worker() {
       std::erase(idle_workers_, &timer);
       continue;
     }
-    if (!co_await ensure_token()) break; // stopping: drain_unfinished() settles the update
+    bool have_token = co_await ensure_token();
+    if (!have_token) break; // stopping: drain_unfinished() settles the update
     // Connect first, then pace to the global rate (retries count like first attempts):
     // the token is taken right before the request leaves, so the server sees the rate.
     bool connected = co_await connection.prepare(options_.attempt_timeout, reply);

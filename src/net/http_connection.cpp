@@ -52,7 +52,10 @@ error_class classify(const error_code& ec) {
 
 void fail(http_reply& reply, error_class cls, const error_code& ec, std::string_view during) {
   reply.outcome = {cls, 0};
-  reply.detail = std::string(during) + ": " + ec.message();
+  reply.detail = std::string(during) + ": ";
+  // Beast's words ("bad version") do not say that the server's answer was at fault.
+  if (cls == error_class::malformed_response) reply.detail += "malformed HTTP answer: ";
+  reply.detail += ec.message();
 }
 
 } // namespace
@@ -178,6 +181,7 @@ asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string
   http::response_parser<http::string_body> parser;
   parser.header_limit(max_header_bytes);
   parser.body_limit(max_body_bytes);
+  if (reply.body.capacity() > keep_body_capacity) std::string().swap(reply.body);
   reply.body.clear();
   parser.get().body().swap(reply.body); // reuse the capacity of earlier answers
   auto [rec, read] = co_await http::async_read(stream, buffer_, parser, use_tuple);
@@ -219,7 +223,8 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
     if (!open_) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      if (!co_await connect(left, reply)) co_return;
+      bool connected = co_await connect(left, reply);
+      if (!connected) co_return;
     }
     reply.connection_reused = requests_on_connection_ > 0;
     ++requests_on_connection_;

@@ -46,9 +46,13 @@ struct http_reply {
 class http_connection {
 public:
   // Answers larger than this end the attempt as malformed: a hostile server cannot make
-  // the client buffer without bound.
-  static constexpr std::uint64_t max_body_bytes = 8 << 20;
+  // the client buffer without bound. A real answer is the job document (~1.3 KB plus the
+  // params sent, which a manifest line caps at 1 MiB by default). A body buffer that grew
+  // past keep_body_capacity is released before the next exchange, so memory stays at
+  // connections x max_body_bytes at worst, and near nothing with real answers.
+  static constexpr std::uint64_t max_body_bytes = 2 << 20;
   static constexpr std::uint32_t max_header_bytes = 64 << 10;
+  static constexpr std::size_t keep_body_capacity = 64 << 10;
 
   http_connection(asio::any_io_executor executor, asio::ssl::context* tls,
                   const server_address& server);
