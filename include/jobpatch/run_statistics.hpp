@@ -54,6 +54,14 @@ public:
   const per_op& op_stats(op_kind op) const noexcept { return ops_[static_cast<std::size_t>(op)]; }
   const latency_histogram& latency() const noexcept { return latency_; }
   const latency_histogram& service_time() const noexcept { return service_; }
+  // Attempts answered with HTTP `status` (0 outside [1, max_status)).
+  std::uint64_t status_count(int status) const noexcept {
+    return status > 0 && status < max_status ? by_status_[static_cast<std::size_t>(status)] : 0;
+  }
+  // Attempts that ended below HTTP with class `c`.
+  std::uint64_t error_count(error_class c) const noexcept {
+    return by_error_[static_cast<std::size_t>(c)];
+  }
 
   // Human summary, a few lines for stderr.
   std::string summary_text(const run_status& status) const;
