@@ -2,6 +2,7 @@
 
 #include <jobpatch/json_text.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace jobpatch {
@@ -99,11 +100,15 @@ std::optional<error_group> error_group_of(attempt_outcome outcome) noexcept {
 
 bench_statistics::bench_statistics(nanoseconds timeline_bucket) : timeline_(timeline_bucket, 3600) {}
 
-void bench_statistics::record_start(nanoseconds lateness) noexcept {
+void bench_statistics::record_start(nanoseconds lateness, start_kind kind) noexcept {
   ++started_;
   if (lateness > late_start_threshold) {
     ++late_;
     late_by_.record(lateness);
+    if (kind == start_kind::on_time_wait) {
+      ++late_wakeups_;
+      max_wakeup_lateness_ = std::max(max_wakeup_lateness_, lateness);
+    }
   }
 }
 
@@ -164,12 +169,22 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
     }
   if (!errors.empty()) out += "errors by class: " + errors + "\n";
   if (late_) {
-    std::snprintf(line, sizeof line,
-                  "%llu of %llu requests started late (max %s, mean %s): the pool could not keep up "
-                  "(the server slowed down, or there are too few connections: add --connections)\n",
+    std::snprintf(line, sizeof line, "%llu of %llu requests started late (max %s, mean %s)",
                   static_cast<unsigned long long>(late_), static_cast<unsigned long long>(started_),
                   format_latency(max_lateness()).c_str(), format_latency(mean_lateness()).c_str());
     out += line;
+    if (late_wakeups_ < late_)
+      out += ": the pool could not keep up (the server slowed down, or there are too few "
+             "connections: add --connections)";
+    if (late_wakeups_) {
+      std::snprintf(line, sizeof line,
+                    "%s%llu of them because the client woke late (max %s): the client machine "
+                    "is short of CPU, so these figures overstate the server's latency",
+                    late_wakeups_ < late_ ? "; " : ": ", static_cast<unsigned long long>(late_wakeups_),
+                    format_latency(max_wakeup_lateness_).c_str());
+      out += line;
+    }
+    out += '\n';
   } else if (started_) {
     out += "every request started on schedule (within " + format_latency(late_start_threshold) + ")\n";
   }
@@ -267,6 +282,8 @@ std::string bench_statistics::summary_json(const bench_run_info& info, int exit_
   number("started", started_);
   real("maxMs", to_ms(max_lateness()), 3);
   real("meanMs", to_ms(mean_lateness()), 3);
+  number("clientWokeLate", late_wakeups_);
+  real("clientWokeLateMaxMs", to_ms(max_wakeup_lateness_), 3);
   out += "\"thresholdMs\":";
   append_fixed(out, to_ms(late_start_threshold), 3);
   out += "},\"settings\":{";

@@ -55,8 +55,14 @@ public:
   // `timeline_bucket`: width of the throughput/latency-over-time intervals.
   explicit bench_statistics(std::chrono::nanoseconds timeline_bucket = std::chrono::seconds(1));
 
-  // A request started `lateness` after its intended send time (negative: early).
-  void record_start(std::chrono::nanoseconds lateness) noexcept;
+  // How a request came to start when it did.
+  enum class start_kind : std::uint8_t {
+    on_time_wait, // a connection was free and waited for the intended time
+    taken_late,   // every connection was busy at the intended time (the pool fell behind)
+  };
+  // A request started `lateness` after its intended send time (negative: early). A late
+  // start after a wait means the client itself woke late (a CPU-starved machine).
+  void record_start(std::chrono::nanoseconds lateness, start_kind kind = start_kind::taken_late) noexcept;
   // One attempt: from the bytes leaving to the answer (or the transport failure).
   void record_attempt(op_kind op, attempt_outcome result, std::chrono::nanoseconds service);
   // One operation's final outcome: `latency` from its intended send time to its final
@@ -66,6 +72,8 @@ public:
 
   std::uint64_t started() const noexcept { return started_; }
   std::uint64_t late() const noexcept { return late_; }
+  // Late starts after a wait: the client woke late, not the pool's fault.
+  std::uint64_t late_wakeups() const noexcept { return late_wakeups_; }
   std::chrono::nanoseconds max_lateness() const noexcept;
   // Mean lateness of the late requests only; 0 when none was late.
   std::chrono::nanoseconds mean_lateness() const noexcept;
@@ -106,7 +114,8 @@ private:
   std::array<latency_histogram, op_kind_count> op_service_;
   std::array<std::uint64_t, error_group_count> groups_{};
   latency_histogram late_by_;  // lateness of the late requests
-  std::uint64_t started_ = 0, late_ = 0;
+  std::uint64_t started_ = 0, late_ = 0, late_wakeups_ = 0;
+  std::chrono::nanoseconds max_wakeup_lateness_{0};
   time_series timeline_;
 };
 

@@ -158,11 +158,13 @@ asio::awaitable<void> bench_engine::worker() {
     std::uint64_t index = next_++;
     if (index >= schedule_->total_requests()) break;
     auto intended = schedule_->intended_time(index);
+    auto kind = bench_statistics::start_kind::taken_late;
     if (clock::now() < intended) {
       bool on_time = co_await sleep_until(timer, intended);
       if (!on_time) break;
+      kind = bench_statistics::start_kind::on_time_wait;
     }
-    stats_.record_start(clock::now() - intended);
+    stats_.record_start(clock::now() - intended, kind);
     co_await perform(connection, index, intended, w, timer);
   }
   std::erase(connections_, &connection);

@@ -36,8 +36,22 @@ TEST_CASE("bench_statistics: late starts count only past the threshold") {
   CHECK(stats.max_lateness() == 10ms);
   CHECK(stats.mean_lateness() == 7ms);
   bench_run_info info;
-  CHECK(stats.summary_text(info).find("2 of 5 requests started late (max 10.0 ms, mean 7.00 ms)") !=
+  auto text = stats.summary_text(info);
+  CHECK(text.find("2 of 5 requests started late (max 10.0 ms, mean 7.00 ms): the pool could not keep up") !=
         std::string::npos);
+  CHECK(text.find("woke late") == std::string::npos);
+  // A late wake-up from an on-time wait is the client's fault, and said so.
+  stats.record_start(2ms, bench_statistics::start_kind::on_time_wait);
+  CHECK(stats.late() == 3);
+  CHECK(stats.late_wakeups() == 1);
+  text = stats.summary_text(info);
+  CHECK(text.find("; 1 of them because the client woke late (max 2.00 ms)") != std::string::npos);
+  bench_statistics starved;
+  starved.record_start(3ms, bench_statistics::start_kind::on_time_wait);
+  text = starved.summary_text(info);
+  CHECK(text.find("1 of 1 requests started late (max 3.00 ms, mean 3.00 ms): 1 of them because the client woke late") !=
+        std::string::npos);
+  CHECK(text.find("pool") == std::string::npos);
 }
 
 TEST_CASE("bench_statistics: operations and attempts per endpoint, summaries agree") {
