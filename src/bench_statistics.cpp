@@ -189,7 +189,11 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
     out += "every request started on schedule (within " + format_latency(late_start_threshold) + ")\n";
   }
   for (const auto& note : info.notes) out += "note: " + note + "\n";
-  if (info.not_sent) out += std::to_string(info.not_sent) + " scheduled requests were not sent\n";
+  if (info.not_sent)
+    out += std::to_string(info.not_sent) + " of " + std::to_string(info.scheduled) +
+           " scheduled requests were not sent" +
+           (info.signal || info.aborted ? std::string("\n")
+                                        : std::string(": the duration ended before the pool could start them\n"));
   if (info.signal) out += "interrupted by signal " + std::to_string(info.signal) + "\n";
   if (info.aborted) out += "aborted: " + info.abort_reason + "\n";
   return out;

@@ -157,6 +157,9 @@ asio::awaitable<void> bench_engine::worker() {
   while (!stopping_ && schedule_) {
     std::uint64_t index = next_++;
     if (index >= schedule_->total_requests()) break;
+    // A pool that fell behind does not run past the duration to catch up: what was not
+    // started by then is reported as not sent.
+    if (clock::now() >= schedule_->start() + options_.duration) break;
     auto intended = schedule_->intended_time(index);
     auto kind = bench_statistics::start_kind::taken_late;
     if (clock::now() < intended) {
