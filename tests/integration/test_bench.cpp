@@ -123,6 +123,28 @@ TEST_CASE("bench: a paused server shows in the open-loop p99, not in the service
   CHECK(err.find("add --connections") != std::string::npos);
 }
 
+TEST_CASE("bench: a pool too small for the rate says so and stops at the end of the duration") {
+  mock_process mock({"--latency-ms", "100"}, 20, false); // one connection: at most ~10/s
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 20);
+  auto started = std::chrono::steady_clock::now();
+  int code = run_bench(mock, manifest, {"--rate", "100", "--duration", "1", "--connections", "1",
+                                        "--summary-json", mock.path("s.json")});
+  auto took = std::chrono::steady_clock::now() - started;
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 1); // scheduled requests were not sent
+  CHECK(took < 3s); // not the 10 s it would take to catch up
+  auto s = read_json(mock.path("s.json"));
+  CHECK(s["scheduled"].as_int64() == 100);
+  CHECK(s["requests"].as_int64() <= 12);
+  CHECK(s["notSent"].as_int64() == 100 - s["requests"].as_int64());
+  CHECK(s["lateStarts"].at("count").as_int64() >= s["requests"].as_int64() - 2);
+  CHECK(number(s["latencyMs"].at("max")) > 800); // the last one sent was due long before
+  CHECK(number(s["serviceMs"].at("max")) < 500);
+  CHECK(err.find("add --connections") != std::string::npos);
+  CHECK(err.find("the duration ended before the pool could start them") != std::string::npos);
+}
+
 TEST_CASE("bench: the HTML report is well formed and shows the summary's figures") {
   mock_process mock({}, 50, false);
   auto manifest = make_manifest(mock, "m.ndjson", 40, 20);
