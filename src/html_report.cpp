@@ -257,7 +257,9 @@ void summary_section(std::string& out, const html_report_input& in) {
   if (in.late_requests)
     out += " <strong>" + with_commas(in.late_requests) + " requests started late</strong> (at most " +
            html_escape(format_latency(in.max_lateness)) +
-           " behind schedule): the client could not keep up with the requested rate.";
+           " behind schedule): every connection was busy when they were due, because the server "
+           "slowed down or the pool is too small for the rate. They were still measured from "
+           "their intended time.";
   else
     out += " Every request started on schedule.";
   out += "</p>";

@@ -11,37 +11,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 
 #include <sys/stat.h>
 
 namespace jobpatch::cli {
 namespace {
-
-// Reads the key from --api-key-file or BYTENITE_API_KEY; never from the command line.
-std::string load_api_key(const std::string& key_file) {
-  std::string key;
-  if (!key_file.empty()) {
-    struct stat st {};
-    if (::stat(key_file.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)))
-      std::fprintf(stderr, "jobpatch: warning: %s is readable by other users; chmod 600 it\n",
-                   key_file.c_str());
-    std::ifstream in(key_file, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read --api-key-file " + key_file);
-    std::ostringstream text;
-    text << in.rdbuf();
-    key = text.str();
-  } else if (const char* env = std::getenv("BYTENITE_API_KEY")) {
-    key = env;
-  }
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' ||
-                          key.back() == '\t'))
-    key.pop_back();
-  return key;
-}
 
 bool file_has_content(const std::string& path) {
   struct stat st {};

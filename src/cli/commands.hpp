@@ -5,6 +5,7 @@
 #include "cli/run_monitor.hpp"
 
 #include <jobpatch/apply_options.hpp>
+#include <jobpatch/bench_options.hpp>
 
 #include <cstddef>
 #include <string>
@@ -30,5 +31,13 @@ int run_validate(const validate_options& options);
 // sets up progress and metrics; its total is filled here when the manifest is counted.
 int run_apply(apply_options options, const std::string& api_key_file,
               run_monitor::settings monitor);
+
+// `jobpatch bench`; `options.api_key` is filled here like run_apply's.
+int run_bench(bench_options options, const std::string& api_key_file);
+
+// Reads the API key from `key_file` (warning when others may read it) or, when empty,
+// from BYTENITE_API_KEY; trailing whitespace dropped. Empty when neither holds one.
+// Throws std::runtime_error when the file cannot be read.
+std::string load_api_key(const std::string& key_file);
 
 } // namespace jobpatch::cli

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <string>
 #include <exception>
+#include <stdexcept>
 
 namespace {
 // "K/N" with 1 <= K <= N; stores K-1 and N.
@@ -27,6 +28,7 @@ bool parse_shard(const std::string& text, std::uint32_t& index, std::uint32_t& c
 int main(int argc, char** argv) {
   using namespace jobpatch::cli;
   using jobpatch::apply_options;
+  using jobpatch::bench_options;
   CLI::App app{"jobpatch: apply bulk updates to ByteNite jobs"};
   app.require_subcommand(0, 1);
   bool show_version = false;
@@ -84,6 +86,31 @@ int main(int argc, char** argv) {
   apply_cmd->add_option("--shard", shard, "K/N: apply only the jobs of shard K of N");
   apply_cmd->add_option("--max-line-bytes", apply.max_line_bytes, "longest accepted line (default 1 MiB)");
 
+  bench_options bench;
+  std::string bench_key_file, bench_rate;
+  double bench_duration = 0, bench_timeout = 30;
+  auto* bench_cmd = app.add_subcommand(
+      "bench", "open-loop benchmark: send the manifest's updates in a cycle at a fixed rate "
+               "(no order per job), latency measured from each request's intended send time");
+  bench_cmd->add_option("manifest", bench.manifest, "NDJSON manifest, or - for stdin")->required();
+  bench_cmd->add_option("--rate", bench_rate, "requests per second: R, or A:B for a linear ramp from A to B")
+      ->required();
+  bench_cmd->add_option("--duration", bench_duration, "seconds of load")->required()->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--connections", bench.connections, "persistent connections (default 16)")
+      ->check(CLI::Range(1, 4096));
+  bench_cmd->add_option("--base-url", bench.base_url, "API base URL (default https://api.bytenite.com)");
+  bench_cmd->add_option("--api-key-file", bench_key_file, "file holding the API key (else BYTENITE_API_KEY)");
+  bench_cmd->add_option("--cacert", bench.ca_file, "extra trusted CA certificates (PEM)");
+  bench_cmd->add_flag("--insecure", bench.insecure, "do not verify TLS certificates (tests only)");
+  bench_cmd->add_option("--timeout", bench_timeout, "seconds per attempt (default 30)")->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--max-attempts", bench.max_attempts, "attempts per request (default 5)")
+      ->check(CLI::Range(1, 100));
+  bench_cmd->add_option("--report", bench.report, "write a self-contained HTML report");
+  bench_cmd->add_option("--summary-json", bench.summary_json, "write the summary as JSON");
+  bench_cmd->add_option("--max-lines", bench.max_lines, "manifest lines held and cycled through (default 100000)")
+      ->check(CLI::Range(1, 10'000'000));
+  bench_cmd->add_option("--max-line-bytes", bench.max_line_bytes, "longest accepted line (default 1 MiB)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -114,6 +141,18 @@ int main(int argc, char** argv) {
       monitor.metrics_interval = std::chrono::seconds(
           std::max<long long>(1, static_cast<long long>(metrics_interval_seconds)));
       return run_apply(apply, api_key_file, std::move(monitor));
+    }
+    if (bench_cmd->parsed()) {
+      try {
+        bench.rate = jobpatch::parse_rate_spec(bench_rate);
+      } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "jobpatch: --rate: %s\n", e.what());
+        return exit_usage;
+      }
+      bench.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::duration<double>(bench_duration));
+      bench.attempt_timeout = std::chrono::milliseconds(static_cast<long long>(bench_timeout * 1000));
+      return run_bench(bench, bench_key_file);
     }
     std::fputs(app.help().c_str(), stderr);
     return exit_usage;

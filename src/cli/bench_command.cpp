@@ -1,0 +1,159 @@
+// `jobpatch bench`: loads the manifest's updates, runs the open-loop benchmark, prints
+// the summary and writes the JSON summary and the HTML report.
+
+#include "cli/commands.hpp"
+#include "net/bench_engine.hpp"
+
+#include <jobpatch/bench_statistics.hpp>
+#include <jobpatch/file_writer.hpp>
+#include <jobpatch/html_report.hpp>
+#include <jobpatch/line_source.hpp>
+#include <jobpatch/version.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+
+namespace jobpatch::cli {
+namespace {
+
+using std::chrono::nanoseconds;
+
+// The manifest's valid updates, at most options.max_lines of them. Prints what is wrong
+// and returns nullopt when a line is invalid (as apply does: nothing is sent).
+std::optional<std::vector<operation>> load_updates(const bench_options& options,
+                                                   std::vector<std::string>& notes) {
+  line_source::options source_options;
+  if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
+  line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
+                     source_options);
+  std::vector<operation> ops;
+  source_item item;
+  std::uint64_t invalid = 0;
+  constexpr std::uint64_t shown = 20;
+  bool truncated = false;
+  while (source.next(item)) {
+    if (!item.valid) {
+      if (++invalid <= shown)
+        std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(item.error.line),
+                     item.error.message.c_str());
+      continue;
+    }
+    if (ops.size() == options.max_lines) {
+      truncated = true;
+      break;
+    }
+    ops.push_back(std::move(item.op));
+  }
+  if (invalid) {
+    std::fprintf(stderr, "jobpatch: %llu invalid lines%s; nothing was sent\n",
+                 static_cast<unsigned long long>(invalid), invalid > shown ? " (first 20 shown)" : "");
+    return std::nullopt;
+  }
+  if (truncated)
+    notes.push_back("the manifest has more than " + std::to_string(options.max_lines) +
+                    " lines: only the first " + std::to_string(options.max_lines) +
+                    " are sent, in a cycle (--max-lines)");
+  return ops;
+}
+
+std::string seconds_text(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g s", s);
+  return text;
+}
+
+std::string rate_text(const rate_spec& rate) {
+  char text[96];
+  if (rate.is_ramp()) std::snprintf(text, sizeof text, "%g/s rising linearly to %g/s", rate.start, rate.end);
+  else std::snprintf(text, sizeof text, "%g/s", rate.start);
+  return text;
+}
+
+// What the report and the JSON summary show of the run's settings; never the key.
+std::vector<std::pair<std::string, std::string>> settings_of(const bench_options& options,
+                                                             std::size_t lines) {
+  std::string tls = options.base_url.starts_with("http://") ? "none (plain HTTP)"
+                    : options.insecure                     ? "NOT verified (--insecure)"
+                    : options.ca_file.empty()              ? "verified (system trust store)"
+                                                           : "verified (--cacert " + options.ca_file + ")";
+  return {{"manifest", options.manifest + " (" + std::to_string(lines) + " updates, cycled)"},
+          {"base URL", options.base_url},
+          {"rate", rate_text(options.rate)},
+          {"duration", seconds_text(std::chrono::duration<double>(options.duration).count())},
+          {"connections", std::to_string(options.connections)},
+          {"timeout per attempt", seconds_text(static_cast<double>(options.attempt_timeout.count()) / 1000)},
+          {"max attempts", std::to_string(options.max_attempts)},
+          {"TLS", tls},
+          {"client", version_text()}};
+}
+
+std::string utc_now() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return text;
+}
+
+// Intervals of the over-time charts: about 120 points whatever the duration, never
+// finer than 100 ms.
+nanoseconds timeline_bucket(nanoseconds duration) {
+  constexpr nanoseconds step = std::chrono::milliseconds(100);
+  auto width = duration / 120;
+  return std::max(step, width / step * step);
+}
+
+int exit_code_of(const bench_run_info& info, const bench_statistics& stats) {
+  if (info.aborted) return exit_aborted;
+  if (info.signal) return 128 + info.signal;
+  if (stats.failed() || info.not_sent) return exit_some_failed;
+  return exit_ok;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  file_writer out(path, file_writer::mode::truncate);
+  out.write(text);
+  out.close();
+}
+
+} // namespace
+
+int run_bench(bench_options options, const std::string& api_key_file) {
+  options.api_key = load_api_key(api_key_file);
+  if (options.api_key.empty()) {
+    std::fprintf(stderr, "jobpatch: no API key: set BYTENITE_API_KEY or pass --api-key-file\n");
+    return exit_usage;
+  }
+  if (options.insecure)
+    std::fprintf(stderr, "jobpatch: WARNING: --insecure: TLS certificates are NOT verified; "
+                         "use this against test servers only\n");
+  bench_run_info info;
+  auto ops = load_updates(options, info.notes);
+  if (!ops) return exit_usage;
+  if (ops->empty()) {
+    std::fprintf(stderr, "jobpatch: %s holds no updates to send\n", options.manifest.c_str());
+    return exit_usage;
+  }
+  for (const auto& note : info.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
+  info.settings = settings_of(options, ops->size());
+
+  bench_statistics stats(timeline_bucket(options.duration));
+  net::run_bench(options, *ops, stats, info);
+
+  int code = exit_code_of(info, stats);
+  std::fputs(stats.summary_text(info).c_str(), stderr);
+  if (!options.summary_json.empty()) write_file(options.summary_json, stats.summary_json(info, code));
+  if (!options.report.empty()) {
+    html_report_input report = stats.report_input(info);
+    report.generated_at = utc_now();
+    write_file(options.report, render_html_report(report));
+    std::fprintf(stderr, "report: %s\n", options.report.c_str());
+  }
+  return code;
+}
+
+} // namespace jobpatch::cli

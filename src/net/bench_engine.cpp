@@ -1,0 +1,320 @@
+// The bench engine: one io_context thread runs a worker coroutine per connection. Each
+// worker takes the next request number from a shared counter, waits for its intended time
+// (or starts at once, late, when it is already past) and performs it with retries. The
+// schedule never waits for the server: a stall shows up as latency and late starts.
+
+#include "net/bench_engine.hpp"
+
+#include "net/access_token_source.hpp"
+#include "net/http_connection.hpp"
+
+#include <jobpatch/failure_detector.hpp>
+#include <jobpatch/request_builder.hpp>
+#include <jobpatch/response_parser.hpp>
+#include <jobpatch/retry_after.hpp>
+#include <jobpatch/retry_policy.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <optional>
+#include <random>
+#include <stdexcept>
+
+#include <unistd.h>
+
+namespace jobpatch::net {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::nanoseconds;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// The first request is intended this long after every connection is ready, so that all
+// workers are waiting on their timers when the clock starts.
+constexpr auto start_delay = std::chrono::milliseconds(5);
+
+// A worker's reusable buffers: no allocation per request once warm.
+struct worker_state {
+  response_parser parser;
+  std::string request;
+  http_reply reply;
+  patch_verdict verdict;
+};
+
+class bench_engine {
+public:
+  bench_engine(const bench_options& options, const std::vector<operation>& ops,
+               bench_statistics& stats, bench_run_info& info)
+      : options_(options), ops_(ops), stats_(stats), info_(info),
+        server_(parse_server_address(options.base_url, !options.insecure)),
+        builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
+        tls_(make_client_tls_context(options.ca_file, !options.insecure)),
+        policy_(make_policy(options)),
+        tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key, options.attempt_timeout),
+        start_gate_(io_, clock::time_point::max()) {
+    if (ops_.empty()) throw std::invalid_argument("bench needs at least one update to send");
+    targets_.reserve(ops_.size());
+    for (const auto& op : ops_) targets_.push_back(patch_target(server_.base_path, op.job_id, op.op));
+  }
+
+  void run();
+
+private:
+  static retry_policy make_policy(const bench_options& options) {
+    retry_config config;
+    config.max_attempts = std::max(1u, options.max_attempts);
+    std::random_device seed;
+    return retry_policy(config, (std::uint64_t{seed()} << 32) | seed());
+  }
+
+  asio::awaitable<void> worker();
+  // Token and connection before the clock starts: the first second must not measure
+  // handshakes. Returns once the schedule has started (or the run stopped).
+  asio::awaitable<void> warm_up(http_connection& connection, worker_state& w);
+  // Performs request `index` of the schedule, retries included, and records it.
+  asio::awaitable<void> perform(http_connection& connection, std::uint64_t index,
+                                clock::time_point intended, worker_state& w,
+                                asio::steady_timer& timer);
+  attempt_outcome classify(const operation& op, worker_state& w);
+  asio::awaitable<bool> ensure_token();
+  // Sleeps until `when`; false when the run is stopping (then possibly earlier).
+  asio::awaitable<bool> sleep_until(asio::steady_timer& timer, clock::time_point when);
+
+  void stop();
+  void abort(std::string reason);
+  asio::awaitable<void> watch_signals();
+
+  const bench_options& options_;
+  const std::vector<operation>& ops_;
+  bench_statistics& stats_;
+  bench_run_info& info_;
+  asio::io_context io_{1};
+  server_address server_;
+  request_builder builder_;
+  asio::ssl::context tls_;
+  retry_policy policy_;
+  failure_detector detector_;
+  access_token_source tokens_;
+  std::vector<std::string> targets_; // request path of each op, encoded once
+
+  std::optional<load_schedule> schedule_; // set when every worker is ready
+  clock::time_point retry_deadline_ = clock::time_point::max();
+  std::uint64_t next_ = 0;                // the next request number to take
+  std::size_t ready_ = 0;                 // workers done warming up
+  asio::steady_timer start_gate_;         // cancelled to start the waiting workers
+  std::vector<asio::steady_timer*> sleeping_;
+  std::vector<http_connection*> connections_;
+  clock::time_point last_answer_{};
+  bool stopping_ = false;
+  bool finished_ = false;
+  asio::signal_set signals_{io_, SIGINT, SIGTERM};
+};
+
+asio::awaitable<bool> bench_engine::ensure_token() {
+  bool held = co_await tokens_.ensure();
+  if (!held && !tokens_.failure().empty()) abort(tokens_.failure());
+  co_return held;
+}
+
+asio::awaitable<bool> bench_engine::sleep_until(asio::steady_timer& timer, clock::time_point when) {
+  if (stopping_) co_return false;
+  timer.expires_at(when);
+  sleeping_.push_back(&timer);
+  co_await timer.async_wait(use_tuple);
+  std::erase(sleeping_, &timer);
+  co_return !stopping_;
+}
+
+asio::awaitable<void> bench_engine::warm_up(http_connection& connection, worker_state& w) {
+  bool held = co_await ensure_token();
+  if (held) {
+    bool connected = co_await connection.prepare(options_.attempt_timeout, w.reply);
+    // Other connection failures are left to the first request, which measures them.
+    if (!connected && w.reply.outcome.cls == error_class::tls_verify) abort(w.reply.detail);
+  }
+  if (++ready_ == options_.connections && !stopping_) {
+    schedule_.emplace(options_.rate, options_.duration, clock::now() + start_delay);
+    retry_deadline_ = schedule_->start() + options_.duration + options_.attempt_timeout;
+    start_gate_.cancel();
+  }
+  if (!schedule_ && !stopping_) co_await start_gate_.async_wait(use_tuple);
+}
+
+asio::awaitable<void> bench_engine::worker() {
+  http_connection connection(io_.get_executor(), &tls_, server_);
+  connections_.push_back(&connection);
+  worker_state w;
+  asio::steady_timer timer(io_);
+  co_await warm_up(connection, w);
+  while (!stopping_ && schedule_) {
+    std::uint64_t index = next_++;
+    if (index >= schedule_->total_requests()) break;
+    // A pool that fell behind does not run past the duration to catch up: what was not
+    // started by then is reported as not sent.
+    if (clock::now() >= schedule_->start() + options_.duration) break;
+    auto intended = schedule_->intended_time(index);
+    auto kind = bench_statistics::start_kind::taken_late;
+    if (clock::now() < intended) {
+      bool on_time = co_await sleep_until(timer, intended);
+      if (!on_time) break;
+      kind = bench_statistics::start_kind::on_time_wait;
+    }
+    stats_.record_start(clock::now() - intended, kind);
+    co_await perform(connection, index, intended, w, timer);
+  }
+  std::erase(connections_, &connection);
+}
+
+attempt_outcome bench_engine::classify(const operation& op, worker_state& w) {
+  const http_reply& reply = w.reply;
+  if (reply.outcome.cls != error_class::none) return reply.outcome;
+  if (reply.status < 200 || reply.status >= 300) return attempt_outcome::http(reply.status);
+  // A 200 that is not this job's document is not a success, as in apply.
+  if (!w.parser.check_patch(op, reply.body, 0, w.verdict) || !w.verdict.job_matches)
+    return attempt_outcome::failure(error_class::malformed_response);
+  return attempt_outcome::success(reply.status);
+}
+
+asio::awaitable<void> bench_engine::perform(http_connection& connection, std::uint64_t index,
+                                            clock::time_point intended, worker_state& w,
+                                            asio::steady_timer& timer) {
+  const operation& op = ops_[index % ops_.size()];
+  const std::string& target = targets_[index % ops_.size()];
+  unsigned attempts = 0;
+  bool auth_refreshed = false, ok = false;
+  while (true) {
+    bool held = co_await ensure_token();
+    if (!held) break;
+    ++attempts;
+    std::uint64_t generation = tokens_.generation();
+    w.request.clear();
+    builder_.append_patch(w.request, target, tokens_.token(), op.body);
+    auto sent = clock::now();
+    co_await connection.exchange(w.request, options_.attempt_timeout, w.reply);
+    auto now = clock::now();
+    attempt_outcome outcome = classify(op, w);
+    if (outcome.cls == error_class::cancelled && stopping_) {
+      --attempts; // cut off by the stop: neither the server's nor the network's doing
+      break;
+    }
+    stats_.record_attempt(op.op, outcome, now - sent);
+    if (outcome.cls == error_class::tls_verify) abort(w.reply.detail);
+    bool auth_rejected = outcome.cls == error_class::http_status && outcome.status == 401 && auth_refreshed;
+    if (detector_.record(auth_rejected ? attempt_outcome::failure(error_class::auth_failed) : outcome, now))
+      abort(detector_.message());
+    if (outcome.ok()) {
+      ok = true;
+      break;
+    }
+    if (stopping_) break;
+    attempt_report report;
+    report.outcome = outcome;
+    report.attempt = attempts;
+    report.auth_refreshed = auth_refreshed;
+    if (!w.reply.retry_after.empty())
+      report.retry_after = parse_retry_after(w.reply.retry_after, std::chrono::system_clock::now());
+    auto decision = policy_.decide(report, now, retry_deadline_);
+    if (decision.kind == retry_action::final) break;
+    if (decision.kind == retry_action::refresh_auth_then_retry) {
+      auth_refreshed = true;
+      tokens_.invalidate(generation);
+      continue;
+    }
+    bool go_on = co_await sleep_until(timer, decision.at);
+    if (!go_on) break;
+  }
+  if (attempts == 0) co_return; // never sent: the run stopped first
+  auto done = clock::now();
+  stats_.record_operation(op.op, ok, attempts, done - intended, done - schedule_->start());
+  last_answer_ = std::max(last_answer_, done);
+}
+
+void bench_engine::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  tokens_.cancel();
+  start_gate_.cancel();
+  for (auto* timer : sleeping_) timer->cancel();
+}
+
+void bench_engine::abort(std::string reason) {
+  if (info_.aborted) return;
+  info_.aborted = true;
+  info_.abort_reason = std::move(reason);
+  stop();
+  for (auto* connection : connections_) connection->close();
+}
+
+asio::awaitable<void> bench_engine::watch_signals() {
+  auto [ec, number] = co_await signals_.async_wait(use_tuple);
+  if (ec || finished_) co_return;
+  info_.signal = number;
+  // A benchmark has nothing to finish: stop at once and report what was measured.
+  stop();
+  for (auto* connection : connections_) connection->close();
+  signals_.async_wait([](const boost::system::error_code& e, int n) {
+    if (!e) ::_exit(128 + n); // a second signal: leave without the report
+  });
+}
+
+void bench_engine::run() {
+  asio::ip::tcp::resolver resolver(io_);
+  boost::system::error_code ec;
+  server_.endpoints = resolver.resolve(server_.host, server_.port, ec);
+  if (ec) throw std::runtime_error("cannot resolve " + server_.host + ": " + ec.message());
+  if (options_.api_key.empty())
+    throw std::runtime_error("no API key: set BYTENITE_API_KEY or pass --api-key-file");
+
+  asio::co_spawn(io_, watch_signals(), asio::detached);
+  std::size_t running = options_.connections;
+  for (std::size_t i = 0; i < options_.connections; ++i) {
+    asio::co_spawn(io_, worker(), [&](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          abort(std::string("internal error in a worker: ") + ex.what());
+        }
+      }
+      if (--running == 0) {
+        finished_ = true;
+        io_.stop(); // the signal watcher is all that is left
+      }
+    });
+  }
+  io_.run();
+
+  // The schedule as it would have been, when the run stopped before it started.
+  load_schedule planned = schedule_ ? *schedule_ : load_schedule(options_.rate, options_.duration, clock::now());
+  info_.scheduled = planned.total_requests();
+  info_.duration_seconds = std::chrono::duration<double>(options_.duration).count();
+  if (schedule_) {
+    // An on-time run lasts its duration: the last request is intended just before its end.
+    auto end = std::max(last_answer_, schedule_->start() + options_.duration);
+    if (stopping_ && last_answer_ > schedule_->start()) end = last_answer_;
+    info_.wall_seconds = std::chrono::duration<double>(end - schedule_->start()).count();
+  }
+  std::uint64_t completed = stats_.completed();
+  info_.not_sent = info_.scheduled > completed ? info_.scheduled - completed : 0;
+}
+
+} // namespace
+
+void run_bench(const bench_options& options, const std::vector<operation>& ops,
+               bench_statistics& stats, bench_run_info& info) {
+  if (options.connections == 0) throw std::invalid_argument("--connections must be at least 1");
+  load_schedule check(options.rate, options.duration, std::chrono::steady_clock::now()); // throws
+  (void)check;
+  bench_engine engine(options, ops, stats, info);
+  engine.run();
+}
+
+} // namespace jobpatch::net

@@ -1,0 +1,23 @@
+#pragma once
+// The concurrent part of `jobpatch bench`: an open-loop load generator. Requests are
+// taken from a shared counter and scheduled at load_schedule's intended times, whatever
+// the server does; a request that cannot start on time starts late and its latency is
+// still measured from its intended time. Asio stays in src/net/.
+
+#include <jobpatch/bench_options.hpp>
+#include <jobpatch/bench_statistics.hpp>
+#include <jobpatch/operation.hpp>
+
+#include <vector>
+
+namespace jobpatch::net {
+
+// Runs the benchmark: `ops` (non-empty) are sent in a cycle at options.rate for
+// options.duration over options.connections connections, with no order per job.
+// Everything measured goes to `stats`; `info` receives the scheduled count, wall time and
+// how the run ended (settings are left to the caller). Throws std::runtime_error for
+// setup failures (bad URL, unresolvable host, unreadable CA file) before anything is sent.
+void run_bench(const bench_options& options, const std::vector<operation>& ops,
+               bench_statistics& stats, bench_run_info& info);
+
+} // namespace jobpatch::net

@@ -1,0 +1,198 @@
+// jobpatch bench against jobpatch-mock on loopback: request counts, coordinated omission
+// (a paused server must show in the open-loop percentiles), the HTML report, and aborts.
+
+#include "../html_well_formed.hpp"
+#include "apply_runner.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <thread>
+
+using namespace jobpatch::test;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs `jobpatch bench MANIFEST --base-url ... args`; stderr to mock.path("bench.err").
+int run_bench(const mock_process& mock, const std::string& manifest, std::vector<std::string> args,
+              std::chrono::milliseconds timeout = 30s) {
+  std::vector<std::string> argv = {JOBPATCH_BIN, "bench", manifest};
+  if (mock.cert().empty()) {
+    argv.insert(argv.end(), {"--base-url", "http://127.0.0.1:" + std::to_string(mock.port())});
+  } else {
+    argv.insert(argv.end(), {"--base-url", "https://localhost:" + std::to_string(mock.port()),
+                             "--cacert", mock.cert()});
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  child_process run(argv, {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("bench.out"),
+                    mock.path("bench.err"));
+  return run.wait(timeout);
+}
+
+json::object read_json(const std::string& path) { return json::parse(read_file(path)).as_object(); }
+
+double number(const json::value& v) { return v.to_number<double>(); }
+
+// `text` as an element's whole content: ">text<". (Built by appending: g++ 12 warns
+// falsely (-Wrestrict) about ">" + std::string.)
+std::string as_content(const std::string& text) {
+  std::string out = ">";
+  out += text;
+  out += '<';
+  return out;
+}
+
+// The text after `prefix` up to the next ',' or newline, in `text`.
+std::string field_after(const std::string& text, const std::string& prefix) {
+  auto p = text.find(prefix);
+  if (p == std::string::npos) return {};
+  p += prefix.size();
+  auto end = text.find_first_of(",\n", p);
+  return text.substr(p, end - p);
+}
+
+// Resumes a stopped process whatever happens to the test, so that the mock can be stopped.
+struct resume_guard {
+  child_process& process;
+  ~resume_guard() { process.signal(SIGCONT); }
+};
+
+} // namespace
+
+TEST_CASE("bench: a short TLS run sends rate x duration requests, all answered 200") {
+  mock_process mock({}, 50);
+  auto manifest = make_manifest(mock, "m.ndjson", 100, 50);
+  int code = run_bench(mock, manifest, {"--rate", "200", "--duration", "2", "--connections", "4",
+                                        "--summary-json", mock.path("s.json")});
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 0);
+  auto s = read_json(mock.path("s.json"));
+  CHECK(s["scheduled"].as_int64() == 400);
+  CHECK(s["requests"].as_int64() == 400);
+  CHECK(s["ok"].as_int64() == 400);
+  CHECK(s["failed"].as_int64() == 0);
+  CHECK(s["byStatus"].at("200").as_int64() == 400);
+  CHECK(number(s["requestsPerSecond"]) == doctest::Approx(200).epsilon(0.05));
+  CHECK(number(s["intendedRate"]) == doctest::Approx(200));
+  CHECK(number(s["latencyMs"].at("p50")) > 0);
+  CHECK(number(s["latencyMs"].at("p50")) < 50);
+  CHECK(number(s["latencyMs"].at("max")) >= number(s["latencyMs"].at("p99")));
+  // From the intended time, never less than the attempt itself.
+  CHECK(number(s["latencyMs"].at("p50")) >= number(s["serviceMs"].at("p50")));
+  CHECK(err.find("achieved") != std::string::npos);
+  CHECK(err.find("p99.99") != std::string::npos);
+  CHECK(err.find(mock_test_key) == std::string::npos);
+  mock.stop();
+  CHECK(mock.journal_records().size() == 400); // the mock saw exactly what was counted
+}
+
+TEST_CASE("bench: a paused server shows in the open-loop p99, not in the service time") {
+  mock_process mock({}, 50, false);
+  auto manifest = make_manifest(mock, "m.ndjson", 100, 50);
+  std::vector<std::string> argv = {JOBPATCH_BIN, "bench", manifest, "--base-url",
+                                   "http://127.0.0.1:" + std::to_string(mock.port()), "--rate", "200",
+                                   "--duration", "3", "--connections", "4", "--summary-json",
+                                   mock.path("s.json")};
+  child_process bench(argv, {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("bench.out"),
+                      mock.path("bench.err"));
+  {
+    resume_guard resume{mock.process()};
+    std::this_thread::sleep_for(1s);
+    mock.process().signal(SIGSTOP); // a stalled server: nothing is answered for 1 s
+    std::this_thread::sleep_for(1s);
+  }
+  int code = bench.wait(30s);
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 0);
+  auto s = read_json(mock.path("s.json"));
+  CHECK(s["requests"].as_int64() == 600);
+  // Open loop: the ~200 requests intended during the stall waited up to 1 s.
+  CHECK(number(s["latencyMs"].at("p99")) > 500);
+  CHECK(number(s["latencyMs"].at("max")) > 800);
+  // The closed-loop view (send to answer) hardly sees it: only the 4 stalled attempts.
+  CHECK(number(s["serviceMs"].at("p90")) < 50);
+  auto late = s["lateStarts"].as_object();
+  CHECK(late["count"].as_int64() > 100);
+  CHECK(number(late["maxMs"]) > 500);
+  CHECK(err.find("requests started late") != std::string::npos);
+  CHECK(err.find("add --connections") != std::string::npos);
+}
+
+TEST_CASE("bench: a pool too small for the rate says so and stops at the end of the duration") {
+  mock_process mock({"--latency-ms", "100"}, 20, false); // one connection: at most ~10/s
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 20);
+  auto started = std::chrono::steady_clock::now();
+  int code = run_bench(mock, manifest, {"--rate", "100", "--duration", "1", "--connections", "1",
+                                        "--summary-json", mock.path("s.json")});
+  auto took = std::chrono::steady_clock::now() - started;
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 1); // scheduled requests were not sent
+  CHECK(took < 3s); // not the 10 s it would take to catch up
+  auto s = read_json(mock.path("s.json"));
+  CHECK(s["scheduled"].as_int64() == 100);
+  CHECK(s["requests"].as_int64() <= 12);
+  CHECK(s["notSent"].as_int64() == 100 - s["requests"].as_int64());
+  CHECK(s["lateStarts"].at("count").as_int64() >= s["requests"].as_int64() - 2);
+  CHECK(number(s["latencyMs"].at("max")) > 800); // the last one sent was due long before
+  CHECK(number(s["serviceMs"].at("max")) < 500);
+  CHECK(err.find("add --connections") != std::string::npos);
+  CHECK(err.find("the duration ended before the pool could start them") != std::string::npos);
+}
+
+TEST_CASE("bench: the HTML report is well formed and shows the summary's figures") {
+  mock_process mock({}, 50, false);
+  auto manifest = make_manifest(mock, "m.ndjson", 40, 20);
+  int code = run_bench(mock, manifest, {"--rate", "100:300", "--duration", "1", "--connections", "2",
+                                        "--report", mock.path("r.html"), "--summary-json",
+                                        mock.path("s.json")});
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 0);
+  auto html = read_file(mock.path("r.html"));
+  CHECK(check_well_formed(html) == "");
+  CHECK(html.starts_with("<!DOCTYPE html>"));
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("Latency by percentile") != std::string::npos);
+  CHECK(html.find("http://") == html.find("http://127.0.0.1")); // no other URL: nothing fetched
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find(mock_test_key) == std::string::npos);
+  auto s = read_json(mock.path("s.json"));
+  auto requests = s["requests"].as_int64();
+  CHECK(requests == 200); // a ramp from 100/s to 300/s over 1 s: 200 requests
+  CHECK(html.find(as_content(std::to_string(requests))) != std::string::npos);
+  CHECK(html.find("100/s rising linearly to 300/s") != std::string::npos);
+  // The same figures as the summary on stderr, in the same format.
+  std::string line = err.substr(err.find("latency from intended send time: "));
+  for (const char* p : {"p50 ", "p90 ", "p99 ", "max "}) {
+    std::string value = field_after(line, p);
+    INFO(p, value);
+    CHECK_FALSE(value.empty());
+    CHECK(html.find(as_content(value)) != std::string::npos);
+  }
+}
+
+TEST_CASE("bench: an unverifiable certificate aborts with exit 3, bad options exit 2") {
+  mock_process mock({}, 10);
+  auto manifest = make_manifest(mock, "m.ndjson", 10, 10);
+  std::vector<std::string> argv = {JOBPATCH_BIN, "bench", manifest, "--base-url",
+                                   "https://localhost:" + std::to_string(mock.port()), "--rate", "50",
+                                   "--duration", "1"};
+  child_process untrusted(argv, {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("bench.err"));
+  CHECK(untrusted.wait(20s) == 3);
+  auto err = read_file(mock.path("bench.err"));
+  CHECK(err.find("certificate verif") != std::string::npos);
+  CHECK(err.find(mock_test_key) == std::string::npos);
+
+  CHECK(run_bench(mock, manifest, {"--rate", "fast", "--duration", "1"}) == 2);
+  CHECK(read_file(mock.path("bench.err")).find("--rate") != std::string::npos);
+  CHECK(run_bench(mock, manifest, {"--rate", "10", "--duration", "0"}) == 2);
+  write_file(mock.path("bad.ndjson"), "{\"jobId\":\"job-0000001\",\"op\":\"nope\",\"body\":{}}\n");
+  CHECK(run_bench(mock, mock.path("bad.ndjson"), {"--rate", "10", "--duration", "1"}) == 2);
+  CHECK(read_file(mock.path("bench.err")).find("line 1") != std::string::npos);
+}
