@@ -34,4 +34,16 @@ std::string load_api_key(const std::string& key_file) {
   return key;
 }
 
+bool load_credentials(std::string& api_key, const std::string& key_file, bool insecure) {
+  api_key = load_api_key(key_file);
+  if (api_key.empty()) {
+    std::fprintf(stderr, "jobpatch: no API key: set BYTENITE_API_KEY or pass --api-key-file\n");
+    return false;
+  }
+  if (insecure)
+    std::fprintf(stderr, "jobpatch: WARNING: --insecure: TLS certificates are NOT verified; "
+                         "use this against test servers only\n");
+  return true;
+}
+
 } // namespace jobpatch::cli

@@ -63,14 +63,7 @@ int exit_code_of(const run_status& status, const run_statistics& stats) {
 
 int run_apply(apply_options options, const std::string& api_key_file,
               run_monitor::settings monitor_settings) {
-  options.api_key = load_api_key(api_key_file);
-  if (options.api_key.empty()) {
-    std::fprintf(stderr, "jobpatch: no API key: set BYTENITE_API_KEY or pass --api-key-file\n");
-    return exit_usage;
-  }
-  if (options.insecure)
-    std::fprintf(stderr, "jobpatch: WARNING: --insecure: TLS certificates are NOT verified; "
-                         "use this against test servers only\n");
+  if (!load_credentials(options.api_key, api_key_file, options.insecure)) return exit_usage;
   if (options.resume && options.results.empty()) {
     std::fprintf(stderr, "jobpatch: --resume needs --results FILE (the journal of earlier runs)\n");
     return exit_usage;

@@ -123,14 +123,7 @@ void write_file(const std::string& path, const std::string& text) {
 } // namespace
 
 int run_bench(bench_options options, const std::string& api_key_file) {
-  options.api_key = load_api_key(api_key_file);
-  if (options.api_key.empty()) {
-    std::fprintf(stderr, "jobpatch: no API key: set BYTENITE_API_KEY or pass --api-key-file\n");
-    return exit_usage;
-  }
-  if (options.insecure)
-    std::fprintf(stderr, "jobpatch: WARNING: --insecure: TLS certificates are NOT verified; "
-                         "use this against test servers only\n");
+  if (!load_credentials(options.api_key, api_key_file, options.insecure)) return exit_usage;
   bench_run_info info;
   auto ops = load_updates(options, info.notes);
   if (!ops) return exit_usage;

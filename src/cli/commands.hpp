@@ -39,5 +39,8 @@ int run_bench(bench_options options, const std::string& api_key_file);
 // from BYTENITE_API_KEY; trailing whitespace dropped. Empty when neither holds one.
 // Throws std::runtime_error when the file cannot be read.
 std::string load_api_key(const std::string& key_file);
+// load_api_key into `api_key`; prints why and returns false when there is none. Warns
+// loudly when `insecure` (--insecure) turns certificate checks off.
+bool load_credentials(std::string& api_key, const std::string& key_file, bool insecure);
 
 } // namespace jobpatch::cli

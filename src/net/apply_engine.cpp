@@ -583,11 +583,7 @@ asio::awaitable<void> engine::flush_results_periodically() {
 }
 
 run_status engine::run() {
-  // Resolve once; a host that does not resolve is a setup failure, not 40,000 failed lines.
-  asio::ip::tcp::resolver resolver(io_);
-  boost::system::error_code ec;
-  server_.endpoints = resolver.resolve(server_.host, server_.port, ec);
-  if (ec) throw std::runtime_error("cannot resolve " + server_.host + ": " + ec.message());
+  resolve_server(io_.get_executor(), server_);
   if (options_.api_key.empty())
     throw std::runtime_error("no API key: set BYTENITE_API_KEY or pass --api-key-file");
   if (options_.deadline.count() > 0) deadline_ = clock::now() + options_.deadline;

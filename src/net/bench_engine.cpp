@@ -266,10 +266,7 @@ asio::awaitable<void> bench_engine::watch_signals() {
 }
 
 void bench_engine::run() {
-  asio::ip::tcp::resolver resolver(io_);
-  boost::system::error_code ec;
-  server_.endpoints = resolver.resolve(server_.host, server_.port, ec);
-  if (ec) throw std::runtime_error("cannot resolve " + server_.host + ": " + ec.message());
+  resolve_server(io_.get_executor(), server_);
   if (options_.api_key.empty())
     throw std::runtime_error("no API key: set BYTENITE_API_KEY or pass --api-key-file");
 

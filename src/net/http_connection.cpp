@@ -83,6 +83,13 @@ server_address parse_server_address(const std::string& base_url, bool verify) {
   return server;
 }
 
+void resolve_server(asio::any_io_executor executor, server_address& server) {
+  asio::ip::tcp::resolver resolver(executor);
+  error_code ec;
+  server.endpoints = resolver.resolve(server.host, server.port, ec);
+  if (ec) throw std::runtime_error("cannot resolve " + server.host + ": " + ec.message());
+}
+
 asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify) {
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);

@@ -95,6 +95,10 @@ private:
 // endpoints are left to resolve.
 server_address parse_server_address(const std::string& base_url, bool verify);
 
+// Resolves `server`'s host once per run: a host that does not resolve is a setup failure
+// (std::runtime_error), not thousands of failed lines.
+void resolve_server(asio::any_io_executor executor, server_address& server);
+
 // Builds the client TLS context: TLS 1.2 minimum, system trust store plus `ca_file`,
 // peer verification unless `verify` is false. Throws std::runtime_error with a clear
 // message when `ca_file` cannot be loaded.
