@@ -1,7 +1,9 @@
 // The bench engine: one io_context thread runs a worker coroutine per connection. Each
 // worker takes the next request number from a shared counter, waits for its intended time
-// (or starts at once, late, when it is already past) and performs it with retries. The
-// schedule never waits for the server: a stall shows up as latency and late starts.
+// (or starts at once, late, when it is already past) and sends it. A request to be tried
+// again waits in a shared queue, not on its connection: any free worker sends it when it
+// is due, so backoffs and Retry-After never idle the pool. The schedule never waits for
+// the server: a stall shows up as latency and late starts.
 
 #include "net/bench_engine.hpp"
 
@@ -41,6 +43,22 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // workers are waiting on their timers when the clock starts.
 constexpr auto start_delay = std::chrono::milliseconds(5);
 
+// A request of the schedule between its first attempt and its final answer.
+struct request_state {
+  std::uint64_t index = 0;
+  clock::time_point intended{};
+  unsigned attempts = 0;
+  bool auth_refreshed = false;
+  clock::time_point retry_at{}; // while it waits in the retry queue
+};
+
+// Orders the retry queue (a heap) earliest first.
+struct later_retry {
+  bool operator()(const request_state& a, const request_state& b) const noexcept {
+    return a.retry_at > b.retry_at;
+  }
+};
+
 // A worker's reusable buffers: no allocation per request once warm.
 struct worker_state {
   response_parser parser;
@@ -79,10 +97,10 @@ private:
   // Token and connection before the clock starts: the first second must not measure
   // handshakes. Returns once the schedule has started (or the run stopped).
   asio::awaitable<void> warm_up(http_connection& connection, worker_state& w);
-  // Performs request `index` of the schedule, retries included, and records it.
-  asio::awaitable<void> perform(http_connection& connection, std::uint64_t index,
-                                clock::time_point intended, worker_state& w,
-                                asio::steady_timer& timer);
+  // One attempt of `r`; then records it as done or queues it for a retry.
+  asio::awaitable<void> attempt(http_connection& connection, request_state r, worker_state& w);
+  void record_done(const request_state& r, bool ok);
+  void queue_retry(request_state r);
   attempt_outcome classify(const operation& op, worker_state& w);
   asio::awaitable<bool> ensure_token();
   // Sleeps until `when`; false when the run is stopping (then possibly earlier).
@@ -111,6 +129,8 @@ private:
   std::size_t ready_ = 0;                 // workers done warming up
   asio::steady_timer start_gate_;         // cancelled to start the waiting workers
   std::vector<asio::steady_timer*> sleeping_;
+  std::vector<asio::steady_timer*> idle_; // workers with nothing but later retries to do
+  std::vector<request_state> retries_;   // heap on retry_at, earliest first
   std::vector<http_connection*> connections_;
   clock::time_point last_answer_{};
   bool stopping_ = false;
@@ -155,20 +175,37 @@ asio::awaitable<void> bench_engine::worker() {
   asio::steady_timer timer(io_);
   co_await warm_up(connection, w);
   while (!stopping_ && schedule_) {
-    std::uint64_t index = next_++;
-    if (index >= schedule_->total_requests()) break;
+    auto now = clock::now();
+    if (!retries_.empty() && retries_.front().retry_at <= now) {
+      std::pop_heap(retries_.begin(), retries_.end(), later_retry{});
+      request_state r = retries_.back();
+      retries_.pop_back();
+      co_await attempt(connection, r, w);
+      continue;
+    }
     // A pool that fell behind does not run past the duration to catch up: what was not
     // started by then is reported as not sent.
-    if (clock::now() >= schedule_->start() + options_.duration) break;
-    auto intended = schedule_->intended_time(index);
+    bool schedule_done = next_ >= schedule_->total_requests() ||
+                         now >= schedule_->start() + options_.duration;
+    if (schedule_done) {
+      if (retries_.empty()) break;
+      idle_.push_back(&timer);
+      bool go_on = co_await sleep_until(timer, retries_.front().retry_at);
+      std::erase(idle_, &timer);
+      if (!go_on) break;
+      continue;
+    }
+    request_state r;
+    r.index = next_++;
+    r.intended = schedule_->intended_time(r.index);
     auto kind = bench_statistics::start_kind::taken_late;
-    if (clock::now() < intended) {
-      bool on_time = co_await sleep_until(timer, intended);
+    if (now < r.intended) {
+      bool on_time = co_await sleep_until(timer, r.intended);
       if (!on_time) break;
       kind = bench_statistics::start_kind::on_time_wait;
     }
-    stats_.record_start(clock::now() - intended, kind);
-    co_await perform(connection, index, intended, w, timer);
+    stats_.record_start(clock::now() - r.intended, kind);
+    co_await attempt(connection, r, w);
   }
   std::erase(connections_, &connection);
 }
@@ -183,58 +220,74 @@ attempt_outcome bench_engine::classify(const operation& op, worker_state& w) {
   return attempt_outcome::success(reply.status);
 }
 
-asio::awaitable<void> bench_engine::perform(http_connection& connection, std::uint64_t index,
-                                            clock::time_point intended, worker_state& w,
-                                            asio::steady_timer& timer) {
-  const operation& op = ops_[index % ops_.size()];
-  const std::string& target = targets_[index % ops_.size()];
-  unsigned attempts = 0;
-  bool auth_refreshed = false, ok = false;
-  while (true) {
-    bool held = co_await ensure_token();
-    if (!held) break;
-    ++attempts;
-    std::uint64_t generation = tokens_.generation();
-    w.request.clear();
-    builder_.append_patch(w.request, target, tokens_.token(), op.body);
-    auto sent = clock::now();
-    co_await connection.exchange(w.request, options_.attempt_timeout, w.reply);
-    auto now = clock::now();
-    attempt_outcome outcome = classify(op, w);
-    if (outcome.cls == error_class::cancelled && stopping_) {
-      --attempts; // cut off by the stop: neither the server's nor the network's doing
-      break;
-    }
-    stats_.record_attempt(op.op, outcome, now - sent);
-    if (outcome.cls == error_class::tls_verify) abort(w.reply.detail);
-    bool auth_rejected = outcome.cls == error_class::http_status && outcome.status == 401 && auth_refreshed;
-    if (detector_.record(auth_rejected ? attempt_outcome::failure(error_class::auth_failed) : outcome, now))
-      abort(detector_.message());
-    if (outcome.ok()) {
-      ok = true;
-      break;
-    }
-    if (stopping_) break;
-    attempt_report report;
-    report.outcome = outcome;
-    report.attempt = attempts;
-    report.auth_refreshed = auth_refreshed;
-    if (!w.reply.retry_after.empty())
-      report.retry_after = parse_retry_after(w.reply.retry_after, std::chrono::system_clock::now());
-    auto decision = policy_.decide(report, now, retry_deadline_);
-    if (decision.kind == retry_action::final) break;
-    if (decision.kind == retry_action::refresh_auth_then_retry) {
-      auth_refreshed = true;
-      tokens_.invalidate(generation);
-      continue;
-    }
-    bool go_on = co_await sleep_until(timer, decision.at);
-    if (!go_on) break;
+asio::awaitable<void> bench_engine::attempt(http_connection& connection, request_state r,
+                                            worker_state& w) {
+  const operation& op = ops_[r.index % ops_.size()];
+  bool held = co_await ensure_token();
+  if (!held) {
+    if (r.attempts) record_done(r, false);
+    co_return;
   }
-  if (attempts == 0) co_return; // never sent: the run stopped first
+  ++r.attempts;
+  std::uint64_t generation = tokens_.generation();
+  w.request.clear();
+  builder_.append_patch(w.request, targets_[r.index % ops_.size()], tokens_.token(), op.body);
+  auto sent = clock::now();
+  co_await connection.exchange(w.request, options_.attempt_timeout, w.reply);
+  auto now = clock::now();
+  attempt_outcome outcome = classify(op, w);
+  if (outcome.cls == error_class::cancelled && stopping_) {
+    // Cut off by the stop: neither the server's nor the network's doing.
+    if (--r.attempts) record_done(r, false);
+    co_return;
+  }
+  stats_.record_attempt(op.op, outcome, now - sent);
+  if (outcome.cls == error_class::tls_verify) abort(w.reply.detail);
+  bool auth_rejected = outcome.cls == error_class::http_status && outcome.status == 401 && r.auth_refreshed;
+  if (detector_.record(auth_rejected ? attempt_outcome::failure(error_class::auth_failed) : outcome, now))
+    abort(detector_.message());
+  if (outcome.ok() || stopping_) {
+    record_done(r, outcome.ok());
+    co_return;
+  }
+  attempt_report report;
+  report.outcome = outcome;
+  report.attempt = r.attempts;
+  report.auth_refreshed = r.auth_refreshed;
+  if (!w.reply.retry_after.empty())
+    report.retry_after = parse_retry_after(w.reply.retry_after, std::chrono::system_clock::now());
+  auto decision = policy_.decide(report, now, retry_deadline_);
+  switch (decision.kind) {
+  case retry_action::final:
+    record_done(r, false);
+    break;
+  case retry_action::refresh_auth_then_retry:
+    r.auth_refreshed = true;
+    tokens_.invalidate(generation);
+    r.retry_at = now;
+    queue_retry(r);
+    break;
+  case retry_action::retry:
+    r.retry_at = decision.at;
+    queue_retry(r);
+    break;
+  }
+}
+
+void bench_engine::record_done(const request_state& r, bool ok) {
   auto done = clock::now();
-  stats_.record_operation(op.op, ok, attempts, done - intended, done - schedule_->start());
+  stats_.record_operation(ops_[r.index % ops_.size()].op, ok, r.attempts, done - r.intended,
+                          done - schedule_->start());
   last_answer_ = std::max(last_answer_, done);
+}
+
+void bench_engine::queue_retry(request_state r) {
+  retries_.push_back(r);
+  std::push_heap(retries_.begin(), retries_.end(), later_retry{});
+  // A worker idle until a later retry looks again. Workers waiting for the intended time
+  // of a request they took are left alone: that request must not leave early.
+  for (auto* timer : idle_)
+    if (timer->expiry() > r.retry_at) timer->cancel();
 }
 
 void bench_engine::stop() {
@@ -288,6 +341,7 @@ void bench_engine::run() {
     });
   }
   io_.run();
+  for (const auto& r : retries_) record_done(r, false); // the run stopped before their retry
 
   // The schedule as it would have been, when the run stopped before it started.
   load_schedule planned = schedule_ ? *schedule_ : load_schedule(options_.rate, options_.duration, clock::now());

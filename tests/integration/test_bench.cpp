@@ -123,6 +123,25 @@ TEST_CASE("bench: a paused server shows in the open-loop p99, not in the service
   CHECK(err.find("add --connections") != std::string::npos);
 }
 
+TEST_CASE("bench: retries wait in a queue, not on a connection: Retry-After does not idle the pool") {
+  // ~5 % of answers are 503 with Retry-After: 1. Were each retry to sleep on its
+  // connection, the 2 connections would sit idle for most of the run and fall behind.
+  mock_process mock({"--fail-503", "0.05", "--retry-after", "1", "--seed", "3"}, 50, false);
+  auto manifest = make_manifest(mock, "m.ndjson", 100, 50);
+  int code = run_bench(mock, manifest, {"--rate", "200", "--duration", "2", "--connections", "2",
+                                        "--summary-json", mock.path("s.json")});
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 0);
+  auto s = read_json(mock.path("s.json"));
+  CHECK(s["notSent"].as_int64() == 0);
+  CHECK(s["ok"].as_int64() == 400);
+  CHECK(s["retries"].as_int64() > 5);
+  CHECK(s["lateStarts"].at("count").as_int64() < 20);
+  // The retried requests waited their Retry-After: it shows in the tail, from intended time.
+  CHECK(number(s["latencyMs"].at("max")) > 900);
+}
+
 TEST_CASE("bench: a pool too small for the rate says so and stops at the end of the duration") {
   mock_process mock({"--latency-ms", "100"}, 20, false); // one connection: at most ~10/s
   auto manifest = make_manifest(mock, "m.ndjson", 20, 20);
