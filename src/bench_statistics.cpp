@@ -12,7 +12,6 @@ using std::chrono::nanoseconds;
 
 constexpr double quantiles[] = {0.5, 0.9, 0.99, 0.999, 0.9999};
 constexpr const char* quantile_names[] = {"p50", "p90", "p99", "p99.9", "p99.99"};
-constexpr const char* quantile_keys[] = {"p50", "p90", "p99", "p999", "p9999"};
 
 double to_ms(nanoseconds ns) { return static_cast<double>(ns.count()) / 1e6; }
 
@@ -27,24 +26,6 @@ std::string percentiles_text(const latency_histogram& h) {
   }
   out += "max " + format_latency(h.max());
   return out;
-}
-
-void append_latency_json(std::string& out, const latency_histogram& h) {
-  out += '{';
-  for (std::size_t i = 0; i < std::size(quantiles); ++i) {
-    out += '"';
-    out += quantile_keys[i];
-    out += "\":";
-    append_fixed(out, to_ms(h.percentile(quantiles[i])), 3);
-    out += ',';
-  }
-  out += "\"max\":";
-  append_fixed(out, to_ms(h.max()), 3);
-  out += ",\"mean\":";
-  append_fixed(out, to_ms(h.mean()), 3);
-  out += ",\"count\":";
-  append_uint(out, h.count());
-  out += '}';
 }
 
 // Human wording of a group for the summary and the report.

@@ -6,6 +6,7 @@
 #include <bit>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace jobpatch {
@@ -117,5 +118,9 @@ private:
   std::uint64_t overflows_ = 0;
   std::uint64_t underflows_ = 0;
 };
+
+// Appends {"p50":..,"p90":..,"p99":..,"p999":..,"p9999":..,"max":..,"mean":..,"count":N}
+// with the times in milliseconds (3 decimals): the latency object of every summary JSON.
+void append_latency_json(std::string& out, const latency_histogram& h);
 
 } // namespace jobpatch
