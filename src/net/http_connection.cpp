@@ -129,6 +129,9 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
   secure_.reset();
   plain_.reset();
   buffer_.clear();
+  // Beast reads at most the buffer's free capacity (512 bytes when empty): room for a
+  // whole answer makes one read per answer instead of three.
+  buffer_.reserve(read_buffer_bytes);
   requests_on_connection_ = 0;
   if (server_.tls) secure_.emplace(executor_, *tls_);
   else plain_.emplace(executor_);

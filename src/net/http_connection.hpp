@@ -53,6 +53,7 @@ public:
   static constexpr std::uint64_t max_body_bytes = 2 << 20;
   static constexpr std::uint32_t max_header_bytes = 64 << 10;
   static constexpr std::size_t keep_body_capacity = 64 << 10;
+  static constexpr std::size_t read_buffer_bytes = 16 << 10;
 
   http_connection(asio::any_io_executor executor, asio::ssl::context* tls,
                   const server_address& server);
