@@ -28,10 +28,13 @@ echo "== jobpatch apply: 5,000 updates over 500 jobs to the mock at https://loca
 status=0
 BYTENITE_API_KEY="$key" "$bin/cli/jobpatch" apply "$work/manifest.ndjson" \
   --base-url "https://localhost:$port" --cacert "$work/cert.pem" --connections 16 \
-  --results "$work/results.ndjson" --summary-json "$work/summary.json" || status=$?
+  --results "$work/results.ndjson" --summary-json "$work/summary.json" \
+  --metrics-file "$work/jobpatch.prom" || status=$?
 echo "== results: $(wc -l < "$work/results.ndjson") records; first two:"
 head -n 2 "$work/results.ndjson"
 echo "== summary JSON:"
 cat "$work/summary.json"
+echo "== metrics file (Prometheus text), first lines:"
+grep -v '^#' "$work/jobpatch.prom" | head -n 8
 echo "== mock journal: $(wc -l < "$work/journal.ndjson") applied PATCHes"
 exit "$status"
