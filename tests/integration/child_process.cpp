@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,7 +18,8 @@
 namespace jobpatch::test {
 
 child_process::child_process(std::vector<std::string> argv, std::map<std::string, std::string> env,
-                             std::string stdout_path, std::string stderr_path) {
+                             std::string stdout_path, std::string stderr_path)
+    : program_(argv.empty() ? std::string() : argv[0]), stderr_path_(stderr_path) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -52,16 +54,36 @@ bool child_process::running() {
   pid_t r = ::waitpid(pid_, &st, WNOHANG);
   if (r == 0) return true;
   status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  note_sanitizer_exit(program_, pid_, status_, stderr_path_);
   return false;
 }
 
+std::chrono::milliseconds slowed(std::chrono::milliseconds timeout) {
+  static const double factor = [] {
+    const char* text = std::getenv("JOBPATCH_TEST_SLOWDOWN");
+    double f = text ? std::strtod(text, nullptr) : 1.0;
+    return f >= 1.0 && f <= 100.0 ? f : 1.0;
+  }();
+  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(timeout.count()) * factor));
+}
+
 int child_process::wait(std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
+  auto until = std::chrono::steady_clock::now() + slowed(timeout);
   while (running()) {
     if (std::chrono::steady_clock::now() > until) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return status_;
+}
+
+void note_sanitizer_exit(const std::string& program, pid_t pid, int code,
+                         const std::string& stderr_path) {
+  const char* logs = std::getenv("JOBPATCH_SANITIZER_LOGS");
+  if (code != sanitizer_exit_code || !logs || !*logs) return;
+  std::ofstream out(std::string(logs) + "/child-exit-86." + std::to_string(pid), std::ios::binary);
+  out << program << " (pid " << pid << ") exited with the sanitizers' exit code "
+      << sanitizer_exit_code << "; its stderr"
+      << (stderr_path.empty() ? " went to the test's output\n" : ":\n" + read_file(stderr_path));
 }
 
 temp_dir::temp_dir() {
@@ -77,7 +99,7 @@ temp_dir::~temp_dir() {
 }
 
 bool wait_for_file(const std::string& path, std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
+  auto until = std::chrono::steady_clock::now() + slowed(timeout);
   while (std::chrono::steady_clock::now() < until) {
     std::error_code ec;
     if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > 0) return true;

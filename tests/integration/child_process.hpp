@@ -22,14 +22,26 @@ public:
 
   pid_t pid() const noexcept { return pid_; }
   void signal(int number) const;
-  // Waits up to `timeout`; returns the exit code (128+signal when killed), or -1 on timeout.
+  // Waits up to slowed(`timeout`); returns the exit code (128+signal when killed), or -1 on timeout.
   int wait(std::chrono::milliseconds timeout);
   bool running();
 
 private:
+  std::string program_, stderr_path_;
   pid_t pid_ = -1;
   int status_ = -1;
 };
+
+// The exit code scripts/test-sanitizers.sh gives the sanitizers (ASAN_OPTIONS exitcode=86);
+// no jobpatch program exits with it.
+inline constexpr int sanitizer_exit_code = 86;
+
+// Called with every reaped child's exit code: when it is sanitizer_exit_code and
+// JOBPATCH_SANITIZER_LOGS names a directory, leaves a file there with the child's stderr
+// (UBSan, unlike ASan, cannot write its report to log_path next to ASan), so the
+// sanitizer run fails even when a test ignores that child's exit code.
+void note_sanitizer_exit(const std::string& program, pid_t pid, int code,
+                         const std::string& stderr_path);
 
 // A fresh temporary directory, removed with its files on destruction.
 class temp_dir {
@@ -42,7 +54,13 @@ private:
   std::string dir_;
 };
 
-// Waits until `path` exists and is non-empty; false on timeout.
+// `timeout` times JOBPATCH_TEST_SLOWDOWN (a factor >= 1, default 1), for the waits that
+// only bound how long a test waits for a child or a file: scripts/test-sanitizers.sh sets
+// it, instrumented programs start and run several times slower. Limits a test asserts
+// ("aborts within 10 s") are not scaled.
+std::chrono::milliseconds slowed(std::chrono::milliseconds timeout);
+
+// Waits up to slowed(`timeout`) until `path` exists and is non-empty; false on timeout.
 bool wait_for_file(const std::string& path, std::chrono::milliseconds timeout);
 std::string read_file(const std::string& path);
 std::vector<std::string> read_lines(const std::string& path);

@@ -1,4 +1,5 @@
 #include "hostile_server.hpp"
+#include "child_process.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -298,9 +299,10 @@ measured_run run_measured(std::vector<std::string> argv, std::map<std::string, s
     if (r == pid) {
       out.peak_rss_kb = usage.ru_maxrss;
       out.code = killed ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      note_sanitizer_exit(argv[0], pid, out.code, stderr_path);
       break;
     }
-    if (!killed && std::chrono::steady_clock::now() - start > timeout) {
+    if (!killed && std::chrono::steady_clock::now() - start > slowed(timeout)) {
       ::kill(pid, SIGKILL);
       killed = true;
     }

@@ -54,7 +54,7 @@ struct measured_run {
 };
 
 // Runs `argv` with the environment plus `env`, stdout/stderr to the given files, killing
-// it after `timeout`.
+// it after slowed(`timeout`) (child_process.hpp).
 measured_run run_measured(std::vector<std::string> argv, std::map<std::string, std::string> env,
                           const std::string& stdout_path, const std::string& stderr_path,
                           std::chrono::milliseconds timeout);

@@ -18,6 +18,17 @@ namespace {
 
 constexpr long max_peak_rss_kb = 100 * 1024; // 100 MB
 
+// Under AddressSanitizer (scripts/test-sanitizers.sh; the jobpatch child comes from the
+// same build) peak RSS says nothing about jobpatch: ASan holds up to 256 MB of freed
+// memory in quarantine and adds shadow memory (the endless-body case peaked at 395 MB).
+// The ceiling is checked by the uninstrumented suite (scripts/test.sh); the sanitized
+// pass still runs every case, for memory errors in handling the hostile answers.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool rss_ceiling_applies = false;
+#else
+constexpr bool rss_ceiling_applies = true;
+#endif
+
 struct hostile_run {
   measured_run run;
   std::string err;
@@ -60,7 +71,7 @@ void check_lines_failed(hostile_mode mode, std::string name, unsigned lines, uns
   CHECK(r.run.code == 1);
   CHECK(server.token_requests() >= 1);
   CHECK(server.hostile_answers() >= lines);
-  CHECK(r.run.peak_rss_kb < max_peak_rss_kb);
+  if (rss_ceiling_applies) CHECK(r.run.peak_rss_kb < max_peak_rss_kb);
   REQUIRE(r.records.size() == lines);
   for (auto& record : r.records) {
     CHECK(record["outcome"].as_string() == "failed");
