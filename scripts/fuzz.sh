@@ -6,6 +6,7 @@
 # tests/fuzz/regressions/<target>/ (replayed by ctest's fuzz/ tests) after fixing.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+# JOBPATCH_FUZZ_SEED fixes libFuzzer's seed (CI does, so that its runs repeat; 0 = random).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +35,7 @@ for t in "${targets[@]}"; do
   echo "== fuzz_$t for ${seconds}s"
   if ! (cd "$build/artifacts/$t" &&
         "$build/tests/fuzz_$t" -max_total_time="$seconds" -max_len="$max_len" -timeout=20 \
+          -seed="${JOBPATCH_FUZZ_SEED:-0}" \
           -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" \
           "$build/corpus/$t" "$root/tests/fuzz/corpus/$t" 2>"$build/artifacts/$t/log" ); then
     echo "!! fuzz_$t failed: see $build/artifacts/$t/log and crash-* files there"
