@@ -123,8 +123,9 @@ private:
   // it would leave the job in a state the manifest never described, and a re-run of the
   // failed lines (--failed-out, --resume) would then undo it. True when settled.
   bool settle_if_job_failed(std::uint64_t handle);
-  // A request that timed out or lost its connection may still reach the server later (a
-  // stalled segment, a proxy that queued it): the job is "in doubt". Retrying the same
+  // A request that timed out, lost its connection or got a gateway's 502/504 may still
+  // reach the server or be applied later (a stalled segment, a proxy that queued it, a
+  // backend still working): the job is "in doubt". Retrying the same
   // update is harmless, but the job's next update waits until settle time has passed, so
   // that a late copy lands before it rather than after. True when `handle` was deferred.
   bool hold_if_job_in_doubt(std::uint64_t handle, clock::time_point now);
@@ -402,6 +403,8 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
       outcome = attempt_outcome::http(reply.status);
       std::string text = parser.error_text(reply.body);
       done.last_error = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
+      // A gateway's 502/504 says nothing of the backend, which may still apply the request.
+      if (reply.status == 502 || reply.status == 504) in_doubt_until_[done.op.job_id] = now + settle_;
     }
   } else {
     done.last_status = 0; // no answer this time; an older status would mislead
