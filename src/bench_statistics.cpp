@@ -231,27 +231,9 @@ std::string bench_statistics::summary_json(const bench_run_info& info, int exit_
     append_latency_json(out, service_time(op));
     out += '}';
   }
-  out += "},\"byStatus\":{";
-  first = true;
-  for (auto [code, n] : counts_.status_counts()) {
-    if (!first) out += ',';
-    first = false;
-    out += '"';
-    append_int(out, code);
-    out += "\":";
-    append_uint(out, n);
-  }
-  out += "},\"byError\":{";
-  first = true;
-  for (auto [cls, n] : counts_.error_counts()) {
-    if (cls == error_class::http_status) continue;
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, identifier(cls));
-    out += ':';
-    append_uint(out, n);
-  }
-  out += "},\"errorsByClass\":{";
+  out += "},";
+  counts_.append_answers_json(out);
+  out += ",\"errorsByClass\":{";
   for (std::size_t g = 0; g < error_group_count; ++g) {
     if (g) out += ',';
     append_json_string(out, identifier(static_cast<error_group>(g)));
@@ -274,16 +256,8 @@ std::string bench_statistics::summary_json(const bench_run_info& info, int exit_
     out += ':';
     append_json_string(out, info.settings[i].second);
   }
-  out += "},\"interrupted\":";
-  out += info.signal ? "true" : "false";
-  out += ",\"aborted\":";
-  out += info.aborted ? "true" : "false";
-  if (info.aborted) {
-    out += ",\"abortReason\":";
-    append_json_string(out, info.abort_reason);
-  }
-  out += ",\"exitCode\":";
-  append_int(out, exit_code);
+  out += "},";
+  append_run_end_json(out, info.signal, info.aborted, info.abort_reason, exit_code);
   out += "}\n";
   return out;
 }

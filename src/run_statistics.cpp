@@ -79,6 +79,29 @@ std::vector<std::pair<error_class, std::uint64_t>> run_statistics::error_counts(
   return out;
 }
 
+void run_statistics::append_answers_json(std::string& out) const {
+  out += "\"byStatus\":{";
+  bool first = true;
+  for (auto [code, n] : status_counts()) {
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    append_int(out, code);
+    out += "\":";
+    append_uint(out, n);
+  }
+  out += "},\"byError\":{";
+  first = true;
+  for (auto [cls, n] : error_counts()) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, identifier(cls));
+    out += ':';
+    append_uint(out, n);
+  }
+  out += '}';
+}
+
 std::string run_statistics::summary_text(const run_status& status) const {
   char line[512];
   std::string out;
@@ -166,26 +189,9 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
     append_latency_json(out, s.latency);
     out += '}';
   }
-  out += "},\"byStatus\":{";
-  bool first = true;
-  for (auto [code, n] : status_counts()) {
-    if (!first) out += ',';
-    first = false;
-    out += '"';
-    append_int(out, code);
-    out += "\":";
-    append_uint(out, n);
-  }
-  out += "},\"byError\":{";
-  first = true;
-  for (auto [cls, n] : error_counts()) {
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, identifier(cls));
-    out += ':';
-    append_uint(out, n);
-  }
-  out += "},\"latencyMs\":";
+  out += "},";
+  append_answers_json(out);
+  out += ",\"latencyMs\":";
   append_latency_json(out, latency_);
   out += ",\"serviceMs\":";
   append_latency_json(out, service_);
@@ -193,24 +199,30 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
   append_fixed(out, status.wall_seconds, 3);
   out += ",\"requestsPerSecond\":";
   append_fixed(out, status.wall_seconds > 0 ? static_cast<double>(attempts_) / status.wall_seconds : 0, 1);
-  out += ",\"interrupted\":";
-  out += status.signal ? "true" : "false";
-  if (status.signal) {
-    out += ",\"signal\":";
-    append_int(out, status.signal);
-  }
   out += ",\"deadlineExceeded\":";
   out += status.deadline_exceeded ? "true" : "false";
+  out += ',';
+  append_run_end_json(out, status.signal, status.aborted, status.abort_reason, exit_code);
+  out += "}\n";
+  return out;
+}
+
+void append_run_end_json(std::string& out, int signal, bool aborted,
+                         const std::string& abort_reason, int exit_code) {
+  out += "\"interrupted\":";
+  out += signal ? "true" : "false";
+  if (signal) {
+    out += ",\"signal\":";
+    append_int(out, signal);
+  }
   out += ",\"aborted\":";
-  out += status.aborted ? "true" : "false";
-  if (status.aborted) {
+  out += aborted ? "true" : "false";
+  if (aborted) {
     out += ",\"abortReason\":";
-    append_json_string(out, status.abort_reason);
+    append_json_string(out, abort_reason);
   }
   out += ",\"exitCode\":";
   append_int(out, exit_code);
-  out += "}\n";
-  return out;
 }
 
 } // namespace jobpatch

@@ -57,6 +57,8 @@ public:
   // Answers by HTTP status and failures below HTTP by class, the non-zero ones, ascending.
   std::vector<std::pair<int, std::uint64_t>> status_counts() const;
   std::vector<std::pair<error_class, std::uint64_t>> error_counts() const;
+  // "byStatus":{"200":N,...},"byError":{"timeout":N,...}: the summaries' answer counts.
+  void append_answers_json(std::string& out) const;
 
   // Human summary, a few lines for stderr.
   std::string summary_text(const run_status& status) const;
@@ -72,5 +74,10 @@ private:
   latency_histogram latency_;  // per line
   latency_histogram service_;  // per attempt
 };
+
+// "interrupted":..,["signal":N,]"aborted":..,["abortReason":"..",]"exitCode":N — how a
+// run ended, as every summary JSON ends.
+void append_run_end_json(std::string& out, int signal, bool aborted,
+                         const std::string& abort_reason, int exit_code);
 
 } // namespace jobpatch
