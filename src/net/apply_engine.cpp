@@ -6,6 +6,7 @@
 #include "net/apply_engine.hpp"
 
 #include "net/access_token_source.hpp"
+#include "net/engine_support.hpp"
 #include "net/http_connection.hpp"
 
 #include <jobpatch/failure_detector.hpp>
@@ -31,7 +32,6 @@
 #include <deque>
 #include <csignal>
 #include <mutex>
-#include <random>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -82,7 +82,7 @@ public:
         scheduler_(window_of(options)),
         limiter_(options.rate * rate_margin,
                  options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
-        policy_(make_policy(options)),
+        policy_(make_retry_policy(options.max_attempts)),
         tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key, options.attempt_timeout),
         flush_timer_(io_),
         window_(window_of(options)),
@@ -97,13 +97,6 @@ private:
   static std::size_t window_of(const apply_options& options) {
     return options.window ? options.window
                           : std::max<std::size_t>(4096, std::size_t{options.connections} * 64);
-  }
-
-  static retry_policy make_policy(const apply_options& options) {
-    retry_config config;
-    config.max_attempts = std::max(1u, options.max_attempts);
-    std::random_device seed;
-    return retry_policy(config, (std::uint64_t{seed()} << 32) | seed());
   }
 
   // Reader thread ------------------------------------------------------------------
@@ -605,7 +598,6 @@ run_status engine::run() {
     });
   }
 
-  std::size_t running = options_.connections;
   auto all_workers_done = [&] {
     finished_ = true; // the scheduler is no longer consulted
     drain_unfinished();
@@ -620,18 +612,9 @@ run_status engine::run() {
     // Stop the signal watcher and any other waits: the io_context has nothing left to do.
     io_.stop();
   };
-  for (std::size_t i = 0; i < options_.connections; ++i) {
-    asio::co_spawn(io_, worker(), [&](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          abort(std::string("internal error in a worker: ") + ex.what());
-        }
-      }
-      if (--running == 0) all_workers_done();
-    });
-  }
+  spawn_workers(
+      io_, options_.connections, [this] { return worker(); },
+      [this](std::string reason) { abort(std::move(reason)); }, all_workers_done);
   io_.run();
   reader_thread_.join();
   stats_.set_token_exchanges(tokens_.exchanges());

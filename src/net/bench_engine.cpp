@@ -8,6 +8,7 @@
 #include "net/bench_engine.hpp"
 
 #include "net/access_token_source.hpp"
+#include "net/engine_support.hpp"
 #include "net/http_connection.hpp"
 
 #include <jobpatch/failure_detector.hpp>
@@ -27,7 +28,6 @@
 #include <algorithm>
 #include <csignal>
 #include <optional>
-#include <random>
 #include <stdexcept>
 
 #include <unistd.h>
@@ -75,7 +75,7 @@ public:
         server_(parse_server_address(options.base_url, !options.insecure)),
         builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
         tls_(make_client_tls_context(options.ca_file, !options.insecure)),
-        policy_(make_policy(options)),
+        policy_(make_retry_policy(options.max_attempts)),
         tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key, options.attempt_timeout),
         start_gate_(io_, clock::time_point::max()) {
     if (ops_.empty()) throw std::invalid_argument("bench needs at least one update to send");
@@ -86,13 +86,6 @@ public:
   void run();
 
 private:
-  static retry_policy make_policy(const bench_options& options) {
-    retry_config config;
-    config.max_attempts = std::max(1u, options.max_attempts);
-    std::random_device seed;
-    return retry_policy(config, (std::uint64_t{seed()} << 32) | seed());
-  }
-
   asio::awaitable<void> worker();
   // Token and connection before the clock starts: the first second must not measure
   // handshakes. Returns once the schedule has started (or the run stopped).
@@ -324,22 +317,13 @@ void bench_engine::run() {
     throw std::runtime_error("no API key: set BYTENITE_API_KEY or pass --api-key-file");
 
   asio::co_spawn(io_, watch_signals(), asio::detached);
-  std::size_t running = options_.connections;
-  for (std::size_t i = 0; i < options_.connections; ++i) {
-    asio::co_spawn(io_, worker(), [&](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          abort(std::string("internal error in a worker: ") + ex.what());
-        }
-      }
-      if (--running == 0) {
+  spawn_workers(
+      io_, options_.connections, [this] { return worker(); },
+      [this](std::string reason) { abort(std::move(reason)); },
+      [this] {
         finished_ = true;
         io_.stop(); // the signal watcher is all that is left
-      }
-    });
-  }
+      });
   io_.run();
   for (const auto& r : retries_) record_done(r, false); // the run stopped before their retry
 
