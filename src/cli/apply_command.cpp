@@ -31,23 +31,18 @@ std::optional<std::uint64_t> count_valid_lines(const apply_options& options,
   line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
                      source_options);
   source_item item;
-  std::uint64_t lines = 0, invalid = 0;
-  constexpr std::uint64_t shown = 20;
+  std::uint64_t lines = 0;
+  invalid_line_printer invalid;
   while (source.next(item)) {
     ++lines;
-    if (item.valid) continue;
-    if (++invalid <= shown)
-      std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(item.error.line),
-                   item.error.message.c_str());
+    if (!item.valid) invalid.add(item.error);
   }
-  if (invalid == 0) return lines;
-  if (invalid > shown)
-    std::fprintf(stderr, "... and %llu more invalid lines\n",
-                 static_cast<unsigned long long>(invalid - shown));
+  if (invalid.count() == 0) return lines;
+  invalid.print_rest();
   std::fprintf(stderr,
                "jobpatch: %llu invalid lines; nothing was sent. Fix them, or pass --skip-invalid "
                "to apply the valid lines and record the rest as invalid\n",
-               static_cast<unsigned long long>(invalid));
+               static_cast<unsigned long long>(invalid.count()));
   return std::nullopt;
 }
 

@@ -31,14 +31,11 @@ std::optional<std::vector<operation>> load_updates(const bench_options& options,
                      source_options);
   std::vector<operation> ops;
   source_item item;
-  std::uint64_t invalid = 0;
-  constexpr std::uint64_t shown = 20;
+  invalid_line_printer invalid;
   bool truncated = false;
   while (source.next(item)) {
     if (!item.valid) {
-      if (++invalid <= shown)
-        std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(item.error.line),
-                     item.error.message.c_str());
+      invalid.add(item.error);
       continue;
     }
     if (ops.size() == options.max_lines) {
@@ -47,9 +44,10 @@ std::optional<std::vector<operation>> load_updates(const bench_options& options,
     }
     ops.push_back(std::move(item.op));
   }
-  if (invalid) {
-    std::fprintf(stderr, "jobpatch: %llu invalid lines%s; nothing was sent\n",
-                 static_cast<unsigned long long>(invalid), invalid > shown ? " (first 20 shown)" : "");
+  if (invalid.count()) {
+    invalid.print_rest();
+    std::fprintf(stderr, "jobpatch: %llu invalid lines; nothing was sent\n",
+                 static_cast<unsigned long long>(invalid.count()));
     return std::nullopt;
   }
   if (truncated)

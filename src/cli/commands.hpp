@@ -5,9 +5,11 @@
 #include "cli/run_monitor.hpp"
 
 #include <jobpatch/apply_options.hpp>
+#include <jobpatch/line_validator.hpp>
 #include <jobpatch/bench_options.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace jobpatch::cli {
@@ -26,6 +28,19 @@ struct validate_options {
 };
 
 int run_validate(const validate_options& options);
+
+// Prints the first `shown` invalid lines of a manifest on stderr and counts them all.
+class invalid_line_printer {
+public:
+  explicit invalid_line_printer(std::uint64_t shown = 20) : shown_(shown) {}
+  void add(const invalid_line& bad);
+  // "... and N more invalid lines" when some were not shown.
+  void print_rest() const;
+  std::uint64_t count() const noexcept { return count_; }
+
+private:
+  std::uint64_t shown_, count_ = 0;
+};
 
 // `options.api_key` is filled here, from `api_key_file` or BYTENITE_API_KEY. `monitor`
 // sets up progress and metrics; its total is filled here when the manifest is counted.

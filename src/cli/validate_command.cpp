@@ -12,6 +12,17 @@
 
 namespace jobpatch::cli {
 
+void invalid_line_printer::add(const invalid_line& bad) {
+  if (++count_ <= shown_)
+    std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(bad.line), bad.message.c_str());
+}
+
+void invalid_line_printer::print_rest() const {
+  if (count_ > shown_)
+    std::fprintf(stderr, "... and %llu more invalid lines\n",
+                 static_cast<unsigned long long>(count_ - shown_));
+}
+
 int run_validate(const validate_options& options) {
   line_source::options source_options;
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
@@ -21,16 +32,14 @@ int run_validate(const validate_options& options) {
   if (!options.results.empty()) results = file_writer(options.results, file_writer::mode::truncate);
 
   std::array<std::uint64_t, op_kind_count> valid_by_op{};
-  std::uint64_t invalid = 0;
+  invalid_line_printer printer(options.show_errors);
   source_item item;
   while (source.next(item)) {
     if (item.valid) {
       ++valid_by_op[static_cast<std::size_t>(item.op.op)];
       continue;
     }
-    if (++invalid <= options.show_errors)
-      std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(item.error.line),
-                   item.error.message.c_str());
+    printer.add(item.error);
     if (results.is_open()) {
       append_ndjson(results.buffer(), invalid_record(item.error));
       results.commit();
@@ -38,9 +47,8 @@ int run_validate(const validate_options& options) {
   }
   results.close();
 
-  if (invalid > options.show_errors)
-    std::fprintf(stderr, "... and %llu more invalid lines\n",
-                 static_cast<unsigned long long>(invalid - options.show_errors));
+  printer.print_rest();
+  std::uint64_t invalid = printer.count();
   auto count = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::fprintf(stderr,
                "%llu lines: %llu valid (datasource %llu, params %llu, jobname %llu, configs %llu), "
