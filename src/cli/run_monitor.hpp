@@ -51,8 +51,8 @@ private:
   clock::time_point start_;
   clock::time_point last_metrics_;
   rate_meter rate_;
-  std::uint64_t last_done_ = 0;
-  double last_success_ = 0;
+  std::uint64_t last_done_ = 0, last_ok_ = 0;
+  double last_success_ = 0; // unix seconds of the tick that first saw the latest ok count
   bool line_shown_ = false;
   std::string metrics_error_; // the first failure to write the metrics file, reported once
 };

@@ -140,7 +140,6 @@ private:
   run_statistics& stats_;
   const tick_callback& on_tick_;
   milliseconds tick_interval_;
-  engine_tick tick_;
   asio::io_context io_{1};
   server_address server_;
   request_builder builder_;
@@ -330,9 +329,6 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
   slot& s = slots_[handle];
   s.in_use = false;
   if (result == outcome::failed) failed_jobs_.try_emplace(s.op.job_id, s.op.line);
-  if (result == outcome::ok && on_tick_)
-    tick_.last_success_unix_seconds = std::chrono::duration<double>(
-        std::chrono::system_clock::now().time_since_epoch()).count();
   result_record r;
   r.line = s.op.line;
   r.job_id = s.op.job_id;
@@ -573,8 +569,7 @@ asio::awaitable<void> engine::flush_results_periodically() {
     sink_.flush(durable);
     if (on_tick_ && !finished_ && now - last_tick >= tick_interval_) {
       last_tick = now;
-      tick_.retrying = scheduler_.deferred_count();
-      on_tick_(tick_);
+      on_tick_(engine_tick{scheduler_.deferred_count()});
     }
   }
 }
@@ -627,11 +622,7 @@ run_status engine::run() {
     result_.abort_reason = "reading the manifest failed: " + reader_error_;
   }
   sink_.flush();
-  if (on_tick_) {
-    tick_.retrying = 0;
-    tick_.finished = true;
-    on_tick_(tick_);
-  }
+  if (on_tick_) on_tick_(engine_tick{}); // the final counts
   return result_;
 }
 

@@ -20,9 +20,7 @@ namespace jobpatch::net {
 // `on_tick`, when given, is called on the engine's thread every `tick_interval` while
 // the run goes on (stats may be read then) and once more when it has finished.
 struct engine_tick {
-  std::uint64_t retrying = 0;          // updates waiting to be tried again
-  double last_success_unix_seconds = 0; // when an update last ended ok; 0 = none yet
-  bool finished = false;
+  std::uint64_t retrying = 0; // updates waiting to be tried again
 };
 using tick_callback = std::function<void(const engine_tick&)>;
 
