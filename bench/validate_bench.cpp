@@ -1,8 +1,8 @@
 // validate_bench MANIFEST: runs the manifest reader and line validator over a file, the
 // same path `jobpatch validate` takes, and prints throughput and peak RSS.
 
-#include <jobpatch/line_validator.hpp>
-#include <jobpatch/manifest_reader.hpp>
+#include <jobpatch/manifest/line_validator.hpp>
+#include <jobpatch/manifest/manifest_reader.hpp>
 
 #include <chrono>
 #include <cstdio>

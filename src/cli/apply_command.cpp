@@ -3,10 +3,10 @@
 #include "cli/commands.hpp"
 #include "net/apply_engine.hpp"
 
-#include <jobpatch/line_source.hpp>
-#include <jobpatch/resume_state.hpp>
-#include <jobpatch/result_sink.hpp>
-#include <jobpatch/run_statistics.hpp>
+#include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/results/resume_state.hpp>
+#include <jobpatch/results/result_sink.hpp>
+#include <jobpatch/stats/run_statistics.hpp>
 
 #include <chrono>
 #include <cstdio>

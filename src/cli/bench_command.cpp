@@ -4,10 +4,10 @@
 #include "cli/commands.hpp"
 #include "net/bench_engine.hpp"
 
-#include <jobpatch/bench_statistics.hpp>
-#include <jobpatch/file_writer.hpp>
-#include <jobpatch/html_report.hpp>
-#include <jobpatch/line_source.hpp>
+#include <jobpatch/report/bench_statistics.hpp>
+#include <jobpatch/results/file_writer.hpp>
+#include <jobpatch/report/html_report.hpp>
+#include <jobpatch/manifest/line_source.hpp>
 #include <jobpatch/version.hpp>
 
 #include <algorithm>

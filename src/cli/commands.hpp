@@ -4,9 +4,9 @@
 
 #include "cli/run_monitor.hpp"
 
-#include <jobpatch/apply_options.hpp>
-#include <jobpatch/line_validator.hpp>
-#include <jobpatch/bench_options.hpp>
+#include "net/apply_options.hpp"
+#include <jobpatch/manifest/line_validator.hpp>
+#include "net/bench_options.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,6 @@
 #include "cli/run_monitor.hpp"
 
-#include <jobpatch/metrics_file.hpp>
+#include <jobpatch/stats/metrics_file.hpp>
 
 #include <cstdio>
 #include <exception>

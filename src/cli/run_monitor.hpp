@@ -5,8 +5,8 @@
 
 #include "net/apply_engine.hpp"
 
-#include <jobpatch/progress_line.hpp>
-#include <jobpatch/run_statistics.hpp>
+#include <jobpatch/stats/progress_line.hpp>
+#include <jobpatch/stats/run_statistics.hpp>
 
 #include <chrono>
 #include <cstdint>

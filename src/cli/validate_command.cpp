@@ -2,9 +2,9 @@
 
 #include "cli/commands.hpp"
 
-#include <jobpatch/file_writer.hpp>
-#include <jobpatch/line_source.hpp>
-#include <jobpatch/result_record.hpp>
+#include <jobpatch/results/file_writer.hpp>
+#include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/results/result_record.hpp>
 
 #include <array>
 #include <cstdio>

@@ -1,7 +1,7 @@
 #pragma once
 // The mock's in-memory jobs and its journal of applied PATCHes.
 
-#include <jobpatch/operation.hpp>
+#include <jobpatch/manifest/operation.hpp>
 
 #include <cstdint>
 #include <mutex>

@@ -1,7 +1,7 @@
 #pragma once
 // Counters of jobpatch-mock, read by tests through GET /mock/stats.
 
-#include <jobpatch/operation.hpp>
+#include <jobpatch/manifest/operation.hpp>
 
 #include <array>
 #include <atomic>

@@ -1,6 +1,6 @@
 #include "net/access_token_source.hpp"
 
-#include <jobpatch/response_parser.hpp>
+#include <jobpatch/wire/response_parser.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>

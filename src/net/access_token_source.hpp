@@ -5,7 +5,7 @@
 
 #include "net/http_connection.hpp"
 
-#include <jobpatch/request_builder.hpp>
+#include <jobpatch/wire/request_builder.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 

@@ -9,13 +9,13 @@
 #include "net/engine_support.hpp"
 #include "net/http_connection.hpp"
 
-#include <jobpatch/failure_detector.hpp>
-#include <jobpatch/job_scheduler.hpp>
-#include <jobpatch/rate_limiter.hpp>
-#include <jobpatch/request_builder.hpp>
-#include <jobpatch/response_parser.hpp>
-#include <jobpatch/retry_after.hpp>
-#include <jobpatch/retry_policy.hpp>
+#include <jobpatch/policy/failure_detector.hpp>
+#include <jobpatch/policy/job_scheduler.hpp>
+#include <jobpatch/policy/rate_limiter.hpp>
+#include <jobpatch/wire/request_builder.hpp>
+#include <jobpatch/wire/response_parser.hpp>
+#include <jobpatch/wire/retry_after.hpp>
+#include <jobpatch/policy/retry_policy.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

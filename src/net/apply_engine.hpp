@@ -3,10 +3,10 @@
 // Only this header's one function is visible to the rest of the program; Asio stays in
 // src/net/.
 
-#include <jobpatch/apply_options.hpp>
-#include <jobpatch/line_source.hpp>
-#include <jobpatch/result_sink.hpp>
-#include <jobpatch/run_statistics.hpp>
+#include "net/apply_options.hpp"
+#include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/results/result_sink.hpp>
+#include <jobpatch/stats/run_statistics.hpp>
 
 #include <chrono>
 #include <functional>

@@ -4,9 +4,9 @@
 // the server does; a request that cannot start on time starts late and its latency is
 // still measured from its intended time. Asio stays in src/net/.
 
-#include <jobpatch/bench_options.hpp>
-#include <jobpatch/bench_statistics.hpp>
-#include <jobpatch/operation.hpp>
+#include "net/bench_options.hpp"
+#include <jobpatch/report/bench_statistics.hpp>
+#include <jobpatch/manifest/operation.hpp>
 
 #include <vector>
 

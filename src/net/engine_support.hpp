@@ -2,7 +2,7 @@
 // Pieces the apply and bench engines share: how their retry policy is seeded and how
 // their worker coroutines are started and collected.
 
-#include <jobpatch/retry_policy.hpp>
+#include <jobpatch/policy/retry_policy.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

@@ -2,7 +2,7 @@
 // One persistent HTTP/1.1 connection (TLS or plain) used by one worker at a time.
 // Private to the engine: it is the only place that knows Beast and OpenSSL.
 
-#include <jobpatch/attempt_outcome.hpp>
+#include <jobpatch/wire/attempt_outcome.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

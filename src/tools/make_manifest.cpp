@@ -1,8 +1,8 @@
 // jobpatch-make-manifest: writes a deterministic NDJSON manifest mixing the four ops,
 // for demos, tests and benchmarks. Streams its output: memory does not grow with --lines.
 
-#include <jobpatch/file_writer.hpp>
-#include <jobpatch/json_text.hpp>
+#include <jobpatch/results/file_writer.hpp>
+#include <jobpatch/results/json_text.hpp>
 
 #include <CLI/CLI.hpp>
 

@@ -2,7 +2,7 @@
 
 #include "fuzz_entries.hpp"
 
-#include <jobpatch/body_validator.hpp>
+#include <jobpatch/manifest/body_validator.hpp>
 
 #include <algorithm>
 #include <cstring>

@@ -3,10 +3,10 @@
 
 #include "fuzz_entries.hpp"
 
-#include <jobpatch/body_validator.hpp>
-#include <jobpatch/line_source.hpp>
-#include <jobpatch/line_validator.hpp>
-#include <jobpatch/manifest_reader.hpp>
+#include <jobpatch/manifest/body_validator.hpp>
+#include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/manifest/line_validator.hpp>
+#include <jobpatch/manifest/manifest_reader.hpp>
 
 #include <cstring>
 #include <memory>

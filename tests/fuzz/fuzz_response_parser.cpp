@@ -3,7 +3,7 @@
 
 #include "fuzz_entries.hpp"
 
-#include <jobpatch/response_parser.hpp>
+#include <jobpatch/wire/response_parser.hpp>
 
 #include <array>
 #include <algorithm>

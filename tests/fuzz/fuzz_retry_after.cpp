@@ -2,7 +2,7 @@
 
 #include "fuzz_entries.hpp"
 
-#include <jobpatch/retry_after.hpp>
+#include <jobpatch/wire/retry_after.hpp>
 
 #include <string>
 

@@ -53,7 +53,7 @@ TEST_CASE("fuzz replay: http_response") { CHECK(replay("http_response", http_res
 
 // Found by fuzz_response_parser: a server's error message reached stderr with its control
 // characters, so a hostile server could write terminal escape sequences.
-#include <jobpatch/response_parser.hpp>
+#include <jobpatch/wire/response_parser.hpp>
 
 TEST_CASE("fuzz regression: error_text never carries control characters or terminal escapes") {
   jobpatch::response_parser parser;

@@ -1,0 +1,61 @@
+#pragma once
+// The manifest as a stream of validated updates and rejected lines: reader, validator
+// and shard filter in one pull loop. Used by `validate` and by the apply engine's reader.
+
+#include <jobpatch/manifest/line_validator.hpp>
+#include <jobpatch/manifest/manifest_reader.hpp>
+#include <jobpatch/results/resume_state.hpp>
+
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+
+namespace jobpatch {
+
+// One manifest line after validation.
+struct source_item {
+  bool valid = false;
+  operation op;          // when valid
+  invalid_line error;    // when not valid
+  std::string raw_line;  // the line as written (without its line end), when valid and kept
+  // --resume: recorded ok earlier with the same content, and no earlier line of its job
+  // is sent again in this run (which would make this one need re-applying too).
+  bool already_applied = false;
+  bool changed = false;         // --resume: recorded ok earlier, but the line differs now
+};
+
+class line_source {
+public:
+  struct options {
+    std::size_t max_line_bytes = manifest_reader::default_max_line_bytes;
+    std::uint32_t shard_index = 0, shard_count = 1; // keep jobs whose id hashes to index
+    bool keep_raw_lines = false;                    // fill source_item::raw_line
+    const resume_state* resume = nullptr;           // mark lines an earlier run applied
+  };
+
+  line_source(manifest_reader reader, options o);
+
+  // Fills `item` with the next line of this shard; false at the end of input.
+  bool next(source_item& item);
+
+  // Lines read so far (all shards, blank lines excluded).
+  std::uint64_t lines_read() const noexcept { return lines_read_; }
+  manifest_reader& reader() noexcept { return reader_; }
+
+  // The shard a job belongs to (stable across runs and machines).
+  static std::uint32_t shard_of(std::string_view job_id, std::uint32_t shard_count) noexcept;
+
+private:
+  void mark_resumed(source_item& item);
+
+  manifest_reader reader_;
+  line_validator validator_;
+  options options_;
+  manifest_line line_;
+  std::uint64_t lines_read_ = 0;
+  // --resume: jobs (by resume_state::job_hash) of which this run sends a line; their
+  // later lines are sent again even when recorded ok, so the job ends in manifest order.
+  std::unordered_set<std::uint64_t> resent_jobs_;
+};
+
+} // namespace jobpatch

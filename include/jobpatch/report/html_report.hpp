@@ -1,0 +1,65 @@
+#pragma once
+// The benchmark report (`jobpatch bench --report FILE.html`): one self-contained HTML
+// file with inline CSS and SVG charts drawn here (no scripts, no network), readable in
+// any browser and safe to attach to a ticket. Pure: renders a plain input to a string.
+
+#include <jobpatch/stats/latency_histogram.hpp>
+#include <jobpatch/stats/time_series.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace jobpatch {
+
+// One endpoint's latencies, drawn as one curve of the percentile chart.
+struct report_endpoint {
+  std::string name;                           // op name, e.g. "configs"
+  const latency_histogram* latency = nullptr; // not owned; must outlive rendering
+};
+
+// Everything the report shows. Plain data, filled by the bench command; the pointers are
+// not owned and may be null (that part of the report is then left out).
+struct html_report_input {
+  std::string title = "jobpatch benchmark report";
+  std::string generated_at; // shown as given, e.g. "2024-05-01 12:00:00 UTC"
+  // Run settings in display order (base URL, rate, duration, connections...). Never
+  // put secrets here: the report is meant to be shared.
+  std::vector<std::pair<std::string, std::string>> settings;
+
+  std::uint64_t requests = 0; // requests completed (ok + failed)
+  std::uint64_t ok = 0;
+  std::uint64_t failed = 0;
+  double wall_seconds = 0;
+  double requests_per_second = 0;
+
+  // All requests, latency from the intended send time: the summary percentiles.
+  const latency_histogram* latency = nullptr;
+  std::vector<report_endpoint> endpoints;
+  // Per attempt, from the actual send to the answer (service time).
+  const latency_histogram* service_time = nullptr;
+
+  std::vector<std::pair<int, std::uint64_t>> status_counts;          // (200, n)
+  std::vector<std::pair<std::string, std::uint64_t>> error_counts;   // ("timeout", n)
+
+  // Requests sent later than intended because the client fell behind.
+  std::uint64_t late_requests = 0;
+  std::chrono::nanoseconds max_lateness{0};
+
+  const time_series* timeline = nullptr; // throughput and latency over time
+};
+
+// The whole HTML document.
+std::string render_html_report(const html_report_input& in);
+
+// Escapes & < > " ' for HTML text and attribute values.
+std::string html_escape(std::string_view text);
+
+// A latency with three significant digits and a unit, as the report shows it:
+// "850 ns", "12.3 µs", "3.21 ms", "1.50 s".
+std::string format_latency(std::chrono::nanoseconds d);
+
+} // namespace jobpatch

@@ -1,0 +1,41 @@
+#pragma once
+// The per-line outcome record of the results file (NDJSON, one record per manifest line).
+
+#include <jobpatch/manifest/operation.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace jobpatch {
+
+// Final outcome of one manifest line.
+enum class outcome : std::uint8_t { ok, failed, invalid, skipped };
+
+std::string_view to_string(outcome o) noexcept;
+std::optional<outcome> parse_outcome(std::string_view name) noexcept;
+
+// One results record. Fields that do not apply are left empty / unset and omitted.
+struct result_record {
+  std::uint64_t line = 0;
+  std::string_view job_id;            // omitted when empty
+  std::optional<op_kind> op;
+  jobpatch::outcome result = outcome::ok;
+  int status = 0;                     // HTTP status of the last attempt; 0 = none
+  unsigned attempts = 0;              // 0 = none made
+  double latency_ms = -1;             // negative = not measured
+  std::optional<bool> verified;
+  std::string_view state;             // job state from the response; omitted when empty
+  std::string_view error;             // omitted when empty
+  std::optional<std::uint64_t> fingerprint; // "fp", for resume
+};
+
+// The record of a line rejected by validation.
+result_record invalid_record(const struct invalid_line& bad);
+
+// Appends `r` as one JSON object followed by '\n'. Key order:
+// line, jobId, op, outcome, status, attempts, latencyMs, verified, state, error, fp.
+void append_ndjson(std::string& out, const result_record& r);
+
+} // namespace jobpatch

@@ -1,0 +1,37 @@
+#pragma once
+// Where final outcomes go: the results file, the failed-lines manifest and the run's
+// statistics. One call per manifest line, never two.
+
+#include <jobpatch/results/file_writer.hpp>
+#include <jobpatch/results/result_record.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace jobpatch {
+
+class result_sink {
+public:
+  // Empty paths disable that output. Throws std::system_error when a file cannot be opened.
+  result_sink(const std::string& results_path, file_writer::mode results_mode,
+              const std::string& failed_out_path);
+
+  // Records the final outcome of one line. `raw_line` is the manifest line as written,
+  // copied to the failed-lines manifest when the outcome is failed.
+  void record(const result_record& r, std::string_view raw_line = {});
+
+  // Writes buffered records out as whole lines (called every few milliseconds and at
+  // the end); with `durable`, also fdatasync()s the results file, so that a crash or
+  // power loss can only lose what was recorded since the last durable flush.
+  void flush(bool durable = false);
+  void close();
+
+  std::uint64_t records() const noexcept { return records_; }
+
+private:
+  file_writer results_, failed_;
+  std::uint64_t records_ = 0;
+};
+
+} // namespace jobpatch

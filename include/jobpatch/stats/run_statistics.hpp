@@ -1,0 +1,83 @@
+#pragma once
+// Counters and latency histograms of a run, and the summary built from them (human text
+// on stderr, JSON for --summary-json). Single-threaded: owned by the engine's thread.
+
+#include <jobpatch/wire/attempt_outcome.hpp>
+#include <jobpatch/stats/latency_histogram.hpp>
+#include <jobpatch/manifest/operation.hpp>
+#include <jobpatch/results/result_record.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace jobpatch {
+
+// How a run ended, beyond its per-line outcomes.
+struct run_status {
+  bool aborted = false;            // fail fast, authentication or TLS: exit 3
+  std::string abort_reason;
+  int signal = 0;                  // SIGINT / SIGTERM that stopped the run, or 0
+  bool deadline_exceeded = false;
+  std::uint64_t not_attempted = 0; // lines read but never sent because the run stopped
+  std::uint64_t changed = 0;       // --resume: lines recorded ok earlier that differ now
+  std::uint64_t first_changed = 0; // the first such line number
+  std::vector<std::string> notes;  // things worth telling about the inputs (resume repairs)
+  double wall_seconds = 0;
+};
+
+class run_statistics {
+public:
+  static constexpr int max_status = 600;
+
+  struct per_op {
+    std::uint64_t ok = 0, failed = 0, invalid = 0, skipped = 0, attempts = 0;
+    latency_histogram latency; // per line: first send to final answer, retries included
+  };
+
+  // One request and its answer (or transport failure); `service` is send to answer.
+  void record_attempt(op_kind op, attempt_outcome result, std::chrono::nanoseconds service);
+  // The final outcome of a line that was sent at least once (or skipped on resume).
+  void record_outcome(op_kind op, outcome result, unsigned attempts,
+                      std::chrono::nanoseconds latency);
+  // A line rejected by validation; `op` when it was known.
+  void record_invalid(std::optional<op_kind> op);
+  void set_token_exchanges(std::uint64_t n) noexcept { token_refreshes_ = n; }
+
+  std::uint64_t total() const noexcept;
+  std::uint64_t count(outcome o) const noexcept;
+  std::uint64_t attempts() const noexcept { return attempts_; }
+  std::uint64_t retries() const noexcept;
+  const per_op& op_stats(op_kind op) const noexcept { return ops_[static_cast<std::size_t>(op)]; }
+  const latency_histogram& latency() const noexcept { return latency_; }
+  const latency_histogram& service_time() const noexcept { return service_; }
+  // Answers by HTTP status and failures below HTTP by class, the non-zero ones, ascending.
+  std::vector<std::pair<int, std::uint64_t>> status_counts() const;
+  std::vector<std::pair<error_class, std::uint64_t>> error_counts() const;
+  // "byStatus":{"200":N,...},"byError":{"timeout":N,...}: the summaries' answer counts.
+  void append_answers_json(std::string& out) const;
+
+  // Human summary, a few lines for stderr.
+  std::string summary_text(const run_status& status) const;
+  // The --summary-json document (see README): counts, byOp, byStatus, byError, latency.
+  std::string summary_json(const run_status& status, int exit_code) const;
+
+private:
+  std::array<per_op, op_kind_count> ops_{};
+  std::uint64_t invalid_without_op_ = 0;
+  std::uint64_t attempts_ = 0, token_refreshes_ = 0;
+  std::array<std::uint64_t, max_status> by_status_{};
+  std::array<std::uint64_t, error_class_count> by_error_{};
+  latency_histogram latency_;  // per line
+  latency_histogram service_;  // per attempt
+};
+
+// "interrupted":..,["signal":N,]"aborted":..,["abortReason":"..",]"exitCode":N — how a
+// run ended, as every summary JSON ends.
+void append_run_end_json(std::string& out, int signal, bool aborted,
+                         const std::string& abort_reason, int exit_code);
+
+} // namespace jobpatch

@@ -1,0 +1,58 @@
+#pragma once
+// Reads what the API answered: the job document of a 200, the error text of a failure,
+// the access token of the token exchange. simdjson stays inside the implementation.
+
+#include <jobpatch/manifest/operation.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace jobpatch {
+
+// What a 200 answer to a PATCH says.
+struct patch_verdict {
+  bool job_matches = false; // job.id equals the id the update was sent for
+  bool verified = false;    // every field that was sent reads back with the sent value
+  std::string state;        // job.state, when present
+  std::string error;        // why job_matches is false, or what did not verify
+};
+
+// Parses responses; reuses its parsers and scratch buffers between calls (no allocation
+// per response once warm). Not thread-safe: one per thread.
+class response_parser {
+public:
+  response_parser();
+  ~response_parser();
+  response_parser(response_parser&&) noexcept;
+  response_parser& operator=(response_parser&&) noexcept;
+
+  // Checks a 200 body against the update `op`. `readable`: bytes readable from
+  // body.data() (body.size() + 64 avoids a copy). Returns false when the body is not a
+  // job document at all (invalid JSON, no "job" object); verdict.error says why.
+  bool check_patch(const operation& op, std::string_view body, std::size_t readable,
+                   patch_verdict& verdict);
+
+  // The human error text of a non-2xx answer: google.rpc.Status "message", the
+  // {"ok":false,"error":{...}} shape, or a printable excerpt of a non-JSON body.
+  // Empty when the body says nothing.
+  std::string error_text(std::string_view body, std::size_t readable = 0);
+
+  // The token exchange answer {"token": "...", "expiresIn": "3600" | 3600}.
+  struct access_token {
+    std::string token;
+    std::optional<std::chrono::seconds> expires_in;
+  };
+  // Returns nullopt with `error` set when no usable token is found. A token with
+  // characters that cannot go in a header (controls, CR/LF) is refused.
+  std::optional<access_token> parse_access_token(std::string_view body, std::size_t readable,
+                                                 std::string& error);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace jobpatch

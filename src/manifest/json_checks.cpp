@@ -1,0 +1,137 @@
+#include "manifest/json_checks.hpp"
+
+#include <jobpatch/results/json_text.hpp>
+
+#include <algorithm>
+#include <array>
+
+namespace jobpatch::detail {
+
+bool at_document_end(ondemand::document& doc) noexcept {
+  return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+}
+
+std::string_view trim_token(std::string_view token) noexcept {
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
+                            token.back() == '\n' || token.back() == '\r'))
+    token.remove_suffix(1);
+  return token;
+}
+
+std::string_view describe_json_error(simdjson::error_code code) noexcept {
+  using simdjson::error_code;
+  switch (code) {
+  case error_code::UTF8_ERROR: return "invalid UTF-8";
+  case error_code::DEPTH_ERROR: return "invalid JSON: nested too deeply";
+  case error_code::UNCLOSED_STRING: return "invalid JSON: unclosed string";
+  case error_code::STRING_ERROR: return "invalid JSON: bad string escape";
+  case error_code::UNESCAPED_CHARS: return "invalid JSON: unescaped control character in string";
+  case error_code::NUMBER_ERROR: return "invalid JSON: malformed number";
+  case error_code::NUMBER_OUT_OF_RANGE: return "invalid JSON: number out of range";
+  case error_code::T_ATOM_ERROR: return "invalid JSON: bad literal (expected true)";
+  case error_code::F_ATOM_ERROR: return "invalid JSON: bad literal (expected false)";
+  case error_code::N_ATOM_ERROR: return "invalid JSON: bad literal (expected null)";
+  case error_code::EMPTY: return "invalid JSON: empty document";
+  case error_code::TRAILING_CONTENT: return "invalid JSON: trailing content after the value";
+  case error_code::INCOMPLETE_ARRAY_OR_OBJECT: return "invalid JSON: unclosed object or array";
+  default: return "invalid JSON: malformed structure";
+  }
+}
+
+namespace {
+template <class Value> std::string describe(Value& value) {
+  ondemand::json_type type;
+  if (value.type().get(type)) return std::string(invalid_json);
+  switch (type) {
+  case ondemand::json_type::object: return "object";
+  case ondemand::json_type::array: return "array";
+  // Atoms are judged by their whole token alone: at the root, simdjson 3.0.1's atom
+  // checks read past the end of the input ("nullq" passed, "null " failed, depending on
+  // what followed), which made a line's message depend on the bytes after it.
+  case ondemand::json_type::null: {
+    if (trim_token(value.raw_json_token()) != "null") return std::string(invalid_json);
+    return "null";
+  }
+  case ondemand::json_type::boolean: {
+    std::string_view token = trim_token(value.raw_json_token());
+    if (token != "true" && token != "false") return std::string(invalid_json);
+    return token == "true" ? "boolean true" : "boolean false";
+  }
+  case ondemand::json_type::string:
+  case ondemand::json_type::number: {
+    std::string_view token = trim_token(value.raw_json_token());
+    std::string out = type == ondemand::json_type::string ? "string " : "number ";
+    out += excerpt(token);
+    return out;
+  }
+  }
+  return "an unknown value";
+}
+} // namespace
+
+std::string describe_value(ondemand::value& value) { return describe(value); }
+std::string describe_value(ondemand::document& value) { return describe(value); }
+
+namespace {
+std::size_t edit_distance(std::string_view a, std::string_view b) noexcept {
+  if (a.size() > 32 || b.size() > 32) return 99;
+  std::array<std::size_t, 33> row{};
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + cost});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
+}
+} // namespace
+
+std::string_view closest_name(std::string_view key,
+                              std::span<const std::string_view> candidates) noexcept {
+  std::string_view best;
+  std::size_t best_distance = 3;
+  for (auto candidate : candidates) {
+    std::size_t d = equal_ignoring_case(key, candidate) ? 0 : edit_distance(key, candidate);
+    std::size_t allowed = candidate.size() >= 6 ? 2 : 1; // "a" is not a typo of "op"
+    if (d <= allowed && d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::string unknown_key_message(std::string_view where, std::string_view key,
+                                std::span<const std::string_view> expected) {
+  std::string out(where);
+  out += where.empty() ? "unknown key " : ": unknown key ";
+  append_json_string(out, excerpt(key));
+  if (auto hint = closest_name(key, expected); !hint.empty()) {
+    out += " (did you mean \"";
+    out += hint;
+    out += "\"?)";
+    return out;
+  }
+  out += " (expected ";
+  bool first = true;
+  for (auto name : expected) {
+    if (!first) out += ", ";
+    out += name;
+    first = false;
+  }
+  out += ')';
+  return out;
+}
+
+} // namespace jobpatch::detail

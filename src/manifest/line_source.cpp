@@ -1,0 +1,55 @@
+#include <jobpatch/manifest/line_source.hpp>
+
+namespace jobpatch {
+
+line_source::line_source(manifest_reader reader, options o)
+    : reader_(std::move(reader)), options_(o) {}
+
+std::uint32_t line_source::shard_of(std::string_view job_id, std::uint32_t shard_count) noexcept {
+  if (shard_count <= 1) return 0;
+  return static_cast<std::uint32_t>(fingerprint_of(0, job_id, op_kind::configs, {}) % shard_count);
+}
+
+void line_source::mark_resumed(source_item& item) {
+  const resume_state& earlier = *options_.resume;
+  auto verdict = earlier.check(item.op.line, item.op.fingerprint);
+  std::uint64_t job = resume_state::job_hash(item.op.job_id);
+  bool job_resent = resent_jobs_.contains(job);
+  item.already_applied = verdict == resume_state::verdict::applied && !job_resent;
+  item.changed = verdict == resume_state::verdict::changed;
+  // Only jobs with lines recorded ok can have a later line wrongly skipped.
+  if (!item.already_applied && !job_resent && earlier.has_ok_records_of(item.op.job_id))
+    resent_jobs_.insert(job);
+}
+
+bool line_source::next(source_item& item) {
+  while (reader_.next(line_)) {
+    ++lines_read_;
+    if (line_.oversized) {
+      item.valid = false;
+      item.error.line = line_.number;
+      item.error.job_id.clear();
+      item.error.op.reset();
+      item.error.message = "line is " + std::to_string(line_.oversized) +
+                           " bytes, over the limit of " + std::to_string(reader_.max_line_bytes());
+      // The job is unknown, so every shard reports it: a bad line is never lost.
+      return true;
+    }
+    item.valid = validator_.validate(line_.text, line_.readable, line_.number, item.op);
+    const std::string& job_id = item.valid ? item.op.job_id : validator_.error().job_id;
+    if (options_.shard_count > 1 && !job_id.empty() &&
+        shard_of(job_id, options_.shard_count) != options_.shard_index)
+      continue;
+    item.already_applied = item.changed = false;
+    if (!item.valid) {
+      item.error = validator_.error();
+      return true;
+    }
+    if (options_.resume) mark_resumed(item);
+    if (options_.keep_raw_lines) item.raw_line.assign(line_.text);
+    return true;
+  }
+  return false;
+}
+
+} // namespace jobpatch

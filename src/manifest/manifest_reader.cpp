@@ -1,0 +1,140 @@
+#include <jobpatch/manifest/manifest_reader.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+namespace jobpatch {
+namespace {
+constexpr std::size_t chunk_bytes = 256 * 1024;
+constexpr std::size_t padding_bytes = 64; // simdjson::SIMDJSON_PADDING
+
+bool is_blank(std::string_view s) noexcept {
+  for (char c : s)
+    if (c != ' ' && c != '\t') return false;
+  return true;
+}
+} // namespace
+
+manifest_reader::manifest_reader(int fd, bool owns_fd, std::size_t max_line_bytes)
+    : fd_(fd), owns_fd_(owns_fd), max_line_(max_line_bytes),
+      buffer_(new char[max_line_bytes + chunk_bytes + padding_bytes]),
+      capacity_(max_line_bytes + chunk_bytes) {
+  std::memset(buffer_.get() + capacity_, ' ', padding_bytes);
+}
+
+manifest_reader manifest_reader::open(const std::string& path, std::size_t max_line_bytes) {
+  if (path == "-") return manifest_reader(STDIN_FILENO, false, max_line_bytes);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return manifest_reader(fd, true, max_line_bytes);
+}
+
+manifest_reader::~manifest_reader() {
+  if (owns_fd_ && fd_ >= 0) ::close(fd_);
+}
+
+manifest_reader::manifest_reader(manifest_reader&& other) noexcept
+    : fd_(other.fd_), owns_fd_(other.owns_fd_), max_line_(other.max_line_),
+      buffer_(std::move(other.buffer_)), capacity_(other.capacity_), begin_(other.begin_),
+      end_(other.end_), scanned_(other.scanned_), line_number_(other.line_number_),
+      bytes_read_(other.bytes_read_), eof_(other.eof_), cancel_(other.cancel_),
+      at_start_(other.at_start_) {
+  other.fd_ = -1;
+}
+
+bool manifest_reader::fill() {
+  if (eof_) return false;
+  if (begin_ > 0) { // keep the partial line, move it to the front
+    std::memmove(buffer_.get(), buffer_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  while (true) {
+    if (cancel_ && !wait_readable()) {
+      eof_ = true;
+      return false;
+    }
+    ssize_t n = ::read(fd_, buffer_.get() + end_, capacity_ - end_);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "cannot read manifest");
+    if (n == 0) {
+      eof_ = true;
+      return false;
+    }
+    end_ += static_cast<std::size_t>(n);
+    bytes_read_ += static_cast<std::uint64_t>(n);
+    if (at_start_ && end_ < 3) continue; // need three bytes to recognise a BOM
+    if (at_start_) {
+      at_start_ = false;
+      if (std::memcmp(buffer_.get(), "\xEF\xBB\xBF", 3) == 0) begin_ = 3;
+    }
+    return true;
+  }
+}
+
+bool manifest_reader::has_buffered_line() const noexcept {
+  return std::memchr(buffer_.get() + begin_, '\n', end_ - begin_) != nullptr;
+}
+
+// Waits until the descriptor has input, checking the cancel flag every 100 ms.
+bool manifest_reader::wait_readable() const {
+  while (!cancel_->load(std::memory_order_relaxed)) {
+    pollfd p{fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, 100);
+    if (r > 0 || (r < 0 && errno != EINTR)) return true; // read() reports errors itself
+  }
+  return false;
+}
+
+bool manifest_reader::next(manifest_line& out) {
+  std::size_t skipped = 0; // bytes of an oversized line already discarded
+  while (true) {
+    const char* base = buffer_.get();
+    const char* nl = static_cast<const char*>(
+        std::memchr(base + begin_ + scanned_, '\n', end_ - begin_ - scanned_));
+    std::size_t line_end;
+    if (nl) {
+      line_end = static_cast<std::size_t>(nl - base);
+    } else if (eof_) {
+      if (begin_ == end_ && skipped == 0) return false;
+      line_end = end_; // last line without a newline
+    } else if (end_ - begin_ + skipped > max_line_) {
+      // Longer than the limit: drop what we have and read on to the line's end.
+      skipped += end_ - begin_;
+      begin_ = end_ = scanned_ = 0;
+      fill();
+      continue;
+    } else {
+      scanned_ = end_ - begin_;
+      fill();
+      continue;
+    }
+
+    std::size_t start = begin_;
+    begin_ = line_end < end_ ? line_end + 1 : end_;
+    scanned_ = 0;
+    ++line_number_;
+    out.number = line_number_;
+    if (std::size_t length = line_end - start + skipped; length > max_line_) {
+      out.text = {};
+      out.readable = 0;
+      out.oversized = length;
+      return true;
+    }
+    std::string_view text(base + start, line_end - start);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (is_blank(text)) continue;
+    out.text = text;
+    out.readable = capacity_ + padding_bytes - start;
+    out.oversized = 0;
+    return true;
+  }
+}
+
+} // namespace jobpatch

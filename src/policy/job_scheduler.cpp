@@ -1,0 +1,247 @@
+#include <jobpatch/policy/job_scheduler.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <functional>
+#include <stdexcept>
+
+namespace jobpatch {
+
+namespace {
+std::uint64_t hash_handle(std::uint64_t h) noexcept {
+  // splitmix64 finaliser: engines hand out dense handles, which must not cluster.
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
+std::uint64_t hash_job(std::string_view id) noexcept { return std::hash<std::string_view>{}(id); }
+
+// Later-due items sink: std heap functions build a max-heap, so "less" means "due later".
+constexpr auto due_later = [](const auto& a, const auto& b) noexcept {
+  return a.at != b.at ? a.at > b.at : a.seq > b.seq;
+};
+} // namespace
+
+// --- flat_index -------------------------------------------------------------------------
+
+void job_scheduler::flat_index::reserve(std::size_t count) {
+  std::size_t want = std::bit_ceil(std::max<std::size_t>(16, count * 2));
+  if (want <= cells_.size()) return;
+  std::vector<cell> old = std::move(cells_);
+  cells_.assign(want, cell{0, none});
+  mask_ = want - 1;
+  count_ = 0;
+  for (const cell& c : old)
+    if (c.index != none) insert(c.hash, c.index);
+}
+
+template <class Eq>
+std::uint32_t job_scheduler::flat_index::find(std::uint64_t hash, Eq&& eq) const {
+  if (cells_.empty()) return none;
+  for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+    const cell& c = cells_[i];
+    if (c.index == none) return none;
+    if (c.hash == hash && eq(c.index)) return c.index;
+  }
+}
+
+void job_scheduler::flat_index::insert(std::uint64_t hash, std::uint32_t index) {
+  if ((count_ + 1) * 2 > cells_.size()) reserve(count_ + 1); // load factor <= 1/2
+  std::size_t i = hash & mask_;
+  while (cells_[i].index != none) i = (i + 1) & mask_;
+  cells_[i] = {hash, index};
+  ++count_;
+}
+
+void job_scheduler::flat_index::erase(std::uint64_t hash, std::uint32_t index) {
+  std::size_t i = hash & mask_;
+  while (cells_[i].index != index) i = (i + 1) & mask_; // present by contract
+  // Backward-shift deletion: pull later members of the probe run into the hole so that
+  // lookups never need tombstones.
+  for (std::size_t k = (i + 1) & mask_; cells_[k].index != none; k = (k + 1) & mask_) {
+    std::size_t home = cells_[k].hash & mask_;
+    if (((k - home) & mask_) >= ((k - i) & mask_)) {
+      cells_[i] = cells_[k];
+      i = k;
+    }
+  }
+  cells_[i] = {0, none};
+  --count_;
+}
+
+// --- job_scheduler ----------------------------------------------------------------------
+
+job_scheduler::job_scheduler(std::size_t window) : window_(std::max<std::size_t>(1, window)) {
+  entries_.reserve(window_);
+  jobs_.reserve(window_);
+  free_jobs_.reserve(window_);
+  by_handle_.reserve(window_);
+  by_job_.reserve(window_);
+  ready_.resize(std::bit_ceil(window_));
+  deferred_.reserve(window_);
+}
+
+std::uint32_t job_scheduler::entry_of(std::uint64_t handle) const noexcept {
+  return by_handle_.find(hash_handle(handle),
+                         [&](std::uint32_t e) { return entries_[e].handle == handle; });
+}
+
+std::uint32_t job_scheduler::in_flight_entry(std::uint64_t handle, const char* what) const {
+  std::uint32_t e = entry_of(handle);
+  if (e == none || entries_[e].st != state::in_flight)
+    throw std::logic_error(std::string("job_scheduler::") + what +
+                           ": update is not in flight (handle " + std::to_string(handle) + ")");
+  return e;
+}
+
+void job_scheduler::make_ready(std::uint32_t e) {
+  if (ready_size_ == ready_.size()) {
+    // Grow the ring, unrolling it so that the oldest stays first.
+    std::vector<std::uint32_t> bigger(ready_.size() * 2);
+    for (std::size_t k = 0; k < ready_size_; ++k)
+      bigger[k] = ready_[(ready_head_ + k) & (ready_.size() - 1)];
+    ready_ = std::move(bigger);
+    ready_head_ = 0;
+  }
+  ready_[(ready_head_ + ready_size_) & (ready_.size() - 1)] = e;
+  ++ready_size_;
+  entries_[e].st = state::ready;
+}
+
+std::uint32_t job_scheduler::pop_ready() noexcept {
+  std::uint32_t e = ready_[ready_head_];
+  ready_head_ = (ready_head_ + 1) & (ready_.size() - 1);
+  --ready_size_;
+  return e;
+}
+
+void job_scheduler::push(std::uint64_t handle, std::string_view job_id) {
+  std::uint64_t hh = hash_handle(handle);
+  if (entry_of(handle) != none)
+    throw std::logic_error("job_scheduler::push: handle " + std::to_string(handle) +
+                           " is already held");
+  std::uint32_t e;
+  if (free_entries_ != none) {
+    e = free_entries_;
+    free_entries_ = entries_[e].next;
+  } else {
+    e = static_cast<std::uint32_t>(entries_.size());
+    entries_.emplace_back();
+  }
+  entries_[e] = entry{handle, none, none, state::waiting};
+  by_handle_.insert(hh, e);
+  ++held_;
+
+  std::uint64_t jh = hash_job(job_id);
+  std::uint32_t j = by_job_.find(jh, [&](std::uint32_t k) { return jobs_[k].id == job_id; });
+  if (j != none) {
+    // The job already has a current update: wait behind its last one.
+    entries_[e].job = j;
+    entries_[jobs_[j].tail].next = e;
+    jobs_[j].tail = e;
+    return;
+  }
+  if (!free_jobs_.empty()) {
+    j = free_jobs_.back();
+    free_jobs_.pop_back();
+  } else {
+    j = static_cast<std::uint32_t>(jobs_.size());
+    jobs_.emplace_back();
+  }
+  job& jb = jobs_[j];
+  jb.id.assign(job_id.data(), job_id.size()); // reuses the slot's capacity
+  jb.hash = jh;
+  jb.head = jb.tail = e;
+  by_job_.insert(jh, j);
+  ++jobs_held_;
+  entries_[e].job = j;
+  make_ready(e);
+}
+
+std::optional<std::uint64_t> job_scheduler::next(clock::time_point now) {
+  std::uint32_t e;
+  if (!deferred_.empty() && deferred_.front().at <= now) {
+    e = deferred_.front().entry;
+    std::pop_heap(deferred_.begin(), deferred_.end(), due_later);
+    deferred_.pop_back();
+  } else if (ready_size_ > 0) {
+    e = pop_ready();
+  } else {
+    return std::nullopt;
+  }
+  entries_[e].st = state::in_flight;
+  ++in_flight_;
+  return entries_[e].handle;
+}
+
+void job_scheduler::defer(std::uint64_t handle, clock::time_point ready_at) {
+  std::uint32_t e = in_flight_entry(handle, "defer");
+  entries_[e].st = state::deferred;
+  --in_flight_;
+  deferred_.push_back({ready_at, seq_++, e});
+  std::push_heap(deferred_.begin(), deferred_.end(), due_later);
+}
+
+void job_scheduler::release_entry(std::uint32_t e) {
+  by_handle_.erase(hash_handle(entries_[e].handle), e);
+  entries_[e].st = state::waiting;
+  entries_[e].job = none;
+  entries_[e].next = free_entries_;
+  free_entries_ = e;
+  --held_;
+}
+
+void job_scheduler::release_job(std::uint32_t j) {
+  by_job_.erase(jobs_[j].hash, j);
+  jobs_[j].head = jobs_[j].tail = none;
+  free_jobs_.push_back(j);
+  --jobs_held_;
+}
+
+void job_scheduler::complete(std::uint64_t handle) {
+  std::uint32_t e = in_flight_entry(handle, "complete");
+  --in_flight_;
+  std::uint32_t j = entries_[e].job;
+  std::uint32_t successor = entries_[e].next;
+  release_entry(e);
+  if (successor == none) {
+    release_job(j);
+  } else {
+    jobs_[j].head = successor;
+    make_ready(successor);
+  }
+}
+
+std::vector<std::uint64_t> job_scheduler::take_waiting() {
+  std::vector<std::uint64_t> out;
+  out.reserve(held_ - in_flight_);
+  for (std::uint32_t j = 0; j < jobs_.size(); ++j) {
+    job& jb = jobs_[j];
+    if (jb.head == none) continue;
+    std::uint32_t e = jb.head;
+    bool keep_head = entries_[e].st == state::in_flight;
+    if (keep_head) {
+      e = entries_[e].next;
+      entries_[jb.head].next = none;
+      jb.tail = jb.head;
+    }
+    while (e != none) {
+      std::uint32_t after = entries_[e].next;
+      out.push_back(entries_[e].handle);
+      release_entry(e);
+      e = after;
+    }
+    if (!keep_head) release_job(j);
+  }
+  ready_head_ = ready_size_ = 0;
+  deferred_.clear();
+  return out;
+}
+
+std::optional<job_scheduler::clock::time_point> job_scheduler::next_due() const noexcept {
+  if (deferred_.empty()) return std::nullopt;
+  return deferred_.front().at;
+}
+
+} // namespace jobpatch

@@ -1,0 +1,559 @@
+#include <jobpatch/report/html_report.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <optional>
+
+namespace jobpatch {
+namespace {
+
+using std::chrono::nanoseconds;
+
+// Colour-blind-friendly palette (Okabe-Ito), one per series.
+constexpr const char* palette[] = {"#0072b2", "#e69f00", "#009e73", "#cc79a7",
+                                   "#56b4e9", "#d55e00", "#f0e442", "#000000"};
+constexpr std::size_t palette_size = sizeof palette / sizeof palette[0];
+
+// Chart geometry in SVG user units; the SVG scales to the page width.
+constexpr double chart_width = 960;
+constexpr double chart_height = 320;
+constexpr double margin_left = 78;
+constexpr double margin_right = 44; // room for the last x tick label
+constexpr double margin_top = 16;
+constexpr double margin_bottom = 48;
+
+std::string number(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// Three significant digits.
+std::string three_digits(double v) {
+  return number(v, v >= 99.95 ? 0 : v >= 9.995 ? 1 : 2);
+}
+
+// Short tick labels: "500 µs", "2 ms", "1.5 s".
+std::string latency_tick(double ns) {
+  auto compact = [](double v) {
+    std::string s = number(v, v >= 10 ? 0 : v >= 1 ? 1 : 2);
+    if (s.find('.') != std::string::npos) {
+      while (s.back() == '0') s.pop_back();
+      if (s.back() == '.') s.pop_back();
+    }
+    return s;
+  };
+  if (ns < 1e3) return compact(ns) + " ns";
+  if (ns < 1e6) return compact(ns / 1e3) + " µs";
+  if (ns < 1e9) return compact(ns / 1e6) + " ms";
+  return compact(ns / 1e9) + " s";
+}
+
+// "12 345 678" is hard to read in a table; "12,345,678" is not.
+std::string with_commas(std::uint64_t v) {
+  std::string digits = std::to_string(v);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string percent_label(double q) {
+  // 0.999 -> "99.9%", 0.9 -> "90%".
+  std::string s = number(q * 100, 4);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s + "%";
+}
+
+// ---- axes ----------------------------------------------------------------------------
+
+// A 1-2-5 step giving about `target` intervals over `range`.
+double nice_step(double range, int target) {
+  double raw = range / target;
+  double magnitude = std::pow(10, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0})
+    if (m * magnitude >= raw) return m * magnitude;
+  return 10 * magnitude;
+}
+
+struct axis {
+  double lo, hi;
+  bool log;
+  std::vector<double> ticks;
+
+  // Fraction of the way from lo to hi, in [0,1].
+  double fraction(double v) const {
+    if (log) {
+      v = std::max(v, lo);
+      return (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo));
+    }
+    return (v - lo) / (hi - lo);
+  }
+};
+
+// Linear axis from 0 (or lo) to a round number at or above hi.
+axis linear_axis(double lo, double hi, int target_ticks = 6) {
+  if (!(hi > lo)) hi = lo + 1;
+  double step = nice_step(hi - lo, target_ticks);
+  axis a{std::floor(lo / step) * step, std::ceil(hi / step) * step, false, {}};
+  for (double t = a.lo; t <= a.hi + step / 2; t += step) a.ticks.push_back(t);
+  return a;
+}
+
+// Log axis whose ends are ticks: at 1-2-5 of each decade when the span is short, 1-3
+// when longer, decades only when long (labels would collide otherwise).
+axis log_axis(double lo, double hi) {
+  lo = std::max(lo, 1.0);
+  hi = std::max(hi, lo * 1.01);
+  double decades = std::log10(hi / lo);
+  std::vector<double> mantissas = decades <= 2 ? std::vector<double>{1, 2, 5}
+                                  : decades <= 4 ? std::vector<double>{1, 3}
+                                                 : std::vector<double>{1};
+  // Candidate ticks from the decade below lo to the decade above hi.
+  std::vector<double> candidates;
+  for (double d = std::pow(10, std::floor(std::log10(lo))); d <= hi * 10; d *= 10)
+    for (double m : mantissas) candidates.push_back(m * d);
+  axis a{lo, hi, true, {}};
+  for (double c : candidates)
+    if (c <= lo * 1.0001) a.lo = c;
+  for (auto it = candidates.rbegin(); it != candidates.rend(); ++it)
+    if (*it >= hi * 0.9999) a.hi = *it;
+  for (double c : candidates)
+    if (c >= a.lo * 0.9999 && c <= a.hi * 1.0001) a.ticks.push_back(c);
+  return a;
+}
+
+// ---- SVG ------------------------------------------------------------------------------
+
+// One chart: a plot area with axes and grid; series are appended in data coordinates.
+class svg_chart {
+public:
+  svg_chart(std::string title, axis x, axis y, std::function<std::string(double)> x_label,
+            std::function<std::string(double)> y_label, std::string x_title, std::string y_title)
+      : x_(std::move(x)), y_(std::move(y)) {
+    out_ += "<svg class=\"chart\" viewBox=\"0 0 " + number(chart_width, 0) + " " +
+            number(chart_height, 0) + "\" role=\"img\" aria-label=\"" + html_escape(title) +
+            "\" xmlns=\"http://www.w3.org/2000/svg\">";
+    out_ += "<rect x=\"" + number(margin_left, 0) + "\" y=\"" + number(margin_top, 0) +
+            "\" width=\"" + number(plot_width(), 0) + "\" height=\"" + number(plot_height(), 0) +
+            "\" class=\"plot\"></rect>";
+    for (double t : x_.ticks) {
+      double px = px_x(t);
+      out_ += "<line class=\"grid\" x1=\"" + number(px, 1) + "\" y1=\"" + number(margin_top, 1) +
+              "\" x2=\"" + number(px, 1) + "\" y2=\"" + number(margin_top + plot_height(), 1) + "\"></line>";
+      out_ += "<text class=\"tick\" x=\"" + number(px, 1) + "\" y=\"" +
+              number(margin_top + plot_height() + 17, 1) + "\" text-anchor=\"middle\">" +
+              html_escape(x_label(t)) + "</text>";
+    }
+    for (double t : y_.ticks) {
+      double py = px_y(t);
+      out_ += "<line class=\"grid\" x1=\"" + number(margin_left, 1) + "\" y1=\"" + number(py, 1) +
+              "\" x2=\"" + number(margin_left + plot_width(), 1) + "\" y2=\"" + number(py, 1) + "\"></line>";
+      out_ += "<text class=\"tick\" x=\"" + number(margin_left - 8, 1) + "\" y=\"" + number(py + 4, 1) +
+              "\" text-anchor=\"end\">" + html_escape(y_label(t)) + "</text>";
+    }
+    out_ += "<text class=\"axis-title\" x=\"" + number(margin_left + plot_width() / 2, 1) + "\" y=\"" +
+            number(chart_height - 8, 1) + "\" text-anchor=\"middle\">" + html_escape(x_title) + "</text>";
+    out_ += "<text class=\"axis-title\" transform=\"translate(16," + number(margin_top + plot_height() / 2, 1) +
+            ") rotate(-90)\" text-anchor=\"middle\">" + html_escape(y_title) + "</text>";
+  }
+
+  double px_x(double v) const { return margin_left + std::clamp(x_.fraction(v), 0.0, 1.0) * plot_width(); }
+  double px_y(double v) const {
+    return margin_top + plot_height() - std::clamp(y_.fraction(v), 0.0, 1.0) * plot_height();
+  }
+
+  // A line through the points; NaN y values break it into pieces.
+  void polyline(const std::vector<std::pair<double, double>>& points, const char* colour,
+                bool dashed = false) {
+    std::string d;
+    bool pen_down = false;
+    for (auto [x, y] : points) {
+      if (std::isnan(y)) {
+        pen_down = false;
+        continue;
+      }
+      d += pen_down ? " L" : " M";
+      d += number(px_x(x), 1) + " " + number(px_y(y), 1);
+      pen_down = true;
+    }
+    if (d.empty()) return;
+    out_ += "<path class=\"series\" d=\"" + d.substr(1) + "\" stroke=\"" + colour + "\"" +
+            (dashed ? " stroke-dasharray=\"6 4\"" : "") + "></path>";
+  }
+
+  // A bar from x0 to x1 of height y (from the bottom of the plot).
+  void bar(double x0, double x1, double y, const char* colour, const std::string& tooltip) {
+    double left = px_x(x0), right = px_x(x1), top = px_y(y);
+    double bottom = margin_top + plot_height();
+    out_ += "<rect x=\"" + number(left + 0.5, 1) + "\" y=\"" + number(top, 1) + "\" width=\"" +
+            number(std::max(right - left - 1, 1.0), 1) + "\" height=\"" + number(bottom - top, 1) +
+            "\" fill=\"" + colour + "\"><title>" + html_escape(tooltip) + "</title></rect>";
+  }
+
+  std::string finish() { return out_ + "</svg>"; }
+
+private:
+  static double plot_width() { return chart_width - margin_left - margin_right; }
+  static double plot_height() { return chart_height - margin_top - margin_bottom; }
+
+  axis x_, y_;
+  std::string out_;
+};
+
+std::string legend(const std::vector<std::pair<std::string, const char*>>& entries,
+                   const std::vector<bool>& dashed = {}) {
+  std::string out = "<div class=\"legend\">";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    bool dash = i < dashed.size() && dashed[i];
+    out += "<span><i style=\"border-top:3px " + std::string(dash ? "dashed " : "solid ") +
+           entries[i].second + "\"></i>" + html_escape(entries[i].first) + "</span>";
+  }
+  return out + "</div>";
+}
+
+std::string empty_note(std::string_view what) {
+  return "<p class=\"empty\">" + html_escape(what) + "</p>";
+}
+
+// ---- sections ------------------------------------------------------------------------
+
+constexpr double summary_quantiles[] = {0.5, 0.9, 0.99, 0.999, 0.9999};
+
+void settings_section(std::string& out, const html_report_input& in) {
+  if (in.settings.empty()) return;
+  out += "<h2>Settings</h2><table class=\"kv\"><tbody>";
+  for (const auto& [key, value] : in.settings)
+    out += "<tr><th>" + html_escape(key) + "</th><td>" + html_escape(value) + "</td></tr>";
+  out += "</tbody></table>";
+}
+
+void figure(std::string& out, std::string_view label, const std::string& value, const char* cls = "") {
+  out += "<div class=\"figure " + std::string(cls) + "\"><div class=\"label\">" + html_escape(label) +
+         "</div><div class=\"value\">" + html_escape(value) + "</div></div>";
+}
+
+void summary_section(std::string& out, const html_report_input& in) {
+  out += "<h2>Summary</h2><div class=\"figures\">";
+  figure(out, "Requests", with_commas(in.requests));
+  figure(out, "OK", with_commas(in.ok), "good");
+  figure(out, "Failed", with_commas(in.failed), in.failed ? "bad" : "");
+  figure(out, "Requests/s", number(in.requests_per_second, in.requests_per_second < 100 ? 1 : 0));
+  figure(out, "Duration", number(in.wall_seconds, 2) + " s");
+  if (in.latency && in.latency->count()) {
+    for (double q : summary_quantiles)
+      figure(out, "p" + percent_label(q).substr(0, percent_label(q).size() - 1),
+             format_latency(in.latency->percentile(q)));
+    figure(out, "max", format_latency(in.latency->max()));
+  }
+  out += "</div>";
+  out += "<p class=\"note\">Latency is measured from each request's intended send time, so time "
+         "a request spent waiting for the client counts (no coordinated omission).";
+  if (in.late_requests)
+    out += " <strong>" + with_commas(in.late_requests) + " requests started late</strong> (at most " +
+           html_escape(format_latency(in.max_lateness)) +
+           " behind schedule): every connection was busy when they were due, because the server "
+           "slowed down or the pool is too small for the rate. They were still measured from "
+           "their intended time.";
+  else
+    out += " Every request started on schedule.";
+  out += "</p>";
+}
+
+void latency_table(std::string& out, const html_report_input& in) {
+  out += "<table class=\"num\"><thead><tr><th>endpoint</th><th>count</th>";
+  for (double q : summary_quantiles) out += "<th>" + html_escape(percent_label(q)) + "</th>";
+  out += "<th>max</th><th>mean</th></tr></thead><tbody>";
+  auto row = [&](std::string_view name, const latency_histogram& h) {
+    out += "<tr><th>" + html_escape(name) + "</th><td>" + with_commas(h.count()) + "</td>";
+    for (double q : summary_quantiles) out += "<td>" + html_escape(format_latency(h.percentile(q))) + "</td>";
+    out += "<td>" + html_escape(format_latency(h.max())) + "</td><td>" +
+           html_escape(format_latency(h.mean())) + "</td></tr>";
+  };
+  for (const auto& e : in.endpoints)
+    if (e.latency && e.latency->count()) row(e.name, *e.latency);
+  if (in.latency && in.latency->count()) row("all requests", *in.latency);
+  if (in.service_time && in.service_time->count()) row("service time (per attempt)", *in.service_time);
+  out += "</tbody></table>";
+}
+
+// (a) HdrHistogram-style percentile curve: x = -log10(1 - q), latency on a log axis.
+void percentile_chart(std::string& out, const html_report_input& in) {
+  std::vector<std::pair<std::string, const latency_histogram*>> curves;
+  for (const auto& e : in.endpoints)
+    if (e.latency && e.latency->count()) curves.emplace_back(e.name, e.latency);
+  if (curves.size() != 1 && in.latency && in.latency->count()) curves.emplace_back("all requests", in.latency);
+  out += "<h2>Latency by percentile</h2>";
+  if (curves.empty()) {
+    out += empty_note("No latencies were recorded.");
+    return;
+  }
+  std::uint64_t most = 0;
+  double lo = INFINITY, hi = 0;
+  for (const auto& [name, h] : curves) {
+    most = std::max(most, h->count());
+    lo = std::min(lo, static_cast<double>(h->min().count()));
+    hi = std::max(hi, static_cast<double>(h->max().count()));
+  }
+  // Show the "nines" the data can support: with n samples, 1 - 1/n is the last quantile.
+  double x_max = std::clamp(std::ceil(std::log10(static_cast<double>(most))), 2.0, 5.0);
+  axis x{0, x_max, false, {}};
+  for (double t = 0; t <= x_max; ++t) x.ticks.push_back(t);
+  svg_chart chart("latency by percentile", x, log_axis(lo, hi),
+                  [](double t) { return percent_label(1 - std::pow(10, -t)); }, latency_tick,
+                  "percentile (log scale of 1 − q)", "latency");
+  std::vector<std::pair<std::string, const char*>> entries;
+  std::vector<bool> dashed;
+  for (std::size_t i = 0; i < curves.size(); ++i) {
+    const auto& [name, h] = curves[i];
+    bool overall = h == in.latency && curves.size() > 1;
+    const char* colour = overall ? "#333333" : palette[i % palette_size];
+    std::vector<std::pair<double, double>> points;
+    for (double t = 0; t <= x_max + 1e-9; t += 0.02)
+      points.emplace_back(t, static_cast<double>(h->percentile(1 - std::pow(10, -t)).count()));
+    chart.polyline(points, colour, overall);
+    entries.emplace_back(name + " (" + with_commas(h->count()) + ")", colour);
+    dashed.push_back(overall);
+  }
+  out += chart.finish();
+  out += legend(entries, dashed);
+}
+
+// (b) Latency histograms: bars over log-spaced bins (10 per decade), one chart each for
+// per-request latency and per-attempt service time, on a shared x range.
+void histogram_charts(std::string& out, const html_report_input& in) {
+  std::vector<std::pair<std::string, const latency_histogram*>> charts;
+  if (in.latency && in.latency->count()) charts.emplace_back("Latency per request (from intended send time)", in.latency);
+  if (in.service_time && in.service_time->count())
+    charts.emplace_back("Service time per attempt (send to answer)", in.service_time);
+  out += "<h2>Latency distribution</h2>";
+  if (charts.empty()) {
+    out += empty_note("No latencies were recorded.");
+    return;
+  }
+  double lo = INFINITY, hi = 0;
+  for (const auto& [title, h] : charts) {
+    lo = std::min(lo, static_cast<double>(std::max<std::int64_t>(h->min().count(), 1)));
+    hi = std::max(hi, static_cast<double>(std::max<std::int64_t>(h->max().count(), 1)));
+  }
+  axis x = log_axis(lo, hi);
+  constexpr double bins_per_decade = 10;
+  double first = std::floor(std::log10(x.lo) * bins_per_decade);
+  auto bin_count = static_cast<std::size_t>(std::ceil(std::log10(x.hi) * bins_per_decade) - first);
+  bin_count = std::max<std::size_t>(bin_count, 1);
+  for (std::size_t c = 0; c < charts.size(); ++c) {
+    const auto& [title, h] = charts[c];
+    std::vector<std::uint64_t> bins(bin_count);
+    h->for_each_bucket([&](const latency_histogram::bucket& b) {
+      double mid = std::max((static_cast<double>(b.lower.count()) + static_cast<double>(b.upper.count())) / 2, 1.0);
+      auto i = static_cast<std::ptrdiff_t>(std::floor(std::log10(mid) * bins_per_decade) - first);
+      bins[static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(i, 0, static_cast<std::ptrdiff_t>(bin_count) - 1))] += b.count;
+    });
+    double top = static_cast<double>(*std::max_element(bins.begin(), bins.end()));
+    svg_chart chart(title, x, linear_axis(0, top, 5), latency_tick,
+                    [](double v) { return with_commas(static_cast<std::uint64_t>(v)); }, "latency (log scale)",
+                    "requests");
+    for (std::size_t i = 0; i < bin_count; ++i) {
+      if (!bins[i]) continue;
+      double x0 = std::pow(10, (first + static_cast<double>(i)) / bins_per_decade);
+      double x1 = std::pow(10, (first + static_cast<double>(i) + 1) / bins_per_decade);
+      chart.bar(x0, x1, static_cast<double>(bins[i]), palette[c == 0 ? 0 : 1],
+                latency_tick(x0) + " – " + latency_tick(x1) + ": " + with_commas(bins[i]));
+    }
+    out += "<h3>" + html_escape(title) + "</h3>" + chart.finish();
+  }
+}
+
+// (c) Throughput and p50/p99 latency over time, from the time series.
+void timeline_charts(std::string& out, const html_report_input& in) {
+  out += "<h2>Over time</h2>";
+  if (!in.timeline || in.timeline->buckets().empty()) {
+    out += empty_note("No time series was recorded.");
+    return;
+  }
+  const auto& ts = *in.timeline;
+  double width_s = static_cast<double>(ts.bucket_width().count()) / 1e9;
+  double end_s = std::max(in.wall_seconds, static_cast<double>(ts.last_offset().count()) / 1e9);
+  struct point { double mid, rate, errors, p50, p99; };
+  std::vector<point> points;
+  double top_rate = 0, lo = INFINITY, hi = 0;
+  for (std::size_t i = 0; i < ts.buckets().size(); ++i) {
+    const auto& b = ts.buckets()[i];
+    double start = static_cast<double>(ts.bucket_start(i).count()) / 1e9;
+    // The last interval may be cut short by the end of the run; skip a sliver of one
+    // rather than plot a rate measured over a few milliseconds.
+    double covered = std::min(width_s, end_s - start);
+    if (covered < width_s * 0.25) continue;
+    point p{start + covered / 2, static_cast<double>(b.count()) / covered,
+            static_cast<double>(b.errors()) / covered, NAN, NAN};
+    if (b.count()) {
+      p.p50 = static_cast<double>(b.percentile(0.5).count());
+      p.p99 = static_cast<double>(b.percentile(0.99).count());
+      lo = std::min(lo, p.p50);
+      hi = std::max(hi, p.p99);
+    }
+    top_rate = std::max(top_rate, p.rate);
+    points.push_back(p);
+  }
+  if (points.empty()) {
+    out += empty_note("The run was too short for a time series.");
+    return;
+  }
+  bool minutes = end_s > 600;
+  // Time runs exactly from the start to the end of the run, with round ticks inside.
+  double x_end = minutes ? end_s / 60 : end_s;
+  axis x = linear_axis(0, x_end, 8);
+  x.hi = x_end;
+  while (x.ticks.size() > 1 && x.ticks.back() > x_end * 1.0001) x.ticks.pop_back();
+  auto x_label = [minutes](double v) {
+    std::string s = number(v, v == std::floor(v) ? 0 : 1);
+    return s + (minutes ? " min" : " s");
+  };
+  auto scaled = [minutes](double seconds) { return minutes ? seconds / 60 : seconds; };
+  std::string bucket_note = " (per " + number(width_s, width_s < 10 ? 1 : 0) + " s interval)";
+  {
+    svg_chart chart("throughput over time", x, linear_axis(0, top_rate, 5), x_label,
+                    [](double v) { return number(v, v < 10 && v != std::floor(v) ? 1 : 0); },
+                    "time since start", "requests/s");
+    std::vector<std::pair<double, double>> rate, errors;
+    for (const auto& p : points) {
+      rate.emplace_back(scaled(p.mid), p.rate);
+      errors.emplace_back(scaled(p.mid), p.errors);
+    }
+    chart.polyline(rate, palette[0]);
+    chart.polyline(errors, palette[5]);
+    out += "<h3>Throughput" + html_escape(bucket_note) + "</h3>" + chart.finish();
+    out += legend({{"completed requests/s", palette[0]}, {"failed requests/s", palette[5]}});
+  }
+  if (hi > 0) {
+    svg_chart chart("latency over time", x, log_axis(lo, hi), x_label, latency_tick, "time since start",
+                    "latency (log scale)");
+    std::vector<std::pair<double, double>> p50, p99;
+    for (const auto& p : points) {
+      p50.emplace_back(scaled(p.mid), p.p50);
+      p99.emplace_back(scaled(p.mid), p.p99);
+    }
+    chart.polyline(p50, palette[0]);
+    chart.polyline(p99, palette[1]);
+    out += "<h3>Latency" + html_escape(bucket_note) + "</h3>" + chart.finish();
+    out += legend({{"p50", palette[0]}, {"p99", palette[1]}});
+  }
+}
+
+// (d) Answers by status and failures below HTTP by class: a table and horizontal bars.
+void breakdown_section(std::string& out, const html_report_input& in) {
+  out += "<h2>Answers and errors</h2>";
+  struct row { std::string label; std::uint64_t n; const char* colour; };
+  std::vector<row> rows;
+  for (const auto& [status, n] : in.status_counts)
+    rows.push_back({"HTTP " + std::to_string(status), n,
+                    status < 300 ? "#009e73" : status < 500 ? "#e69f00" : "#d55e00"});
+  for (const auto& [cls, n] : in.error_counts) rows.push_back({cls, n, "#7f7f7f"});
+  if (rows.empty()) {
+    out += empty_note("No answers were recorded.");
+    return;
+  }
+  std::uint64_t total = 0, top = 0;
+  for (const auto& r : rows) {
+    total += r.n;
+    top = std::max(top, r.n);
+  }
+  constexpr double row_height = 26, label_width = 190, count_width = 150;
+  double height = row_height * static_cast<double>(rows.size()) + 8;
+  out += "<svg class=\"chart bars\" viewBox=\"0 0 " + number(chart_width, 0) + " " + number(height, 0) +
+         "\" role=\"img\" aria-label=\"answers and errors\" xmlns=\"http://www.w3.org/2000/svg\">";
+  double bar_room = chart_width - label_width - count_width;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    double y = 4 + row_height * static_cast<double>(i);
+    double w = top ? std::max(bar_room * static_cast<double>(r.n) / static_cast<double>(top), 1.0) : 1.0;
+    std::string share = number(total ? 100.0 * static_cast<double>(r.n) / static_cast<double>(total) : 0, 1) + "%";
+    out += "<text class=\"tick\" x=\"" + number(label_width - 10, 0) + "\" y=\"" + number(y + 17, 1) +
+           "\" text-anchor=\"end\">" + html_escape(r.label) + "</text>";
+    out += "<rect x=\"" + number(label_width, 0) + "\" y=\"" + number(y + 3, 1) + "\" width=\"" + number(w, 1) +
+           "\" height=\"" + number(row_height - 6, 1) + "\" fill=\"" + r.colour + "\"></rect>";
+    out += "<text class=\"tick\" x=\"" + number(label_width + w + 8, 1) + "\" y=\"" + number(y + 17, 1) +
+           "\">" + html_escape(with_commas(r.n) + " (" + share + ")") + "</text>";
+  }
+  out += "</svg>";
+  out += "<table class=\"num\"><thead><tr><th>answer</th><th>count</th><th>share</th></tr></thead><tbody>";
+  for (const auto& r : rows)
+    out += "<tr><th>" + html_escape(r.label) + "</th><td>" + with_commas(r.n) + "</td><td>" +
+           number(total ? 100.0 * static_cast<double>(r.n) / static_cast<double>(total) : 0, 2) + "%</td></tr>";
+  out += "</tbody></table>";
+}
+
+constexpr const char* style = R"(
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#fff;margin:0}
+main{max-width:1000px;margin:0 auto;padding:24px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:14px;margin:16px 0 4px;color:#444}
+.meta,.note,.empty{color:#555}.empty{font-style:italic}
+table{border-collapse:collapse;margin:8px 0}th,td{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
+table.num td{text-align:right;font-variant-numeric:tabular-nums}thead th{color:#555;font-weight:600}
+table.kv th{font-weight:600;color:#444}
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(120px,1fr));gap:8px}
+.figure{border:1px solid #e3e3e3;border-radius:6px;padding:8px 10px}
+.figure .label{color:#666;font-size:12px}.figure .value{font-size:18px;font-weight:600;font-variant-numeric:tabular-nums}
+.figure.good .value{color:#007a5a}.figure.bad .value{color:#c0392b}
+svg.chart{width:100%;height:auto;display:block}
+svg .plot{fill:#fafafa;stroke:#bbb}svg .grid{stroke:#e4e4e4}
+svg .tick{font-size:12px;fill:#444}svg .axis-title{font-size:13px;fill:#222}
+svg .series{fill:none;stroke-width:2;stroke-linejoin:round}
+.legend{display:flex;flex-wrap:wrap;gap:16px;margin:4px 0 8px 78px;font-size:13px}
+.legend i{display:inline-block;width:22px;margin-right:6px;vertical-align:middle}
+)";
+
+} // namespace
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+    case '&': out += "&amp;"; break;
+    case '<': out += "&lt;"; break;
+    case '>': out += "&gt;"; break;
+    case '"': out += "&quot;"; break;
+    case '\'': out += "&#39;"; break;
+    default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string format_latency(nanoseconds d) {
+  double ns = static_cast<double>(d.count());
+  // Thresholds at what rounds to 1000, so 999.7 us shows as "1.00 ms", not "1000 us".
+  if (ns < 999.5) return number(ns, 0) + " ns";
+  if (ns < 999.5e3) return three_digits(ns / 1e3) + " µs";
+  if (ns < 999.5e6) return three_digits(ns / 1e6) + " ms";
+  return three_digits(ns / 1e9) + " s";
+}
+
+std::string render_html_report(const html_report_input& in) {
+  std::string out;
+  out.reserve(64 * 1024);
+  out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+         "<title>" + html_escape(in.title) + "</title><style>" + style + "</style></head><body><main>";
+  out += "<h1>" + html_escape(in.title) + "</h1>";
+  if (!in.generated_at.empty()) out += "<p class=\"meta\">Generated " + html_escape(in.generated_at) + "</p>";
+  settings_section(out, in);
+  summary_section(out, in);
+  out += "<h2>Latency by endpoint</h2>";
+  latency_table(out, in);
+  percentile_chart(out, in);
+  histogram_charts(out, in);
+  timeline_charts(out, in);
+  breakdown_section(out, in);
+  out += "</main></body></html>\n";
+  return out;
+}
+
+} // namespace jobpatch

@@ -1,0 +1,76 @@
+#include <jobpatch/results/result_record.hpp>
+
+#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/manifest/line_validator.hpp>
+
+#include <array>
+
+namespace jobpatch {
+namespace {
+constexpr std::array<std::string_view, 4> outcome_names = {"ok", "failed", "invalid", "skipped"};
+}
+
+std::string_view to_string(outcome o) noexcept { return outcome_names[static_cast<std::size_t>(o)]; }
+
+std::optional<outcome> parse_outcome(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < outcome_names.size(); ++i)
+    if (outcome_names[i] == name) return static_cast<outcome>(i);
+  return std::nullopt;
+}
+
+result_record invalid_record(const invalid_line& bad) {
+  result_record r;
+  r.line = bad.line;
+  r.job_id = bad.job_id;
+  r.op = bad.op;
+  r.result = outcome::invalid;
+  r.error = bad.message;
+  return r;
+}
+
+void append_ndjson(std::string& out, const result_record& r) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += "{\"line\":";
+  append_uint(out, r.line);
+  if (!r.job_id.empty()) {
+    out += ",\"jobId\":";
+    append_json_string(out, r.job_id);
+  }
+  if (r.op) {
+    out += ",\"op\":\"";
+    out += to_string(*r.op);
+    out += '"';
+  }
+  out += ",\"outcome\":\"";
+  out += to_string(r.result);
+  out += '"';
+  if (r.status != 0) {
+    out += ",\"status\":";
+    append_int(out, r.status);
+  }
+  if (r.attempts != 0) {
+    out += ",\"attempts\":";
+    append_uint(out, r.attempts);
+  }
+  if (r.latency_ms >= 0) {
+    out += ",\"latencyMs\":";
+    append_fixed(out, r.latency_ms, 3);
+  }
+  if (r.verified) out += *r.verified ? ",\"verified\":true" : ",\"verified\":false";
+  if (!r.state.empty()) {
+    out += ",\"state\":";
+    append_json_string(out, r.state);
+  }
+  if (!r.error.empty()) {
+    out += ",\"error\":";
+    append_json_string(out, r.error);
+  }
+  if (r.fingerprint) {
+    out += ",\"fp\":\"";
+    for (int shift = 60; shift >= 0; shift -= 4) out.push_back(hex[(*r.fingerprint >> shift) & 0xF]);
+    out += '"';
+  }
+  out += "}\n";
+}
+
+} // namespace jobpatch

@@ -1,0 +1,35 @@
+#include <jobpatch/results/result_sink.hpp>
+
+namespace jobpatch {
+
+result_sink::result_sink(const std::string& results_path, file_writer::mode results_mode,
+                         const std::string& failed_out_path) {
+  if (!results_path.empty()) results_ = file_writer(results_path, results_mode);
+  if (!failed_out_path.empty()) failed_ = file_writer(failed_out_path, file_writer::mode::truncate);
+}
+
+void result_sink::record(const result_record& r, std::string_view raw_line) {
+  ++records_;
+  if (results_.is_open()) {
+    append_ndjson(results_.buffer(), r);
+    results_.commit();
+  }
+  if (failed_.is_open() && r.result == outcome::failed && !raw_line.empty()) {
+    failed_.buffer() += raw_line;
+    failed_.buffer() += '\n';
+    failed_.commit();
+  }
+}
+
+void result_sink::flush(bool durable) {
+  if (results_.is_open()) durable ? results_.sync() : results_.flush();
+  if (failed_.is_open()) failed_.flush();
+}
+
+void result_sink::close() {
+  if (results_.is_open()) results_.sync();
+  results_.close();
+  failed_.close();
+}
+
+} // namespace jobpatch

@@ -1,0 +1,169 @@
+#include <jobpatch/stats/metrics_file.hpp>
+
+#include <charconv>
+#include <cerrno>
+#include <cmath>
+#include <system_error>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace jobpatch {
+namespace {
+
+// Go's ParseFloat spellings for the non-finite values; otherwise the shortest text that
+// reads back as the same double.
+void append_value(std::string& out, double v) {
+  if (std::isnan(v)) { out += "NaN"; return; }
+  if (std::isinf(v)) { out += v > 0 ? "+Inf" : "-Inf"; return; }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_value(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += "# HELP jobpatch_";
+  out += name;
+  out += ' ';
+  out += help; // our own constant text: no backslashes or newlines to escape
+  out += "\n# TYPE jobpatch_";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+template <class V>
+void sample(std::string& out, std::string_view name, V value, std::string_view label = {},
+            std::string_view label_value = {}) {
+  out += "jobpatch_";
+  out += name;
+  if (!label.empty()) {
+    out += '{';
+    out += label;
+    out += "=\"";
+    out += escape_label_value(label_value);
+    out += "\"}";
+  }
+  out += ' ';
+  append_value(out, value);
+  out += '\n';
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+} // namespace
+
+metrics_latency_summary summarize_latency(const latency_histogram& h) {
+  metrics_latency_summary s;
+  for (double q : {0.5, 0.9, 0.99, 0.999})
+    s.quantiles.emplace_back(q, static_cast<double>(h.percentile(q).count()) / 1e9);
+  s.count = h.count();
+  // mean() is the exact sum divided by the count (integer nanoseconds).
+  s.sum_seconds = static_cast<double>(h.mean().count()) / 1e9 * static_cast<double>(h.count());
+  return s;
+}
+
+std::string escape_label_value(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    switch (c) {
+    case '\\': out += "\\\\"; break;
+    case '"': out += "\\\""; break;
+    case '\n': out += "\\n"; break;
+    default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string format_metrics(const metrics_snapshot& m) {
+  std::string out;
+  header(out, "lines_total", "counter", "Manifest lines by final outcome.");
+  sample(out, "lines_total", m.lines_ok, "outcome", "ok");
+  sample(out, "lines_total", m.lines_failed, "outcome", "failed");
+  sample(out, "lines_total", m.lines_invalid, "outcome", "invalid");
+  sample(out, "lines_total", m.lines_skipped, "outcome", "skipped");
+  header(out, "attempts_total", "counter", "HTTP requests sent, retries included.");
+  sample(out, "attempts_total", m.attempts);
+  header(out, "retries_total", "counter", "Requests that repeated an earlier attempt.");
+  sample(out, "retries_total", m.retries);
+  header(out, "run_duration_seconds", "gauge", "Wall-clock time of the run so far.");
+  sample(out, "run_duration_seconds", m.run_duration_seconds);
+  header(out, "last_success_timestamp_seconds", "gauge",
+         "Unix time of the last applied update (0 = none).");
+  sample(out, "last_success_timestamp_seconds", m.last_success_timestamp_seconds);
+  header(out, "run_in_progress", "gauge", "1 while a run is going, 0 once it has finished.");
+  sample(out, "run_in_progress", std::uint64_t{m.in_progress ? 1u : 0u});
+  if (m.exit_code) {
+    header(out, "exit_code", "gauge", "Exit code of the finished run (0 ok, 1 some failed, 2 usage, 3 aborted).");
+    sample(out, "exit_code", static_cast<double>(*m.exit_code));
+  }
+  header(out, "request_duration_seconds", "summary",
+         "Per-line latency, first send to final answer, retries included.");
+  for (const auto& [q, seconds] : m.latency.quantiles) {
+    std::string label;
+    append_value(label, q);
+    sample(out, "request_duration_seconds", seconds, "quantile", label);
+  }
+  sample(out, "request_duration_seconds_sum", m.latency.sum_seconds);
+  sample(out, "request_duration_seconds_count", m.latency.count);
+  if (!m.requests_by_status.empty()) {
+    header(out, "requests_total", "counter", "HTTP answers by status code.");
+    for (const auto& [status, n] : m.requests_by_status)
+      sample(out, "requests_total", n, "status", std::to_string(status));
+  }
+  if (!m.errors_by_class.empty()) {
+    header(out, "errors_total", "counter", "Attempts that got no HTTP answer, by error class.");
+    for (const auto& [cls, n] : m.errors_by_class) sample(out, "errors_total", n, "class", cls);
+  }
+  return out;
+}
+
+void write_file_atomically(const std::string& path, std::string_view content) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create " + tmp);
+  auto give_up = [&](const std::string& what) {
+    int saved = errno;
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    errno = saved;
+    fail(what);
+  };
+  std::size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) give_up("cannot write " + tmp);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) give_up("cannot fsync " + tmp);
+  int closed = ::close(fd);
+  fd = -1;
+  if (closed != 0) give_up("cannot close " + tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) give_up("cannot rename " + tmp + " to " + path);
+  // Make the rename itself durable; a failure here does not undo a visible, complete file.
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void write_metrics_file(const std::string& path, const metrics_snapshot& m) {
+  write_file_atomically(path, format_metrics(m));
+}
+
+} // namespace jobpatch

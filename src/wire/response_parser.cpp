@@ -1,0 +1,361 @@
+#include <jobpatch/wire/response_parser.hpp>
+
+#include "manifest/json_checks.hpp"
+
+#include <jobpatch/results/json_text.hpp>
+
+#include <charconv>
+
+namespace jobpatch {
+
+namespace ondemand = detail::ondemand;
+namespace dom = simdjson::dom;
+
+namespace {
+
+// Copies `text` into `scratch` with simdjson's padding, unless `readable` already allows it.
+std::string_view padded(std::string_view text, std::size_t readable, std::string& scratch,
+                        std::size_t& capacity) {
+  if (readable >= text.size() + simdjson::SIMDJSON_PADDING) {
+    capacity = readable;
+    return text;
+  }
+  scratch.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  scratch.assign(text);
+  capacity = scratch.capacity();
+  return scratch;
+}
+
+std::optional<std::int64_t> as_int64(dom::element e) {
+  std::int64_t v;
+  if (e.is_int64()) return e.get_int64().value_unsafe();
+  if (e.is_uint64()) return std::nullopt;
+  std::string_view s;
+  if (!e.get_string().get(s)) {
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec == std::errc{} && ptr == s.data() + s.size()) return v;
+  }
+  return std::nullopt;
+}
+
+// True when every member of `sent` reads back with the same value in `got`. Objects may
+// carry extra keys in `got` (servers add defaults); arrays and scalars must be equal.
+// With `int64_strings`, an int64 sent as "600" matches 600 and vice versa (proto3 JSON).
+bool reads_back(dom::element sent, dom::element got, bool int64_strings) {
+  if (int64_strings) {
+    auto a = as_int64(sent), b = as_int64(got);
+    if (a && b) return *a == *b;
+  }
+  auto type = sent.type();
+  if (type != got.type()) {
+    // 600 and 600.0 are one number; JSON does not distinguish int from double.
+    double x, y;
+    return !sent.get_double().get(x) && !got.get_double().get(y) && x == y;
+  }
+  switch (type) {
+  case dom::element_type::OBJECT: {
+    dom::object got_object = got.get_object().value_unsafe();
+    dom::object sent_object = sent.get_object().value_unsafe();
+    for (auto [key, value] : sent_object) {
+      dom::element other;
+      if (got_object.at_key(key).get(other)) return false;
+      if (!reads_back(value, other, int64_strings)) return false;
+    }
+    return true;
+  }
+  case dom::element_type::ARRAY: {
+    dom::array a = sent.get_array().value_unsafe(), b = got.get_array().value_unsafe();
+    if (a.size() != b.size()) return false;
+    auto it = b.begin();
+    for (dom::element x : a) {
+      if (!reads_back(x, *it, int64_strings)) return false;
+      ++it;
+    }
+    return true;
+  }
+  case dom::element_type::STRING:
+    return sent.get_string().value_unsafe() == got.get_string().value_unsafe();
+  case dom::element_type::INT64:
+  case dom::element_type::UINT64:
+  case dom::element_type::DOUBLE:
+    return sent.get_double().value_unsafe() == got.get_double().value_unsafe();
+  case dom::element_type::BOOL:
+    return sent.get_bool().value_unsafe() == got.get_bool().value_unsafe();
+  case dom::element_type::NULL_VALUE:
+    return true;
+  }
+  return false;
+}
+
+// Server text made safe to print on a terminal: control characters (C0, DEL and the C1
+// range U+0080..U+009F, which includes the 8-bit CSI) become spaces and bytes that are not
+// UTF-8 become '?', so an error body cannot carry terminal escape sequences into stderr.
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out += (c < 0x20 || c == 0x7F) ? ' ' : static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    std::size_t length = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+                         : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool valid = length != 0 && i + length <= s.size();
+    for (std::size_t k = 1; valid && k < length; ++k)
+      valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (!valid) {
+      out += '?';
+      ++i;
+    } else if (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+      out += ' '; // C1 control
+      i += 2;
+    } else {
+      out.append(s.substr(i, length));
+      i += length;
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+struct response_parser::impl {
+  ondemand::parser parser;
+  std::string body_copy;
+  dom::parser sent_parser, got_parser;
+  std::string sent_copy, got_copy;
+
+  // Raw JSON of the job document's fields that a PATCH may change.
+  struct job_fields {
+    std::string_view config, name, params, data_source, data_destination;
+  } fields;
+
+  bool parse_job(const operation& op, ondemand::document& doc, patch_verdict& verdict);
+  bool reads_back_as(dom::element sent, std::string_view got, bool int64_strings);
+  void verify(const operation& op, patch_verdict& verdict);
+};
+
+// Parses the received text with the DOM API (it is small) and compares.
+bool response_parser::impl::reads_back_as(dom::element sent, std::string_view got,
+                                          bool int64_strings) {
+  if (got.empty()) return false;
+  got_copy.reserve(got.size() + simdjson::SIMDJSON_PADDING);
+  got_copy.assign(got);
+  dom::element received;
+  if (got_parser.parse(got_copy.data(), got_copy.size(), false).get(received)) return false;
+  return reads_back(sent, received, int64_strings);
+}
+
+void response_parser::impl::verify(const operation& op, patch_verdict& verdict) {
+  auto mismatch = [&](std::string_view field) {
+    verdict.verified = false;
+    verdict.error = "the answer does not show the sent ";
+    verdict.error += field;
+  };
+  verdict.verified = true;
+  sent_copy.reserve(op.body.size() + simdjson::SIMDJSON_PADDING);
+  sent_copy.assign(op.body);
+  dom::element sent;
+  if (sent_parser.parse(sent_copy.data(), sent_copy.size(), false).get(sent)) {
+    mismatch("body");
+    return;
+  }
+  switch (op.op) {
+  case op_kind::jobname:
+    if (!reads_back_as(sent, fields.name, false)) mismatch("name");
+    return;
+  case op_kind::configs:
+    if (!reads_back_as(sent, fields.config, true)) mismatch("config");
+    return;
+  case op_kind::params:
+    if (!reads_back_as(sent, fields.params, false)) mismatch("params");
+    return;
+  case op_kind::datasource: {
+    // The body holds dataSource and/or dataDestination; each sent one must read back.
+    dom::element part;
+    if (!sent["dataSource"].get(part) && !reads_back_as(part, fields.data_source, false))
+      mismatch("dataSource");
+    else if (!sent["dataDestination"].get(part) &&
+             !reads_back_as(part, fields.data_destination, false))
+      mismatch("dataDestination");
+    return;
+  }
+  }
+}
+
+bool response_parser::impl::parse_job(const operation& op, ondemand::document& doc,
+                                      patch_verdict& verdict) {
+  ondemand::object root;
+  if (doc.get_object().get(root)) {
+    verdict.error = "the 200 answer is not a JSON object";
+    return false;
+  }
+  fields = {};
+  bool have_job = false;
+  std::string_view id;
+  for (auto root_field : root) {
+    ondemand::field field;
+    std::string_view key;
+    if (std::move(root_field).get(field) || field.unescaped_key().get(key)) break;
+    if (key != "job") continue;
+    ondemand::object job;
+    if (field.value().get_object().get(job)) break;
+    have_job = true;
+    for (auto job_field : job) {
+      ondemand::field f;
+      std::string_view name;
+      if (std::move(job_field).get(f) || f.unescaped_key().get(name)) {
+        have_job = false;
+        break;
+      }
+      ondemand::value value = f.value();
+      auto raw_object = [&](std::string_view& out) {
+        ondemand::object o;
+        if (!value.get_object().get(o) && o.raw_json().get(out)) out = {};
+      };
+      if (name == "id") {
+        if (value.get_string().get(id)) id = {};
+      }
+      else if (name == "state") {
+        std::string_view state;
+        if (!value.get_string().get(state)) verdict.state.assign(state);
+      } else if (name == "name" && op.op == op_kind::jobname) {
+        fields.name = detail::trim_token(value.raw_json_token());
+        std::string_view ignored;
+        if (value.get_string().get(ignored)) fields.name = {};
+      } else if (name == "config" && op.op == op_kind::configs) raw_object(fields.config);
+      else if (name == "params" && op.op == op_kind::params) raw_object(fields.params);
+      else if (name == "dataSource" && op.op == op_kind::datasource) raw_object(fields.data_source);
+      else if (name == "dataDestination" && op.op == op_kind::datasource)
+        raw_object(fields.data_destination);
+    }
+    break;
+  }
+  if (!have_job) {
+    verdict.error = "the 200 answer has no readable \"job\" object";
+    return false;
+  }
+  verdict.job_matches = id == op.job_id;
+  if (!verdict.job_matches) {
+    verdict.error = "the answer is for job ";
+    append_json_string(verdict.error, excerpt(id, 80));
+    verdict.error += ", not the job that was patched";
+    return true;
+  }
+  verify(op, verdict);
+  return true;
+}
+
+response_parser::response_parser() : impl_(std::make_unique<impl>()) {}
+response_parser::~response_parser() = default;
+response_parser::response_parser(response_parser&&) noexcept = default;
+response_parser& response_parser::operator=(response_parser&&) noexcept = default;
+
+bool response_parser::check_patch(const operation& op, std::string_view body,
+                                  std::size_t readable, patch_verdict& verdict) {
+  verdict.job_matches = verdict.verified = false;
+  verdict.state.clear();
+  verdict.error.clear();
+  std::size_t capacity;
+  std::string_view text = padded(body, readable, impl_->body_copy, capacity);
+  ondemand::document doc;
+  if (auto ec = impl_->parser.iterate(text.data(), text.size(), capacity).get(doc)) {
+    verdict.error = "the 200 answer is not JSON (";
+    verdict.error += detail::describe_json_error(ec);
+    verdict.error += ')';
+    return false;
+  }
+  return impl_->parse_job(op, doc, verdict);
+}
+
+std::string response_parser::error_text(std::string_view body, std::size_t readable) {
+  std::size_t capacity;
+  std::string_view text = padded(body, readable, impl_->body_copy, capacity);
+  ondemand::document doc;
+  ondemand::object root;
+  std::string message, nested_message, description;
+  if (!impl_->parser.iterate(text.data(), text.size(), capacity).get(doc) &&
+      !doc.get_object().get(root)) {
+    for (auto root_field : root) {
+      ondemand::field field;
+      std::string_view key, s;
+      if (std::move(root_field).get(field) || field.unescaped_key().get(key)) break;
+      if (key == "message" || key == "error_description") {
+        if (!field.value().get_string().get(s)) message.assign(s);
+      } else if (key == "error") {
+        ondemand::value value = field.value();
+        ondemand::object error;
+        if (!value.get_string().get(s)) {
+          nested_message.assign(s);
+        } else if (!value.get_object().get(error)) {
+          for (auto error_field : error) {
+            ondemand::field f;
+            std::string_view name;
+            if (std::move(error_field).get(f) || f.unescaped_key().get(name)) break;
+            if (name == "message" && !f.value().get_string().get(s)) nested_message.assign(s);
+            else if (name == "description" && !f.value().get_string().get(s)) description.assign(s);
+          }
+        }
+      }
+    }
+    std::string out = !nested_message.empty() ? nested_message : message;
+    if (!description.empty() && description != out) out += out.empty() ? description : ": " + description;
+    if (!out.empty()) return excerpt(printable(out), 500);
+  }
+  // Not JSON, or JSON without a message: show the text itself, made printable.
+  std::string text_shown = printable(body.substr(0, 201));
+  while (!text_shown.empty() && text_shown.back() == ' ') text_shown.pop_back();
+  return excerpt(text_shown, 200);
+}
+
+std::optional<response_parser::access_token>
+response_parser::parse_access_token(std::string_view body, std::size_t readable,
+                                    std::string& error) {
+  std::size_t capacity;
+  std::string_view text = padded(body, readable, impl_->body_copy, capacity);
+  ondemand::document doc;
+  ondemand::object root;
+  if (impl_->parser.iterate(text.data(), text.size(), capacity).get(doc) ||
+      doc.get_object().get(root)) {
+    error = "the token answer is not a JSON object";
+    return std::nullopt;
+  }
+  access_token out;
+  for (auto root_field : root) {
+    ondemand::field field;
+    std::string_view key;
+    if (std::move(root_field).get(field) || field.unescaped_key().get(key)) {
+      error = "the token answer is not valid JSON";
+      return std::nullopt;
+    }
+    ondemand::value value = field.value();
+    if (key == "token" || key == "accessToken" || key == "access_token") {
+      std::string_view token;
+      if (!value.get_string().get(token)) out.token.assign(token);
+    } else if (key == "expiresIn" || key == "expires_in") {
+      std::int64_t seconds = 0;
+      std::string_view s;
+      if (!value.get_int64().get(seconds)) {
+      } else if (!value.get_string().get(s)) {
+        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), seconds);
+        if (ec != std::errc{} || ptr != s.data() + s.size()) seconds = 0;
+      }
+      if (seconds > 0) out.expires_in = std::chrono::seconds(seconds);
+    }
+  }
+  if (out.token.empty()) {
+    error = "the token answer has no \"token\"";
+    return std::nullopt;
+  }
+  for (char c : out.token) {
+    if (static_cast<unsigned char>(c) < 0x21 || c == 0x7F) {
+      error = "the token answer holds a token with characters not allowed in a header";
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+} // namespace jobpatch

@@ -1,0 +1,111 @@
+#include <jobpatch/manifest/manifest_reader.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace jobpatch;
+
+namespace {
+// Feeds `input` to a reader through a pipe (in a forked writer, so large inputs do not
+// block) and collects what it returns.
+struct read_line {
+  std::uint64_t number;
+  std::string text;
+  std::size_t oversized;
+};
+
+std::vector<read_line> read_all(const std::string& input, std::size_t max_line = 1 << 20) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::size_t done = 0;
+    while (done < input.size()) {
+      // Small, uneven writes exercise lines that straddle reads.
+      std::size_t n = std::min<std::size_t>(input.size() - done, 4093);
+      ssize_t w = ::write(fds[1], input.data() + done, n);
+      if (w <= 0) _exit(1);
+      done += static_cast<std::size_t>(w);
+    }
+    _exit(0);
+  }
+  ::close(fds[1]);
+  manifest_reader reader(fds[0], true, max_line);
+  std::vector<read_line> out;
+  manifest_line line;
+  while (reader.next(line)) {
+    if (!line.oversized) CHECK(line.readable >= line.text.size() + 64);
+    out.push_back({line.number, std::string(line.text), line.oversized});
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return out;
+}
+} // namespace
+
+TEST_CASE("manifest_reader: LF, CRLF, blank lines and a last line without newline") {
+  auto lines = read_all("a\r\n\n  \t\nb\nc\r\n\r\nd");
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0].number == 1);
+  CHECK(lines[0].text == "a");
+  CHECK(lines[1].number == 4);
+  CHECK(lines[1].text == "b");
+  CHECK(lines[2].text == "c");
+  CHECK(lines[3].number == 7);
+  CHECK(lines[3].text == "d");
+}
+
+TEST_CASE("manifest_reader: a UTF-8 BOM at the start is dropped, elsewhere kept") {
+  auto lines = read_all("\xEF\xBB\xBFx\n\xEF\xBB\xBFy\n");
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].text == "x");
+  CHECK(lines[1].text == "\xEF\xBB\xBFy");
+}
+
+TEST_CASE("manifest_reader: empty input and only blank lines") {
+  CHECK(read_all("").empty());
+  CHECK(read_all("\n\n\r\n").empty());
+}
+
+TEST_CASE("manifest_reader: over-long lines are reported, skipped, and do not buffer") {
+  std::string input = "short\n" + std::string(5000, 'x') + "\nafter\n" + std::string(3000, 'y');
+  auto lines = read_all(input, 1000);
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0].text == "short");
+  CHECK(lines[1].number == 2);
+  CHECK(lines[1].oversized == 5000);
+  CHECK(lines[1].text.empty());
+  CHECK(lines[2].text == "after");
+  CHECK(lines[3].number == 4);
+  CHECK(lines[3].oversized == 3000);
+}
+
+TEST_CASE("manifest_reader: many lines across many reads keep their numbers and text") {
+  std::string input;
+  for (int i = 1; i <= 50000; ++i) input += "line-" + std::to_string(i) + "\n";
+  auto lines = read_all(input, 100);
+  REQUIRE(lines.size() == 50000);
+  for (int i : {0, 1, 4095, 25000, 49999}) {
+    CHECK(lines[i].number == static_cast<std::uint64_t>(i + 1));
+    CHECK(lines[i].text == "line-" + std::to_string(i + 1));
+  }
+}
+
+TEST_CASE("manifest_reader: a line exactly at the limit is accepted") {
+  auto lines = read_all(std::string(100, 'z') + "\n" + std::string(101, 'z') + "\n", 100);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].oversized == 0);
+  CHECK(lines[0].text.size() == 100);
+  CHECK(lines[1].oversized == 101);
+}
+
+TEST_CASE("manifest_reader: opening a missing file throws") {
+  CHECK_THROWS_AS(manifest_reader::open("/nonexistent/manifest.ndjson"), std::system_error);
+}

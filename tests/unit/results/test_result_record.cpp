@@ -1,0 +1,84 @@
+#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/results/result_record.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace jobpatch;
+
+TEST_CASE("result_record: full record in SPEC key order") {
+  result_record r;
+  r.line = 3;
+  r.job_id = "job-1";
+  r.op = op_kind::configs;
+  r.result = outcome::ok;
+  r.status = 200;
+  r.attempts = 2;
+  r.latency_ms = 3.25;
+  r.verified = true;
+  r.state = "JOB_STATE_NEW";
+  std::string out;
+  append_ndjson(out, r);
+  CHECK(out == R"({"line":3,"jobId":"job-1","op":"configs","outcome":"ok","status":200,)"
+               R"("attempts":2,"latencyMs":3.25,"verified":true,"state":"JOB_STATE_NEW"})"
+               "\n");
+}
+
+TEST_CASE("result_record: fields that do not apply are omitted") {
+  result_record r;
+  r.line = 9;
+  r.result = outcome::invalid;
+  r.error = "invalid JSON: unclosed string";
+  std::string out;
+  append_ndjson(out, r);
+  CHECK(out == "{\"line\":9,\"outcome\":\"invalid\",\"error\":\"invalid JSON: unclosed string\"}\n");
+}
+
+TEST_CASE("result_record: fingerprint is 16 hex digits") {
+  result_record r;
+  r.line = 1;
+  r.fingerprint = 0x00ab;
+  std::string out;
+  append_ndjson(out, r);
+  CHECK(out.find(R"("fp":"00000000000000ab")") != std::string::npos);
+}
+
+TEST_CASE("result_record: outcome names round-trip") {
+  for (auto o : {outcome::ok, outcome::failed, outcome::invalid, outcome::skipped})
+    CHECK(parse_outcome(to_string(o)) == o);
+  CHECK_FALSE(parse_outcome("OK"));
+}
+
+TEST_CASE("json_text: strings are escaped and always valid UTF-8") {
+  std::string out;
+  append_json_string(out, "a\"b\\c\n\t\x01");
+  CHECK(out == R"("a\"b\\c\n\t\u0001")");
+  out.clear();
+  append_json_string(out, "caf\xC3\xA9 \xE2\x82\xAC");
+  CHECK(out == "\"caf\xC3\xA9 \xE2\x82\xAC\"");
+  out.clear();
+  append_json_string(out, "bad\xFF\xC3");          // invalid byte and truncated sequence
+  CHECK(out == R"("bad\ufffd\ufffd")");
+  out.clear();
+  append_json_string(out, "\xED\xA0\x80");         // UTF-16 surrogate encoded in UTF-8
+  CHECK(out == R"("\ufffd\ufffd\ufffd")");
+}
+
+TEST_CASE("json_text: numbers") {
+  std::string out;
+  append_uint(out, 18446744073709551615ull);
+  out += ' ';
+  append_int(out, -42);
+  out += ' ';
+  append_fixed(out, 3.2, 3);
+  out += ' ';
+  append_fixed(out, 4.0, 3);
+  out += ' ';
+  append_fixed(out, 0.0004, 3);
+  CHECK(out == "18446744073709551615 -42 3.2 4 0");
+}
+
+TEST_CASE("json_text: excerpt cuts on a UTF-8 boundary") {
+  CHECK(excerpt("short") == "short");
+  CHECK(excerpt(std::string(50, 'a'), 10) == "aaaaaaaaaa...");
+  CHECK(excerpt("aaaaaaaaa\xC3\xA9zz", 10) == "aaaaaaaaa...");
+}
