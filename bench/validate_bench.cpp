@@ -27,9 +27,9 @@ int main(int argc, char** argv) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  std::printf("lines=%llu invalid=%llu seconds=%.3f lines_per_s=%.0f MB_per_s=%.1f peak_rss_MB=%.1f\n",
-              static_cast<unsigned long long>(lines), static_cast<unsigned long long>(invalid),
-              seconds, lines / seconds, reader.bytes_read() / seconds / 1e6,
-              usage.ru_maxrss / 1024.0);
+  std::printf(
+      "lines=%llu invalid=%llu seconds=%.3f lines_per_s=%.0f MB_per_s=%.1f peak_rss_MB=%.1f\n",
+      static_cast<unsigned long long>(lines), static_cast<unsigned long long>(invalid), seconds,
+      lines / seconds, reader.bytes_read() / seconds / 1e6, usage.ru_maxrss / 1024.0);
   return invalid == 0 ? 0 : 1;
 }

@@ -12,7 +12,8 @@ std::string version_text() {
   // that include simdjson.h (the macro below, not simdjson::builtin_implementation(),
   // which answers for the shared library's own flags). Print the CPU's best too, so a
   // portable build running on a better CPU is visible.
-  std::string out = "jobpatch " JOBPATCH_VERSION " (simdjson " JOBPATCH_STRINGIFY(SIMDJSON_VERSION) ", On Demand kernel: ";
+  std::string out = "jobpatch " JOBPATCH_VERSION
+                    " (simdjson " JOBPATCH_STRINGIFY(SIMDJSON_VERSION) ", On Demand kernel: ";
   out += JOBPATCH_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
   out += ", best on this CPU: ";
   out += simdjson::get_active_implementation()->name();

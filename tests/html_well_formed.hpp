@@ -13,8 +13,9 @@ namespace jobpatch::test {
 // balanced, that every non-void element is closed in order, and that no raw '<' or '>'
 // appears in text. Returns "" when fine, else what is wrong.
 inline std::string check_well_formed(const std::string& html) {
-  static const std::set<std::string> void_elements = {"area", "base", "br", "col", "embed", "hr", "img",
-                                                      "input", "link", "meta", "source", "track", "wbr"};
+  static const std::set<std::string> void_elements = {"area",   "base",  "br",    "col",  "embed",
+                                                      "hr",     "img",   "input", "link", "meta",
+                                                      "source", "track", "wbr"};
   std::vector<std::string> open;
   std::size_t i = 0;
   bool in_style = false;
@@ -34,8 +35,10 @@ inline std::string check_well_formed(const std::string& html) {
     for (; j < html.size(); ++j) {
       char c = html[j];
       if (quote) {
-        if (c == quote) quote = 0;
-        else if (c == '<') return "'<' inside an attribute at " + std::to_string(j);
+        if (c == quote)
+          quote = 0;
+        else if (c == '<')
+          return "'<' inside an attribute at " + std::to_string(j);
       } else if (c == '"' || c == '\'') {
         quote = c;
       } else if (c == '>') {
@@ -51,7 +54,9 @@ inline std::string check_well_formed(const std::string& html) {
     bool self_closing = !tag.empty() && tag.back() == '/';
     std::size_t start = closing ? 1 : 0;
     std::size_t end = start;
-    while (end < tag.size() && (std::isalnum(static_cast<unsigned char>(tag[end])) || tag[end] == '-')) ++end;
+    while (end < tag.size() &&
+           (std::isalnum(static_cast<unsigned char>(tag[end])) || tag[end] == '-'))
+      ++end;
     std::string name = tag.substr(start, end - start);
     if (name.empty()) return "empty tag name: <" + tag + ">";
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -28,8 +28,8 @@ std::string load_api_key(const std::string& key_file) {
   } else if (const char* env = std::getenv("BYTENITE_API_KEY")) {
     key = env;
   }
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' ||
-                          key.back() == '\t'))
+  while (!key.empty() &&
+         (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' || key.back() == '\t'))
     key.pop_back();
   return key;
 }

@@ -4,8 +4,8 @@
 #include "net/apply_engine.hpp"
 
 #include <jobpatch/manifest/line_source.hpp>
-#include <jobpatch/results/resume_state.hpp>
 #include <jobpatch/results/result_sink.hpp>
+#include <jobpatch/results/resume_state.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
 
 #include <chrono>
@@ -98,7 +98,8 @@ int run_apply(apply_options options, const std::string& api_key_file,
                      source_options);
   run_monitor monitor(std::move(monitor_settings), stats);
   net::tick_callback on_tick;
-  if (monitor.active()) on_tick = [&monitor](const net::engine_tick& tick) { monitor.on_tick(tick); };
+  if (monitor.active())
+    on_tick = [&monitor](const net::engine_tick& tick) { monitor.on_tick(tick); };
   auto start = std::chrono::steady_clock::now();
   auto notes = std::move(status.notes);
   status = net::run_engine(options, source, sink, stats, on_tick);

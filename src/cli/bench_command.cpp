@@ -4,10 +4,10 @@
 #include "cli/commands.hpp"
 #include "net/bench_engine.hpp"
 
-#include <jobpatch/report/bench_statistics.hpp>
-#include <jobpatch/results/file_writer.hpp>
-#include <jobpatch/report/html_report.hpp>
 #include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/report/bench_statistics.hpp>
+#include <jobpatch/report/html_report.hpp>
+#include <jobpatch/results/file_writer.hpp>
 #include <jobpatch/version.hpp>
 
 #include <algorithm>
@@ -65,8 +65,10 @@ std::string seconds_text(double s) {
 
 std::string rate_text(const rate_spec& rate) {
   char text[96];
-  if (rate.is_ramp()) std::snprintf(text, sizeof text, "%g/s rising linearly to %g/s", rate.start, rate.end);
-  else std::snprintf(text, sizeof text, "%g/s", rate.start);
+  if (rate.is_ramp())
+    std::snprintf(text, sizeof text, "%g/s rising linearly to %g/s", rate.start, rate.end);
+  else
+    std::snprintf(text, sizeof text, "%g/s", rate.start);
   return text;
 }
 
@@ -74,15 +76,16 @@ std::string rate_text(const rate_spec& rate) {
 std::vector<std::pair<std::string, std::string>> settings_of(const bench_options& options,
                                                              std::size_t lines) {
   std::string tls = options.base_url.starts_with("http://") ? "none (plain HTTP)"
-                    : options.insecure                     ? "NOT verified (--insecure)"
-                    : options.ca_file.empty()              ? "verified (system trust store)"
-                                                           : "verified (--cacert " + options.ca_file + ")";
+                    : options.insecure                      ? "NOT verified (--insecure)"
+                    : options.ca_file.empty()               ? "verified (system trust store)"
+                                              : "verified (--cacert " + options.ca_file + ")";
   return {{"manifest", options.manifest + " (" + std::to_string(lines) + " updates, cycled)"},
           {"base URL", options.base_url},
           {"rate", rate_text(options.rate)},
           {"duration", seconds_text(std::chrono::duration<double>(options.duration).count())},
           {"connections", std::to_string(options.connections)},
-          {"timeout per attempt", seconds_text(static_cast<double>(options.attempt_timeout.count()) / 1000)},
+          {"timeout per attempt",
+           seconds_text(static_cast<double>(options.attempt_timeout.count()) / 1000)},
           {"max attempts", std::to_string(options.max_attempts)},
           {"TLS", tls},
           {"client", version_text()}};
@@ -137,7 +140,8 @@ int run_bench(bench_options options, const std::string& api_key_file) {
 
   int code = exit_code_of(info, stats);
   std::fputs(stats.summary_text(info).c_str(), stderr);
-  if (!options.summary_json.empty()) write_file(options.summary_json, stats.summary_json(info, code));
+  if (!options.summary_json.empty())
+    write_file(options.summary_json, stats.summary_json(info, code));
   if (!options.report.empty()) {
     html_report_input report = stats.report_input(info);
     report.generated_at = utc_now();

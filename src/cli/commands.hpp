@@ -5,8 +5,8 @@
 #include "cli/run_monitor.hpp"
 
 #include "net/apply_options.hpp"
-#include <jobpatch/manifest/line_validator.hpp>
 #include "net/bench_options.hpp"
+#include <jobpatch/manifest/line_validator.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -21,10 +21,10 @@ inline constexpr int exit_usage = 2;
 inline constexpr int exit_aborted = 3;
 
 struct validate_options {
-  std::string manifest;            // path or "-"
-  std::string results;             // NDJSON records of invalid lines; empty = none
-  std::size_t max_line_bytes = 0;  // 0 = default
-  std::size_t show_errors = 20;    // how many errors to print on stderr
+  std::string manifest;           // path or "-"
+  std::string results;            // NDJSON records of invalid lines; empty = none
+  std::size_t max_line_bytes = 0; // 0 = default
+  std::size_t show_errors = 20;   // how many errors to print on stderr
 };
 
 int run_validate(const validate_options& options);

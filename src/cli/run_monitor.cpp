@@ -56,8 +56,8 @@ void run_monitor::on_tick(const net::engine_tick& tick) {
   // "no success for N minutes", and nothing to do per line.
   if (std::uint64_t ok = stats_.count(outcome::ok); ok != last_ok_) {
     last_ok_ = ok;
-    last_success_ = std::chrono::duration<double>(
-        std::chrono::system_clock::now().time_since_epoch()).count();
+    last_success_ =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
   std::uint64_t done = stats_.total();
   rate_.record(now, done - last_done_);

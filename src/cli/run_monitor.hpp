@@ -26,8 +26,8 @@ public:
 
   struct settings {
     progress_mode progress = progress_mode::automatic;
-    std::optional<std::uint64_t> total;    // lines the run will settle, when known
-    std::string metrics_file;              // empty = none
+    std::optional<std::uint64_t> total; // lines the run will settle, when known
+    std::string metrics_file;           // empty = none
     std::chrono::seconds metrics_interval{15};
   };
 

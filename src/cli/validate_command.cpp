@@ -2,8 +2,8 @@
 
 #include "cli/commands.hpp"
 
-#include <jobpatch/results/file_writer.hpp>
 #include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/results/file_writer.hpp>
 #include <jobpatch/results/result_record.hpp>
 
 #include <array>
@@ -14,7 +14,8 @@ namespace jobpatch::cli {
 
 void invalid_line_printer::add(const invalid_line& bad) {
   if (++count_ <= shown_)
-    std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(bad.line), bad.message.c_str());
+    std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(bad.line),
+                 bad.message.c_str());
 }
 
 void invalid_line_printer::print_rest() const {

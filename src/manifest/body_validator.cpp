@@ -105,8 +105,7 @@ bool body_validator::impl::check_int64(ondemand::value& value) {
     std::int64_t v;
     auto ec = value.get_int64().get(v);
     if (!ec) return true;
-    if (ec == simdjson::NUMBER_OUT_OF_RANGE)
-      return fail_here("is out of the int64 range");
+    if (ec == simdjson::NUMBER_OUT_OF_RANGE) return fail_here("is out of the int64 range");
     if (ec == simdjson::INCORRECT_TYPE) {
       // simdjson calls integers beyond uint64 "incorrect type"; name them for what they are.
       std::string_view token = value.raw_json_token();
@@ -149,8 +148,7 @@ bool body_validator::impl::check_object(ondemand::value& value, std::size_t dept
 // Walks an opaque value completely: On Demand only validates what is read, and the body
 // goes to the server as written, so every string, number and literal is read once.
 bool body_validator::impl::check_any(ondemand::value& value, std::size_t depth) {
-  if (depth > max_nesting_depth)
-    return fail_here("is nested deeper than the limit of 64 levels");
+  if (depth > max_nesting_depth) return fail_here("is nested deeper than the limit of 64 levels");
   ondemand::json_type type;
   if (auto ec = value.type().get(type)) return fail_json(ec);
   switch (type) {
@@ -222,8 +220,8 @@ bool body_validator::impl::check_any(ondemand::value& value, std::size_t depth) 
 
 bool body_validator::impl::check_configs(ondemand::object& body) {
   static constexpr std::array expected = {std::string_view("taskTimeout"),
-                                    std::string_view("jobTimeout"),
-                                    std::string_view("isTestJob")};
+                                          std::string_view("jobTimeout"),
+                                          std::string_view("isTestJob")};
   key_set seen;
   for (auto field_result : body) {
     ondemand::field field;
@@ -231,10 +229,14 @@ bool body_validator::impl::check_configs(ondemand::object& body) {
     std::string_view key;
     if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
     unsigned bit;
-    if (key == "taskTimeout") bit = 0;
-    else if (key == "jobTimeout") bit = 1;
-    else if (key == "isTestJob") bit = 2;
-    else return fail(detail::unknown_key_message("configs", key, expected));
+    if (key == "taskTimeout")
+      bit = 0;
+    else if (key == "jobTimeout")
+      bit = 1;
+    else if (key == "isTestJob")
+      bit = 2;
+    else
+      return fail(detail::unknown_key_message("configs", key, expected));
     if (!seen.insert(bit)) return fail("configs: duplicate key \"" + std::string(key) + "\"");
     path_scope scope(path, key);
     ondemand::value value = field.value();
@@ -248,13 +250,15 @@ bool body_validator::impl::check_configs(ondemand::object& body) {
       return false;
     }
   }
-  if (seen.seen == 0) return fail("configs body sets no field (expected taskTimeout, jobTimeout or isTestJob)");
+  if (seen.seen == 0)
+    return fail("configs body sets no field (expected taskTimeout, jobTimeout or isTestJob)");
   return true;
 }
 
 bool body_validator::impl::check_params(ondemand::object& body) {
-  static constexpr std::array expected = {std::string_view("preset"), std::string_view("partitioner"),
-                                    std::string_view("assembler"), std::string_view("app")};
+  static constexpr std::array expected = {std::string_view("preset"),
+                                          std::string_view("partitioner"),
+                                          std::string_view("assembler"), std::string_view("app")};
   key_set seen;
   for (auto field_result : body) {
     ondemand::field field;
@@ -262,11 +266,16 @@ bool body_validator::impl::check_params(ondemand::object& body) {
     std::string_view key;
     if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
     unsigned bit;
-    if (key == "preset") bit = 0;
-    else if (key == "partitioner") bit = 1;
-    else if (key == "assembler") bit = 2;
-    else if (key == "app") bit = 3;
-    else return fail(detail::unknown_key_message("params", key, expected));
+    if (key == "preset")
+      bit = 0;
+    else if (key == "partitioner")
+      bit = 1;
+    else if (key == "assembler")
+      bit = 2;
+    else if (key == "app")
+      bit = 3;
+    else
+      return fail(detail::unknown_key_message("params", key, expected));
     if (!seen.insert(bit)) return fail("params: duplicate key \"" + std::string(key) + "\"");
     path_scope scope(path, key);
     ondemand::value value = field.value();
@@ -279,7 +288,7 @@ bool body_validator::impl::check_params(ondemand::object& body) {
 
 bool body_validator::impl::check_source(ondemand::value& value) {
   static constexpr std::array expected = {std::string_view("dataSourceDescriptor"),
-                                    std::string_view("params")};
+                                          std::string_view("params")};
   ondemand::json_type type;
   if (auto ec = value.type().get(type)) return fail_json(ec);
   if (type != ondemand::json_type::object) return wrong_type("an object", value);
@@ -292,9 +301,12 @@ bool body_validator::impl::check_source(ondemand::value& value) {
     std::string_view key;
     if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
     unsigned bit;
-    if (key == "dataSourceDescriptor") bit = 0;
-    else if (key == "params") bit = 1;
-    else return fail(detail::unknown_key_message(path, key, expected));
+    if (key == "dataSourceDescriptor")
+      bit = 0;
+    else if (key == "params")
+      bit = 1;
+    else
+      return fail(detail::unknown_key_message(path, key, expected));
     if (!seen.insert(bit)) return fail(path + ": duplicate key \"" + std::string(key) + "\"");
     path_scope scope(path, key);
     ondemand::value child = field.value();
@@ -312,7 +324,7 @@ bool body_validator::impl::check_source(ondemand::value& value) {
 
 bool body_validator::impl::check_datasource(ondemand::object& body) {
   static constexpr std::array expected = {std::string_view("dataSource"),
-                                    std::string_view("dataDestination")};
+                                          std::string_view("dataDestination")};
   key_set seen;
   for (auto field_result : body) {
     ondemand::field field;
@@ -320,9 +332,12 @@ bool body_validator::impl::check_datasource(ondemand::object& body) {
     std::string_view key;
     if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
     unsigned bit;
-    if (key == "dataSource") bit = 0;
-    else if (key == "dataDestination") bit = 1;
-    else return fail(detail::unknown_key_message("datasource", key, expected));
+    if (key == "dataSource")
+      bit = 0;
+    else if (key == "dataDestination")
+      bit = 1;
+    else
+      return fail(detail::unknown_key_message("datasource", key, expected));
     if (!seen.insert(bit)) return fail("datasource: duplicate key \"" + std::string(key) + "\"");
     path_scope scope(path, key);
     ondemand::value value = field.value();
@@ -354,7 +369,7 @@ bool body_validator::impl::check_document(op_kind op, ondemand::document& doc) {
   } else {
     ondemand::object body;
     if (!begin_object(doc, body)) return false;
-    bool ok = op == op_kind::configs ? check_configs(body)
+    bool ok = op == op_kind::configs  ? check_configs(body)
               : op == op_kind::params ? check_params(body)
                                       : check_datasource(body);
     if (!ok) return false;

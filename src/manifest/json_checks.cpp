@@ -12,8 +12,8 @@ bool at_document_end(ondemand::document& doc) noexcept {
 }
 
 std::string_view trim_token(std::string_view token) noexcept {
-  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
-                            token.back() == '\n' || token.back() == '\r'))
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' ||
+                            token.back() == '\r'))
     token.remove_suffix(1);
   return token;
 }
@@ -21,30 +21,47 @@ std::string_view trim_token(std::string_view token) noexcept {
 std::string_view describe_json_error(simdjson::error_code code) noexcept {
   using simdjson::error_code;
   switch (code) {
-  case error_code::UTF8_ERROR: return "invalid UTF-8";
-  case error_code::DEPTH_ERROR: return "invalid JSON: nested too deeply";
-  case error_code::UNCLOSED_STRING: return "invalid JSON: unclosed string";
-  case error_code::STRING_ERROR: return "invalid JSON: bad string escape";
-  case error_code::UNESCAPED_CHARS: return "invalid JSON: unescaped control character in string";
-  case error_code::NUMBER_ERROR: return "invalid JSON: malformed number";
-  case error_code::NUMBER_OUT_OF_RANGE: return "invalid JSON: number out of range";
-  case error_code::T_ATOM_ERROR: return "invalid JSON: bad literal (expected true)";
-  case error_code::F_ATOM_ERROR: return "invalid JSON: bad literal (expected false)";
-  case error_code::N_ATOM_ERROR: return "invalid JSON: bad literal (expected null)";
-  case error_code::EMPTY: return "invalid JSON: empty document";
-  case error_code::TRAILING_CONTENT: return "invalid JSON: trailing content after the value";
-  case error_code::INCOMPLETE_ARRAY_OR_OBJECT: return "invalid JSON: unclosed object or array";
-  default: return "invalid JSON: malformed structure";
+  case error_code::UTF8_ERROR:
+    return "invalid UTF-8";
+  case error_code::DEPTH_ERROR:
+    return "invalid JSON: nested too deeply";
+  case error_code::UNCLOSED_STRING:
+    return "invalid JSON: unclosed string";
+  case error_code::STRING_ERROR:
+    return "invalid JSON: bad string escape";
+  case error_code::UNESCAPED_CHARS:
+    return "invalid JSON: unescaped control character in string";
+  case error_code::NUMBER_ERROR:
+    return "invalid JSON: malformed number";
+  case error_code::NUMBER_OUT_OF_RANGE:
+    return "invalid JSON: number out of range";
+  case error_code::T_ATOM_ERROR:
+    return "invalid JSON: bad literal (expected true)";
+  case error_code::F_ATOM_ERROR:
+    return "invalid JSON: bad literal (expected false)";
+  case error_code::N_ATOM_ERROR:
+    return "invalid JSON: bad literal (expected null)";
+  case error_code::EMPTY:
+    return "invalid JSON: empty document";
+  case error_code::TRAILING_CONTENT:
+    return "invalid JSON: trailing content after the value";
+  case error_code::INCOMPLETE_ARRAY_OR_OBJECT:
+    return "invalid JSON: unclosed object or array";
+  default:
+    return "invalid JSON: malformed structure";
   }
 }
 
 namespace {
-template <class Value> std::string describe(Value& value) {
+template <class Value>
+std::string describe(Value& value) {
   ondemand::json_type type;
   if (value.type().get(type)) return std::string(invalid_json);
   switch (type) {
-  case ondemand::json_type::object: return "object";
-  case ondemand::json_type::array: return "array";
+  case ondemand::json_type::object:
+    return "object";
+  case ondemand::json_type::array:
+    return "array";
   // Atoms are judged by their whole token alone: at the root, simdjson 3.0.1's atom
   // checks read past the end of the input ("nullq" passed, "null " failed, depending on
   // what followed), which made a line's message depend on the bytes after it.

@@ -19,7 +19,7 @@ struct line_validator::impl {
 namespace {
 
 constexpr std::array top_level_keys = {std::string_view("jobId"), std::string_view("op"),
-                                 std::string_view("body")};
+                                       std::string_view("body")};
 
 // Control characters: C0, DEL, and C1 (U+0080..U+009F, encoded C2 80..C2 9F).
 bool has_control_character(std::string_view s) noexcept {
@@ -83,7 +83,8 @@ bool line_validator::validate(std::string_view line, std::size_t readable,
   if (auto ec = doc.type().get(type)) return fail(std::string(detail::describe_json_error(ec)));
   if (type != ondemand::json_type::object) {
     std::string what = detail::describe_value(doc);
-    if (what == detail::invalid_json) return fail(std::string(detail::describe_json_error(simdjson::TAPE_ERROR)));
+    if (what == detail::invalid_json)
+      return fail(std::string(detail::describe_json_error(simdjson::TAPE_ERROR)));
     return fail("line must be a JSON object, got " + what);
   }
   ondemand::object object;
@@ -94,7 +95,8 @@ bool line_validator::validate(std::string_view line, std::size_t readable,
   std::string_view body_text;
   for (auto field_result : object) {
     ondemand::field field;
-    if (auto ec = std::move(field_result).get(field)) return fail(std::string(detail::describe_json_error(ec)));
+    if (auto ec = std::move(field_result).get(field))
+      return fail(std::string(detail::describe_json_error(ec)));
     std::string_view key;
     if (auto ec = field.unescaped_key().get(key))
       return fail(std::string(detail::describe_json_error(ec)));
@@ -157,7 +159,8 @@ bool line_validator::validate(std::string_view line, std::size_t readable,
       return fail(detail::unknown_key_message("", key, top_level_keys));
     }
   }
-  if (!detail::at_document_end(doc)) return fail(std::string(detail::describe_json_error(simdjson::TRAILING_CONTENT)));
+  if (!detail::at_document_end(doc))
+    return fail(std::string(detail::describe_json_error(simdjson::TRAILING_CONTENT)));
   if (!have_job_id) return fail("missing key \"jobId\"");
   if (!have_op) return fail("missing key \"op\"");
   if (!have_body) return fail("missing key \"body\"");

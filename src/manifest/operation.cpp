@@ -4,8 +4,8 @@
 
 namespace jobpatch {
 namespace {
-constexpr std::array<std::string_view, op_kind_count> op_names = {"datasource", "params",
-                                                                  "jobname", "configs"};
+constexpr std::array<std::string_view, op_kind_count> op_names = {"datasource", "params", "jobname",
+                                                                  "configs"};
 
 constexpr std::uint64_t fnv_offset = 14695981039346656037ull;
 constexpr std::uint64_t fnv_prime = 1099511628211ull;

@@ -30,7 +30,8 @@ constexpr std::string_view never = "\"1970-01-01T00:00:00Z\"";
 std::string now_rfc3339() {
   auto now = std::chrono::system_clock::now();
   std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char text[64];
@@ -42,9 +43,13 @@ std::string now_rfc3339() {
 // proto3 JSON int64: a number (integral) or a decimal string. The validator has already
 // checked the form; this only converts.
 bool to_int64(const json::value& v, std::int64_t& out) {
-  if (v.is_int64()) { out = v.get_int64(); return true; }
+  if (v.is_int64()) {
+    out = v.get_int64();
+    return true;
+  }
   if (v.is_uint64()) {
-    if (v.get_uint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return false;
+    if (v.get_uint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return false;
     out = static_cast<std::int64_t>(v.get_uint64());
     return true;
   }
@@ -64,8 +69,10 @@ bool to_int64(const json::value& v, std::int64_t& out) {
 
 // The server's own check beyond the schema: the data source kinds ByteNite knows.
 bool known_descriptor(const json::value& source, std::string_view key, std::string& error) {
-  static constexpr std::string_view known[] = {"s3", "aws", "gcp", "storj", "url", "file", "bucket", "bypass"};
-  const json::value* d = source.is_object() ? source.get_object().if_contains("dataSourceDescriptor") : nullptr;
+  static constexpr std::string_view known[] = {"s3",  "aws",  "gcp",    "storj",
+                                               "url", "file", "bucket", "bypass"};
+  const json::value* d =
+      source.is_object() ? source.get_object().if_contains("dataSourceDescriptor") : nullptr;
   if (d && d->is_string()) {
     std::string_view name(d->get_string().data(), d->get_string().size());
     for (auto k : known)
@@ -81,16 +88,25 @@ bool known_descriptor(const json::value& source, std::string_view key, std::stri
 bool apply_to(job_record& job, op_kind op, const json::value& body, std::string& error) {
   switch (op) {
   case op_kind::jobname:
-    if (!body.is_string()) { error = "jobname body must be a JSON string"; return false; }
+    if (!body.is_string()) {
+      error = "jobname body must be a JSON string";
+      return false;
+    }
     job.name.assign(body.get_string().data(), body.get_string().size());
     return true;
   case op_kind::configs: {
-    if (!body.is_object()) { error = "configs body must be an object"; return false; }
+    if (!body.is_object()) {
+      error = "configs body must be an object";
+      return false;
+    }
     job_record next = job;
     for (const auto& [key, value] : body.get_object()) {
       if (key == "taskTimeout" || key == "jobTimeout") {
         std::int64_t n = 0;
-        if (!to_int64(value, n)) { error = "configs." + std::string(key) + " must be an int64"; return false; }
+        if (!to_int64(value, n)) {
+          error = "configs." + std::string(key) + " must be an int64";
+          return false;
+        }
         (key == "taskTimeout" ? next.task_timeout : next.job_timeout) = n;
       } else if (key == "isTestJob" && value.is_bool()) {
         next.is_test_job = value.get_bool();
@@ -103,20 +119,33 @@ bool apply_to(job_record& job, op_kind op, const json::value& body, std::string&
     return true;
   }
   case op_kind::params: {
-    if (!body.is_object()) { error = "params body must be an object"; return false; }
+    if (!body.is_object()) {
+      error = "params body must be an object";
+      return false;
+    }
     job_record next = job;
     for (const auto& [key, value] : body.get_object()) {
-      if (key == "preset" && value.is_string()) next.preset.assign(value.get_string().data(), value.get_string().size());
-      else if (key == "partitioner") next.partitioner = json::serialize(value);
-      else if (key == "assembler") next.assembler = json::serialize(value);
-      else if (key == "app") next.app = json::serialize(value);
-      else { error = "params." + std::string(key) + " is not allowed here"; return false; }
+      if (key == "preset" && value.is_string())
+        next.preset.assign(value.get_string().data(), value.get_string().size());
+      else if (key == "partitioner")
+        next.partitioner = json::serialize(value);
+      else if (key == "assembler")
+        next.assembler = json::serialize(value);
+      else if (key == "app")
+        next.app = json::serialize(value);
+      else {
+        error = "params." + std::string(key) + " is not allowed here";
+        return false;
+      }
     }
     job = std::move(next);
     return true;
   }
   case op_kind::datasource: {
-    if (!body.is_object()) { error = "datasource body must be an object"; return false; }
+    if (!body.is_object()) {
+      error = "datasource body must be an object";
+      return false;
+    }
     job_record next = job;
     for (const auto& [key, value] : body.get_object()) {
       if (key != "dataSource" && key != "dataDestination") {
@@ -191,7 +220,8 @@ void render_job_document(const job_record& job, std::string& out) {
   out += app_id;
   out += R"("},"templateInfo":{"id":")";
   out += template_id;
-  out += R"(","owner":"bytenite","description":"Generate images with Stable Diffusion, diffusers backend")";
+  out +=
+      R"(","owner":"bytenite","description":"Generate images with Stable Diffusion, diffusers backend")";
   out += R"(,"app":")";
   out += app_id;
   out += R"(","partitioner":"fanout-replica","assembler":"zipper"}})";
@@ -199,9 +229,11 @@ void render_job_document(const job_record& job, std::string& out) {
 
 job_store::job_store(const std::string& journal_path) {
   if (journal_path.empty()) return;
-  journal_fd_ = ::open(journal_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  journal_fd_ =
+      ::open(journal_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (journal_fd_ < 0)
-    throw std::system_error(errno, std::generic_category(), "cannot open the journal " + journal_path);
+    throw std::system_error(errno, std::generic_category(),
+                            "cannot open the journal " + journal_path);
 }
 
 job_store::~job_store() { close_journal(); }
@@ -218,8 +250,10 @@ void job_store::create(std::string id) {
   job_record job;
   job.name = "mock job " + id;
   job.created_at = now_rfc3339();
-  job.data_source = R"({"dataSourceDescriptor":"url","params":{"@type":"type.googleapis.com/api.v1.URLDataSourceParams","url":"https://storage.example.com/inputs/prompts.zip"}})";
-  job.data_destination = R"({"dataSourceDescriptor":"bucket","params":{"@type":"type.googleapis.com/api.v1.BucketDataSourceParams"}})";
+  job.data_source =
+      R"({"dataSourceDescriptor":"url","params":{"@type":"type.googleapis.com/api.v1.URLDataSourceParams","url":"https://storage.example.com/inputs/prompts.zip"}})";
+  job.data_destination =
+      R"({"dataSourceDescriptor":"bucket","params":{"@type":"type.googleapis.com/api.v1.BucketDataSourceParams"}})";
   job.id = id;
   jobs_.emplace(std::move(id), std::move(job));
 }

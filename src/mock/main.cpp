@@ -21,15 +21,20 @@ int main(int argc, char** argv) {
   app.add_option("--host", o.host, "address to listen on")->capture_default_str();
   app.add_option("--port", o.port, "port; 0 picks a free one")->capture_default_str();
   app.add_option("--port-file", o.port_file, "write the port here once listening");
-  app.add_flag("--plain", [&](std::int64_t) { o.tls = false; }, "plain HTTP instead of HTTPS");
+  app.add_flag(
+      "--plain", [&](std::int64_t) { o.tls = false; }, "plain HTTP instead of HTTPS");
   app.add_option("--cert-out", o.cert_out, "write the generated certificate (PEM) here");
   app.add_option("--api-key", o.api_key, "the API key accepted by /v1/auth/access_token");
   app.add_option("--jobs", o.jobs, "pre-create job-0000001 ... job-N")->capture_default_str();
   app.add_option("--job-id", o.job_ids, "pre-create a job with this id (repeatable)");
-  app.add_option("--fail-500", o.faults.fail_500, "probability of a 500 per PATCH")->check(probability);
-  app.add_option("--fail-503", o.faults.fail_503, "probability of a 503 per PATCH")->check(probability);
-  app.add_option("--retry-after", retry_after, "Retry-After seconds of a 503")->capture_default_str();
-  app.add_option("--fail-429", o.faults.fail_429, "probability of a 429 per PATCH")->check(probability);
+  app.add_option("--fail-500", o.faults.fail_500, "probability of a 500 per PATCH")
+      ->check(probability);
+  app.add_option("--fail-503", o.faults.fail_503, "probability of a 503 per PATCH")
+      ->check(probability);
+  app.add_option("--retry-after", retry_after, "Retry-After seconds of a 503")
+      ->capture_default_str();
+  app.add_option("--fail-429", o.faults.fail_429, "probability of a 429 per PATCH")
+      ->check(probability);
   app.add_option("--drop", o.faults.drop,
                  "probability of closing without an answer (applied or not, half each)")
       ->check(probability);
@@ -38,12 +43,16 @@ int main(int argc, char** argv) {
       ->check(probability);
   app.add_option("--latency-ms", latency_ms, "delay added to every API answer");
   app.add_option("--token-ttl", token_ttl, "access token lifetime in seconds")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--seed", seed, "fault PRNG seed (default: random)");
   app.add_option("--journal", o.journal, "NDJSON record per applied PATCH, in order");
-  app.add_option("--threads", o.threads, "I/O threads")->check(CLI::Range(1u, 256u))->capture_default_str();
+  app.add_option("--threads", o.threads, "I/O threads")
+      ->check(CLI::Range(1u, 256u))
+      ->capture_default_str();
   app.add_option("--idle-timeout", idle, "close a connection idle (or stalled) this many seconds")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   o.retry_after_seconds = retry_after;
@@ -53,7 +62,8 @@ int main(int argc, char** argv) {
   o.seed = seed ? *seed : std::random_device{}();
   try {
     mock_server server(o);
-    std::fprintf(stderr, "jobpatch-mock: listening on %s://%s:%u (%llu jobs, %u thread%s, seed %llu)\n",
+    std::fprintf(stderr,
+                 "jobpatch-mock: listening on %s://%s:%u (%llu jobs, %u thread%s, seed %llu)\n",
                  o.tls ? "https" : "http", o.host.c_str(), server.port(),
                  static_cast<unsigned long long>(o.jobs + o.job_ids.size()), o.threads,
                  o.threads == 1 ? "" : "s", static_cast<unsigned long long>(o.seed));

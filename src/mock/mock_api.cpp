@@ -53,19 +53,45 @@ static void set_error(api_reply& reply, int status, int code, std::string_view m
 std::size_t compose_response(const api_reply& reply, std::string& wire) {
   std::string_view reason;
   switch (reply.status) {
-  case 200: reason = "OK"; break;
-  case 400: reason = "Bad Request"; break;
-  case 401: reason = "Unauthorized"; break;
-  case 403: reason = "Forbidden"; break;
-  case 404: reason = "Not Found"; break;
-  case 405: reason = "Method Not Allowed"; break;
-  case 408: reason = "Request Timeout"; break;
-  case 413: reason = "Content Too Large"; break;
-  case 429: reason = "Too Many Requests"; break;
-  case 431: reason = "Request Header Fields Too Large"; break;
-  case 500: reason = "Internal Server Error"; break;
-  case 503: reason = "Service Unavailable"; break;
-  default: reason = "Unknown"; break;
+  case 200:
+    reason = "OK";
+    break;
+  case 400:
+    reason = "Bad Request";
+    break;
+  case 401:
+    reason = "Unauthorized";
+    break;
+  case 403:
+    reason = "Forbidden";
+    break;
+  case 404:
+    reason = "Not Found";
+    break;
+  case 405:
+    reason = "Method Not Allowed";
+    break;
+  case 408:
+    reason = "Request Timeout";
+    break;
+  case 413:
+    reason = "Content Too Large";
+    break;
+  case 429:
+    reason = "Too Many Requests";
+    break;
+  case 431:
+    reason = "Request Header Fields Too Large";
+    break;
+  case 500:
+    reason = "Internal Server Error";
+    break;
+  case 503:
+    reason = "Service Unavailable";
+    break;
+  default:
+    reason = "Unknown";
+    break;
   }
   wire.clear();
   wire += "HTTP/1.1 ";
@@ -255,8 +281,10 @@ void mock_api::patch_job(const api_request& request, std::string_view job_id, op
 
   // A drop that applies goes through every check first; it counts as "dropped".
   apply_patch(request, job_id, op, reply);
-  if (reply.action == reply_action::drop) stats_.dropped(ep, reply.status == 200);
-  else stats_.request(ep, reply.status);
+  if (reply.action == reply_action::drop)
+    stats_.dropped(ep, reply.status == 200);
+  else
+    stats_.request(ep, reply.status);
 }
 
 void mock_api::apply_patch(const api_request& request, std::string_view job_id, op_kind op,
@@ -273,9 +301,15 @@ void mock_api::apply_patch(const api_request& request, std::string_view job_id, 
   }
   std::string why;
   switch (store_.apply(job_id, op, request.body, reply.body, why)) {
-  case apply_result::applied: reply.status = 200; return;
-  case apply_result::not_found: set_error(reply, 404, rpc_not_found, "job not found"); return;
-  case apply_result::bad_body: set_error(reply, 400, rpc_invalid_argument, why); return;
+  case apply_result::applied:
+    reply.status = 200;
+    return;
+  case apply_result::not_found:
+    set_error(reply, 404, rpc_not_found, "job not found");
+    return;
+  case apply_result::bad_body:
+    set_error(reply, 400, rpc_invalid_argument, why);
+    return;
   }
 }
 

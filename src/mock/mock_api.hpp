@@ -40,7 +40,7 @@ struct api_request {
   std::string_view target;        // origin-form, may carry a query
   std::string_view authorization; // header value, empty when absent
   std::string_view body;
-  std::size_t body_readable = 0;  // readable bytes from body.data() (simdjson padding)
+  std::size_t body_readable = 0; // readable bytes from body.data() (simdjson padding)
 };
 
 enum class reply_action : std::uint8_t {
@@ -55,7 +55,7 @@ struct api_reply {
   std::string body;
   int retry_after = -1; // seconds; sent as Retry-After when >= 0
   reply_action action = reply_action::respond;
-  bool close = false;   // close after answering
+  bool close = false; // close after answering
   std::chrono::milliseconds delay{0};
 
   void reset() noexcept {
@@ -83,8 +83,8 @@ public:
 
 private:
   void access_token(const api_request& request, api_reply& reply);
-  void patch_job(const api_request& request, std::string_view job_id, op_kind op,
-                 endpoint ep, fault_rng& rng, api_reply& reply);
+  void patch_job(const api_request& request, std::string_view job_id, op_kind op, endpoint ep,
+                 fault_rng& rng, api_reply& reply);
   void get_job(const api_request& request, std::string_view job_id, api_reply& reply);
   void apply_patch(const api_request& request, std::string_view job_id, op_kind op,
                    api_reply& reply);

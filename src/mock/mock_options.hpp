@@ -23,22 +23,22 @@ struct fault_rates {
 
 struct mock_options {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 0;          // 0: a free port
-  std::string port_file;           // receives the port once listening
-  bool tls = true;                 // false: plain HTTP (--plain)
-  std::string cert_out;            // receives the generated certificate (PEM)
+  std::uint16_t port = 0; // 0: a free port
+  std::string port_file;  // receives the port once listening
+  bool tls = true;        // false: plain HTTP (--plain)
+  std::string cert_out;   // receives the generated certificate (PEM)
   std::string api_key = "mock-api-key";
-  std::uint64_t jobs = 0;          // pre-creates job-0000001 ... job-N
+  std::uint64_t jobs = 0;           // pre-creates job-0000001 ... job-N
   std::vector<std::string> job_ids; // further jobs to pre-create, any id
   fault_rates faults;
-  unsigned retry_after_seconds = 1; // Retry-After of a 503
+  unsigned retry_after_seconds = 1;     // Retry-After of a 503
   std::chrono::milliseconds latency{0}; // added before every API answer
   std::chrono::seconds token_ttl{3600};
-  std::uint64_t seed = 0;          // fault PRNG seed
-  std::string journal;             // NDJSON record per applied PATCH
+  std::uint64_t seed = 0; // fault PRNG seed
+  std::string journal;    // NDJSON record per applied PATCH
   unsigned threads = 1;
   std::chrono::seconds idle_timeout{60}; // per connection, also bounds a slow request
-  bool handle_signals = true;      // stop cleanly on SIGINT/SIGTERM
+  bool handle_signals = true;            // stop cleanly on SIGINT/SIGTERM
 };
 
 } // namespace jobpatch::mock

@@ -6,9 +6,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -63,10 +63,14 @@ void write_file_atomically(const std::string& path, const std::string& text) {
 
 method to_method(http::verb verb) noexcept {
   switch (verb) {
-  case http::verb::get: return method::get;
-  case http::verb::post: return method::post;
-  case http::verb::patch: return method::patch;
-  default: return method::other;
+  case http::verb::get:
+    return method::get;
+  case http::verb::post:
+    return method::post;
+  case http::verb::patch:
+    return method::patch;
+  default:
+    return method::other;
   }
 }
 
@@ -110,7 +114,8 @@ struct mock_server::impl {
                        ssl::context::single_dh_use);
       tls->use_certificate_chain(asio::buffer(identity.certificate_pem));
       tls->use_private_key(asio::buffer(identity.private_key_pem), ssl::context::pem);
-      if (!options.cert_out.empty()) write_file_atomically(options.cert_out, identity.certificate_pem);
+      if (!options.cert_out.empty())
+        write_file_atomically(options.cert_out, identity.certificate_pem);
     }
 
     tcp::endpoint endpoint(asio::ip::make_address(options.host), options.port);
@@ -119,7 +124,8 @@ struct mock_server::impl {
     acceptor.bind(endpoint);
     acceptor.listen(asio::socket_base::max_listen_connections);
     port = acceptor.local_endpoint().port();
-    if (!options.port_file.empty()) write_file_atomically(options.port_file, std::to_string(port) + "\n");
+    if (!options.port_file.empty())
+      write_file_atomically(options.port_file, std::to_string(port) + "\n");
   }
 
   asio::awaitable<void> accept_loop() {
@@ -167,7 +173,8 @@ struct mock_server::impl {
       co_return;
     }
     beast::ssl_stream<beast::tcp_stream> secure(std::move(plain), *tls);
-    secure.next_layer().expires_after(std::min<std::chrono::seconds>(handshake_timeout, options.idle_timeout));
+    secure.next_layer().expires_after(
+        std::min<std::chrono::seconds>(handshake_timeout, options.idle_timeout));
     auto [hec] = co_await secure.async_handshake(ssl::stream_base::server, use_tuple);
     if (hec) co_return;
     bool graceful = co_await session(secure, secure.next_layer(), rng);
@@ -222,7 +229,8 @@ struct mock_server::impl {
       std::size_t length = wire.size();
       if (reply.action == reply_action::truncate) length = header_size + reply.body.size() / 2;
       tcp.expires_after(options.idle_timeout);
-      auto [wec, written] = co_await asio::async_write(stream, asio::buffer(wire.data(), length), use_tuple);
+      auto [wec, written] =
+          co_await asio::async_write(stream, asio::buffer(wire.data(), length), use_tuple);
       (void)written;
       if (wec || reply.action == reply_action::truncate) co_return false;
       if (reply.close) co_return true;
@@ -245,7 +253,8 @@ struct mock_server::impl {
   }
 };
 
-mock_server::mock_server(mock_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
+mock_server::mock_server(mock_options options)
+    : impl_(std::make_unique<impl>(std::move(options))) {}
 
 mock_server::~mock_server() = default;
 

@@ -8,7 +8,7 @@ namespace jobpatch::mock {
 
 namespace {
 constexpr auto relaxed = std::memory_order_relaxed;
-constexpr std::array<const char*, 6> fault_names = {"fail429", "fail503", "fail500",
+constexpr std::array<const char*, 6> fault_names = {"fail429",     "fail503",        "fail500",
                                                     "dropApplied", "dropNotApplied", "truncate"};
 } // namespace
 
@@ -32,11 +32,20 @@ void mock_stats::dropped(endpoint e, bool applied) noexcept {
 
 void mock_stats::fault_injected(fault f) noexcept {
   switch (f) {
-  case fault::fail_429: faults_[0].fetch_add(1, relaxed); break;
-  case fault::fail_503: faults_[1].fetch_add(1, relaxed); break;
-  case fault::fail_500: faults_[2].fetch_add(1, relaxed); break;
-  case fault::truncate: faults_[5].fetch_add(1, relaxed); break;
-  default: break; // drops are counted by dropped()
+  case fault::fail_429:
+    faults_[0].fetch_add(1, relaxed);
+    break;
+  case fault::fail_503:
+    faults_[1].fetch_add(1, relaxed);
+    break;
+  case fault::fail_500:
+    faults_[2].fetch_add(1, relaxed);
+    break;
+  case fault::truncate:
+    faults_[5].fetch_add(1, relaxed);
+    break;
+  default:
+    break; // drops are counted by dropped()
   }
 }
 
@@ -62,8 +71,10 @@ std::string mock_stats::to_json(std::uint64_t applied) const {
       total += n;
       if (!first) by_endpoint += ',';
       first = false;
-      if (s == dropped_slot) by_endpoint += R"("dropped")";
-      else if (s == slots - 1) by_endpoint += R"("other")";
+      if (s == dropped_slot)
+        by_endpoint += R"("dropped")";
+      else if (s == slots - 1)
+        by_endpoint += R"("other")";
       else {
         by_endpoint += '"';
         append_uint(by_endpoint, static_cast<std::uint64_t>(statuses[s]));

@@ -6,25 +6,36 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <mutex>
-#include <cstdint>
 #include <string>
 
 namespace jobpatch::mock {
 
 enum class endpoint : std::uint8_t {
-  access_token, datasource, params, jobname, configs, get_job, stats, other
+  access_token,
+  datasource,
+  params,
+  jobname,
+  configs,
+  get_job,
+  stats,
+  other
 };
 inline constexpr std::size_t endpoint_count = 8;
 
 // The endpoint of a PATCH operation.
 constexpr endpoint endpoint_of(op_kind op) noexcept {
   switch (op) {
-  case op_kind::datasource: return endpoint::datasource;
-  case op_kind::params: return endpoint::params;
-  case op_kind::jobname: return endpoint::jobname;
-  case op_kind::configs: return endpoint::configs;
+  case op_kind::datasource:
+    return endpoint::datasource;
+  case op_kind::params:
+    return endpoint::params;
+  case op_kind::jobname:
+    return endpoint::jobname;
+  case op_kind::configs:
+    return endpoint::configs;
   }
   return endpoint::other;
 }
@@ -36,8 +47,8 @@ class mock_stats {
 public:
   // The statuses counted one by one; anything else lands in "other". A request answered
   // with nothing at all (a drop) counts under "dropped".
-  static constexpr std::array<int, 12> statuses = {200, 400, 401, 404, 405, 408, 413,
-                                                   429, 431, 500, 503, 0};
+  static constexpr std::array<int, 12> statuses = {200, 400, 401, 404, 405, 408,
+                                                   413, 429, 431, 500, 503, 0};
 
   void request(endpoint e, int status) noexcept;
   void dropped(endpoint e, bool applied) noexcept;

@@ -21,7 +21,8 @@ using openssl_ptr = std::unique_ptr<T, decltype([](T* p) { Free(p); })>;
 [[noreturn]] void fail(const char* what) {
   char text[256] = "";
   ERR_error_string_n(ERR_get_error(), text, sizeof text);
-  throw std::runtime_error(std::string("cannot generate the TLS certificate: ") + what + ": " + text);
+  throw std::runtime_error(std::string("cannot generate the TLS certificate: ") + what + ": " +
+                           text);
 }
 
 void check(int ok, const char* what) {
@@ -32,7 +33,8 @@ void add_extension(X509* cert, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-  openssl_ptr<X509_EXTENSION, X509_EXTENSION_free> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  openssl_ptr<X509_EXTENSION, X509_EXTENSION_free> ext(
+      X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
   if (!ext) fail("extension");
   check(X509_add_ext(cert, ext.get(), -1), "add extension");
 }
@@ -64,7 +66,8 @@ tls_identity make_self_signed_certificate() {
 
   X509_NAME* name = X509_get_subject_name(cert.get());
   check(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                                   reinterpret_cast<const unsigned char*>("jobpatch-mock"), -1, -1, 0),
+                                   reinterpret_cast<const unsigned char*>("jobpatch-mock"), -1, -1,
+                                   0),
         "subject");
   check(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                                    reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0),
@@ -82,7 +85,8 @@ tls_identity make_self_signed_certificate() {
   openssl_ptr<BIO, BIO_free_all> cert_bio(BIO_new(BIO_s_mem())), key_bio(BIO_new(BIO_s_mem()));
   if (!cert_bio || !key_bio) fail("memory");
   check(PEM_write_bio_X509(cert_bio.get(), cert.get()), "PEM");
-  check(PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr), "PEM");
+  check(PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr),
+        "PEM");
   return {to_pem(cert_bio.get()), to_pem(key_bio.get())};
 }
 

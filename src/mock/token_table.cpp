@@ -34,16 +34,21 @@ std::uint64_t token_table::issued() const {
 
 void token_table::prune(clock::time_point now) {
   // Forget tokens expired for more than an hour; grow the threshold with what remains.
-  std::erase_if(expiry_, [&](const auto& entry) { return entry.second + std::chrono::hours(1) < now; });
+  std::erase_if(expiry_,
+                [&](const auto& entry) { return entry.second + std::chrono::hours(1) < now; });
   prune_at_ = std::max<std::size_t>(1024, expiry_.size() * 2);
 }
 
 const char* to_string(token_status status) noexcept {
   switch (status) {
-  case token_status::valid: return "valid";
-  case token_status::missing: return "missing Authorization header";
-  case token_status::unknown: return "invalid access token";
-  case token_status::expired: return "access token expired";
+  case token_status::valid:
+    return "valid";
+  case token_status::missing:
+    return "missing Authorization header";
+  case token_status::unknown:
+    return "invalid access token";
+  case token_status::expired:
+    return "access token expired";
   }
   return "?";
 }

@@ -8,7 +8,7 @@
 namespace jobpatch::net {
 namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr auto refresh_margin = std::chrono::seconds(60);  // refresh this long before expiry
+constexpr auto refresh_margin = std::chrono::seconds(60);    // refresh this long before expiry
 constexpr auto default_lifetime = std::chrono::seconds(900); // when the answer gives none
 constexpr unsigned exchange_attempts = 4;                    // ~2 s of tries in all
 } // namespace
@@ -60,7 +60,8 @@ asio::awaitable<void> access_token_source::exchange() {
         ++generation_;
         ++exchanges_;
         auto lifetime = answer->expires_in.value_or(default_lifetime);
-        refresh_at_ = clock::now() + lifetime - std::min<clock::duration>(refresh_margin, lifetime / 5);
+        refresh_at_ =
+            clock::now() + lifetime - std::min<clock::duration>(refresh_margin, lifetime / 5);
         refreshing_ = false;
         refreshed_.cancel();
         co_return;
@@ -69,7 +70,8 @@ asio::awaitable<void> access_token_source::exchange() {
     } else if (reply.outcome.cls == error_class::none) {
       std::string text = parser.error_text(reply.body);
       problem = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
-      if (reply.status == 400 || reply.status == 401 || reply.status == 403 || reply.status == 404) {
+      if (reply.status == 400 || reply.status == 401 || reply.status == 403 ||
+          reply.status == 404) {
         failure_ = "authentication failed: the access-token exchange was refused (" + problem +
                    "); check the API key";
         break;

@@ -12,10 +12,10 @@
 #include <jobpatch/policy/failure_detector.hpp>
 #include <jobpatch/policy/job_scheduler.hpp>
 #include <jobpatch/policy/rate_limiter.hpp>
+#include <jobpatch/policy/retry_policy.hpp>
 #include <jobpatch/wire/request_builder.hpp>
 #include <jobpatch/wire/response_parser.hpp>
 #include <jobpatch/wire/retry_after.hpp>
-#include <jobpatch/policy/retry_policy.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -29,8 +29,8 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <csignal>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -45,7 +45,7 @@ using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::size_t reader_batch = 256;       // lines handed from the reader per post
+constexpr std::size_t reader_batch = 256;                 // lines handed from the reader per post
 constexpr auto results_write_interval = milliseconds(20); // results reach the file
 // How long a job's next update waits after an unanswered attempt, unless --settle says:
 // enough for TCP retransmissions and short proxy stalls, short enough that jobs hit by
@@ -60,9 +60,9 @@ constexpr double rate_margin = 0.99;
 struct slot {
   operation op;
   std::string raw_line;
-  std::string target;              // request path, encoded once
+  std::string target; // request path, encoded once
   unsigned attempts = 0;
-  bool auth_retried = false;       // a 401 already led to one token refresh
+  bool auth_retried = false; // a 401 already led to one token refresh
   std::uint64_t token_generation = 0;
   clock::time_point first_send{};
   int last_status = 0;
@@ -83,11 +83,12 @@ public:
         limiter_(options.rate * rate_margin,
                  options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
         policy_(make_retry_policy(options.max_attempts)),
-        tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key, options.attempt_timeout),
-        flush_timer_(io_),
-        window_(window_of(options)),
-        settle_(options.settle.count() >= 0 ? options.settle
-                                            : std::min<milliseconds>(options.attempt_timeout, default_settle)) {}
+        tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key,
+                options.attempt_timeout),
+        flush_timer_(io_), window_(window_of(options)),
+        settle_(options.settle.count() >= 0
+                    ? options.settle
+                    : std::min<milliseconds>(options.attempt_timeout, default_settle)) {}
 
   run_status run();
 
@@ -152,7 +153,7 @@ private:
   failure_detector detector_;
 
   std::deque<slot> slots_; // a deque: growing it never moves a slot
-  std::unordered_map<std::string, std::uint64_t> failed_jobs_; // job id -> first failed line
+  std::unordered_map<std::string, std::uint64_t> failed_jobs_;        // job id -> first failed line
   std::unordered_map<std::string, clock::time_point> in_doubt_until_; // job id -> settle end
   std::uint64_t held_in_doubt_ = 0; // updates that waited for their job to settle
   std::vector<std::uint64_t> free_slots_;
@@ -167,7 +168,7 @@ private:
   std::size_t outstanding_ = 0;
   bool stop_reading_ = false;
   std::atomic<bool> cancel_reading_{false}; // unblocks a reader waiting on a pipe
-  bool reader_done_ = false;     // io thread's view: the last batch has been accepted
+  bool reader_done_ = false;                // io thread's view: the last batch has been accepted
   std::string reader_error_;
 
   access_token_source tokens_;
@@ -289,9 +290,7 @@ void engine::wake_workers() {
   for (auto* timer : idle_workers_) timer->cancel();
 }
 
-bool engine::all_done() const {
-  return reader_done_ && scheduler_.empty() && in_flight_ == 0;
-}
+bool engine::all_done() const { return reader_done_ && scheduler_.empty() && in_flight_ == 0; }
 
 asio::awaitable<bool> engine::ensure_token() {
   bool held = co_await tokens_.ensure();
@@ -354,8 +353,8 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
 }
 
 asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t handle,
-                                      bool connected, response_parser& parser,
-                                      std::string& request, http_reply& reply) {
+                                      bool connected, response_parser& parser, std::string& request,
+                                      http_reply& reply) {
   slot& s = slots_[handle];
   if (s.attempts == 0) s.first_send = clock::now();
   ++s.attempts;
@@ -394,7 +393,8 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
       std::string text = parser.error_text(reply.body);
       done.last_error = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
       // A gateway's 502/504 says nothing of the backend, which may still apply the request.
-      if (reply.status == 502 || reply.status == 504) in_doubt_until_[done.op.job_id] = now + settle_;
+      if (reply.status == 502 || reply.status == 504)
+        in_doubt_until_[done.op.job_id] = now + settle_;
     }
   } else {
     done.last_status = 0; // no answer this time; an older status would mislead
@@ -405,15 +405,17 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   stats_.record_attempt(done.op.op, outcome,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(service));
   // A 401 after a token refresh means the key itself is no longer accepted.
-  bool auth_rejected = outcome.cls == error_class::http_status && outcome.status == 401 &&
-                       done.auth_retried;
+  bool auth_rejected =
+      outcome.cls == error_class::http_status && outcome.status == 401 && done.auth_retried;
   if (detector_.record(auth_rejected ? attempt_outcome::failure(error_class::auth_failed) : outcome,
                        now))
     abort(detector_.message());
-  bool throttled = outcome.cls == error_class::http_status &&
-                   (outcome.status == 429 || outcome.status == 503);
-  if (throttle_monitor_.record(throttled, now)) limiter_.on_throttled(now);
-  else if (!throttled) limiter_.on_success(now);
+  bool throttled =
+      outcome.cls == error_class::http_status && (outcome.status == 429 || outcome.status == 503);
+  if (throttle_monitor_.record(throttled, now))
+    limiter_.on_throttled(now);
+  else if (!throttled)
+    limiter_.on_success(now);
 
   // Every attempt goes to the policy, successes too: its retry budget counts requests.
   attempt_report report;
@@ -444,7 +446,8 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     wake_workers();
     break;
   case retry_action::final:
-    if (decision.reason != final_reason::not_retryable && decision.reason != final_reason::succeeded) {
+    if (decision.reason != final_reason::not_retryable &&
+        decision.reason != final_reason::succeeded) {
       done.last_error += " (";
       done.last_error += to_string(decision.reason);
       done.last_error += ')';
@@ -511,7 +514,6 @@ void engine::abort(std::string reason) {
   stop();
   // Nothing in flight can succeed: end it now instead of waiting for timeouts.
   for (auto* connection : connections_) connection->close();
-
 }
 
 void engine::drain_unfinished() {
@@ -540,7 +542,8 @@ asio::awaitable<void> engine::watch_signals() {
   if (ec || finished_) co_return;
   result_.signal = number;
   stop();
-  signals_.async_wait([this](const boost::system::error_code& e, int n) { on_second_signal(e, n); });
+  signals_.async_wait(
+      [this](const boost::system::error_code& e, int n) { on_second_signal(e, n); });
   // In-flight requests may finish within the grace period; then they are cut off.
   asio::steady_timer grace(io_, options_.grace);
   co_await grace.async_wait(use_tuple);
@@ -553,8 +556,7 @@ void engine::on_second_signal(const boost::system::error_code& ec, int number) {
   // A second signal: leave at once, keeping what was recorded so far.
   try {
     sink_.flush();
-  } catch (...) {
-  }
+  } catch (...) {}
   ::_exit(128 + number);
 }
 
@@ -564,7 +566,8 @@ asio::awaitable<void> engine::flush_results_periodically() {
     flush_timer_.expires_after(results_write_interval);
     co_await flush_timer_.async_wait(use_tuple);
     auto now = clock::now();
-    bool durable = options_.fsync_interval.count() > 0 && now - last_sync >= options_.fsync_interval;
+    bool durable =
+        options_.fsync_interval.count() > 0 && now - last_sync >= options_.fsync_interval;
     if (durable) last_sync = now;
     sink_.flush(durable);
     if (on_tick_ && !finished_ && now - last_tick >= tick_interval_) {
@@ -614,9 +617,11 @@ run_status engine::run() {
   reader_thread_.join();
   stats_.set_token_exchanges(tokens_.exchanges());
   if (held_in_doubt_)
-    result_.notes.push_back(std::to_string(held_in_doubt_) +
-                            " updates waited for an unanswered request of their job to settle "
-                            "(--settle " + std::to_string(std::chrono::duration_cast<milliseconds>(settle_).count()) + " ms)");
+    result_.notes.push_back(
+        std::to_string(held_in_doubt_) +
+        " updates waited for an unanswered request of their job to settle "
+        "(--settle " +
+        std::to_string(std::chrono::duration_cast<milliseconds>(settle_).count()) + " ms)");
   if (!reader_error_.empty() && !result_.aborted) {
     result_.aborted = true;
     result_.abort_reason = "reading the manifest failed: " + reader_error_;

@@ -8,38 +8,38 @@
 namespace jobpatch {
 
 struct apply_options {
-  std::string manifest;               // path or "-"
+  std::string manifest; // path or "-"
   std::string base_url = "https://api.bytenite.com";
-  std::string api_key;                // from BYTENITE_API_KEY or --api-key-file; never printed
-  std::string ca_file;                // extra trust anchors (PEM); empty = system store
-  bool insecure = false;              // skip certificate verification (tests only)
+  std::string api_key;   // from BYTENITE_API_KEY or --api-key-file; never printed
+  std::string ca_file;   // extra trust anchors (PEM); empty = system store
+  bool insecure = false; // skip certificate verification (tests only)
 
   unsigned connections = 16;
-  double rate = 0;                    // requests per second over the whole run; 0 = unlimited
-  double burst = 0;                   // token bucket depth; 0 = max(1, rate / 10)
+  double rate = 0;  // requests per second over the whole run; 0 = unlimited
+  double burst = 0; // token bucket depth; 0 = max(1, rate / 10)
   unsigned max_attempts = 5;
   std::chrono::milliseconds attempt_timeout{30'000};
-  std::chrono::milliseconds deadline{0}; // whole run; 0 = none
+  std::chrono::milliseconds deadline{0};   // whole run; 0 = none
   std::chrono::milliseconds grace{10'000}; // how long in-flight work may finish on a signal
   // After an attempt that may have reached the server unanswered (timeout, reset, cut-off
   // answer), the job's next update waits this long, so that a late copy of the unanswered
   // request lands before it instead of undoing it. Negative = min(attempt timeout, 5 s).
   std::chrono::milliseconds settle{-1};
 
-  std::string results;                // NDJSON results; empty = none
-  std::string failed_out;             // failed lines, verbatim; empty = none
-  std::string summary_json;           // empty = none
+  std::string results;      // NDJSON results; empty = none
+  std::string failed_out;   // failed lines, verbatim; empty = none
+  std::string summary_json; // empty = none
   bool resume = false;
   // Results reach the file every results_write_interval and the disk (fdatasync) every
   // fsync_interval; 0 = never fdatasync (faster, and a power loss may lose more).
   std::chrono::milliseconds fsync_interval{100};
-  bool force = false;                 // overwrite an existing results file
-  bool skip_invalid = false;          // record invalid lines and go on
+  bool force = false;        // overwrite an existing results file
+  bool skip_invalid = false; // record invalid lines and go on
   // --shard K/N: this run takes the jobs whose id hashes to K-1 modulo N, so every update
   // of one job stays in one shard and keeps its order.
   std::uint32_t shard_index = 0, shard_count = 1;
-  std::size_t max_line_bytes = 0;     // 0 = default
-  std::size_t window = 0;             // updates held in memory at once; 0 = automatic
+  std::size_t max_line_bytes = 0; // 0 = default
+  std::size_t window = 0;         // updates held in memory at once; 0 = automatic
 };
 
 } // namespace jobpatch

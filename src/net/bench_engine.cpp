@@ -12,10 +12,10 @@
 #include "net/http_connection.hpp"
 
 #include <jobpatch/policy/failure_detector.hpp>
+#include <jobpatch/policy/retry_policy.hpp>
 #include <jobpatch/wire/request_builder.hpp>
 #include <jobpatch/wire/response_parser.hpp>
 #include <jobpatch/wire/retry_after.hpp>
-#include <jobpatch/policy/retry_policy.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -76,11 +76,13 @@ public:
         builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
         tls_(make_client_tls_context(options.ca_file, !options.insecure)),
         policy_(make_retry_policy(options.max_attempts)),
-        tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key, options.attempt_timeout),
+        tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key,
+                options.attempt_timeout),
         start_gate_(io_, clock::time_point::max()) {
     if (ops_.empty()) throw std::invalid_argument("bench needs at least one update to send");
     targets_.reserve(ops_.size());
-    for (const auto& op : ops_) targets_.push_back(patch_target(server_.base_path, op.job_id, op.op));
+    for (const auto& op : ops_)
+      targets_.push_back(patch_target(server_.base_path, op.job_id, op.op));
   }
 
   void run();
@@ -118,12 +120,12 @@ private:
 
   std::optional<load_schedule> schedule_; // set when every worker is ready
   clock::time_point retry_deadline_ = clock::time_point::max();
-  std::uint64_t next_ = 0;                // the next request number to take
-  std::size_t ready_ = 0;                 // workers done warming up
-  asio::steady_timer start_gate_;         // cancelled to start the waiting workers
+  std::uint64_t next_ = 0;        // the next request number to take
+  std::size_t ready_ = 0;         // workers done warming up
+  asio::steady_timer start_gate_; // cancelled to start the waiting workers
   std::vector<asio::steady_timer*> sleeping_;
   std::vector<asio::steady_timer*> idle_; // workers with nothing but later retries to do
-  std::vector<request_state> retries_;   // heap on retry_at, earliest first
+  std::vector<request_state> retries_;    // heap on retry_at, earliest first
   std::vector<http_connection*> connections_;
   clock::time_point last_answer_{};
   bool stopping_ = false;
@@ -178,8 +180,8 @@ asio::awaitable<void> bench_engine::worker() {
     }
     // A pool that fell behind does not run past the duration to catch up: what was not
     // started by then is reported as not sent.
-    bool schedule_done = next_ >= schedule_->total_requests() ||
-                         now >= schedule_->start() + options_.duration;
+    bool schedule_done =
+        next_ >= schedule_->total_requests() || now >= schedule_->start() + options_.duration;
     if (schedule_done) {
       if (retries_.empty()) break;
       idle_.push_back(&timer);
@@ -236,8 +238,10 @@ asio::awaitable<void> bench_engine::attempt(http_connection& connection, request
   }
   stats_.record_attempt(op.op, outcome, now - sent);
   if (outcome.cls == error_class::tls_verify) abort(w.reply.detail);
-  bool auth_rejected = outcome.cls == error_class::http_status && outcome.status == 401 && r.auth_refreshed;
-  if (detector_.record(auth_rejected ? attempt_outcome::failure(error_class::auth_failed) : outcome, now))
+  bool auth_rejected =
+      outcome.cls == error_class::http_status && outcome.status == 401 && r.auth_refreshed;
+  if (detector_.record(auth_rejected ? attempt_outcome::failure(error_class::auth_failed) : outcome,
+                       now))
     abort(detector_.message());
   if (outcome.ok() || stopping_) {
     record_done(r, outcome.ok());
@@ -328,7 +332,8 @@ void bench_engine::run() {
   for (const auto& r : retries_) record_done(r, false); // the run stopped before their retry
 
   // The schedule as it would have been, when the run stopped before it started.
-  load_schedule planned = schedule_ ? *schedule_ : load_schedule(options_.rate, options_.duration, clock::now());
+  load_schedule planned =
+      schedule_ ? *schedule_ : load_schedule(options_.rate, options_.duration, clock::now());
   info_.scheduled = planned.total_requests();
   info_.duration_seconds = std::chrono::duration<double>(options_.duration).count();
   if (schedule_) {

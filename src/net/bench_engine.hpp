@@ -5,8 +5,8 @@
 // still measured from its intended time. Asio stays in src/net/.
 
 #include "net/bench_options.hpp"
-#include <jobpatch/report/bench_statistics.hpp>
 #include <jobpatch/manifest/operation.hpp>
+#include <jobpatch/report/bench_statistics.hpp>
 
 #include <vector>
 

@@ -65,17 +65,19 @@ server_address parse_server_address(const std::string& base_url, bool verify) {
   if (!url) throw std::runtime_error("--base-url is not a URL: " + base_url);
   server_address server;
   std::string scheme(url->scheme());
-  if (scheme == "https") server.tls = true;
-  else if (scheme == "http") server.tls = false;
-  else throw std::runtime_error("--base-url must be http:// or https://, not " + scheme + "://");
+  if (scheme == "https")
+    server.tls = true;
+  else if (scheme == "http")
+    server.tls = false;
+  else
+    throw std::runtime_error("--base-url must be http:// or https://, not " + scheme + "://");
   if (url->has_userinfo() || url->has_query() || url->has_fragment())
     throw std::runtime_error("--base-url must not carry credentials, a query or a fragment");
   server.host = url->host_address();
   if (server.host.empty()) throw std::runtime_error("--base-url has no host");
   server.port = url->has_port() ? std::string(url->port()) : (server.tls ? "443" : "80");
-  std::string host_for_header = url->host_type() == boost::urls::host_type::ipv6
-                                    ? "[" + server.host + "]"
-                                    : server.host;
+  std::string host_for_header =
+      url->host_type() == boost::urls::host_type::ipv6 ? "[" + server.host + "]" : server.host;
   server.host_header = url->has_port() ? host_for_header + ":" + server.port : host_for_header;
   server.base_path = std::string(url->encoded_path());
   while (!server.base_path.empty() && server.base_path.back() == '/') server.base_path.pop_back();
@@ -133,15 +135,18 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
   // whole answer makes one read per answer instead of three.
   buffer_.reserve(read_buffer_bytes);
   requests_on_connection_ = 0;
-  if (server_.tls) secure_.emplace(executor_, *tls_);
-  else plain_.emplace(executor_);
+  if (server_.tls)
+    secure_.emplace(executor_, *tls_);
+  else
+    plain_.emplace(executor_);
 
   tcp().expires_after(timeout);
   auto [ec, endpoint] = co_await tcp().async_connect(server_.endpoints, use_tuple);
   if (ec) {
-    fail(reply, classify(ec) == error_class::connect_refused ? error_class::connect_refused
-                : ec == beast::error::timeout                ? error_class::timeout
-                                                             : error_class::connect_failed,
+    fail(reply,
+         classify(ec) == error_class::connect_refused ? error_class::connect_refused
+         : ec == beast::error::timeout                ? error_class::timeout
+                                                      : error_class::connect_failed,
          ec, "connect");
     co_return false;
   }
@@ -168,8 +173,9 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
         reply.detail = std::string("TLS certificate verification failed for ") + server_.host +
                        ": " + X509_verify_cert_error_string(verify);
       } else {
-        fail(reply, hec == beast::error::timeout ? error_class::timeout : error_class::tls_handshake,
-             hec, "TLS handshake");
+        fail(reply,
+             hec == beast::error::timeout ? error_class::timeout : error_class::tls_handshake, hec,
+             "TLS handshake");
       }
       close();
       co_return false;

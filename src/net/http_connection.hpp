@@ -8,9 +8,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
 #include <memory>
@@ -24,7 +24,7 @@ namespace beast = boost::beast;
 
 // Where requests go, resolved once per run.
 struct server_address {
-  std::string host;        // as in the URL, for SNI and certificate checks
+  std::string host; // as in the URL, for SNI and certificate checks
   std::string port;
   bool tls = true;
   bool verify = true;      // false only with --insecure
@@ -35,11 +35,11 @@ struct server_address {
 
 // What one request/response exchange produced. `body` keeps its capacity across calls.
 struct http_reply {
-  attempt_outcome outcome;     // error_class::none on a complete HTTP answer
-  std::string detail;          // transport error text; empty on success
+  attempt_outcome outcome; // error_class::none on a complete HTTP answer
+  std::string detail;      // transport error text; empty on success
   int status = 0;
   std::string body;
-  std::string retry_after;     // Retry-After header, when present
+  std::string retry_after; // Retry-After header, when present
   bool connection_reused = false;
 };
 

@@ -44,8 +44,7 @@ failure_detector::failure_detector(const failure_detector_config& config) noexce
 
 bool failure_detector::record(attempt_outcome outcome,
                               std::chrono::steady_clock::time_point now) noexcept {
-  const bool answered_not_401 =
-      outcome.cls == error_class::http_status && outcome.status != 401;
+  const bool answered_not_401 = outcome.cls == error_class::http_status && outcome.status != 401;
   if (outcome.ok() || answered_not_401) {
     class_ = error_class::none;
     streak_ = others_ = 0;

@@ -23,10 +23,8 @@ std::int64_t interval_for(double rate) noexcept {
 } // namespace
 
 rate_limiter::rate_limiter(double rate, double burst, const adaptive_rate_config& adaptive)
-    : adaptive_(adaptive),
-      configured_rate_(sane_rate(rate)),
-      burst_(burst >= 1 && std::isfinite(burst) ? burst : 1.0),
-      effective_rate_(configured_rate_),
+    : adaptive_(adaptive), configured_rate_(sane_rate(rate)),
+      burst_(burst >= 1 && std::isfinite(burst) ? burst : 1.0), effective_rate_(configured_rate_),
       ceiling_(configured_rate_) {
   set_effective_rate(configured_rate_);
 }
@@ -43,8 +41,8 @@ void rate_limiter::set_effective_rate(double rate) noexcept {
 
 void rate_limiter::count_send(clock::time_point now) noexcept {
   if (now >= window_start_ + count_window || window_start_ == clock::time_point::min()) {
-    bool adjacent = window_start_ != clock::time_point::min() &&
-                    now < window_start_ + 2 * count_window;
+    bool adjacent =
+        window_start_ != clock::time_point::min() && now < window_start_ + 2 * count_window;
     sends_last_window_ = adjacent ? sends_this_window_ : 0;
     sends_this_window_ = 0;
     window_start_ = adjacent ? window_start_ + count_window : now;

@@ -31,13 +31,20 @@ std::string percentiles_text(const latency_histogram& h) {
 // Human wording of a group for the summary and the report.
 std::string_view wording(error_group g) noexcept {
   switch (g) {
-  case error_group::connect: return "connect";
-  case error_group::tls: return "TLS";
-  case error_group::timeout: return "timeout";
-  case error_group::reset: return "reset/truncated";
-  case error_group::http_4xx: return "HTTP 4xx";
-  case error_group::http_5xx: return "HTTP 5xx";
-  case error_group::other: return "other";
+  case error_group::connect:
+    return "connect";
+  case error_group::tls:
+    return "TLS";
+  case error_group::timeout:
+    return "timeout";
+  case error_group::reset:
+    return "reset/truncated";
+  case error_group::http_4xx:
+    return "HTTP 4xx";
+  case error_group::http_5xx:
+    return "HTTP 5xx";
+  case error_group::other:
+    return "other";
   }
   return "other";
 }
@@ -46,40 +53,54 @@ std::string_view wording(error_group g) noexcept {
 
 std::string_view identifier(error_group g) noexcept {
   switch (g) {
-  case error_group::connect: return "connect";
-  case error_group::tls: return "tls";
-  case error_group::timeout: return "timeout";
-  case error_group::reset: return "reset";
-  case error_group::http_4xx: return "4xx";
-  case error_group::http_5xx: return "5xx";
-  case error_group::other: return "other";
+  case error_group::connect:
+    return "connect";
+  case error_group::tls:
+    return "tls";
+  case error_group::timeout:
+    return "timeout";
+  case error_group::reset:
+    return "reset";
+  case error_group::http_4xx:
+    return "4xx";
+  case error_group::http_5xx:
+    return "5xx";
+  case error_group::other:
+    return "other";
   }
   return "other";
 }
 
 std::optional<error_group> error_group_of(attempt_outcome outcome) noexcept {
   switch (outcome.cls) {
-  case error_class::none: return std::nullopt;
+  case error_class::none:
+    return std::nullopt;
   case error_class::http_status:
     if (outcome.status >= 400 && outcome.status < 500) return error_group::http_4xx;
     if (outcome.status >= 500) return error_group::http_5xx;
     return std::nullopt;
   case error_class::connect_refused:
   case error_class::connect_failed:
-  case error_class::resolve: return error_group::connect;
+  case error_class::resolve:
+    return error_group::connect;
   case error_class::tls_handshake:
-  case error_class::tls_verify: return error_group::tls;
-  case error_class::timeout: return error_group::timeout;
+  case error_class::tls_verify:
+    return error_group::tls;
+  case error_class::timeout:
+    return error_group::timeout;
   case error_class::reset:
   case error_class::truncated:
-  case error_class::malformed_response: return error_group::reset;
+  case error_class::malformed_response:
+    return error_group::reset;
   case error_class::auth_failed:
-  case error_class::cancelled: return error_group::other;
+  case error_class::cancelled:
+    return error_group::other;
   }
   return error_group::other;
 }
 
-bench_statistics::bench_statistics(nanoseconds timeline_bucket) : timeline_(timeline_bucket, 3600) {}
+bench_statistics::bench_statistics(nanoseconds timeline_bucket)
+    : timeline_(timeline_bucket, 3600) {}
 
 void bench_statistics::record_start(nanoseconds lateness, start_kind kind) noexcept {
   ++started_;
@@ -112,24 +133,28 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
   char line[512];
   std::string out;
   double intended = rate(info.scheduled, info.duration_seconds);
-  std::snprintf(line, sizeof line,
-                "bench: %llu requests in %.2f s: %llu ok, %llu failed; %llu attempts (%llu retries); "
-                "achieved %.1f/s of %.1f/s intended\n",
-                static_cast<unsigned long long>(completed()), info.wall_seconds,
-                static_cast<unsigned long long>(ok()), static_cast<unsigned long long>(failed()),
-                static_cast<unsigned long long>(attempts()), static_cast<unsigned long long>(retries()),
-                rate(completed(), info.wall_seconds), intended);
+  std::snprintf(
+      line, sizeof line,
+      "bench: %llu requests in %.2f s: %llu ok, %llu failed; %llu attempts (%llu retries); "
+      "achieved %.1f/s of %.1f/s intended\n",
+      static_cast<unsigned long long>(completed()), info.wall_seconds,
+      static_cast<unsigned long long>(ok()), static_cast<unsigned long long>(failed()),
+      static_cast<unsigned long long>(attempts()), static_cast<unsigned long long>(retries()),
+      rate(completed(), info.wall_seconds), intended);
   out += line;
-  if (latency().count()) out += "latency from intended send time: " + percentiles_text(latency()) + "\n";
+  if (latency().count())
+    out += "latency from intended send time: " + percentiles_text(latency()) + "\n";
   if (service_time().count())
     out += "service time per attempt:        " + percentiles_text(service_time()) + "\n";
   for (std::size_t i = 0; i < op_kind_count; ++i) {
     auto op = static_cast<op_kind>(i);
     const auto& h = latency(op);
     if (!h.count()) continue;
-    std::snprintf(line, sizeof line, "  %-10s %8llu: p50 %s, p99 %s, p99.9 %s, max %s; service p50 %s, p99 %s\n",
+    std::snprintf(line, sizeof line,
+                  "  %-10s %8llu: p50 %s, p99 %s, p99.9 %s, max %s; service p50 %s, p99 %s\n",
                   std::string(to_string(op)).c_str(), static_cast<unsigned long long>(h.count()),
-                  format_latency(h.percentile(0.5)).c_str(), format_latency(h.percentile(0.99)).c_str(),
+                  format_latency(h.percentile(0.5)).c_str(),
+                  format_latency(h.percentile(0.99)).c_str(),
                   format_latency(h.percentile(0.999)).c_str(), format_latency(h.max()).c_str(),
                   format_latency(service_time(op).percentile(0.5)).c_str(),
                   format_latency(service_time(op).percentile(0.99)).c_str());
@@ -145,7 +170,8 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
   for (std::size_t g = 0; g < error_group_count; ++g)
     if (groups_[g]) {
       errors += errors.empty() ? "" : ", ";
-      errors += std::string(wording(static_cast<error_group>(g))) + ": " + std::to_string(groups_[g]);
+      errors +=
+          std::string(wording(static_cast<error_group>(g))) + ": " + std::to_string(groups_[g]);
     }
   if (!errors.empty()) out += "errors by class: " + errors + "\n";
   if (late_) {
@@ -160,20 +186,23 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
       std::snprintf(line, sizeof line,
                     "%s%llu of them because the client woke late (max %s): the client machine "
                     "is short of CPU, so these figures overstate the server's latency",
-                    late_wakeups_ < late_ ? "; " : ": ", static_cast<unsigned long long>(late_wakeups_),
+                    late_wakeups_ < late_ ? "; " : ": ",
+                    static_cast<unsigned long long>(late_wakeups_),
                     format_latency(max_wakeup_lateness_).c_str());
       out += line;
     }
     out += '\n';
   } else if (started_) {
-    out += "every request started on schedule (within " + format_latency(late_start_threshold) + ")\n";
+    out +=
+        "every request started on schedule (within " + format_latency(late_start_threshold) + ")\n";
   }
   for (const auto& note : info.notes) out += "note: " + note + "\n";
   if (info.not_sent)
     out += std::to_string(info.not_sent) + " of " + std::to_string(info.scheduled) +
            " scheduled requests were not sent" +
-           (info.signal || info.aborted ? std::string("\n")
-                                        : std::string(": the duration ended before the pool could start them\n"));
+           (info.signal || info.aborted
+                ? std::string("\n")
+                : std::string(": the duration ended before the pool could start them\n"));
   if (info.signal) out += "interrupted by signal " + std::to_string(info.signal) + "\n";
   if (info.aborted) out += "aborted: " + info.abort_reason + "\n";
   return out;
@@ -267,7 +296,8 @@ html_report_input bench_statistics::report_input(const bench_run_info& info) con
   in.settings = info.settings;
   char text[64];
   std::snprintf(text, sizeof text, "%llu (%.1f/s intended)",
-                static_cast<unsigned long long>(info.scheduled), rate(info.scheduled, info.duration_seconds));
+                static_cast<unsigned long long>(info.scheduled),
+                rate(info.scheduled, info.duration_seconds));
   in.settings.emplace_back("scheduled requests", text);
   in.requests = completed();
   in.ok = ok();

@@ -31,9 +31,7 @@ std::string number(double v, int decimals) {
 }
 
 // Three significant digits.
-std::string three_digits(double v) {
-  return number(v, v >= 99.95 ? 0 : v >= 9.995 ? 1 : 2);
-}
+std::string three_digits(double v) { return number(v, v >= 99.95 ? 0 : v >= 9.995 ? 1 : 2); }
 
 // Short tick labels: "500 µs", "2 ms", "1.5 s".
 std::string latency_tick(double ns) {
@@ -111,7 +109,7 @@ axis log_axis(double lo, double hi) {
   lo = std::max(lo, 1.0);
   hi = std::max(hi, lo * 1.01);
   double decades = std::log10(hi / lo);
-  std::vector<double> mantissas = decades <= 2 ? std::vector<double>{1, 2, 5}
+  std::vector<double> mantissas = decades <= 2   ? std::vector<double>{1, 2, 5}
                                   : decades <= 4 ? std::vector<double>{1, 3}
                                                  : std::vector<double>{1};
   // Candidate ticks from the decade below lo to the decade above hi.
@@ -145,7 +143,8 @@ public:
     for (double t : x_.ticks) {
       double px = px_x(t);
       out_ += "<line class=\"grid\" x1=\"" + number(px, 1) + "\" y1=\"" + number(margin_top, 1) +
-              "\" x2=\"" + number(px, 1) + "\" y2=\"" + number(margin_top + plot_height(), 1) + "\"></line>";
+              "\" x2=\"" + number(px, 1) + "\" y2=\"" + number(margin_top + plot_height(), 1) +
+              "\"></line>";
       out_ += "<text class=\"tick\" x=\"" + number(px, 1) + "\" y=\"" +
               number(margin_top + plot_height() + 17, 1) + "\" text-anchor=\"middle\">" +
               html_escape(x_label(t)) + "</text>";
@@ -153,17 +152,22 @@ public:
     for (double t : y_.ticks) {
       double py = px_y(t);
       out_ += "<line class=\"grid\" x1=\"" + number(margin_left, 1) + "\" y1=\"" + number(py, 1) +
-              "\" x2=\"" + number(margin_left + plot_width(), 1) + "\" y2=\"" + number(py, 1) + "\"></line>";
-      out_ += "<text class=\"tick\" x=\"" + number(margin_left - 8, 1) + "\" y=\"" + number(py + 4, 1) +
-              "\" text-anchor=\"end\">" + html_escape(y_label(t)) + "</text>";
+              "\" x2=\"" + number(margin_left + plot_width(), 1) + "\" y2=\"" + number(py, 1) +
+              "\"></line>";
+      out_ += "<text class=\"tick\" x=\"" + number(margin_left - 8, 1) + "\" y=\"" +
+              number(py + 4, 1) + "\" text-anchor=\"end\">" + html_escape(y_label(t)) + "</text>";
     }
-    out_ += "<text class=\"axis-title\" x=\"" + number(margin_left + plot_width() / 2, 1) + "\" y=\"" +
-            number(chart_height - 8, 1) + "\" text-anchor=\"middle\">" + html_escape(x_title) + "</text>";
-    out_ += "<text class=\"axis-title\" transform=\"translate(16," + number(margin_top + plot_height() / 2, 1) +
-            ") rotate(-90)\" text-anchor=\"middle\">" + html_escape(y_title) + "</text>";
+    out_ += "<text class=\"axis-title\" x=\"" + number(margin_left + plot_width() / 2, 1) +
+            "\" y=\"" + number(chart_height - 8, 1) + "\" text-anchor=\"middle\">" +
+            html_escape(x_title) + "</text>";
+    out_ += "<text class=\"axis-title\" transform=\"translate(16," +
+            number(margin_top + plot_height() / 2, 1) + ") rotate(-90)\" text-anchor=\"middle\">" +
+            html_escape(y_title) + "</text>";
   }
 
-  double px_x(double v) const { return margin_left + std::clamp(x_.fraction(v), 0.0, 1.0) * plot_width(); }
+  double px_x(double v) const {
+    return margin_left + std::clamp(x_.fraction(v), 0.0, 1.0) * plot_width();
+  }
   double px_y(double v) const {
     return margin_top + plot_height() - std::clamp(y_.fraction(v), 0.0, 1.0) * plot_height();
   }
@@ -233,9 +237,10 @@ void settings_section(std::string& out, const html_report_input& in) {
   out += "</tbody></table>";
 }
 
-void figure(std::string& out, std::string_view label, const std::string& value, const char* cls = "") {
-  out += "<div class=\"figure " + std::string(cls) + "\"><div class=\"label\">" + html_escape(label) +
-         "</div><div class=\"value\">" + html_escape(value) + "</div></div>";
+void figure(std::string& out, std::string_view label, const std::string& value,
+            const char* cls = "") {
+  out += "<div class=\"figure " + std::string(cls) + "\"><div class=\"label\">" +
+         html_escape(label) + "</div><div class=\"value\">" + html_escape(value) + "</div></div>";
 }
 
 void summary_section(std::string& out, const html_report_input& in) {
@@ -255,7 +260,8 @@ void summary_section(std::string& out, const html_report_input& in) {
   out += "<p class=\"note\">Latency is measured from each request's intended send time, so time "
          "a request spent waiting for the client counts (no coordinated omission).";
   if (in.late_requests)
-    out += " <strong>" + with_commas(in.late_requests) + " requests started late</strong> (at most " +
+    out += " <strong>" + with_commas(in.late_requests) +
+           " requests started late</strong> (at most " +
            html_escape(format_latency(in.max_lateness)) +
            " behind schedule): every connection was busy when they were due, because the server "
            "slowed down or the pool is too small for the rate. They were still measured from "
@@ -271,14 +277,16 @@ void latency_table(std::string& out, const html_report_input& in) {
   out += "<th>max</th><th>mean</th></tr></thead><tbody>";
   auto row = [&](std::string_view name, const latency_histogram& h) {
     out += "<tr><th>" + html_escape(name) + "</th><td>" + with_commas(h.count()) + "</td>";
-    for (double q : summary_quantiles) out += "<td>" + html_escape(format_latency(h.percentile(q))) + "</td>";
+    for (double q : summary_quantiles)
+      out += "<td>" + html_escape(format_latency(h.percentile(q))) + "</td>";
     out += "<td>" + html_escape(format_latency(h.max())) + "</td><td>" +
            html_escape(format_latency(h.mean())) + "</td></tr>";
   };
   for (const auto& e : in.endpoints)
     if (e.latency && e.latency->count()) row(e.name, *e.latency);
   if (in.latency && in.latency->count()) row("all requests", *in.latency);
-  if (in.service_time && in.service_time->count()) row("service time (per attempt)", *in.service_time);
+  if (in.service_time && in.service_time->count())
+    row("service time (per attempt)", *in.service_time);
   out += "</tbody></table>";
 }
 
@@ -287,7 +295,8 @@ void percentile_chart(std::string& out, const html_report_input& in) {
   std::vector<std::pair<std::string, const latency_histogram*>> curves;
   for (const auto& e : in.endpoints)
     if (e.latency && e.latency->count()) curves.emplace_back(e.name, e.latency);
-  if (curves.size() != 1 && in.latency && in.latency->count()) curves.emplace_back("all requests", in.latency);
+  if (curves.size() != 1 && in.latency && in.latency->count())
+    curves.emplace_back("all requests", in.latency);
   out += "<h2>Latency by percentile</h2>";
   if (curves.empty()) {
     out += empty_note("No latencies were recorded.");
@@ -304,9 +313,10 @@ void percentile_chart(std::string& out, const html_report_input& in) {
   double x_max = std::clamp(std::ceil(std::log10(static_cast<double>(most))), 2.0, 5.0);
   axis x{0, x_max, false, {}};
   for (double t = 0; t <= x_max; ++t) x.ticks.push_back(t);
-  svg_chart chart("latency by percentile", x, log_axis(lo, hi),
-                  [](double t) { return percent_label(1 - std::pow(10, -t)); }, latency_tick,
-                  "percentile (log scale of 1 − q)", "latency");
+  svg_chart chart(
+      "latency by percentile", x, log_axis(lo, hi),
+      [](double t) { return percent_label(1 - std::pow(10, -t)); }, latency_tick,
+      "percentile (log scale of 1 − q)", "latency");
   std::vector<std::pair<std::string, const char*>> entries;
   std::vector<bool> dashed;
   for (std::size_t i = 0; i < curves.size(); ++i) {
@@ -328,7 +338,8 @@ void percentile_chart(std::string& out, const html_report_input& in) {
 // per-request latency and per-attempt service time, on a shared x range.
 void histogram_charts(std::string& out, const html_report_input& in) {
   std::vector<std::pair<std::string, const latency_histogram*>> charts;
-  if (in.latency && in.latency->count()) charts.emplace_back("Latency per request (from intended send time)", in.latency);
+  if (in.latency && in.latency->count())
+    charts.emplace_back("Latency per request (from intended send time)", in.latency);
   if (in.service_time && in.service_time->count())
     charts.emplace_back("Service time per attempt (send to answer)", in.service_time);
   out += "<h2>Latency distribution</h2>";
@@ -350,14 +361,17 @@ void histogram_charts(std::string& out, const html_report_input& in) {
     const auto& [title, h] = charts[c];
     std::vector<std::uint64_t> bins(bin_count);
     h->for_each_bucket([&](const latency_histogram::bucket& b) {
-      double mid = std::max((static_cast<double>(b.lower.count()) + static_cast<double>(b.upper.count())) / 2, 1.0);
+      double mid = std::max(
+          (static_cast<double>(b.lower.count()) + static_cast<double>(b.upper.count())) / 2, 1.0);
       auto i = static_cast<std::ptrdiff_t>(std::floor(std::log10(mid) * bins_per_decade) - first);
-      bins[static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(i, 0, static_cast<std::ptrdiff_t>(bin_count) - 1))] += b.count;
+      bins[static_cast<std::size_t>(
+          std::clamp<std::ptrdiff_t>(i, 0, static_cast<std::ptrdiff_t>(bin_count) - 1))] += b.count;
     });
     double top = static_cast<double>(*std::max_element(bins.begin(), bins.end()));
-    svg_chart chart(title, x, linear_axis(0, top, 5), latency_tick,
-                    [](double v) { return with_commas(static_cast<std::uint64_t>(v)); }, "latency (log scale)",
-                    "requests");
+    svg_chart chart(
+        title, x, linear_axis(0, top, 5), latency_tick,
+        [](double v) { return with_commas(static_cast<std::uint64_t>(v)); }, "latency (log scale)",
+        "requests");
     for (std::size_t i = 0; i < bin_count; ++i) {
       if (!bins[i]) continue;
       double x0 = std::pow(10, (first + static_cast<double>(i)) / bins_per_decade);
@@ -379,7 +393,9 @@ void timeline_charts(std::string& out, const html_report_input& in) {
   const auto& ts = *in.timeline;
   double width_s = static_cast<double>(ts.bucket_width().count()) / 1e9;
   double end_s = std::max(in.wall_seconds, static_cast<double>(ts.last_offset().count()) / 1e9);
-  struct point { double mid, rate, errors, p50, p99; };
+  struct point {
+    double mid, rate, errors, p50, p99;
+  };
   std::vector<point> points;
   double top_rate = 0, lo = INFINITY, hi = 0;
   for (std::size_t i = 0; i < ts.buckets().size(); ++i) {
@@ -417,9 +433,10 @@ void timeline_charts(std::string& out, const html_report_input& in) {
   auto scaled = [minutes](double seconds) { return minutes ? seconds / 60 : seconds; };
   std::string bucket_note = " (per " + number(width_s, width_s < 10 ? 1 : 0) + " s interval)";
   {
-    svg_chart chart("throughput over time", x, linear_axis(0, top_rate, 5), x_label,
-                    [](double v) { return number(v, v < 10 && v != std::floor(v) ? 1 : 0); },
-                    "time since start", "requests/s");
+    svg_chart chart(
+        "throughput over time", x, linear_axis(0, top_rate, 5), x_label,
+        [](double v) { return number(v, v < 10 && v != std::floor(v) ? 1 : 0); },
+        "time since start", "requests/s");
     std::vector<std::pair<double, double>> rate, errors;
     for (const auto& p : points) {
       rate.emplace_back(scaled(p.mid), p.rate);
@@ -431,8 +448,8 @@ void timeline_charts(std::string& out, const html_report_input& in) {
     out += legend({{"completed requests/s", palette[0]}, {"failed requests/s", palette[5]}});
   }
   if (hi > 0) {
-    svg_chart chart("latency over time", x, log_axis(lo, hi), x_label, latency_tick, "time since start",
-                    "latency (log scale)");
+    svg_chart chart("latency over time", x, log_axis(lo, hi), x_label, latency_tick,
+                    "time since start", "latency (log scale)");
     std::vector<std::pair<double, double>> p50, p99;
     for (const auto& p : points) {
       p50.emplace_back(scaled(p.mid), p.p50);
@@ -448,11 +465,17 @@ void timeline_charts(std::string& out, const html_report_input& in) {
 // (d) Answers by status and failures below HTTP by class: a table and horizontal bars.
 void breakdown_section(std::string& out, const html_report_input& in) {
   out += "<h2>Answers and errors</h2>";
-  struct row { std::string label; std::uint64_t n; const char* colour; };
+  struct row {
+    std::string label;
+    std::uint64_t n;
+    const char* colour;
+  };
   std::vector<row> rows;
   for (const auto& [status, n] : in.status_counts)
     rows.push_back({"HTTP " + std::to_string(status), n,
-                    status < 300 ? "#009e73" : status < 500 ? "#e69f00" : "#d55e00"});
+                    status < 300   ? "#009e73"
+                    : status < 500 ? "#e69f00"
+                                   : "#d55e00"});
   for (const auto& [cls, n] : in.error_counts) rows.push_back({cls, n, "#7f7f7f"});
   if (rows.empty()) {
     out += empty_note("No answers were recorded.");
@@ -465,26 +488,33 @@ void breakdown_section(std::string& out, const html_report_input& in) {
   }
   constexpr double row_height = 26, label_width = 190, count_width = 150;
   double height = row_height * static_cast<double>(rows.size()) + 8;
-  out += "<svg class=\"chart bars\" viewBox=\"0 0 " + number(chart_width, 0) + " " + number(height, 0) +
+  out += "<svg class=\"chart bars\" viewBox=\"0 0 " + number(chart_width, 0) + " " +
+         number(height, 0) +
          "\" role=\"img\" aria-label=\"answers and errors\" xmlns=\"http://www.w3.org/2000/svg\">";
   double bar_room = chart_width - label_width - count_width;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     double y = 4 + row_height * static_cast<double>(i);
-    double w = top ? std::max(bar_room * static_cast<double>(r.n) / static_cast<double>(top), 1.0) : 1.0;
-    std::string share = number(total ? 100.0 * static_cast<double>(r.n) / static_cast<double>(total) : 0, 1) + "%";
-    out += "<text class=\"tick\" x=\"" + number(label_width - 10, 0) + "\" y=\"" + number(y + 17, 1) +
-           "\" text-anchor=\"end\">" + html_escape(r.label) + "</text>";
-    out += "<rect x=\"" + number(label_width, 0) + "\" y=\"" + number(y + 3, 1) + "\" width=\"" + number(w, 1) +
-           "\" height=\"" + number(row_height - 6, 1) + "\" fill=\"" + r.colour + "\"></rect>";
-    out += "<text class=\"tick\" x=\"" + number(label_width + w + 8, 1) + "\" y=\"" + number(y + 17, 1) +
-           "\">" + html_escape(with_commas(r.n) + " (" + share + ")") + "</text>";
+    double w =
+        top ? std::max(bar_room * static_cast<double>(r.n) / static_cast<double>(top), 1.0) : 1.0;
+    std::string share =
+        number(total ? 100.0 * static_cast<double>(r.n) / static_cast<double>(total) : 0, 1) + "%";
+    out += "<text class=\"tick\" x=\"" + number(label_width - 10, 0) + "\" y=\"" +
+           number(y + 17, 1) + "\" text-anchor=\"end\">" + html_escape(r.label) + "</text>";
+    out += "<rect x=\"" + number(label_width, 0) + "\" y=\"" + number(y + 3, 1) + "\" width=\"" +
+           number(w, 1) + "\" height=\"" + number(row_height - 6, 1) + "\" fill=\"" + r.colour +
+           "\"></rect>";
+    out += "<text class=\"tick\" x=\"" + number(label_width + w + 8, 1) + "\" y=\"" +
+           number(y + 17, 1) + "\">" + html_escape(with_commas(r.n) + " (" + share + ")") +
+           "</text>";
   }
   out += "</svg>";
-  out += "<table class=\"num\"><thead><tr><th>answer</th><th>count</th><th>share</th></tr></thead><tbody>";
+  out += "<table "
+         "class=\"num\"><thead><tr><th>answer</th><th>count</th><th>share</th></tr></thead><tbody>";
   for (const auto& r : rows)
     out += "<tr><th>" + html_escape(r.label) + "</th><td>" + with_commas(r.n) + "</td><td>" +
-           number(total ? 100.0 * static_cast<double>(r.n) / static_cast<double>(total) : 0, 2) + "%</td></tr>";
+           number(total ? 100.0 * static_cast<double>(r.n) / static_cast<double>(total) : 0, 2) +
+           "%</td></tr>";
   out += "</tbody></table>";
 }
 
@@ -516,12 +546,23 @@ std::string html_escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-    case '&': out += "&amp;"; break;
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '"': out += "&quot;"; break;
-    case '\'': out += "&#39;"; break;
-    default: out += c;
+    case '&':
+      out += "&amp;";
+      break;
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    case '\'':
+      out += "&#39;";
+      break;
+    default:
+      out += c;
     }
   }
   return out;
@@ -541,9 +582,11 @@ std::string render_html_report(const html_report_input& in) {
   out.reserve(64 * 1024);
   out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-         "<title>" + html_escape(in.title) + "</title><style>" + style + "</style></head><body><main>";
+         "<title>" +
+         html_escape(in.title) + "</title><style>" + style + "</style></head><body><main>";
   out += "<h1>" + html_escape(in.title) + "</h1>";
-  if (!in.generated_at.empty()) out += "<p class=\"meta\">Generated " + html_escape(in.generated_at) + "</p>";
+  if (!in.generated_at.empty())
+    out += "<p class=\"meta\">Generated " + html_escape(in.generated_at) + "</p>";
   settings_section(out, in);
   summary_section(out, in);
   out += "<h2>Latency by endpoint</h2>";

@@ -40,15 +40,18 @@ rate_spec parse_rate_spec(std::string_view text) {
   }
   if (text.find(':', colon + 1) != std::string_view::npos)
     throw rate_error(text, "more than one ':'");
-  return {parse_positive(text, text.substr(0, colon)), parse_positive(text, text.substr(colon + 1))};
+  return {parse_positive(text, text.substr(0, colon)),
+          parse_positive(text, text.substr(colon + 1))};
 }
 
 load_schedule::load_schedule(rate_spec rate, std::chrono::nanoseconds duration,
                              clock::time_point start)
     : rate_(rate), duration_(duration), start_(start) {
-  if (!(rate.start > 0) || !(rate.end > 0) || !std::isfinite(rate.start) || !std::isfinite(rate.end))
+  if (!(rate.start > 0) || !(rate.end > 0) || !std::isfinite(rate.start) ||
+      !std::isfinite(rate.end))
     throw std::invalid_argument("load_schedule: rates must be positive and finite");
-  if (duration.count() <= 0) throw std::invalid_argument("load_schedule: duration must be positive");
+  if (duration.count() <= 0)
+    throw std::invalid_argument("load_schedule: duration must be positive");
   seconds_ = static_cast<double>(duration.count()) / 1e9;
   slope_ = (rate.end - rate.start) / seconds_;
   expected_ = cumulative(seconds_);

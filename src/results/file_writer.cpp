@@ -41,8 +41,7 @@ file_writer& file_writer::operator=(file_writer&& other) noexcept {
   if (this != &other) {
     try {
       close();
-    } catch (...) {
-    }
+    } catch (...) {}
     fd_ = other.fd_;
     owns_fd_ = other.owns_fd_;
     buffer_ = std::move(other.buffer_);

@@ -1,7 +1,7 @@
 #include <jobpatch/results/result_record.hpp>
 
-#include <jobpatch/results/json_text.hpp>
 #include <jobpatch/manifest/line_validator.hpp>
+#include <jobpatch/results/json_text.hpp>
 
 #include <array>
 
@@ -10,7 +10,9 @@ namespace {
 constexpr std::array<std::string_view, 4> outcome_names = {"ok", "failed", "invalid", "skipped"};
 }
 
-std::string_view to_string(outcome o) noexcept { return outcome_names[static_cast<std::size_t>(o)]; }
+std::string_view to_string(outcome o) noexcept {
+  return outcome_names[static_cast<std::size_t>(o)];
+}
 
 std::optional<outcome> parse_outcome(std::string_view name) noexcept {
   for (std::size_t i = 0; i < outcome_names.size(); ++i)
@@ -67,7 +69,8 @@ void append_ndjson(std::string& out, const result_record& r) {
   }
   if (r.fingerprint) {
     out += ",\"fp\":\"";
-    for (int shift = 60; shift >= 0; shift -= 4) out.push_back(hex[(*r.fingerprint >> shift) & 0xF]);
+    for (int shift = 60; shift >= 0; shift -= 4)
+      out.push_back(hex[(*r.fingerprint >> shift) & 0xF]);
     out += '"';
   }
   out += "}\n";

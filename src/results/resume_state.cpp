@@ -23,12 +23,14 @@ namespace {
 // Cuts a partial last record (one without its line end) off the file; returns the bytes cut.
 std::size_t cut_torn_tail(int fd, const std::string& path) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "cannot stat " + path);
+  if (::fstat(fd, &st) != 0)
+    throw std::system_error(errno, std::generic_category(), "cannot stat " + path);
   off_t end = st.st_size;
   char block[1 << 16];
   off_t pos = end;
   while (pos > 0) {
-    off_t from = pos > static_cast<off_t>(sizeof block) ? pos - static_cast<off_t>(sizeof block) : 0;
+    off_t from =
+        pos > static_cast<off_t>(sizeof block) ? pos - static_cast<off_t>(sizeof block) : 0;
     ssize_t n = ::pread(fd, block, static_cast<std::size_t>(pos - from), from);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) throw std::system_error(errno, std::generic_category(), "cannot read " + path);
@@ -105,8 +107,7 @@ resume_state resume_state::load(const std::string& path, std::vector<std::string
         parse_ok_record(parser, text.text, text.readable, is_record, line, fingerprint, job)) {
       state.ok_.emplace_back(line, fingerprint);
       state.ok_jobs_.push_back(job);
-    }
-    else if (!is_record && foreign++ == 0)
+    } else if (!is_record && foreign++ == 0)
       first_foreign = text.number;
   }
   if (foreign)
@@ -115,7 +116,8 @@ resume_state resume_state::load(const std::string& path, std::vector<std::string
                     std::to_string(first_foreign) + " of " + path + ")");
   std::sort(state.ok_.begin(), state.ok_.end());
   std::sort(state.ok_jobs_.begin(), state.ok_jobs_.end());
-  state.ok_jobs_.erase(std::unique(state.ok_jobs_.begin(), state.ok_jobs_.end()), state.ok_jobs_.end());
+  state.ok_jobs_.erase(std::unique(state.ok_jobs_.begin(), state.ok_jobs_.end()),
+                       state.ok_jobs_.end());
   return state;
 }
 
@@ -129,7 +131,8 @@ bool resume_state::has_ok_records_of(std::string_view job_id) const noexcept {
 
 resume_state::verdict resume_state::check(std::uint64_t line,
                                           std::uint64_t fingerprint) const noexcept {
-  auto it = std::lower_bound(ok_.begin(), ok_.end(), std::pair<std::uint64_t, std::uint64_t>{line, 0});
+  auto it =
+      std::lower_bound(ok_.begin(), ok_.end(), std::pair<std::uint64_t, std::uint64_t>{line, 0});
   if (it == ok_.end() || it->first != line) return verdict::not_recorded;
   for (; it != ok_.end() && it->first == line; ++it)
     if (it->second == fingerprint) return verdict::applied;

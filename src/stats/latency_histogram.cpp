@@ -37,8 +37,8 @@ nanoseconds latency_histogram::max() const noexcept {
 
 nanoseconds latency_histogram::mean() const noexcept {
   if (count_ == 0) return nanoseconds(0);
-  return nanoseconds(static_cast<std::int64_t>(std::llround(static_cast<double>(sum_) /
-                                                            static_cast<double>(count_))));
+  return nanoseconds(static_cast<std::int64_t>(
+      std::llround(static_cast<double>(sum_) / static_cast<double>(count_))));
 }
 
 nanoseconds latency_histogram::percentile(double q) const noexcept {

@@ -1,7 +1,7 @@
 #include <jobpatch/stats/metrics_file.hpp>
 
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <system_error>
 
@@ -14,8 +14,14 @@ namespace {
 // Go's ParseFloat spellings for the non-finite values; otherwise the shortest text that
 // reads back as the same double.
 void append_value(std::string& out, double v) {
-  if (std::isnan(v)) { out += "NaN"; return; }
-  if (std::isinf(v)) { out += v > 0 ? "+Inf" : "-Inf"; return; }
+  if (std::isnan(v)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(v)) {
+    out += v > 0 ? "+Inf" : "-Inf";
+    return;
+  }
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
@@ -77,10 +83,17 @@ std::string escape_label_value(std::string_view v) {
   out.reserve(v.size());
   for (char c : v) {
     switch (c) {
-    case '\\': out += "\\\\"; break;
-    case '"': out += "\\\""; break;
-    case '\n': out += "\\n"; break;
-    default: out += c;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    default:
+      out += c;
     }
   }
   return out;
@@ -105,7 +118,8 @@ std::string format_metrics(const metrics_snapshot& m) {
   header(out, "run_in_progress", "gauge", "1 while a run is going, 0 once it has finished.");
   sample(out, "run_in_progress", std::uint64_t{m.in_progress ? 1u : 0u});
   if (m.exit_code) {
-    header(out, "exit_code", "gauge", "Exit code of the finished run (0 ok, 1 some failed, 2 usage, 3 aborted).");
+    header(out, "exit_code", "gauge",
+           "Exit code of the finished run (0 ok, 1 some failed, 2 usage, 3 aborted).");
     sample(out, "exit_code", static_cast<double>(*m.exit_code));
   }
   header(out, "request_duration_seconds", "summary",

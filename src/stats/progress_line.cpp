@@ -12,10 +12,14 @@ namespace {
 std::string short_duration(std::chrono::nanoseconds d) {
   double ns = static_cast<double>(d.count());
   char buf[32];
-  if (ns < 1e6) std::snprintf(buf, sizeof buf, "%.0fus", ns / 1e3);
-  else if (ns < 1e7) std::snprintf(buf, sizeof buf, "%.1fms", ns / 1e6);
-  else if (ns < 1e9) std::snprintf(buf, sizeof buf, "%.0fms", ns / 1e6);
-  else std::snprintf(buf, sizeof buf, "%.2fs", ns / 1e9);
+  if (ns < 1e6)
+    std::snprintf(buf, sizeof buf, "%.0fus", ns / 1e3);
+  else if (ns < 1e7)
+    std::snprintf(buf, sizeof buf, "%.1fms", ns / 1e6);
+  else if (ns < 1e9)
+    std::snprintf(buf, sizeof buf, "%.0fms", ns / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.2fs", ns / 1e9);
   return buf;
 }
 
@@ -25,7 +29,8 @@ std::string clock_time(double seconds) {
   char buf[32];
   if (s >= 3600)
     std::snprintf(buf, sizeof buf, "%llu:%02llu:%02llu", static_cast<unsigned long long>(s / 3600),
-                  static_cast<unsigned long long>(s / 60 % 60), static_cast<unsigned long long>(s % 60));
+                  static_cast<unsigned long long>(s / 60 % 60),
+                  static_cast<unsigned long long>(s % 60));
   else
     std::snprintf(buf, sizeof buf, "%llu:%02llu", static_cast<unsigned long long>(s / 60),
                   static_cast<unsigned long long>(s % 60));
@@ -40,7 +45,8 @@ struct segment {
 } // namespace
 
 rate_meter::rate_meter(clock::time_point start, std::chrono::nanoseconds window)
-    : start_(start), slot_width_(std::max<std::chrono::nanoseconds>(window / slot_count, std::chrono::nanoseconds(1))) {
+    : start_(start), slot_width_(std::max<std::chrono::nanoseconds>(window / slot_count,
+                                                                    std::chrono::nanoseconds(1))) {
   slot_index_.fill(-1);
 }
 
@@ -64,7 +70,8 @@ double rate_meter::rate(clock::time_point now) const noexcept {
   std::int64_t current = slot_of(now);
   std::uint64_t events = 0;
   for (std::size_t i = 0; i < slot_count; ++i)
-    if (slot_index_[i] > current - static_cast<std::int64_t>(slot_count) && slot_index_[i] <= current)
+    if (slot_index_[i] > current - static_cast<std::int64_t>(slot_count) &&
+        slot_index_[i] <= current)
       events += slot_events_[i];
   // The window: the full slots before the current one plus the elapsed part of it.
   auto oldest = std::max<std::int64_t>(0, current - static_cast<std::int64_t>(slot_count) + 1);
@@ -82,7 +89,10 @@ std::string format_progress_line(const progress_snapshot& p, std::size_t termina
 
   parts.push_back({clock_time(seconds), 1});
   if (p.total) {
-    double percent = *p.total ? std::floor(1000.0 * static_cast<double>(p.done) / static_cast<double>(*p.total)) / 10 : 100;
+    double percent =
+        *p.total
+            ? std::floor(1000.0 * static_cast<double>(p.done) / static_cast<double>(*p.total)) / 10
+            : 100;
     std::snprintf(buf, sizeof buf, "%llu/%llu %.1f%%", static_cast<unsigned long long>(p.done),
                   static_cast<unsigned long long>(*p.total), percent);
   } else {
@@ -96,12 +106,16 @@ std::string format_progress_line(const progress_snapshot& p, std::size_t termina
   parts.push_back({buf, 6});
   if (p.latency && p.latency->count() > 0)
     parts.push_back({"p50 " + short_duration(p.latency->percentile(0.5)) + " p99 " +
-                         short_duration(p.latency->percentile(0.99)), 3});
+                         short_duration(p.latency->percentile(0.99)),
+                     3});
   if (p.total) {
     std::string eta = "ETA ";
-    if (p.done >= *p.total) eta += "0:00";
-    else if (p.rate > 0) eta += clock_time(static_cast<double>(*p.total - p.done) / p.rate);
-    else eta += "--";
+    if (p.done >= *p.total)
+      eta += "0:00";
+    else if (p.rate > 0)
+      eta += clock_time(static_cast<double>(*p.total - p.done) / p.rate);
+    else
+      eta += "--";
     parts.push_back({eta, 7});
   }
 

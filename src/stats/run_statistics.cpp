@@ -27,10 +27,18 @@ void run_statistics::record_outcome(op_kind op, outcome result, unsigned attempt
                                     std::chrono::nanoseconds latency) {
   auto& s = ops_[static_cast<std::size_t>(op)];
   switch (result) {
-  case outcome::ok: ++s.ok; break;
-  case outcome::failed: ++s.failed; break;
-  case outcome::invalid: ++s.invalid; return;
-  case outcome::skipped: ++s.skipped; return;
+  case outcome::ok:
+    ++s.ok;
+    break;
+  case outcome::failed:
+    ++s.failed;
+    break;
+  case outcome::invalid:
+    ++s.invalid;
+    return;
+  case outcome::skipped:
+    ++s.skipped;
+    return;
   }
   if (attempts == 0) return; // never sent: no latency to speak of
   s.latency.record(latency);
@@ -38,18 +46,28 @@ void run_statistics::record_outcome(op_kind op, outcome result, unsigned attempt
 }
 
 void run_statistics::record_invalid(std::optional<op_kind> op) {
-  if (op) ++ops_[static_cast<std::size_t>(*op)].invalid;
-  else ++invalid_without_op_;
+  if (op)
+    ++ops_[static_cast<std::size_t>(*op)].invalid;
+  else
+    ++invalid_without_op_;
 }
 
 std::uint64_t run_statistics::count(outcome o) const noexcept {
   std::uint64_t n = o == outcome::invalid ? invalid_without_op_ : 0;
   for (const auto& s : ops_) {
     switch (o) {
-    case outcome::ok: n += s.ok; break;
-    case outcome::failed: n += s.failed; break;
-    case outcome::invalid: n += s.invalid; break;
-    case outcome::skipped: n += s.skipped; break;
+    case outcome::ok:
+      n += s.ok;
+      break;
+    case outcome::failed:
+      n += s.failed;
+      break;
+    case outcome::invalid:
+      n += s.invalid;
+      break;
+    case outcome::skipped:
+      n += s.skipped;
+      break;
     }
   }
   return n;
@@ -138,12 +156,15 @@ std::string run_statistics::summary_text(const run_status& status) const {
   if (!statuses.empty()) out += "answers: " + statuses + "\n";
   for (const auto& note : status.notes) out += "note: " + note + "\n";
   if (status.changed)
-    out += std::to_string(status.changed) + " lines recorded ok by an earlier run had changed in "
-           "the manifest and were applied again (first: line " + std::to_string(status.first_changed) + ")\n";
+    out += std::to_string(status.changed) +
+           " lines recorded ok by an earlier run had changed in "
+           "the manifest and were applied again (first: line " +
+           std::to_string(status.first_changed) + ")\n";
   if (status.not_attempted)
     out += std::to_string(status.not_attempted) + " lines were read but not sent\n";
-  if (status.signal) out += "interrupted by signal " + std::to_string(status.signal) +
-                            "; run again with --resume to finish\n";
+  if (status.signal)
+    out += "interrupted by signal " + std::to_string(status.signal) +
+           "; run again with --resume to finish\n";
   if (status.deadline_exceeded) out += "stopped at the --deadline\n";
   if (status.aborted) {
     std::string_view reason = status.abort_reason;
@@ -198,7 +219,8 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
   out += ",\"wallSeconds\":";
   append_fixed(out, status.wall_seconds, 3);
   out += ",\"requestsPerSecond\":";
-  append_fixed(out, status.wall_seconds > 0 ? static_cast<double>(attempts_) / status.wall_seconds : 0, 1);
+  append_fixed(
+      out, status.wall_seconds > 0 ? static_cast<double>(attempts_) / status.wall_seconds : 0, 1);
   out += ",\"deadlineExceeded\":";
   out += status.deadline_exceeded ? "true" : "false";
   out += ',';

@@ -63,7 +63,8 @@ std::chrono::nanoseconds time_bucket::percentile(double q) const noexcept {
   // The counters may have saturated, so rank against their own total.
   std::uint64_t total = 0;
   for (auto c : counters_) total += c;
-  auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total))));
+  auto rank = std::max<std::uint64_t>(
+      1, static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total))));
   std::uint64_t seen = 0;
   unsigned i = 0;
   for (; i < counter_count; ++i) {
@@ -76,12 +77,15 @@ std::chrono::nanoseconds time_bucket::percentile(double q) const noexcept {
 }
 
 time_series::time_series(std::chrono::nanoseconds bucket_width, std::size_t max_buckets)
-    : initial_width_(bucket_width), width_(bucket_width), max_buckets_(max_buckets + max_buckets % 2) {
-  if (bucket_width.count() <= 0) throw std::invalid_argument("time_series: bucket width must be positive");
+    : initial_width_(bucket_width), width_(bucket_width),
+      max_buckets_(max_buckets + max_buckets % 2) {
+  if (bucket_width.count() <= 0)
+    throw std::invalid_argument("time_series: bucket width must be positive");
   if (max_buckets < 2) throw std::invalid_argument("time_series: need at least 2 buckets");
 }
 
-void time_series::record(std::chrono::nanoseconds offset, std::chrono::nanoseconds latency, bool ok) {
+void time_series::record(std::chrono::nanoseconds offset, std::chrono::nanoseconds latency,
+                         bool ok) {
   if (offset.count() < 0) offset = std::chrono::nanoseconds(0);
   last_offset_ = std::max(last_offset_, offset);
   auto index = static_cast<std::size_t>(offset / width_);
@@ -113,7 +117,8 @@ void time_series::merge(const time_series& other) {
   auto other_buckets = other.buckets();
   std::size_t needed = (other_buckets.size() + ratio - 1) / ratio;
   if (needed > buckets_.size()) buckets_.resize(needed);
-  for (std::size_t i = 0; i < other_buckets.size(); ++i) buckets_[i / ratio].merge(other_buckets[i]);
+  for (std::size_t i = 0; i < other_buckets.size(); ++i)
+    buckets_[i / ratio].merge(other_buckets[i]);
   last_offset_ = std::max(last_offset_, other.last_offset_);
 }
 

@@ -24,7 +24,8 @@ struct options {
 // Ids match jobpatch-mock's pre-created jobs: job-0000001 ... job-N.
 void append_job_id(std::string& out, const options& o, std::uint64_t n) {
   std::string digits = std::to_string(n);
-  std::string id = o.id_prefix + std::string(digits.size() < 7 ? 7 - digits.size() : 0, '0') + digits;
+  std::string id =
+      o.id_prefix + std::string(digits.size() < 7 ? 7 - digits.size() : 0, '0') + digits;
   jobpatch::append_json_string(out, id);
 }
 
@@ -69,7 +70,8 @@ int main(int argc, char** argv) {
   options o;
   CLI::App app{"jobpatch-make-manifest: write a synthetic NDJSON manifest"};
   app.add_option("--lines", o.lines, "number of lines (default 1000)");
-  app.add_option("--jobs", o.jobs, "distinct job ids job-0000001..job-N; 0 = one per line (default 100)");
+  app.add_option("--jobs", o.jobs,
+                 "distinct job ids job-0000001..job-N; 0 = one per line (default 100)");
   app.add_option("--seed", o.seed, "random seed (default 1)");
   app.add_option("--out", o.out, "output file, - for stdout (default -)");
   CLI11_PARSE(app, argc, argv);

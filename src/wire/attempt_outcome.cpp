@@ -20,9 +20,10 @@ constexpr std::array<std::string_view, error_class_count> human_names = {
     "cancelled",
 };
 constexpr std::array<std::string_view, error_class_count> identifiers = {
-    "none",    "http_status", "connect_refused",    "connect_failed", "resolve",
-    "tls_handshake", "tls_verify", "timeout", "reset", "truncated",
-    "malformed_response", "auth_failed", "cancelled",
+    "none",      "http_status",   "connect_refused",    "connect_failed",
+    "resolve",   "tls_handshake", "tls_verify",         "timeout",
+    "reset",     "truncated",     "malformed_response", "auth_failed",
+    "cancelled",
 };
 } // namespace
 

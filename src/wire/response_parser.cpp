@@ -100,8 +100,10 @@ std::string printable(std::string_view s) {
       ++i;
       continue;
     }
-    std::size_t length = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-                         : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    std::size_t length = c >= 0xC2 && c <= 0xDF   ? 2
+                         : c >= 0xE0 && c <= 0xEF ? 3
+                         : c >= 0xF0 && c <= 0xF4 ? 4
+                                                  : 0;
     bool valid = length != 0 && i + length <= s.size();
     for (std::size_t k = 1; valid && k < length; ++k)
       valid = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
@@ -217,17 +219,19 @@ bool response_parser::impl::parse_job(const operation& op, ondemand::document& d
       };
       if (name == "id") {
         if (value.get_string().get(id)) id = {};
-      }
-      else if (name == "state") {
+      } else if (name == "state") {
         std::string_view state;
         if (!value.get_string().get(state)) verdict.state.assign(state);
       } else if (name == "name" && op.op == op_kind::jobname) {
         fields.name = detail::trim_token(value.raw_json_token());
         std::string_view ignored;
         if (value.get_string().get(ignored)) fields.name = {};
-      } else if (name == "config" && op.op == op_kind::configs) raw_object(fields.config);
-      else if (name == "params" && op.op == op_kind::params) raw_object(fields.params);
-      else if (name == "dataSource" && op.op == op_kind::datasource) raw_object(fields.data_source);
+      } else if (name == "config" && op.op == op_kind::configs)
+        raw_object(fields.config);
+      else if (name == "params" && op.op == op_kind::params)
+        raw_object(fields.params);
+      else if (name == "dataSource" && op.op == op_kind::datasource)
+        raw_object(fields.data_source);
       else if (name == "dataDestination" && op.op == op_kind::datasource)
         raw_object(fields.data_destination);
     }
@@ -253,8 +257,8 @@ response_parser::~response_parser() = default;
 response_parser::response_parser(response_parser&&) noexcept = default;
 response_parser& response_parser::operator=(response_parser&&) noexcept = default;
 
-bool response_parser::check_patch(const operation& op, std::string_view body,
-                                  std::size_t readable, patch_verdict& verdict) {
+bool response_parser::check_patch(const operation& op, std::string_view body, std::size_t readable,
+                                  patch_verdict& verdict) {
   verdict.job_matches = verdict.verified = false;
   verdict.state.clear();
   verdict.error.clear();
@@ -294,14 +298,17 @@ std::string response_parser::error_text(std::string_view body, std::size_t reada
             ondemand::field f;
             std::string_view name;
             if (std::move(error_field).get(f) || f.unescaped_key().get(name)) break;
-            if (name == "message" && !f.value().get_string().get(s)) nested_message.assign(s);
-            else if (name == "description" && !f.value().get_string().get(s)) description.assign(s);
+            if (name == "message" && !f.value().get_string().get(s))
+              nested_message.assign(s);
+            else if (name == "description" && !f.value().get_string().get(s))
+              description.assign(s);
           }
         }
       }
     }
     std::string out = !nested_message.empty() ? nested_message : message;
-    if (!description.empty() && description != out) out += out.empty() ? description : ": " + description;
+    if (!description.empty() && description != out)
+      out += out.empty() ? description : ": " + description;
     if (!out.empty()) return excerpt(printable(out), 500);
   }
   // Not JSON, or JSON without a message: show the text itself, made printable.

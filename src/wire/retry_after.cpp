@@ -16,7 +16,10 @@ struct cursor {
 
   bool done() const noexcept { return i == s.size(); }
   bool lit(char c) noexcept {
-    if (i < s.size() && s[i] == c) { ++i; return true; }
+    if (i < s.size() && s[i] == c) {
+      ++i;
+      return true;
+    }
     return false;
   }
   // Exactly `n` digits.
@@ -99,8 +102,8 @@ std::optional<std::int64_t> to_epoch_ms(const civil_time& t) noexcept {
 // IMF-fixdate after the day name: ", 06 Nov 1994 08:49:37 GMT"
 bool imf_fixdate(cursor& c, civil_time& t) noexcept {
   return c.lit(',') && c.lit(' ') && c.digits(2, t.day) && c.lit(' ') &&
-         (t.month = month_of(c.word())) != 0 && c.lit(' ') && c.digits(4, t.year) &&
-         c.lit(' ') && time_of_day(c, t) && c.lit(' ') && iequals(c.word(), "GMT");
+         (t.month = month_of(c.word())) != 0 && c.lit(' ') && c.digits(4, t.year) && c.lit(' ') &&
+         time_of_day(c, t) && c.lit(' ') && iequals(c.word(), "GMT");
 }
 
 // RFC 850 after the day name: ", 06-Nov-94 08:49:37 GMT". Two-digit years more than

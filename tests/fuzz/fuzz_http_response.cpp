@@ -27,8 +27,9 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::string_view request = "PATCH /v1/customer/jobs/j/jobname HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                     "Content-Type: application/json\r\nContent-Length: 3\r\n\r\n\"a\"";
+constexpr std::string_view request =
+    "PATCH /v1/customer/jobs/j/jobname HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    "Content-Type: application/json\r\nContent-Length: 3\r\n\r\n\"a\"";
 
 // Serves the first connection: reads the request, writes `answer` in `segment`-byte
 // writes, stops sending, then reads (and ignores) until the client closes. Later
@@ -42,25 +43,30 @@ asio::awaitable<void> serve(tcp::acceptor& acceptor, std::string_view answer, st
     first = false;
     socket.set_option(tcp::no_delay(true), ec);
     std::string in;
-    auto [rec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(in), "\r\n\r\n", use_tuple);
+    auto [rec, n] =
+        co_await asio::async_read_until(socket, asio::dynamic_buffer(in), "\r\n\r\n", use_tuple);
     (void)n;
     if (rec) continue;
     for (std::size_t at = 0; at < answer.size(); at += segment) {
       auto [wec, w] = co_await asio::async_write(
-          socket, asio::buffer(answer.substr(at, std::min(segment, answer.size() - at))), use_tuple);
+          socket, asio::buffer(answer.substr(at, std::min(segment, answer.size() - at))),
+          use_tuple);
       (void)w;
       if (wec) break;
     }
     socket.shutdown(tcp::socket::shutdown_send, ec);
     // Drain in the background so that a second request on this connection can be read.
-    asio::co_spawn(acceptor.get_executor(), [s = std::move(socket)]() mutable -> asio::awaitable<void> {
-      char sink[4096];
-      while (true) {
-        auto [e, k] = co_await s.async_read_some(asio::buffer(sink), use_tuple);
-        (void)k;
-        if (e) co_return;
-      }
-    }, asio::detached);
+    asio::co_spawn(
+        acceptor.get_executor(),
+        [s = std::move(socket)]() mutable -> asio::awaitable<void> {
+          char sink[4096];
+          while (true) {
+            auto [e, k] = co_await s.async_read_some(asio::buffer(sink), use_tuple);
+            (void)k;
+            if (e) co_return;
+          }
+        },
+        asio::detached);
   }
 }
 
@@ -97,29 +103,34 @@ int http_response_entry(const std::uint8_t* data, std::size_t size) {
   server.tls = false;
   server.verify = false;
   server.host_header = server.host + ":" + server.port;
-  server.endpoints = tcp::resolver(io).resolve(server.host, server.port,
-                                               tcp::resolver::numeric_host | tcp::resolver::numeric_service);
+  server.endpoints = tcp::resolver(io).resolve(
+      server.host, server.port, tcp::resolver::numeric_host | tcp::resolver::numeric_service);
 
   // The server always stops sending, so no exchange may sit out its 2 s timeout.
   auto started = std::chrono::steady_clock::now();
   bool done = false;
   asio::co_spawn(io, serve(acceptor, answer, segment), asio::detached);
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    net::http_connection connection(io.get_executor(), nullptr, server);
-    net::http_reply reply;
-    co_await connection.exchange(request, 2s, reply);
-    check_reply(reply);
-    // A second request on a connection kept alive: leftover bytes must not be taken
-    // for its answer without being parsed as one.
-    if (reply.outcome.cls == error_class::none && connection.is_open()) {
-      co_await connection.exchange(request, 2s, reply);
-      check_reply(reply);
-    }
-    connection.close();
-    boost::system::error_code ignored;
-    acceptor.close(ignored);
-    done = true;
-  }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        net::http_connection connection(io.get_executor(), nullptr, server);
+        net::http_reply reply;
+        co_await connection.exchange(request, 2s, reply);
+        check_reply(reply);
+        // A second request on a connection kept alive: leftover bytes must not be taken
+        // for its answer without being parsed as one.
+        if (reply.outcome.cls == error_class::none && connection.is_open()) {
+          co_await connection.exchange(request, 2s, reply);
+          check_reply(reply);
+        }
+        connection.close();
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
+        done = true;
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
   io.run_for(10s);
   require(done, "the exchange did not end within 10 s");
   require(std::chrono::steady_clock::now() - started < 1500ms,

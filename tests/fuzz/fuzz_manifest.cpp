@@ -31,7 +31,8 @@ void check_valid(const operation& op, std::uint64_t line_number, body_validator&
   require(op.job_id.size() <= line_validator::max_job_id_bytes, "accepted an oversized jobId");
   require(!has_c0_or_del(op.job_id), "accepted a jobId with control characters");
   require(op.line == line_number, "wrong line number");
-  require(op.fingerprint == fingerprint_of(op.line, op.job_id, op.op, op.body), "wrong fingerprint");
+  require(op.fingerprint == fingerprint_of(op.line, op.job_id, op.op, op.body),
+          "wrong fingerprint");
   require(bodies.validate(op.op, op.body), "accepted a body the body validator refuses");
 }
 
@@ -65,8 +66,10 @@ int line_validator_entry(const std::uint8_t* data, std::size_t size) {
   operation first;
   bool ok_exact = validator.validate(std::string_view(exact.get(), size), size, 7, first);
   std::string first_error = ok_exact ? std::string() : validator.error().message;
-  if (ok_exact) check_valid(first, 7, bodies);
-  else require(!first_error.empty(), "rejected a line without a message");
+  if (ok_exact)
+    check_valid(first, 7, bodies);
+  else
+    require(!first_error.empty(), "rejected a line without a message");
 
   // 2. With simdjson's padding readable in place: same verdict, same result.
   auto padded = std::make_unique<char[]>(size + 64);

@@ -5,8 +5,8 @@
 
 #include <jobpatch/wire/response_parser.hpp>
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 
@@ -18,13 +18,17 @@ namespace {
 const std::array<operation, op_kind_count>& updates() {
   static const std::array<operation, op_kind_count> ops = [] {
     std::array<operation, op_kind_count> o;
-    o[0] = {1, "job-0000001", op_kind::datasource,
-            R"({"dataSource":{"dataSourceDescriptor":"s3","params":{"bucket":"b","n":[1,2.5,"x"]}},)"
-            R"("dataDestination":{"dataSourceDescriptor":"bucket","params":{}}})", 0};
+    o[0] = {
+        1, "job-0000001", op_kind::datasource,
+        R"({"dataSource":{"dataSourceDescriptor":"s3","params":{"bucket":"b","n":[1,2.5,"x"]}},)"
+        R"("dataDestination":{"dataSourceDescriptor":"bucket","params":{}}})",
+        0};
     o[1] = {2, "job-0000002", op_kind::params,
-            R"({"preset":"fast","app":{"quality":"high","sizes":[1,{"x":null}]},"partitioner":{}})", 0};
+            R"({"preset":"fast","app":{"quality":"high","sizes":[1,{"x":null}]},"partitioner":{}})",
+            0};
     o[2] = {3, "job 3/\"é\"", op_kind::jobname, R"("nightly-42")", 0};
-    o[3] = {4, "job-0000004", op_kind::configs, R"({"taskTimeout":"600","jobTimeout":3600,"isTestJob":false})", 0};
+    o[3] = {4, "job-0000004", op_kind::configs,
+            R"({"taskTimeout":"600","jobTimeout":3600,"isTestJob":false})", 0};
     return o;
   }();
   return ops;

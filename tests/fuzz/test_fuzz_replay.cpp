@@ -44,10 +44,18 @@ std::size_t replay(const std::string& target, entry_function entry) {
 
 using namespace jobpatch::fuzz;
 
-TEST_CASE("fuzz replay: line_validator") { CHECK(replay("line_validator", line_validator_entry) > 3); }
-TEST_CASE("fuzz replay: manifest_reader") { CHECK(replay("manifest_reader", manifest_reader_entry) > 3); }
-TEST_CASE("fuzz replay: response_parser") { CHECK(replay("response_parser", response_parser_entry) > 3); }
-TEST_CASE("fuzz replay: body_validator") { CHECK(replay("body_validator", body_validator_entry) > 3); }
+TEST_CASE("fuzz replay: line_validator") {
+  CHECK(replay("line_validator", line_validator_entry) > 3);
+}
+TEST_CASE("fuzz replay: manifest_reader") {
+  CHECK(replay("manifest_reader", manifest_reader_entry) > 3);
+}
+TEST_CASE("fuzz replay: response_parser") {
+  CHECK(replay("response_parser", response_parser_entry) > 3);
+}
+TEST_CASE("fuzz replay: body_validator") {
+  CHECK(replay("body_validator", body_validator_entry) > 3);
+}
 TEST_CASE("fuzz replay: retry_after") { CHECK(replay("retry_after", retry_after_entry) > 3); }
 TEST_CASE("fuzz replay: http_response") { CHECK(replay("http_response", http_response_entry) > 3); }
 

@@ -21,7 +21,8 @@ std::map<std::string, std::vector<update>> updates_by_job(const std::string& pat
   for (const auto& line : read_lines(path)) {
     auto v = json::parse(line).as_object();
     json::value body = v["body"];
-    if (journal && body.is_string() && v["op"].as_string() != "jobname") body = json::parse(body.as_string());
+    if (journal && body.is_string() && v["op"].as_string() != "jobname")
+      body = json::parse(body.as_string());
     out[std::string(v["jobId"].as_string())].push_back({std::string(v["op"].as_string()), body});
   }
   return out;
@@ -36,8 +37,11 @@ std::string check_applied_in_order(const std::string& manifest, const std::strin
     auto& seen = applied[job];
     std::size_t k = 0; // updates of `list` applied so far
     for (const auto& u : seen) {
-      if (k > 0 && u == list[k - 1]) continue;               // a repeat of the last one
-      if (k < list.size() && u == list[k]) { ++k; continue; } // the next one
+      if (k > 0 && u == list[k - 1]) continue; // a repeat of the last one
+      if (k < list.size() && u == list[k]) {
+        ++k;
+        continue;
+      } // the next one
       return "job " + job + ": journal entry " + json::serialize(u.body) + " (" + u.op +
              ") out of manifest order after " + std::to_string(k) + " updates";
     }
@@ -48,12 +52,15 @@ std::string check_applied_in_order(const std::string& manifest, const std::strin
   return {};
 }
 
-
 int run_apply(const mock_process& mock, const std::string& manifest, std::vector<std::string> args,
               const std::string& key, std::chrono::milliseconds timeout) {
-  std::vector<std::string> argv = {JOBPATCH_BIN, "apply", manifest, "--base-url",
+  std::vector<std::string> argv = {JOBPATCH_BIN,
+                                   "apply",
+                                   manifest,
+                                   "--base-url",
                                    "https://localhost:" + std::to_string(mock.port()),
-                                   "--cacert", mock.cert()};
+                                   "--cacert",
+                                   mock.cert()};
   argv.insert(argv.end(), args.begin(), args.end());
   child_process run(argv, {{"BYTENITE_API_KEY", key}}, mock.path("apply.out"),
                     mock.path("apply.err"));

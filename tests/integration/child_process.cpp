@@ -2,8 +2,8 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -64,7 +64,8 @@ std::chrono::milliseconds slowed(std::chrono::milliseconds timeout) {
     double f = text ? std::strtod(text, nullptr) : 1.0;
     return f >= 1.0 && f <= 100.0 ? f : 1.0;
   }();
-  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(timeout.count()) * factor));
+  return std::chrono::milliseconds(
+      static_cast<std::int64_t>(static_cast<double>(timeout.count()) * factor));
 }
 
 int child_process::wait(std::chrono::milliseconds timeout) {

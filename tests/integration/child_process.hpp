@@ -22,7 +22,8 @@ public:
 
   pid_t pid() const noexcept { return pid_; }
   void signal(int number) const;
-  // Waits up to slowed(`timeout`); returns the exit code (128+signal when killed), or -1 on timeout.
+  // Waits up to slowed(`timeout`); returns the exit code (128+signal when killed), or -1 on
+  // timeout.
   int wait(std::chrono::milliseconds timeout);
   bool running();
 

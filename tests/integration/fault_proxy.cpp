@@ -118,8 +118,10 @@ asio::awaitable<void> fault_proxy::impl::pump(std::shared_ptr<session> s, bool u
     if (s->closed) co_return;
     if (rec) {
       boost::system::error_code ignored;
-      if (rec == asio::error::eof) to.shutdown(tcp::socket::shutdown_send, ignored);
-      else s->close();
+      if (rec == asio::error::eof)
+        to.shutdown(tcp::socket::shutdown_send, ignored);
+      else
+        s->close();
       co_return;
     }
     auto delay = o.latency + std::chrono::milliseconds(below(o.jitter.count() + 1));
@@ -141,8 +143,10 @@ asio::awaitable<void> fault_proxy::impl::pump(std::shared_ptr<session> s, bool u
       co_return;
     }
     for (std::size_t at = 0; at < forward && !s->closed;) {
-      std::size_t segment = std::min(forward - at, 1 + below(std::max<std::size_t>(o.max_segment, 1)));
-      auto [wec, written] = co_await asio::async_write(to, asio::buffer(buffer.data() + at, segment), use_tuple);
+      std::size_t segment =
+          std::min(forward - at, 1 + below(std::max<std::size_t>(o.max_segment, 1)));
+      auto [wec, written] =
+          co_await asio::async_write(to, asio::buffer(buffer.data() + at, segment), use_tuple);
       if (wec) {
         s->close();
         co_return;
@@ -180,8 +184,8 @@ fault_proxy::~fault_proxy() {
 unsigned short fault_proxy::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 fault_proxy_stats fault_proxy::stats() const {
-  return {impl_->connections.load(), impl_->resets_up.load(), impl_->resets_down.load(),
-          impl_->stalls.load(), impl_->stalled_dropped.load(), impl_->segments.load(),
+  return {impl_->connections.load(), impl_->resets_up.load(),       impl_->resets_down.load(),
+          impl_->stalls.load(),      impl_->stalled_dropped.load(), impl_->segments.load(),
           impl_->bytes.load()};
 }
 

@@ -12,14 +12,14 @@
 namespace jobpatch::test {
 
 struct fault_proxy_options {
-  unsigned short upstream_port = 0;            // the real server, on 127.0.0.1
+  unsigned short upstream_port = 0; // the real server, on 127.0.0.1
   std::uint64_t seed = 1;
-  std::chrono::milliseconds latency{2};        // added to every chunk forwarded
-  std::chrono::milliseconds jitter{4};         // plus uniform [0, jitter]
-  std::size_t max_segment = 64;                // chunks go out in writes of 1..max_segment bytes
-  std::uint64_t bytes_per_second = 256 << 10;  // per connection and direction; 0: unlimited
-  double reset_probability = 0.01;             // per chunk: forward part of it, then RST both ways
-  double stall_probability = 0.002;            // per chunk: hold it back for `stall`
+  std::chrono::milliseconds latency{2};       // added to every chunk forwarded
+  std::chrono::milliseconds jitter{4};        // plus uniform [0, jitter]
+  std::size_t max_segment = 64;               // chunks go out in writes of 1..max_segment bytes
+  std::uint64_t bytes_per_second = 256 << 10; // per connection and direction; 0: unlimited
+  double reset_probability = 0.01;            // per chunk: forward part of it, then RST both ways
+  double stall_probability = 0.002;           // per chunk: hold it back for `stall`
   std::chrono::milliseconds stall{4000};
   // A request stalled until after its client gave up (timed out, closed) is dropped, as
   // when the stalled packets are lost; false delivers it late to the server anyway,

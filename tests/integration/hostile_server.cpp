@@ -76,7 +76,8 @@ std::pair<std::string, std::string> make_certificate(const std::string& name, bo
     X509V3_CTX ctx;
     X509V3_set_ctx_nodb(&ctx);
     X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
-    openssl_ptr<X509_EXTENSION, X509_EXTENSION_free> ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+    openssl_ptr<X509_EXTENSION, X509_EXTENSION_free> ext(
+        X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
     check(ext && X509_add_ext(cert.get(), ext.get(), -1), "extension");
   };
   extend(NID_basic_constraints, "critical,CA:TRUE");
@@ -87,7 +88,8 @@ std::pair<std::string, std::string> make_certificate(const std::string& name, bo
   check(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0, "sign");
   openssl_ptr<BIO, BIO_free_all> cert_bio(BIO_new(BIO_s_mem())), key_bio(BIO_new(BIO_s_mem()));
   check(PEM_write_bio_X509(cert_bio.get(), cert.get()), "PEM");
-  check(PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr), "PEM");
+  check(PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr),
+        "PEM");
   return {bio_text(cert_bio.get()), bio_text(key_bio.get())};
 }
 
@@ -101,7 +103,8 @@ bool iequals_prefix(std::string_view line, std::string_view prefix) {
 std::string answer(std::string_view status, std::string_view body) {
   std::string out = "HTTP/1.1 ";
   out += status;
-  out += "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  out += "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n";
   out += body;
   return out;
 }
@@ -118,10 +121,13 @@ struct hostile_server::impl {
   std::thread thread;
 
   asio::awaitable<void> accept_loop();
-  template <class Stream> asio::awaitable<void> serve(Stream& stream);
-  template <class Stream> asio::awaitable<void> misbehave(Stream& stream);
-  template <class Stream> asio::awaitable<bool> read_request(Stream& stream, std::string& buffer,
-                                                             std::string& request_line);
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream);
+  template <class Stream>
+  asio::awaitable<void> misbehave(Stream& stream);
+  template <class Stream>
+  asio::awaitable<bool> read_request(Stream& stream, std::string& buffer,
+                                     std::string& request_line);
 };
 
 asio::awaitable<void> hostile_server::impl::accept_loop() {
@@ -129,17 +135,21 @@ asio::awaitable<void> hostile_server::impl::accept_loop() {
     auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
     if (ec) co_return;
     if (!o.tls) {
-      asio::co_spawn(io, [this, s = std::move(socket)]() mutable -> asio::awaitable<void> {
-        co_await serve(s);
-      }, asio::detached);
+      asio::co_spawn(
+          io,
+          [this, s = std::move(socket)]() mutable -> asio::awaitable<void> { co_await serve(s); },
+          asio::detached);
       continue;
     }
-    asio::co_spawn(io, [this, s = asio::ssl::stream<tcp::socket>(std::move(socket), tls)]() mutable
-                       -> asio::awaitable<void> {
-      auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_tuple);
-      if (hec) co_return; // the client refused the certificate
-      co_await serve(s);
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [this, s = asio::ssl::stream<tcp::socket>(std::move(socket),
+                                                  tls)]() mutable -> asio::awaitable<void> {
+          auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_tuple);
+          if (hec) co_return; // the client refused the certificate
+          co_await serve(s);
+        },
+        asio::detached);
   }
 }
 
@@ -147,7 +157,8 @@ asio::awaitable<void> hostile_server::impl::accept_loop() {
 template <class Stream>
 asio::awaitable<bool> hostile_server::impl::read_request(Stream& stream, std::string& buffer,
                                                          std::string& request_line) {
-  auto [ec, n] = co_await asio::async_read_until(stream, asio::dynamic_buffer(buffer), "\r\n\r\n", use_tuple);
+  auto [ec, n] =
+      co_await asio::async_read_until(stream, asio::dynamic_buffer(buffer), "\r\n\r\n", use_tuple);
   if (ec) co_return false;
   std::string head = buffer.substr(0, n);
   buffer.erase(0, n);
@@ -160,8 +171,9 @@ asio::awaitable<bool> hostile_server::impl::read_request(Stream& stream, std::st
     at = end + 2;
   }
   if (buffer.size() < length) {
-    auto [rec, m] = co_await asio::async_read(stream, asio::dynamic_buffer(buffer),
-                                              asio::transfer_exactly(length - buffer.size()), use_tuple);
+    auto [rec, m] =
+        co_await asio::async_read(stream, asio::dynamic_buffer(buffer),
+                                  asio::transfer_exactly(length - buffer.size()), use_tuple);
     (void)m;
     if (rec) co_return false;
   }
@@ -206,15 +218,18 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
     co_return;
   }
   case hostile_mode::huge_body: {
-    if (!co_await send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"))
+    if (!co_await send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                       "100000000\r\n\r\n"))
       co_return;
     for (std::size_t sent = 0; sent < 100'000'000; sent += zeros.size())
-      if (!co_await send(std::string_view(zeros).substr(0, std::min(zeros.size(), 100'000'000 - sent))))
+      if (!co_await send(
+              std::string_view(zeros).substr(0, std::min(zeros.size(), 100'000'000 - sent))))
         co_return;
     co_return;
   }
   case hostile_mode::endless_body: {
-    if (!co_await send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"))
+    if (!co_await send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+                       "chunked\r\n\r\n"))
       co_return;
     std::string chunk = "10000\r\n" + zeros + "\r\n";
     for (int i = 0; i < 16384; ++i) // at most 1 GiB
@@ -222,7 +237,8 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
     co_return;
   }
   case hostile_mode::overlong_body: {
-    if (!co_await send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n"))
+    if (!co_await send(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n"))
       co_return;
     for (std::size_t sent = 0; sent < 50'000'000; sent += zeros.size())
       if (!co_await send(zeros)) co_return;

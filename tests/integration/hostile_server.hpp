@@ -13,19 +13,19 @@
 namespace jobpatch::test {
 
 enum class hostile_mode {
-  garbage,          // 4 KiB of random bytes, then close
-  huge_body,        // Content-Length: 100000000, then zeros for as long as the client reads
-  endless_body,     // Transfer-Encoding: chunked, zero-filled chunks that never end
-  overlong_body,    // Content-Length: 20, then 50 MB more than that
-  endless_headers,  // a status line, then header lines forever
-  slowloris,        // a valid answer, one byte every 500 ms
+  garbage,         // 4 KiB of random bytes, then close
+  huge_body,       // Content-Length: 100000000, then zeros for as long as the client reads
+  endless_body,    // Transfer-Encoding: chunked, zero-filled chunks that never end
+  overlong_body,   // Content-Length: 20, then 50 MB more than that
+  endless_headers, // a status line, then header lines forever
+  slowloris,       // a valid answer, one byte every 500 ms
 };
 
 struct hostile_server_options {
   hostile_mode mode = hostile_mode::garbage;
   bool tls = true;
   std::string certificate_name = "localhost"; // the certificate's CN and DNS name
-  bool expired = false;                        // valid from 30 days ago until yesterday
+  bool expired = false;                       // valid from 30 days ago until yesterday
 };
 
 class hostile_server {
@@ -48,7 +48,7 @@ private:
 
 // How a program run ended, with its own peak resident memory (from wait4's rusage).
 struct measured_run {
-  int code = -1;            // exit code, 128+signal, or -1 when it had to be killed
+  int code = -1; // exit code, 128+signal, or -1 when it had to be killed
   long peak_rss_kb = 0;
   double seconds = 0;
 };

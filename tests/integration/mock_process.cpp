@@ -13,11 +13,13 @@ namespace json = boost::json;
 mock_process::mock_process(std::vector<std::string> args, unsigned jobs, bool tls) {
   if (tls) cert_ = dir_.path("cert.pem");
   journal_ = dir_.path("journal.ndjson");
-  std::vector<std::string> argv = {JOBPATCH_MOCK_BIN, "--port", "0", "--port-file",
-                                   dir_.path("port"), "--api-key", mock_test_key, "--jobs",
+  std::vector<std::string> argv = {JOBPATCH_MOCK_BIN,    "--port",    "0",           "--port-file",
+                                   dir_.path("port"),    "--api-key", mock_test_key, "--jobs",
                                    std::to_string(jobs), "--journal", journal_};
-  if (tls) argv.insert(argv.end(), {"--cert-out", cert_});
-  else argv.push_back("--plain");
+  if (tls)
+    argv.insert(argv.end(), {"--cert-out", cert_});
+  else
+    argv.push_back("--plain");
   argv.insert(argv.end(), args.begin(), args.end());
   process_ = std::make_unique<child_process>(argv, std::map<std::string, std::string>{}, "",
                                              dir_.path("mock.err"));
@@ -42,8 +44,10 @@ std::unique_ptr<tls_test_client> mock_process::client() const {
 
 std::string mock_process::token() const {
   auto c = client();
-  auto answer = c->request("POST", "/v1/auth/access_token", R"({"apiKey":")" + mock_test_key + "\"}");
-  if (answer.status != 200) throw std::runtime_error("token exchange failed: " + answer.error + answer.body);
+  auto answer =
+      c->request("POST", "/v1/auth/access_token", R"({"apiKey":")" + mock_test_key + "\"}");
+  if (answer.status != 200)
+    throw std::runtime_error("token exchange failed: " + answer.error + answer.body);
   return std::string(json::parse(answer.body).at("token").as_string());
 }
 
@@ -71,7 +75,8 @@ std::string encode_segment(const std::string& id) {
   static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : id) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
     else {
       out += '%';
       out += hex[c >> 4];

@@ -35,15 +35,18 @@ results_summary read_results(const std::string& path) {
   return s;
 }
 
-json::object read_summary(const std::string& path) { return json::parse(read_file(path)).as_object(); }
+json::object read_summary(const std::string& path) {
+  return json::parse(read_file(path)).as_object();
+}
 
 } // namespace
 
 TEST_CASE("apply: 20,000 lines over 2,000 jobs, each job's updates applied in order") {
   mock_process mock({}, 2000);
   auto manifest = make_manifest(mock, "m.ndjson", 20000, 2000);
-  int code = run_apply(mock, manifest, {"--connections", "32", "--results", mock.path("r.ndjson"),
-                                   "--summary-json", mock.path("s.json")});
+  int code = run_apply(mock, manifest,
+                       {"--connections", "32", "--results", mock.path("r.ndjson"), "--summary-json",
+                        mock.path("s.json")});
   INFO(read_file(mock.path("apply.err")));
   CHECK(code == 0);
   auto results = read_results(mock.path("r.ndjson"));
@@ -62,10 +65,12 @@ TEST_CASE("apply: 20,000 lines over 2,000 jobs, each job's updates applied in or
 
 TEST_CASE("apply: under injected faults every line still ends ok, in order, nothing lost") {
   mock_process mock({"--fail-500", "0.1", "--fail-503", "0.1", "--retry-after", "1", "--drop",
-                     "0.02", "--truncate", "0.01", "--seed", "7"}, 2000);
+                     "0.02", "--truncate", "0.01", "--seed", "7"},
+                    2000);
   auto manifest = make_manifest(mock, "m.ndjson", 20000, 2000, 3);
-  int code = run_apply(mock, manifest, {"--connections", "64", "--max-attempts", "12", "--results",
-                                   mock.path("r.ndjson"), "--summary-json", mock.path("s.json")});
+  int code = run_apply(mock, manifest,
+                       {"--connections", "64", "--max-attempts", "12", "--results",
+                        mock.path("r.ndjson"), "--summary-json", mock.path("s.json")});
   INFO(read_file(mock.path("apply.err")));
   CHECK(code == 0);
   auto results = read_results(mock.path("r.ndjson"));
@@ -81,8 +86,9 @@ TEST_CASE("apply: under injected faults every line still ends ok, in order, noth
 TEST_CASE("apply: the access token expires mid-run and is refreshed — no line fails") {
   mock_process mock({"--token-ttl", "2"}, 2000);
   auto manifest = make_manifest(mock, "m.ndjson", 3000, 300);
-  int code = run_apply(mock, manifest, {"--rate", "600", "--results", mock.path("r.ndjson"),
-                                   "--summary-json", mock.path("s.json")});
+  int code = run_apply(
+      mock, manifest,
+      {"--rate", "600", "--results", mock.path("r.ndjson"), "--summary-json", mock.path("s.json")});
   INFO(read_file(mock.path("apply.err")));
   CHECK(code == 0);
   auto summary = read_summary(mock.path("s.json"));
@@ -109,13 +115,19 @@ TEST_CASE("apply: a wrong API key aborts with exit 3 within seconds, and is neve
 TEST_CASE("apply: unknown jobs fail with the server's message, the rest succeed, exit 1") {
   mock_process mock({}, 10);
   std::string manifest = mock.path("m.ndjson");
-  write_file(manifest,
-             R"({"jobId":"job-0000001","op":"jobname","body":"a"})" "\n"
-             R"({"jobId":"job-9999999","op":"jobname","body":"b"})" "\n"
-             R"({"jobId":"job-0000002","op":"configs","body":{"taskTimeout":5}})" "\n"
-             R"({"jobId":"job-0000003","op":"datasource","body":{"dataSource":{"dataSourceDescriptor":"ftp","params":{}}}})" "\n");
-  int code = run_apply(mock, manifest, {"--results", mock.path("r.ndjson"), "--failed-out",
-                                   mock.path("failed.ndjson")});
+  write_file(
+      manifest,
+      R"({"jobId":"job-0000001","op":"jobname","body":"a"})"
+      "\n"
+      R"({"jobId":"job-9999999","op":"jobname","body":"b"})"
+      "\n"
+      R"({"jobId":"job-0000002","op":"configs","body":{"taskTimeout":5}})"
+      "\n"
+      R"({"jobId":"job-0000003","op":"datasource","body":{"dataSource":{"dataSourceDescriptor":"ftp","params":{}}}})"
+      "\n");
+  int code =
+      run_apply(mock, manifest,
+                {"--results", mock.path("r.ndjson"), "--failed-out", mock.path("failed.ndjson")});
   INFO(read_file(mock.path("apply.err")));
   CHECK(code == 1);
   auto results = read_results(mock.path("r.ndjson"));
@@ -138,10 +150,13 @@ TEST_CASE("apply: unknown jobs fail with the server's message, the rest succeed,
 TEST_CASE("apply: an invalid line in a file refuses the run before anything is sent") {
   mock_process mock({}, 10);
   std::string manifest = mock.path("m.ndjson");
-  write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})" "\n"
-                       R"({"jobId":"job-0000002","op":"configs","body":{"taskTimout":5}})" "\n");
+  write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})"
+                       "\n"
+                       R"({"jobId":"job-0000002","op":"configs","body":{"taskTimout":5}})"
+                       "\n");
   CHECK(run_apply(mock, manifest, {}) == 2);
-  CHECK(read_file(mock.path("apply.err")).find("line 2: configs: unknown key") != std::string::npos);
+  CHECK(read_file(mock.path("apply.err")).find("line 2: configs: unknown key") !=
+        std::string::npos);
   mock.stop();
   CHECK(read_lines(mock.journal()).empty());
 }
@@ -149,8 +164,8 @@ TEST_CASE("apply: an invalid line in a file refuses the run before anything is s
 // Label "perf" (ctest): it judges wall-clock arrival times at the server, so it assumes
 // delivery jitter well under 1/rate. Under sanitizers requests arrive up to ~50 ms late
 // and in bunches (560 in a second was seen), so scripts/test-sanitizers.sh leaves it out.
-TEST_CASE("apply: the rate limit holds at the server: at most rate + burst in any second"
-          * doctest::test_suite("perf")) {
+TEST_CASE("apply: the rate limit holds at the server: at most rate + burst in any second" *
+          doctest::test_suite("perf")) {
   mock_process mock({}, 2000);
   auto manifest = make_manifest(mock, "m.ndjson", 1500, 500);
   auto start = std::chrono::steady_clock::now();
@@ -161,7 +176,7 @@ TEST_CASE("apply: the rate limit holds at the server: at most rate + burst in an
   auto stats = mock.stats().as_object();
   INFO(json::serialize(stats));
   MESSAGE("server's busiest second: " << stats["patchesPerSecondPeak"].to_number<std::uint64_t>()
-          << " PATCHes (--rate 500 --burst 50)");
+                                      << " PATCHes (--rate 500 --burst 50)");
   CHECK(stats["patchesPerSecondPeak"].to_number<std::uint64_t>() <= 550);
   CHECK(stats["patchesPerSecondPeak"].to_number<std::uint64_t>() >= 400); // and it does use it
   CHECK(seconds > 2.5); // 1,500 requests at 500/s cannot take less than ~2.9 s
@@ -170,7 +185,8 @@ TEST_CASE("apply: the rate limit holds at the server: at most rate + burst in an
 TEST_CASE("apply: a self-signed server is refused without --cacert: exit 3 naming the problem") {
   mock_process mock({}, 10);
   std::string manifest = mock.path("m.ndjson");
-  write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})" "\n");
+  write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})"
+                       "\n");
   child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url",
                      "https://localhost:" + std::to_string(mock.port())},
                     {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("apply.err"));
@@ -185,7 +201,8 @@ TEST_CASE("apply: a self-signed server is refused without --cacert: exit 3 namin
 TEST_CASE("apply: a host that refuses every connection aborts with exit 3 within seconds") {
   temp_dir dir;
   std::string manifest = dir.path("m.ndjson");
-  write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})" "\n");
+  write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})"
+                       "\n");
   auto start = std::chrono::steady_clock::now();
   // Port 1 on loopback: nothing listens there.
   child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url", "https://127.0.0.1:1"},
@@ -198,21 +215,28 @@ TEST_CASE("apply: a host that refuses every connection aborts with exit 3 within
 TEST_CASE("apply: after a job's update fails, its later updates are not sent") {
   mock_process mock({}, 10);
   std::string manifest = mock.path("m.ndjson");
-  write_file(manifest,
-             R"({"jobId":"job-0000001","op":"datasource","body":{"dataSource":{"dataSourceDescriptor":"ftp"}}})" "\n"
-             R"({"jobId":"job-0000002","op":"jobname","body":"other job"})" "\n"
-             R"({"jobId":"job-0000001","op":"jobname","body":"must not overtake line 1"})" "\n");
-  int code = run_apply(mock, manifest, {"--results", mock.path("r.ndjson"), "--failed-out",
-                                        mock.path("failed.ndjson")});
+  write_file(
+      manifest,
+      R"({"jobId":"job-0000001","op":"datasource","body":{"dataSource":{"dataSourceDescriptor":"ftp"}}})"
+      "\n"
+      R"({"jobId":"job-0000002","op":"jobname","body":"other job"})"
+      "\n"
+      R"({"jobId":"job-0000001","op":"jobname","body":"must not overtake line 1"})"
+      "\n");
+  int code =
+      run_apply(mock, manifest,
+                {"--results", mock.path("r.ndjson"), "--failed-out", mock.path("failed.ndjson")});
   INFO(read_file(mock.path("apply.err")));
   CHECK(code == 1);
   auto results = read_results(mock.path("r.ndjson"));
   CHECK(results.by_outcome["ok"] == 1);
   REQUIRE(results.failed.size() == 2);
-  auto& blocked = results.failed[0]["line"].to_number<int>() == 3 ? results.failed[0] : results.failed[1];
+  auto& blocked =
+      results.failed[0]["line"].to_number<int>() == 3 ? results.failed[0] : results.failed[1];
   CHECK(blocked["error"].as_string().find("not sent: line 1 of this job failed") == 0);
   CHECK_FALSE(blocked.contains("attempts"));
   CHECK(read_lines(mock.path("failed.ndjson")).size() == 2); // both, in order, to feed back in
   mock.stop();
-  for (const auto& record : read_lines(mock.journal())) CHECK(record.find("overtake") == std::string::npos);
+  for (const auto& record : read_lines(mock.journal()))
+    CHECK(record.find("overtake") == std::string::npos);
 }

@@ -65,8 +65,9 @@ struct resume_guard {
 TEST_CASE("bench: a short TLS run sends rate x duration requests, all answered 200") {
   mock_process mock({}, 50);
   auto manifest = make_manifest(mock, "m.ndjson", 100, 50);
-  int code = run_bench(mock, manifest, {"--rate", "200", "--duration", "2", "--connections", "4",
-                                        "--summary-json", mock.path("s.json")});
+  int code = run_bench(mock, manifest,
+                       {"--rate", "200", "--duration", "2", "--connections", "4", "--summary-json",
+                        mock.path("s.json")});
   auto err = read_file(mock.path("bench.err"));
   INFO(err);
   CHECK(code == 0);
@@ -93,9 +94,18 @@ TEST_CASE("bench: a short TLS run sends rate x duration requests, all answered 2
 TEST_CASE("bench: a paused server shows in the open-loop p99, not in the service time") {
   mock_process mock({}, 50, false);
   auto manifest = make_manifest(mock, "m.ndjson", 100, 50);
-  std::vector<std::string> argv = {JOBPATCH_BIN, "bench", manifest, "--base-url",
-                                   "http://127.0.0.1:" + std::to_string(mock.port()), "--rate", "200",
-                                   "--duration", "3", "--connections", "4", "--summary-json",
+  std::vector<std::string> argv = {JOBPATCH_BIN,
+                                   "bench",
+                                   manifest,
+                                   "--base-url",
+                                   "http://127.0.0.1:" + std::to_string(mock.port()),
+                                   "--rate",
+                                   "200",
+                                   "--duration",
+                                   "3",
+                                   "--connections",
+                                   "4",
+                                   "--summary-json",
                                    mock.path("s.json")};
   child_process bench(argv, {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("bench.out"),
                       mock.path("bench.err"));
@@ -123,13 +133,15 @@ TEST_CASE("bench: a paused server shows in the open-loop p99, not in the service
   CHECK(err.find("add --connections") != std::string::npos);
 }
 
-TEST_CASE("bench: retries wait in a queue, not on a connection: Retry-After does not idle the pool") {
+TEST_CASE(
+    "bench: retries wait in a queue, not on a connection: Retry-After does not idle the pool") {
   // ~5 % of answers are 503 with Retry-After: 1. Were each retry to sleep on its
   // connection, the 2 connections would sit idle for most of the run and fall behind.
   mock_process mock({"--fail-503", "0.05", "--retry-after", "1", "--seed", "3"}, 50, false);
   auto manifest = make_manifest(mock, "m.ndjson", 100, 50);
-  int code = run_bench(mock, manifest, {"--rate", "200", "--duration", "2", "--connections", "2",
-                                        "--summary-json", mock.path("s.json")});
+  int code = run_bench(mock, manifest,
+                       {"--rate", "200", "--duration", "2", "--connections", "2", "--summary-json",
+                        mock.path("s.json")});
   auto err = read_file(mock.path("bench.err"));
   INFO(err);
   CHECK(code == 0);
@@ -146,8 +158,9 @@ TEST_CASE("bench: a pool too small for the rate says so and stops at the end of 
   mock_process mock({"--latency-ms", "100"}, 20, false); // one connection: at most ~10/s
   auto manifest = make_manifest(mock, "m.ndjson", 20, 20);
   auto started = std::chrono::steady_clock::now();
-  int code = run_bench(mock, manifest, {"--rate", "100", "--duration", "1", "--connections", "1",
-                                        "--summary-json", mock.path("s.json")});
+  int code = run_bench(mock, manifest,
+                       {"--rate", "100", "--duration", "1", "--connections", "1", "--summary-json",
+                        mock.path("s.json")});
   auto took = std::chrono::steady_clock::now() - started;
   auto err = read_file(mock.path("bench.err"));
   INFO(err);
@@ -167,9 +180,9 @@ TEST_CASE("bench: a pool too small for the rate says so and stops at the end of 
 TEST_CASE("bench: the HTML report is well formed and shows the summary's figures") {
   mock_process mock({}, 50, false);
   auto manifest = make_manifest(mock, "m.ndjson", 40, 20);
-  int code = run_bench(mock, manifest, {"--rate", "100:300", "--duration", "1", "--connections", "2",
-                                        "--report", mock.path("r.html"), "--summary-json",
-                                        mock.path("s.json")});
+  int code = run_bench(mock, manifest,
+                       {"--rate", "100:300", "--duration", "1", "--connections", "2", "--report",
+                        mock.path("r.html"), "--summary-json", mock.path("s.json")});
   auto err = read_file(mock.path("bench.err"));
   INFO(err);
   CHECK(code == 0);
@@ -199,9 +212,15 @@ TEST_CASE("bench: the HTML report is well formed and shows the summary's figures
 TEST_CASE("bench: an unverifiable certificate aborts with exit 3, bad options exit 2") {
   mock_process mock({}, 10);
   auto manifest = make_manifest(mock, "m.ndjson", 10, 10);
-  std::vector<std::string> argv = {JOBPATCH_BIN, "bench", manifest, "--base-url",
-                                   "https://localhost:" + std::to_string(mock.port()), "--rate", "50",
-                                   "--duration", "1"};
+  std::vector<std::string> argv = {JOBPATCH_BIN,
+                                   "bench",
+                                   manifest,
+                                   "--base-url",
+                                   "https://localhost:" + std::to_string(mock.port()),
+                                   "--rate",
+                                   "50",
+                                   "--duration",
+                                   "1"};
   child_process untrusted(argv, {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("bench.err"));
   CHECK(untrusted.wait(20s) == 3);
   auto err = read_file(mock.path("bench.err"));

@@ -18,31 +18,34 @@ namespace json = boost::json;
 
 namespace {
 
-std::string manifest_line(const std::string& job_id, const std::string& op, const std::string& body) {
-  return "{\"jobId\":" + json::serialize(json::string(job_id)) + ",\"op\":\"" + op + "\",\"body\":" + body + "}\n";
+std::string manifest_line(const std::string& job_id, const std::string& op,
+                          const std::string& body) {
+  return "{\"jobId\":" + json::serialize(json::string(job_id)) + ",\"op\":\"" + op +
+         "\",\"body\":" + body + "}\n";
 }
 
 } // namespace
 
 TEST_CASE("secrets: neither the API key nor any access token appears in any output") {
   const std::string& key = mock_test_key; // "mock-test-key-8f2a"
-  mock_process mock({"--token-ttl", "1", "--fail-500", "0.05", "--drop", "0.02",
-                     "--seed", "5"},
+  mock_process mock({"--token-ttl", "1", "--fail-500", "0.05", "--drop", "0.02", "--seed", "5"},
                     300);
   auto manifest = make_manifest(mock, "m.ndjson", 1500, 300, 9);
   {
     // Lines that fail: unknown jobs (404) and a schema the server refuses (400).
     std::string extra = manifest_line("job-9999999", "jobname", "\"x\"") +
-                        manifest_line("job-0000001", "datasource", R"({"dataSource":{"dataSourceDescriptor":"ftp"}})");
+                        manifest_line("job-0000001", "datasource",
+                                      R"({"dataSource":{"dataSourceDescriptor":"ftp"}})");
     write_file(manifest, read_file(manifest) + extra);
   }
-  std::vector<std::string> outputs = {mock.path("apply.out"), mock.path("apply.err"), mock.path("r.ndjson"),
-                                      mock.path("failed.ndjson"), mock.path("s.json"), mock.path("m.prom")};
+  std::vector<std::string> outputs = {mock.path("apply.out"), mock.path("apply.err"),
+                                      mock.path("r.ndjson"),  mock.path("failed.ndjson"),
+                                      mock.path("s.json"),    mock.path("m.prom")};
   // --rate keeps the run past several token lifetimes: expiry, 401s and refreshes happen.
   int code = run_apply(mock, manifest,
                        {"--rate", "500", "--max-attempts", "10", "--results", outputs[2],
-                        "--failed-out", outputs[3], "--summary-json", outputs[4],
-                        "--metrics-file", outputs[5], "--progress", "always"},
+                        "--failed-out", outputs[3], "--summary-json", outputs[4], "--metrics-file",
+                        outputs[5], "--progress", "always"},
                        key);
   std::string err = read_file(mock.path("apply.err"));
   INFO(err);
@@ -58,9 +61,9 @@ TEST_CASE("secrets: neither the API key nor any access token appears in any outp
     std::vector<std::string> bench_outputs = {mock.path("bench.out"), mock.path("bench.err"),
                                               mock.path("b.json"), mock.path("report.html")};
     child_process bench({JOBPATCH_BIN, "bench", manifest, "--base-url",
-                         "https://localhost:" + std::to_string(mock.port()), "--cacert", mock.cert(),
-                         "--rate", "600", "--duration", "3", "--summary-json", bench_outputs[2],
-                         "--report", bench_outputs[3]},
+                         "https://localhost:" + std::to_string(mock.port()), "--cacert",
+                         mock.cert(), "--rate", "600", "--duration", "3", "--summary-json",
+                         bench_outputs[2], "--report", bench_outputs[3]},
                         {{"BYTENITE_API_KEY", key}}, bench_outputs[0], bench_outputs[1]);
     int bench_code = bench.wait(std::chrono::seconds(60));
     INFO(read_file(bench_outputs[1]));
@@ -103,10 +106,25 @@ TEST_CASE("secrets: --api-key-file readable by others is warned about, 0600 is n
 }
 
 TEST_CASE("injection: hostile job ids reach the server as exactly that id") {
-  const std::vector<std::string> ids = {
-      "../", "../../v1/auth/access_token", "..%2F..%2F", "?", "a?b=c&d=e", "#", "#frag",
-      "%2F", "%252F", "%", "a b", " ", "a/b/c", "+plus+", "semi;colon", "back\\slash",
-      "\"quoted\"", "caf\u00e9-\u65e5\u672c-\U0001F600", "job-0000001/../job-0000002"};
+  const std::vector<std::string> ids = {"../",
+                                        "../../v1/auth/access_token",
+                                        "..%2F..%2F",
+                                        "?",
+                                        "a?b=c&d=e",
+                                        "#",
+                                        "#frag",
+                                        "%2F",
+                                        "%252F",
+                                        "%",
+                                        "a b",
+                                        " ",
+                                        "a/b/c",
+                                        "+plus+",
+                                        "semi;colon",
+                                        "back\\slash",
+                                        "\"quoted\"",
+                                        "caf\u00e9-\u65e5\u672c-\U0001F600",
+                                        "job-0000001/../job-0000002"};
   std::vector<std::string> args;
   for (const auto& id : ids) {
     args.push_back("--job-id");
@@ -162,7 +180,8 @@ TEST_CASE("injection: job ids with CR/LF or other controls are refused before an
   CHECK(code == 2);
   CHECK(err.find("control characters") != std::string::npos);
   // With --skip-invalid they are recorded invalid, and still nothing is sent.
-  code = run_apply(mock, mock.path("m.ndjson"), {"--skip-invalid", "--results", mock.path("r.ndjson")});
+  code = run_apply(mock, mock.path("m.ndjson"),
+                   {"--skip-invalid", "--results", mock.path("r.ndjson")});
   CHECK(code == 1);
   for (const auto& line : read_lines(mock.path("r.ndjson")))
     CHECK(json::parse(line).at("outcome").as_string() == "invalid");
@@ -170,11 +189,14 @@ TEST_CASE("injection: job ids with CR/LF or other controls are refused before an
   CHECK(read_lines(mock.journal()).empty());
 }
 
-TEST_CASE("injection: job ids \".\" and \"..\" (dot segments a server or proxy would remove) are refused") {
+TEST_CASE("injection: job ids \".\" and \"..\" (dot segments a server or proxy would remove) are "
+          "refused") {
   temp_dir dir;
-  write_file(dir.path("m.ndjson"), manifest_line(".", "jobname", "\"x\"") + manifest_line("..", "jobname", "\"y\"") +
+  write_file(dir.path("m.ndjson"), manifest_line(".", "jobname", "\"x\"") +
+                                       manifest_line("..", "jobname", "\"y\"") +
                                        manifest_line("...", "jobname", "\"ok\""));
-  child_process run({JOBPATCH_BIN, "validate", dir.path("m.ndjson")}, {}, dir.path("out"), dir.path("err"));
+  child_process run({JOBPATCH_BIN, "validate", dir.path("m.ndjson")}, {}, dir.path("out"),
+                    dir.path("err"));
   CHECK(run.wait(std::chrono::seconds(30)) == 2);
   std::string text = read_file(dir.path("out")) + read_file(dir.path("err"));
   INFO(text);

@@ -37,9 +37,10 @@ network_run apply_through_proxy(fault_proxy_options options, unsigned lines, uns
   auto start = std::chrono::steady_clock::now();
   child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url",
                      "https://localhost:" + std::to_string(proxy.port()), "--cacert", mock.cert(),
-                     "--connections", "32", "--max-attempts", "25", "--timeout", "3",
-                     "--results", mock.path("r.ndjson"), "--summary-json", mock.path("s.json")},
-                    {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("apply.out"), mock.path("apply.err"));
+                     "--connections", "32", "--max-attempts", "25", "--timeout", "3", "--results",
+                     mock.path("r.ndjson"), "--summary-json", mock.path("s.json")},
+                    {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("apply.out"),
+                    mock.path("apply.err"));
   out.code = run.wait(std::chrono::seconds(120));
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out.proxy = proxy.stats();
@@ -66,9 +67,10 @@ TEST_CASE("hostile network: 5,000 lines through a faulty proxy all end ok, once 
   const auto& p = r.proxy;
   INFO(r.stderr_text);
   MESSAGE("proxy: connections " << p.connections << ", resets mid-request " << p.resets_mid_request
-          << ", mid-response " << p.resets_mid_response << ", stalls " << p.stalls << " ("
-          << p.stalled_requests_dropped << " requests dropped, client gone), segments "
-          << p.segments << ", " << p.bytes << " bytes; run " << r.seconds << " s");
+                                << ", mid-response " << p.resets_mid_response << ", stalls "
+                                << p.stalls << " (" << p.stalled_requests_dropped
+                                << " requests dropped, client gone), segments " << p.segments
+                                << ", " << p.bytes << " bytes; run " << r.seconds << " s");
   CHECK(r.code == 0);
   // The faults really happened.
   CHECK(p.resets_mid_request > 5);
@@ -89,7 +91,9 @@ TEST_CASE("hostile network: 5,000 lines through a faulty proxy all end ok, once 
 // retries it, and the job's next update waits --settle (default: the timeout) so that the
 // late copy cannot land after it.
 TEST_CASE("hostile network: a stalled request delivered after its retry keeps the job's order") {
-  auto r = apply_through_proxy({.seed = 20240611, .reset_probability = 0, .stall_probability = 0.01,
+  auto r = apply_through_proxy({.seed = 20240611,
+                                .reset_probability = 0,
+                                .stall_probability = 0.01,
                                 .drop_stalled_request_of_closed_client = false},
                                3000, 300);
   INFO(r.stderr_text);
@@ -97,6 +101,7 @@ TEST_CASE("hostile network: a stalled request delivered after its retry keeps th
   CHECK(r.code == 0);
   CHECK(r.ok == 3000);
   CHECK(r.proxy.stalls > 0);
-  CHECK(r.stderr_text.find("waited for an unanswered request of their job to settle") != std::string::npos);
+  CHECK(r.stderr_text.find("waited for an unanswered request of their job to settle") !=
+        std::string::npos);
   CHECK(r.order_error == "");
 }

@@ -41,20 +41,33 @@ hostile_run apply_against(const hostile_server& server, unsigned lines, unsigned
   temp_dir dir;
   std::string manifest;
   for (unsigned i = 1; i <= lines; ++i)
-    manifest += R"({"jobId":"job-)" + std::to_string(1000000 + i) + R"(","op":"jobname","body":"n"})" "\n";
+    manifest += R"({"jobId":"job-)" + std::to_string(1000000 + i) +
+                R"(","op":"jobname","body":"n"})"
+                "\n";
   write_file(dir.path("m.ndjson"), manifest);
   write_file(dir.path("cert.pem"), server.certificate_pem());
-  std::vector<std::string> argv = {JOBPATCH_BIN, "apply", dir.path("m.ndjson"), "--base-url",
+  std::vector<std::string> argv = {JOBPATCH_BIN,
+                                   "apply",
+                                   dir.path("m.ndjson"),
+                                   "--base-url",
                                    "https://localhost:" + std::to_string(server.port()),
-                                   "--cacert", dir.path("cert.pem"), "--connections",
-                                   std::to_string(connections), "--max-attempts", "2",
-                                   "--timeout", "2", "--results", dir.path("r.ndjson")};
+                                   "--cacert",
+                                   dir.path("cert.pem"),
+                                   "--connections",
+                                   std::to_string(connections),
+                                   "--max-attempts",
+                                   "2",
+                                   "--timeout",
+                                   "2",
+                                   "--results",
+                                   dir.path("r.ndjson")};
   argv.insert(argv.end(), extra.begin(), extra.end());
   hostile_run out;
   out.run = run_measured(argv, {{"BYTENITE_API_KEY", "hostile-test-key"}}, dir.path("out"),
                          dir.path("err"), std::chrono::seconds(90));
   out.err = read_file(dir.path("err"));
-  for (const auto& line : read_lines(dir.path("r.ndjson"))) out.records.push_back(json::parse(line).as_object());
+  for (const auto& line : read_lines(dir.path("r.ndjson")))
+    out.records.push_back(json::parse(line).as_object());
   return out;
 }
 
@@ -65,9 +78,10 @@ void check_lines_failed(hostile_mode mode, std::string name, unsigned lines, uns
   auto r = apply_against(server, lines, connections);
   INFO(name << ": " << r.err);
   MESSAGE(name << ": exit " << r.run.code << " after " << r.run.seconds << " s, peak RSS "
-          << r.run.peak_rss_kb / 1024 << " MB with " << connections << " connections, "
-          << server.hostile_answers() << " hostile answers; first error: "
-          << (r.records.empty() ? std::string("-") : std::string(r.records[0]["error"].as_string())));
+               << r.run.peak_rss_kb / 1024 << " MB with " << connections << " connections, "
+               << server.hostile_answers() << " hostile answers; first error: "
+               << (r.records.empty() ? std::string("-")
+                                     : std::string(r.records[0]["error"].as_string())));
   CHECK(r.run.code == 1);
   CHECK(server.token_requests() >= 1);
   CHECK(server.hostile_answers() >= lines);
@@ -94,7 +108,8 @@ TEST_CASE("hostile server: a 100 MB body (Content-Length 100000000)") {
 TEST_CASE("hostile server: a chunked body without end") {
   // Each connection may buffer up to http_connection::max_body_bytes (2 MiB) at once:
   // 16 connections stay well under the ceiling.
-  check_lines_failed(hostile_mode::endless_body, "endless chunked body", 16, 16, "body limit exceeded");
+  check_lines_failed(hostile_mode::endless_body, "endless chunked body", 16, 16,
+                     "body limit exceeded");
 }
 
 TEST_CASE("hostile server: a body far longer than its Content-Length") {
@@ -102,7 +117,8 @@ TEST_CASE("hostile server: a body far longer than its Content-Length") {
 }
 
 TEST_CASE("hostile server: headers without end") {
-  check_lines_failed(hostile_mode::endless_headers, "endless headers", 8, 4, "header limit exceeded");
+  check_lines_failed(hostile_mode::endless_headers, "endless headers", 8, 4,
+                     "header limit exceeded");
 }
 
 TEST_CASE("hostile server: a slowloris answer, one byte per 500 ms") {

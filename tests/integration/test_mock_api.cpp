@@ -58,7 +58,8 @@ TEST_CASE("access token: the right key gets a token, a wrong key 401, a bad body
 TEST_CASE("access token: an expired token gets 401, a fresh one works") {
   mock_process mock({"--token-ttl", "1"});
   auto c = mock.client();
-  auto answer = c->request("POST", "/v1/auth/access_token", R"({"apiKey":")" + mock_test_key + "\"}");
+  auto answer =
+      c->request("POST", "/v1/auth/access_token", R"({"apiKey":")" + mock_test_key + "\"}");
   REQUIRE(answer.status == 200);
   CHECK(json::parse(answer.body).at("expiresIn").as_string() == "1");
   std::string token(json::parse(answer.body).at("token").as_string());
@@ -67,7 +68,9 @@ TEST_CASE("access token: an expired token gets 401, a fresh one works") {
   auto expired = c->request("PATCH", patch_target("job-0000001", "jobname"), R"("b")", token);
   check_status_body(expired, 401, 16);
   CHECK(json::parse(expired.body).at("message").as_string().find("expired") != json::string::npos);
-  CHECK(c->request("PATCH", patch_target("job-0000001", "jobname"), R"("c")", mock.token()).status == 200);
+  CHECK(
+      c->request("PATCH", patch_target("job-0000001", "jobname"), R"("c")", mock.token()).status ==
+      200);
   CHECK(mock.job("job-0000001", mock.token()).at("name") == "c");
 }
 
@@ -84,12 +87,30 @@ TEST_CASE("each PATCH changes exactly what it sends, and the 200 is the stored d
   REQUIRE(answer.status == 200);
   auto doc = json::parse(answer.body).as_object();
   CHECK(keys_of(doc) == std::set<std::string>{"job", "templateInfo"});
-  CHECK(keys_of(doc.at("job").as_object()) ==
-        std::set<std::string>{"id", "templateId", "name", "config", "priority", "startAt",
-                              "submittedAt", "startedAt", "endedAt", "regions", "state",
-                              "dataSource", "params", "dataDestination", "duration", "deletedAt",
-                              "createdAt", "paymentAmount", "numUnitsEstimation", "numChunks",
-                              "errorMessage", "description", "stateTimestamps", "appId"});
+  CHECK(keys_of(doc.at("job").as_object()) == std::set<std::string>{"id",
+                                                                    "templateId",
+                                                                    "name",
+                                                                    "config",
+                                                                    "priority",
+                                                                    "startAt",
+                                                                    "submittedAt",
+                                                                    "startedAt",
+                                                                    "endedAt",
+                                                                    "regions",
+                                                                    "state",
+                                                                    "dataSource",
+                                                                    "params",
+                                                                    "dataDestination",
+                                                                    "duration",
+                                                                    "deletedAt",
+                                                                    "createdAt",
+                                                                    "paymentAmount",
+                                                                    "numUnitsEstimation",
+                                                                    "numChunks",
+                                                                    "errorMessage",
+                                                                    "description",
+                                                                    "stateTimestamps",
+                                                                    "appId"});
   CHECK(keys_of(doc.at("templateInfo").as_object()) ==
         std::set<std::string>{"id", "owner", "description", "app", "partitioner", "assembler"});
   CHECK(answer.body.size() > 1200);
@@ -102,31 +123,44 @@ TEST_CASE("each PATCH changes exactly what it sends, and the 200 is the stored d
   CHECK(mock.job(id, token) == expected);
 
   SUBCASE("configs: int64 as a decimal string, only the fields present") {
-    REQUIRE(c->request("PATCH", patch_target(id, "configs"), R"({"jobTimeout":"7200","isTestJob":true})", token).status == 200);
+    REQUIRE(c->request("PATCH", patch_target(id, "configs"),
+                       R"({"jobTimeout":"7200","isTestJob":true})", token)
+                .status == 200);
     expected.at("config").at("jobTimeout") = 7200; // answered as a number
     expected.at("config").at("isTestJob") = true;
     CHECK(mock.job(id, token) == expected);
   }
   SUBCASE("jobname sets the name") {
-    REQUIRE(c->request("PATCH", patch_target(id, "jobname"), R"("nightly \"42\" é")", token).status == 200);
+    REQUIRE(
+        c->request("PATCH", patch_target(id, "jobname"), R"("nightly \"42\" é")", token).status ==
+        200);
     expected.at("name") = "nightly \"42\" é";
     CHECK(mock.job(id, token) == expected);
   }
   SUBCASE("params replaces each key present, whole, and keeps the others") {
-    REQUIRE(c->request("PATCH", patch_target(id, "params"), R"({"app":{"quality":"high","n":[1,2]},"preset":"p1"})", token).status == 200);
-    REQUIRE(c->request("PATCH", patch_target(id, "params"), R"({"app":{"steps":30}})", token).status == 200);
+    REQUIRE(c->request("PATCH", patch_target(id, "params"),
+                       R"({"app":{"quality":"high","n":[1,2]},"preset":"p1"})", token)
+                .status == 200);
+    REQUIRE(
+        c->request("PATCH", patch_target(id, "params"), R"({"app":{"steps":30}})", token).status ==
+        200);
     expected.at("params").at("app") = json::parse(R"({"steps":30})");
     expected.at("params").at("preset") = "p1";
     CHECK(mock.job(id, token) == expected);
   }
   SUBCASE("datasource sets dataSource and/or dataDestination whole") {
     const char* dest = R"({"dataSourceDescriptor":"bucket","params":{"@type":"x","name":"new"}})";
-    REQUIRE(c->request("PATCH", patch_target(id, "datasource"), std::string(R"({"dataDestination":)") + dest + "}", token).status == 200);
+    REQUIRE(c->request("PATCH", patch_target(id, "datasource"),
+                       std::string(R"({"dataDestination":)") + dest + "}", token)
+                .status == 200);
     expected.at("dataDestination") = json::parse(dest);
     CHECK(mock.job(id, token) == expected);
     const char* src = R"({"dataSourceDescriptor":"s3","params":{"bucket":"b"}})";
     REQUIRE(c->request("PATCH", patch_target(id, "datasource"),
-                       std::string(R"({"dataSource":)") + src + R"(,"dataDestination":{"dataSourceDescriptor":"bypass"}})", token).status == 200);
+                       std::string(R"({"dataSource":)") + src +
+                           R"(,"dataDestination":{"dataSourceDescriptor":"bypass"}})",
+                       token)
+                .status == 200);
     expected.at("dataSource") = json::parse(src);
     expected.at("dataDestination") = json::parse(R"({"dataSourceDescriptor":"bypass"})");
     CHECK(mock.job(id, token) == expected);
@@ -140,17 +174,20 @@ TEST_CASE("schema errors are 400 with the validator's message and change nothing
   std::string token = mock.token();
   auto c = mock.client();
   json::value before = mock.job("job-0000001", token);
-  struct bad { const char* op; const char* body; const char* says; };
-  for (auto [op, body, says] : {bad{"configs", R"({"taskTimeot":1})", "taskTimeot"},
-                                bad{"configs", R"({"taskTimeout":"abc"})", "taskTimeout"},
-                                bad{"configs", R"({"isTestJob":"yes"})", "isTestJob"},
-                                bad{"jobname", R"({"name":"x"})", ""},
-                                bad{"params", R"({"app":"x"})", "app"},
-                                bad{"datasource", R"({"dataSource":{"params":{}}})", "dataSourceDescriptor"},
-                                // passes the schema, but the server knows no such source
-                                bad{"datasource", R"({"dataDestination":{"dataSourceDescriptor":"ftp"}})", "ftp"},
-                                bad{"configs", R"({"taskTimeout":1)", ""},
-                                bad{"configs", "", ""}}) {
+  struct bad {
+    const char* op;
+    const char* body;
+    const char* says;
+  };
+  for (auto [op, body, says] :
+       {bad{"configs", R"({"taskTimeot":1})", "taskTimeot"},
+        bad{"configs", R"({"taskTimeout":"abc"})", "taskTimeout"},
+        bad{"configs", R"({"isTestJob":"yes"})", "isTestJob"},
+        bad{"jobname", R"({"name":"x"})", ""}, bad{"params", R"({"app":"x"})", "app"},
+        bad{"datasource", R"({"dataSource":{"params":{}}})", "dataSourceDescriptor"},
+        // passes the schema, but the server knows no such source
+        bad{"datasource", R"({"dataDestination":{"dataSourceDescriptor":"ftp"}})", "ftp"},
+        bad{"configs", R"({"taskTimeout":1)", ""}, bad{"configs", "", ""}}) {
     CAPTURE(op);
     CAPTURE(body);
     auto answer = c->request("PATCH", patch_target("job-0000001", op), body, token);
@@ -169,7 +206,8 @@ TEST_CASE("401 without a valid token, the raw token and a Bearer prefix both wor
   std::string target = patch_target("job-0000001", "jobname");
   check_status_body(c->request("PATCH", target, R"("x")"), 401, 16);
   check_status_body(c->request("PATCH", target, R"("x")", "not-a-token"), 401, 16);
-  check_status_body(c->request("PATCH", target, R"("x")", mock_test_key), 401, 16); // the key is no token
+  check_status_body(c->request("PATCH", target, R"("x")", mock_test_key), 401,
+                    16); // the key is no token
   check_status_body(c->request("GET", "/v1/customer/jobs/job-0000001"), 401, 16);
   CHECK(c->request("PATCH", target, R"("raw")", token).status == 200);
   CHECK(c->request("PATCH", target, R"("bearer")", "Bearer " + token).status == 200);
@@ -180,12 +218,18 @@ TEST_CASE("404 for an unknown job or route, 405 for a wrong method") {
   mock_process mock({}, 5);
   std::string token = mock.token();
   auto c = mock.client();
-  check_status_body(c->request("PATCH", patch_target("job-0000006", "configs"), R"({"taskTimeout":1})", token), 404, 5);
+  check_status_body(
+      c->request("PATCH", patch_target("job-0000006", "configs"), R"({"taskTimeout":1})", token),
+      404, 5);
   check_status_body(c->request("GET", "/v1/customer/jobs/job-0000006", {}, token), 404, 5);
-  check_status_body(c->request("PATCH", patch_target("job-0000001", "priority"), "{}", token), 404, 5);
+  check_status_body(c->request("PATCH", patch_target("job-0000001", "priority"), "{}", token), 404,
+                    5);
   check_status_body(c->request("GET", "/v2/whatever"), 404, 5);
-  check_status_body(c->request("PATCH", "/v1/customer/jobs//configs", R"({"taskTimeout":1})", token), 404, 5);
-  check_status_body(c->request("POST", patch_target("job-0000001", "configs"), R"({"taskTimeout":1})", token), 405, 12);
+  check_status_body(
+      c->request("PATCH", "/v1/customer/jobs//configs", R"({"taskTimeout":1})", token), 404, 5);
+  check_status_body(
+      c->request("POST", patch_target("job-0000001", "configs"), R"({"taskTimeout":1})", token),
+      405, 12);
   check_status_body(c->request("DELETE", "/v1/customer/jobs/job-0000001", {}, token), 405, 12);
   // --jobs creates exactly job-0000001 ... job-N with 7 digits.
   CHECK(mock.job("job-0000005", token).at("id") == "job-0000005");
@@ -200,7 +244,8 @@ TEST_CASE("percent-encoded job ids are decoded to one segment") {
   auto answer = c->request("PATCH", "/v1/customer/jobs/a%2Fb%20c/jobname", R"("slashed")", token);
   REQUIRE(answer.status == 200);
   CHECK(json::parse(answer.body).at("job").at("id") == "a/b c");
-  CHECK(c->request("PATCH", patch_target("ünï%code", "configs"), R"({"isTestJob":true})", token).status == 200);
+  CHECK(c->request("PATCH", patch_target("ünï%code", "configs"), R"({"isTestJob":true})", token)
+            .status == 200);
   CHECK(mock.job("a/b c", token).at("name") == "slashed");
   CHECK(mock.job("ünï%code", token).at("config").at("isTestJob") == true);
   // Lower-case hex works too; "a/b c" unencoded is another route.
@@ -219,7 +264,8 @@ TEST_CASE("plain HTTP with --plain") {
   CHECK(mock.cert().empty());
   std::string token = mock.token();
   auto c = mock.client();
-  CHECK(c->request("PATCH", patch_target("job-0000002", "configs"), R"({"jobTimeout":5})", token).status == 200);
+  CHECK(c->request("PATCH", patch_target("job-0000002", "configs"), R"({"jobTimeout":5})", token)
+            .status == 200);
   CHECK(mock.job("job-0000002", token).at("config").at("jobTimeout") == 5);
 }
 

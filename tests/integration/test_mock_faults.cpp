@@ -28,10 +28,15 @@ std::uint64_t fault(const json::value& stats, const char* name) {
 } // namespace
 
 TEST_CASE("injected 500, 503 with Retry-After and 429 change nothing") {
-  struct injected { const char* option; int status; int code; const char* counter; };
-  for (auto [option, status, code, counter] : {injected{"--fail-500", 500, 13, "fail500"},
-                                               injected{"--fail-503", 503, 14, "fail503"},
-                                               injected{"--fail-429", 429, 8, "fail429"}}) {
+  struct injected {
+    const char* option;
+    int status;
+    int code;
+    const char* counter;
+  };
+  for (auto [option, status, code, counter] :
+       {injected{"--fail-500", 500, 13, "fail500"}, injected{"--fail-503", 503, 14, "fail503"},
+        injected{"--fail-429", 429, 8, "fail429"}}) {
     CAPTURE(option);
     mock_process mock({option, "1", "--retry-after", "7"});
     std::string token = mock.token(); // the token exchange is never faulted
@@ -59,14 +64,15 @@ TEST_CASE("drop closes without an answer, sometimes after applying, the journal 
   const int requests = 24;
   for (int i = 1; i <= requests; ++i) {
     auto c = mock.client();
-    auto answer = c->request("PATCH", configs_target, R"({"taskTimeout":)" + std::to_string(i) + "}", token);
+    auto answer =
+        c->request("PATCH", configs_target, R"({"taskTimeout":)" + std::to_string(i) + "}", token);
     CHECK(answer.status == 0);
     CHECK(!answer.ok());
   }
   auto stats = mock.stats();
   std::uint64_t applied = fault(stats, "dropApplied"), not_applied = fault(stats, "dropNotApplied");
   CHECK(applied + not_applied == requests);
-  CHECK(applied > 0);     // both happen (P = 1/2 each; seeded, so deterministic)
+  CHECK(applied > 0); // both happen (P = 1/2 each; seeded, so deterministic)
   CHECK(not_applied > 0);
   CHECK(count(stats, "configs", "dropped") == requests);
   auto journal = mock.journal_records();
@@ -82,7 +88,8 @@ TEST_CASE("drop is reproducible with --seed") {
     mock_process mock({"--drop", "1", "--seed", seed});
     std::string token = mock.token();
     for (int i = 1; i <= 12; ++i)
-      mock.client()->request("PATCH", configs_target, R"({"taskTimeout":)" + std::to_string(i) + "}", token);
+      mock.client()->request("PATCH", configs_target,
+                             R"({"taskTimeout":)" + std::to_string(i) + "}", token);
     std::string applied;
     for (auto& r : mock.journal_records()) applied += json::serialize(r.at("body")) + ";";
     return applied;
@@ -97,8 +104,8 @@ TEST_CASE("truncate applies, then sends the headers and part of the body") {
   auto answer = c->request("PATCH", configs_target, R"({"jobTimeout":4242})", token);
   CHECK(answer.status == 0);
   CHECK(!answer.ok());
-  CHECK(!answer.body.empty());       // part of the body arrived
-  CHECK(answer.body.size() < 1000);  // but not all of it
+  CHECK(!answer.body.empty());      // part of the body arrived
+  CHECK(answer.body.size() < 1000); // but not all of it
   CHECK(!c->is_open());
   CHECK(mock.job("job-0000001", token).at("config").at("jobTimeout") == 4242);
   auto journal = mock.journal_records();
@@ -123,7 +130,9 @@ TEST_CASE("--latency-ms delays every API answer, without a fault") {
   start = std::chrono::steady_clock::now();
   for (int i = 0; i < 8; ++i)
     clients.emplace_back([&] {
-      if (mock.client()->request("PATCH", configs_target, R"({"isTestJob":false})", token).status == 200) ++done;
+      if (mock.client()->request("PATCH", configs_target, R"({"isTestJob":false})", token).status ==
+          200)
+        ++done;
     });
   for (auto& t : clients) t.join();
   CHECK(done == 8);
@@ -202,8 +211,9 @@ TEST_CASE("a malformed request, an oversized body or header affect only their co
   }
   SUBCASE("a body over 1 MiB: 413, then closed") {
     auto big = mock.client();
-    REQUIRE(big->send_raw("PATCH " + configs_target + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: " +
-                          token + "\r\nContent-Length: 2000000\r\n\r\n"));
+    REQUIRE(big->send_raw("PATCH " + configs_target +
+                          " HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + token +
+                          "\r\nContent-Length: 2000000\r\n\r\n"));
     auto answer = big->read_answer();
     CHECK(answer.status == 413);
     CHECK(big->peer_closed(std::chrono::seconds(2)));
@@ -217,8 +227,9 @@ TEST_CASE("a malformed request, an oversized body or header affect only their co
   SUBCASE("a client that disappears mid-request") {
     for (int i = 0; i < 20; ++i) {
       auto gone = mock.client();
-      REQUIRE(gone->send_raw("PATCH " + configs_target + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: " +
-                             token + "\r\nContent-Length: 100\r\n\r\n{\"taskTi"));
+      REQUIRE(gone->send_raw("PATCH " + configs_target +
+                             " HTTP/1.1\r\nHost: localhost\r\nAuthorization: " + token +
+                             "\r\nContent-Length: 100\r\n\r\n{\"taskTi"));
     } // each closes here, with its body incomplete
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     CHECK(mock.stats().at("applied").to_number<std::uint64_t>() == 1);
@@ -252,7 +263,9 @@ TEST_CASE("several threads and concurrent clients: every update journaled once, 
       auto c = mock.client();
       std::string target = "/v1/customer/jobs/job-000000" + std::to_string(t + 1) + "/configs";
       for (int i = 1; i <= 50; ++i)
-        if (c->request("PATCH", target, R"({"taskTimeout":)" + std::to_string(i) + "}", token).status == 200) ++ok;
+        if (c->request("PATCH", target, R"({"taskTimeout":)" + std::to_string(i) + "}", token)
+                .status == 200)
+          ++ok;
     });
   for (auto& t : clients) t.join();
   CHECK(ok == 400);
@@ -276,7 +289,9 @@ TEST_CASE("SIGTERM and SIGINT stop the mock cleanly with the journal complete, s
     std::string token = mock.token();
     auto c = mock.client();
     for (int i = 1; i <= 30; ++i)
-      REQUIRE(c->request("PATCH", configs_target, R"({"taskTimeout":)" + std::to_string(i) + "}", token).status == 200);
+      REQUIRE(
+          c->request("PATCH", configs_target, R"({"taskTimeout":)" + std::to_string(i) + "}", token)
+              .status == 200);
     // A connection still open does not keep it from stopping.
     int code = mock.stop(signal_number);
     CHECK(code == (signal_number == SIGKILL ? 128 + SIGKILL : 0));

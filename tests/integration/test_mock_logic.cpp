@@ -76,15 +76,19 @@ TEST_CASE("job_store: applies each op as documented and journals it, unknown job
   {
     job_store store(journal);
     store.create("j1");
-    CHECK(store.apply("j1", op_kind::configs, R"({"taskTimeout":"12","jobTimeout":3.0})", out, error) == apply_result::applied);
+    CHECK(store.apply("j1", op_kind::configs, R"({"taskTimeout":"12","jobTimeout":3.0})", out,
+                      error) == apply_result::applied);
     auto doc = json::parse(out);
-    CHECK(doc.at("job").at("config") == json::parse(R"({"taskTimeout":12,"jobTimeout":3,"isTestJob":false})"));
+    CHECK(doc.at("job").at("config") ==
+          json::parse(R"({"taskTimeout":12,"jobTimeout":3,"isTestJob":false})"));
     out.clear();
     CHECK(store.apply("j2", op_kind::jobname, R"("x")", out, error) == apply_result::not_found);
     CHECK(out.empty());
-    CHECK(store.apply("j1", op_kind::params, R"({"partitioner":{"a":[1,{"b":null}]}})", out, error) == apply_result::applied);
-    CHECK(json::parse(out).at("job").at("params") ==
-          json::parse(R"({"preset":"","partitioner":{"a":[1,{"b":null}]},"assembler":{},"app":{}})"));
+    CHECK(store.apply("j1", op_kind::params, R"({"partitioner":{"a":[1,{"b":null}]}})", out,
+                      error) == apply_result::applied);
+    CHECK(
+        json::parse(out).at("job").at("params") ==
+        json::parse(R"({"preset":"","partitioner":{"a":[1,{"b":null}]},"assembler":{},"app":{}})"));
     CHECK(store.applied() == 2);
     out.clear();
     CHECK(store.render("j1", out));
@@ -92,7 +96,10 @@ TEST_CASE("job_store: applies each op as documented and journals it, unknown job
   }
   auto lines = test::read_lines(journal);
   REQUIRE(lines.size() == 2);
-  CHECK(json::parse(lines[0]) == json::parse(R"({"seq":1,"jobId":"j1","op":"configs","body":{"taskTimeout":"12","jobTimeout":3.0}})"));
+  CHECK(
+      json::parse(lines[0]) ==
+      json::parse(
+          R"({"seq":1,"jobId":"j1","op":"configs","body":{"taskTimeout":"12","jobTimeout":3.0}})"));
   CHECK(json::parse(lines[1]).at("op") == "params");
 }
 
@@ -105,7 +112,8 @@ TEST_CASE("compose_response: status line, length, Retry-After and Connection: cl
   std::string wire;
   std::size_t header = compose_response(reply, wire);
   CHECK(wire.substr(0, header) ==
-        "HTTP/1.1 503 Service Unavailable\r\nServer: jobpatch-mock\r\nContent-Type: application/json\r\n"
+        "HTTP/1.1 503 Service Unavailable\r\nServer: jobpatch-mock\r\nContent-Type: "
+        "application/json\r\n"
         "Content-Length: 11\r\nRetry-After: 3\r\nConnection: close\r\n\r\n");
   CHECK(wire.substr(header) == reply.body);
 }

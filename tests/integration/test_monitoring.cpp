@@ -30,7 +30,8 @@ std::map<std::string, double> read_samples(const std::string& text) {
 
 } // namespace
 
-TEST_CASE("progress: no progress line when stderr is not a terminal, one redrawn line with --progress always") {
+TEST_CASE("progress: no progress line when stderr is not a terminal, one redrawn line with "
+          "--progress always") {
   mock_process mock({}, 100);
   auto manifest = make_manifest(mock, "m.ndjson", 2000, 100, 5);
   REQUIRE(run_apply(mock, manifest, {"--connections", "4"}) == 0);
@@ -38,7 +39,8 @@ TEST_CASE("progress: no progress line when stderr is not a terminal, one redrawn
   CHECK(quiet.find('\r') == std::string::npos);
   CHECK(quiet.find("\x1b[") == std::string::npos);
 
-  REQUIRE(run_apply(mock, manifest, {"--connections", "4", "--rate", "2000", "--progress", "always"}) == 0);
+  REQUIRE(run_apply(mock, manifest,
+                    {"--connections", "4", "--rate", "2000", "--progress", "always"}) == 0);
   std::string shown = read_file(mock.path("apply.err"));
   CHECK(shown.find("\r") != std::string::npos);
   CHECK(shown.find("/2000 ") != std::string::npos); // done/total
@@ -54,7 +56,8 @@ TEST_CASE("metrics file: in progress during the run, final counts and exit code 
   child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url",
                      "https://localhost:" + std::to_string(mock.port()), "--cacert", mock.cert(),
                      "--connections", "2", "--metrics-file", metrics, "--metrics-interval", "1"},
-                    {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("apply.out"), mock.path("apply.err"));
+                    {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("apply.out"),
+                    mock.path("apply.err"));
   // ~3000 requests at ~2 ms over 2 connections: about 3 s, long enough to see a mid-run file.
   std::map<std::string, double> during;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -62,7 +65,8 @@ TEST_CASE("metrics file: in progress during the run, final counts and exit code 
     std::error_code ec;
     if (std::filesystem::exists(metrics, ec)) {
       auto samples = read_samples(read_file(metrics));
-      if (samples["jobpatch_run_in_progress"] == 1 && samples["jobpatch_lines_total{outcome=\"ok\"}"] > 0) {
+      if (samples["jobpatch_run_in_progress"] == 1 &&
+          samples["jobpatch_lines_total{outcome=\"ok\"}"] > 0) {
         during = samples;
         break;
       }
@@ -85,7 +89,8 @@ TEST_CASE("metrics file: in progress during the run, final counts and exit code 
   CHECK(after["jobpatch_requests_total{status=\"200\"}"] == 3000);
   CHECK(after["jobpatch_request_duration_seconds_count"] == 3000);
   CHECK(after["jobpatch_request_duration_seconds{quantile=\"0.5\"}"] > 0.001);
-  double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   CHECK(after["jobpatch_last_success_timestamp_seconds"] > now - 60);
   CHECK(after["jobpatch_last_success_timestamp_seconds"] <= now);
   CHECK(text.find(mock_test_key) == std::string::npos);

@@ -49,17 +49,25 @@ std::map<std::uint64_t, int> ok_lines(const std::string& results) {
     } catch (...) {
       continue; // a torn record; resume cuts it off
     }
-    if (v.as_object()["outcome"].as_string() == "ok") ++out[v.as_object()["line"].to_number<std::uint64_t>()];
+    if (v.as_object()["outcome"].as_string() == "ok")
+      ++out[v.as_object()["line"].to_number<std::uint64_t>()];
   }
   return out;
 }
 
 child_process start_apply(const mock_process& mock, const std::string& manifest,
                           std::vector<std::string> extra) {
-  std::vector<std::string> argv = {JOBPATCH_BIN, "apply", manifest, "--base-url",
-                                   "https://localhost:" + std::to_string(mock.port()), "--cacert",
-                                   mock.cert(), "--results", mock.path("results.ndjson"),
-                                   "--connections", "16"};
+  std::vector<std::string> argv = {JOBPATCH_BIN,
+                                   "apply",
+                                   manifest,
+                                   "--base-url",
+                                   "https://localhost:" + std::to_string(mock.port()),
+                                   "--cacert",
+                                   mock.cert(),
+                                   "--results",
+                                   mock.path("results.ndjson"),
+                                   "--connections",
+                                   "16"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return child_process(argv, {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("apply.err"));
 }
@@ -73,8 +81,9 @@ TEST_CASE("resume: kill -9 ten times at random moments, resume, nothing lost or 
   std::mt19937 rng(20261129);
   std::vector<std::pair<std::set<std::uint64_t>, std::size_t>> kills; // ok lines, journal size
   for (int round = 0; round < 10; ++round) {
-    auto run = start_apply(mock, manifest, round == 0 ? std::vector<std::string>{}
-                                                      : std::vector<std::string>{"--resume"});
+    auto run =
+        start_apply(mock, manifest,
+                    round == 0 ? std::vector<std::string>{} : std::vector<std::string>{"--resume"});
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 500));
     run.signal(SIGKILL);
     CHECK(run.wait(std::chrono::seconds(10)) == 128 + SIGKILL);
@@ -113,14 +122,16 @@ TEST_CASE("resume: kill -9 ten times at random moments, resume, nothing lost or 
   for (const auto& record : journal) {
     auto r = json::parse(record).as_object();
     std::uint64_t line = line_of_journal_record(record);
-    (r["op"].as_string() == "jobname" ? last_name : last_timeout)[std::string(r["jobId"].as_string())] = line;
+    (r["op"].as_string() == "jobname" ? last_name
+                                      : last_timeout)[std::string(r["jobId"].as_string())] = line;
   }
   for (const auto& text : read_lines(manifest)) {
     auto r = json::parse(text).as_object();
     auto line = r["op"].as_string() == "jobname"
                     ? std::stoull(std::string(r["body"].as_string()).substr(5))
                     : r["body"].as_object()["taskTimeout"].to_number<std::uint64_t>();
-    (r["op"].as_string() == "jobname" ? want_name : want_timeout)[std::string(r["jobId"].as_string())] = line;
+    (r["op"].as_string() == "jobname" ? want_name
+                                      : want_timeout)[std::string(r["jobId"].as_string())] = line;
   }
   CHECK(last_name == want_name);
   CHECK(last_timeout == want_timeout);
@@ -154,14 +165,19 @@ TEST_CASE("resume: SIGTERM drains, exits 143 with results and summary, and resum
 TEST_CASE("resume: torn last record, foreign lines and a different manifest each get a message") {
   mock_process mock({}, 100);
   std::string manifest = mock.path("m.ndjson");
-  write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})" "\n"
-                       R"({"jobId":"job-0000002","op":"jobname","body":"b"})" "\n");
+  write_file(manifest, R"({"jobId":"job-0000001","op":"jobname","body":"a"})"
+                       "\n"
+                       R"({"jobId":"job-0000002","op":"jobname","body":"b"})"
+                       "\n");
   std::string results = mock.path("results.ndjson");
   // Line 1 was recorded ok for different content (another manifest); then junk; then a
   // record cut short by a crash.
-  write_file(results, R"({"line":1,"jobId":"job-0000001","op":"jobname","outcome":"ok","fp":"0123456789abcdef"})" "\n"
-                      "some foreign text\n"
-                      R"({"line":2,"jobId":"job-0000002","op":"jobn)");
+  write_file(
+      results,
+      R"({"line":1,"jobId":"job-0000001","op":"jobname","outcome":"ok","fp":"0123456789abcdef"})"
+      "\n"
+      "some foreign text\n"
+      R"({"line":2,"jobId":"job-0000002","op":"jobn)");
   int code = run_apply(mock, manifest, {"--resume", "--results", results});
   std::string err = read_file(mock.path("apply.err"));
   INFO(err);

@@ -10,7 +10,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -42,8 +41,10 @@ struct tls_test_client::impl {
 
   template <class F>
   void on_stream(F&& f) {
-    if (secure) f(*secure);
-    else f(*plain);
+    if (secure)
+      f(*secure);
+    else
+      f(*plain);
   }
 
   // Runs one asynchronous operation to completion or until `limit`; on timeout the
@@ -105,9 +106,12 @@ void tls_test_client::connect() {
   close();
   impl& s = *impl_;
   tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), s.port);
-  if (s.tls) s.secure.emplace(s.io, *s.tls);
-  else s.plain.emplace(s.io);
-  error_code ec = s.run([&](auto handler) { s.socket().async_connect(endpoint, handler); }, s.timeout);
+  if (s.tls)
+    s.secure.emplace(s.io, *s.tls);
+  else
+    s.plain.emplace(s.io);
+  error_code ec =
+      s.run([&](auto handler) { s.socket().async_connect(endpoint, handler); }, s.timeout);
   if (ec) {
     close();
     throw std::runtime_error("connect: " + ec.message());
@@ -115,7 +119,9 @@ void tls_test_client::connect() {
   if (s.secure) {
     if (s.host != "127.0.0.1") SSL_set_tlsext_host_name(s.secure->native_handle(), s.host.c_str());
     s.secure->set_verify_callback(asio::ssl::host_name_verification(s.host));
-    ec = s.run([&](auto handler) { s.secure->async_handshake(asio::ssl::stream_base::client, handler); }, s.timeout);
+    ec = s.run(
+        [&](auto handler) { s.secure->async_handshake(asio::ssl::stream_base::client, handler); },
+        s.timeout);
     if (ec) {
       close();
       throw std::runtime_error("TLS handshake: " + ec.message());
@@ -126,9 +132,11 @@ void tls_test_client::connect() {
 bool tls_test_client::send_raw(std::string_view bytes) {
   if (!is_open()) connect();
   impl& s = *impl_;
-  error_code ec = s.run([&](auto handler) {
-    s.on_stream([&](auto& stream) { asio::async_write(stream, asio::buffer(bytes), handler); });
-  }, s.timeout);
+  error_code ec = s.run(
+      [&](auto handler) {
+        s.on_stream([&](auto& stream) { asio::async_write(stream, asio::buffer(bytes), handler); });
+      },
+      s.timeout);
   return !ec;
 }
 
@@ -137,9 +145,11 @@ http_answer tls_test_client::read_answer() {
   http::response_parser<http::string_body> parser;
   parser.body_limit(16 << 20);
   impl& s = *impl_;
-  error_code ec = s.run([&](auto handler) {
-    s.on_stream([&](auto& stream) { http::async_read(stream, s.buffer, parser, handler); });
-  }, s.timeout);
+  error_code ec = s.run(
+      [&](auto handler) {
+        s.on_stream([&](auto& stream) { http::async_read(stream, s.buffer, parser, handler); });
+      },
+      s.timeout);
   auto& message = parser.get();
   answer.body = message.body();
   if (ec) {
@@ -178,9 +188,11 @@ http_answer tls_test_client::request(std::string_view method, std::string_view t
   }
   ++impl_->requests;
   impl& s = *impl_;
-  error_code ec = s.run([&](auto handler) {
-    s.on_stream([&](auto& stream) { http::async_write(stream, message, handler); });
-  }, s.timeout);
+  error_code ec = s.run(
+      [&](auto handler) {
+        s.on_stream([&](auto& stream) { http::async_write(stream, message, handler); });
+      },
+      s.timeout);
   if (ec) {
     http_answer failed;
     failed.error = "write: " + ec.message();
@@ -195,9 +207,11 @@ bool tls_test_client::peer_closed(std::chrono::milliseconds wait) {
   impl& s = *impl_;
   char byte;
   std::size_t n = 0;
-  error_code ec = s.run([&](auto handler) {
-    s.on_stream([&](auto& stream) { stream.async_read_some(asio::buffer(&byte, 1), handler); });
-  }, wait, &n);
+  error_code ec = s.run(
+      [&](auto handler) {
+        s.on_stream([&](auto& stream) { stream.async_read_some(asio::buffer(&byte, 1), handler); });
+      },
+      wait, &n);
   if (ec == asio::error::timed_out) return false; // still open, and silent
   if (ec || n == 0) {
     close();

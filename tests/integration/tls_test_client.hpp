@@ -11,7 +11,7 @@
 namespace jobpatch::test {
 
 struct http_answer {
-  int status = 0;          // 0 when no complete answer arrived
+  int status = 0; // 0 when no complete answer arrived
   std::string body;
   std::string retry_after; // Retry-After header, if any
   std::string connection;  // Connection header, if any

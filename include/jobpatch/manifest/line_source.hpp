@@ -15,13 +15,13 @@ namespace jobpatch {
 // One manifest line after validation.
 struct source_item {
   bool valid = false;
-  operation op;          // when valid
-  invalid_line error;    // when not valid
-  std::string raw_line;  // the line as written (without its line end), when valid and kept
+  operation op;         // when valid
+  invalid_line error;   // when not valid
+  std::string raw_line; // the line as written (without its line end), when valid and kept
   // --resume: recorded ok earlier with the same content, and no earlier line of its job
   // is sent again in this run (which would make this one need re-applying too).
   bool already_applied = false;
-  bool changed = false;         // --resume: recorded ok earlier, but the line differs now
+  bool changed = false; // --resume: recorded ok earlier, but the line differs now
 };
 
 class line_source {

@@ -14,9 +14,9 @@ namespace jobpatch {
 // Why a manifest line was rejected, with whatever was known about it.
 struct invalid_line {
   std::uint64_t line = 0;
-  std::string job_id;          // empty when not known
-  std::optional<op_kind> op;   // when known
-  std::string message;         // e.g. `configs.taskTimeout must be an integer, got string "abc"`
+  std::string job_id;        // empty when not known
+  std::optional<op_kind> op; // when known
+  std::string message;       // e.g. `configs.taskTimeout must be an integer, got string "abc"`
 };
 
 // Validates manifest lines {"jobId": string, "op": string, "body": value}: exactly these

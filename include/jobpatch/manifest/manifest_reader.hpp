@@ -11,11 +11,11 @@ namespace jobpatch {
 
 // One physical line of the manifest, without its line end ("\n" or "\r\n").
 struct manifest_line {
-  std::uint64_t number = 0;   // 1-based physical line number (blank lines count)
-  std::string_view text;      // valid until the next call to next()
-  std::size_t readable = 0;   // bytes readable from text.data() (>= text.size() + 64)
-  std::size_t oversized = 0;  // when non-zero the line was this many bytes, over the
-                              // limit; text is empty and the line must be rejected
+  std::uint64_t number = 0;  // 1-based physical line number (blank lines count)
+  std::string_view text;     // valid until the next call to next()
+  std::size_t readable = 0;  // bytes readable from text.data() (>= text.size() + 64)
+  std::size_t oversized = 0; // when non-zero the line was this many bytes, over the
+                             // limit; text is empty and the line must be rejected
 };
 
 // Reads a file descriptor in large chunks and splits it on '\n' itself. Blank lines
@@ -56,9 +56,9 @@ private:
   bool owns_fd_;
   std::size_t max_line_;
   std::unique_ptr<char[]> buffer_;
-  std::size_t capacity_;  // usable bytes of buffer_ (padding follows)
-  std::size_t begin_ = 0; // first unconsumed byte
-  std::size_t end_ = 0;   // one past the last byte read
+  std::size_t capacity_;    // usable bytes of buffer_ (padding follows)
+  std::size_t begin_ = 0;   // first unconsumed byte
+  std::size_t end_ = 0;     // one past the last byte read
   std::size_t scanned_ = 0; // bytes from begin_ already known to hold no '\n'
   std::uint64_t line_number_ = 0;
   std::uint64_t bytes_read_ = 0;

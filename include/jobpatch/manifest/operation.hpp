@@ -22,8 +22,8 @@ std::optional<op_kind> parse_op_kind(std::string_view name) noexcept;
 // A validated update. `body` is the exact JSON text of the manifest's "body" value,
 // sent unchanged as the request body.
 struct operation {
-  std::uint64_t line = 0;        // 1-based line number in the manifest
-  std::string job_id;            // unescaped job id (percent-encoded only when sent)
+  std::uint64_t line = 0; // 1-based line number in the manifest
+  std::string job_id;     // unescaped job id (percent-encoded only when sent)
   op_kind op = op_kind::configs;
   std::string body;              // exact JSON text
   std::uint64_t fingerprint = 0; // stable hash of (line, job_id, op, body), for resume

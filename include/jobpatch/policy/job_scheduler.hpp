@@ -56,10 +56,10 @@ public:
   // When the earliest deferred update becomes due (the engine sleeps until then).
   std::optional<clock::time_point> next_due() const noexcept;
 
-  std::size_t size() const noexcept { return held_; }             // held updates
+  std::size_t size() const noexcept { return held_; } // held updates
   bool empty() const noexcept { return held_ == 0; }
   std::size_t window() const noexcept { return window_; }
-  bool has_room() const noexcept { return held_ < window_; }     // the reader may push
+  bool has_room() const noexcept { return held_ < window_; } // the reader may push
   std::size_t ready_count() const noexcept { return ready_size_; }
   std::size_t deferred_count() const noexcept { return deferred_.size(); }
   std::size_t in_flight_count() const noexcept { return in_flight_; }
@@ -76,7 +76,7 @@ private:
     state st = state::waiting;
   };
   struct job {
-    std::string id;       // capacity kept when the slot is reused
+    std::string id; // capacity kept when the slot is reused
     std::uint64_t hash = 0;
     std::uint32_t head = none, tail = none; // the current update and the last pushed
   };
@@ -93,7 +93,8 @@ private:
   class flat_index {
   public:
     void reserve(std::size_t count);
-    template <class Eq> std::uint32_t find(std::uint64_t hash, Eq&& eq) const;
+    template <class Eq>
+    std::uint32_t find(std::uint64_t hash, Eq&& eq) const;
     void insert(std::uint64_t hash, std::uint32_t index);
     void erase(std::uint64_t hash, std::uint32_t index);
 
@@ -118,7 +119,7 @@ private:
   flat_index by_job_;
   std::vector<std::uint32_t> ready_; // ring buffer, power-of-two size
   std::size_t ready_head_ = 0, ready_size_ = 0;
-  std::vector<timed> deferred_;      // min-heap on (at, seq)
+  std::vector<timed> deferred_; // min-heap on (at, seq)
   std::uint64_t seq_ = 0;
   std::size_t held_ = 0, in_flight_ = 0, jobs_held_ = 0;
 };

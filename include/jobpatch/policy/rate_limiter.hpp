@@ -17,7 +17,7 @@ struct adaptive_rate_config {
   std::chrono::milliseconds decrease_interval{500};
   double increase_step = 0.1; // additive increase, as a fraction of the ceiling...
   std::chrono::milliseconds increase_interval{1000}; // ...per interval without throttling
-  double min_rate = 1.0;      // floor in requests/s...
+  double min_rate = 1.0;                             // floor in requests/s...
   double min_fraction = 0.05; // ...or this share of the ceiling, whichever is larger
 };
 
@@ -27,7 +27,8 @@ public:
 
   // `rate` in requests/s (0 = unlimited); `burst` = requests that may go at once after an
   // idle period (at least 1). Any window of one second then sees at most rate + burst sends.
-  explicit rate_limiter(double rate = 0, double burst = 1, const adaptive_rate_config& adaptive = {});
+  explicit rate_limiter(double rate = 0, double burst = 1,
+                        const adaptive_rate_config& adaptive = {});
 
   // Takes one token and returns when the caller may send it: `now` when one is available,
   // else a later time the caller should sleep until. Tokens are handed out in call order.
@@ -56,9 +57,9 @@ private:
   adaptive_rate_config adaptive_;
   double configured_rate_;
   double burst_;
-  double effective_rate_;     // 0 = unlimited
-  double ceiling_;            // configured rate, or the measured one when unlimited
-  std::int64_t interval_ns_ = 0; // time per token at the effective rate; 0 = unlimited
+  double effective_rate_;         // 0 = unlimited
+  double ceiling_;                // configured rate, or the measured one when unlimited
+  std::int64_t interval_ns_ = 0;  // time per token at the effective rate; 0 = unlimited
   std::int64_t tolerance_ns_ = 0; // GCRA tau: how far ahead of schedule a send may be
   clock::time_point tat_ = clock::time_point::min(); // theoretical arrival time of the next token
   clock::time_point last_decrease_ = clock::time_point::min();

@@ -24,7 +24,7 @@ inline constexpr std::chrono::milliseconds default_budget_window{10'000};
 
 // Retry settings, built by the CLI.
 struct retry_config {
-  unsigned max_attempts = default_max_attempts;           // attempts per update, first included
+  unsigned max_attempts = default_max_attempts;              // attempts per update, first included
   std::chrono::milliseconds base_delay = default_base_delay; // backoff ceiling of the 1st retry
   std::chrono::milliseconds max_delay = default_max_delay;   // cap of the backoff ceiling
   // A Retry-After longer than this ends the update instead of stalling its job for hours.
@@ -62,7 +62,7 @@ private:
   void decay(std::chrono::steady_clock::time_point now) noexcept;
 
   double ratio_;
-  double reserve_;    // min_per_second * window: the steady-state floor of the allowance
+  double reserve_; // min_per_second * window: the steady-state floor of the allowance
   double window_s_;
   double requests_ = 0; // decayed count of first attempts
   double retries_ = 0;  // decayed count of retries
@@ -94,14 +94,14 @@ std::string_view to_string(final_reason r) noexcept;
 // The decision for one update after one attempt.
 struct retry_decision {
   retry_action kind = retry_action::final;
-  final_reason reason = final_reason::succeeded;   // meaningful when kind == final
-  std::chrono::steady_clock::time_point at{};      // when to retry; now for an auth retry
+  final_reason reason = final_reason::succeeded; // meaningful when kind == final
+  std::chrono::steady_clock::time_point at{};    // when to retry; now for an auth retry
 };
 
 // What the engine knows about the attempt that just ended.
 struct attempt_report {
   attempt_outcome outcome;
-  unsigned attempt = 1;       // 1-based number of this attempt for this update
+  unsigned attempt = 1;        // 1-based number of this attempt for this update
   bool auth_refreshed = false; // an earlier 401 of this update already led to a refresh
   std::optional<std::chrono::milliseconds> retry_after; // parsed Retry-After, if any
 };

@@ -5,12 +5,12 @@
 // over time. Fixed memory whatever the run length (histograms, no samples kept).
 // Single-threaded: owned by the engine's thread.
 
-#include <jobpatch/wire/attempt_outcome.hpp>
+#include <jobpatch/manifest/operation.hpp>
 #include <jobpatch/report/html_report.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
-#include <jobpatch/manifest/operation.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
 #include <jobpatch/stats/time_series.hpp>
+#include <jobpatch/wire/attempt_outcome.hpp>
 
 #include <array>
 #include <chrono>
@@ -40,13 +40,13 @@ inline constexpr std::chrono::microseconds late_start_threshold{1000};
 // How the run was set up and how it ended, for the summaries. Never holds secrets.
 struct bench_run_info {
   std::vector<std::pair<std::string, std::string>> settings; // display order
-  std::uint64_t scheduled = 0;  // requests the schedule holds for the duration
-  double duration_seconds = 0;  // the schedule's duration
-  double wall_seconds = 0;      // from the schedule's start to the last answer
-  std::uint64_t not_sent = 0;   // scheduled but never started (the run stopped early)
+  std::uint64_t scheduled = 0; // requests the schedule holds for the duration
+  double duration_seconds = 0; // the schedule's duration
+  double wall_seconds = 0;     // from the schedule's start to the last answer
+  std::uint64_t not_sent = 0;  // scheduled but never started (the run stopped early)
   bool aborted = false;
   std::string abort_reason;
-  int signal = 0;               // SIGINT/SIGTERM that stopped the run, or 0
+  int signal = 0; // SIGINT/SIGTERM that stopped the run, or 0
   std::vector<std::string> notes;
 };
 
@@ -62,7 +62,8 @@ public:
   };
   // A request started `lateness` after its intended send time (negative: early). A late
   // start after a wait means the client itself woke late (a CPU-starved machine).
-  void record_start(std::chrono::nanoseconds lateness, start_kind kind = start_kind::taken_late) noexcept;
+  void record_start(std::chrono::nanoseconds lateness,
+                    start_kind kind = start_kind::taken_late) noexcept;
   // One attempt: from the bytes leaving to the answer (or the transport failure).
   void record_attempt(op_kind op, attempt_outcome result, std::chrono::nanoseconds service);
   // One operation's final outcome: `latency` from its intended send time to its final
@@ -88,7 +89,9 @@ public:
   }
   // Operations, from the intended send time; overall and per endpoint.
   const latency_histogram& latency() const noexcept { return counts_.latency(); }
-  const latency_histogram& latency(op_kind op) const noexcept { return counts_.op_stats(op).latency; }
+  const latency_histogram& latency(op_kind op) const noexcept {
+    return counts_.op_stats(op).latency;
+  }
   // Attempts, from send to answer; overall and per endpoint.
   const latency_histogram& service_time() const noexcept { return counts_.service_time(); }
   const latency_histogram& service_time(op_kind op) const noexcept {
@@ -113,7 +116,7 @@ private:
   run_statistics counts_; // statuses, error classes, per-op latency, service time
   std::array<latency_histogram, op_kind_count> op_service_;
   std::array<std::uint64_t, error_group_count> groups_{};
-  latency_histogram late_by_;  // lateness of the late requests
+  latency_histogram late_by_; // lateness of the late requests
   std::uint64_t started_ = 0, late_ = 0, late_wakeups_ = 0;
   std::chrono::nanoseconds max_wakeup_lateness_{0};
   time_series timeline_;

@@ -42,8 +42,8 @@ struct html_report_input {
   // Per attempt, from the actual send to the answer (service time).
   const latency_histogram* service_time = nullptr;
 
-  std::vector<std::pair<int, std::uint64_t>> status_counts;          // (200, n)
-  std::vector<std::pair<std::string, std::uint64_t>> error_counts;   // ("timeout", n)
+  std::vector<std::pair<int, std::uint64_t>> status_counts;        // (200, n)
+  std::vector<std::pair<std::string, std::uint64_t>> error_counts; // ("timeout", n)
 
   // Requests sent later than intended because the client fell behind.
   std::uint64_t late_requests = 0;

@@ -61,9 +61,9 @@ private:
   rate_spec rate_;
   std::chrono::nanoseconds duration_;
   clock::time_point start_;
-  double seconds_;   // duration in seconds
-  double slope_;     // d(rate)/dt in requests/s^2; 0 for a constant rate
-  double expected_;  // cumulative(seconds_): requests in the whole run, unrounded
+  double seconds_;  // duration in seconds
+  double slope_;    // d(rate)/dt in requests/s^2; 0 for a constant rate
+  double expected_; // cumulative(seconds_): requests in the whole run, unrounded
   std::uint64_t total_;
 };
 

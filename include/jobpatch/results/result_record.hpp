@@ -19,15 +19,15 @@ std::optional<outcome> parse_outcome(std::string_view name) noexcept;
 // One results record. Fields that do not apply are left empty / unset and omitted.
 struct result_record {
   std::uint64_t line = 0;
-  std::string_view job_id;            // omitted when empty
+  std::string_view job_id; // omitted when empty
   std::optional<op_kind> op;
   jobpatch::outcome result = outcome::ok;
-  int status = 0;                     // HTTP status of the last attempt; 0 = none
-  unsigned attempts = 0;              // 0 = none made
-  double latency_ms = -1;             // negative = not measured
+  int status = 0;         // HTTP status of the last attempt; 0 = none
+  unsigned attempts = 0;  // 0 = none made
+  double latency_ms = -1; // negative = not measured
   std::optional<bool> verified;
-  std::string_view state;             // job state from the response; omitted when empty
-  std::string_view error;             // omitted when empty
+  std::string_view state;                   // job state from the response; omitted when empty
+  std::string_view error;                   // omitted when empty
   std::optional<std::uint64_t> fingerprint; // "fp", for resume
 };
 

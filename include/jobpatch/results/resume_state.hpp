@@ -38,7 +38,7 @@ public:
 
 private:
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ok_; // (line, fingerprint), sorted
-  std::vector<std::uint64_t> ok_jobs_;                       // job_hash of ok records, sorted
+  std::vector<std::uint64_t> ok_jobs_;                      // job_hash of ok records, sorted
 };
 
 } // namespace jobpatch

@@ -88,12 +88,12 @@ public:
   std::chrono::nanoseconds percentile(double q) const noexcept;
 
   // Calls f(bucket) for each non-empty bucket in increasing order (for charts).
-  template <class F> void for_each_bucket(F&& f) const {
+  template <class F>
+  void for_each_bucket(F&& f) const {
     for (std::size_t i = 0; i < counts_.size(); ++i)
       if (counts_[i] != 0)
         f(bucket{std::chrono::nanoseconds(static_cast<std::int64_t>(bucket_lower(i))),
-                 std::chrono::nanoseconds(static_cast<std::int64_t>(bucket_upper(i))),
-                 counts_[i]});
+                 std::chrono::nanoseconds(static_cast<std::int64_t>(bucket_upper(i))), counts_[i]});
   }
 
   // Bucket layout (see histogram_layout), public for tests and raw-bucket exports.
@@ -106,8 +106,10 @@ public:
   static constexpr std::uint64_t bucket_upper(std::size_t i) noexcept {
     return histogram_layout::bucket_lower(i + 1) - 1;
   }
-  static constexpr std::size_t bucket_count = histogram_layout::bucket_index(
-      static_cast<std::uint64_t>(histogram_layout::max_trackable.count())) + 1;
+  static constexpr std::size_t bucket_count =
+      histogram_layout::bucket_index(
+          static_cast<std::uint64_t>(histogram_layout::max_trackable.count())) +
+      1;
 
 private:
   std::vector<std::uint64_t> counts_; // bucket_count entries, allocated once

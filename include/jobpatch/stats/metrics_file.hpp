@@ -38,8 +38,8 @@ struct metrics_snapshot {
   bool in_progress = false;
   std::optional<int> exit_code; // set once the run has finished
   metrics_latency_summary latency;
-  std::vector<std::pair<int, std::uint64_t>> requests_by_status;       // (200, n), (503, n)
-  std::vector<std::pair<std::string, std::uint64_t>> errors_by_class;  // ("timeout", n)
+  std::vector<std::pair<int, std::uint64_t>> requests_by_status;      // (200, n), (503, n)
+  std::vector<std::pair<std::string, std::uint64_t>> errors_by_class; // ("timeout", n)
 };
 
 // The exposition text: HELP and TYPE lines, then samples, every name prefixed `jobpatch_`.

@@ -21,7 +21,8 @@ public:
   static constexpr std::size_t slot_count = 10;
 
   // Counts from `start`; `window` (> 0) is how far back rate() looks.
-  explicit rate_meter(clock::time_point start, std::chrono::nanoseconds window = std::chrono::seconds(5));
+  explicit rate_meter(clock::time_point start,
+                      std::chrono::nanoseconds window = std::chrono::seconds(5));
 
   // `n` events happened at `now` (times must not go backwards by more than the window).
   void record(clock::time_point now, std::uint64_t n = 1) noexcept;
@@ -40,12 +41,12 @@ private:
 
 // What the progress line shows. Plain data, filled by the engine.
 struct progress_snapshot {
-  std::uint64_t done = 0;               // lines with a final outcome
-  std::optional<std::uint64_t> total;   // unknown for stdin: no percentage or ETA
+  std::uint64_t done = 0;             // lines with a final outcome
+  std::optional<std::uint64_t> total; // unknown for stdin: no percentage or ETA
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
-  std::uint64_t retrying = 0;           // lines waiting to be retried
-  double rate = 0;                      // lines per second, recent (see rate_meter)
+  std::uint64_t retrying = 0;                 // lines waiting to be retried
+  double rate = 0;                            // lines per second, recent (see rate_meter)
   const latency_histogram* latency = nullptr; // p50/p99 when given and not empty
   std::chrono::nanoseconds elapsed{0};
 };

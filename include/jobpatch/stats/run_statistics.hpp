@@ -2,10 +2,10 @@
 // Counters and latency histograms of a run, and the summary built from them (human text
 // on stderr, JSON for --summary-json). Single-threaded: owned by the engine's thread.
 
-#include <jobpatch/wire/attempt_outcome.hpp>
-#include <jobpatch/stats/latency_histogram.hpp>
 #include <jobpatch/manifest/operation.hpp>
 #include <jobpatch/results/result_record.hpp>
+#include <jobpatch/stats/latency_histogram.hpp>
+#include <jobpatch/wire/attempt_outcome.hpp>
 
 #include <array>
 #include <chrono>
@@ -18,9 +18,9 @@ namespace jobpatch {
 
 // How a run ended, beyond its per-line outcomes.
 struct run_status {
-  bool aborted = false;            // fail fast, authentication or TLS: exit 3
+  bool aborted = false; // fail fast, authentication or TLS: exit 3
   std::string abort_reason;
-  int signal = 0;                  // SIGINT / SIGTERM that stopped the run, or 0
+  int signal = 0; // SIGINT / SIGTERM that stopped the run, or 0
   bool deadline_exceeded = false;
   std::uint64_t not_attempted = 0; // lines read but never sent because the run stopped
   std::uint64_t changed = 0;       // --resume: lines recorded ok earlier that differ now
@@ -71,8 +71,8 @@ private:
   std::uint64_t attempts_ = 0, token_refreshes_ = 0;
   std::array<std::uint64_t, max_status> by_status_{};
   std::array<std::uint64_t, error_class_count> by_error_{};
-  latency_histogram latency_;  // per line
-  latency_histogram service_;  // per attempt
+  latency_histogram latency_; // per line
+  latency_histogram service_; // per attempt
 };
 
 // "interrupted":..,["signal":N,]"aborted":..,["abortReason":"..",]"exitCode":N — how a

@@ -69,13 +69,16 @@ TEST_CASE("body_validator: unknown, misspelt and duplicate keys") {
         R"(params.app.x has a duplicate key "q")");
   CHECK(check(op_kind::datasource, R"({"datasource":{}})") ==
         R"(datasource: unknown key "datasource" (did you mean "dataSource"?))");
-  CHECK(check(op_kind::datasource,
-              R"({"dataSource":{"dataSourceDescriptor":"s3","param":{}}})") ==
+  CHECK(check(op_kind::datasource, R"({"dataSource":{"dataSourceDescriptor":"s3","param":{}}})") ==
         R"(datasource.dataSource: unknown key "param" (did you mean "params"?))");
 }
 
 TEST_CASE("body_validator: params") {
-  CHECK(check(op_kind::params, R"({"preset":"p","partitioner":{},"assembler":{},"app":{"quality":"high","n":[1,2.5,-3e2,true,null,{"deep":"x"}]}})") == "");
+  CHECK(
+      check(
+          op_kind::params,
+          R"({"preset":"p","partitioner":{},"assembler":{},"app":{"quality":"high","n":[1,2.5,-3e2,true,null,{"deep":"x"}]}})") ==
+      "");
   CHECK(check(op_kind::params, R"({"app":{"big":123456789012345678901234567890}})") == "");
   CHECK(check(op_kind::params, R"({"preset":5})") ==
         "params.preset must be a string, got number 5");
@@ -87,7 +90,8 @@ TEST_CASE("body_validator: params") {
   CHECK(check(op_kind::params, R"({})") ==
         "params body sets no field (expected preset, partitioner, assembler or app)");
   CHECK(check(op_kind::params, R"({"app":{"a":tru}})").find("params.app.a: invalid JSON") == 0);
-  CHECK(check(op_kind::params, R"({"app":{"a":[1,2,}}})").find("invalid JSON") != std::string::npos);
+  CHECK(check(op_kind::params, R"({"app":{"a":[1,2,}}})").find("invalid JSON") !=
+        std::string::npos);
   CHECK(check(op_kind::params, R"({"app":{"s":"\x"}})").find("invalid JSON") != std::string::npos);
 }
 
@@ -111,8 +115,13 @@ TEST_CASE("body_validator: nesting deeper than the limit is an error, not a cras
 }
 
 TEST_CASE("body_validator: datasource") {
-  CHECK(check(op_kind::datasource, R"({"dataSource":{"dataSourceDescriptor":"s3","params":{"@type":"type.googleapis.com/x","bucket":"b"}},"dataDestination":{"dataSourceDescriptor":"bucket","params":{}}})") == "");
-  CHECK(check(op_kind::datasource, R"({"dataDestination":{"dataSourceDescriptor":"bypass"}})") == "");
+  CHECK(
+      check(
+          op_kind::datasource,
+          R"({"dataSource":{"dataSourceDescriptor":"s3","params":{"@type":"type.googleapis.com/x","bucket":"b"}},"dataDestination":{"dataSourceDescriptor":"bucket","params":{}}})") ==
+      "");
+  CHECK(check(op_kind::datasource, R"({"dataDestination":{"dataSourceDescriptor":"bypass"}})") ==
+        "");
   CHECK(check(op_kind::datasource, R"({"dataSource":{"params":{}}})") ==
         "datasource.dataSource.dataSourceDescriptor is required");
   CHECK(check(op_kind::datasource, R"({"dataSource":{"dataSourceDescriptor":""}})") ==
@@ -131,18 +140,22 @@ TEST_CASE("body_validator: jobname") {
   CHECK(check(op_kind::jobname, R"("My Job")") == "");
   CHECK(check(op_kind::jobname, R"("caf\u00e9 \ud83d\ude00")") == "");
   CHECK(check(op_kind::jobname, R"(  "padded"  )") == "");
-  CHECK(check(op_kind::jobname, R"({"name":"x"})") == "jobname body must be a JSON string, got object");
+  CHECK(check(op_kind::jobname, R"({"name":"x"})") ==
+        "jobname body must be a JSON string, got object");
   CHECK(check(op_kind::jobname, "42") == "jobname body must be a JSON string, got number 42");
-  CHECK(check(op_kind::jobname, R"("a" "b")") == "jobname: invalid JSON: trailing content after the value");
+  CHECK(check(op_kind::jobname, R"("a" "b")") ==
+        "jobname: invalid JSON: trailing content after the value");
   CHECK_FALSE(check(op_kind::jobname, R"("unclosed)").empty());
   CHECK_FALSE(check(op_kind::jobname, R"("bad \q escape")").empty());
 }
 
 TEST_CASE("body_validator: not an object, invalid UTF-8, trailing content") {
   CHECK(check(op_kind::configs, "[]") == "configs body must be a JSON object, got array");
-  CHECK(check(op_kind::configs, R"("x")") == R"(configs body must be a JSON object, got string "x")");
+  CHECK(check(op_kind::configs, R"("x")") ==
+        R"(configs body must be a JSON object, got string "x")");
   CHECK(check(op_kind::params, "{\"preset\":\"\xff\"}") == "params: invalid UTF-8");
-  CHECK(check(op_kind::configs, R"({"isTestJob":true} {})").find("invalid JSON") != std::string::npos);
+  CHECK(check(op_kind::configs, R"({"isTestJob":true} {})").find("invalid JSON") !=
+        std::string::npos);
   CHECK_FALSE(check(op_kind::configs, "").empty());
 }
 

@@ -23,7 +23,8 @@ checked check(std::string_view line, std::uint64_t number = 7) {
 } // namespace
 
 TEST_CASE("line_validator: a valid line becomes an operation with the exact body text") {
-  auto c = check(R"({"jobId":"8c1f","op":"configs","body":{ "taskTimeout" : 600 ,"isTestJob":false}})");
+  auto c =
+      check(R"({"jobId":"8c1f","op":"configs","body":{ "taskTimeout" : 600 ,"isTestJob":false}})");
   REQUIRE(c.ok);
   CHECK(c.op.line == 7);
   CHECK(c.op.job_id == "8c1f");
@@ -51,18 +52,23 @@ TEST_CASE("line_validator: odd but valid job ids") {
   CHECK(c.op.job_id == "a/b?c#d%e f");
   auto u = check(R"({"jobId":"j\u00f6b-\u65e5\u672c","op":"jobname","body":"x"})");
   REQUIRE(u.ok);
-  CHECK(u.op.job_id == "j\xC3\xB6" "b-\xE6\x97\xA5\xE6\x9C\xAC");
+  CHECK(u.op.job_id == "j\xC3\xB6"
+                       "b-\xE6\x97\xA5\xE6\x9C\xAC");
 }
 
 TEST_CASE("line_validator: job id errors") {
-  CHECK(check(R"({"jobId":"","op":"jobname","body":"x"})").error.message == "jobId must not be empty");
+  CHECK(check(R"({"jobId":"","op":"jobname","body":"x"})").error.message ==
+        "jobId must not be empty");
   CHECK(check(R"({"jobId":5,"op":"jobname","body":"x"})").error.message ==
         "jobId must be a string, got number 5");
   CHECK(check(R"({"jobId":"a\nb","op":"jobname","body":"x"})").error.message ==
         R"(jobId must not contain control characters: "a\nb")");
-  CHECK(check(R"({"jobId":"a\u007fb","op":"jobname","body":"x"})").error.message.find("control characters") != std::string::npos);
-  CHECK(check(R"({"jobId":"a\u0085b","op":"jobname","body":"x"})").error.message.find("control characters") != std::string::npos);
-  std::string long_id = R"({"jobId":")" + std::string(1025, 'a') + R"(","op":"jobname","body":"x"})";
+  CHECK(check(R"({"jobId":"a\u007fb","op":"jobname","body":"x"})")
+            .error.message.find("control characters") != std::string::npos);
+  CHECK(check(R"({"jobId":"a\u0085b","op":"jobname","body":"x"})")
+            .error.message.find("control characters") != std::string::npos);
+  std::string long_id =
+      R"({"jobId":")" + std::string(1025, 'a') + R"(","op":"jobname","body":"x"})";
   CHECK(check(long_id).error.message == "jobId is 1025 bytes, over the limit of 1024");
 }
 
@@ -80,14 +86,18 @@ TEST_CASE("line_validator: structure errors") {
         R"(duplicate key "body")");
   CHECK(check(R"({"jobId":"j","op":"Configs","body":{}})").error.message ==
         R"(unknown op "Configs" (expected datasource, params, jobname or configs))");
-  CHECK(check(R"({"jobId":"j","op":7,"body":{}})").error.message == "op must be a string, got number 7");
+  CHECK(check(R"({"jobId":"j","op":7,"body":{}})").error.message ==
+        "op must be a string, got number 7");
   CHECK(check("[1,2]").error.message == "line must be a JSON object, got array");
-  CHECK(check("\"just a string\"").error.message == R"(line must be a JSON object, got string "just a string")");
-  CHECK(check(R"({"jobId":"j","op":"jobname","body":"x"} {"a":1})").error.message.find("invalid JSON") == 0);
+  CHECK(check("\"just a string\"").error.message ==
+        R"(line must be a JSON object, got string "just a string")");
+  CHECK(check(R"({"jobId":"j","op":"jobname","body":"x"} {"a":1})")
+            .error.message.find("invalid JSON") == 0);
   CHECK(check(R"({"value" 2})").error.message.find("invalid JSON") == 0);
   CHECK(check(R"({"jobId":"j","op":"jobname","body":"x")").error.message.find("invalid JSON") == 0);
   CHECK(check("not json").error.message.find("invalid JSON") == 0);
-  CHECK(check("{\"jobId\":\"\xC3\x28\",\"op\":\"jobname\",\"body\":\"x\"}").error.message == "invalid UTF-8");
+  CHECK(check("{\"jobId\":\"\xC3\x28\",\"op\":\"jobname\",\"body\":\"x\"}").error.message ==
+        "invalid UTF-8");
 }
 
 TEST_CASE("line_validator: a bad line leaves no trace in the next one") {

@@ -69,7 +69,8 @@ TEST_CASE("failure_detector: a different fatal class starts a new streak") {
   CHECK_FALSE(d.record(attempt_outcome::failure(error_class::resolve), t0));
   CHECK(d.failing_class() == error_class::resolve);
   CHECK(d.streak() == 1);
-  for (int i = 0; i < 6; ++i) CHECK_FALSE(d.record(attempt_outcome::failure(error_class::resolve), t0));
+  for (int i = 0; i < 6; ++i)
+    CHECK_FALSE(d.record(attempt_outcome::failure(error_class::resolve), t0));
   CHECK(d.record(attempt_outcome::failure(error_class::resolve), t0));
   CHECK(d.message() == "aborting: the last 8 attempts all failed with: host name not resolved "
                        "(is the host name in --base-url right?)");

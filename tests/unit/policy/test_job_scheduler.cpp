@@ -75,8 +75,8 @@ TEST_CASE("job_scheduler: a deferred retry blocks its job's successors until don
   s.defer(1, t0 + 100ms);
   CHECK(s.deferred_count() == 1);
   CHECK(s.next_due() == t0 + 100ms);
-  CHECK(s.next(t0) == 3u); // another job proceeds
-  CHECK_FALSE(s.next(t0 + 99ms)); // 1 not due, 2 blocked behind it
+  CHECK(s.next(t0) == 3u);         // another job proceeds
+  CHECK_FALSE(s.next(t0 + 99ms));  // 1 not due, 2 blocked behind it
   CHECK(s.next(t0 + 100ms) == 1u); // due at exactly ready_at
   CHECK_FALSE(s.next_due());
   CHECK_FALSE(s.next(t0 + 1s));
@@ -127,13 +127,13 @@ TEST_CASE("job_scheduler: misuse is reported, not silently accepted") {
   job_scheduler s;
   s.push(1, "a");
   s.push(2, "a");
-  CHECK_THROWS_AS(s.push(1, "b"), std::logic_error);   // duplicate handle
-  CHECK_THROWS_AS(s.complete(1), std::logic_error);    // not handed out yet
-  CHECK_THROWS_AS(s.defer(2, t0), std::logic_error);   // waiting behind 1
-  CHECK_THROWS_AS(s.complete(99), std::logic_error);   // unknown
+  CHECK_THROWS_AS(s.push(1, "b"), std::logic_error); // duplicate handle
+  CHECK_THROWS_AS(s.complete(1), std::logic_error);  // not handed out yet
+  CHECK_THROWS_AS(s.defer(2, t0), std::logic_error); // waiting behind 1
+  CHECK_THROWS_AS(s.complete(99), std::logic_error); // unknown
   REQUIRE(s.next(t0) == 1u);
   s.defer(1, t0 + 1s);
-  CHECK_THROWS_AS(s.complete(1), std::logic_error);    // deferred, not in flight
+  CHECK_THROWS_AS(s.complete(1), std::logic_error); // deferred, not in flight
   CHECK_THROWS_AS(s.defer(1, t0), std::logic_error);
   CHECK(s.size() == 2); // nothing changed by the failed calls
   REQUIRE(s.next(t0 + 1s) == 1u);
@@ -180,7 +180,7 @@ TEST_CASE("job_scheduler: take_waiting removes all but the in-flight updates") {
   s.push(5, "c");
   CHECK(s.next(t0) == 1u); // a in flight, 2 waiting behind it
   CHECK(s.next(t0) == 3u);
-  s.defer(3, t0 + 1s);     // b deferred
+  s.defer(3, t0 + 1s); // b deferred
   auto taken = s.take_waiting();
   CHECK(std::multiset<std::uint64_t>(taken.begin(), taken.end()) ==
         std::multiset<std::uint64_t>{2, 3, 4, 5});

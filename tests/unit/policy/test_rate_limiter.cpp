@@ -96,10 +96,15 @@ TEST_CASE("rate_limiter: a non-integral rate is never exceeded (interval rounded
 }
 
 TEST_CASE("rate_limiter: any one-second window sees at most rate + burst sends") {
-  struct scenario { double rate; double burst; int workers; nanoseconds think; };
-  for (auto s : {scenario{100, 1, 16, 0ns}, scenario{100, 10, 16, 50ms},
-                 scenario{1000, 50, 64, 300ms}, scenario{7, 3, 4, 2s},
-                 scenario{50000, 5000, 256, 10ms}}) {
+  struct scenario {
+    double rate;
+    double burst;
+    int workers;
+    nanoseconds think;
+  };
+  for (auto s :
+       {scenario{100, 1, 16, 0ns}, scenario{100, 10, 16, 50ms}, scenario{1000, 50, 64, 300ms},
+        scenario{7, 3, 4, 2s}, scenario{50000, 5000, 256, 10ms}}) {
     rate_limiter l(s.rate, s.burst);
     auto sends = simulate(l, s.workers, 20000, s.think, 99);
     auto worst = max_in_window(sends, 1s);
@@ -160,7 +165,7 @@ TEST_CASE("rate_limiter: successes recover the rate gradually, never above the c
 TEST_CASE("rate_limiter: a throttle during recovery restarts the recovery clock") {
   rate_limiter l(1000, 1);
   l.on_throttled(t0);
-  l.on_success(t0 + 1s); // 600
+  l.on_success(t0 + 1s);       // 600
   l.on_throttled(t0 + 1200ms); // 300
   CHECK(l.effective_rate() == doctest::Approx(300));
   l.on_success(t0 + 2s); // only 0.8 s since the decrease
@@ -177,8 +182,10 @@ TEST_CASE("rate_limiter: throttling never breaks the configured window bound") {
     tp at = l.reserve(now);
     sends.push_back(at);
     now = at;
-    if (i % 500 == 250) l.on_throttled(now);
-    else l.on_success(now);
+    if (i % 500 == 250)
+      l.on_throttled(now);
+    else
+      l.on_success(now);
   }
   CHECK(max_in_window(sends, 1s) <= 220);
 }
@@ -195,7 +202,8 @@ TEST_CASE("rate_limiter: with adaptation off, throttling changes nothing") {
   CHECK(u.reserve(t0) == t0);
 }
 
-TEST_CASE("rate_limiter: unlimited rate starts limiting from the measured send rate when throttled") {
+TEST_CASE(
+    "rate_limiter: unlimited rate starts limiting from the measured send rate when throttled") {
   rate_limiter l(0, 1);
   // 1,000 sends/s for 2 s.
   for (int i = 0; i < 2000; ++i) CHECK(l.reserve(t0 + milliseconds(i)) == t0 + milliseconds(i));
@@ -232,9 +240,9 @@ TEST_CASE("rate_limiter: unlimited rate measures a partial first second sensibly
 
 TEST_CASE("rate_limiter: send counting rolls over windows correctly") {
   rate_limiter l(0, 1);
-  for (int i = 0; i < 100; ++i) l.reserve(t0 + milliseconds(i * 10)); // 100/s in [0,1s)
+  for (int i = 0; i < 100; ++i) l.reserve(t0 + milliseconds(i * 10));     // 100/s in [0,1s)
   for (int i = 0; i < 50; ++i) l.reserve(t0 + 1s + milliseconds(i * 20)); // 50/s in [1s,2s)
-  l.reserve(t0 + 2s); // rolls: last full window had 50
+  l.reserve(t0 + 2s);              // rolls: last full window had 50
   l.on_throttled(t0 + 2s + 200ms); // max(50, 1 / 0.2 s) = 50
   CHECK(l.effective_rate() == doctest::Approx(25));
 }

@@ -121,7 +121,8 @@ TEST_CASE("retry_policy: 401 refreshes the token and retries once, a second 401 
   CHECK(is_retryable(attempt_outcome::http(401)));
 }
 
-TEST_CASE("retry_policy: the 401 refresh is allowed at the last attempt but not past the deadline") {
+TEST_CASE(
+    "retry_policy: the 401 refresh is allowed at the last attempt but not past the deadline") {
   retry_config c = unlimited_budget();
   c.max_attempts = 1;
   retry_policy p(c);
@@ -271,8 +272,10 @@ TEST_CASE("retry_policy: the retry budget stops a retry storm during an outage")
   for (int i = 0; i < 10000; ++i) {
     auto now = t0 + milliseconds(i);
     auto d = p.decide(report(attempt_outcome::http(503), 1), now);
-    if (d.kind == retry_action::retry) ++retries;
-    else if (d.reason == final_reason::budget_exhausted) ++refused;
+    if (d.kind == retry_action::retry)
+      ++retries;
+    else if (d.reason == final_reason::budget_exhausted)
+      ++refused;
   }
   CHECK(retries + refused == 10000);
   // Allowed: 20% of the first attempts, plus the initial reserve (10/s * 10 s window),
@@ -316,10 +319,10 @@ TEST_CASE("retry_budget: the steady-state retry rate is ratio x requests + minim
 }
 
 TEST_CASE("retry_policy: final reasons have texts") {
-  for (auto r : {final_reason::not_retryable, final_reason::unauthorized,
-                 final_reason::attempts_exhausted, final_reason::deadline,
-                 final_reason::budget_exhausted, final_reason::retry_after_too_long,
-                 final_reason::cancelled})
+  for (auto r :
+       {final_reason::not_retryable, final_reason::unauthorized, final_reason::attempts_exhausted,
+        final_reason::deadline, final_reason::budget_exhausted, final_reason::retry_after_too_long,
+        final_reason::cancelled})
     CHECK_FALSE(to_string(r).empty());
   CHECK(to_string(final_reason::budget_exhausted) == "retry budget exhausted");
   CHECK(to_string(static_cast<final_reason>(200)) == "unknown");

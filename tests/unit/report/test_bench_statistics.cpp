@@ -13,7 +13,8 @@ TEST_CASE("bench_statistics: error groups of the report") {
   CHECK(error_group_of(attempt_outcome::http(404)) == error_group::http_4xx);
   CHECK(error_group_of(attempt_outcome::http(429)) == error_group::http_4xx);
   CHECK(error_group_of(attempt_outcome::http(503)) == error_group::http_5xx);
-  CHECK(error_group_of(attempt_outcome::failure(error_class::connect_refused)) == error_group::connect);
+  CHECK(error_group_of(attempt_outcome::failure(error_class::connect_refused)) ==
+        error_group::connect);
   CHECK(error_group_of(attempt_outcome::failure(error_class::resolve)) == error_group::connect);
   CHECK(error_group_of(attempt_outcome::failure(error_class::tls_verify)) == error_group::tls);
   CHECK(error_group_of(attempt_outcome::failure(error_class::tls_handshake)) == error_group::tls);
@@ -37,8 +38,10 @@ TEST_CASE("bench_statistics: late starts count only past the threshold") {
   CHECK(stats.mean_lateness() == 7ms);
   bench_run_info info;
   auto text = stats.summary_text(info);
-  CHECK(text.find("2 of 5 requests started late (max 10.0 ms, mean 7.00 ms): the pool could not keep up") !=
-        std::string::npos);
+  CHECK(
+      text.find(
+          "2 of 5 requests started late (max 10.0 ms, mean 7.00 ms): the pool could not keep up") !=
+      std::string::npos);
   CHECK(text.find("woke late") == std::string::npos);
   // A late wake-up from an on-time wait is the client's fault, and said so.
   stats.record_start(2ms, bench_statistics::start_kind::on_time_wait);
@@ -49,8 +52,8 @@ TEST_CASE("bench_statistics: late starts count only past the threshold") {
   bench_statistics starved;
   starved.record_start(3ms, bench_statistics::start_kind::on_time_wait);
   text = starved.summary_text(info);
-  CHECK(text.find("1 of 1 requests started late (max 3.00 ms, mean 3.00 ms): 1 of them because the client woke late") !=
-        std::string::npos);
+  CHECK(text.find("1 of 1 requests started late (max 3.00 ms, mean 3.00 ms): 1 of them because the "
+                  "client woke late") != std::string::npos);
   CHECK(text.find("pool") == std::string::npos);
 }
 

@@ -39,17 +39,22 @@ struct sample_run {
     for (int i = 0; i < 24000; ++i) {
       int op = i % 3;
       double t = i / 400.0;
-      std::lognormal_distribution<double> dist(std::log(medians[op] * (t > 30 && t < 33 ? 8 : 1)), 0.5);
+      std::lognormal_distribution<double> dist(std::log(medians[op] * (t > 30 && t < 33 ? 8 : 1)),
+                                               0.5);
       auto latency = std::chrono::nanoseconds(static_cast<std::int64_t>(dist(rng)));
       bool ok = (i % 97) != 0;
       all.record(latency);
       service.record(latency * 9 / 10);
       by_op[op].record(latency);
-      timeline.record(std::chrono::nanoseconds(static_cast<std::int64_t>(t * 1e9)) + latency, latency, ok);
+      timeline.record(std::chrono::nanoseconds(static_cast<std::int64_t>(t * 1e9)) + latency,
+                      latency, ok);
     }
     input.generated_at = "2024-05-01 12:00:00 UTC";
-    input.settings = {{"base URL", "https://api.bytenite.com"}, {"rate", "400/s"},
-                      {"duration", "60 s"}, {"connections", "16"}, {"manifest", "jobs <test>.ndjson"}};
+    input.settings = {{"base URL", "https://api.bytenite.com"},
+                      {"rate", "400/s"},
+                      {"duration", "60 s"},
+                      {"connections", "16"},
+                      {"manifest", "jobs <test>.ndjson"}};
     input.requests = 24000;
     input.ok = 24000 - 248;
     input.failed = 248;
@@ -116,12 +121,14 @@ TEST_CASE("html_report: a full report is well-formed, self-contained and shows t
   CHECK(html.find("jobs &lt;test&gt;.ndjson") != std::string::npos);
   CHECK(html.find("jobs <test>") == std::string::npos);
   // Endpoints in the legend and the table; statuses and errors in the breakdown.
-  for (const char* name : {"configs", "jobname", "params", "HTTP 503", "timeout", "connection reset"})
+  for (const char* name :
+       {"configs", "jobname", "params", "HTTP 503", "timeout", "connection reset"})
     CHECK(html.find(name) != std::string::npos);
   CHECK(html.find("12 requests started late") != std::string::npos);
   CHECK(html.find("3.40 ms") != std::string::npos);
   // Percentile axis labels of the HDR-style curve.
-  for (const char* tick : {">0%<", ">90%<", ">99%<", ">99.9%<", ">99.99%<"}) CHECK(html.find(tick) != std::string::npos);
+  for (const char* tick : {">0%<", ">90%<", ">99%<", ">99.9%<", ">99.99%<"})
+    CHECK(html.find(tick) != std::string::npos);
 
   if (const char* path = std::getenv("JOBPATCH_REPORT_SAMPLE")) {
     std::ofstream(path) << html; // for scripts/render_report.sh and a person's eyes

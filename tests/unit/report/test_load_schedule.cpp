@@ -29,7 +29,8 @@ TEST_CASE("load_schedule: parse_rate_spec rejects bad text with a clear message"
     CAPTURE(bad);
     CHECK_THROWS_AS(parse_rate_spec(bad), std::invalid_argument);
   }
-  CHECK_THROWS_WITH(parse_rate_spec("abc"), doctest::Contains("invalid --rate \"abc\": not a number"));
+  CHECK_THROWS_WITH(parse_rate_spec("abc"),
+                    doctest::Contains("invalid --rate \"abc\": not a number"));
   CHECK_THROWS_WITH(parse_rate_spec("0"), doctest::Contains("must be greater than 0"));
   CHECK_THROWS_WITH(parse_rate_spec("inf"), doctest::Contains("must be finite"));
   CHECK_THROWS_WITH(parse_rate_spec("5:"), doctest::Contains("START:END"));

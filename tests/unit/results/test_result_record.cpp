@@ -30,7 +30,8 @@ TEST_CASE("result_record: fields that do not apply are omitted") {
   r.error = "invalid JSON: unclosed string";
   std::string out;
   append_ndjson(out, r);
-  CHECK(out == "{\"line\":9,\"outcome\":\"invalid\",\"error\":\"invalid JSON: unclosed string\"}\n");
+  CHECK(out ==
+        "{\"line\":9,\"outcome\":\"invalid\",\"error\":\"invalid JSON: unclosed string\"}\n");
 }
 
 TEST_CASE("result_record: fingerprint is 16 hex digits") {
@@ -56,10 +57,10 @@ TEST_CASE("json_text: strings are escaped and always valid UTF-8") {
   append_json_string(out, "caf\xC3\xA9 \xE2\x82\xAC");
   CHECK(out == "\"caf\xC3\xA9 \xE2\x82\xAC\"");
   out.clear();
-  append_json_string(out, "bad\xFF\xC3");          // invalid byte and truncated sequence
+  append_json_string(out, "bad\xFF\xC3"); // invalid byte and truncated sequence
   CHECK(out == R"("bad\ufffd\ufffd")");
   out.clear();
-  append_json_string(out, "\xED\xA0\x80");         // UTF-16 surrogate encoded in UTF-8
+  append_json_string(out, "\xED\xA0\x80"); // UTF-16 surrogate encoded in UTF-8
   CHECK(out == R"("\ufffd\ufffd\ufffd")");
 }
 

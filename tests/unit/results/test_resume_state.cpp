@@ -31,10 +31,14 @@ std::string slurp(const std::string& path) {
 
 TEST_CASE("resume_state: ok records with their fingerprint are skipped — changed lines are not") {
   auto path = temp_file(
-      R"({"line":1,"jobId":"a","op":"configs","outcome":"ok","status":200,"fp":"00000000000000aa"})" "\n"
-      R"({"line":2,"jobId":"b","op":"configs","outcome":"failed","status":503,"fp":"00000000000000bb"})" "\n"
-      R"({"line":3,"jobId":"c","op":"configs","outcome":"ok","fp":"00000000000000cc"})" "\n"
-      R"({"line":3,"jobId":"c","op":"configs","outcome":"skipped","fp":"00000000000000cc"})" "\n");
+      R"({"line":1,"jobId":"a","op":"configs","outcome":"ok","status":200,"fp":"00000000000000aa"})"
+      "\n"
+      R"({"line":2,"jobId":"b","op":"configs","outcome":"failed","status":503,"fp":"00000000000000bb"})"
+      "\n"
+      R"({"line":3,"jobId":"c","op":"configs","outcome":"ok","fp":"00000000000000cc"})"
+      "\n"
+      R"({"line":3,"jobId":"c","op":"configs","outcome":"skipped","fp":"00000000000000cc"})"
+      "\n");
   std::vector<std::string> notes;
   auto state = resume_state::load(path, notes);
   CHECK(notes.empty());
@@ -48,7 +52,8 @@ TEST_CASE("resume_state: ok records with their fingerprint are skipped — chang
 }
 
 TEST_CASE("resume_state: a torn last record is ignored and cut off the file") {
-  std::string good = R"({"line":1,"outcome":"ok","fp":"0000000000000001"})" "\n";
+  std::string good = R"({"line":1,"outcome":"ok","fp":"0000000000000001"})"
+                     "\n";
   auto path = temp_file(good + R"({"line":2,"outcome":"ok","fp":"00000)");
   std::vector<std::string> notes;
   auto state = resume_state::load(path, notes);
@@ -61,7 +66,9 @@ TEST_CASE("resume_state: a torn last record is ignored and cut off the file") {
 }
 
 TEST_CASE("resume_state: foreign lines are counted and ignored — a missing file is empty") {
-  auto path = temp_file("hello\n{\"something\":1}\n" R"({"line":5,"outcome":"ok","fp":"0000000000000005"})" "\n");
+  auto path = temp_file("hello\n{\"something\":1}\n"
+                        R"({"line":5,"outcome":"ok","fp":"0000000000000005"})"
+                        "\n");
   std::vector<std::string> notes;
   auto state = resume_state::load(path, notes);
   REQUIRE(notes.size() == 1);

@@ -113,12 +113,13 @@ TEST_CASE("latency_histogram: percentiles of an exponential distribution within 
 
 TEST_CASE("latency_histogram: percentiles of a bimodal distribution within 1%") {
   std::mt19937_64 rng(3);
-  std::normal_distribution<double> fast(300e3, 30e3);  // 300 µs
-  std::normal_distribution<double> slow(80e6, 10e6);   // 80 ms
+  std::normal_distribution<double> fast(300e3, 30e3); // 300 µs
+  std::normal_distribution<double> slow(80e6, 10e6);  // 80 ms
   std::bernoulli_distribution is_slow(0.05);
   std::vector<std::int64_t> v(200000);
   for (auto& x : v)
-    x = std::max<std::int64_t>(1000, static_cast<std::int64_t>(is_slow(rng) ? slow(rng) : fast(rng)));
+    x = std::max<std::int64_t>(1000,
+                               static_cast<std::int64_t>(is_slow(rng) ? slow(rng) : fast(rng)));
   check_against_exact(v, "bimodal");
 }
 
@@ -160,8 +161,7 @@ TEST_CASE("latency_histogram: merge equals recording everything in one") {
   CHECK(a.mean() == all.mean());
   CHECK(a.overflows() == 1);
   CHECK(a.underflows() == 1);
-  for (double q : {0.5, 0.9, 0.99, 0.999})
-    CHECK(a.percentile(q) == all.percentile(q));
+  for (double q : {0.5, 0.9, 0.99, 0.999}) CHECK(a.percentile(q) == all.percentile(q));
   // Merging an empty one changes nothing (its min must not win).
   latency_histogram empty;
   a.merge(empty);

@@ -107,10 +107,12 @@ TEST_CASE("metrics_file: a run in progress without answers yet") {
 }
 
 TEST_CASE("metrics_file: label values are escaped") {
-  CHECK(escape_label_value(R"(a"b\c)" "\nd") == R"(a\"b\\c\nd)");
+  CHECK(escape_label_value(R"(a"b\c)"
+                           "\nd") == R"(a\"b\\c\nd)");
   metrics_snapshot m;
   m.errors_by_class = {{"odd\"class", 1}};
-  CHECK(format_metrics(m).find(R"(jobpatch_errors_total{class="odd\"class"} 1)") != std::string::npos);
+  CHECK(format_metrics(m).find(R"(jobpatch_errors_total{class="odd\"class"} 1)") !=
+        std::string::npos);
 }
 
 TEST_CASE("metrics_file: summarize_latency takes quantiles, sum and count in seconds") {

@@ -54,8 +54,9 @@ TEST_CASE("progress_line: full line with total, percentage and ETA") {
   auto p = sample();
   p.latency = &h;
   std::string line = format_progress_line(p, 200);
-  CHECK(visible(line) ==
-        "1:15  1234/40000 3.0%  ok 1200  failed 34  retrying 3  812/s  p50 3.2ms p99 18ms  ETA 0:48");
+  CHECK(
+      visible(line) ==
+      "1:15  1234/40000 3.0%  ok 1200  failed 34  retrying 3  812/s  p50 3.2ms p99 18ms  ETA 0:48");
 }
 
 TEST_CASE("progress_line: unknown total omits percentage and ETA") {
@@ -92,8 +93,10 @@ TEST_CASE("progress_line: narrow terminals drop the least important parts first"
     CHECK(visible(format_progress_line(p, width)).size() <= width - 1);
   }
   // Exactly wide enough, and one column short.
-  CHECK(visible(format_progress_line(p, 74)) == "1234/40000 3.0%  ok 1200  failed 34  812/s  p50 3.0ms p99 3.0ms  ETA 0:48");
-  CHECK(visible(format_progress_line(p, 73)) == "1234/40000 3.0%  ok 1200  failed 34  812/s  ETA 0:48");
+  CHECK(visible(format_progress_line(p, 74)) ==
+        "1234/40000 3.0%  ok 1200  failed 34  812/s  p50 3.0ms p99 3.0ms  ETA 0:48");
+  CHECK(visible(format_progress_line(p, 73)) ==
+        "1234/40000 3.0%  ok 1200  failed 34  812/s  ETA 0:48");
   CHECK(visible(format_progress_line(p, 50)) == "1234/40000 3.0%  failed 34  812/s  ETA 0:48");
   CHECK(visible(format_progress_line(p, 40)) == "1234/40000 3.0%  812/s  ETA 0:48");
   CHECK(visible(format_progress_line(p, 20)) == "1234/40000 3.0%");

@@ -10,7 +10,8 @@ TEST_CASE("run_statistics: counts, retries and the summary JSON") {
   stats.record_attempt(op_kind::configs, attempt_outcome::http(503), milliseconds(5));
   stats.record_attempt(op_kind::configs, attempt_outcome::success(200), milliseconds(3));
   stats.record_outcome(op_kind::configs, outcome::ok, 2, milliseconds(120));
-  stats.record_attempt(op_kind::jobname, attempt_outcome::failure(error_class::timeout), milliseconds(30));
+  stats.record_attempt(op_kind::jobname, attempt_outcome::failure(error_class::timeout),
+                       milliseconds(30));
   stats.record_attempt(op_kind::jobname, attempt_outcome::http(404), milliseconds(2));
   stats.record_outcome(op_kind::jobname, outcome::failed, 2, milliseconds(40));
   stats.record_invalid(op_kind::params);

@@ -42,7 +42,8 @@ TEST_CASE("time_series: counter boundaries are quarter octaves") {
     auto edge = static_cast<std::int64_t>(std::ceil(std::exp2(12 + i / 4.0)));
     CAPTURE(i);
     CHECK(time_bucket::counter_index(std::chrono::nanoseconds(edge)) == static_cast<unsigned>(i));
-    CHECK(time_bucket::counter_index(std::chrono::nanoseconds(edge - 2)) == static_cast<unsigned>(i - 1));
+    CHECK(time_bucket::counter_index(std::chrono::nanoseconds(edge - 2)) ==
+          static_cast<unsigned>(i - 1));
   }
 }
 
@@ -58,7 +59,8 @@ TEST_CASE("time_series: bucket percentiles are within 10% of the exact ones") {
   }
   std::sort(values.begin(), values.end());
   for (double q : {0.1, 0.5, 0.9, 0.99, 0.999}) {
-    auto exact = static_cast<double>(values[static_cast<std::size_t>(std::ceil(q * values.size())) - 1]);
+    auto exact =
+        static_cast<double>(values[static_cast<std::size_t>(std::ceil(q * values.size())) - 1]);
     auto est = static_cast<double>(b.percentile(q).count());
     CAPTURE(q);
     CHECK(std::abs(est - exact) / exact <= 0.10);
@@ -84,7 +86,8 @@ TEST_CASE("time_series: records land in the bucket of their offset") {
 
 TEST_CASE("time_series: a long run merges buckets pairwise and keeps memory fixed") {
   time_series s(1s, 4);
-  for (int t = 0; t < 4; ++t) s.record(std::chrono::seconds(t), std::chrono::milliseconds(t + 1), t != 3);
+  for (int t = 0; t < 4; ++t)
+    s.record(std::chrono::seconds(t), std::chrono::milliseconds(t + 1), t != 3);
   CHECK(s.buckets().size() == 4);
   s.record(4s, 10ms, true); // needs a 5th bucket: 2 s buckets
   CHECK(s.bucket_width() == 2s);

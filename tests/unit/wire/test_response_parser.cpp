@@ -19,10 +19,11 @@ operation make_op(op_kind kind, std::string body, std::string id = "job-1") {
 std::string answer(std::string_view id, std::string_view extra_fields) {
   std::string out = R"({"job":{"id":")";
   out += id;
-  out += R"(","templateId":"t","name":"old","config":{"taskTimeout":1,"jobTimeout":1,"isTestJob":true},)"
-         R"("state":"JOB_STATE_NEW","params":{"preset":"","partitioner":{},"assembler":{},"app":{}},)"
-         R"("dataSource":{"dataSourceDescriptor":"url","params":{}},)"
-         R"("dataDestination":{"dataSourceDescriptor":"bucket","params":{}})";
+  out +=
+      R"(","templateId":"t","name":"old","config":{"taskTimeout":1,"jobTimeout":1,"isTestJob":true},)"
+      R"("state":"JOB_STATE_NEW","params":{"preset":"","partitioner":{},"assembler":{},"app":{}},)"
+      R"("dataSource":{"dataSourceDescriptor":"url","params":{}},)"
+      R"("dataDestination":{"dataSourceDescriptor":"bucket","params":{}})";
   out += extra_fields;
   out += R"(},"templateInfo":{"id":"x"}})";
   return out;
@@ -38,7 +39,8 @@ patch_verdict check(const operation& op, const std::string& body, bool expect_pa
 
 TEST_CASE("response_parser: configs verified, int64 as string or number either way") {
   auto op = make_op(op_kind::configs, R"({"taskTimeout":"600","isTestJob":false})");
-  auto v = check(op, answer("job-1", R"(,"config":{"taskTimeout":600,"jobTimeout":"5","isTestJob":false})"));
+  auto v = check(
+      op, answer("job-1", R"(,"config":{"taskTimeout":600,"jobTimeout":"5","isTestJob":false})"));
   CHECK(v.job_matches);
   CHECK(v.verified);
   CHECK(v.state == "JOB_STATE_NEW");
@@ -59,7 +61,9 @@ TEST_CASE("response_parser: job id mismatch is reported") {
 TEST_CASE("response_parser: jobname with escapes reads back") {
   auto op = make_op(op_kind::jobname, R"("caf\u00e9 \"x\"")");
   // The job object's own "name" comes after the template one in this document.
-  std::string body = R"({"job":{"id":"job-1","name":"caf)" "\xC3\xA9" R"( \"x\"","state":"JOB_STATE_RUNNING"}})";
+  std::string body = R"({"job":{"id":"job-1","name":"caf)"
+                     "\xC3\xA9"
+                     R"( \"x\"","state":"JOB_STATE_RUNNING"}})";
   auto v = check(op, body);
   CHECK(v.verified);
   CHECK(v.state == "JOB_STATE_RUNNING");
@@ -68,7 +72,8 @@ TEST_CASE("response_parser: jobname with escapes reads back") {
 
 TEST_CASE("response_parser: params compare as subsets, opaque objects deeply") {
   auto op = make_op(op_kind::params, R"({"app":{"quality":"high","n":[1,2.0,{"z":null}]}})");
-  std::string body = R"({"job":{"id":"job-1","params":{"preset":"","app":{"n":[1,2,{"z":null}],"quality":"high","added":1}}}})";
+  std::string body =
+      R"({"job":{"id":"job-1","params":{"preset":"","app":{"n":[1,2,{"z":null}],"quality":"high","added":1}}}})";
   CHECK(check(op, body).verified);
   std::string wrong = R"({"job":{"id":"job-1","params":{"app":{"n":[1,2],"quality":"high"}}}})";
   CHECK_FALSE(check(op, wrong).verified);
@@ -91,15 +96,19 @@ TEST_CASE("response_parser: bodies that are not job documents") {
   CHECK(check(op, "<html>oops</html>", false).error == "the 200 answer is not a JSON object");
   CHECK_FALSE(check(op, R"({"job":)", false).error.empty());
   CHECK_FALSE(check(op, R"({"job":{"id":"x","name":"x")", false).job_matches);
-  CHECK(check(op, R"({"templateInfo":{}})", false).error == R"(the 200 answer has no readable "job" object)");
+  CHECK(check(op, R"({"templateInfo":{}})", false).error ==
+        R"(the 200 answer has no readable "job" object)");
   CHECK(check(op, R"([1])", false).error == "the 200 answer is not a JSON object");
 }
 
 TEST_CASE("response_parser: error texts of both error shapes and of non-JSON bodies") {
   response_parser parser;
-  CHECK(parser.error_text(R"({"code":5,"message":"job not found","details":[]})") == "job not found");
-  CHECK(parser.error_text(R"({"ok":false,"message":"outer","error":{"code":"E1","message":"inner","description":"more"}})") ==
-        "inner: more");
+  CHECK(parser.error_text(R"({"code":5,"message":"job not found","details":[]})") ==
+        "job not found");
+  CHECK(
+      parser.error_text(
+          R"({"ok":false,"message":"outer","error":{"code":"E1","message":"inner","description":"more"}})") ==
+      "inner: more");
   CHECK(parser.error_text(R"({"ok":false,"message":"only outer"})") == "only outer");
   CHECK(parser.error_text("upstream connect error\r\nreset") == "upstream connect error  reset");
   CHECK(parser.error_text("") == "");
@@ -109,7 +118,8 @@ TEST_CASE("response_parser: error texts of both error shapes and of non-JSON bod
 TEST_CASE("response_parser: access token, expiresIn as string or number") {
   response_parser parser;
   std::string error;
-  auto t = parser.parse_access_token(R"({"token":"abc.def","expiresIn":"3600","refreshToken":"r"})", 0, error);
+  auto t = parser.parse_access_token(R"({"token":"abc.def","expiresIn":"3600","refreshToken":"r"})",
+                                     0, error);
   REQUIRE(t);
   CHECK(t->token == "abc.def");
   CHECK(t->expires_in == std::chrono::seconds(3600));

@@ -36,8 +36,8 @@ TEST_CASE("retry_after: absurd delta-seconds are clamped to a day, never overflo
 
 TEST_CASE("retry_after: garbage delta-seconds are rejected") {
   auto now = rfc_example();
-  for (std::string_view bad : {"", " ", "-1", "+1", "1.5", "1e3", "5s", "5 s", "0x10", "1 2",
-                               "\t", "1,2", "١"})
+  for (std::string_view bad :
+       {"", " ", "-1", "+1", "1.5", "1e3", "5s", "5 s", "0x10", "1 2", "\t", "1,2", "١"})
     CHECK_MESSAGE(!parse_retry_after(bad, now), "input: ", std::string(bad));
 }
 
@@ -107,26 +107,26 @@ TEST_CASE("retry_after: asctime accepts a space-padded or two-digit day") {
 TEST_CASE("retry_after: invalid dates are rejected") {
   auto now = rfc_example();
   for (std::string_view bad : {
-           "Sun, 06 Nov 1994 08:49:37",       // no GMT
-           "Sun, 06 Nov 1994 08:49:37 UTC",   // wrong zone
-           "Sun, 06 Nov 1994 08:49:37 GMTX",  // trailing letters
-           "Sun, 06 Nov 1994 08:49:37 GMT x", // trailing bytes
-           "Sun, 6 Nov 1994 08:49:37 GMT",    // one-digit day
-           "Sun, 06 Nov 94 08:49:37 GMT",     // two-digit year in IMF form
-           "Sun, 31 Feb 1994 08:49:37 GMT",   // no such day
-           "Sun, 00 Nov 1994 08:49:37 GMT",   // day zero
-           "Sun, 06 Xyz 1994 08:49:37 GMT",   // bad month
-           "Sun, 06 Nov 1994 24:00:00 GMT",   // hour out of range
-           "Sun, 06 Nov 1994 08:60:00 GMT",   // minute out of range
-           "Sun, 06 Nov 1994 08:49:61 GMT",   // second out of range
-           "Sun, 06 Nov 1994 8:49:37 GMT",    // one-digit hour
-           "Sun,06 Nov 1994 08:49:37 GMT",    // missing space
+           "Sun, 06 Nov 1994 08:49:37",        // no GMT
+           "Sun, 06 Nov 1994 08:49:37 UTC",    // wrong zone
+           "Sun, 06 Nov 1994 08:49:37 GMTX",   // trailing letters
+           "Sun, 06 Nov 1994 08:49:37 GMT x",  // trailing bytes
+           "Sun, 6 Nov 1994 08:49:37 GMT",     // one-digit day
+           "Sun, 06 Nov 94 08:49:37 GMT",      // two-digit year in IMF form
+           "Sun, 31 Feb 1994 08:49:37 GMT",    // no such day
+           "Sun, 00 Nov 1994 08:49:37 GMT",    // day zero
+           "Sun, 06 Xyz 1994 08:49:37 GMT",    // bad month
+           "Sun, 06 Nov 1994 24:00:00 GMT",    // hour out of range
+           "Sun, 06 Nov 1994 08:60:00 GMT",    // minute out of range
+           "Sun, 06 Nov 1994 08:49:61 GMT",    // second out of range
+           "Sun, 06 Nov 1994 8:49:37 GMT",     // one-digit hour
+           "Sun,06 Nov 1994 08:49:37 GMT",     // missing space
            "Sunday, 06 Nov 1994 08:49:37 GMT", // long day name with IMF form
-           "Sun, 06-Nov-94 08:49:37 GMT",     // short day name with RFC 850 form
+           "Sun, 06-Nov-94 08:49:37 GMT",      // short day name with RFC 850 form
            "Sunday, 06-Nov-1994 08:49:37 GMT",
-           "Sun Nov  6 08:49:37 94",          // asctime needs four digits
+           "Sun Nov  6 08:49:37 94", // asctime needs four digits
            "Sun Nov  6 08:49:37",
-           "Xyz, 06 Nov 1994 08:49:37 GMT",   // unknown day name
+           "Xyz, 06 Nov 1994 08:49:37 GMT", // unknown day name
            "Sun",
            "Sun,",
            "Sunday",
@@ -150,9 +150,15 @@ TEST_CASE("retry_after: random and mutated inputs never crash") {
     for (int e = 0; e < edits; ++e) {
       std::size_t pos = rng() % (s.size() + 1);
       switch (rng() % 3) {
-      case 0: if (pos < s.size()) s[pos] = static_cast<char>(rng()); break;
-      case 1: s.insert(pos, 1, static_cast<char>(rng())); break;
-      default: if (pos < s.size()) s.erase(pos, 1); break;
+      case 0:
+        if (pos < s.size()) s[pos] = static_cast<char>(rng());
+        break;
+      case 1:
+        s.insert(pos, 1, static_cast<char>(rng()));
+        break;
+      default:
+        if (pos < s.size()) s.erase(pos, 1);
+        break;
       }
     }
     auto r = parse_retry_after(s, now);
