@@ -1,20 +1,27 @@
-// `jobpatch apply`: checks the inputs, runs the engine, reports, and picks the exit code.
+// `jobpatch apply`: checks the inputs and outputs, runs the engine, reports, and picks the
+// exit code.
 
 #include "cli/commands.hpp"
+#include "cli/output_guard.hpp"
 #include "net/apply_engine.hpp"
+#include "net/net_errors.hpp"
 
 #include <jobpatch/manifest/line_source.hpp>
 #include <jobpatch/results/result_sink.hpp>
 #include <jobpatch/results/resume_state.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace jobpatch::cli {
 namespace {
@@ -24,18 +31,93 @@ bool file_has_content(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
 }
 
+// The manifest, opened once. A regular file (however named: a path, "-" redirected from
+// a file) is validated whole before the first request and then read again from where it
+// started; anything else (a pipe, a FIFO, /dev/stdin on a pipe, <(...)) is a stream, read
+// once, each line validated as it arrives.
+struct manifest_input {
+  int fd = -1;
+  bool owned = false;
+  bool stream = false;
+  off_t start = 0;
+  struct stat st {};
+
+  manifest_input() = default;
+  manifest_input(const manifest_input&) = delete;
+  manifest_input& operator=(const manifest_input&) = delete;
+  ~manifest_input() {
+    if (owned && fd >= 0) ::close(fd);
+  }
+  // A reader from the current position; the descriptor stays ours.
+  manifest_reader reader(std::size_t max_line_bytes) const {
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) throw std::system_error(errno, std::generic_category(), "cannot dup manifest");
+    return manifest_reader(copy, true, max_line_bytes);
+  }
+  void rewind() const {
+    if (::lseek(fd, start, SEEK_SET) < 0)
+      throw std::system_error(errno, std::generic_category(), "cannot rewind the manifest");
+  }
+};
+
+// Opens `path` ("-" is standard input); prints why and returns false when it cannot.
+bool open_manifest(const std::string& path, manifest_input& in) {
+  if (path == "-") {
+    in.fd = STDIN_FILENO;
+  } else {
+    in.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in.fd < 0) {
+      std::fprintf(stderr, "jobpatch: cannot open the manifest %s: %s\n", path.c_str(),
+                   std::strerror(errno));
+      return false;
+    }
+    in.owned = true;
+  }
+  if (::fstat(in.fd, &in.st) != 0) {
+    std::fprintf(stderr, "jobpatch: cannot stat the manifest %s: %s\n", path.c_str(),
+                 std::strerror(errno));
+    return false;
+  }
+  if (S_ISDIR(in.st.st_mode)) {
+    std::fprintf(stderr, "jobpatch: the manifest %s is a directory; name an NDJSON file\n",
+                 path.c_str());
+    return false;
+  }
+  in.stream = !S_ISREG(in.st.st_mode);
+  if (!in.stream) {
+    in.start = ::lseek(in.fd, 0, SEEK_CUR);
+    if (in.start < 0) in.stream = true; // cannot be read twice after all
+  }
+  if (!in.stream) ::posix_fadvise(in.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return true;
+}
+
+void say_empty(const std::string& manifest) {
+  std::fprintf(stderr,
+               "jobpatch: the manifest %s holds no updates (no non-blank line); nothing was "
+               "sent\n",
+               manifest.c_str());
+}
+
 // Validates a whole manifest file before anything is sent; prints the first errors.
-// Returns the number of lines this run will settle, or nullopt when some are invalid.
+// Returns the number of lines this run will settle, or nullopt (having said why) when some
+// are invalid or there are none.
 std::optional<std::uint64_t> count_valid_lines(const apply_options& options,
-                                               const line_source::options& source_options) {
-  line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
-                     source_options);
+                                               const manifest_input& in,
+                                               line_source::options source_options) {
+  source_options.resume = nullptr;
+  line_source source(in.reader(source_options.max_line_bytes), source_options);
   source_item item;
   std::uint64_t lines = 0;
   invalid_line_printer invalid;
   while (source.next(item)) {
     ++lines;
     if (!item.valid) invalid.add(item.error);
+  }
+  in.rewind();
+  if (source.lines_read() == 0) {
+    say_empty(options.manifest);
+    return std::nullopt;
   }
   if (invalid.count() == 0) return lines;
   invalid.print_rest();
@@ -54,14 +136,70 @@ int exit_code_of(const run_status& status, const run_statistics& stats) {
   return exit_ok;
 }
 
+// `word` quoted for a POSIX shell when it needs it.
+std::string shell_quoted(const std::string& word) {
+  bool plain = !word.empty() &&
+               word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+                                      "OPQRSTUVWXYZ0123456789-_./=:,+@%") == std::string::npos;
+  if (plain) return word;
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// The command that finishes this run: the same one, as `jobpatch`, with --resume and
+// without --force (which would discard what this run recorded).
+std::string continue_command(int argc, const char* const* argv) {
+  std::string out = "jobpatch";
+  bool resume = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "--force") continue;
+    if (word == "--resume") resume = true;
+    out += ' ';
+    out += shell_quoted(word);
+  }
+  if (!resume) out += " --resume";
+  return out;
+}
+
 } // namespace
 
 int run_apply(apply_options options, const std::string& api_key_file,
-              run_monitor::settings monitor_settings) {
+              run_monitor::settings monitor_settings, int argc, const char* const* argv) {
+  if (std::string why = check_descriptors(options.connections); !why.empty()) {
+    std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
+    return exit_usage;
+  }
   if (!load_credentials(options.api_key, api_key_file, options.insecure)) return exit_usage;
+  warn_if_key_in_clear(options.base_url);
   if (options.resume && options.results.empty()) {
     std::fprintf(stderr, "jobpatch: --resume needs --results FILE (the journal of earlier runs)\n");
     return exit_usage;
+  }
+  manifest_input in;
+  if (!open_manifest(options.manifest, in)) return exit_usage;
+
+  // Every output is a file of its own, none is an input, and each can be written: checked
+  // before anything is sent, so a typo never costs a run.
+  std::vector<named_file> inputs = {{"manifest", options.manifest, &in.st},
+                                    {"--api-key-file", api_key_file, nullptr}};
+  std::vector<named_file> outputs = {{"--results", options.results, nullptr},
+                                     {"--failed-out", options.failed_out, nullptr},
+                                     {"--summary-json", options.summary_json, nullptr},
+                                     {"--metrics-file", monitor_settings.metrics_file, nullptr}};
+  if (std::string why = check_outputs(inputs, outputs, {"--metrics-file"}); !why.empty()) {
+    std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", why.c_str());
+    return exit_usage;
+  }
+  // One run per results file: a second one would interleave its records with ours.
+  std::optional<results_lock> lock;
+  if (!options.results.empty()) {
+    lock.emplace(options.results);
+    if (!lock->error().empty()) {
+      std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", lock->error().c_str());
+      return exit_usage;
+    }
   }
   if (!options.resume && !options.results.empty() && file_has_content(options.results) &&
       !options.force) {
@@ -85,36 +223,77 @@ int run_apply(apply_options options, const std::string& api_key_file,
   source_options.shard_count = options.shard_count;
   source_options.keep_raw_lines = !options.failed_out.empty();
   source_options.resume = options.resume ? &earlier : nullptr;
-  if (options.manifest != "-" && !options.skip_invalid) {
-    monitor_settings.total = count_valid_lines(options, source_options);
+  bool validated_whole = !in.stream && !options.skip_invalid;
+  if (validated_whole) {
+    monitor_settings.total = count_valid_lines(options, in, source_options);
     if (!monitor_settings.total) return exit_usage;
   }
+  // A stream cannot be read twice: its invalid lines are shown as they arrive, the same
+  // way as a file's, and recorded `invalid` while the rest proceeds.
+  invalid_line_printer invalid;
+  if (!validated_whole)
+    source_options.on_invalid = [&invalid](const invalid_line& bad) { invalid.add(bad); };
 
-  result_sink sink(options.results,
-                   options.resume ? file_writer::mode::append : file_writer::mode::truncate,
-                   options.failed_out);
+  std::optional<result_sink> sink;
+  try {
+    sink.emplace(options.results,
+                 options.resume ? file_writer::mode::append : file_writer::mode::truncate,
+                 options.failed_out);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", e.what());
+    return exit_usage;
+  }
   run_statistics stats;
-  line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
-                     source_options);
+  line_source source(in.reader(source_options.max_line_bytes), source_options);
   run_monitor monitor(std::move(monitor_settings), stats);
   net::tick_callback on_tick;
   if (monitor.active())
     on_tick = [&monitor](const net::engine_tick& tick) { monitor.on_tick(tick); };
   auto start = std::chrono::steady_clock::now();
   auto notes = std::move(status.notes);
-  status = net::run_engine(options, source, sink, stats, on_tick);
+  try {
+    status = net::run_engine(options, source, *sink, stats, on_tick);
+  } catch (const net::unresolvable_host& e) {
+    std::fprintf(stderr, "jobpatch: %s (check --base-url); nothing was sent\n", e.what());
+    return exit_aborted;
+  }
   status.notes.insert(status.notes.begin(), notes.begin(), notes.end());
+  invalid.print_rest();
+
+  // Lines the run never read (a deadline, an abort, a signal): listed in --failed-out with
+  // the lines it read and did not send, so that feeding that file back completes the
+  // manifest. A stream is not read further: it may never end.
+  bool stopped = status.aborted || status.signal || status.deadline_exceeded;
+  if (stopped && !in.stream) {
+    source.reader().clear_cancel();
+    source_item item;
+    while (source.next(item))
+      if (item.valid && !item.already_applied) {
+        ++status.not_attempted;
+        sink->record_unsent(item.raw_line);
+      }
+  }
   status.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  sink.close();
+  sink->close();
 
+  if (source.lines_read() == 0 && !stopped) {
+    say_empty(options.manifest);
+    return exit_usage;
+  }
   int code = exit_code_of(status, stats);
   monitor.finish(status, code);
-  std::fputs(stats.summary_text(status).c_str(), stderr);
+  std::string summary = stats.summary_text(status);
+  if (code != exit_ok && code != exit_usage && !options.results.empty()) {
+    if (status.not_attempted && !options.failed_out.empty())
+      summary += "the lines not sent are in " + options.failed_out + "\n";
+    summary += "to continue: " + continue_command(argc, argv) + "\n";
+  }
+  std::fputs(summary.c_str(), stderr);
   if (!options.summary_json.empty()) {
-    file_writer summary(options.summary_json, file_writer::mode::truncate);
-    summary.write(stats.summary_json(status, code));
-    summary.close();
+    file_writer out(options.summary_json, file_writer::mode::truncate);
+    out.write(stats.summary_json(status, code));
+    out.close();
   }
   return code;
 }

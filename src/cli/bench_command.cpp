@@ -2,7 +2,9 @@
 // the summary and writes the JSON summary and the HTML report.
 
 #include "cli/commands.hpp"
+#include "cli/output_guard.hpp"
 #include "net/bench_engine.hpp"
+#include "net/net_errors.hpp"
 
 #include <jobpatch/manifest/line_source.hpp>
 #include <jobpatch/report/bench_statistics.hpp>
@@ -123,8 +125,23 @@ void write_file(const std::string& path, const std::string& text) {
 
 } // namespace
 
-int run_bench(bench_options options, const std::string& api_key_file) {
+int run_bench_command(bench_options options, const std::string& api_key_file) {
+  if (std::string why = check_descriptors(options.connections); !why.empty()) {
+    std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
+    return exit_usage;
+  }
   if (!load_credentials(options.api_key, api_key_file, options.insecure)) return exit_usage;
+  warn_if_key_in_clear(options.base_url);
+  // The outputs are checked before the benchmark, not found unwritable after it.
+  std::vector<named_file> inputs = {{"manifest", options.manifest, nullptr},
+                                    {"--api-key-file", api_key_file, nullptr}};
+  if (options.manifest == "-") inputs.front().path.clear();
+  std::vector<named_file> outputs = {{"--summary-json", options.summary_json, nullptr},
+                                     {"--report", options.report, nullptr}};
+  if (std::string why = check_outputs(inputs, outputs); !why.empty()) {
+    std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", why.c_str());
+    return exit_usage;
+  }
   bench_run_info info;
   auto ops = load_updates(options, info.notes);
   if (!ops) return exit_usage;
@@ -136,7 +153,12 @@ int run_bench(bench_options options, const std::string& api_key_file) {
   info.settings = settings_of(options, ops->size());
 
   bench_statistics stats(timeline_bucket(options.duration));
-  net::run_bench(options, *ops, stats, info);
+  try {
+    net::run_bench(options, *ops, stats, info);
+  } catch (const net::unresolvable_host& e) {
+    std::fprintf(stderr, "jobpatch: %s (check --base-url); nothing was sent\n", e.what());
+    return exit_aborted;
+  }
 
   int code = exit_code_of(info, stats);
   std::fputs(stats.summary_text(info).c_str(), stderr);

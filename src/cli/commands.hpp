@@ -19,12 +19,15 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_some_failed = 1;
 inline constexpr int exit_usage = 2;
 inline constexpr int exit_aborted = 3;
+// An output could not be written during the run: sending stopped.
+inline constexpr int exit_output_failed = 4;
 
 struct validate_options {
   std::string manifest;           // path or "-"
   std::string results;            // NDJSON records of invalid lines; empty = none
   std::size_t max_line_bytes = 0; // 0 = default
   std::size_t show_errors = 20;   // how many errors to print on stderr
+  bool force = false;             // overwrite a non-empty --results file
 };
 
 int run_validate(const validate_options& options);
@@ -44,11 +47,13 @@ private:
 
 // `options.api_key` is filled here, from `api_key_file` or BYTENITE_API_KEY. `monitor`
 // sets up progress and metrics; its total is filled here when the manifest is counted.
-int run_apply(apply_options options, const std::string& api_key_file,
-              run_monitor::settings monitor);
+// `argv` is the command line as typed, from which the command that continues an
+// unfinished run is derived.
+int run_apply(apply_options options, const std::string& api_key_file, run_monitor::settings monitor,
+              int argc, const char* const* argv);
 
 // `jobpatch bench`; `options.api_key` is filled here like run_apply's.
-int run_bench(bench_options options, const std::string& api_key_file);
+int run_bench_command(bench_options options, const std::string& api_key_file);
 
 // Reads the API key from `key_file` (warning when others may read it) or, when empty,
 // from BYTENITE_API_KEY; trailing whitespace dropped. Empty when neither holds one.
@@ -57,5 +62,8 @@ std::string load_api_key(const std::string& key_file);
 // load_api_key into `api_key`; prints why and returns false when there is none. Warns
 // loudly when `insecure` (--insecure) turns certificate checks off.
 bool load_credentials(std::string& api_key, const std::string& key_file, bool insecure);
+// A loud warning when `base_url` is plain http:// to a host other than this machine: the
+// key would cross the network in clear text.
+void warn_if_key_in_clear(const std::string& base_url);
 
 } // namespace jobpatch::cli

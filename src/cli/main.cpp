@@ -1,8 +1,11 @@
 // jobpatch: bulk updates to ByteNite jobs. main() only parses the command line and maps
 // failures to exit codes; each subcommand lives in its own file.
 
+#include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
+#include "cli/output_guard.hpp"
 
+#include <jobpatch/manifest/manifest_reader.hpp>
 #include <jobpatch/version.hpp>
 
 #include <CLI/CLI.hpp>
@@ -23,14 +26,27 @@ bool parse_shard(const std::string& text, std::uint32_t& index, std::uint32_t& c
   count = n;
   return true;
 }
+
+constexpr const char* exit_codes_text =
+    "Exit codes:\n"
+    "  0    every line applied (or recorded ok by an earlier run)\n"
+    "  1    some lines failed, were invalid, or were not sent (deadline)\n"
+    "  2    usage, configuration or invalid manifest: nothing was sent\n"
+    "  3    aborted: authentication, TLS, unresolvable host, every attempt failing alike\n"
+    "  4    an output could not be written during the run: sending stopped\n"
+    "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n";
 } // namespace
 
 int main(int argc, char** argv) {
   using namespace jobpatch::cli;
   using jobpatch::apply_options;
   using jobpatch::bench_options;
-  CLI::App app{"jobpatch: apply bulk updates to ByteNite jobs"};
+  // Sockets are file descriptors: a soft limit of 1024 would cap --connections for no
+  // reason when the hard limit allows more.
+  raise_descriptor_limit();
+  CLI::App app{"jobpatch: apply bulk updates to ByteNite jobs", "jobpatch"};
   app.require_subcommand(0, 1);
+  app.footer(exit_codes_text);
   bool show_version = false;
   app.add_flag("--version", show_version, "print the version and the JSON kernel, then exit");
 
@@ -40,81 +56,77 @@ int main(int argc, char** argv) {
       ->required();
   validate_cmd->add_option("--results", validate.results,
                            "write one NDJSON record per invalid line");
-  validate_cmd->add_option("--max-line-bytes", validate.max_line_bytes,
-                           "longest accepted line (default 1 MiB)");
-  validate_cmd->add_option("--show-errors", validate.show_errors,
-                           "how many errors to print (default 20)");
+  validate_cmd->add_flag("--force", validate.force, "overwrite an existing --results file");
+  validate_cmd
+      ->add_option("--max-line-bytes", validate.max_line_bytes, "longest accepted line (bytes)")
+      ->default_str(std::to_string(jobpatch::manifest_reader::default_max_line_bytes));
+  validate_cmd->add_option("--show-errors", validate.show_errors, "how many errors to print")
+      ->capture_default_str();
 
   apply_options apply;
-  std::string api_key_file, shard, progress = "auto";
+  connection_options apply_connection;
+  std::string shard, progress = "auto";
   run_monitor::settings monitor;
   double metrics_interval_seconds = 15;
-  double timeout_seconds = 30, deadline_seconds = 0, grace_seconds = 10, fsync_ms = 100,
-         settle_seconds = -1;
+  double deadline_seconds = 0, grace_seconds = 10, fsync_ms = 100, settle_seconds = -1;
   auto* apply_cmd = app.add_subcommand("apply", "apply a manifest's updates");
+  apply_cmd->footer(exit_codes_text);
   apply_cmd->add_option("manifest", apply.manifest, "NDJSON manifest, or - for stdin")->required();
-  apply_cmd->add_option("--base-url", apply.base_url,
-                        "API base URL (default https://api.bytenite.com)");
-  apply_cmd->add_option("--api-key-file", api_key_file,
-                        "file holding the API key (else BYTENITE_API_KEY)");
-  apply_cmd->add_option("--cacert", apply.ca_file, "extra trusted CA certificates (PEM)");
-  apply_cmd->add_flag("--insecure", apply.insecure, "do not verify TLS certificates (tests only)");
-  apply_cmd->add_option("--connections", apply.connections, "persistent connections (default 16)")
-      ->check(CLI::Range(1, 4096));
-  apply_cmd
-      ->add_option("--rate", apply.rate,
-                   "requests per second, retries included (default unlimited)")
-      ->check(CLI::NonNegativeNumber);
+  add_connection_options(*apply_cmd, apply_connection);
+  apply_cmd->add_option("--rate", apply.rate,
+                        "requests per second, retries included (leave out for no limit)");
   apply_cmd->add_option("--burst", apply.burst, "rate limiter burst (default rate/10)")
       ->check(CLI::NonNegativeNumber);
-  apply_cmd->add_option("--max-attempts", apply.max_attempts, "attempts per line (default 5)")
-      ->check(CLI::Range(1, 100));
-  apply_cmd->add_option("--timeout", timeout_seconds, "seconds per attempt (default 30)")
-      ->check(CLI::PositiveNumber);
   apply_cmd
       ->add_option("--settle", settle_seconds,
                    "seconds a job's next update waits after an unanswered attempt (default: "
                    "--timeout, at most 5)")
       ->check(CLI::NonNegativeNumber);
-  apply_cmd->add_option("--deadline", deadline_seconds, "seconds for the whole run (default none)")
-      ->check(CLI::NonNegativeNumber);
+  apply_cmd->add_option("--deadline", deadline_seconds, "seconds for the whole run (0 = none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   apply_cmd
       ->add_option("--grace", grace_seconds,
-                   "seconds in-flight work may finish after SIGINT/SIGTERM (default 10)")
-      ->check(CLI::NonNegativeNumber);
-  apply_cmd->add_option("--results", apply.results, "NDJSON record per line");
+                   "seconds in-flight work may finish after SIGINT/SIGTERM")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  apply_cmd->add_option("--results", apply.results,
+                        "NDJSON record per line (locked while running)");
   apply_cmd->add_flag("--force", apply.force, "overwrite an existing results file");
   apply_cmd->add_flag("--resume", apply.resume,
                       "skip lines the --results file records as ok; append");
-  apply_cmd
-      ->add_option("--fsync-interval", fsync_ms,
-                   "ms between fdatasync of results (default 100; 0 = never)")
-      ->check(CLI::NonNegativeNumber);
+  apply_cmd->add_option("--fsync-interval", fsync_ms, "ms between fdatasync of results (0 = never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   apply_cmd->add_option("--failed-out", apply.failed_out,
-                        "write failed lines verbatim, as a manifest");
+                        "write failed and unsent lines verbatim, as a manifest");
   apply_cmd->add_option("--summary-json", apply.summary_json, "write the summary as JSON");
   apply_cmd
       ->add_option("--progress", progress,
                    "progress line on stderr: auto (when a terminal), always, never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   apply_cmd->add_option("--metrics-file", monitor.metrics_file,
                         "Prometheus text file, replaced atomically during and after the run");
   apply_cmd
       ->add_option("--metrics-interval", metrics_interval_seconds,
-                   "seconds between --metrics-file updates during the run (default 15)")
-      ->check(CLI::PositiveNumber);
+                   "seconds between --metrics-file updates during the run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   apply_cmd->add_flag("--skip-invalid", apply.skip_invalid,
                       "record invalid lines and apply the rest");
   apply_cmd->add_option("--shard", shard, "K/N: apply only the jobs of shard K of N");
-  apply_cmd->add_option("--max-line-bytes", apply.max_line_bytes,
-                        "longest accepted line (default 1 MiB)");
+  apply_cmd->add_option("--max-line-bytes", apply.max_line_bytes, "longest accepted line (bytes)")
+      ->default_str(std::to_string(jobpatch::manifest_reader::default_max_line_bytes));
 
   bench_options bench;
-  std::string bench_key_file, bench_rate;
-  double bench_duration = 0, bench_timeout = 30;
+  connection_options bench_connection;
+  std::string bench_rate;
+  double bench_duration = 0;
   auto* bench_cmd = app.add_subcommand(
       "bench", "open-loop benchmark: send the manifest's updates in a cycle at a fixed rate "
                "(no order per job), latency measured from each request's intended send time");
+  bench_cmd->footer(exit_codes_text);
   bench_cmd->add_option("manifest", bench.manifest, "NDJSON manifest, or - for stdin")->required();
   bench_cmd
       ->add_option("--rate", bench_rate,
@@ -123,33 +135,25 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--duration", bench_duration, "seconds of load")
       ->required()
       ->check(CLI::PositiveNumber);
-  bench_cmd->add_option("--connections", bench.connections, "persistent connections (default 16)")
-      ->check(CLI::Range(1, 4096));
-  bench_cmd->add_option("--base-url", bench.base_url,
-                        "API base URL (default https://api.bytenite.com)");
-  bench_cmd->add_option("--api-key-file", bench_key_file,
-                        "file holding the API key (else BYTENITE_API_KEY)");
-  bench_cmd->add_option("--cacert", bench.ca_file, "extra trusted CA certificates (PEM)");
-  bench_cmd->add_flag("--insecure", bench.insecure, "do not verify TLS certificates (tests only)");
-  bench_cmd->add_option("--timeout", bench_timeout, "seconds per attempt (default 30)")
-      ->check(CLI::PositiveNumber);
-  bench_cmd->add_option("--max-attempts", bench.max_attempts, "attempts per request (default 5)")
-      ->check(CLI::Range(1, 100));
+  add_connection_options(*bench_cmd, bench_connection);
   bench_cmd->add_option("--report", bench.report, "write a self-contained HTML report");
   bench_cmd->add_option("--summary-json", bench.summary_json, "write the summary as JSON");
-  bench_cmd
-      ->add_option("--max-lines", bench.max_lines,
-                   "manifest lines held and cycled through (default 100000)")
-      ->check(CLI::Range(1, 10'000'000));
-  bench_cmd->add_option("--max-line-bytes", bench.max_line_bytes,
-                        "longest accepted line (default 1 MiB)");
+  bench_cmd->add_option("--max-lines", bench.max_lines, "manifest lines held and cycled through")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  bench_cmd->add_option("--max-line-bytes", bench.max_line_bytes, "longest accepted line (bytes)")
+      ->default_str(std::to_string(jobpatch::manifest_reader::default_max_line_bytes));
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    std::string hint = parse_error_hint(app, argc, argv);
+    std::fprintf(stderr, "jobpatch: %s\nRun jobpatch --help for more information.\n",
+                 hint.empty() ? e.what() : hint.c_str());
     return exit_usage;
   }
 
@@ -160,37 +164,33 @@ int main(int argc, char** argv) {
     }
     if (validate_cmd->parsed()) return run_validate(validate);
     if (apply_cmd->parsed()) {
-      using std::chrono::milliseconds;
-      apply.attempt_timeout = milliseconds(static_cast<long long>(timeout_seconds * 1000));
-      apply.deadline = milliseconds(static_cast<long long>(deadline_seconds * 1000));
-      apply.grace = milliseconds(static_cast<long long>(grace_seconds * 1000));
-      if (settle_seconds >= 0)
-        apply.settle = milliseconds(static_cast<long long>(settle_seconds * 1000));
-      apply.fsync_interval = milliseconds(static_cast<long long>(fsync_ms));
-      if (!shard.empty() && !parse_shard(shard, apply.shard_index, apply.shard_count)) {
-        std::fprintf(stderr, "jobpatch: --shard must be K/N with 1 <= K <= N, got %s\n",
-                     shard.c_str());
-        return exit_usage;
-      }
+      copy_connection_options(apply_connection, apply);
+      if (apply_cmd->count("--rate") && !(apply.rate > 0))
+        throw std::invalid_argument("--rate must be more than 0 requests/s (leave it out for "
+                                    "no limit), got " +
+                                    CLI::detail::to_string(apply.rate));
+      apply.deadline = seconds_option(deadline_seconds, "--deadline");
+      apply.grace = seconds_option(grace_seconds, "--grace");
+      if (settle_seconds >= 0) apply.settle = seconds_option(settle_seconds, "--settle");
+      apply.fsync_interval = seconds_option(fsync_ms / 1000, "--fsync-interval");
+      if (!shard.empty() && !parse_shard(shard, apply.shard_index, apply.shard_count))
+        throw std::invalid_argument("--shard must be K/N with 1 <= K <= N, got " + shard);
       monitor.progress = *parse_progress_mode(progress);
-      monitor.metrics_interval = std::chrono::seconds(
-          std::max<long long>(1, static_cast<long long>(metrics_interval_seconds)));
-      return run_apply(apply, api_key_file, std::move(monitor));
+      monitor.metrics_interval = std::chrono::duration_cast<std::chrono::seconds>(
+          seconds_option(std::max(1.0, metrics_interval_seconds), "--metrics-interval"));
+      monitor.shard = shard;
+      return run_apply(apply, apply_connection.api_key_file, std::move(monitor), argc, argv);
     }
     if (bench_cmd->parsed()) {
-      try {
-        bench.rate = jobpatch::parse_rate_spec(bench_rate);
-      } catch (const std::invalid_argument& e) {
-        std::fprintf(stderr, "jobpatch: --rate: %s\n", e.what());
-        return exit_usage;
-      }
-      bench.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::duration<double>(bench_duration));
-      bench.attempt_timeout =
-          std::chrono::milliseconds(static_cast<long long>(bench_timeout * 1000));
-      return run_bench(bench, bench_key_file);
+      copy_connection_options(bench_connection, bench);
+      bench.rate = jobpatch::parse_rate_spec(bench_rate);
+      bench.duration = seconds_option(bench_duration, "--duration");
+      return run_bench_command(bench, bench_connection.api_key_file);
     }
     std::fputs(app.help().c_str(), stderr);
+    return exit_usage;
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "jobpatch: %s\n", e.what());
     return exit_usage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "jobpatch: %s\n", e.what());

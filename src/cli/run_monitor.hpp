@@ -29,6 +29,7 @@ public:
     std::optional<std::uint64_t> total; // lines the run will settle, when known
     std::string metrics_file;           // empty = none
     std::chrono::seconds metrics_interval{15};
+    std::string shard; // --shard K/N, a label of every metric; empty = none
   };
 
   run_monitor(settings s, const run_statistics& stats);

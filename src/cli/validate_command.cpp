@@ -1,6 +1,7 @@
 // `jobpatch validate`: checks a whole manifest without sending anything.
 
 #include "cli/commands.hpp"
+#include "cli/output_guard.hpp"
 
 #include <jobpatch/manifest/line_source.hpp>
 #include <jobpatch/results/file_writer.hpp>
@@ -9,6 +10,9 @@
 #include <array>
 #include <cstdio>
 #include <string>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace jobpatch::cli {
 
@@ -29,6 +33,26 @@ int run_validate(const validate_options& options) {
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
   line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
                      source_options);
+  // --results follows apply's rules: never the manifest, never earlier results without
+  // --force (a later --resume would re-send everything they recorded).
+  struct stat manifest_st {};
+  bool have_st =
+      ::fstat(options.manifest == "-" ? STDIN_FILENO : source.reader().fd(), &manifest_st) == 0;
+  if (std::string why =
+          check_outputs({{"manifest", options.manifest, have_st ? &manifest_st : nullptr}},
+                        {{"--results", options.results, nullptr}});
+      !why.empty()) {
+    std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
+    return exit_usage;
+  }
+  if (!options.results.empty() && options.results != "-" && !options.force) {
+    struct stat st {};
+    if (::stat(options.results.c_str(), &st) == 0 && st.st_size > 0) {
+      std::fprintf(stderr, "jobpatch: %s already holds records; pass --force to overwrite it\n",
+                   options.results.c_str());
+      return exit_usage;
+    }
+  }
   file_writer results;
   if (!options.results.empty()) results = file_writer(options.results, file_writer::mode::truncate);
 
@@ -49,6 +73,11 @@ int run_validate(const validate_options& options) {
   results.close();
 
   printer.print_rest();
+  if (source.lines_read() == 0) {
+    std::fprintf(stderr, "jobpatch: the manifest %s holds no updates (no non-blank line)\n",
+                 options.manifest.c_str());
+    return exit_usage;
+  }
   std::uint64_t invalid = printer.count();
   auto count = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::fprintf(stderr,

@@ -32,6 +32,7 @@ bool line_source::next(source_item& item) {
       item.error.op.reset();
       item.error.message = "line is " + std::to_string(line_.oversized) +
                            " bytes, over the limit of " + std::to_string(reader_.max_line_bytes());
+      if (options_.on_invalid) options_.on_invalid(item.error);
       // The job is unknown, so every shard reports it: a bad line is never lost.
       return true;
     }
@@ -43,6 +44,7 @@ bool line_source::next(source_item& item) {
     item.already_applied = item.changed = false;
     if (!item.valid) {
       item.error = validator_.error();
+      if (options_.on_invalid) options_.on_invalid(item.error);
       return true;
     }
     if (options_.resume) mark_resumed(item);

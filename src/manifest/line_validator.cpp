@@ -145,7 +145,12 @@ bool line_validator::validate(std::string_view line, std::size_t readable,
       if (!op) {
         std::string message = "unknown op ";
         append_json_string(message, excerpt(name));
-        message += " (expected datasource, params, jobname or configs)";
+        constexpr std::array op_names = {std::string_view("datasource"), std::string_view("params"),
+                                         std::string_view("jobname"), std::string_view("configs")};
+        if (auto hint = detail::closest_name(name, op_names); !hint.empty())
+          message += " (did you mean \"" + std::string(hint) + "\"?)";
+        else
+          message += " (expected datasource, params, jobname or configs)";
         return fail(std::move(message));
       }
       out.op = *op;

@@ -70,8 +70,14 @@ asio::awaitable<void> access_token_source::exchange() {
     } else if (reply.outcome.cls == error_class::none) {
       std::string text = parser.error_text(reply.body);
       problem = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
-      if (reply.status == 400 || reply.status == 401 || reply.status == 403 ||
-          reply.status == 404) {
+      if (reply.status == 404 || reply.status == 405) {
+        // No token endpoint there: the URL is wrong, not the key.
+        failure_ = "the token endpoint " + std::string(server_.tls ? "https://" : "http://") +
+                   server_.host_header + server_.base_path + "/v1/auth/access_token answered " +
+                   problem + "; check --base-url (the API root, e.g. https://api.bytenite.com)";
+        break;
+      }
+      if (reply.status == 400 || reply.status == 401 || reply.status == 403) {
         failure_ = "authentication failed: the access-token exchange was refused (" + problem +
                    "); check the API key";
         break;

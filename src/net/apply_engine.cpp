@@ -56,6 +56,30 @@ constexpr milliseconds default_settle{5000};
 // 10 ms of jitter; 0.5 % let a server count 551 in a second for --rate 500 --burst 50).
 constexpr double rate_margin = 0.99;
 
+// The byError key of a line that failed for `why` after `last` (an HTTP status named
+// with its reason phrase, so a 404 is told from a 403 at a glance).
+std::string final_reason_key(final_reason why, attempt_outcome last) {
+  if (why != final_reason::not_retryable) return std::string(to_string(why));
+  if (last.cls != error_class::http_status) return std::string(to_string(last.cls));
+  std::string key = "HTTP " + std::to_string(last.status);
+  switch (last.status) {
+  case 400:
+    return key + " Bad Request";
+  case 403:
+    return key + " Forbidden";
+  case 404:
+    return key + " Not Found";
+  case 405:
+    return key + " Method Not Allowed";
+  case 409:
+    return key + " Conflict";
+  case 422:
+    return key + " Unprocessable Content";
+  default:
+    return key;
+  }
+}
+
 // One update held by the engine, from the reader until its final outcome.
 struct slot {
   operation op;
@@ -67,6 +91,7 @@ struct slot {
   clock::time_point first_send{};
   int last_status = 0;
   std::string last_error;
+  std::string fail_reason; // the summaries' byError key when the line ends failed
   bool in_use = false;
 };
 
@@ -237,7 +262,10 @@ void engine::accept_batch(std::vector<source_item>& batch) {
   std::size_t released = 0;
   for (auto& item : batch) {
     if (stopping_) {
-      ++result_.not_attempted;
+      if (item.valid && !item.already_applied) {
+        ++result_.not_attempted;
+        sink_.record_unsent(item.raw_line);
+      }
       ++released;
       continue;
     }
@@ -278,6 +306,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     s.auth_retried = false;
     s.last_status = 0;
     s.last_error.clear();
+    s.fail_reason.clear();
     scheduler_.push(handle, s.op.job_id);
   }
   if (released) release_window(released);
@@ -304,6 +333,7 @@ bool engine::settle_if_job_failed(std::uint64_t handle) {
   if (it == failed_jobs_.end() || s.attempts > 0) return false;
   s.last_error = "not sent: line " + std::to_string(it->second) +
                  " of this job failed, and its later updates must not overtake it";
+  s.fail_reason = "withheld (an earlier update of the job failed)";
   finish(handle, outcome::failed, nullptr, -1);
   return true;
 }
@@ -342,6 +372,10 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
     r.state = verdict->state;
   }
   if (result != outcome::ok) r.error = s.last_error;
+  if (result == outcome::failed)
+    stats_.record_failure_reason(s.fail_reason.empty() ? std::string_view("other")
+                                                       : std::string_view(s.fail_reason));
+  if (result == outcome::ok && r.verified && !*r.verified) stats_.record_unverified();
   sink_.record(r, s.raw_line);
   stats_.record_outcome(s.op.op, result, s.attempts,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -403,7 +437,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
       in_doubt_until_[done.op.job_id] = now + settle_;
   }
   stats_.record_attempt(done.op.op, outcome,
-                        std::chrono::duration_cast<std::chrono::nanoseconds>(service));
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(service), connected);
   // A 401 after a token refresh means the key itself is no longer accepted.
   bool auth_rejected =
       outcome.cls == error_class::http_status && outcome.status == 401 && done.auth_retried;
@@ -426,11 +460,15 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     report.retry_after = parse_retry_after(reply.retry_after, std::chrono::system_clock::now());
   auto decision = policy_.decide(report, now, deadline_);
   if (outcome.ok()) {
+    if (wrong_job) done.fail_reason = "answer names another job";
     finish(handle, wrong_job ? outcome::failed : outcome::ok, &verdict, latency_ms);
     co_return;
   }
   if (stopping_) {
     if (result_.aborted) done.last_error += " (run aborted)";
+    done.fail_reason = result_.aborted             ? "run aborted"
+                       : result_.deadline_exceeded ? "deadline reached"
+                                                   : "interrupted";
     finish(handle, outcome::failed, nullptr, latency_ms);
     co_return;
   }
@@ -446,6 +484,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     wake_workers();
     break;
   case retry_action::final:
+    done.fail_reason = final_reason_key(decision.reason, outcome);
     if (decision.reason != final_reason::not_retryable &&
         decision.reason != final_reason::succeeded) {
       done.last_error += " (";
@@ -525,9 +564,13 @@ void engine::drain_unfinished() {
     if (s.attempts == 0) {
       s.in_use = false;
       ++result_.not_attempted;
+      sink_.record_unsent(s.raw_line);
       release_window(1);
       continue;
     }
+    s.fail_reason = result_.aborted             ? "run aborted"
+                    : result_.deadline_exceeded ? "deadline reached"
+                                                : "interrupted";
     s.last_error += result_.aborted             ? " (run aborted)"
                     : result_.deadline_exceeded ? " (deadline reached before a retry)"
                                                 : " (interrupted before a retry)";
@@ -615,6 +658,9 @@ run_status engine::run() {
       [this](std::string reason) { abort(std::move(reason)); }, all_workers_done);
   io_.run();
   reader_thread_.join();
+  // Batches the reader handed over after the loop stopped: counted (and listed) as unsent.
+  io_.restart();
+  io_.poll();
   stats_.set_token_exchanges(tokens_.exchanges());
   if (held_in_doubt_)
     result_.notes.push_back(

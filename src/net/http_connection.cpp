@@ -1,5 +1,8 @@
 #include "net/http_connection.hpp"
 
+#include <cctype>
+#include <charconv>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -65,6 +68,7 @@ server_address parse_server_address(const std::string& base_url, bool verify) {
   if (!url) throw std::runtime_error("--base-url is not a URL: " + base_url);
   server_address server;
   std::string scheme(url->scheme());
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (scheme == "https")
     server.tls = true;
   else if (scheme == "http")
@@ -76,6 +80,14 @@ server_address parse_server_address(const std::string& base_url, bool verify) {
   server.host = url->host_address();
   if (server.host.empty()) throw std::runtime_error("--base-url has no host");
   server.port = url->has_port() ? std::string(url->port()) : (server.tls ? "443" : "80");
+  if (url->has_port()) {
+    unsigned long port = 0;
+    auto [end, ec] =
+        std::from_chars(server.port.data(), server.port.data() + server.port.size(), port);
+    if (server.port.empty() || ec != std::errc{} ||
+        end != server.port.data() + server.port.size() || port < 1 || port > 65535)
+      throw std::runtime_error("--base-url port must be 1 to 65535, got " + server.port);
+  }
   std::string host_for_header =
       url->host_type() == boost::urls::host_type::ipv6 ? "[" + server.host + "]" : server.host;
   server.host_header = url->has_port() ? host_for_header + ":" + server.port : host_for_header;
@@ -89,7 +101,7 @@ void resolve_server(asio::any_io_executor executor, server_address& server) {
   asio::ip::tcp::resolver resolver(executor);
   error_code ec;
   server.endpoints = resolver.resolve(server.host, server.port, ec);
-  if (ec) throw std::runtime_error("cannot resolve " + server.host + ": " + ec.message());
+  if (ec) throw unresolvable_host("cannot resolve " + server.host + ": " + ec.message());
 }
 
 asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify) {

@@ -2,6 +2,8 @@
 // One persistent HTTP/1.1 connection (TLS or plain) used by one worker at a time.
 // Private to the engine: it is the only place that knows Beast and OpenSSL.
 
+#include "net/net_errors.hpp"
+
 #include <jobpatch/wire/attempt_outcome.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -98,6 +100,7 @@ server_address parse_server_address(const std::string& base_url, bool verify);
 
 // Resolves `server`'s host once per run: a host that does not resolve is a setup failure
 // (std::runtime_error), not thousands of failed lines.
+// Throws unresolvable_host (net_errors.hpp).
 void resolve_server(asio::any_io_executor executor, server_address& server);
 
 // Builds the client TLS context: TLS 1.2 minimum, system trust store plus `ca_file`,

@@ -21,6 +21,13 @@ void result_sink::record(const result_record& r, std::string_view raw_line) {
   }
 }
 
+void result_sink::record_unsent(std::string_view raw_line) {
+  if (!failed_.is_open() || raw_line.empty()) return;
+  failed_.buffer() += raw_line;
+  failed_.buffer() += '\n';
+  failed_.commit();
+}
+
 void result_sink::flush(bool durable) {
   if (results_.is_open()) durable ? results_.sync() : results_.flush();
   if (failed_.is_open()) failed_.flush();

@@ -2,6 +2,7 @@
 
 #include <jobpatch/results/json_text.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace jobpatch {
@@ -12,8 +13,9 @@ double to_ms(std::chrono::nanoseconds ns) { return static_cast<double>(ns.count(
 } // namespace
 
 void run_statistics::record_attempt(op_kind op, attempt_outcome result,
-                                    std::chrono::nanoseconds service) {
+                                    std::chrono::nanoseconds service, bool sent) {
   ++attempts_;
+  if (sent) ++requests_;
   ++ops_[static_cast<std::size_t>(op)].attempts;
   bool answered = result.cls == error_class::none || result.cls == error_class::http_status;
   if (answered && result.status > 0 && result.status < max_status)
@@ -41,6 +43,7 @@ void run_statistics::record_outcome(op_kind op, outcome result, unsigned attempt
     return;
   }
   if (attempts == 0) return; // never sent: no latency to speak of
+  ++lines_sent_;
   s.latency.record(latency);
   latency_.record(latency);
 }
@@ -79,8 +82,17 @@ std::uint64_t run_statistics::total() const noexcept {
 }
 
 std::uint64_t run_statistics::retries() const noexcept {
-  std::uint64_t sent = count(outcome::ok) + count(outcome::failed);
-  return attempts_ > sent ? attempts_ - sent : 0;
+  // Lines withheld or stopped before their first attempt made none: they are not "sent".
+  return attempts_ > lines_sent_ ? attempts_ - lines_sent_ : 0;
+}
+
+void run_statistics::record_failure_reason(std::string_view reason) {
+  for (auto& [name, n] : reasons_)
+    if (name == reason) {
+      ++n;
+      return;
+    }
+  reasons_.emplace_back(reason, 1);
 }
 
 std::vector<std::pair<int, std::uint64_t>> run_statistics::status_counts() const {
@@ -97,7 +109,7 @@ std::vector<std::pair<error_class, std::uint64_t>> run_statistics::error_counts(
   return out;
 }
 
-void run_statistics::append_answers_json(std::string& out) const {
+void run_statistics::append_answers_json(std::string& out, bool final_reasons) const {
   out += "\"byStatus\":{";
   bool first = true;
   for (auto [code, n] : status_counts()) {
@@ -110,6 +122,17 @@ void run_statistics::append_answers_json(std::string& out) const {
   }
   out += "},\"byError\":{";
   first = true;
+  if (final_reasons) {
+    for (const auto& [reason, n] : reasons_) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, reason);
+      out += ':';
+      append_uint(out, n);
+    }
+    out += "},\"errorsByClass\":{";
+    first = true;
+  }
   for (auto [cls, n] : error_counts()) {
     if (!first) out += ',';
     first = false;
@@ -125,8 +148,8 @@ std::string run_statistics::summary_text(const run_status& status) const {
   std::string out;
   double rps = status.wall_seconds > 0 ? static_cast<double>(attempts_) / status.wall_seconds : 0;
   std::snprintf(line, sizeof line,
-                "%llu lines: %llu ok, %llu failed, %llu invalid, %llu skipped; %llu requests "
-                "(%llu retries) in %.2f s, %.0f requests/s\n",
+                "%llu lines: %llu ok, %llu failed, %llu invalid, %llu skipped; %llu attempts "
+                "(%llu retries) in %.2f s, %.0f attempts/s\n",
                 static_cast<unsigned long long>(total()),
                 static_cast<unsigned long long>(count(outcome::ok)),
                 static_cast<unsigned long long>(count(outcome::failed)),
@@ -154,6 +177,20 @@ std::string run_statistics::summary_text(const run_status& status) const {
     statuses += std::string(to_string(cls)) + ": " + std::to_string(n);
   }
   if (!statuses.empty()) out += "answers: " + statuses + "\n";
+  if (!reasons_.empty()) {
+    // The top reasons lines failed for, most frequent first.
+    auto top = reasons_;
+    std::stable_sort(top.begin(), top.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    out += "failed lines by reason:\n";
+    for (std::size_t i = 0; i < top.size() && i < 5; ++i)
+      out += "  " + std::to_string(top[i].second) + " " + top[i].first + "\n";
+    if (top.size() > 5) out += "  ... and " + std::to_string(top.size() - 5) + " more reasons\n";
+  }
+  if (std::uint64_t unverified = verified_false_)
+    out += std::to_string(unverified) +
+           " lines were answered 200 without the values sent (verified:false): the server "
+           "acknowledged updates it may not have applied\n";
   for (const auto& note : status.notes) out += "note: " + note + "\n";
   if (status.changed)
     out += std::to_string(status.changed) +
@@ -194,6 +231,8 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
   number("changedSinceResume", status.changed);
   number("attempts", attempts_);
   number("retries", retries());
+  number("requests", requests_);
+  number("unverified", verified_false_);
   number("tokenRefreshes", token_refreshes_);
   out += "\"byOp\":{";
   for (std::size_t i = 0; i < op_kind_count; ++i) {
@@ -211,7 +250,7 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
     out += '}';
   }
   out += "},";
-  append_answers_json(out);
+  append_answers_json(out, true);
   out += ",\"latencyMs\":";
   append_latency_json(out, latency_);
   out += ",\"serviceMs\":";

@@ -7,6 +7,7 @@
 #include <jobpatch/results/resume_state.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_set>
 
@@ -31,6 +32,9 @@ public:
     std::uint32_t shard_index = 0, shard_count = 1; // keep jobs whose id hashes to index
     bool keep_raw_lines = false;                    // fill source_item::raw_line
     const resume_state* resume = nullptr;           // mark lines an earlier run applied
+    // Called (on the reading thread) with every invalid line of this shard, in order: a
+    // stream is not validated beforehand, so this is where its errors are shown.
+    std::function<void(const invalid_line&)> on_invalid;
   };
 
   line_source(manifest_reader reader, options o);

@@ -44,9 +44,15 @@ public:
   // While `*flag` is false reading goes on; once set, a reader waiting for input (a pipe,
   // a terminal) gives up within ~100 ms and the input ends there. Set before next().
   void set_cancel_flag(const std::atomic<bool>* flag) noexcept { cancel_ = flag; }
+  // Reading may go on after a cancel (a regular file, to list what was never sent).
+  void clear_cancel() noexcept {
+    cancel_ = nullptr;
+    eof_ = false;
+  }
 
   std::uint64_t bytes_read() const noexcept { return bytes_read_; }
   std::size_t max_line_bytes() const noexcept { return max_line_; }
+  int fd() const noexcept { return fd_; }
 
 private:
   bool fill(); // reads more input after end_; false at end of input

@@ -20,6 +20,10 @@ public:
   // Records the final outcome of one line. `raw_line` is the manifest line as written,
   // copied to the failed-lines manifest when the outcome is failed.
   void record(const result_record& r, std::string_view raw_line = {});
+  // A line that ends this run unsent (deadline, abort, signal; or failed for good in an
+  // earlier run): no record, but copied to the failed-lines manifest, so that re-feeding
+  // that file completes the manifest.
+  void record_unsent(std::string_view raw_line);
 
   // Writes buffered records out as whole lines (called every few milliseconds and at
   // the end); with `durable`, also fdatasync()s the results file, so that a crash or

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jobpatch {
@@ -22,7 +23,7 @@ struct run_status {
   std::string abort_reason;
   int signal = 0; // SIGINT / SIGTERM that stopped the run, or 0
   bool deadline_exceeded = false;
-  std::uint64_t not_attempted = 0; // lines read but never sent because the run stopped
+  std::uint64_t not_attempted = 0; // lines never sent because the run stopped
   std::uint64_t changed = 0;       // --resume: lines recorded ok earlier that differ now
   std::uint64_t first_changed = 0; // the first such line number
   std::vector<std::string> notes;  // things worth telling about the inputs (resume repairs)
@@ -39,18 +40,33 @@ public:
   };
 
   // One request and its answer (or transport failure); `service` is send to answer.
-  void record_attempt(op_kind op, attempt_outcome result, std::chrono::nanoseconds service);
+  // `sent` is false when the connection failed before the request left (not an HTTP
+  // request, though an attempt).
+  void record_attempt(op_kind op, attempt_outcome result, std::chrono::nanoseconds service,
+                      bool sent = true);
   // The final outcome of a line that was sent at least once (or skipped on resume).
   void record_outcome(op_kind op, outcome result, unsigned attempts,
                       std::chrono::nanoseconds latency);
   // A line rejected by validation; `op` when it was known.
   void record_invalid(std::optional<op_kind> op);
+  // Why a line ended failed ("withheld", "retry budget exhausted", "HTTP 404 Not Found"):
+  // the summaries' byError, one count per line.
+  void record_failure_reason(std::string_view reason);
+  const std::vector<std::pair<std::string, std::uint64_t>>& failure_reasons() const noexcept {
+    return reasons_;
+  }
   void set_token_exchanges(std::uint64_t n) noexcept { token_refreshes_ = n; }
+  // A 200 whose answer did not show the values sent (verified:false).
+  void record_unverified() noexcept { ++verified_false_; }
+  std::uint64_t unverified() const noexcept { return verified_false_; }
 
   std::uint64_t total() const noexcept;
   std::uint64_t count(outcome o) const noexcept;
   std::uint64_t attempts() const noexcept { return attempts_; }
+  // Attempts beyond each line's first (resends after a 401 included).
   std::uint64_t retries() const noexcept;
+  // HTTP requests that left (attempts whose connection failed first are not).
+  std::uint64_t requests() const noexcept { return requests_; }
   const per_op& op_stats(op_kind op) const noexcept { return ops_[static_cast<std::size_t>(op)]; }
   const latency_histogram& latency() const noexcept { return latency_; }
   const latency_histogram& service_time() const noexcept { return service_; }
@@ -58,7 +74,9 @@ public:
   std::vector<std::pair<int, std::uint64_t>> status_counts() const;
   std::vector<std::pair<error_class, std::uint64_t>> error_counts() const;
   // "byStatus":{"200":N,...},"byError":{"timeout":N,...}: the summaries' answer counts.
-  void append_answers_json(std::string& out) const;
+  // With `final_reasons` (apply), byError holds why lines failed and the per-attempt
+  // classes go to "errorsByClass".
+  void append_answers_json(std::string& out, bool final_reasons = false) const;
 
   // Human summary, a few lines for stderr.
   std::string summary_text(const run_status& status) const;
@@ -68,7 +86,9 @@ public:
 private:
   std::array<per_op, op_kind_count> ops_{};
   std::uint64_t invalid_without_op_ = 0;
-  std::uint64_t attempts_ = 0, token_refreshes_ = 0;
+  std::uint64_t attempts_ = 0, token_refreshes_ = 0, requests_ = 0, lines_sent_ = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> reasons_; // few: a vector
+  std::uint64_t verified_false_ = 0;
   std::array<std::uint64_t, max_status> by_status_{};
   std::array<std::uint64_t, error_class_count> by_error_{};
   latency_histogram latency_; // per line

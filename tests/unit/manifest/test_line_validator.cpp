@@ -85,7 +85,7 @@ TEST_CASE("line_validator: structure errors") {
   CHECK(check(R"({"jobId":"j","op":"jobname","body":"x","body":"y"})").error.message ==
         R"(duplicate key "body")");
   CHECK(check(R"({"jobId":"j","op":"Configs","body":{}})").error.message ==
-        R"(unknown op "Configs" (expected datasource, params, jobname or configs))");
+        R"(unknown op "Configs" (did you mean "configs"?))");
   CHECK(check(R"({"jobId":"j","op":7,"body":{}})").error.message ==
         "op must be a string, got number 7");
   CHECK(check("[1,2]").error.message == "line must be a JSON object, got array");

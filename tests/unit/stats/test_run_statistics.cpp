@@ -31,7 +31,7 @@ TEST_CASE("run_statistics: counts, retries and the summary JSON") {
   CHECK(json.find(R"("total":4,"ok":1,"failed":1,"invalid":2,"skipped":0,)") == 1);
   CHECK(json.find(R"("attempts":4,"retries":2,)") != std::string::npos);
   CHECK(json.find(R"("byStatus":{"200":1,"404":1,"503":1})") != std::string::npos);
-  CHECK(json.find(R"("byError":{"timeout":1})") != std::string::npos);
+  CHECK(json.find(R"("byError":{},"errorsByClass":{"timeout":1})") != std::string::npos);
   CHECK(json.find(R"("requestsPerSecond":2,)") != std::string::npos);
   CHECK(json.find(R"("exitCode":1})") != std::string::npos);
   // Per-line latency: the 120 ms and 40 ms lines; max is exact.

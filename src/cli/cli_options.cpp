@@ -1,0 +1,117 @@
+#include "cli/cli_options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace jobpatch::cli {
+
+void add_connection_options(CLI::App& command, connection_options& o) {
+  command.add_option("--base-url", o.base_url, "API base URL (http:// or https://)")
+      ->capture_default_str();
+  command.add_option("--api-key-file", o.api_key_file,
+                     "file holding the API key (default: the BYTENITE_API_KEY variable)");
+  command.add_option("--cacert", o.ca_file, "extra trusted CA certificates (PEM)");
+  command.add_flag("--insecure", o.insecure, "do not verify TLS certificates (tests only)");
+  command.add_option("--connections", o.connections, "persistent connections")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command.add_option("--timeout", o.timeout_seconds, "seconds per attempt")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command.add_option("--max-attempts", o.max_attempts, "attempts per update")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+}
+
+std::chrono::milliseconds seconds_option(double seconds, const char* flag) {
+  // A year is more than any run needs and far from the clock's overflow (~292 years in
+  // nanoseconds).
+  constexpr double most = 366.0 * 24 * 3600;
+  if (!std::isfinite(seconds) || seconds < 0 || seconds > most)
+    throw std::invalid_argument(std::string(flag) + " must be between 0 and " +
+                                std::to_string(static_cast<long long>(most)) +
+                                " seconds (a year), got " + CLI::detail::to_string(seconds));
+  return std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000)));
+}
+
+namespace {
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The long names of `command`'s options, with their dashes.
+std::vector<std::string> option_names(const CLI::App& command) {
+  std::vector<std::string> names;
+  for (const CLI::Option* option : command.get_options())
+    for (const auto& name : option->get_lnames()) names.push_back("--" + name);
+  return names;
+}
+
+} // namespace
+
+std::string closest_name(const std::string& typed, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = 3;
+  for (const auto& candidate : candidates) {
+    std::size_t d = edit_distance(typed, candidate);
+    // "--conn" for "--connections": an abbreviation is a near miss too.
+    if (d > 2 && typed.size() >= 4 && candidate.starts_with(typed)) d = 2;
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::string parse_error_hint(const CLI::App& app, int argc, const char* const* argv) {
+  std::vector<std::string> subcommands;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    subcommands.push_back(sub->get_name());
+  const CLI::App* command = &app;
+  int i = 1;
+  // The subcommand is the first word that is not an option of the app itself.
+  for (; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word.starts_with("-")) continue;
+    if (std::find(subcommands.begin(), subcommands.end(), word) == subcommands.end()) {
+      std::string hint = closest_name(word, subcommands);
+      return "unknown subcommand " + word +
+             (hint.empty() ? " (expected validate, apply or bench)"
+                           : " (did you mean " + hint + "?)");
+    }
+    command = app.get_subcommand(word);
+    ++i;
+    break;
+  }
+  std::vector<std::string> names = option_names(*command);
+  for (; i < argc; ++i) {
+    std::string word = argv[i];
+    if (!word.starts_with("--")) continue;
+    if (word == "--") break;
+    word = word.substr(0, word.find('='));
+    if (std::find(names.begin(), names.end(), word) != names.end()) continue;
+    std::string where = command == &app ? "" : " for " + command->get_name();
+    std::string hint = closest_name(word, names);
+    return "unknown option " + word + where +
+           (hint.empty() ? " (see --help)" : " (did you mean " + hint + "?)");
+  }
+  return {};
+}
+
+} // namespace jobpatch::cli

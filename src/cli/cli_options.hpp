@@ -1,0 +1,64 @@
+#pragma once
+// The command-line pieces apply and bench share: one block of connection options declared
+// once, the seconds-to-duration conversion with its range check, and the hints a parse
+// error prints ("did you mean --connections?").
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace jobpatch::cli {
+
+// The connection options of `apply` and `bench`, as typed; copied into each subcommand's
+// options by copy_connection_options() after parsing.
+struct connection_options {
+  std::string base_url = "https://api.bytenite.com";
+  std::string api_key_file; // empty = BYTENITE_API_KEY
+  std::string ca_file;
+  bool insecure = false;
+  unsigned connections = 16;
+  unsigned max_attempts = 5;
+  double timeout_seconds = 30;
+};
+
+// Declares --base-url, --api-key-file, --cacert, --insecure, --connections, --timeout and
+// --max-attempts on `command`, bound to `o` (whose values are the defaults help shows).
+void add_connection_options(CLI::App& command, connection_options& o);
+
+// Copies the connection fields into an apply_options or bench_options. Throws
+// std::invalid_argument when --timeout is out of range.
+template <class Options>
+void copy_connection_options(const connection_options& c, Options& out);
+
+// `seconds` of option `flag` as milliseconds. Throws std::invalid_argument naming the flag
+// when it is negative, not finite or beyond a year (1e17 s would overflow the clock).
+std::chrono::milliseconds seconds_option(double seconds, const char* flag);
+
+// The name among `candidates` closest to `typed` (a typo: at most 2 edits, or a prefix), or
+// empty.
+std::string closest_name(const std::string& typed, const std::vector<std::string>& candidates);
+
+// After CLI11 refused `argv`: one line naming what was not understood and the closest
+// subcommand or flag, e.g. "jobpatch: unknown option --conections for apply (did you mean
+// --connections?)". Empty when there is nothing better to say than CLI11's own message.
+std::string parse_error_hint(const CLI::App& app, int argc, const char* const* argv);
+
+template <class Options>
+void copy_connection_options(const connection_options& c, Options& out) {
+  out.base_url = c.base_url;
+  out.ca_file = c.ca_file;
+  out.insecure = c.insecure;
+  out.connections = c.connections;
+  out.max_attempts = c.max_attempts;
+  out.attempt_timeout = seconds_option(c.timeout_seconds, "--timeout");
+  if (out.attempt_timeout.count() <= 0)
+    throw std::invalid_argument("--timeout must be more than 0 seconds");
+}
+
+} // namespace jobpatch::cli

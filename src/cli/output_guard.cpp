@@ -1,0 +1,189 @@
+#include "cli/output_guard.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+namespace jobpatch::cli {
+namespace {
+
+// How a file is told apart: device and inode when it exists, else the resolved path it
+// will be created at.
+struct file_identity {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  std::string resolved;
+  bool operator==(const file_identity& o) const {
+    return exists == o.exists && (exists ? dev == o.dev && ino == o.ino : resolved == o.resolved);
+  }
+};
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// The identity of `file`, or nullopt with `error` set when its directory is missing.
+std::optional<file_identity> identify(const named_file& file, std::string& error) {
+  file_identity id;
+  struct stat st {};
+  if (file.opened) {
+    st = *file.opened;
+  } else if (::stat(file.path.c_str(), &st) != 0) {
+    int e = errno;
+    std::string dir = parent_of(file.path);
+    char resolved[PATH_MAX];
+    if (e != ENOENT || !::realpath(dir.c_str(), resolved)) {
+      if (e == ENOENT) e = errno;
+      error = file.flag + " " + file.path + ": " +
+              (e == ENOENT ? "no such directory " + dir : errno_text(e));
+      return std::nullopt;
+    }
+    auto slash = file.path.find_last_of('/');
+    id.resolved = std::string(resolved) + "/" +
+                  (slash == std::string::npos ? file.path : file.path.substr(slash + 1));
+    return id;
+  }
+  id.exists = true;
+  id.dev = st.st_dev;
+  id.ino = st.st_ino;
+  return id;
+}
+
+std::string describe(const named_file& f) {
+  return f.flag == "manifest" ? "the manifest (" + f.path + ")" : f.flag + " (" + f.path + ")";
+}
+
+} // namespace
+
+std::string check_outputs(const std::vector<named_file>& inputs,
+                          const std::vector<named_file>& outputs,
+                          const std::vector<std::string>& replaced_by_rename) {
+  std::vector<std::pair<const named_file*, file_identity>> seen;
+  std::string error;
+  for (const auto& input : inputs) {
+    if (input.path.empty() && !input.opened) continue;
+    auto id = identify(input, error);
+    if (id) seen.emplace_back(&input, *id); // a missing input is reported where it is read
+    error.clear();
+  }
+  std::size_t inputs_seen = seen.size();
+  for (const auto& output : outputs) {
+    if (output.path.empty() || output.path == "-") continue;
+    auto id = identify(output, error);
+    if (!id) return error;
+    for (std::size_t i = 0; i < seen.size(); ++i)
+      if (seen[i].second == *id)
+        return output.flag + " " + output.path + " is " + describe(*seen[i].first) +
+               (i < inputs_seen ? ": it would be overwritten; pick another file"
+                                : ": every output needs a file of its own");
+    seen.emplace_back(&output, *id);
+  }
+  // Only once every name is compared: probing creates files, which would change how a
+  // later spelling of the same file is identified.
+  for (const auto& output : outputs) {
+    if (output.path.empty() || output.path == "-") continue;
+    struct stat st {};
+    if (::stat(output.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      return output.flag + " " + output.path + " is a directory; name a file";
+    bool by_rename = std::find(replaced_by_rename.begin(), replaced_by_rename.end(), output.flag) !=
+                     replaced_by_rename.end();
+    if (by_rename) {
+      std::string dir = parent_of(output.path);
+      if (::access(dir.c_str(), W_OK) != 0)
+        return output.flag + " " + output.path + ": cannot write in " + dir + ": " +
+               errno_text(errno);
+      continue;
+    }
+    // Opened without truncating: an existing file keeps its content until it is written.
+    int fd = ::open(output.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+    if (fd < 0) return output.flag + " " + output.path + ": cannot write: " + errno_text(errno);
+    ::close(fd);
+  }
+  return {};
+}
+
+results_lock::results_lock(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    int e = errno;
+    struct stat st {};
+    error_ =
+        "--results " + path + ": " +
+        (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? "is a directory; name a file"
+                                                               : "cannot open: " + errno_text(e));
+    return;
+  }
+  if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
+  int e = errno;
+  if (e != EWOULDBLOCK) {
+    error_ = "--results " + path + ": cannot lock: " + errno_text(e);
+    return;
+  }
+  // The holder, from /proc/locks ("1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> ...").
+  struct stat st {};
+  ::fstat(fd_, &st);
+  char key[64];
+  std::snprintf(key, sizeof key, "%02x:%02x:%lu", major(st.st_dev), minor(st.st_dev),
+                static_cast<unsigned long>(st.st_ino));
+  std::string holder;
+  std::ifstream locks("/proc/locks");
+  for (std::string line; std::getline(locks, line);) {
+    if (line.find("FLOCK") == std::string::npos || line.find("->") != std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string number, kind, advisory, access, pid, file;
+    fields >> number >> kind >> advisory >> access >> pid >> file;
+    if (file == key) {
+      holder = pid;
+      break;
+    }
+  }
+  error_ = "--results " + path + " is in use by another jobpatch run" +
+           (holder.empty() ? "" : " (pid " + holder + ")") +
+           "; wait for it to finish, or give this run a results file of its own";
+  ::close(fd_);
+  fd_ = -1;
+}
+
+results_lock::~results_lock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+std::string check_descriptors(unsigned connections) {
+  // Besides one socket per connection: stdio, the manifest, the outputs, the resolver and
+  // the token exchange's connection, with room to spare.
+  constexpr unsigned own_files = 32;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return {};
+  if (connections + own_files <= limit.rlim_cur) return {};
+  auto most = limit.rlim_cur > own_files ? limit.rlim_cur - own_files : 0;
+  return "--connections " + std::to_string(connections) + " needs more open files than the " +
+         "limit of " + std::to_string(limit.rlim_cur) + " (ulimit -n): use --connections " +
+         std::to_string(most) + " or fewer, or raise the limit";
+}
+
+} // namespace jobpatch::cli

@@ -1,0 +1,54 @@
+#pragma once
+// What `apply`, `validate` and `bench` check before anything is sent: that no output is
+// also an input or another output (compared as files, not as strings), that every output
+// can be written, that one run at a time uses a results file, and that the descriptors
+// the connections need are there.
+
+#include <string>
+#include <vector>
+
+#include <sys/stat.h>
+
+namespace jobpatch::cli {
+
+// A file named on the command line: `flag` ("--results", "manifest") names it in messages.
+struct named_file {
+  std::string flag;
+  std::string path;
+  // For an input already open (the manifest, stdin): its fstat, which is what counts
+  // however it was spelled. Otherwise the path is looked up.
+  const struct stat* opened = nullptr;
+};
+
+// Empty when every output is a file of its own and can be created or written; otherwise
+// one line naming the clash or the reason (with the errno text), e.g. "--failed-out
+// m.ndjson is the manifest (m.ndjson)". Outputs named "-" or empty are ignored.
+// `checked_dirs` outputs (the metrics file, written through a temporary file beside it)
+// need a writable directory; the others are opened for writing without truncating.
+std::string check_outputs(const std::vector<named_file>& inputs,
+                          const std::vector<named_file>& outputs,
+                          const std::vector<std::string>& replaced_by_rename = {});
+
+// An advisory lock (flock) on a results file, held while this object lives.
+class results_lock {
+public:
+  results_lock() = default;
+  // Creates `path` when missing and locks it without waiting. Empty error() when held.
+  explicit results_lock(const std::string& path);
+  ~results_lock();
+  results_lock(const results_lock&) = delete;
+  results_lock& operator=(const results_lock&) = delete;
+  const std::string& error() const noexcept { return error_; }
+
+private:
+  int fd_ = -1;
+  std::string error_;
+};
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (once, at start).
+void raise_descriptor_limit();
+// Empty when `connections` (plus the run's own files) fit in the descriptor limit;
+// otherwise why not, naming the limit and the largest --connections that fits.
+std::string check_descriptors(unsigned connections);
+
+} // namespace jobpatch::cli

@@ -1,0 +1,269 @@
+// jobpatch as an operator types it: pipes, process substitution, the same file under two
+// names, two runs at once, a deadline, typos. Each case failed on the main of issue 11.
+
+#include "apply_runner.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace jobpatch::test;
+namespace json = boost::json;
+using std::chrono::seconds;
+
+namespace {
+
+// Runs `command` with bash (so pipes and <(...) work as typed), JOBPATCH naming the
+// binary and the mock's URL options in CONNECT; returns the exit code, stderr in `err`.
+int shell(const mock_process& mock, const std::string& command, std::string& err,
+          seconds timeout = seconds(60)) {
+  std::string connect =
+      "--base-url https://localhost:" + std::to_string(mock.port()) + " --cacert " + mock.cert();
+  child_process child(
+      {"/bin/bash", "-c", command},
+      {{"JOBPATCH", JOBPATCH_BIN}, {"CONNECT", connect}, {"BYTENITE_API_KEY", mock_test_key}}, "",
+      mock.path("shell.err"));
+  int code = child.wait(timeout);
+  err = read_file(mock.path("shell.err"));
+  return code;
+}
+
+std::size_t count_lines(const std::string& path) { return read_lines(path).size(); }
+
+} // namespace
+
+TEST_CASE("operator: a pipe, /dev/stdin and <(...) are read once, like -, and applied") {
+  mock_process mock({}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 40, 20);
+  std::string err;
+  CHECK(shell(mock,
+              "cat " + manifest + " | $JOBPATCH apply /dev/stdin $CONNECT --results " +
+                  mock.path("r1.ndjson"),
+              err) == 0);
+  INFO(err);
+  CHECK(count_lines(mock.path("r1.ndjson")) == 40);
+  CHECK(
+      shell(mock,
+            "$JOBPATCH apply <(cat " + manifest + ") $CONNECT --results " + mock.path("r2.ndjson"),
+            err) == 0);
+  CHECK(count_lines(mock.path("r2.ndjson")) == 40);
+}
+
+TEST_CASE("operator: invalid lines of a stream are printed with their numbers, exit 1") {
+  mock_process mock({}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 10, 5);
+  std::string err;
+  int code =
+      shell(mock,
+            "(head -2 " + manifest +
+                "; echo '{\"jobId\":\"job-0000001\",\"op\":\"confgs\",\"body\":{}}'; "
+                "tail -n +3 " +
+                manifest + ") | $JOBPATCH apply - $CONNECT --results " + mock.path("r.ndjson"),
+            err);
+  INFO(err);
+  CHECK(code == 1);
+  CHECK(err.find("line 3: unknown op \"confgs\" (did you mean \"configs\"?)") != std::string::npos);
+  CHECK(count_lines(mock.path("r.ndjson")) == 11);
+}
+
+TEST_CASE("operator: an empty manifest says so and is not a success") {
+  mock_process mock({}, 5);
+  std::string err;
+  CHECK(shell(mock, ": | $JOBPATCH apply - $CONNECT", err) == 2);
+  CHECK(err.find("holds no updates") != std::string::npos);
+}
+
+TEST_CASE("operator: an output that is an input or another output, under any spelling, is "
+          "refused before anything is sent") {
+  mock_process mock({}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  std::string original = read_file(manifest);
+  std::filesystem::create_symlink(manifest, mock.path("link.ndjson"));
+  std::filesystem::create_hard_link(manifest, mock.path("hard.ndjson"));
+  write_file(mock.path("key"), mock_test_key);
+  std::string err;
+  for (std::string outputs :
+       {"--failed-out " + manifest, "--results " + mock.path("link.ndjson") + " --force",
+        "--summary-json " + mock.path("hard.ndjson"),
+        "--results " + mock.path("r.ndjson") + " --failed-out " + mock.path("./r.ndjson"),
+        "--metrics-file " + mock.path("key") + " --api-key-file " + mock.path("key")}) {
+    CAPTURE(outputs);
+    CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT " + outputs, err) == 2);
+    CHECK(err.find("nothing was sent") != std::string::npos);
+  }
+  CHECK(read_file(manifest) == original);
+  CHECK(read_file(mock.path("key")) == mock_test_key);
+  CHECK(mock.stats().at("applied").as_int64() == 0);
+
+  // validate's --results follows apply's overwrite rule.
+  write_file(mock.path("old.ndjson"), "{\"line\":1,\"outcome\":\"ok\"}\n");
+  CHECK(shell(mock, "$JOBPATCH validate " + manifest + " --results " + mock.path("old.ndjson"),
+              err) == 2);
+  CHECK(read_file(mock.path("old.ndjson")) == "{\"line\":1,\"outcome\":\"ok\"}\n");
+  CHECK(shell(mock, "$JOBPATCH validate " + manifest + " --results " + manifest + " --force",
+              err) == 2);
+  CHECK(read_file(manifest) == original);
+}
+
+TEST_CASE("operator: outputs that cannot be written are exit 2 before the first request") {
+  mock_process mock({}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  std::string err;
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT --summary-json /no/such/dir/s.json",
+              err) == 2);
+  CHECK(err.find("/no/such/dir") != std::string::npos);
+  std::filesystem::create_directory(mock.path("dir"));
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT --results " + mock.path("dir"),
+              err) == 2);
+  CHECK(err.find("is a directory") != std::string::npos);
+  CHECK(shell(mock,
+              "$JOBPATCH bench " + manifest +
+                  " $CONNECT --rate 10 --duration 1 --report /no/such/dir/b.html",
+              err) == 2);
+  CHECK(mock.stats().at("applied").as_int64() == 0);
+}
+
+TEST_CASE("operator: a second run on the same results file is refused at once, naming the "
+          "first one's pid") {
+  mock_process mock({"--latency-ms", "100"}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 60, 20);
+  child_process first({JOBPATCH_BIN, "apply", manifest, "--base-url",
+                       "https://localhost:" + std::to_string(mock.port()), "--cacert", mock.cert(),
+                       "--connections", "1", "--results", mock.path("r.ndjson")},
+                      {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("first.err"));
+  REQUIRE(wait_for_file(mock.path("r.ndjson"), seconds(30)));
+  std::string err;
+  CHECK(
+      shell(mock,
+            "$JOBPATCH apply " + manifest + " $CONNECT --resume --results " + mock.path("r.ndjson"),
+            err) == 2);
+  CHECK(err.find("in use by another jobpatch run (pid " + std::to_string(first.pid()) + ")") !=
+        std::string::npos);
+  CHECK(first.wait(seconds(60)) == 0);
+  CHECK(count_lines(mock.path("r.ndjson")) == 60);
+}
+
+TEST_CASE("operator: after a deadline the unsent lines are in --failed-out and the summary "
+          "says how to continue") {
+  mock_process mock({"--latency-ms", "50"}, 50);
+  auto manifest = make_manifest(mock, "m.ndjson", 400, 50);
+  std::string err;
+  int code =
+      shell(mock,
+            "$JOBPATCH apply " + manifest + " $CONNECT --connections 2 --deadline 1 --results " +
+                mock.path("r.ndjson") + " --failed-out " + mock.path("f.ndjson"),
+            err);
+  INFO(err);
+  CHECK(code == 1);
+  std::size_t ok = 0;
+  for (const auto& line : read_lines(mock.path("r.ndjson")))
+    ok += json::parse(line).at("outcome").as_string() == "ok";
+  std::size_t unsent = count_lines(mock.path("f.ndjson"));
+  CHECK(ok < 400);
+  CHECK(ok + unsent == 400);
+  CHECK(err.find("to continue: jobpatch apply " + manifest) != std::string::npos);
+  CHECK(err.find("--resume") != std::string::npos);
+  // Feeding the failed lines back completes the manifest.
+  CHECK(shell(mock, "$JOBPATCH apply " + mock.path("f.ndjson") + " $CONNECT --connections 8",
+              err) == 0);
+}
+
+TEST_CASE("operator: errors name the real cause") {
+  mock_process mock({}, 5);
+  auto manifest = make_manifest(mock, "m.ndjson", 5, 5);
+  std::string err;
+  auto port = std::to_string(mock.port());
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " --conections 3", err) == 2);
+  CHECK(err.find("did you mean --connections?") != std::string::npos);
+  CHECK(err.rfind("jobpatch: ", 0) == 0);
+  CHECK(shell(mock, "$JOBPATCH aply " + manifest, err) == 2);
+  CHECK(err.find("did you mean apply?") != std::string::npos);
+  CHECK(shell(mock, "$JOBPATCH --help", err) == 0);
+  CHECK(shell(mock, "$JOBPATCH apply --help | grep -q '^Usage: jobpatch apply'", err) == 0);
+  CHECK(shell(mock, "$JOBPATCH apply --help | grep -q '4 *an output could not be written'", err) ==
+        0);
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT --timeout 1e17", err) == 2);
+  CHECK(err.find("--timeout must be between") != std::string::npos);
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT --rate 0", err) == 2);
+  CHECK(shell(mock, "$JOBPATCH bench " + manifest + " $CONNECT --rate 0 --duration 1", err) == 2);
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " --base-url https://localhost:99999", err) ==
+        2);
+  CHECK(err.find("port must be 1 to 65535") != std::string::npos);
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " --base-url https://no-such-host.invalid",
+              err) == 3);
+  CHECK(shell(mock,
+              "$JOBPATCH apply " + manifest + " --cacert " + mock.cert() +
+                  " --base-url https://localhost:" + port + "/v1",
+              err) == 3);
+  CHECK(err.find("check --base-url") != std::string::npos);
+  CHECK(shell(mock,
+              "$JOBPATCH apply " + manifest + " --cacert " + mock.cert() +
+                  " --base-url HTTPS://localhost:" + port,
+              err) == 0);
+  std::filesystem::create_directory(mock.path("keydir"));
+  write_file(mock.path("empty.key"), "\n");
+  CHECK(shell(mock,
+              "$JOBPATCH apply " + manifest + " $CONNECT --api-key-file " + mock.path("keydir"),
+              err) == 2);
+  CHECK(err.find("is a directory") != std::string::npos);
+  CHECK(shell(mock,
+              "$JOBPATCH apply " + manifest + " $CONNECT --api-key-file " + mock.path("empty.key"),
+              err) == 2);
+  CHECK(err.find("is empty") != std::string::npos);
+  CHECK(shell(mock,
+              "$JOBPATCH apply " + manifest + " $CONNECT --api-key-file " + mock.path("nokey"),
+              err) == 2);
+  CHECK(err.find("No such file or directory") != std::string::npos);
+  // A secret mounted 0440 for a group is shared on purpose: no warning.
+  write_file(mock.path("group.key"), mock_test_key);
+  ::chmod(mock.path("group.key").c_str(), 0440);
+  CHECK(shell(mock,
+              "$JOBPATCH apply " + manifest + " $CONNECT --api-key-file " + mock.path("group.key"),
+              err) == 0);
+  CHECK(err.find("readable") == std::string::npos);
+  CHECK(shell(mock, "ulimit -n 64; $JOBPATCH apply " + manifest + " $CONNECT --connections 500",
+              err) == 2);
+  CHECK(err.find("--connections 500 needs more open files") != std::string::npos);
+}
+
+TEST_CASE("operator: the summary counts retries per line and names why lines failed, "
+          "withheld ones included") {
+  mock_process mock({"--fail-503", "0.4", "--seed", "5"}, 10);
+  std::string manifest = mock.path("m.ndjson");
+  std::string text;
+  for (int i = 0; i < 3; ++i)
+    text += R"({"jobId":"job-9999999","op":"jobname","body":"x)" + std::to_string(i) + "\"}\n";
+  for (int i = 1; i <= 10; ++i)
+    text += std::string(R"({"jobId":"job-00000)") + (i < 10 ? "0" : "") + std::to_string(i) +
+            R"(","op":"jobname","body":"y"})" + "\n";
+  write_file(manifest, text);
+  std::string err;
+  int code =
+      shell(mock,
+            "$JOBPATCH apply " + manifest + " $CONNECT --connections 1 --max-attempts 30 " +
+                "--results " + mock.path("r.ndjson") + " --summary-json " + mock.path("s.json"),
+            err);
+  INFO(err);
+  CHECK(code == 1);
+  std::uint64_t attempts = 0, lines_sent = 0;
+  for (const auto& line : read_lines(mock.path("r.ndjson"))) {
+    auto r = json::parse(line).as_object();
+    if (auto* a = r.if_contains("attempts")) {
+      attempts += a->to_number<std::uint64_t>();
+      ++lines_sent;
+    }
+  }
+  auto s = json::parse(read_file(mock.path("s.json"))).as_object();
+  CHECK(s["attempts"].to_number<std::uint64_t>() == attempts);
+  CHECK(s["retries"].to_number<std::uint64_t>() == attempts - lines_sent);
+  auto by_error = s["byError"].as_object();
+  CHECK(by_error["withheld (an earlier update of the job failed)"].as_int64() == 2);
+  CHECK(by_error["HTTP 404 Not Found"].as_int64() == 1);
+  CHECK(err.find("2 withheld (an earlier update of the job failed)") != std::string::npos);
+}
