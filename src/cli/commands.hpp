@@ -19,6 +19,7 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_some_failed = 1;
 inline constexpr int exit_usage = 2;
 inline constexpr int exit_aborted = 3;
+inline constexpr int exit_output_failed = 4; // results file write/fsync failed: sending stopped
 
 struct validate_options {
   std::string manifest;           // path or "-"
