@@ -130,6 +130,9 @@ private:
   // Stopping -------------------------------------------------------------------------
   void stop();
   void abort(std::string reason);
+  // The results file could not be written: stop sending at once (exit 4). What reached
+  // the file stays whole; outcomes not yet written are lost and re-run on --resume.
+  bool stop_if_output_failed();
   void drain_unfinished();
   asio::awaitable<void> watch_signals();
   void on_second_signal(const boost::system::error_code& ec, int number);
@@ -343,6 +346,7 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
   }
   if (result != outcome::ok) r.error = s.last_error;
   sink_.record(r, s.raw_line);
+  stop_if_output_failed();
   stats_.record_outcome(s.op.op, result, s.attempts,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::duration<double, std::milli>(latency_ms)));
@@ -378,19 +382,28 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   bool wrong_job = false;
   if (outcome.cls == error_class::none) {
     done.last_status = reply.status;
-    if (reply.status >= 200 && reply.status < 300) {
+    if (reply.status == 204) {
+      // No Content: the server says it applied the update but shows nothing to check it
+      // against (the API documents a 200 with the job). Recorded ok, "verified": false.
+      outcome = attempt_outcome::success(reply.status);
+      verdict.job_matches = true;
+      verdict.verified = false;
+    } else if (reply.status >= 200 && reply.status < 300) {
       outcome = attempt_outcome::success(reply.status);
       if (!parser.check_patch(done.op, reply.body, 0, verdict)) {
         // Most likely cut short; the PATCH sets absolute values, so trying again is safe.
         outcome = attempt_outcome::failure(error_class::malformed_response);
-        done.last_error = verdict.error;
+        done.last_error = tokens_.scrubber().scrub(verdict.error);
       } else if (!verdict.job_matches) {
         wrong_job = true;
-        done.last_error = verdict.error;
+        done.last_error = tokens_.scrubber().scrub(verdict.error);
       }
+      tokens_.scrubber().scrub_in_place(verdict.state);
     } else {
       outcome = attempt_outcome::http(reply.status);
-      std::string text = parser.error_text(reply.body);
+      // Server text is scrubbed where it enters: an error body may quote the request,
+      // its Authorization header (the token) included.
+      std::string text = tokens_.scrubber().scrub(parser.error_text(reply.body));
       done.last_error = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
       // A gateway's 502/504 says nothing of the backend, which may still apply the request.
       if (reply.status == 502 || reply.status == 504)
@@ -398,9 +411,10 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     }
   } else {
     done.last_status = 0; // no answer this time; an older status would mislead
-    done.last_error = reply.detail;
-    if (connected && outcome.cls != error_class::cancelled) // the request may have gone out
-      in_doubt_until_[done.op.job_id] = now + settle_;
+    done.last_error = tokens_.scrubber().scrub(reply.detail);
+    // Once the request was fully written the server may have it, whatever ended the
+    // attempt (a timeout, a reset, a kept-alive connection closed before any answer).
+    if (connected && reply.request_written) in_doubt_until_[done.op.job_id] = now + settle_;
   }
   stats_.record_attempt(done.op.op, outcome,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(service));
@@ -516,6 +530,17 @@ void engine::abort(std::string reason) {
   for (auto* connection : connections_) connection->close();
 }
 
+bool engine::stop_if_output_failed() {
+  if (sink_.write_error().empty()) return false;
+  if (result_.output_failed) return true;
+  abort("results could not be written: " + sink_.write_error() + " (errno " +
+        std::to_string(sink_.write_errno()) +
+        "); sending stopped, what was recorded before stays whole, run again with --resume "
+        "once the file can be written");
+  result_.output_failed = true;
+  return true;
+}
+
 void engine::drain_unfinished() {
   // Updates that were tried but not finished end as failed; untried ones were never sent
   // and stay without a record (a --resume run sends them).
@@ -570,6 +595,7 @@ asio::awaitable<void> engine::flush_results_periodically() {
         options_.fsync_interval.count() > 0 && now - last_sync >= options_.fsync_interval;
     if (durable) last_sync = now;
     sink_.flush(durable);
+    stop_if_output_failed();
     if (on_tick_ && !finished_ && now - last_tick >= tick_interval_) {
       last_tick = now;
       on_tick_(engine_tick{scheduler_.deferred_count()});
@@ -627,6 +653,7 @@ run_status engine::run() {
     result_.abort_reason = "reading the manifest failed: " + reader_error_;
   }
   sink_.flush();
+  stop_if_output_failed();
   if (on_tick_) on_tick_(engine_tick{}); // the final counts
   return result_;
 }
