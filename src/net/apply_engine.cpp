@@ -67,8 +67,15 @@ struct slot {
   clock::time_point first_send{};
   int last_status = 0;
   std::string last_error;
+  std::size_t held_bytes = 0; // counted against the byte window until final
   bool in_use = false;
 };
+
+// What an update costs the byte window: its body, its raw line (kept for --failed-out)
+// and its job id, plus a fixed share for the bookkeeping around them.
+std::size_t held_bytes_of(const source_item& item) {
+  return item.op.body.size() + item.raw_line.size() + item.op.job_id.size() + 256;
+}
 
 class engine {
 public:
@@ -86,6 +93,7 @@ public:
         tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key,
                 options.attempt_timeout),
         flush_timer_(io_), window_(window_of(options)),
+        window_bytes_(options.window_bytes ? options.window_bytes : default_window_bytes),
         settle_(options.settle.count() >= 0
                     ? options.settle
                     : std::min<milliseconds>(options.attempt_timeout, default_settle)) {}
@@ -103,7 +111,7 @@ private:
   // Reader thread ------------------------------------------------------------------
   void read_manifest();
   void accept_batch(std::vector<source_item>& batch);
-  void release_window(std::size_t n);
+  void release_window(std::size_t n, std::size_t bytes);
 
   // Workers --------------------------------------------------------------------------
   asio::awaitable<void> worker();
@@ -169,6 +177,7 @@ private:
   std::mutex window_mutex_;
   std::condition_variable window_cv_;
   std::size_t outstanding_ = 0;
+  std::size_t outstanding_bytes_ = 0; // their held_bytes_of(), bounded by window_bytes_
   bool stop_reading_ = false;
   std::atomic<bool> cancel_reading_{false}; // unblocks a reader waiting on a pipe
   bool reader_done_ = false;                // io thread's view: the last batch has been accepted
@@ -179,6 +188,7 @@ private:
   asio::steady_timer flush_timer_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   std::size_t window_;
+  std::size_t window_bytes_;
   clock::duration settle_;
   clock::time_point deadline_ = clock::time_point::max();
   bool stopping_ = false;
@@ -201,11 +211,16 @@ void engine::read_manifest() {
     while (true) {
       {
         std::unique_lock lock(window_mutex_);
-        if (outstanding_ >= window_ && !stop_reading_) {
+        // Room in lines and in bytes; one update is always let through, however large.
+        auto full = [&] {
+          return outstanding_ >= window_ ||
+                 (outstanding_ > 0 && outstanding_bytes_ >= window_bytes_);
+        };
+        if (full() && !stop_reading_) {
           lock.unlock();
           hand_over(); // what is batched must flow before we wait for room
           lock.lock();
-          window_cv_.wait(lock, [&] { return outstanding_ < window_ || stop_reading_; });
+          window_cv_.wait(lock, [&] { return !full() || stop_reading_; });
         }
         if (stop_reading_) break;
       }
@@ -213,6 +228,7 @@ void engine::read_manifest() {
       {
         std::lock_guard lock(window_mutex_);
         ++outstanding_;
+        outstanding_bytes_ += held_bytes_of(item);
       }
       batch.push_back(std::move(item));
       // Hand over a full batch, or before read() could block on a slow pipe.
@@ -228,20 +244,23 @@ void engine::read_manifest() {
   });
 }
 
-void engine::release_window(std::size_t n) {
+void engine::release_window(std::size_t n, std::size_t bytes) {
   {
     std::lock_guard lock(window_mutex_);
     outstanding_ -= n;
+    outstanding_bytes_ -= bytes;
   }
   window_cv_.notify_one();
 }
 
 void engine::accept_batch(std::vector<source_item>& batch) {
-  std::size_t released = 0;
+  std::size_t released = 0, released_bytes = 0;
   for (auto& item : batch) {
+    std::size_t bytes = held_bytes_of(item); // before anything is moved out of it
     if (stopping_) {
       ++result_.not_attempted;
       ++released;
+      released_bytes += bytes;
       continue;
     }
     if (item.already_applied) {
@@ -254,6 +273,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
       sink_.record(r);
       stats_.record_outcome(item.op.op, outcome::skipped, 0, {});
       ++released;
+      released_bytes += bytes;
       continue;
     }
     if (item.changed && result_.changed++ == 0) result_.first_changed = item.op.line;
@@ -262,6 +282,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
       sink_.record(invalid_record(item.error));
       stats_.record_invalid(item.error.op);
       ++released;
+      released_bytes += bytes;
       continue;
     }
     std::uint64_t handle;
@@ -274,6 +295,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     }
     slot& s = slots_[handle];
     s.in_use = true;
+    s.held_bytes = bytes;
     s.op = std::move(item.op);
     s.raw_line = std::move(item.raw_line);
     s.target = patch_target(server_.base_path, s.op.job_id, s.op.op);
@@ -283,7 +305,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     s.last_error.clear();
     scheduler_.push(handle, s.op.job_id);
   }
-  if (released) release_window(released);
+  if (released) release_window(released, released_bytes);
   wake_workers();
 }
 
@@ -351,8 +373,12 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::duration<double, std::milli>(latency_ms)));
   if (!finished_) scheduler_.complete(handle);
+  // Give the memory back, not only the count: a slot reused by a small update must not
+  // keep a large body's capacity.
+  std::string().swap(s.op.body);
+  std::string().swap(s.raw_line);
   free_slots_.push_back(handle);
-  release_window(1);
+  release_window(1, s.held_bytes);
   wake_workers();
 }
 
@@ -550,7 +576,7 @@ void engine::drain_unfinished() {
     if (s.attempts == 0) {
       s.in_use = false;
       ++result_.not_attempted;
-      release_window(1);
+      release_window(1, s.held_bytes);
       continue;
     }
     s.last_error += result_.aborted             ? " (run aborted)"
