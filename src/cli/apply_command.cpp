@@ -129,6 +129,7 @@ std::optional<std::uint64_t> count_valid_lines(const apply_options& options,
 }
 
 int exit_code_of(const run_status& status, const run_statistics& stats) {
+  if (status.output_failed) return exit_output_failed;
   if (status.aborted) return exit_aborted;
   if (status.signal) return 128 + status.signal;
   if (stats.count(outcome::failed) || stats.count(outcome::invalid) || status.not_attempted)
@@ -276,6 +277,12 @@ int run_apply(apply_options options, const std::string& api_key_file,
   status.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sink->close();
+  if (!status.output_failed && !sink->write_error().empty()) {
+    // The last flush or fsync, after the engine had finished, failed.
+    status.output_failed = status.aborted = true;
+    status.abort_reason =
+        "results could not be written at the end of the run: " + sink->write_error();
+  }
 
   if (source.lines_read() == 0 && !stopped) {
     say_empty(options.manifest);

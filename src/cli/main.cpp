@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -38,6 +39,10 @@ constexpr const char* exit_codes_text =
 } // namespace
 
 int main(int argc, char** argv) {
+  // A closed stderr or stdout (`jobpatch apply ... 2>&1 | head -1`) must not kill the run:
+  // writes to it then fail with EPIPE and are dropped, and the run's files and exit code
+  // stay what they would have been.
+  std::signal(SIGPIPE, SIG_IGN);
   using namespace jobpatch::cli;
   using jobpatch::apply_options;
   using jobpatch::bench_options;

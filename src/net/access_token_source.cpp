@@ -1,16 +1,32 @@
 #include "net/access_token_source.hpp"
 
 #include <jobpatch/wire/response_parser.hpp>
+#include <jobpatch/wire/retry_after.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
 
 namespace jobpatch::net {
 namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr auto refresh_margin = std::chrono::seconds(60);    // refresh this long before expiry
-constexpr auto default_lifetime = std::chrono::seconds(900); // when the answer gives none
-constexpr unsigned exchange_attempts = 4;                    // ~2 s of tries in all
+using std::chrono::milliseconds;
+// Backoff of the token exchange: full jitter under a ceiling that doubles from base to cap.
+constexpr milliseconds exchange_base_delay{250};
+constexpr milliseconds exchange_max_delay{10'000};
+constexpr milliseconds exchange_max_retry_after{120'000};
+// Failed exchanges in a row, with no valid token left, before the run is given up: a
+// refused or unreachable host is hopeless sooner than an overloaded one (503, timeouts).
+constexpr unsigned attempts_when_unreachable = 4;
+constexpr unsigned attempts_when_failing = 8;
+
+bool unreachable(error_class cls) {
+  return cls == error_class::connect_refused || cls == error_class::connect_failed ||
+         cls == error_class::tls_handshake;
+}
 } // namespace
 
 access_token_source::access_token_source(asio::any_io_executor executor, asio::ssl::context& tls,
@@ -19,22 +35,26 @@ access_token_source::access_token_source(asio::any_io_executor executor, asio::s
                                          std::chrono::milliseconds attempt_timeout)
     : executor_(executor), tls_(tls), server_(server), builder_(builder),
       api_key_(std::move(api_key)), attempt_timeout_(attempt_timeout),
-      refreshed_(executor, clock::time_point::max()) {}
+      refreshed_(executor, clock::time_point::max()),
+      jitter_(static_cast<std::minstd_rand::result_type>(std::random_device{}())) {
+  scrubber_.add(api_key_);
+}
 
 asio::awaitable<bool> access_token_source::ensure() {
   while (!cancelled_ && failure_.empty()) {
-    if (!token_.empty() && clock::now() < refresh_at_) co_return true;
-    if (refreshing_) {
-      co_await refreshed_.async_wait(use_tuple);
-      continue;
-    }
-    co_await exchange();
+    auto now = clock::now();
+    if (!token_.empty() && now < refresh_at_) co_return true;
+    start_refresh();                      // due: refresh in the background...
+    if (token_valid(now)) co_return true; // ...while the current token still serves
+    co_await refreshed_.async_wait(use_tuple);
   }
   co_return false;
 }
 
 void access_token_source::invalidate(std::uint64_t generation) noexcept {
-  if (generation == generation_) refresh_at_ = clock::now(); // one refresh for all
+  if (generation != generation_) return;
+  // The server refused this token: it is no longer valid, whatever its lifetime said.
+  refresh_at_ = valid_until_ = clock::now(); // one refresh for all
 }
 
 void access_token_source::cancel() noexcept {
@@ -43,32 +63,45 @@ void access_token_source::cancel() noexcept {
   refreshed_.cancel();
 }
 
-asio::awaitable<void> access_token_source::exchange() {
+void access_token_source::start_refresh() {
+  if (refreshing_ || cancelled_ || !failure_.empty()) return;
   refreshing_ = true;
+  asio::co_spawn(executor_, refresh(), asio::detached);
+}
+
+asio::awaitable<void> access_token_source::refresh() {
   if (!connection_) connection_ = std::make_unique<http_connection>(executor_, &tls_, server_);
   response_parser parser;
   http_reply reply;
   std::string request;
   builder_.append_token_request(request, api_key_);
   std::string problem;
-  for (unsigned attempt = 1; attempt <= exchange_attempts && !cancelled_; ++attempt) {
+  unsigned failures = 0, failures_without_token = 0;
+  while (!cancelled_) {
+    auto sent = clock::now();
     co_await connection_->exchange(request, attempt_timeout_, reply);
+    if (cancelled_) break;
+    bool hopeless = false;
     if (reply.outcome.cls == error_class::none && reply.status == 200) {
       std::string error;
       if (auto answer = parser.parse_access_token(reply.body, 0, error)) {
         token_ = std::move(answer->token);
+        scrubber_.add(token_); // old tokens stay in the scrubber
         ++generation_;
         ++exchanges_;
-        auto lifetime = answer->expires_in.value_or(default_lifetime);
-        refresh_at_ =
-            clock::now() + lifetime - std::min<clock::duration>(refresh_margin, lifetime / 5);
+        auto lifetime =
+            std::chrono::duration_cast<clock::duration>(token_lifetime(answer->expires_in));
+        // Counted from when the request left: the server's clock started no earlier.
+        refresh_at_ = sent + lifetime * 4 / 5;
+        valid_until_ =
+            sent + lifetime - std::min<clock::duration>(std::chrono::seconds(1), lifetime / 10);
         refreshing_ = false;
         refreshed_.cancel();
         co_return;
       }
-      problem = error;
+      problem = scrubber_.scrub(error);
     } else if (reply.outcome.cls == error_class::none) {
-      std::string text = parser.error_text(reply.body);
+      std::string text = scrubber_.scrub(parser.error_text(reply.body));
       problem = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
       if (reply.status == 404 || reply.status == 405) {
         // No token endpoint there: the URL is wrong, not the key.
@@ -83,13 +116,30 @@ asio::awaitable<void> access_token_source::exchange() {
         break;
       }
     } else {
-      problem = reply.detail;
+      problem = scrubber_.scrub(reply.detail);
       if (reply.outcome.cls == error_class::tls_verify) {
-        failure_ = reply.detail;
+        failure_ = problem;
         break;
       }
+      hopeless = unreachable(reply.outcome.cls);
     }
-    asio::steady_timer pause(executor_, std::chrono::milliseconds(125) * (1u << attempt));
+    ++failures;
+    auto now = clock::now();
+    std::optional<milliseconds> retry_after;
+    if (!reply.retry_after.empty())
+      retry_after = parse_retry_after(reply.retry_after, std::chrono::system_clock::now());
+    if (!token_valid(now)) {
+      ++failures_without_token;
+      bool too_long = retry_after && *retry_after > exchange_max_retry_after;
+      if (too_long ||
+          failures_without_token >= (hopeless ? attempts_when_unreachable : attempts_when_failing))
+        break;
+    }
+    milliseconds ceiling = std::min<milliseconds>(
+        exchange_max_delay, exchange_base_delay * (1LL << std::min(failures - 1, 10u)));
+    milliseconds wait(std::uniform_int_distribution<long long>(0, ceiling.count())(jitter_));
+    if (retry_after) wait = std::max(wait, std::min(*retry_after, exchange_max_retry_after));
+    asio::steady_timer pause(executor_, wait);
     co_await pause.async_wait(use_tuple);
   }
   if (failure_.empty() && !cancelled_) failure_ = "cannot obtain an access token: " + problem;

@@ -2,16 +2,24 @@
 // The access token every request carries: exchanged from the API key at
 // POST /v1/auth/access_token, refreshed before it expires and once after a 401, one
 // exchange at a time however many workers ask. Single-threaded (the engine's thread).
+//
+// A refresh starts at 80 % of the token's lifetime (clamped, see token_lifetime()) and
+// runs in the background while the current token stays valid: a failing token endpoint
+// is retried with backoff and full jitter, Retry-After honoured as a minimum, for as long
+// as that token lasts. Requests wait only when no valid token is held; the run is given
+// up (failure()) only then, after repeated failures, or at once when the key is refused.
 
 #include "net/http_connection.hpp"
 
 #include <jobpatch/wire/request_builder.hpp>
+#include <jobpatch/wire/secret_scrubber.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 
 namespace jobpatch::net {
@@ -44,8 +52,18 @@ public:
   // Stops waiting and refreshing: ensure() returns false from now on.
   void cancel() noexcept;
 
+  // Knows the API key and every token issued so far: apply it to any text from a
+  // server before it reaches an output.
+  const secret_scrubber& scrubber() const noexcept { return scrubber_; }
+
 private:
-  asio::awaitable<void> exchange();
+  // Exchanges until a token is had, the key is refused, or (with no valid token left)
+  // too many attempts failed. Runs detached; at most one at a time.
+  asio::awaitable<void> refresh();
+  void start_refresh();
+  bool token_valid(clock::time_point now) const noexcept {
+    return !token_.empty() && now < valid_until_;
+  }
 
   asio::any_io_executor executor_;
   asio::ssl::context& tls_;
@@ -57,10 +75,12 @@ private:
 
   std::string token_;
   std::uint64_t generation_ = 0, exchanges_ = 0;
-  clock::time_point refresh_at_{};
+  clock::time_point refresh_at_{}, valid_until_{};
   bool refreshing_ = false, cancelled_ = false;
   asio::steady_timer refreshed_; // cancelled to wake the workers waiting for a refresh
   std::string failure_;
+  secret_scrubber scrubber_;
+  std::minstd_rand jitter_;
 };
 
 } // namespace jobpatch::net

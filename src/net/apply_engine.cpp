@@ -92,8 +92,15 @@ struct slot {
   int last_status = 0;
   std::string last_error;
   std::string fail_reason; // the summaries' byError key when the line ends failed
+  std::size_t held_bytes = 0; // counted against the byte window until final
   bool in_use = false;
 };
+
+// What an update costs the byte window: its body, its raw line (kept for --failed-out)
+// and its job id, plus a fixed share for the bookkeeping around them.
+std::size_t held_bytes_of(const source_item& item) {
+  return item.op.body.size() + item.raw_line.size() + item.op.job_id.size() + 256;
+}
 
 class engine {
 public:
@@ -111,6 +118,7 @@ public:
         tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key,
                 options.attempt_timeout),
         flush_timer_(io_), window_(window_of(options)),
+        window_bytes_(options.window_bytes ? options.window_bytes : default_window_bytes),
         settle_(options.settle.count() >= 0
                     ? options.settle
                     : std::min<milliseconds>(options.attempt_timeout, default_settle)) {}
@@ -128,7 +136,7 @@ private:
   // Reader thread ------------------------------------------------------------------
   void read_manifest();
   void accept_batch(std::vector<source_item>& batch);
-  void release_window(std::size_t n);
+  void release_window(std::size_t n, std::size_t bytes);
 
   // Workers --------------------------------------------------------------------------
   asio::awaitable<void> worker();
@@ -155,6 +163,9 @@ private:
   // Stopping -------------------------------------------------------------------------
   void stop();
   void abort(std::string reason);
+  // The results file could not be written: stop sending at once (exit 4). What reached
+  // the file stays whole; outcomes not yet written are lost and re-run on --resume.
+  bool stop_if_output_failed();
   void drain_unfinished();
   asio::awaitable<void> watch_signals();
   void on_second_signal(const boost::system::error_code& ec, int number);
@@ -191,6 +202,7 @@ private:
   std::mutex window_mutex_;
   std::condition_variable window_cv_;
   std::size_t outstanding_ = 0;
+  std::size_t outstanding_bytes_ = 0; // their held_bytes_of(), bounded by window_bytes_
   bool stop_reading_ = false;
   std::atomic<bool> cancel_reading_{false}; // unblocks a reader waiting on a pipe
   bool reader_done_ = false;                // io thread's view: the last batch has been accepted
@@ -201,6 +213,7 @@ private:
   asio::steady_timer flush_timer_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   std::size_t window_;
+  std::size_t window_bytes_;
   clock::duration settle_;
   clock::time_point deadline_ = clock::time_point::max();
   bool stopping_ = false;
@@ -223,11 +236,16 @@ void engine::read_manifest() {
     while (true) {
       {
         std::unique_lock lock(window_mutex_);
-        if (outstanding_ >= window_ && !stop_reading_) {
+        // Room in lines and in bytes; one update is always let through, however large.
+        auto full = [&] {
+          return outstanding_ >= window_ ||
+                 (outstanding_ > 0 && outstanding_bytes_ >= window_bytes_);
+        };
+        if (full() && !stop_reading_) {
           lock.unlock();
           hand_over(); // what is batched must flow before we wait for room
           lock.lock();
-          window_cv_.wait(lock, [&] { return outstanding_ < window_ || stop_reading_; });
+          window_cv_.wait(lock, [&] { return !full() || stop_reading_; });
         }
         if (stop_reading_) break;
       }
@@ -235,6 +253,7 @@ void engine::read_manifest() {
       {
         std::lock_guard lock(window_mutex_);
         ++outstanding_;
+        outstanding_bytes_ += held_bytes_of(item);
       }
       batch.push_back(std::move(item));
       // Hand over a full batch, or before read() could block on a slow pipe.
@@ -250,23 +269,26 @@ void engine::read_manifest() {
   });
 }
 
-void engine::release_window(std::size_t n) {
+void engine::release_window(std::size_t n, std::size_t bytes) {
   {
     std::lock_guard lock(window_mutex_);
     outstanding_ -= n;
+    outstanding_bytes_ -= bytes;
   }
   window_cv_.notify_one();
 }
 
 void engine::accept_batch(std::vector<source_item>& batch) {
-  std::size_t released = 0;
+  std::size_t released = 0, released_bytes = 0;
   for (auto& item : batch) {
+    std::size_t bytes = held_bytes_of(item); // before anything is moved out of it
     if (stopping_) {
       if (item.valid && !item.already_applied) {
         ++result_.not_attempted;
         sink_.record_unsent(item.raw_line);
       }
       ++released;
+      released_bytes += bytes;
       continue;
     }
     if (item.already_applied) {
@@ -279,6 +301,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
       sink_.record(r);
       stats_.record_outcome(item.op.op, outcome::skipped, 0, {});
       ++released;
+      released_bytes += bytes;
       continue;
     }
     if (item.changed && result_.changed++ == 0) result_.first_changed = item.op.line;
@@ -287,6 +310,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
       sink_.record(invalid_record(item.error));
       stats_.record_invalid(item.error.op);
       ++released;
+      released_bytes += bytes;
       continue;
     }
     std::uint64_t handle;
@@ -299,6 +323,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     }
     slot& s = slots_[handle];
     s.in_use = true;
+    s.held_bytes = bytes;
     s.op = std::move(item.op);
     s.raw_line = std::move(item.raw_line);
     s.target = patch_target(server_.base_path, s.op.job_id, s.op.op);
@@ -309,7 +334,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     s.fail_reason.clear();
     scheduler_.push(handle, s.op.job_id);
   }
-  if (released) release_window(released);
+  if (released) release_window(released, released_bytes);
   wake_workers();
 }
 
@@ -377,12 +402,17 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
                                                        : std::string_view(s.fail_reason));
   if (result == outcome::ok && r.verified && !*r.verified) stats_.record_unverified();
   sink_.record(r, s.raw_line);
+  stop_if_output_failed();
   stats_.record_outcome(s.op.op, result, s.attempts,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::duration<double, std::milli>(latency_ms)));
   if (!finished_) scheduler_.complete(handle);
+  // Give the memory back, not only the count: a slot reused by a small update must not
+  // keep a large body's capacity.
+  std::string().swap(s.op.body);
+  std::string().swap(s.raw_line);
   free_slots_.push_back(handle);
-  release_window(1);
+  release_window(1, s.held_bytes);
   wake_workers();
 }
 
@@ -412,19 +442,28 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   bool wrong_job = false;
   if (outcome.cls == error_class::none) {
     done.last_status = reply.status;
-    if (reply.status >= 200 && reply.status < 300) {
+    if (reply.status == 204) {
+      // No Content: the server says it applied the update but shows nothing to check it
+      // against (the API documents a 200 with the job). Recorded ok, "verified": false.
+      outcome = attempt_outcome::success(reply.status);
+      verdict.job_matches = true;
+      verdict.verified = false;
+    } else if (reply.status >= 200 && reply.status < 300) {
       outcome = attempt_outcome::success(reply.status);
       if (!parser.check_patch(done.op, reply.body, 0, verdict)) {
         // Most likely cut short; the PATCH sets absolute values, so trying again is safe.
         outcome = attempt_outcome::failure(error_class::malformed_response);
-        done.last_error = verdict.error;
+        done.last_error = tokens_.scrubber().scrub(verdict.error);
       } else if (!verdict.job_matches) {
         wrong_job = true;
-        done.last_error = verdict.error;
+        done.last_error = tokens_.scrubber().scrub(verdict.error);
       }
+      tokens_.scrubber().scrub_in_place(verdict.state);
     } else {
       outcome = attempt_outcome::http(reply.status);
-      std::string text = parser.error_text(reply.body);
+      // Server text is scrubbed where it enters: an error body may quote the request,
+      // its Authorization header (the token) included.
+      std::string text = tokens_.scrubber().scrub(parser.error_text(reply.body));
       done.last_error = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
       // A gateway's 502/504 says nothing of the backend, which may still apply the request.
       if (reply.status == 502 || reply.status == 504)
@@ -432,9 +471,10 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     }
   } else {
     done.last_status = 0; // no answer this time; an older status would mislead
-    done.last_error = reply.detail;
-    if (connected && outcome.cls != error_class::cancelled) // the request may have gone out
-      in_doubt_until_[done.op.job_id] = now + settle_;
+    done.last_error = tokens_.scrubber().scrub(reply.detail);
+    // Once the request was fully written the server may have it, whatever ended the
+    // attempt (a timeout, a reset, a kept-alive connection closed before any answer).
+    if (connected && reply.request_written) in_doubt_until_[done.op.job_id] = now + settle_;
   }
   stats_.record_attempt(done.op.op, outcome,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(service), connected);
@@ -555,6 +595,17 @@ void engine::abort(std::string reason) {
   for (auto* connection : connections_) connection->close();
 }
 
+bool engine::stop_if_output_failed() {
+  if (sink_.write_error().empty()) return false;
+  if (result_.output_failed) return true;
+  abort("results could not be written: " + sink_.write_error() + " (errno " +
+        std::to_string(sink_.write_errno()) +
+        "); sending stopped, what was recorded before stays whole, run again with --resume "
+        "once the file can be written");
+  result_.output_failed = true;
+  return true;
+}
+
 void engine::drain_unfinished() {
   // Updates that were tried but not finished end as failed; untried ones were never sent
   // and stay without a record (a --resume run sends them).
@@ -565,7 +616,7 @@ void engine::drain_unfinished() {
       s.in_use = false;
       ++result_.not_attempted;
       sink_.record_unsent(s.raw_line);
-      release_window(1);
+      release_window(1, s.held_bytes);
       continue;
     }
     s.fail_reason = result_.aborted             ? "run aborted"
@@ -613,6 +664,7 @@ asio::awaitable<void> engine::flush_results_periodically() {
         options_.fsync_interval.count() > 0 && now - last_sync >= options_.fsync_interval;
     if (durable) last_sync = now;
     sink_.flush(durable);
+    stop_if_output_failed();
     if (on_tick_ && !finished_ && now - last_tick >= tick_interval_) {
       last_tick = now;
       on_tick_(engine_tick{scheduler_.deferred_count()});
@@ -673,6 +725,7 @@ run_status engine::run() {
     result_.abort_reason = "reading the manifest failed: " + reader_error_;
   }
   sink_.flush();
+  stop_if_output_failed();
   if (on_tick_) on_tick_(engine_tick{}); // the final counts
   return result_;
 }

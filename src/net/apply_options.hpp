@@ -7,6 +7,9 @@
 
 namespace jobpatch {
 
+// The default bound on the bytes of updates held by the apply engine (see README, memory).
+inline constexpr std::size_t default_window_bytes = 64u << 20;
+
 struct apply_options {
   std::string manifest; // path or "-"
   std::string base_url = "https://api.bytenite.com";
@@ -40,6 +43,9 @@ struct apply_options {
   std::uint32_t shard_index = 0, shard_count = 1;
   std::size_t max_line_bytes = 0; // 0 = default
   std::size_t window = 0;         // updates held in memory at once; 0 = automatic
+  // Bytes of updates (bodies, raw lines, job ids) held at once; 0 = default_window_bytes.
+  // At least one update is always held, whatever its size.
+  std::size_t window_bytes = 0;
 };
 
 } // namespace jobpatch

@@ -18,6 +18,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <poll.h>
+
+#include <optional>
 #include <stdexcept>
 
 namespace jobpatch::net {
@@ -206,20 +209,35 @@ asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string
     fail(reply, classify(wec), wec, "send");
     co_return false;
   }
-  http::response_parser<http::string_body> parser;
-  parser.header_limit(max_header_bytes);
-  parser.body_limit(max_body_bytes);
+  reply.request_written = true;
   if (reply.body.capacity() > keep_body_capacity) std::string().swap(reply.body);
-  reply.body.clear();
-  parser.get().body().swap(reply.body); // reuse the capacity of earlier answers
-  auto [rec, read] = co_await http::async_read(stream, buffer_, parser, use_tuple);
-  (void)read;
-  auto& message = parser.get();
-  message.body().swap(reply.body);
-  if (rec) {
-    fail(reply, classify(rec), rec, "read");
-    co_return false;
+  // Interim answers (100 Continue, 103 Early Hints, any 1xx but 101) come before the
+  // final one and are skipped (RFC 9110 section 15.2); a bounded number of them, within
+  // the attempt's deadline. A parser cannot be reset, so each answer gets a fresh one.
+  std::optional<http::response_parser<http::string_body>> parser;
+  for (unsigned interim = 0;; ++interim) {
+    parser.emplace();
+    parser->header_limit(max_header_bytes);
+    parser->body_limit(max_body_bytes);
+    reply.body.clear();
+    parser->get().body().swap(reply.body); // reuse the capacity of earlier answers
+    auto [rec, read] = co_await http::async_read(stream, buffer_, *parser, use_tuple);
+    (void)read;
+    parser->get().body().swap(reply.body);
+    if (rec) {
+      fail(reply, classify(rec), rec, "read");
+      co_return false;
+    }
+    unsigned status = parser->get().result_int();
+    if (status < 100 || status >= 200 || status == 101) break;
+    if (interim >= max_interim_answers) {
+      reply.outcome = {error_class::malformed_response, 0};
+      reply.detail = "read: malformed HTTP answer: more than " +
+                     std::to_string(max_interim_answers) + " interim (1xx) answers";
+      co_return false;
+    }
   }
+  auto& message = parser->get();
   reply.status = static_cast<int>(message.result_int());
   if (auto it = message.find(http::field::retry_after); it != message.end())
     reply.retry_after.assign(it->value().data(), it->value().size());
@@ -227,7 +245,7 @@ asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string
   // the connection is finished even if HTTP/1.1 defaults to keep-alive), or when bytes
   // follow the answer: nothing was asked for them, and taking them for the next
   // request's answer would desynchronise every later exchange on this connection.
-  if (!message.keep_alive() || parser.need_eof() || buffer_.size() != 0) close();
+  if (!message.keep_alive() || parser->need_eof() || buffer_.size() != 0) close();
   co_return true;
 }
 
@@ -247,6 +265,7 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
   reply.status = 0;
   reply.retry_after.clear();
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  reply.request_written = false;
   for (int round = 0; round < 2; ++round) {
     if (!open_) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -255,6 +274,15 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
       if (!connected) co_return;
     }
     reply.connection_reused = requests_on_connection_ > 0;
+    reply.request_written = false;
+    // A kept-alive connection the server closed while it was idle shows as readable (its
+    // FIN or TLS close_notify, or stray bytes nobody asked for): open a fresh one before
+    // sending, so that the keep-alive race stays a narrow window, not the common case.
+    if (reply.connection_reused && peer_closed_or_spoke()) {
+      close();
+      --round; // not an attempt: nothing was sent, and the next connection is fresh
+      continue;
+    }
     ++requests_on_connection_;
     tcp().expires_at(deadline);
     bool ok = secure_ ? co_await send_and_read(*secure_, request, reply)
@@ -264,13 +292,23 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
       co_return;
     }
     close();
-    // Only a kept-alive connection the server had already closed earns a second try.
-    bool stale = reply.connection_reused && reply.outcome.cls == error_class::reset &&
-                 buffer_.size() == 0 && std::chrono::steady_clock::now() < deadline;
-    if (!stale) co_return;
+    // Only a request that was not fully written may be sent again here: once it was, the
+    // server may have received it and may apply it even though it closed without an
+    // answer, so the caller must treat it as in doubt (its retry rules, the settle time).
+    bool resend = reply.connection_reused && !reply.request_written &&
+                  reply.outcome.cls == error_class::reset &&
+                  std::chrono::steady_clock::now() < deadline;
+    if (!resend) co_return;
     reply.outcome = {error_class::none, 0};
     reply.detail.clear();
   }
+}
+
+bool http_connection::peer_closed_or_spoke() noexcept {
+  pollfd p{};
+  p.fd = tcp().socket().native_handle();
+  p.events = POLLIN | POLLRDHUP;
+  return ::poll(&p, 1, 0) != 0; // readable, hung up, or an error: not fit to send on
 }
 
 } // namespace jobpatch::net

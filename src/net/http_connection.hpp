@@ -43,6 +43,9 @@ struct http_reply {
   std::string body;
   std::string retry_after; // Retry-After header, when present
   bool connection_reused = false;
+  // The whole request reached the socket: the server may have received it, so a failure
+  // after this point leaves the update in doubt (it may still be applied).
+  bool request_written = false;
 };
 
 class http_connection {
@@ -56,6 +59,7 @@ public:
   static constexpr std::uint32_t max_header_bytes = 64 << 10;
   static constexpr std::size_t keep_body_capacity = 64 << 10;
   static constexpr std::size_t read_buffer_bytes = 16 << 10;
+  static constexpr unsigned max_interim_answers = 16; // 1xx answers before the final one
 
   http_connection(asio::any_io_executor executor, asio::ssl::context* tls,
                   const server_address& server);
@@ -63,8 +67,10 @@ public:
 
   // Sends `request` (a complete HTTP/1.1 request) and reads the answer, connecting first
   // if needed; the whole attempt must finish within `timeout`. A kept-alive connection
-  // that the server closed before answering is reopened and the request sent once more
-  // (the keep-alive race; PATCHes here set absolute values, so a resend is harmless).
+  // found closed by the server before sending is replaced first; one that fails while the
+  // request is being written is reopened and the request sent once more. Once the request
+  // was fully written, a failure is returned (reply.request_written): it may have been
+  // received. Interim 1xx answers are skipped.
   asio::awaitable<void> exchange(std::string_view request, std::chrono::milliseconds timeout,
                                  http_reply& reply);
 
@@ -82,6 +88,7 @@ private:
   template <class Stream>
   asio::awaitable<bool> send_and_read(Stream& stream, std::string_view request, http_reply& reply);
   beast::tcp_stream& tcp() noexcept;
+  bool peer_closed_or_spoke() noexcept;
 
   asio::any_io_executor executor_;
   asio::ssl::context* tls_;

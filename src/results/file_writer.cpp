@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace jobpatch {
@@ -11,7 +12,7 @@ namespace {
 constexpr std::size_t flush_threshold = 64 * 1024;
 }
 
-file_writer::file_writer(const std::string& path, mode m) {
+file_writer::file_writer(const std::string& path, mode m) : path_(path) {
   if (path == "-") {
     fd_ = STDOUT_FILENO;
     return;
@@ -32,7 +33,8 @@ file_writer::~file_writer() {
 }
 
 file_writer::file_writer(file_writer&& other) noexcept
-    : fd_(other.fd_), owns_fd_(other.owns_fd_), buffer_(std::move(other.buffer_)) {
+    : fd_(other.fd_), owns_fd_(other.owns_fd_), buffer_(std::move(other.buffer_)),
+      path_(std::move(other.path_)) {
   other.fd_ = -1;
   other.owns_fd_ = false;
 }
@@ -45,6 +47,7 @@ file_writer& file_writer::operator=(file_writer&& other) noexcept {
     fd_ = other.fd_;
     owns_fd_ = other.owns_fd_;
     buffer_ = std::move(other.buffer_);
+    path_ = std::move(other.path_);
     other.fd_ = -1;
     other.owns_fd_ = false;
   }
@@ -61,20 +64,43 @@ void file_writer::commit() {
 }
 
 void file_writer::flush() {
+  // Bytes that reached the file leave the buffer at once, also when a later write of the
+  // same flush fails: a second flush() must never write them again (that merged records).
   std::size_t done = 0;
+  int error = 0;
   while (done < buffer_.size()) {
     ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::system_error(errno, std::generic_category(), "write failed");
+    if (n < 0) {
+      error = errno;
+      break;
+    }
     done += static_cast<std::size_t>(n);
   }
-  buffer_.clear();
+  if (error == 0) {
+    buffer_.clear();
+    return;
+  }
+  // A record cut short by the failure is cut off the file again when it can be (a regular
+  // file we own), so the file ends with whole records; its text stays buffered whole.
+  std::size_t whole = buffer_.rfind('\n', done == 0 ? 0 : done - 1);
+  whole = (done == 0 || whole == std::string::npos) ? 0 : whole + 1;
+  std::size_t torn = done - whole;
+  struct stat st {};
+  if (torn > 0 && owns_fd_ && ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) &&
+      st.st_size >= static_cast<off_t>(torn) &&
+      ::ftruncate(fd_, st.st_size - static_cast<off_t>(torn)) == 0)
+    done = whole;
+  buffer_.erase(0, done);
+  throw std::system_error(error, std::generic_category(), "cannot write " + describe());
 }
+
+std::string file_writer::describe() const { return path_ == "-" ? "standard output" : path_; }
 
 void file_writer::sync() {
   flush();
   if (owns_fd_ && ::fdatasync(fd_) != 0 && errno != EINVAL)
-    throw std::system_error(errno, std::generic_category(), "fdatasync failed");
+    throw std::system_error(errno, std::generic_category(), "cannot fdatasync " + describe());
 }
 
 void file_writer::close() {

@@ -119,7 +119,8 @@ std::string format_metrics(const metrics_snapshot& m) {
   sample(out, "run_in_progress", std::uint64_t{m.in_progress ? 1u : 0u});
   if (m.exit_code) {
     header(out, "exit_code", "gauge",
-           "Exit code of the finished run (0 ok, 1 some failed, 2 usage, 3 aborted).");
+           "Exit code of the finished run (0 ok, 1 some failed, 2 usage, 3 aborted, 4 output not "
+           "written).");
     sample(out, "exit_code", static_cast<double>(*m.exit_code));
   }
   header(out, "request_duration_seconds", "summary",

@@ -4,7 +4,9 @@
 
 #include <jobpatch/results/json_text.hpp>
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
 
 namespace jobpatch {
 
@@ -344,10 +346,20 @@ response_parser::parse_access_token(std::string_view body, std::size_t readable,
     } else if (key == "expiresIn" || key == "expires_in") {
       std::int64_t seconds = 0;
       std::string_view s;
+      double real = 0;
       if (!value.get_int64().get(seconds)) {
       } else if (!value.get_string().get(s)) {
         auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), seconds);
-        if (ec != std::errc{} || ptr != s.data() + s.size()) seconds = 0;
+        // Too large for int64 ("99999999999999999999"): as long as possible, clamped later.
+        if (ec == std::errc::result_out_of_range && ptr == s.data() + s.size() && s[0] != '-')
+          seconds = std::numeric_limits<std::int64_t>::max();
+        else if (ec != std::errc{} || ptr != s.data() + s.size())
+          seconds = 0;
+      } else if (!value.get_double().get(real)) {
+        // 1e10, 3600.5, a number beyond uint64: clamped later; NaN cannot occur in JSON.
+        seconds = real >= 9.2e18 ? std::numeric_limits<std::int64_t>::max()
+                  : real > 0     ? static_cast<std::int64_t>(real)
+                                 : 0;
       }
       if (seconds > 0) out.expires_in = std::chrono::seconds(seconds);
     }
@@ -363,6 +375,11 @@ response_parser::parse_access_token(std::string_view body, std::size_t readable,
     }
   }
   return out;
+}
+
+std::chrono::seconds token_lifetime(std::optional<std::chrono::seconds> expires_in) noexcept {
+  if (!expires_in || expires_in->count() <= 0) return default_token_lifetime;
+  return std::clamp(*expires_in, min_token_lifetime, max_token_lifetime);
 }
 
 } // namespace jobpatch

@@ -23,7 +23,9 @@
 #include <atomic>
 #include <cctype>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -118,7 +120,16 @@ struct hostile_server::impl {
   asio::ssl::context tls{asio::ssl::context::tls_server};
   std::string certificate;
   std::atomic<unsigned> tokens{0}, hostile{0};
+  mutable std::mutex mutex;
+  std::vector<std::string> applied_list;
+  std::vector<std::chrono::steady_clock::time_point> token_times;
+  bool late_done = false;
   std::thread thread;
+
+  void apply(std::string entry) {
+    std::lock_guard lock(mutex);
+    applied_list.push_back(std::move(entry));
+  }
 
   asio::awaitable<void> accept_loop();
   template <class Stream>
@@ -128,7 +139,40 @@ struct hostile_server::impl {
   template <class Stream>
   asio::awaitable<bool> read_request(Stream& stream, std::string& buffer,
                                      std::string& request_line);
+  // The last request read, head and body.
+  std::string last_head, last_body;
+  template <class Stream>
+  asio::awaitable<bool> answer_token(Stream& stream);
+  // Answers a PATCH in the modes that keep the connection; false to close it.
+  template <class Stream>
+  asio::awaitable<bool> answer_patch(Stream& stream, const std::string& request_line);
 };
+
+namespace {
+std::string json_quoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\u%04x", c);
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string job_of(const std::string& request_line) {
+  auto at = request_line.find("/jobs/");
+  if (at == std::string::npos) return {};
+  at += 6;
+  return request_line.substr(at, request_line.find('/', at) - at);
+}
+} // namespace
 
 asio::awaitable<void> hostile_server::impl::accept_loop() {
   while (true) {
@@ -177,8 +221,93 @@ asio::awaitable<bool> hostile_server::impl::read_request(Stream& stream, std::st
     (void)m;
     if (rec) co_return false;
   }
+  last_head = head;
+  last_body = buffer.substr(0, length);
   buffer.erase(0, length);
   co_return true;
+}
+
+template <class Stream>
+asio::awaitable<bool> hostile_server::impl::answer_token(Stream& stream) {
+  unsigned index = tokens++;
+  {
+    std::lock_guard lock(mutex);
+    token_times.push_back(std::chrono::steady_clock::now());
+  }
+  int status = index < o.token_statuses.size() ? o.token_statuses[index] : 200;
+  std::string text;
+  if (status == 200) {
+    std::string body = o.token_body;
+    if (auto hash = body.find('#'); hash != std::string::npos)
+      body.replace(hash, 1, std::to_string(index));
+    text = answer("200 OK", body);
+  } else if (status == 401) {
+    std::string body =
+        R"({"code":16,"message":)" + json_quoted("rejected: " + last_head + last_body) + "}";
+    text = answer("401 Unauthorized", body);
+  } else {
+    std::string head = "HTTP/1.1 " + std::to_string(status) + " Unavailable\r\n";
+    if (!o.token_retry_after.empty()) head += "Retry-After: " + o.token_retry_after + "\r\n";
+    std::string body = R"({"code":14,"message":"token service unavailable"})";
+    text = head +
+           "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+  }
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), use_tuple);
+  (void)n;
+  co_return !ec;
+}
+
+template <class Stream>
+asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
+                                                         const std::string& request_line) {
+  std::string job = job_of(request_line);
+  std::string ok = answer("200 OK", R"({"job":{"id":")" + job + R"(","state":"JOB_STATE_NEW"}})");
+  std::string text;
+  switch (o.mode) {
+  case hostile_mode::ok:
+    apply(job + " " + last_body);
+    text = ok;
+    break;
+  case hostile_mode::interim_then_ok:
+    apply(job + " " + last_body);
+    text = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+           "HTTP/1.1 100 Continue\r\n\r\n" +
+           ok;
+    break;
+  case hostile_mode::no_content:
+    apply(job + " " + last_body);
+    text = "HTTP/1.1 204 No Content\r\n\r\n";
+    break;
+  case hostile_mode::late_apply: {
+    bool late = false;
+    {
+      std::lock_guard lock(mutex);
+      late = last_body == R"("old")" && !late_done;
+      late_done = late_done || late;
+    }
+    if (late) {
+      // Received, never answered, applied later (a backend still working on it).
+      auto entry = std::make_shared<std::string>(job + " " + last_body);
+      auto timer = std::make_shared<asio::steady_timer>(io, 500ms);
+      timer->async_wait([this, entry, timer](const boost::system::error_code&) { apply(*entry); });
+      co_return false;
+    }
+    apply(job + " " + last_body);
+    text = ok;
+    break;
+  }
+  case hostile_mode::echo_403: {
+    std::string body = R"({"code":7,"message":)" + json_quoted("forbidden: " + last_head) + "}";
+    text = answer("403 Forbidden", body);
+    break;
+  }
+  default:
+    co_return false;
+  }
+  auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), use_tuple);
+  (void)n;
+  co_return !ec;
 }
 
 template <class Stream>
@@ -186,14 +315,16 @@ asio::awaitable<void> hostile_server::impl::serve(Stream& stream) {
   std::string buffer, request_line;
   while (co_await read_request(stream, buffer, request_line)) {
     if (request_line.starts_with("POST /v1/auth/access_token ")) {
-      ++tokens;
-      auto [ec, n] = co_await asio::async_write(
-          stream, asio::buffer(answer("200 OK", R"({"token":"t","expiresIn":"3600"})")), use_tuple);
-      (void)n;
-      if (ec) co_return;
+      bool open = co_await answer_token(stream);
+      if (!open) co_return;
       continue;
     }
     ++hostile;
+    if (o.mode >= hostile_mode::ok) {
+      bool open = co_await answer_patch(stream, request_line);
+      if (!open) co_return;
+      continue;
+    }
     co_await misbehave(stream);
     co_return; // closes the connection
   }
@@ -285,6 +416,14 @@ unsigned short hostile_server::port() const { return impl_->acceptor.local_endpo
 const std::string& hostile_server::certificate_pem() const { return impl_->certificate; }
 unsigned hostile_server::token_requests() const { return impl_->tokens.load(); }
 unsigned hostile_server::hostile_answers() const { return impl_->hostile.load(); }
+std::vector<std::string> hostile_server::applied() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->applied_list;
+}
+std::vector<std::chrono::steady_clock::time_point> hostile_server::token_request_times() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->token_times;
+}
 
 measured_run run_measured(std::vector<std::string> argv, std::map<std::string, std::string> env,
                           const std::string& stdout_path, const std::string& stderr_path,

@@ -19,6 +19,13 @@ enum class hostile_mode {
   overlong_body,   // Content-Length: 20, then 50 MB more than that
   endless_headers, // a status line, then header lines forever
   slowloris,       // a valid answer, one byte every 500 ms
+  // The modes below answer on a kept-alive connection and record what they "apply".
+  ok,              // 200 {"job":{"id":...}}, applied at once
+  interim_then_ok, // 103 Early Hints and 100 Continue, then the 200
+  no_content,      // 204 No Content, applied at once
+  late_apply,      // the first PATCH with body "old": read, closed unanswered, applied 500 ms
+                   // later; every other PATCH as `ok`
+  echo_403,        // 403 whose google.rpc.Status message quotes the whole request
 };
 
 struct hostile_server_options {
@@ -26,6 +33,12 @@ struct hostile_server_options {
   bool tls = true;
   std::string certificate_name = "localhost"; // the certificate's CN and DNS name
   bool expired = false;                       // valid from 30 days ago until yesterday
+  // The token exchange: answer i (0-based) has status token_statuses[i], 200 beyond the
+  // end. A 200 has token_body with "#" replaced by the answer's number; a 401 quotes the
+  // whole request (the API key with it); others carry token_retry_after when non-empty.
+  std::vector<int> token_statuses;
+  std::string token_body = R"({"token":"t","expiresIn":"3600"})";
+  std::string token_retry_after;
 };
 
 class hostile_server {
@@ -40,6 +53,11 @@ public:
   const std::string& certificate_pem() const; // its self-signed certificate (a CA file)
   unsigned token_requests() const;
   unsigned hostile_answers() const;
+  // PATCHes applied, in order, as "jobId body" (modes ok, interim_then_ok, no_content,
+  // late_apply).
+  std::vector<std::string> applied() const;
+  // When each token request arrived.
+  std::vector<std::chrono::steady_clock::time_point> token_request_times() const;
 
 private:
   struct impl;

@@ -25,7 +25,9 @@ public:
   // The buffer to append a record to directly; call commit() afterwards.
   std::string& buffer() noexcept { return buffer_; }
   void commit();
-  // Writes out everything buffered. Throws std::system_error on a write error.
+  // Writes out everything buffered. Throws std::system_error (naming the file) on a write
+  // error; bytes written before the error are never written again, and a record cut
+  // short is cut off a regular file again, so the file holds whole records only.
   void flush();
   // flush() and fdatasync(2).
   void sync();
@@ -35,6 +37,9 @@ private:
   int fd_ = -1;
   bool owns_fd_ = false;
   std::string buffer_;
+  std::string path_;
+
+  std::string describe() const;
 };
 
 } // namespace jobpatch

@@ -31,11 +31,22 @@ public:
   void flush(bool durable = false);
   void close();
 
+  // Never throw once open: the first write or fdatasync error is kept here ("cannot write
+  // FILE: No space left on device") and nothing more is written, so what reached the
+  // file stays whole. The caller must stop the run when it sees one (exit 4).
+  const std::string& write_error() const noexcept { return error_; }
+  int write_errno() const noexcept { return error_code_; }
+
   std::uint64_t records() const noexcept { return records_; }
 
 private:
+  template <class Action>
+  void guarded(Action action);
+
   file_writer results_, failed_;
   std::uint64_t records_ = 0;
+  std::string error_;
+  int error_code_ = 0;
 };
 
 } // namespace jobpatch

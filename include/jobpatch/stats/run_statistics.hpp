@@ -20,6 +20,9 @@ namespace jobpatch {
 // How a run ended, beyond its per-line outcomes.
 struct run_status {
   bool aborted = false; // fail fast, authentication or TLS: exit 3
+  // The results (or failed-lines) file could not be written: sending stopped, exit 4.
+  // `aborted` is set too, with the file and the error in `abort_reason`.
+  bool output_failed = false;
   std::string abort_reason;
   int signal = 0; // SIGINT / SIGTERM that stopped the run, or 0
   bool deadline_exceeded = false;

@@ -55,4 +55,16 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+// Token lifetimes are kept within these bounds: an absurd expiresIn (1e10, an epoch in
+// milliseconds) must not overflow `now + lifetime` into the past, nor a tiny one make
+// every request wait for a token exchange.
+inline constexpr std::chrono::seconds min_token_lifetime{2};
+inline constexpr std::chrono::seconds max_token_lifetime{24 * 3600};
+inline constexpr std::chrono::seconds default_token_lifetime{900}; // when none is given
+
+// The lifetime to plan with for an answer's expiresIn: missing, zero or negative gives
+// default_token_lifetime (a 401 still triggers a refresh), anything else is clamped to
+// [min_token_lifetime, max_token_lifetime].
+std::chrono::seconds token_lifetime(std::optional<std::chrono::seconds> expires_in) noexcept;
+
 } // namespace jobpatch

@@ -73,7 +73,7 @@ jobpatch_last_success_timestamp_seconds 1712345678.25
 # HELP jobpatch_run_in_progress 1 while a run is going, 0 once it has finished.
 # TYPE jobpatch_run_in_progress gauge
 jobpatch_run_in_progress 0
-# HELP jobpatch_exit_code Exit code of the finished run (0 ok, 1 some failed, 2 usage, 3 aborted).
+# HELP jobpatch_exit_code Exit code of the finished run (0 ok, 1 some failed, 2 usage, 3 aborted, 4 output not written).
 # TYPE jobpatch_exit_code gauge
 jobpatch_exit_code 1
 # HELP jobpatch_request_duration_seconds Per-line latency, first send to final answer, retries included.
