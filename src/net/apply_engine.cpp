@@ -91,7 +91,7 @@ struct slot {
   clock::time_point first_send{};
   int last_status = 0;
   std::string last_error;
-  std::string fail_reason; // the summaries' byError key when the line ends failed
+  std::string fail_reason;    // the summaries' byError key when the line ends failed
   std::size_t held_bytes = 0; // counted against the byte window until final
   bool in_use = false;
 };
