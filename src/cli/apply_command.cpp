@@ -106,6 +106,7 @@ std::optional<std::uint64_t> count_valid_lines(const apply_options& options,
                                                const manifest_input& in,
                                                line_source::options source_options) {
   source_options.resume = nullptr;
+  source_options.number_updates = false;
   line_source source(in.reader(source_options.max_line_bytes), source_options);
   source_item item;
   std::uint64_t lines = 0;
@@ -216,6 +217,11 @@ int run_apply(apply_options options, const std::string& api_key_file,
     for (const auto& note : status.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
     std::fprintf(stderr, "jobpatch: resuming: %zu lines were recorded ok by earlier runs\n",
                  earlier.ok_records());
+    if (earlier.permanent_failures() && !options.retry_failed)
+      std::fprintf(stderr,
+                   "jobpatch: %zu lines failed for good (HTTP 400/403/404) in earlier runs: "
+                   "not sent again unless --retry-failed\n",
+                   earlier.permanent_failures());
   }
   line_source::options source_options;
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
@@ -223,6 +229,7 @@ int run_apply(apply_options options, const std::string& api_key_file,
   source_options.shard_count = options.shard_count;
   source_options.keep_raw_lines = !options.failed_out.empty();
   source_options.resume = options.resume ? &earlier : nullptr;
+  source_options.retry_failed = options.retry_failed;
   bool validated_whole = !in.stream && !options.skip_invalid;
   if (validated_whole) {
     monitor_settings.total = count_valid_lines(options, in, source_options);

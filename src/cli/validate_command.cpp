@@ -30,6 +30,7 @@ void invalid_line_printer::print_rest() const {
 
 int run_validate(const validate_options& options) {
   line_source::options source_options;
+  source_options.number_updates = false; // nothing is keyed: no records of valid lines
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
   line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
                      source_options);

@@ -43,6 +43,10 @@ void append_ndjson(std::string& out, const result_record& r) {
     out += to_string(*r.op);
     out += '"';
   }
+  if (r.seq != 0) {
+    out += ",\"seq\":";
+    append_uint(out, r.seq);
+  }
   out += ",\"outcome\":\"";
   out += to_string(r.result);
   out += '"';

@@ -191,6 +191,10 @@ std::string run_statistics::summary_text(const run_status& status) const {
     out += std::to_string(unverified) +
            " lines were answered 200 without the values sent (verified:false): the server "
            "acknowledged updates it may not have applied\n";
+  if (failed_earlier_)
+    out += std::to_string(failed_earlier_) +
+           " lines failed for good (HTTP 400/403/404) in an earlier run and were not sent "
+           "again (they are in --failed-out; --retry-failed sends them)\n";
   for (const auto& note : status.notes) out += "note: " + note + "\n";
   if (status.changed)
     out += std::to_string(status.changed) +
@@ -229,6 +233,7 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
   number("skipped", count(outcome::skipped));
   number("notAttempted", status.not_attempted);
   number("changedSinceResume", status.changed);
+  number("failedEarlier", failed_earlier_);
   number("attempts", attempts_);
   number("retries", retries());
   number("requests", requests_);

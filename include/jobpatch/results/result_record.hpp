@@ -21,6 +21,7 @@ struct result_record {
   std::uint64_t line = 0;
   std::string_view job_id; // omitted when empty
   std::optional<op_kind> op;
+  std::uint32_t seq = 0; // which update of its job (operation::seq); 0 = omitted
   jobpatch::outcome result = outcome::ok;
   int status = 0;         // HTTP status of the last attempt; 0 = none
   unsigned attempts = 0;  // 0 = none made
@@ -35,7 +36,7 @@ struct result_record {
 result_record invalid_record(const struct invalid_line& bad);
 
 // Appends `r` as one JSON object followed by '\n'. Key order:
-// line, jobId, op, outcome, status, attempts, latencyMs, verified, state, error, fp.
+// line, jobId, op, seq, outcome, status, attempts, latencyMs, verified, state, error, fp.
 void append_ndjson(std::string& out, const result_record& r);
 
 } // namespace jobpatch
