@@ -241,11 +241,15 @@ int run_apply(apply_options options, const std::string& api_key_file,
   if (!validated_whole)
     source_options.on_invalid = [&invalid](const invalid_line& bad) { invalid.add(bad); };
 
+  // One id per run, in every record, the summary JSON and the metrics: a monitor can tell
+  // which run wrote what, and shards of one schedule apart.
+  std::string run_id = make_run_id();
+  monitor_settings.run_id = run_id;
   std::optional<result_sink> sink;
   try {
     sink.emplace(options.results,
                  options.resume ? file_writer::mode::append : file_writer::mode::truncate,
-                 options.failed_out);
+                 options.failed_out, run_id);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", e.what());
     return exit_usage;
@@ -265,6 +269,7 @@ int run_apply(apply_options options, const std::string& api_key_file,
     return exit_aborted;
   }
   status.notes.insert(status.notes.begin(), notes.begin(), notes.end());
+  status.run_id = run_id;
   invalid.print_rest();
 
   // Lines the run never read (a deadline, an abort, a signal): listed in --failed-out with

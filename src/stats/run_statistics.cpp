@@ -219,6 +219,11 @@ std::string run_statistics::summary_text(const run_status& status) const {
 
 std::string run_statistics::summary_json(const run_status& status, int exit_code) const {
   std::string out = "{";
+  if (!status.run_id.empty()) {
+    out += "\"runId\":";
+    append_json_string(out, status.run_id);
+    out += ',';
+  }
   auto number = [&](const char* name, std::uint64_t v) {
     out += '"';
     out += name;

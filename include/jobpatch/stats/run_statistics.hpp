@@ -27,6 +27,7 @@ struct run_status {
   std::uint64_t changed = 0;       // --resume: lines recorded ok earlier that differ now
   std::uint64_t first_changed = 0; // the first such line number
   std::vector<std::string> notes;  // things worth telling about the inputs (resume repairs)
+  std::string run_id;              // "runId" of the summary, as in the records and metrics
   double wall_seconds = 0;
 };
 
