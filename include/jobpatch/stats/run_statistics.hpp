@@ -17,6 +17,8 @@
 
 namespace jobpatch {
 
+class json_writer;
+
 // How a run ended, beyond its per-line outcomes.
 struct run_status {
   bool aborted = false; // fail fast, authentication or TLS: exit 3
@@ -81,7 +83,7 @@ public:
   // "byStatus":{"200":N,...},"byError":{"timeout":N,...}: the summaries' answer counts.
   // With `final_reasons` (apply), byError holds why lines failed and the per-attempt
   // classes go to "errorsByClass".
-  void append_answers_json(std::string& out, bool final_reasons = false) const;
+  void write_answers_json(json_writer& json, bool final_reasons = false) const;
 
   // Human summary, a few lines for stderr.
   std::string summary_text(const run_status& status) const;
@@ -103,7 +105,7 @@ private:
 
 // "interrupted":..,["signal":N,]"aborted":..,["abortReason":"..",]"exitCode":N — how a
 // run ended, as every summary JSON ends.
-void append_run_end_json(std::string& out, int signal, bool aborted,
-                         const std::string& abort_reason, int exit_code);
+void write_run_end_json(json_writer& json, int signal, bool aborted,
+                        const std::string& abort_reason, int exit_code);
 
 } // namespace jobpatch
