@@ -195,7 +195,7 @@ int run_apply(apply_options options, const std::string& api_key_file,
   }
   // One run per results file: a second one would interleave its records with ours.
   std::optional<results_lock> lock;
-  if (!options.results.empty()) {
+  if (!options.results.empty() && options.results != "-") { // stdout: nothing to lock
     lock.emplace(options.results);
     if (!lock->error().empty()) {
       std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", lock->error().c_str());
