@@ -178,6 +178,11 @@ int run_apply(apply_options options, const std::string& api_key_file,
     std::fprintf(stderr, "jobpatch: --resume needs --results FILE (the journal of earlier runs)\n");
     return exit_usage;
   }
+  if (options.retry_failed && !options.resume) {
+    std::fprintf(stderr, "jobpatch: --retry-failed only means something with --resume (without "
+                         "it every line is sent)\n");
+    return exit_usage;
+  }
   manifest_input in;
   if (!open_manifest(options.manifest, in)) return exit_usage;
 

@@ -125,7 +125,7 @@ TEST_CASE("resume keying: lines of other jobs inserted or removed are not re-sen
 }
 
 TEST_CASE("resume keying: a line that failed with 404 is not sent again on --resume, yet is "
-          "counted, listed and exits 1; --retry-failed sends it") {
+          "counted, listed and exits 1, and --retry-failed sends it") {
   mock_process mock({}, 5);
   std::string gone = "job-deleted";
   std::vector<std::string> lines = {configs_line(job(1), 301), configs_line(gone, 302),
@@ -167,4 +167,7 @@ TEST_CASE("resume keying: a line that failed with 404 is not sent again on --res
   CHECK(code == 1);
   CHECK(not_found() == 2);
   CHECK(read_lines(results).size() == 5);
+  // Without --resume every line is sent anyway: the flag alone is a mistake.
+  CHECK(run_apply(mock, manifest, {"--results", mock.path("r2.ndjson"), "--retry-failed"}) == 2);
+  CHECK(not_found() == 2);
 }

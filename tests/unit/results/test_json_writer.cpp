@@ -25,7 +25,7 @@ TEST_CASE("json_writer: commas, nesting and empty objects are its business") {
   CHECK(out == R"({"a":1,"empty":{},"inner":{"neg":-3,"t":true},"s":"q\"\n","x":12.345,"nan":0})");
 }
 
-TEST_CASE("json_writer: keys are escaped like strings; an empty document is {}") {
+TEST_CASE("json_writer: keys are escaped like strings, an empty document is {}") {
   std::string out;
   json_writer(out).begin_object().number("a\"b", 2).end_object();
   CHECK(out == R"({"a\"b":2})");

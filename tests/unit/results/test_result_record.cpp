@@ -84,7 +84,7 @@ TEST_CASE("json_text: excerpt cuts on a UTF-8 boundary") {
   CHECK(excerpt("aaaaaaaaa\xC3\xA9zz", 10) == "aaaaaaaaa...");
 }
 
-TEST_CASE("result_record: ts and runId close the record; timestamps are RFC 3339 UTC with ms") {
+TEST_CASE("result_record: ts and runId close the record, timestamps are RFC 3339 UTC with ms") {
   CHECK(format_timestamp(0) == "1970-01-01T00:00:00.000Z");
   CHECK(format_timestamp(1796018827123) == "2026-11-30T06:07:07.123Z");
   CHECK(format_timestamp(-1) == "1969-12-31T23:59:59.999Z");
