@@ -305,6 +305,11 @@ int run_apply(apply_options options, const std::string& api_key_file,
     if (status.not_attempted && !options.failed_out.empty())
       summary += "the lines not sent are in " + options.failed_out + "\n";
     summary += "to continue: " + continue_command(argc, argv) + "\n";
+    if (std::uint64_t refused = stats.failed_for_good() + stats.failed_earlier();
+        refused && !options.retry_failed)
+      summary += "(" + std::to_string(refused) +
+                 " lines failed with HTTP 400/403/404: --resume does not send them again; fix "
+                 "or remove them, or add --retry-failed)\n";
   }
   std::fputs(summary.c_str(), stderr);
   if (!options.summary_json.empty()) {

@@ -507,6 +507,9 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     break;
   case retry_action::final:
     done.fail_reason = final_reason_key(decision.reason, outcome);
+    if (decision.reason == final_reason::not_retryable && outcome.cls == error_class::http_status &&
+        resume_state::is_permanent_failure(outcome.status))
+      stats_.record_failed_for_good();
     if (decision.reason != final_reason::not_retryable &&
         decision.reason != final_reason::succeeded) {
       done.last_error += " (";

@@ -133,6 +133,9 @@ TEST_CASE("resume keying: a line that failed with 404 is not sent again on --res
   std::string manifest = mock.path("m.ndjson"), results = mock.path("r.ndjson");
   write_lines(manifest, lines);
   CHECK(run_apply(mock, manifest, {"--results", results}) == 1);
+  CHECK(read_file(mock.path("apply.err"))
+            .find("1 lines failed with HTTP 400/403/404: --resume does not send them again") !=
+        std::string::npos);
   auto not_found = [&] {
     return mock.stats().at("requests").at("configs").at("404").to_number<std::uint64_t>();
   };

@@ -62,6 +62,9 @@ public:
   // counted failed, with its reason).
   void record_failed_earlier() noexcept { ++failed_earlier_; }
   std::uint64_t failed_earlier() const noexcept { return failed_earlier_; }
+  // A line this run ended with HTTP 400/403/404: a later --resume does not send it again.
+  void record_failed_for_good() noexcept { ++failed_for_good_; }
+  std::uint64_t failed_for_good() const noexcept { return failed_for_good_; }
   void set_token_exchanges(std::uint64_t n) noexcept { token_refreshes_ = n; }
   // A 200 whose answer did not show the values sent (verified:false).
   void record_unverified() noexcept { ++verified_false_; }
@@ -96,7 +99,7 @@ private:
   std::uint64_t attempts_ = 0, token_refreshes_ = 0, requests_ = 0, lines_sent_ = 0;
   std::vector<std::pair<std::string, std::uint64_t>> reasons_; // few: a vector
   std::uint64_t verified_false_ = 0;
-  std::uint64_t failed_earlier_ = 0;
+  std::uint64_t failed_earlier_ = 0, failed_for_good_ = 0;
   std::array<std::uint64_t, max_status> by_status_{};
   std::array<std::uint64_t, error_class_count> by_error_{};
   latency_histogram latency_; // per line
