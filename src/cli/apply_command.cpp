@@ -106,6 +106,7 @@ std::optional<std::uint64_t> count_valid_lines(const apply_options& options,
                                                const manifest_input& in,
                                                line_source::options source_options) {
   source_options.resume = nullptr;
+  source_options.number_updates = false;
   line_source source(in.reader(source_options.max_line_bytes), source_options);
   source_item item;
   std::uint64_t lines = 0;
@@ -178,6 +179,11 @@ int run_apply(apply_options options, const std::string& api_key_file,
     std::fprintf(stderr, "jobpatch: --resume needs --results FILE (the journal of earlier runs)\n");
     return exit_usage;
   }
+  if (options.retry_failed && !options.resume) {
+    std::fprintf(stderr, "jobpatch: --retry-failed only means something with --resume (without "
+                         "it every line is sent)\n");
+    return exit_usage;
+  }
   manifest_input in;
   if (!open_manifest(options.manifest, in)) return exit_usage;
 
@@ -195,7 +201,7 @@ int run_apply(apply_options options, const std::string& api_key_file,
   }
   // One run per results file: a second one would interleave its records with ours.
   std::optional<results_lock> lock;
-  if (!options.results.empty()) {
+  if (!options.results.empty() && options.results != "-") { // stdout: nothing to lock
     lock.emplace(options.results);
     if (!lock->error().empty()) {
       std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", lock->error().c_str());
@@ -217,6 +223,11 @@ int run_apply(apply_options options, const std::string& api_key_file,
     for (const auto& note : status.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
     std::fprintf(stderr, "jobpatch: resuming: %zu lines were recorded ok by earlier runs\n",
                  earlier.ok_records());
+    if (earlier.permanent_failures() && !options.retry_failed)
+      std::fprintf(stderr,
+                   "jobpatch: %zu lines failed for good (HTTP 400/403/404) in earlier runs: "
+                   "not sent again unless --retry-failed\n",
+                   earlier.permanent_failures());
   }
   line_source::options source_options;
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
@@ -224,6 +235,7 @@ int run_apply(apply_options options, const std::string& api_key_file,
   source_options.shard_count = options.shard_count;
   source_options.keep_raw_lines = !options.failed_out.empty();
   source_options.resume = options.resume ? &earlier : nullptr;
+  source_options.retry_failed = options.retry_failed;
   bool validated_whole = !in.stream && !options.skip_invalid;
   if (validated_whole) {
     monitor_settings.total = count_valid_lines(options, in, source_options);
@@ -235,11 +247,15 @@ int run_apply(apply_options options, const std::string& api_key_file,
   if (!validated_whole)
     source_options.on_invalid = [&invalid](const invalid_line& bad) { invalid.add(bad); };
 
+  // One id per run, in every record, the summary JSON and the metrics: a monitor can tell
+  // which run wrote what, and shards of one schedule apart.
+  std::string run_id = make_run_id();
+  monitor_settings.run_id = run_id;
   std::optional<result_sink> sink;
   try {
     sink.emplace(options.results,
                  options.resume ? file_writer::mode::append : file_writer::mode::truncate,
-                 options.failed_out);
+                 options.failed_out, run_id);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", e.what());
     return exit_usage;
@@ -259,6 +275,7 @@ int run_apply(apply_options options, const std::string& api_key_file,
     return exit_aborted;
   }
   status.notes.insert(status.notes.begin(), notes.begin(), notes.end());
+  status.run_id = run_id;
   invalid.print_rest();
 
   // Lines the run never read (a deadline, an abort, a signal): listed in --failed-out with
@@ -295,6 +312,11 @@ int run_apply(apply_options options, const std::string& api_key_file,
     if (status.not_attempted && !options.failed_out.empty())
       summary += "the lines not sent are in " + options.failed_out + "\n";
     summary += "to continue: " + continue_command(argc, argv) + "\n";
+    if (std::uint64_t refused = stats.failed_for_good() + stats.failed_earlier();
+        refused && !options.retry_failed)
+      summary += "(" + std::to_string(refused) +
+                 " lines failed with HTTP 400/403/404: --resume does not send them again; fix "
+                 "or remove them, or add --retry-failed)\n";
   }
   std::fputs(summary.c_str(), stderr);
   if (!options.summary_json.empty()) {

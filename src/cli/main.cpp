@@ -100,6 +100,8 @@ int main(int argc, char** argv) {
   apply_cmd->add_flag("--force", apply.force, "overwrite an existing results file");
   apply_cmd->add_flag("--resume", apply.resume,
                       "skip lines the --results file records as ok; append");
+  apply_cmd->add_flag("--retry-failed", apply.retry_failed,
+                      "with --resume, also send lines that failed with 400/403/404 before");
   apply_cmd->add_option("--fsync-interval", fsync_ms, "ms between fdatasync of results (0 = never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

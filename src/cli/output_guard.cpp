@@ -84,9 +84,24 @@ std::string check_outputs(const std::vector<named_file>& inputs,
     error.clear();
   }
   std::size_t inputs_seen = seen.size();
+  const named_file* to_stdout = nullptr;
   for (const auto& output : outputs) {
-    if (output.path.empty() || output.path == "-") continue;
-    auto id = identify(output, error);
+    if (output.path.empty()) continue;
+    std::optional<file_identity> id;
+    if (output.path == "-") {
+      // Standard output holds one output only; and when it is redirected to a file, that
+      // file is compared like any other (`--results - > manifest.ndjson`).
+      if (to_stdout)
+        return output.flag + " - and " + to_stdout->flag +
+               " - both write to standard output: every output needs a file of its own";
+      to_stdout = &output;
+      struct stat st {};
+      if (::fstat(STDOUT_FILENO, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      named_file redirected{output.flag, "-", &st};
+      id = identify(redirected, error);
+    } else {
+      id = identify(output, error);
+    }
     if (!id) return error;
     for (std::size_t i = 0; i < seen.size(); ++i)
       if (seen[i].second == *id)

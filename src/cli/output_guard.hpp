@@ -22,7 +22,8 @@ struct named_file {
 
 // Empty when every output is a file of its own and can be created or written; otherwise
 // one line naming the clash or the reason (with the errno text), e.g. "--failed-out
-// m.ndjson is the manifest (m.ndjson)". Outputs named "-" or empty are ignored.
+// m.ndjson is the manifest (m.ndjson)". Empty outputs are ignored; "-" is standard output:
+// two of them clash, and one redirected to a file is compared as that file.
 // `checked_dirs` outputs (the metrics file, written through a temporary file beside it)
 // need a writable directory; the others are opened for writing without truncating.
 std::string check_outputs(const std::vector<named_file>& inputs,

@@ -28,6 +28,7 @@ metrics_snapshot snapshot_of(const run_statistics& stats) {
   m.latency = summarize_latency(stats.latency());
   m.requests_by_status = stats.status_counts();
   for (auto [cls, n] : stats.error_counts()) m.errors_by_class.emplace_back(identifier(cls), n);
+  m.failed_by_reason = stats.failure_reasons();
   return m;
 }
 
@@ -93,6 +94,8 @@ void run_monitor::write_metrics(std::optional<int> exit_code, double wall_second
   m.last_success_timestamp_seconds = last_success_;
   m.in_progress = !exit_code;
   m.exit_code = exit_code;
+  m.run_id = settings_.run_id;
+  m.shard = settings_.shard;
   try {
     write_metrics_file(settings_.metrics_file, m);
   } catch (const std::exception& e) {

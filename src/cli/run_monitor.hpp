@@ -29,7 +29,8 @@ public:
     std::optional<std::uint64_t> total; // lines the run will settle, when known
     std::string metrics_file;           // empty = none
     std::chrono::seconds metrics_interval{15};
-    std::string shard; // --shard K/N, a label of every metric; empty = none
+    std::string shard;  // --shard K/N, a label of every metric; empty = none
+    std::string run_id; // jobpatch_run_info{run_id=...}
   };
 
   run_monitor(settings s, const run_statistics& stats);

@@ -8,6 +8,7 @@
 #include <jobpatch/results/result_record.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -30,6 +31,7 @@ void invalid_line_printer::print_rest() const {
 
 int run_validate(const validate_options& options) {
   line_source::options source_options;
+  source_options.number_updates = false; // nothing is keyed: no records of valid lines
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
   line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
                      source_options);
@@ -56,6 +58,7 @@ int run_validate(const validate_options& options) {
   file_writer results;
   if (!options.results.empty()) results = file_writer(options.results, file_writer::mode::truncate);
 
+  std::string run_id = make_run_id(); // records carry ts and runId, like apply's
   std::array<std::uint64_t, op_kind_count> valid_by_op{};
   invalid_line_printer printer(options.show_errors);
   source_item item;
@@ -66,7 +69,13 @@ int run_validate(const validate_options& options) {
     }
     printer.add(item.error);
     if (results.is_open()) {
-      append_ndjson(results.buffer(), invalid_record(item.error));
+      result_record r = invalid_record(item.error);
+      std::string ts = format_timestamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+      r.ts = ts;
+      r.run_id = run_id;
+      append_ndjson(results.buffer(), r);
       results.commit();
     }
   }

@@ -10,13 +10,18 @@ std::uint32_t line_source::shard_of(std::string_view job_id, std::uint32_t shard
   return static_cast<std::uint32_t>(fingerprint_of(0, job_id, op_kind::configs, {}) % shard_count);
 }
 
-void line_source::mark_resumed(source_item& item) {
+void line_source::mark_resumed(source_item& item, std::uint64_t job,
+                               std::uint64_t line_fingerprint) {
   const resume_state& earlier = *options_.resume;
-  auto verdict = earlier.check(item.op.line, item.op.fingerprint);
-  std::uint64_t job = resume_state::job_hash(item.op.job_id);
+  auto found =
+      earlier.check({job, item.op.seq, item.op.fingerprint, item.op.line, line_fingerprint});
   bool job_resent = resent_jobs_.contains(job);
-  item.already_applied = verdict == resume_state::verdict::applied && !job_resent;
-  item.changed = verdict == resume_state::verdict::changed;
+  item.already_applied = found.result == resume_state::verdict::applied && !job_resent;
+  item.changed = found.result == resume_state::verdict::changed;
+  item.failed_before =
+      found.result == resume_state::verdict::failed_before && !options_.retry_failed ? found.status
+                                                                                     : 0;
+  item.withheld_before = found.result == resume_state::verdict::withheld_before;
   // Only jobs with lines recorded ok can have a later line wrongly skipped.
   if (!item.already_applied && !job_resent && earlier.has_ok_records_of(item.op.job_id))
     resent_jobs_.insert(job);
@@ -41,13 +46,22 @@ bool line_source::next(source_item& item) {
     if (options_.shard_count > 1 && !job_id.empty() &&
         shard_of(job_id, options_.shard_count) != options_.shard_index)
       continue;
-    item.already_applied = item.changed = false;
+    item.already_applied = item.changed = item.withheld_before = false;
+    item.failed_before = 0;
     if (!item.valid) {
       item.error = validator_.error();
       if (options_.on_invalid) options_.on_invalid(item.error);
       return true;
     }
-    if (options_.resume) mark_resumed(item);
+    if (options_.number_updates) {
+      // The key a resume looks for: this update's place among its job's updates, not the
+      // line number, so lines of other jobs may come and go.
+      std::uint64_t job = resume_state::job_hash(item.op.job_id);
+      std::uint64_t line_fingerprint = item.op.fingerprint;
+      item.op.seq = ++job_updates_[job];
+      item.op.fingerprint = fingerprint_of(item.op.seq, item.op.job_id, item.op.op, item.op.body);
+      if (options_.resume) mark_resumed(item, job, line_fingerprint);
+    }
     if (options_.keep_raw_lines) item.raw_line.assign(line_.text);
     return true;
   }

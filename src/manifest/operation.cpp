@@ -35,10 +35,10 @@ std::optional<op_kind> parse_op_kind(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-std::uint64_t fingerprint_of(std::uint64_t line, std::string_view job_id, op_kind op,
+std::uint64_t fingerprint_of(std::uint64_t position, std::string_view job_id, op_kind op,
                              std::string_view body) noexcept {
   // Length prefixes keep ("ab","c") and ("a","bc") apart.
-  std::uint64_t h = mix_u64(fnv_offset, line);
+  std::uint64_t h = mix_u64(fnv_offset, position);
   h = mix_u64(h, job_id.size());
   h = mix_bytes(h, job_id);
   h = mix_u64(h, static_cast<std::uint64_t>(op));

@@ -91,8 +91,9 @@ struct slot {
   clock::time_point first_send{};
   int last_status = 0;
   std::string last_error;
-  std::string fail_reason;    // the summaries' byError key when the line ends failed
-  std::size_t held_bytes = 0; // counted against the byte window until final
+  std::string fail_reason;      // the summaries' byError key when the line ends failed
+  std::size_t held_bytes = 0;   // counted against the byte window until final
+  bool withheld_before = false; // --resume: an earlier run withheld it too
   bool in_use = false;
 };
 
@@ -147,6 +148,9 @@ private:
   // False when the run must stop: no token can be had (then the run is aborted).
   asio::awaitable<bool> ensure_token();
   void finish(std::uint64_t handle, outcome result, patch_verdict* verdict, double latency_ms);
+  // --resume: a line whose last record failed for good (400/403/404) is not sent again;
+  // it fails its job here, so the job's later updates are withheld as they were then.
+  void settle_failed_before(source_item& item);
   // Fails an update without sending it when an earlier update of its job failed: applying
   // it would leave the job in a state the manifest never described, and a re-run of the
   // failed lines (--failed-out, --resume) would then undo it. True when settled.
@@ -282,6 +286,12 @@ void engine::accept_batch(std::vector<source_item>& batch) {
   std::size_t released = 0, released_bytes = 0;
   for (auto& item : batch) {
     std::size_t bytes = held_bytes_of(item); // before anything is moved out of it
+    if (item.valid && item.failed_before) {  // never sent, stopping or not
+      settle_failed_before(item);
+      ++released;
+      released_bytes += bytes;
+      continue;
+    }
     if (stopping_) {
       if (item.valid && !item.already_applied) {
         ++result_.not_attempted;
@@ -292,13 +302,8 @@ void engine::accept_batch(std::vector<source_item>& batch) {
       continue;
     }
     if (item.already_applied) {
-      result_record r;
-      r.line = item.op.line;
-      r.job_id = item.op.job_id;
-      r.op = item.op.op;
-      r.result = outcome::skipped;
-      r.fingerprint = item.op.fingerprint;
-      sink_.record(r);
+      // No record: the earlier ok record stands, and a resumed run must not append one
+      // record per skipped line (the summary counts them).
       stats_.record_outcome(item.op.op, outcome::skipped, 0, {});
       ++released;
       released_bytes += bytes;
@@ -332,6 +337,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     s.last_status = 0;
     s.last_error.clear();
     s.fail_reason.clear();
+    s.withheld_before = item.withheld_before;
     scheduler_.push(handle, s.op.job_id);
   }
   if (released) release_window(released, released_bytes);
@@ -363,6 +369,17 @@ bool engine::settle_if_job_failed(std::uint64_t handle) {
   return true;
 }
 
+void engine::settle_failed_before(source_item& item) {
+  failed_jobs_.try_emplace(item.op.job_id, item.op.line);
+  stats_.record_outcome(item.op.op, outcome::failed, 0, {});
+  stats_.record_failure_reason(
+      "earlier run: " +
+      final_reason_key(final_reason::not_retryable, attempt_outcome::http(item.failed_before)));
+  stats_.record_failed_earlier();
+  // Its record from the earlier run stands; --failed-out lists it with this run's failures.
+  sink_.record_unsent(item.raw_line);
+}
+
 bool engine::hold_if_job_in_doubt(std::uint64_t handle, clock::time_point now) {
   if (in_doubt_until_.empty()) return false;
   slot& s = slots_[handle];
@@ -387,6 +404,7 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
   r.line = s.op.line;
   r.job_id = s.op.job_id;
   r.op = s.op.op;
+  r.seq = s.op.seq;
   r.result = result;
   r.status = s.last_status;
   r.attempts = s.attempts;
@@ -401,7 +419,12 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
     stats_.record_failure_reason(s.fail_reason.empty() ? std::string_view("other")
                                                        : std::string_view(s.fail_reason));
   if (result == outcome::ok && r.verified && !*r.verified) stats_.record_unverified();
-  sink_.record(r, s.raw_line);
+  // Withheld again, as an earlier run recorded it: that record stands (a nightly resume
+  // must not append the same withholding every night); --failed-out still lists it.
+  if (result == outcome::failed && s.attempts == 0 && s.withheld_before)
+    sink_.record_unsent(s.raw_line);
+  else
+    sink_.record(r, s.raw_line);
   stop_if_output_failed();
   stats_.record_outcome(s.op.op, result, s.attempts,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -525,6 +548,9 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     break;
   case retry_action::final:
     done.fail_reason = final_reason_key(decision.reason, outcome);
+    if (decision.reason == final_reason::not_retryable && outcome.cls == error_class::http_status &&
+        resume_state::is_permanent_failure(outcome.status))
+      stats_.record_failed_for_good();
     if (decision.reason != final_reason::not_retryable &&
         decision.reason != final_reason::succeeded) {
       done.last_error += " (";

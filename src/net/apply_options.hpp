@@ -33,6 +33,7 @@ struct apply_options {
   std::string failed_out;   // failed lines, verbatim; empty = none
   std::string summary_json; // empty = none
   bool resume = false;
+  bool retry_failed = false; // --resume: send lines that failed for good before, too
   // Results reach the file every results_write_interval and the disk (fdatasync) every
   // fsync_interval; 0 = never fdatasync (faster, and a power loss may lose more).
   std::chrono::milliseconds fsync_interval{100};

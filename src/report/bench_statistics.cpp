@@ -1,6 +1,7 @@
 #include <jobpatch/report/bench_statistics.hpp>
 
 #include <jobpatch/results/json_text.hpp>
+#include <jobpatch/results/json_writer.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -209,85 +210,58 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
 }
 
 std::string bench_statistics::summary_json(const bench_run_info& info, int exit_code) const {
-  std::string out = "{";
-  auto number = [&](const char* name, std::uint64_t v) {
-    out += '"';
-    out += name;
-    out += "\":";
-    append_uint(out, v);
-    out += ',';
-  };
-  auto real = [&](const char* name, double v, int decimals) {
-    out += '"';
-    out += name;
-    out += "\":";
-    append_fixed(out, v, decimals);
-    out += ',';
-  };
-  out += "\"mode\":\"bench\",";
-  number("scheduled", info.scheduled);
-  number("total", completed());
-  number("requests", completed());
-  number("ok", ok());
-  number("failed", failed());
-  number("notSent", info.not_sent);
-  number("attempts", attempts());
-  number("retries", retries());
-  real("durationSeconds", info.duration_seconds, 3);
-  real("wallSeconds", info.wall_seconds, 3);
-  real("intendedRate", rate(info.scheduled, info.duration_seconds), 1);
-  real("requestsPerSecond", rate(completed(), info.wall_seconds), 1);
-  out += "\"latencyMs\":";
-  append_latency_json(out, latency());
-  out += ",\"serviceMs\":";
-  append_latency_json(out, service_time());
-  out += ",\"byOp\":{";
-  bool first = true;
+  std::string out;
+  json_writer json(out);
+  json.begin_object()
+      .string("mode", "bench")
+      .number("scheduled", info.scheduled)
+      .number("total", completed())
+      .number("requests", completed())
+      .number("ok", ok())
+      .number("failed", failed())
+      .number("notSent", info.not_sent)
+      .number("attempts", attempts())
+      .number("retries", retries())
+      .fixed("durationSeconds", info.duration_seconds, 3)
+      .fixed("wallSeconds", info.wall_seconds, 3)
+      .fixed("intendedRate", rate(info.scheduled, info.duration_seconds), 1)
+      .fixed("requestsPerSecond", rate(completed(), info.wall_seconds), 1);
+  write_latency_json(json, "latencyMs", latency());
+  write_latency_json(json, "serviceMs", service_time());
+  json.begin_object("byOp");
   for (std::size_t i = 0; i < op_kind_count; ++i) {
     auto op = static_cast<op_kind>(i);
     const auto& s = counts_.op_stats(op);
     if (!s.attempts) continue;
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, to_string(op));
-    out += ":{";
-    number("ok", s.ok);
-    number("failed", s.failed);
-    number("attempts", s.attempts);
-    out += "\"latencyMs\":";
-    append_latency_json(out, s.latency);
-    out += ",\"serviceMs\":";
-    append_latency_json(out, service_time(op));
-    out += '}';
+    json.begin_object(to_string(op))
+        .number("ok", s.ok)
+        .number("failed", s.failed)
+        .number("attempts", s.attempts);
+    write_latency_json(json, "latencyMs", s.latency);
+    write_latency_json(json, "serviceMs", service_time(op));
+    json.end_object();
   }
-  out += "},";
-  counts_.append_answers_json(out);
-  out += ",\"errorsByClass\":{";
-  for (std::size_t g = 0; g < error_group_count; ++g) {
-    if (g) out += ',';
-    append_json_string(out, identifier(static_cast<error_group>(g)));
-    out += ':';
-    append_uint(out, groups_[g]);
-  }
-  out += "},\"lateStarts\":{";
-  number("count", late_);
-  number("started", started_);
-  real("maxMs", to_ms(max_lateness()), 3);
-  real("meanMs", to_ms(mean_lateness()), 3);
-  number("clientWokeLate", late_wakeups_);
-  real("clientWokeLateMaxMs", to_ms(max_wakeup_lateness_), 3);
-  out += "\"thresholdMs\":";
-  append_fixed(out, to_ms(late_start_threshold), 3);
-  out += "},\"settings\":{";
-  for (std::size_t i = 0; i < info.settings.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, info.settings[i].first);
-    out += ':';
-    append_json_string(out, info.settings[i].second);
-  }
-  out += "},";
-  append_run_end_json(out, info.signal, info.aborted, info.abort_reason, exit_code);
-  out += "}\n";
+  json.end_object();
+  counts_.write_answers_json(json);
+  json.begin_object("errorsByClass");
+  for (std::size_t g = 0; g < error_group_count; ++g)
+    json.number(identifier(static_cast<error_group>(g)), groups_[g]);
+  json.end_object()
+      .begin_object("lateStarts")
+      .number("count", late_)
+      .number("started", started_)
+      .fixed("maxMs", to_ms(max_lateness()), 3)
+      .fixed("meanMs", to_ms(mean_lateness()), 3)
+      .number("clientWokeLate", late_wakeups_)
+      .fixed("clientWokeLateMaxMs", to_ms(max_wakeup_lateness_), 3)
+      .fixed("thresholdMs", to_ms(late_start_threshold), 3)
+      .end_object()
+      .begin_object("settings");
+  for (const auto& [name, value] : info.settings) json.string(name, value);
+  json.end_object();
+  write_run_end_json(json, info.signal, info.aborted, info.abort_reason, exit_code);
+  json.end_object();
+  out += '\n';
   return out;
 }
 

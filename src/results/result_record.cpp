@@ -4,6 +4,9 @@
 #include <jobpatch/results/json_text.hpp>
 
 #include <array>
+#include <cstdio>
+#include <ctime>
+#include <random>
 
 namespace jobpatch {
 namespace {
@@ -18,6 +21,30 @@ std::optional<outcome> parse_outcome(std::string_view name) noexcept {
   for (std::size_t i = 0; i < outcome_names.size(); ++i)
     if (outcome_names[i] == name) return static_cast<outcome>(i);
   return std::nullopt;
+}
+
+std::string format_timestamp(std::int64_t unix_ms) {
+  std::int64_t seconds = unix_ms / 1000, ms = unix_ms % 1000;
+  if (ms < 0) {
+    ms += 1000;
+    --seconds;
+  }
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char text[40];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return text;
+}
+
+std::string make_run_id() {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::random_device entropy; // getrandom(2): two runs started together still differ
+  std::uint64_t v = (std::uint64_t{entropy()} << 32) ^ entropy();
+  std::string out;
+  for (int shift = 60; shift >= 0; shift -= 4) out.push_back(hex[(v >> shift) & 0xF]);
+  return out;
 }
 
 result_record invalid_record(const invalid_line& bad) {
@@ -42,6 +69,10 @@ void append_ndjson(std::string& out, const result_record& r) {
     out += ",\"op\":\"";
     out += to_string(*r.op);
     out += '"';
+  }
+  if (r.seq != 0) {
+    out += ",\"seq\":";
+    append_uint(out, r.seq);
   }
   out += ",\"outcome\":\"";
   out += to_string(r.result);
@@ -71,6 +102,16 @@ void append_ndjson(std::string& out, const result_record& r) {
     out += ",\"fp\":\"";
     for (int shift = 60; shift >= 0; shift -= 4)
       out.push_back(hex[(*r.fingerprint >> shift) & 0xF]);
+    out += '"';
+  }
+  if (!r.ts.empty()) {
+    out += ",\"ts\":\"";
+    out += r.ts; // our own digits: nothing to escape
+    out += '"';
+  }
+  if (!r.run_id.empty()) {
+    out += ",\"runId\":\"";
+    out += r.run_id;
     out += '"';
   }
   out += "}\n";

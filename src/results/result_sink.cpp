@@ -1,12 +1,14 @@
 #include <jobpatch/results/result_sink.hpp>
 
+#include <chrono>
 #include <cstring>
 #include <system_error>
 
 namespace jobpatch {
 
 result_sink::result_sink(const std::string& results_path, file_writer::mode results_mode,
-                         const std::string& failed_out_path) {
+                         const std::string& failed_out_path, std::string run_id)
+    : run_id_(std::move(run_id)) {
   if (!results_path.empty()) results_ = file_writer(results_path, results_mode);
   if (!failed_out_path.empty()) failed_ = file_writer(failed_out_path, file_writer::mode::truncate);
 }
@@ -26,7 +28,18 @@ void result_sink::record(const result_record& r, std::string_view raw_line) {
   ++records_;
   if (!error_.empty()) return;
   if (results_.is_open()) {
-    append_ndjson(results_.buffer(), r);
+    // Outcomes arrive thousands a second: the text is made once per millisecond.
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+    if (ms != stamp_ms_) {
+      stamp_ms_ = ms;
+      stamp_ = format_timestamp(ms);
+    }
+    result_record stamped = r;
+    stamped.ts = stamp_;
+    stamped.run_id = run_id_;
+    append_ndjson(results_.buffer(), stamped);
     guarded([&] { results_.commit(); });
   }
   if (failed_.is_open() && r.result == outcome::failed && !raw_line.empty()) {
@@ -37,10 +50,10 @@ void result_sink::record(const result_record& r, std::string_view raw_line) {
 }
 
 void result_sink::record_unsent(std::string_view raw_line) {
-  if (!failed_.is_open() || raw_line.empty()) return;
+  if (!failed_.is_open() || raw_line.empty() || !error_.empty()) return;
   failed_.buffer() += raw_line;
   failed_.buffer() += '\n';
-  failed_.commit();
+  guarded([&] { failed_.commit(); });
 }
 
 void result_sink::flush(bool durable) {

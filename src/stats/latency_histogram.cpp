@@ -1,6 +1,6 @@
 #include <jobpatch/stats/latency_histogram.hpp>
 
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/results/json_writer.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -61,25 +61,15 @@ nanoseconds latency_histogram::percentile(double q) const noexcept {
   return max(); // unreachable: the counts add up to count_
 }
 
-void append_latency_json(std::string& out, const latency_histogram& h) {
+void write_latency_json(json_writer& json, std::string_view key, const latency_histogram& h) {
   constexpr double quantiles[] = {0.5, 0.9, 0.99, 0.999, 0.9999};
   constexpr const char* keys[] = {"p50", "p90", "p99", "p999", "p9999"};
   auto ms = [](std::chrono::nanoseconds ns) { return static_cast<double>(ns.count()) / 1e6; };
-  out += '{';
-  for (std::size_t i = 0; i < std::size(quantiles); ++i) {
-    out += '"';
-    out += keys[i];
-    out += "\":";
-    append_fixed(out, ms(h.percentile(quantiles[i])), 3);
-    out += ',';
-  }
-  out += "\"max\":";
-  append_fixed(out, ms(h.max()), 3);
-  out += ",\"mean\":";
-  append_fixed(out, ms(h.mean()), 3);
-  out += ",\"count\":";
-  append_uint(out, h.count());
-  out += '}';
+  json.begin_object(key);
+  for (std::size_t i = 0; i < std::size(quantiles); ++i)
+    json.fixed(keys[i], ms(h.percentile(quantiles[i])), 3);
+  json.fixed("max", ms(h.max()), 3).fixed("mean", ms(h.mean()), 3).number("count", h.count());
+  json.end_object();
 }
 
 } // namespace jobpatch

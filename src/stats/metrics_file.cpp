@@ -1,5 +1,6 @@
 #include <jobpatch/stats/metrics_file.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -45,17 +46,24 @@ void header(std::string& out, std::string_view name, std::string_view type, std:
   out += '\n';
 }
 
+// Writes one sample line: `common` (labels every series carries, already formatted, e.g.
+// shard="1/4") and an optional label of its own.
 template <class V>
-void sample(std::string& out, std::string_view name, V value, std::string_view label = {},
-            std::string_view label_value = {}) {
+void sample(std::string& out, std::string_view common, std::string_view name, V value,
+            std::string_view label = {}, std::string_view label_value = {}) {
   out += "jobpatch_";
   out += name;
-  if (!label.empty()) {
+  if (!label.empty() || !common.empty()) {
     out += '{';
-    out += label;
-    out += "=\"";
-    out += escape_label_value(label_value);
-    out += "\"}";
+    out += common;
+    if (!label.empty()) {
+      if (!common.empty()) out += ',';
+      out += label;
+      out += "=\"";
+      out += escape_label_value(label_value);
+      out += '"';
+    }
+    out += '}';
   }
   out += ' ';
   append_value(out, value);
@@ -99,47 +107,94 @@ std::string escape_label_value(std::string_view v) {
   return out;
 }
 
+std::string reason_label(std::string_view reason) {
+  if (auto paren = reason.find(" ("); paren != std::string_view::npos)
+    reason = reason.substr(0, paren);
+  std::string out;
+  for (char c : reason) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+      alnum = true;
+    }
+    if (alnum)
+      out += c;
+    else if (!out.empty() && out.back() != '_')
+      out += '_';
+  }
+  while (!out.empty() && out.back() == '_') out.pop_back();
+  return out.empty() ? "other" : out;
+}
+
 std::string format_metrics(const metrics_snapshot& m) {
   std::string out;
+  // Several shards' files side by side in one textfile directory must not collide:
+  // node_exporter refuses a series that two files both define.
+  std::string common;
+  if (!m.shard.empty()) common = "shard=\"" + escape_label_value(m.shard) + '"';
+  if (!m.run_id.empty()) {
+    header(out, "run_info", "gauge", "Always 1; names the run (its runId in results and summary).");
+    std::string labels = "run_id=\"" + escape_label_value(m.run_id) + '"';
+    if (!common.empty()) labels = common + ',' + labels;
+    sample(out, labels, "run_info", std::uint64_t{1});
+  }
   header(out, "lines_total", "counter", "Manifest lines by final outcome.");
-  sample(out, "lines_total", m.lines_ok, "outcome", "ok");
-  sample(out, "lines_total", m.lines_failed, "outcome", "failed");
-  sample(out, "lines_total", m.lines_invalid, "outcome", "invalid");
-  sample(out, "lines_total", m.lines_skipped, "outcome", "skipped");
+  sample(out, common, "lines_total", m.lines_ok, "outcome", "ok");
+  sample(out, common, "lines_total", m.lines_failed, "outcome", "failed");
+  sample(out, common, "lines_total", m.lines_invalid, "outcome", "invalid");
+  sample(out, common, "lines_total", m.lines_skipped, "outcome", "skipped");
+  if (!m.failed_by_reason.empty()) {
+    // Reasons whose labels coincide are added up: a series appears once.
+    std::vector<std::pair<std::string, std::uint64_t>> by_label;
+    for (const auto& [reason, n] : m.failed_by_reason) {
+      std::string label = reason_label(reason);
+      auto it = std::find_if(by_label.begin(), by_label.end(),
+                             [&](const auto& e) { return e.first == label; });
+      if (it == by_label.end())
+        by_label.emplace_back(std::move(label), n);
+      else
+        it->second += n;
+    }
+    header(out, "failed_lines_total", "counter",
+           "Failed lines by reason (withheld, retry_budget_exhausted, http_404_not_found, ...).");
+    for (const auto& [label, n] : by_label)
+      sample(out, common, "failed_lines_total", n, "reason", label);
+  }
   header(out, "attempts_total", "counter", "HTTP requests sent, retries included.");
-  sample(out, "attempts_total", m.attempts);
+  sample(out, common, "attempts_total", m.attempts);
   header(out, "retries_total", "counter", "Requests that repeated an earlier attempt.");
-  sample(out, "retries_total", m.retries);
+  sample(out, common, "retries_total", m.retries);
   header(out, "run_duration_seconds", "gauge", "Wall-clock time of the run so far.");
-  sample(out, "run_duration_seconds", m.run_duration_seconds);
+  sample(out, common, "run_duration_seconds", m.run_duration_seconds);
   header(out, "last_success_timestamp_seconds", "gauge",
          "Unix time of the last applied update (0 = none).");
-  sample(out, "last_success_timestamp_seconds", m.last_success_timestamp_seconds);
+  sample(out, common, "last_success_timestamp_seconds", m.last_success_timestamp_seconds);
   header(out, "run_in_progress", "gauge", "1 while a run is going, 0 once it has finished.");
-  sample(out, "run_in_progress", std::uint64_t{m.in_progress ? 1u : 0u});
+  sample(out, common, "run_in_progress", std::uint64_t{m.in_progress ? 1u : 0u});
   if (m.exit_code) {
     header(out, "exit_code", "gauge",
            "Exit code of the finished run (0 ok, 1 some failed, 2 usage, 3 aborted, 4 output not "
            "written).");
-    sample(out, "exit_code", static_cast<double>(*m.exit_code));
+    sample(out, common, "exit_code", static_cast<double>(*m.exit_code));
   }
   header(out, "request_duration_seconds", "summary",
          "Per-line latency, first send to final answer, retries included.");
   for (const auto& [q, seconds] : m.latency.quantiles) {
     std::string label;
     append_value(label, q);
-    sample(out, "request_duration_seconds", seconds, "quantile", label);
+    sample(out, common, "request_duration_seconds", seconds, "quantile", label);
   }
-  sample(out, "request_duration_seconds_sum", m.latency.sum_seconds);
-  sample(out, "request_duration_seconds_count", m.latency.count);
+  sample(out, common, "request_duration_seconds_sum", m.latency.sum_seconds);
+  sample(out, common, "request_duration_seconds_count", m.latency.count);
   if (!m.requests_by_status.empty()) {
     header(out, "requests_total", "counter", "HTTP answers by status code.");
     for (const auto& [status, n] : m.requests_by_status)
-      sample(out, "requests_total", n, "status", std::to_string(status));
+      sample(out, common, "requests_total", n, "status", std::to_string(status));
   }
   if (!m.errors_by_class.empty()) {
     header(out, "errors_total", "counter", "Attempts that got no HTTP answer, by error class.");
-    for (const auto& [cls, n] : m.errors_by_class) sample(out, "errors_total", n, "class", cls);
+    for (const auto& [cls, n] : m.errors_by_class)
+      sample(out, common, "errors_total", n, "class", cls);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 #include <jobpatch/stats/run_statistics.hpp>
 
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/results/json_writer.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -109,38 +109,16 @@ std::vector<std::pair<error_class, std::uint64_t>> run_statistics::error_counts(
   return out;
 }
 
-void run_statistics::append_answers_json(std::string& out, bool final_reasons) const {
-  out += "\"byStatus\":{";
-  bool first = true;
-  for (auto [code, n] : status_counts()) {
-    if (!first) out += ',';
-    first = false;
-    out += '"';
-    append_int(out, code);
-    out += "\":";
-    append_uint(out, n);
-  }
-  out += "},\"byError\":{";
-  first = true;
+void run_statistics::write_answers_json(json_writer& json, bool final_reasons) const {
+  json.begin_object("byStatus");
+  for (auto [code, n] : status_counts()) json.number(std::to_string(code), n);
+  json.end_object().begin_object("byError");
   if (final_reasons) {
-    for (const auto& [reason, n] : reasons_) {
-      if (!first) out += ',';
-      first = false;
-      append_json_string(out, reason);
-      out += ':';
-      append_uint(out, n);
-    }
-    out += "},\"errorsByClass\":{";
-    first = true;
+    for (const auto& [reason, n] : reasons_) json.number(reason, n);
+    json.end_object().begin_object("errorsByClass");
   }
-  for (auto [cls, n] : error_counts()) {
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, identifier(cls));
-    out += ':';
-    append_uint(out, n);
-  }
-  out += '}';
+  for (auto [cls, n] : error_counts()) json.number(identifier(cls), n);
+  json.end_object();
 }
 
 std::string run_statistics::summary_text(const run_status& status) const {
@@ -191,6 +169,10 @@ std::string run_statistics::summary_text(const run_status& status) const {
     out += std::to_string(unverified) +
            " lines were answered 200 without the values sent (verified:false): the server "
            "acknowledged updates it may not have applied\n";
+  if (failed_earlier_)
+    out += std::to_string(failed_earlier_) +
+           " lines failed for good (HTTP 400/403/404) in an earlier run and were not sent "
+           "again (they are in --failed-out; --retry-failed sends them)\n";
   for (const auto& note : status.notes) out += "note: " + note + "\n";
   if (status.changed)
     out += std::to_string(status.changed) +
@@ -214,76 +196,56 @@ std::string run_statistics::summary_text(const run_status& status) const {
 }
 
 std::string run_statistics::summary_json(const run_status& status, int exit_code) const {
-  std::string out = "{";
-  auto number = [&](const char* name, std::uint64_t v) {
-    out += '"';
-    out += name;
-    out += "\":";
-    append_uint(out, v);
-    out += ',';
-  };
-  number("total", total());
-  number("ok", count(outcome::ok));
-  number("failed", count(outcome::failed));
-  number("invalid", count(outcome::invalid));
-  number("skipped", count(outcome::skipped));
-  number("notAttempted", status.not_attempted);
-  number("changedSinceResume", status.changed);
-  number("attempts", attempts_);
-  number("retries", retries());
-  number("requests", requests_);
-  number("unverified", verified_false_);
-  number("tokenRefreshes", token_refreshes_);
-  out += "\"byOp\":{";
+  std::string out;
+  json_writer json(out);
+  json.begin_object();
+  if (!status.run_id.empty()) json.string("runId", status.run_id);
+  json.number("total", total())
+      .number("ok", count(outcome::ok))
+      .number("failed", count(outcome::failed))
+      .number("invalid", count(outcome::invalid))
+      .number("skipped", count(outcome::skipped))
+      .number("notAttempted", status.not_attempted)
+      .number("changedSinceResume", status.changed)
+      .number("failedEarlier", failed_earlier_)
+      .number("attempts", attempts_)
+      .number("retries", retries())
+      .number("requests", requests_)
+      .number("unverified", verified_false_)
+      .number("tokenRefreshes", token_refreshes_);
+  json.begin_object("byOp");
   for (std::size_t i = 0; i < op_kind_count; ++i) {
     const auto& s = ops_[i];
-    if (i) out += ',';
-    append_json_string(out, to_string(static_cast<op_kind>(i)));
-    out += ":{";
-    number("ok", s.ok);
-    number("failed", s.failed);
-    number("invalid", s.invalid);
-    number("skipped", s.skipped);
-    number("attempts", s.attempts);
-    out += "\"latencyMs\":";
-    append_latency_json(out, s.latency);
-    out += '}';
+    json.begin_object(to_string(static_cast<op_kind>(i)))
+        .number("ok", s.ok)
+        .number("failed", s.failed)
+        .number("invalid", s.invalid)
+        .number("skipped", s.skipped)
+        .number("attempts", s.attempts);
+    write_latency_json(json, "latencyMs", s.latency);
+    json.end_object();
   }
-  out += "},";
-  append_answers_json(out, true);
-  out += ",\"latencyMs\":";
-  append_latency_json(out, latency_);
-  out += ",\"serviceMs\":";
-  append_latency_json(out, service_);
-  out += ",\"wallSeconds\":";
-  append_fixed(out, status.wall_seconds, 3);
-  out += ",\"requestsPerSecond\":";
-  append_fixed(
-      out, status.wall_seconds > 0 ? static_cast<double>(attempts_) / status.wall_seconds : 0, 1);
-  out += ",\"deadlineExceeded\":";
-  out += status.deadline_exceeded ? "true" : "false";
-  out += ',';
-  append_run_end_json(out, status.signal, status.aborted, status.abort_reason, exit_code);
-  out += "}\n";
+  json.end_object();
+  write_answers_json(json, true);
+  write_latency_json(json, "latencyMs", latency_);
+  write_latency_json(json, "serviceMs", service_);
+  json.fixed("wallSeconds", status.wall_seconds, 3)
+      .fixed("requestsPerSecond",
+             status.wall_seconds > 0 ? static_cast<double>(attempts_) / status.wall_seconds : 0, 1)
+      .boolean("deadlineExceeded", status.deadline_exceeded);
+  write_run_end_json(json, status.signal, status.aborted, status.abort_reason, exit_code);
+  json.end_object();
+  out += '\n';
   return out;
 }
 
-void append_run_end_json(std::string& out, int signal, bool aborted,
-                         const std::string& abort_reason, int exit_code) {
-  out += "\"interrupted\":";
-  out += signal ? "true" : "false";
-  if (signal) {
-    out += ",\"signal\":";
-    append_int(out, signal);
-  }
-  out += ",\"aborted\":";
-  out += aborted ? "true" : "false";
-  if (aborted) {
-    out += ",\"abortReason\":";
-    append_json_string(out, abort_reason);
-  }
-  out += ",\"exitCode\":";
-  append_int(out, exit_code);
+void write_run_end_json(json_writer& json, int signal, bool aborted,
+                        const std::string& abort_reason, int exit_code) {
+  json.boolean("interrupted", signal != 0);
+  if (signal) json.integer("signal", signal);
+  json.boolean("aborted", aborted);
+  if (aborted) json.string("abortReason", abort_reason);
+  json.integer("exitCode", exit_code);
 }
 
 } // namespace jobpatch

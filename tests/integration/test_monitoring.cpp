@@ -3,7 +3,12 @@
 
 #include "apply_runner.hpp"
 
+#include <boost/json.hpp>
 #include <doctest/doctest.h>
+
+#include <ctime>
+#include <regex>
+#include <set>
 
 #include <filesystem>
 #include <map>
@@ -97,4 +102,67 @@ TEST_CASE("metrics file: in progress during the run, final counts and exit code 
   // Replaced atomically: no temporary file is left next to it.
   for (const auto& entry : std::filesystem::directory_iterator(mock.path("")))
     CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
+}
+
+TEST_CASE("metrics file: records carry ts and runId, summary and metrics the same runId, and "
+          "two shards' metrics never define the same series") {
+  mock_process mock({}, 10);
+  std::string text;
+  for (int i = 1; i <= 10; ++i)
+    text += R"({"jobId":"job-00000)" + std::string(i < 10 ? "0" : "") + std::to_string(i) +
+            R"(","op":"configs","body":{"taskTimeout":)" + std::to_string(100 + i) + "}}\n";
+  // A job the mock does not know: a 404, then its next update withheld.
+  text += R"({"jobId":"job-gone","op":"configs","body":{"taskTimeout":7}})"
+          "\n"
+          R"({"jobId":"job-gone","op":"jobname","body":"after"})"
+          "\n";
+  std::string manifest = mock.path("m.ndjson");
+  write_file(manifest, text);
+  auto now = [] { return std::time(nullptr); };
+  std::time_t start = now() - 1;
+  std::map<std::string, double> shard_samples[2];
+  std::string run_ids[2];
+  std::uint64_t withheld = 0, not_found = 0, lines = 0;
+  for (int k = 1; k <= 2; ++k) {
+    std::string shard = std::to_string(k) + "/2", n = std::to_string(k);
+    std::string results = mock.path("r" + n), metrics = mock.path("m" + n + ".prom"),
+                summary = mock.path("s" + n);
+    int code = run_apply(mock, manifest,
+                         {"--shard", shard, "--results", results, "--metrics-file", metrics,
+                          "--summary-json", summary});
+    INFO(read_file(mock.path("apply.err")));
+    CHECK((code == 0 || code == 1));
+    std::time_t end = now() + 1;
+    auto s = boost::json::parse(read_file(summary)).as_object();
+    std::string run_id(s.at("runId").as_string());
+    CHECK(std::regex_match(run_id, std::regex("[0-9a-f]{16}")));
+    run_ids[k - 1] = run_id;
+    for (const auto& line : read_lines(results)) {
+      auto r = boost::json::parse(line).as_object();
+      CHECK(r.at("runId").as_string() == run_id);
+      std::string ts(r.at("ts").as_string());
+      REQUIRE(std::regex_match(ts, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
+      std::tm tm{};
+      ::strptime(ts.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+      std::time_t t = ::timegm(&tm);
+      CHECK(t >= start);
+      CHECK(t <= end);
+      ++lines;
+    }
+    auto samples = read_samples(read_file(metrics));
+    CHECK(samples["jobpatch_run_info{shard=\"" + shard + "\",run_id=\"" + run_id + "\"}"] == 1);
+    for (const auto& [series, value] : samples)
+      CHECK_MESSAGE(series.find("{shard=\"" + shard + "\"") != std::string::npos, series);
+    withheld += static_cast<std::uint64_t>(
+        samples["jobpatch_failed_lines_total{shard=\"" + shard + "\",reason=\"withheld\"}"]);
+    not_found += static_cast<std::uint64_t>(samples["jobpatch_failed_lines_total{shard=\"" + shard +
+                                                    "\",reason=\"http_404_not_found\"}"]);
+    shard_samples[k - 1] = std::move(samples);
+  }
+  CHECK(lines == 12);
+  CHECK(withheld == 1);
+  CHECK(not_found == 1);
+  CHECK(run_ids[0] != run_ids[1]);
+  for (const auto& [series, value] : shard_samples[0])
+    CHECK_MESSAGE(shard_samples[1].count(series) == 0, series);
 }

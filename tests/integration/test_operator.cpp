@@ -92,7 +92,9 @@ TEST_CASE("operator: an output that is an input or another output, under any spe
        {"--failed-out " + manifest, "--results " + mock.path("link.ndjson") + " --force",
         "--summary-json " + mock.path("hard.ndjson"),
         "--results " + mock.path("r.ndjson") + " --failed-out " + mock.path("./r.ndjson"),
-        "--metrics-file " + mock.path("key") + " --api-key-file " + mock.path("key")}) {
+        "--metrics-file " + mock.path("key") + " --api-key-file " + mock.path("key"),
+        // Standard output holds one output, and redirected it is the file it names.
+        std::string("--results - --failed-out -"), "--summary-json - >> " + manifest}) {
     CAPTURE(outputs);
     CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT " + outputs, err) == 2);
     CHECK(err.find("nothing was sent") != std::string::npos);

@@ -25,13 +25,20 @@ struct operation {
   std::uint64_t line = 0; // 1-based line number in the manifest
   std::string job_id;     // unescaped job id (percent-encoded only when sent)
   op_kind op = op_kind::configs;
-  std::string body;              // exact JSON text
-  std::uint64_t fingerprint = 0; // stable hash of (line, job_id, op, body), for resume
+  std::string body; // exact JSON text
+  // Which update of its job this is in the manifest (1 = the job's first valid line),
+  // set by line_source; 0 = not numbered.
+  std::uint32_t seq = 0;
+  // The resume key: fingerprint_of(seq, job_id, op, body) once line_source has numbered
+  // the update (so lines of other jobs can come and go without changing it), the
+  // validator's fingerprint_of(line, ...) before.
+  std::uint64_t fingerprint = 0;
 };
 
-// Stable 64-bit fingerprint of an update's identity and content. Same inputs give the
-// same value on every platform and build (FNV-1a over length-prefixed fields).
-std::uint64_t fingerprint_of(std::uint64_t line, std::string_view job_id, op_kind op,
+// Stable 64-bit fingerprint of an update's position and content. Same inputs give the
+// same value on every platform and build (FNV-1a over length-prefixed fields). `position`
+// is the update's seq within its job (results files before seq used the line number).
+std::uint64_t fingerprint_of(std::uint64_t position, std::string_view job_id, op_kind op,
                              std::string_view body) noexcept;
 
 } // namespace jobpatch

@@ -21,6 +21,7 @@ struct result_record {
   std::uint64_t line = 0;
   std::string_view job_id; // omitted when empty
   std::optional<op_kind> op;
+  std::uint32_t seq = 0; // which update of its job (operation::seq); 0 = omitted
   jobpatch::outcome result = outcome::ok;
   int status = 0;         // HTTP status of the last attempt; 0 = none
   unsigned attempts = 0;  // 0 = none made
@@ -29,13 +30,21 @@ struct result_record {
   std::string_view state;                   // job state from the response; omitted when empty
   std::string_view error;                   // omitted when empty
   std::optional<std::uint64_t> fingerprint; // "fp", for resume
+  std::string_view ts;     // when recorded, RFC 3339 UTC with ms; omitted when empty
+  std::string_view run_id; // "runId": the run that recorded it; omitted when empty
 };
+
+// "2026-11-30T06:07:07.123Z": `unix_ms` milliseconds since the epoch, RFC 3339 in UTC.
+std::string format_timestamp(std::int64_t unix_ms);
+// 16 random lowercase hex digits naming one run (records, summary, metrics).
+std::string make_run_id();
 
 // The record of a line rejected by validation.
 result_record invalid_record(const struct invalid_line& bad);
 
 // Appends `r` as one JSON object followed by '\n'. Key order:
-// line, jobId, op, outcome, status, attempts, latencyMs, verified, state, error, fp.
+// line, jobId, op, seq, outcome, status, attempts, latencyMs, verified, state, error, fp, ts,
+// runId.
 void append_ndjson(std::string& out, const result_record& r);
 
 } // namespace jobpatch

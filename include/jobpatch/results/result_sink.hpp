@@ -14,8 +14,9 @@ namespace jobpatch {
 class result_sink {
 public:
   // Empty paths disable that output. Throws std::system_error when a file cannot be opened.
+  // Every record gets the time it was recorded ("ts") and `run_id` ("runId", when given).
   result_sink(const std::string& results_path, file_writer::mode results_mode,
-              const std::string& failed_out_path);
+              const std::string& failed_out_path, std::string run_id = {});
 
   // Records the final outcome of one line. `raw_line` is the manifest line as written,
   // copied to the failed-lines manifest when the outcome is failed.
@@ -47,6 +48,9 @@ private:
   std::uint64_t records_ = 0;
   std::string error_;
   int error_code_ = 0;
+  std::string run_id_;
+  std::int64_t stamp_ms_ = -1; // the millisecond `stamp_` shows
+  std::string stamp_;
 };
 
 } // namespace jobpatch

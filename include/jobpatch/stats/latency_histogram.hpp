@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jobpatch {
@@ -121,8 +122,11 @@ private:
   std::uint64_t underflows_ = 0;
 };
 
-// Appends {"p50":..,"p90":..,"p99":..,"p999":..,"p9999":..,"max":..,"mean":..,"count":N}
-// with the times in milliseconds (3 decimals): the latency object of every summary JSON.
-void append_latency_json(std::string& out, const latency_histogram& h);
+class json_writer;
+
+// Writes `key`: {"p50":..,"p90":..,"p99":..,"p999":..,"p9999":..,"max":..,"mean":..,
+// "count":N} with the times in milliseconds (3 decimals): the latency object of every
+// summary JSON.
+void write_latency_json(json_writer& json, std::string_view key, const latency_histogram& h);
 
 } // namespace jobpatch

@@ -40,7 +40,17 @@ struct metrics_snapshot {
   metrics_latency_summary latency;
   std::vector<std::pair<int, std::uint64_t>> requests_by_status;      // (200, n), (503, n)
   std::vector<std::pair<std::string, std::uint64_t>> errors_by_class; // ("timeout", n)
+  // Why lines failed, one count per line: the summaries' byError keys ("withheld (an
+  // earlier update of the job failed)", "HTTP 404 Not Found"), shown as reason labels.
+  std::vector<std::pair<std::string, std::uint64_t>> failed_by_reason;
+  std::string run_id; // jobpatch_run_info{run_id=...}; empty = no info metric
+  std::string shard;  // --shard K/N: a shard="K/N" label on every series; empty = none
 };
+
+// The metric label of a byError key: its text before " (", lower case, every run of other
+// characters than letters and digits one '_' ("HTTP 404 Not Found" -> "http_404_not_found",
+// "withheld (an earlier ...)" -> "withheld").
+std::string reason_label(std::string_view reason);
 
 // The exposition text: HELP and TYPE lines, then samples, every name prefixed `jobpatch_`.
 std::string format_metrics(const metrics_snapshot& m);

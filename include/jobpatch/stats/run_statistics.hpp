@@ -17,6 +17,8 @@
 
 namespace jobpatch {
 
+class json_writer;
+
 // How a run ended, beyond its per-line outcomes.
 struct run_status {
   bool aborted = false; // fail fast, authentication or TLS: exit 3
@@ -30,6 +32,7 @@ struct run_status {
   std::uint64_t changed = 0;       // --resume: lines recorded ok earlier that differ now
   std::uint64_t first_changed = 0; // the first such line number
   std::vector<std::string> notes;  // things worth telling about the inputs (resume repairs)
+  std::string run_id;              // "runId" of the summary, as in the records and metrics
   double wall_seconds = 0;
 };
 
@@ -58,6 +61,13 @@ public:
   const std::vector<std::pair<std::string, std::uint64_t>>& failure_reasons() const noexcept {
     return reasons_;
   }
+  // --resume: a line not sent again because it failed for good in an earlier run (also
+  // counted failed, with its reason).
+  void record_failed_earlier() noexcept { ++failed_earlier_; }
+  std::uint64_t failed_earlier() const noexcept { return failed_earlier_; }
+  // A line this run ended with HTTP 400/403/404: a later --resume does not send it again.
+  void record_failed_for_good() noexcept { ++failed_for_good_; }
+  std::uint64_t failed_for_good() const noexcept { return failed_for_good_; }
   void set_token_exchanges(std::uint64_t n) noexcept { token_refreshes_ = n; }
   // A 200 whose answer did not show the values sent (verified:false).
   void record_unverified() noexcept { ++verified_false_; }
@@ -79,7 +89,7 @@ public:
   // "byStatus":{"200":N,...},"byError":{"timeout":N,...}: the summaries' answer counts.
   // With `final_reasons` (apply), byError holds why lines failed and the per-attempt
   // classes go to "errorsByClass".
-  void append_answers_json(std::string& out, bool final_reasons = false) const;
+  void write_answers_json(json_writer& json, bool final_reasons = false) const;
 
   // Human summary, a few lines for stderr.
   std::string summary_text(const run_status& status) const;
@@ -92,6 +102,7 @@ private:
   std::uint64_t attempts_ = 0, token_refreshes_ = 0, requests_ = 0, lines_sent_ = 0;
   std::vector<std::pair<std::string, std::uint64_t>> reasons_; // few: a vector
   std::uint64_t verified_false_ = 0;
+  std::uint64_t failed_earlier_ = 0, failed_for_good_ = 0;
   std::array<std::uint64_t, max_status> by_status_{};
   std::array<std::uint64_t, error_class_count> by_error_{};
   latency_histogram latency_; // per line
@@ -100,7 +111,7 @@ private:
 
 // "interrupted":..,["signal":N,]"aborted":..,["abortReason":"..",]"exitCode":N — how a
 // run ended, as every summary JSON ends.
-void append_run_end_json(std::string& out, int signal, bool aborted,
-                         const std::string& abort_reason, int exit_code);
+void write_run_end_json(json_writer& json, int signal, bool aborted,
+                        const std::string& abort_reason, int exit_code);
 
 } // namespace jobpatch

@@ -83,3 +83,24 @@ TEST_CASE("json_text: excerpt cuts on a UTF-8 boundary") {
   CHECK(excerpt(std::string(50, 'a'), 10) == "aaaaaaaaaa...");
   CHECK(excerpt("aaaaaaaaa\xC3\xA9zz", 10) == "aaaaaaaaa...");
 }
+
+TEST_CASE("result_record: ts and runId close the record, timestamps are RFC 3339 UTC with ms") {
+  CHECK(format_timestamp(0) == "1970-01-01T00:00:00.000Z");
+  CHECK(format_timestamp(1796018827123) == "2026-11-30T06:07:07.123Z");
+  CHECK(format_timestamp(-1) == "1969-12-31T23:59:59.999Z");
+  result_record r;
+  r.line = 1;
+  r.seq = 2;
+  r.fingerprint = 1;
+  r.ts = "2026-11-30T06:07:07.123Z";
+  r.run_id = "0123456789abcdef";
+  std::string out;
+  append_ndjson(out, r);
+  CHECK(out == R"({"line":1,"seq":2,"outcome":"ok","fp":"0000000000000001",)"
+               R"("ts":"2026-11-30T06:07:07.123Z","runId":"0123456789abcdef"})"
+               "\n");
+  auto a = make_run_id(), b = make_run_id();
+  CHECK(a.size() == 16);
+  CHECK(a.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(a != b);
+}

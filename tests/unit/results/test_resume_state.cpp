@@ -29,25 +29,101 @@ std::string slurp(const std::string& path) {
 }
 } // namespace
 
-TEST_CASE("resume_state: ok records with their fingerprint are skipped — changed lines are not") {
+namespace {
+using verdict = resume_state::verdict;
+
+// The key of update `seq` of job `job` with fingerprint `fp` (line numbers do not matter).
+resume_state::key key_of(std::string_view job, std::uint32_t seq, std::uint64_t fp,
+                         std::uint64_t line = 999, std::uint64_t line_fp = 0) {
+  return {resume_state::job_hash(job), seq, fp, line, line_fp};
+}
+} // namespace
+
+TEST_CASE("resume_state: an update is known by job, seq and fingerprint, not by line") {
   auto path = temp_file(
-      R"({"line":1,"jobId":"a","op":"configs","outcome":"ok","status":200,"fp":"00000000000000aa"})"
+      R"({"line":1,"jobId":"a","op":"configs","seq":1,"outcome":"ok","status":200,"attempts":1,"fp":"00000000000000aa"})"
       "\n"
-      R"({"line":2,"jobId":"b","op":"configs","outcome":"failed","status":503,"fp":"00000000000000bb"})"
+      R"({"line":2,"jobId":"b","op":"configs","seq":1,"outcome":"failed","status":503,"attempts":5,"fp":"00000000000000bb"})"
       "\n"
-      R"({"line":3,"jobId":"c","op":"configs","outcome":"ok","fp":"00000000000000cc"})"
+      R"({"line":3,"jobId":"a","op":"jobname","seq":2,"outcome":"ok","fp":"00000000000000cc"})"
       "\n"
-      R"({"line":3,"jobId":"c","op":"configs","outcome":"skipped","fp":"00000000000000cc"})"
+      R"({"line":3,"jobId":"a","op":"jobname","seq":2,"outcome":"ok","fp":"00000000000000cc"})"
+      "\n"
+      R"({"line":4,"jobId":"c","op":"configs","seq":1,"outcome":"skipped","fp":"00000000000000dd"})"
       "\n");
   std::vector<std::string> notes;
   auto state = resume_state::load(path, notes);
   CHECK(notes.empty());
+  CHECK(state.ok_records() == 2); // line 3 recorded twice counts once
+  CHECK(state.permanent_failures() == 0);
+  // Any line number: lines of other jobs may have been inserted or removed.
+  CHECK(state.check(key_of("a", 1, 0xaa, 1)).result == verdict::applied);
+  CHECK(state.check(key_of("a", 1, 0xaa, 57)).result == verdict::applied);
+  CHECK(state.check(key_of("a", 2, 0xcc)).result == verdict::applied);
+  // Another update at the same place of the job: the manifest changed there.
+  CHECK(state.check(key_of("a", 1, 0xab)).result == verdict::changed);
+  CHECK(state.check(key_of("a", 2, 0x01)).result == verdict::changed);
+  // The same content at another place of the job (reordered): not applied.
+  CHECK(state.check(key_of("a", 3, 0xaa)).result == verdict::not_recorded);
+  CHECK(state.check(key_of("x", 1, 0xaa)).result == verdict::not_recorded);
+  // A retryable failure, and "skipped" records of older versions, decide nothing.
+  CHECK(state.check(key_of("b", 1, 0xbb)).result == verdict::not_recorded);
+  CHECK(state.check(key_of("c", 1, 0xdd)).result == verdict::not_recorded);
+  CHECK(state.has_ok_records_of("a"));
+  CHECK_FALSE(state.has_ok_records_of("b"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("resume_state: records without seq (older versions) are matched by line") {
+  auto path = temp_file(
+      R"({"line":1,"jobId":"a","op":"configs","outcome":"ok","status":200,"fp":"00000000000000aa"})"
+      "\n"
+      R"({"line":3,"jobId":"c","op":"configs","outcome":"ok","fp":"00000000000000cc"})"
+      "\n");
+  std::vector<std::string> notes;
+  auto state = resume_state::load(path, notes);
   CHECK(state.ok_records() == 2);
-  CHECK(state.check(1, 0xaa) == resume_state::verdict::applied);
-  CHECK(state.check(1, 0xab) == resume_state::verdict::changed);
-  CHECK(state.check(2, 0xbb) == resume_state::verdict::not_recorded);
-  CHECK(state.check(3, 0xcc) == resume_state::verdict::applied);
-  CHECK(state.check(4, 0xcc) == resume_state::verdict::not_recorded);
+  CHECK(state.check(key_of("a", 1, 0x1234, 1, 0xaa)).result == verdict::applied);
+  CHECK(state.check(key_of("a", 1, 0x1234, 1, 0xab)).result == verdict::changed);
+  CHECK(state.check(key_of("c", 1, 0x1234, 4, 0xcc)).result == verdict::not_recorded);
+  CHECK(state.has_ok_records_of("c"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("resume_state: the last record of an update decides whether it failed for good") {
+  auto path = temp_file(
+      // 404, then nothing else: failed for good.
+      R"({"line":1,"jobId":"gone","op":"configs","seq":1,"outcome":"failed","status":404,"attempts":1,"fp":"0000000000000001"})"
+      "\n"
+      // Withheld behind it (no attempt).
+      R"({"line":2,"jobId":"gone","op":"jobname","seq":2,"outcome":"failed","error":"not sent","fp":"0000000000000002"})"
+      "\n"
+      // 400, later retried (--retry-failed) and 503: no longer a permanent failure.
+      R"({"line":3,"jobId":"b","op":"configs","seq":1,"outcome":"failed","status":400,"attempts":1,"fp":"0000000000000003"})"
+      "\n"
+      R"({"line":3,"jobId":"b","op":"configs","seq":1,"outcome":"failed","status":503,"attempts":5,"fp":"0000000000000003"})"
+      "\n"
+      // 403, then ok: applied.
+      R"({"line":4,"jobId":"c","op":"configs","seq":1,"outcome":"failed","status":403,"attempts":1,"fp":"0000000000000004"})"
+      "\n"
+      R"({"line":4,"jobId":"c","op":"configs","seq":1,"outcome":"ok","status":200,"attempts":1,"fp":"0000000000000004"})"
+      "\n"
+      // 409 is not among the permanent statuses.
+      R"({"line":5,"jobId":"d","op":"configs","seq":1,"outcome":"failed","status":409,"attempts":1,"fp":"0000000000000005"})"
+      "\n");
+  std::vector<std::string> notes;
+  auto state = resume_state::load(path, notes);
+  CHECK(notes.empty());
+  CHECK(state.permanent_failures() == 1);
+  auto gone = state.check(key_of("gone", 1, 1));
+  CHECK(gone.result == verdict::failed_before);
+  CHECK(gone.status == 404);
+  CHECK(state.check(key_of("gone", 2, 2)).result == verdict::withheld_before);
+  // Edited content is a new update: sent.
+  CHECK(state.check(key_of("gone", 1, 9)).result == verdict::not_recorded);
+  CHECK(state.check(key_of("b", 1, 3)).result == verdict::not_recorded);
+  CHECK(state.check(key_of("c", 1, 4)).result == verdict::applied);
+  CHECK(state.check(key_of("d", 1, 5)).result == verdict::not_recorded);
   std::remove(path.c_str());
 }
 
@@ -59,8 +135,8 @@ TEST_CASE("resume_state: a torn last record is ignored and cut off the file") {
   auto state = resume_state::load(path, notes);
   REQUIRE(notes.size() == 1);
   CHECK(notes[0].find("torn last record") != std::string::npos);
-  CHECK(state.check(1, 1) == resume_state::verdict::applied);
-  CHECK(state.check(2, 0) == resume_state::verdict::not_recorded);
+  CHECK(state.check(key_of("", 0, 0, 1, 1)).result == verdict::applied);
+  CHECK(state.check(key_of("", 0, 0, 2, 0)).result == verdict::not_recorded);
   CHECK(slurp(path) == good);
   std::remove(path.c_str());
 }
@@ -73,7 +149,7 @@ TEST_CASE("resume_state: foreign lines are counted and ignored — a missing fil
   auto state = resume_state::load(path, notes);
   REQUIRE(notes.size() == 1);
   CHECK(notes[0].find("ignored 2 lines that are not jobpatch result records (first: line 1") == 0);
-  CHECK(state.check(5, 5) == resume_state::verdict::applied);
+  CHECK(state.check(key_of("", 0, 0, 5, 5)).result == verdict::applied);
   std::remove(path.c_str());
   notes.clear();
   CHECK(resume_state::load("/tmp/jobpatch-no-such-results", notes).ok_records() == 0);

@@ -94,6 +94,56 @@ jobpatch_errors_total{class="timeout"} 2
 )");
 }
 
+TEST_CASE("metrics_file: --shard labels every series, the run id is an info metric, failed "
+          "lines by reason") {
+  metrics_snapshot m;
+  m.lines_failed = 4;
+  m.exit_code = 1;
+  m.requests_by_status = {{404, 1}};
+  m.errors_by_class = {{"timeout", 2}};
+  m.failed_by_reason = {{"withheld (an earlier update of the job failed)", 2},
+                        {"HTTP 404 Not Found", 1},
+                        {"earlier run: HTTP 404 Not Found", 1}};
+  m.run_id = "0123456789abcdef";
+  m.shard = "2/4";
+  std::string text = format_metrics(m);
+  CHECK(text.find("jobpatch_run_info{shard=\"2/4\",run_id=\"0123456789abcdef\"} 1\n") !=
+        std::string::npos);
+  CHECK(text.find("jobpatch_failed_lines_total{shard=\"2/4\",reason=\"withheld\"} 2\n") !=
+        std::string::npos);
+  CHECK(text.find("jobpatch_failed_lines_total{shard=\"2/4\",reason=\"http_404_not_found\"} 1\n") !=
+        std::string::npos);
+  CHECK(text.find("jobpatch_failed_lines_total{shard=\"2/"
+                  "4\",reason=\"earlier_run_http_404_not_found\"} 1\n") != std::string::npos);
+  CHECK(text.find("jobpatch_attempts_total{shard=\"2/4\"} 0\n") != std::string::npos);
+  // Every sample carries the shard label, so two shards' files never define one series.
+  std::size_t samples = 0, pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    if (line.starts_with("#")) continue;
+    ++samples;
+    CHECK_MESSAGE(line.find("{shard=\"2/4\"") != std::string_view::npos, line);
+  }
+  CHECK(samples > 15);
+  // Without --shard or a run id: no labels added, no info metric.
+  m.shard.clear();
+  m.run_id.clear();
+  text = format_metrics(m);
+  CHECK(text.find("shard=") == std::string::npos);
+  CHECK(text.find("run_info") == std::string::npos);
+  CHECK(text.find("jobpatch_attempts_total 0\n") != std::string::npos);
+}
+
+TEST_CASE("metrics_file: reason labels") {
+  CHECK(reason_label("withheld (an earlier update of the job failed)") == "withheld");
+  CHECK(reason_label("retry budget exhausted") == "retry_budget_exhausted");
+  CHECK(reason_label("HTTP 404 Not Found") == "http_404_not_found");
+  CHECK(reason_label("earlier run: HTTP 403 Forbidden") == "earlier_run_http_403_forbidden");
+  CHECK(reason_label("?!") == "other");
+}
+
 TEST_CASE("metrics_file: a run in progress without answers yet") {
   metrics_snapshot m;
   m.in_progress = true;

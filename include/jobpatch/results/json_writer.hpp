@@ -1,0 +1,37 @@
+#pragma once
+// One JSON writer for the summaries (apply's and bench's --summary-json): objects, keys
+// and commas are its business, so no summary carries comma logic of its own. Numbers are
+// written as the summaries always showed them (integers, or fixed decimals: "12.345"),
+// which a general JSON library would turn into "1.2345E1".
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jobpatch {
+
+class json_writer {
+public:
+  // Appends to `out`, which must outlive the writer.
+  explicit json_writer(std::string& out) : out_(out) {}
+
+  // An object: the document itself (no key), or a member named `key`.
+  json_writer& begin_object();
+  json_writer& begin_object(std::string_view key);
+  json_writer& end_object();
+
+  json_writer& number(std::string_view key, std::uint64_t v);
+  json_writer& integer(std::string_view key, std::int64_t v);
+  // `v` with up to `decimals` digits after the point (finite; non-finite becomes 0).
+  json_writer& fixed(std::string_view key, double v, int decimals);
+  json_writer& string(std::string_view key, std::string_view v);
+  json_writer& boolean(std::string_view key, bool v);
+
+private:
+  void member(std::string_view key); // the comma, the key and its colon
+  std::string& out_;
+  std::vector<bool> has_members_; // one per open object
+};
+
+} // namespace jobpatch
