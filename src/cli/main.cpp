@@ -2,6 +2,7 @@
 // failures to exit codes; each subcommand lives in its own file.
 
 #include "cli/commands.hpp"
+#include "cli/shard_option.hpp"
 
 #include <jobpatch/version.hpp>
 
@@ -12,18 +13,6 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
-
-namespace {
-// "K/N" with 1 <= K <= N; stores K-1 and N.
-bool parse_shard(const std::string& text, std::uint32_t& index, std::uint32_t& count) {
-  unsigned k = 0, n = 0;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%u/%u%c", &k, &n, &tail) != 2 || k < 1 || k > n) return false;
-  index = k - 1;
-  count = n;
-  return true;
-}
-} // namespace
 
 int main(int argc, char** argv) {
   using namespace jobpatch::cli;
@@ -105,7 +94,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   apply_cmd->add_flag("--skip-invalid", apply.skip_invalid,
                       "record invalid lines and apply the rest");
-  apply_cmd->add_option("--shard", shard, "K/N: apply only the jobs of shard K of N");
+  apply_cmd->add_option("--shard", shard,
+                        "K/N: apply only the jobs of shard K of N; N alone: K is "
+                        "JOB_COMPLETION_INDEX+1 (Kubernetes Indexed Job)");
   apply_cmd->add_option("--max-line-bytes", apply.max_line_bytes,
                         "longest accepted line (default 1 MiB)");
 
@@ -167,11 +158,14 @@ int main(int argc, char** argv) {
       if (settle_seconds >= 0)
         apply.settle = milliseconds(static_cast<long long>(settle_seconds * 1000));
       apply.fsync_interval = milliseconds(static_cast<long long>(fsync_ms));
-      if (!shard.empty() && !parse_shard(shard, apply.shard_index, apply.shard_count)) {
-        std::fprintf(stderr, "jobpatch: --shard must be K/N with 1 <= K <= N, got %s\n",
-                     shard.c_str());
+      auto selection = resolve_shard_from_environment(shard);
+      if (!selection.note.empty()) std::fprintf(stderr, "jobpatch: %s\n", selection.note.c_str());
+      if (!selection.error.empty()) {
+        std::fprintf(stderr, "jobpatch: %s\n", selection.error.c_str());
         return exit_usage;
       }
+      apply.shard_index = selection.index;
+      apply.shard_count = selection.count;
       monitor.progress = *parse_progress_mode(progress);
       monitor.metrics_interval = std::chrono::seconds(
           std::max<long long>(1, static_cast<long long>(metrics_interval_seconds)));
