@@ -98,3 +98,9 @@ if(JOBPATCH_BUILD_TESTS AND TARGET man_pages)
                    -P ${PROJECT_SOURCE_DIR}/tests/install/install_test.cmake)
   set_tests_properties(install/consumer PROPERTIES LABELS install TIMEOUT 300)
 endif()
+if(JOBPATCH_BUILD_TESTS)
+  add_test(NAME install/conan_in_step
+           COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
+                   -P ${PROJECT_SOURCE_DIR}/tests/install/conan_in_step.cmake)
+  set_tests_properties(install/conan_in_step PROPERTIES LABELS install)
+endif()
