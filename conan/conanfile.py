@@ -2,7 +2,19 @@
 #   conan install conan --output-folder=build-conan --build=missing -pr:b=default -pr:h=conan/profiles/linux-gcc12
 #   cmake -S . -B build-conan -DCMAKE_TOOLCHAIN_FILE=build-conan/conan_toolchain.cmake -DCMAKE_BUILD_TYPE=Release
 #   cmake --build build-conan
-# Versions match what Debian 12 ships and what CI builds against.
+#
+# One requirement per find_package() of the CMake build, at the version Debian 12 ships
+# (what scripts/install-deps.sh installs and CI builds against); ctest
+# packaging/conan_in_step checks both against this file:
+#   find_package(Boost 1.81.0 COMPONENTS json url)  boost/1.81.0        libboost1.81-dev 1.81.0
+#       (Asio, Beast: header-only; OpenSSL for Asio's SSL)
+#   find_package(OpenSSL)                           openssl 3.0.x       libssl-dev 3.0
+#   find_package(simdjson)                          simdjson/3.0.1      libsimdjson-dev 3.0.1
+#   find_package(CLI11)                             cli11/2.1.2         libcli11-dev 2.1.2
+#   find_package(doctest)  (tests only)             doctest/2.4.9       doctest-dev 2.4.9
+#   find_package(Threads)                           the C library
+# Tools, not requirements: CMake >= 3.25, Ninja, and help2man for the man pages (optional:
+# without it the build skips them with a warning).
 from conan import ConanFile
 from conan.tools.cmake import CMakeDeps, CMakeToolchain, cmake_layout
 
@@ -14,14 +26,16 @@ class JobpatchConan(ConanFile):
 
     def requirements(self):
         self.requires("boost/1.81.0")
-        self.requires("openssl/[>=3.0 <4]")
+        self.requires("openssl/[>=3.0.0 <3.1]")
         self.requires("simdjson/3.0.1")
         self.requires("cli11/2.1.2")
-        self.requires("doctest/2.4.9")
+
+    def build_requirements(self):
+        self.test_requires("doctest/2.4.9")
 
     def configure(self):
-        # Asio, Beast and URL are header-only or built from Boost's own sources; only
-        # JSON and URL need compiled libraries.
+        # Asio and Beast are header-only; JSON and URL are compiled libraries (JSON needs
+        # Container and System).
         self.options["boost"].header_only = False
         for lib in ("json", "url", "system", "container"):
             setattr(self.options["boost"], f"without_{lib}", False)

@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsimdjson-dev doctest-dev libcli11-dev
-  openssl
+  openssl help2man
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@
 #include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
 #include "cli/output_guard.hpp"
+#include "cli/shard_option.hpp"
 
 #include <jobpatch/manifest/manifest_reader.hpp>
 #include <jobpatch/version.hpp>
@@ -18,16 +19,6 @@
 #include <string>
 
 namespace {
-// "K/N" with 1 <= K <= N; stores K-1 and N.
-bool parse_shard(const std::string& text, std::uint32_t& index, std::uint32_t& count) {
-  unsigned k = 0, n = 0;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%u/%u%c", &k, &n, &tail) != 2 || k < 1 || k > n) return false;
-  index = k - 1;
-  count = n;
-  return true;
-}
-
 constexpr const char* exit_codes_text =
     "Exit codes:\n"
     "  0    every line applied (or recorded ok by an earlier run)\n"
@@ -122,7 +113,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   apply_cmd->add_flag("--skip-invalid", apply.skip_invalid,
                       "record invalid lines and apply the rest");
-  apply_cmd->add_option("--shard", shard, "K/N: apply only the jobs of shard K of N");
+  apply_cmd->add_option("--shard", shard,
+                        "K/N: apply only the jobs of shard K of N; N alone: K is "
+                        "JOB_COMPLETION_INDEX+1 (Kubernetes Indexed Job)");
   apply_cmd->add_option("--max-line-bytes", apply.max_line_bytes, "longest accepted line (bytes)")
       ->default_str(std::to_string(jobpatch::manifest_reader::default_max_line_bytes));
 
@@ -180,12 +173,20 @@ int main(int argc, char** argv) {
       apply.grace = seconds_option(grace_seconds, "--grace");
       if (settle_seconds >= 0) apply.settle = seconds_option(settle_seconds, "--settle");
       apply.fsync_interval = seconds_option(fsync_ms / 1000, "--fsync-interval");
-      if (!shard.empty() && !parse_shard(shard, apply.shard_index, apply.shard_count))
-        throw std::invalid_argument("--shard must be K/N with 1 <= K <= N, got " + shard);
+      auto selection = resolve_shard_from_environment(shard);
+      if (!selection.note.empty()) std::fprintf(stderr, "jobpatch: %s\n", selection.note.c_str());
+      if (!selection.error.empty()) {
+        std::fprintf(stderr, "jobpatch: %s\n", selection.error.c_str());
+        return exit_usage;
+      }
+      apply.shard_index = selection.index;
+      apply.shard_count = selection.count;
       monitor.progress = *parse_progress_mode(progress);
       monitor.metrics_interval = std::chrono::duration_cast<std::chrono::seconds>(
           seconds_option(std::max(1.0, metrics_interval_seconds), "--metrics-interval"));
-      monitor.shard = shard;
+      if (apply.shard_count > 1)
+        monitor.shard =
+            std::to_string(apply.shard_index + 1) + "/" + std::to_string(apply.shard_count);
       return run_apply(apply, apply_connection.api_key_file, std::move(monitor), argc, argv);
     }
     if (bench_cmd->parsed()) {
