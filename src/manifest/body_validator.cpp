@@ -121,6 +121,8 @@ struct body_validator::impl {
   bool check_string(ondemand::value& value, std::string_view* out = nullptr);
   bool check_object(ondemand::value& value, std::size_t depth);
   bool check_any(ondemand::value& value, std::size_t depth);
+  bool check_members(ondemand::value& value, std::size_t depth);
+  bool check_elements(ondemand::value& value, std::size_t depth);
   bool begin_object(ondemand::document& doc, ondemand::object& out);
 };
 
@@ -199,6 +201,50 @@ bool body_validator::impl::check_object(ondemand::value& value, std::size_t dept
   return check_any(value, depth);
 }
 
+// An opaque object's members, each walked, with no key twice.
+bool body_validator::impl::check_members(ondemand::value& value, std::size_t depth) {
+  ondemand::object object;
+  if (auto ec = value.get_object().get(object)) return fail_json(ec);
+  if (keys_by_depth.size() <= depth) keys_by_depth.resize(depth + 1);
+  keys_by_depth[depth].clear();
+  for (auto field_result : object) {
+    ondemand::field field;
+    if (auto ec = std::move(field_result).get(field)) return fail_json(ec);
+    std::string_view key;
+    if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
+    keys_by_depth[depth].push_back(key);
+    path_scope scope(path, key);
+    ondemand::value child = field.value();
+    if (!check_any(child, depth + 1)) return false;
+  }
+  auto& keys = keys_by_depth[depth];
+  std::sort(keys.begin(), keys.end());
+  if (auto dup = std::adjacent_find(keys.begin(), keys.end()); dup != keys.end()) {
+    std::string what = "has a duplicate key ";
+    append_json_string(what, excerpt(*dup));
+    return fail_here(what);
+  }
+  return true;
+}
+
+// An opaque array's elements, each walked, with its index in the path ("app.x[2]").
+bool body_validator::impl::check_elements(ondemand::value& value, std::size_t depth) {
+  ondemand::array array;
+  if (auto ec = value.get_array().get(array)) return fail_json(ec);
+  std::size_t index = 0;
+  for (auto element_result : array) {
+    ondemand::value element;
+    if (auto ec = element_result.get(element)) return fail_json(ec);
+    std::size_t saved = path.size();
+    path += '[';
+    append_uint(path, index++);
+    path += ']';
+    if (!check_any(element, depth + 1)) return false;
+    path.resize(saved);
+  }
+  return true;
+}
+
 // Walks an opaque value completely: On Demand only validates what is read, and the body
 // goes to the server as written, so every string, number and literal is read once.
 bool body_validator::impl::check_any(ondemand::value& value, std::size_t depth) {
@@ -206,47 +252,10 @@ bool body_validator::impl::check_any(ondemand::value& value, std::size_t depth) 
   ondemand::json_type type;
   if (auto ec = value.type().get(type)) return fail_json(ec);
   switch (type) {
-  case ondemand::json_type::object: {
-    ondemand::object object;
-    if (auto ec = value.get_object().get(object)) return fail_json(ec);
-    if (keys_by_depth.size() <= depth) keys_by_depth.resize(depth + 1);
-    keys_by_depth[depth].clear();
-    for (auto field_result : object) {
-      ondemand::field field;
-      if (auto ec = std::move(field_result).get(field)) return fail_json(ec);
-      std::string_view key;
-      if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
-      keys_by_depth[depth].push_back(key);
-      path_scope scope(path, key);
-      ondemand::value child = field.value();
-      if (!check_any(child, depth + 1)) return false;
-    }
-    auto& keys = keys_by_depth[depth];
-    std::sort(keys.begin(), keys.end());
-    if (auto dup = std::adjacent_find(keys.begin(), keys.end()); dup != keys.end()) {
-      std::string what = "has a duplicate key ";
-      append_json_string(what, excerpt(*dup));
-      return fail_here(what);
-    }
-    return true;
-  }
-  case ondemand::json_type::array: {
-    ondemand::array array;
-    if (auto ec = value.get_array().get(array)) return fail_json(ec);
-    std::size_t index = 0;
-    for (auto element_result : array) {
-      ondemand::value element;
-      if (auto ec = std::move(element_result).get(element)) return fail_json(ec);
-      std::size_t saved = path.size();
-      path += '[';
-      append_uint(path, index++);
-      path += ']';
-      bool ok = check_any(element, depth + 1);
-      if (!ok) return false;
-      path.resize(saved);
-    }
-    return true;
-  }
+  case ondemand::json_type::object:
+    return check_members(value, depth);
+  case ondemand::json_type::array:
+    return check_elements(value, depth);
   case ondemand::json_type::string: {
     std::string_view s;
     if (auto ec = value.get_string().get(s)) return fail_json(ec);
