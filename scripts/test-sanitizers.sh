@@ -21,10 +21,11 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 build=${JOBPATCH_ASAN_BUILD:-build-asan}
 
-# CMake preset "asan" (CMakePresets.json): -O1 -g, ASan + UBSan, no benchmarks.
-werror=()
-[ -n "${JOBPATCH_WERROR:-}" ] && werror=("-DJOBPATCH_WERROR=$JOBPATCH_WERROR")
-cmake --preset asan -B "$build" "${werror[@]}" >/dev/null
+# CMake preset "asan" (CMakePresets.json): -O1 -g, ASan + UBSan, no benchmarks. Never with
+# -Werror (JOBPATCH_WERROR is for the release build): instrumented, g++ 12 warns falsely
+# (-Wmismatched-new-delete on Asio's coroutine frames, -Wmaybe-uninitialized in
+# libstdc++'s <regex>).
+cmake --preset asan -B "$build" -DJOBPATCH_WERROR=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)"
 
 logs=$(realpath "$build")/sanitizer-logs
