@@ -194,7 +194,14 @@ TEST_CASE("bench: the HTML report is well formed and shows the summary's figures
                         mock.path("r.html"), "--summary-json", mock.path("s.json")});
   auto err = read_file(mock.path("bench.err"));
   INFO(err);
-  CHECK(code == 0);
+  auto s = read_json(mock.path("s.json"));
+  // A ramp from 100/s to 300/s over 1 s schedules 200 requests. On a loaded or
+  // instrumented machine the pool may not start them all within the duration (32 were
+  // left under ASan on a busy machine): the report is judged on what the summary says.
+  CHECK(s["scheduled"].as_int64() == 200);
+  auto requests = s["requests"].as_int64();
+  CHECK(requests + s["notSent"].as_int64() == 200);
+  CHECK(code == (requests == 200 ? 0 : 1));
   auto html = read_file(mock.path("r.html"));
   CHECK(check_well_formed(html) == "");
   CHECK(html.starts_with("<!DOCTYPE html>"));
@@ -203,9 +210,6 @@ TEST_CASE("bench: the HTML report is well formed and shows the summary's figures
   CHECK(html.find("http://") == html.find("http://127.0.0.1")); // no other URL: nothing fetched
   CHECK(html.find("<script") == std::string::npos);
   CHECK(html.find(mock_test_key) == std::string::npos);
-  auto s = read_json(mock.path("s.json"));
-  auto requests = s["requests"].as_int64();
-  CHECK(requests == 200); // a ramp from 100/s to 300/s over 1 s: 200 requests
   CHECK(html.find(as_content(std::to_string(requests))) != std::string::npos);
   CHECK(html.find("100/s rising linearly to 300/s") != std::string::npos);
   // The same figures as the summary on stderr, in the same format.
