@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsimdjson-dev doctest-dev libcli11-dev
   openssl
+  tinyproxy # a real proxy for the proxy tests (they skip without it)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,6 +10,7 @@
 #include <jobpatch/results/result_sink.hpp>
 #include <jobpatch/results/resume_state.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
+#include <jobpatch/wire/proxy_config.hpp>
 
 #include <cerrno>
 #include <chrono>
@@ -158,6 +159,9 @@ std::string continue_command(int argc, const char* const* argv) {
     std::string word = argv[i];
     if (word == "--force") continue;
     if (word == "--resume") resume = true;
+    // A proxy's password and a header's value may be secrets: never printed.
+    if (word.starts_with("--proxy=")) word = "--proxy=" + redacted_proxy_url(word.substr(8));
+    if (i > 1 && std::string_view(argv[i - 1]) == "--proxy") word = redacted_proxy_url(word);
     out += ' ';
     out += shell_quoted(word);
   }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <initializer_list>
 #include <stdexcept>
 
 namespace jobpatch::cli {
@@ -24,6 +26,33 @@ void add_connection_options(CLI::App& command, connection_options& o) {
   command.add_option("--max-attempts", o.max_attempts, "attempts per update")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  command.add_option("--proxy", o.proxy,
+                     "HTTP proxy for CONNECT tunnels, http://[user:password@]host[:port] "
+                     "(default: HTTPS_PROXY, or HTTP_PROXY for an http:// base URL)");
+  command.add_flag("--no-proxy", o.no_proxy,
+                   "connect directly, whatever --proxy or the "
+                   "*_proxy variables say");
+}
+
+namespace {
+// The first of `names` set and not empty in the environment.
+std::string environment_value(std::initializer_list<const char*> names) {
+  for (const char* name : names)
+    if (const char* value = std::getenv(name); value && *value) return value;
+  return {};
+}
+} // namespace
+
+network_options make_network_options(const connection_options& c) {
+  network_options n;
+  n.proxy.no_proxy = c.no_proxy;
+  n.proxy.proxy_url = c.proxy;
+  n.proxy.https_proxy = environment_value({"https_proxy", "HTTPS_PROXY"});
+  n.proxy.http_proxy = environment_value({"http_proxy", "HTTP_PROXY"});
+  n.proxy.no_proxy_list = environment_value({"no_proxy", "NO_PROXY"});
+  // A --proxy that cannot be used is a usage error even when NO_PROXY would skip it.
+  if (!c.proxy.empty()) parse_proxy_url(c.proxy, "--proxy");
+  return n;
 }
 
 std::chrono::milliseconds seconds_option(double seconds, const char* flag) {

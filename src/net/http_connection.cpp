@@ -8,6 +8,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -22,6 +23,10 @@
 
 #include <optional>
 #include <stdexcept>
+
+#ifndef JOBPATCH_VERSION
+#define JOBPATCH_VERSION "unknown" // a fuzz target compiles this file on its own
+#endif
 
 namespace jobpatch::net {
 
@@ -66,7 +71,8 @@ void fail(http_reply& reply, error_class cls, const error_code& ec, std::string_
 
 } // namespace
 
-server_address parse_server_address(const std::string& base_url, bool verify) {
+server_address parse_server_address(const std::string& base_url, bool verify,
+                                    const proxy_settings& proxy) {
   auto url = boost::urls::parse_uri(base_url);
   if (!url) throw std::runtime_error("--base-url is not a URL: " + base_url);
   server_address server;
@@ -97,17 +103,27 @@ server_address parse_server_address(const std::string& base_url, bool verify) {
   server.base_path = std::string(url->encoded_path());
   while (!server.base_path.empty() && server.base_path.back() == '/') server.base_path.pop_back();
   server.verify = verify;
+  server.proxy = select_proxy(proxy, server.tls, server.host, server.port);
   return server;
 }
 
 void resolve_server(asio::any_io_executor executor, server_address& server) {
   asio::ip::tcp::resolver resolver(executor);
   error_code ec;
+  if (server.proxy) {
+    // The proxy resolves the server's name: only the proxy's must resolve here.
+    server.endpoints = resolver.resolve(server.proxy->host, server.proxy->port, ec);
+    if (ec)
+      throw unresolvable_host("cannot resolve the proxy " + server.proxy->display() + ": " +
+                              ec.message());
+    return;
+  }
   server.endpoints = resolver.resolve(server.host, server.port, ec);
   if (ec) throw unresolvable_host("cannot resolve " + server.host + ": " + ec.message());
 }
 
-asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify) {
+asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify,
+                                           const network_options& network) {
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
   ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression);
@@ -118,6 +134,7 @@ asio::ssl::context make_client_tls_context(const std::string& ca_file, bool veri
     if (ec) throw std::runtime_error("cannot load --cacert " + ca_file + ": " + ec.message());
   }
   ctx.set_verify_mode(verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+  (void)network;
   return ctx;
 }
 
@@ -162,10 +179,17 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
          classify(ec) == error_class::connect_refused ? error_class::connect_refused
          : ec == beast::error::timeout                ? error_class::timeout
                                                       : error_class::connect_failed,
-         ec, "connect");
+         ec, server_.proxy ? "connect to the proxy " + server_.proxy->display() : "connect");
     co_return false;
   }
   tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  if (server_.proxy) {
+    bool tunnel = co_await open_tunnel(reply);
+    if (!tunnel) {
+      close();
+      co_return false;
+    }
+  }
 
   if (secure_) {
     SSL* ssl = secure_->native_handle();
@@ -197,6 +221,64 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
     }
   }
   open_ = true;
+  co_return true;
+}
+
+asio::awaitable<bool> http_connection::open_tunnel(http_reply& reply) {
+  const proxy_endpoint& proxy = *server_.proxy;
+  std::string target = authority_of(server_.host, server_.port);
+  // Messages name the proxy, never its credentials, so that a refusal is not blamed on
+  // the API.
+  std::string where = "proxy " + proxy.display() + " (CONNECT " + target + ")";
+  std::string request =
+      connect_request(proxy, server_.host, server_.port, "jobpatch/" JOBPATCH_VERSION);
+  auto [wec, written] = co_await asio::async_write(tcp(), asio::buffer(request), use_tuple);
+  (void)written;
+  if (wec) {
+    fail(reply, wec == beast::error::timeout ? error_class::timeout : error_class::connect_failed,
+         wec, where);
+    co_return false;
+  }
+  // The answer to CONNECT has no body whatever its headers say (RFC 9110 9.3.6); a
+  // refusal's body is not needed either: the connection is closed after it.
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);
+  parser.header_limit(max_header_bytes);
+  auto [rec, read] = co_await http::async_read(tcp(), buffer_, parser, use_tuple);
+  (void)read;
+  if (rec) {
+    fail(reply, rec == beast::error::timeout ? error_class::timeout : error_class::connect_failed,
+         rec, where + " closed or broke the connection before answering");
+    co_return false;
+  }
+  unsigned status = parser.get().result_int();
+  if (status == 407 || status == 401) {
+    // Not retried: the same credentials will be refused again (exit 3). tinyproxy 1.11
+    // answers a CONNECT with bad or missing credentials 401, not 407.
+    reply.outcome = {error_class::auth_failed, 0};
+    reply.detail =
+        "proxy authentication required at " + proxy.display() +
+        (proxy.authorization.empty() ? ": the proxy URL carries no user:password@"
+                                     : ": check the credentials in --proxy/HTTPS_PROXY/HTTP_PROXY");
+    co_return false;
+  }
+  if (status < 200 || status >= 300) {
+    // A refusal (403), a proxy that cannot reach the server (502, 504)...: a connection
+    // failure, retried and counted by fail-fast like one.
+    reply.outcome = {error_class::connect_failed, 0};
+    std::string reason;
+    for (char c : parser.get().reason().substr(0, 80)) reason += (c >= 0x20 && c < 0x7F) ? c : '?';
+    reply.detail = where + " refused the tunnel: HTTP " + std::to_string(status) +
+                   (reason.empty() ? "" : " " + reason);
+    co_return false;
+  }
+  if (buffer_.size() != 0) {
+    // Nothing may come before the server speaks (or before our TLS hello): bytes here
+    // would be taken for the server's.
+    reply.outcome = {error_class::connect_failed, 0};
+    reply.detail = where + " sent bytes after its answer to CONNECT";
+    co_return false;
+  }
   co_return true;
 }
 

@@ -156,6 +156,18 @@ proxy_endpoint parse_proxy_url(std::string_view url, std::string_view origin) {
   return proxy;
 }
 
+std::string redacted_proxy_url(std::string_view url) {
+  std::string text(url);
+  if (text.find("://") == std::string::npos) text = "http://" + text;
+  auto parsed = boost::urls::parse_uri(text);
+  if (!parsed) return "[redacted]";
+  if (!parsed->has_userinfo()) return std::string(url);
+  std::string out(parsed->scheme());
+  out += "://[redacted]@";
+  out += parsed->encoded_host_and_port();
+  return out;
+}
+
 bool no_proxy_matches(std::string_view no_proxy, std::string_view host_in, std::string_view port) {
   std::string host = lower(host_in);
   while (host.ends_with(".")) host.pop_back();

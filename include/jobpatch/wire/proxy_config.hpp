@@ -23,6 +23,10 @@ struct proxy_endpoint {
   std::string display() const;
 };
 
+// `url` (a --proxy value) fit to print: its credentials, if any, replaced by
+// "[redacted]" ("http://[redacted]@proxy:3128"); "[redacted]" whole if it does not parse.
+std::string redacted_proxy_url(std::string_view url);
+
 // Parses --proxy or a *_proxy variable: "[http://][user[:password]@]host[:port][/]".
 // A URL without a scheme is http:// (like curl). Throws std::invalid_argument naming
 // `origin` (e.g. "--proxy", "HTTPS_PROXY") without ever quoting the credentials.

@@ -146,3 +146,10 @@ TEST_CASE("proxy_config: CONNECT request") {
   CHECK(connect_request(p, "::1", "8443", "ua") ==
         "CONNECT [::1]:8443 HTTP/1.1\r\nHost: [::1]:8443\r\nUser-Agent: ua\r\n\r\n");
 }
+
+TEST_CASE("proxy_config: a proxy URL fit to print") {
+  CHECK(redacted_proxy_url("http://u:pw@proxy:3128") == "http://[redacted]@proxy:3128");
+  CHECK(redacted_proxy_url("u:pw@[::1]:3128") == "http://[redacted]@[::1]:3128");
+  CHECK(redacted_proxy_url("http://proxy:3128") == "http://proxy:3128");
+  CHECK(redacted_proxy_url("http://u:pw@proxy:3128 x") == "[redacted]");
+}

@@ -1,0 +1,193 @@
+// Network reach: jobpatch through HTTP CONNECT proxies (our own, which records what it
+// is asked, and Debian's tinyproxy), NO_PROXY, client certificates, extra headers and
+// IPv6 literal base URLs, against jobpatch-mock with TLS verified end to end.
+
+#include "apply_runner.hpp"
+#include "connect_proxy.hpp"
+
+#include <jobpatch/wire/proxy_config.hpp>
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+using namespace jobpatch::test;
+
+namespace {
+
+// The proxy variables a run sees unless a test sets them: none, whatever the machine
+// running the tests has.
+std::map<std::string, std::string> clean_environment() {
+  return {{"BYTENITE_API_KEY", mock_test_key},
+          {"https_proxy", ""},
+          {"HTTPS_PROXY", ""},
+          {"http_proxy", ""},
+          {"HTTP_PROXY", ""},
+          {"no_proxy", ""},
+          {"NO_PROXY", ""}};
+}
+
+// `jobpatch apply MANIFEST --cacert CERT --base-url BASE args...` with `env` over
+// clean_environment(); stderr in mock.path("apply.err").
+int apply(const mock_process& mock, const std::string& manifest, const std::string& base,
+          std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  std::vector<std::string> argv = {
+      JOBPATCH_BIN, "apply",     manifest,    "--base-url",          base,
+      "--cacert",   mock.cert(), "--results", mock.path("r.ndjson"), "--force"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto environment = clean_environment();
+  for (auto& [k, v] : env) environment[k] = v;
+  child_process run(argv, environment, mock.path("apply.out"), mock.path("apply.err"));
+  return run.wait(std::chrono::seconds(60));
+}
+
+std::string local_base(const mock_process& mock) {
+  return "https://localhost:" + std::to_string(mock.port());
+}
+
+bool tinyproxy_installed() { return ::access("/usr/bin/tinyproxy", X_OK) == 0; }
+
+} // namespace
+
+TEST_CASE("reach: HTTPS_PROXY tunnels every connection with Basic credentials") {
+  mock_process mock;
+  auto manifest = make_manifest(mock, "m.ndjson", 30, 10);
+  std::string expected = "Basic " + jobpatch::base64_encode("proxy user:s3cr3t@pw");
+  connect_proxy proxy({0, expected});
+  std::string url = "http://proxy%20user:s3cr3t%40pw@127.0.0.1:" + std::to_string(proxy.port());
+  int code =
+      apply(mock, manifest, local_base(mock), {"--connections", "2"}, {{"HTTPS_PROXY", url}});
+  std::string err = read_file(mock.path("apply.err"));
+  CAPTURE(err);
+  CHECK(code == 0);
+  auto log = proxy.log();
+  // The token exchange and the two workers' connections: every one through the tunnel.
+  CHECK(log.connects >= 2);
+  CHECK(log.tunnels == log.connects);
+  std::string target = "localhost:" + std::to_string(mock.port());
+  for (std::size_t i = 0; i < log.targets.size(); ++i) {
+    CHECK(log.targets[i] == target);
+    CHECK(log.hosts[i] == target);
+    CHECK(log.authorizations[i] == expected);
+  }
+  CHECK(err.find("s3cr3t") == std::string::npos);
+  CHECK(read_file(mock.path("r.ndjson")).find("s3cr3t") == std::string::npos);
+}
+
+TEST_CASE("reach: --proxy overrides HTTPS_PROXY, NO_PROXY and --no-proxy go direct") {
+  mock_process mock;
+  auto manifest = make_manifest(mock, "m.ndjson", 10, 5);
+  connect_proxy proxy;
+  std::string dead = "http://127.0.0.1:1"; // nothing listens on port 1
+
+  SUBCASE("--proxy over HTTPS_PROXY") {
+    CHECK(apply(mock, manifest, local_base(mock), {"--proxy", proxy.url()},
+                {{"HTTPS_PROXY", dead}}) == 0);
+    CHECK(proxy.log().tunnels >= 1);
+  }
+  SUBCASE("lower-case https_proxy over HTTPS_PROXY") {
+    CHECK(apply(mock, manifest, local_base(mock), {},
+                {{"https_proxy", proxy.url()}, {"HTTPS_PROXY", dead}}) == 0);
+    CHECK(proxy.log().tunnels >= 1);
+  }
+  SUBCASE("NO_PROXY=127.0.0.1") {
+    std::string base = "https://127.0.0.1:" + std::to_string(mock.port());
+    CHECK(apply(mock, manifest, base, {},
+                {{"HTTPS_PROXY", proxy.url()}, {"NO_PROXY", "127.0.0.1"}}) == 0);
+    CHECK(proxy.log().connects == 0);
+  }
+  SUBCASE("NO_PROXY applies to --proxy too") {
+    CHECK(apply(mock, manifest, local_base(mock), {"--proxy", proxy.url()},
+                {{"no_proxy", "example.com, .localhost,localhost"}}) == 0);
+    CHECK(proxy.log().connects == 0);
+  }
+  SUBCASE("--no-proxy") {
+    CHECK(apply(mock, manifest, local_base(mock), {"--no-proxy"}, {{"HTTPS_PROXY", dead}}) == 0);
+  }
+  SUBCASE("HTTP_PROXY is not used for https://") {
+    CHECK(apply(mock, manifest, local_base(mock), {}, {{"HTTP_PROXY", dead}}) == 0);
+  }
+}
+
+TEST_CASE("reach: a proxy asking for credentials (407) aborts at once, naming the proxy") {
+  mock_process mock;
+  auto manifest = make_manifest(mock, "m.ndjson", 10, 5);
+  connect_proxy proxy({0, "Basic " + jobpatch::base64_encode("u:right")});
+  std::string url = "http://u:wr0ngpw@127.0.0.1:" + std::to_string(proxy.port());
+  int code = apply(mock, manifest, local_base(mock), {}, {{"HTTPS_PROXY", url}});
+  std::string err = read_file(mock.path("apply.err"));
+  CAPTURE(err);
+  CHECK(code == 3);
+  CHECK(err.find("proxy authentication required at http://127.0.0.1:" +
+                 std::to_string(proxy.port())) != std::string::npos);
+  CHECK(err.find("wr0ngpw") == std::string::npos);
+  CHECK(proxy.log().connects == 1); // not retried: the same credentials would fail again
+  CHECK(mock.journal_records().empty());
+}
+
+TEST_CASE("reach: a proxy refusing the tunnel is named in the error, not the API") {
+  for (int refusal : {403, 502, -1}) {
+    CAPTURE(refusal);
+    mock_process mock;
+    auto manifest = make_manifest(mock, "m.ndjson", 10, 5);
+    connect_proxy proxy({refusal, ""});
+    int code = apply(mock, manifest, local_base(mock), {"--proxy", proxy.url()});
+    std::string err = read_file(mock.path("apply.err"));
+    CAPTURE(err);
+    CHECK(code == 3);
+    CHECK(err.find("proxy " + proxy.url() + " (CONNECT localhost:" + std::to_string(mock.port()) +
+                   ")") != std::string::npos);
+    if (refusal > 0)
+      CHECK(err.find("refused the tunnel: HTTP " + std::to_string(refusal)) != std::string::npos);
+    else
+      CHECK(err.find("closed or broke the connection") != std::string::npos);
+    // Retried like a connection failure, then given up.
+    CHECK(proxy.log().connects > 1);
+    CHECK(mock.journal_records().empty());
+  }
+}
+
+TEST_CASE("reach: through tinyproxy, with and without its credentials") {
+  if (!tinyproxy_installed()) {
+    MESSAGE("tinyproxy is not installed (scripts/install-deps.sh installs it): skipped");
+    return;
+  }
+  mock_process mock;
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 5);
+  // tinyproxy reads its port from its configuration: take a free one, and another if a
+  // different process took it meanwhile.
+  std::unique_ptr<child_process> tinyproxy;
+  unsigned short port = 0;
+  for (int tries = 0; tries < 5 && !tinyproxy; ++tries) {
+    port = free_port();
+    write_file(mock.path("tinyproxy.conf"),
+               "Port " + std::to_string(port) +
+                   "\nListen 127.0.0.1\nTimeout 60\nMaxClients 32\nAllow 127.0.0.1\n"
+                   "ConnectPort " +
+                   std::to_string(mock.port()) + "\nBasicAuth tp-user tp-pass\n");
+    auto child = std::make_unique<child_process>(
+        std::vector<std::string>{"/usr/bin/tinyproxy", "-d", "-c", mock.path("tinyproxy.conf")},
+        std::map<std::string, std::string>{}, mock.path("tinyproxy.out"),
+        mock.path("tinyproxy.err"));
+    if (wait_for_listener(port, std::chrono::seconds(10)) && child->running())
+      tinyproxy = std::move(child);
+  }
+  REQUIRE(tinyproxy);
+  std::string at = "@127.0.0.1:" + std::to_string(port);
+
+  CHECK(apply(mock, manifest, local_base(mock), {"--proxy", "http://tp-user:tp-pass" + at}) == 0);
+  CHECK(read_lines(mock.path("r.ndjson")).size() == 20);
+  CHECK(check_applied_in_order(manifest, mock.journal()).empty());
+  // tinyproxy logs each CONNECT it serves: the tunnel was used.
+  CHECK(read_file(mock.path("tinyproxy.out")).find("CONNECT") != std::string::npos);
+
+  int code = apply(mock, manifest, local_base(mock), {"--proxy", "http://tp-user:nope" + at});
+  std::string err = read_file(mock.path("apply.err"));
+  CAPTURE(err);
+  CHECK(code == 3);
+  CHECK(err.find("proxy authentication required at http://127.0.0.1:" + std::to_string(port)) !=
+        std::string::npos);
+  CHECK(err.find("nope") == std::string::npos);
+  // The continue hint repeats the command line, the proxy without its password.
+  CHECK(err.find("--proxy 'http://[redacted]" + at + "'") != std::string::npos);
+}
