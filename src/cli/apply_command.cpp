@@ -150,6 +150,12 @@ std::string shell_quoted(const std::string& word) {
   return out + "'";
 }
 
+// "Name: [redacted]": a header's value may be a secret (a gateway key).
+std::string redacted_header(const std::string& header) {
+  auto colon = header.find(':');
+  return colon == std::string::npos ? header : header.substr(0, colon) + ": [redacted]";
+}
+
 // The command that finishes this run: the same one, as `jobpatch`, with --resume and
 // without --force (which would discard what this run recorded).
 std::string continue_command(int argc, const char* const* argv) {
@@ -161,7 +167,13 @@ std::string continue_command(int argc, const char* const* argv) {
     if (word == "--resume") resume = true;
     // A proxy's password and a header's value may be secrets: never printed.
     if (word.starts_with("--proxy=")) word = "--proxy=" + redacted_proxy_url(word.substr(8));
-    if (i > 1 && std::string_view(argv[i - 1]) == "--proxy") word = redacted_proxy_url(word);
+    std::string_view before = i > 1 ? argv[i - 1] : "";
+    if (before == "--proxy") word = redacted_proxy_url(word);
+    if (before == "-H" || before == "--header") word = redacted_header(word);
+    if (word.starts_with("--header="))
+      word = "--header=" + redacted_header(word.substr(9));
+    else if (word.starts_with("-H") && word.size() > 2 && before != "--proxy")
+      word = "-H" + redacted_header(word.substr(2));
     out += ' ';
     out += shell_quoted(word);
   }

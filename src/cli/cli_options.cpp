@@ -1,5 +1,7 @@
 #include "cli/cli_options.hpp"
 
+#include <jobpatch/wire/request_builder.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -32,6 +34,11 @@ void add_connection_options(CLI::App& command, connection_options& o) {
   command.add_flag("--no-proxy", o.no_proxy,
                    "connect directly, whatever --proxy or the "
                    "*_proxy variables say");
+  command
+      .add_option("-H,--header", o.headers,
+                  "'Name: value' added to every API request, the token exchange included "
+                  "(repeatable; User-Agent replaces jobpatch's)")
+      ->allow_extra_args(false);
 }
 
 namespace {
@@ -52,6 +59,12 @@ network_options make_network_options(const connection_options& c) {
   n.proxy.no_proxy_list = environment_value({"no_proxy", "NO_PROXY"});
   // A --proxy that cannot be used is a usage error even when NO_PROXY would skip it.
   if (!c.proxy.empty()) parse_proxy_url(c.proxy, "--proxy");
+  for (const auto& header : c.headers) {
+    std::string normalized;
+    if (std::string why = check_extra_header(header, normalized); !why.empty())
+      throw std::invalid_argument(why);
+    n.headers.push_back(std::move(normalized));
+  }
   return n;
 }
 

@@ -27,18 +27,20 @@ struct connection_options {
   unsigned connections = 16;
   unsigned max_attempts = 5;
   double timeout_seconds = 30;
-  std::string proxy;     // --proxy URL; empty = the *_proxy variables
-  bool no_proxy = false; // --no-proxy
+  std::string proxy;                // --proxy URL; empty = the *_proxy variables
+  bool no_proxy = false;            // --no-proxy
+  std::vector<std::string> headers; // -H/--header, as typed
 };
 
 // The network options of `c`, with the proxy variables of the environment
 // (https_proxy/HTTPS_PROXY, http_proxy/HTTP_PROXY, no_proxy/NO_PROXY; lower case first,
-// as curl). Throws std::invalid_argument on a --proxy that cannot be used.
+// as curl) and the -H headers checked. Throws std::invalid_argument on a --proxy that
+// cannot be used or a header that is refused.
 network_options make_network_options(const connection_options& c);
 
 // Declares --base-url, --api-key-file, --cacert, --insecure, --connections, --timeout,
-// --max-attempts, --proxy and --no-proxy on `command`, bound to `o` (whose values are the defaults
-// help shows).
+// --max-attempts, --proxy, --no-proxy and -H/--header on `command`, bound to `o` (whose values are
+// the defaults help shows).
 void add_connection_options(CLI::App& command, connection_options& o);
 
 // Copies the connection fields into an apply_options or bench_options. Throws

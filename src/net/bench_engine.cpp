@@ -73,7 +73,8 @@ public:
                bench_statistics& stats, bench_run_info& info)
       : options_(options), ops_(ops), stats_(stats), info_(info),
         server_(parse_server_address(options.base_url, !options.insecure, options.network.proxy)),
-        builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
+        builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION,
+                 options.network.headers),
         tls_(make_client_tls_context(options.ca_file, !options.insecure, options.network)),
         policy_(make_retry_policy(options.max_attempts)),
         tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key,

@@ -26,12 +26,18 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// Copies `from` to `to` until either end closes.
-asio::awaitable<void> relay(tcp::socket& from, tcp::socket& to) {
+// Copies `from` to `to` until either end closes; appends what passes to `record` (under
+// `mutex`, at most 1 MiB) when it is not null.
+asio::awaitable<void> relay(tcp::socket& from, tcp::socket& to, std::string* record,
+                            std::mutex& mutex) {
   std::array<char, 16384> block;
   for (;;) {
     auto [rec, n] = co_await from.async_read_some(asio::buffer(block), use_tuple);
     if (rec) break;
+    if (record) {
+      std::lock_guard lock(mutex);
+      if (record->size() < (1u << 20)) record->append(block.data(), n);
+    }
     auto [wec, written] = co_await asio::async_write(to, asio::buffer(block.data(), n), use_tuple);
     (void)written;
     if (wec) break;
@@ -126,7 +132,8 @@ struct connect_proxy::impl {
     auto [wec, written] = co_await asio::async_write(client, asio::buffer(ok), use_tuple);
     (void)written;
     if (wec) co_return;
-    co_await (relay(client, server) && relay(server, client));
+    co_await (relay(client, server, &seen.tunnelled, mutex) &&
+              relay(server, client, nullptr, mutex));
   }
 
   asio::awaitable<void> accept_loop() {

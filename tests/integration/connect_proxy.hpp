@@ -26,6 +26,9 @@ struct connect_proxy_log {
   std::vector<std::string> targets;        // the CONNECT targets, in order
   std::vector<std::string> authorizations; // their Proxy-Authorization ("" when none)
   std::vector<std::string> hosts;          // their Host headers
+  // The bytes clients sent through the tunnels (the first MiB): plain HTTP when the
+  // server is, so a test can read the requests.
+  std::string tunnelled;
 };
 
 class connect_proxy {

@@ -191,3 +191,66 @@ TEST_CASE("reach: through tinyproxy, with and without its credentials") {
   // The continue hint repeats the command line, the proxy without its password.
   CHECK(err.find("--proxy 'http://[redacted]" + at + "'") != std::string::npos);
 }
+
+TEST_CASE("reach: -H headers reach the server on every request, User-Agent replaced") {
+  mock_process mock({}, 20, false); // plain HTTP: the proxy reads the requests
+  auto manifest = make_manifest(mock, "m.ndjson", 10, 5);
+  connect_proxy proxy;
+  std::string base = "http://localhost:" + std::to_string(mock.port());
+  int code = apply(mock, manifest, base,
+                   {"--proxy", proxy.url(), "-H", "X-Trace-Id:  abc 123 ", "--header",
+                    "user-agent: pipeline/7", "-H", "X-Gateway-Key: g4t3w4y-secret"},
+                   {{"HTTP_PROXY", ""}});
+  std::string err = read_file(mock.path("apply.err"));
+  CAPTURE(err);
+  CHECK(code == 0);
+  std::string sent = proxy.log().tunnelled;
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = sent.find(what); at != std::string::npos; at = sent.find(what, at + 1)) ++n;
+    return n;
+  };
+  std::size_t requests = count(" HTTP/1.1\r\n");
+  CHECK(requests == 11); // the token exchange and 10 PATCHes
+  CHECK(count("POST ") == 1);
+  CHECK(count("\r\nX-Trace-Id: abc 123\r\n") == requests);
+  CHECK(count("\r\nuser-agent: pipeline/7\r\n") == requests);
+  CHECK(count("\r\nX-Gateway-Key: g4t3w4y-secret\r\n") == requests);
+  CHECK(count("User-Agent: jobpatch/") == 0);
+  CHECK(err.find("g4t3w4y-secret") == std::string::npos);
+}
+
+TEST_CASE("reach: the default User-Agent names the version") {
+  mock_process mock({}, 20, false);
+  auto manifest = make_manifest(mock, "m.ndjson", 3, 3);
+  connect_proxy proxy;
+  CHECK(apply(mock, manifest, "http://localhost:" + std::to_string(mock.port()),
+              {"--proxy", proxy.url()}) == 0);
+  CHECK(proxy.log().tunnelled.find("\r\nUser-Agent: jobpatch/" JOBPATCH_TEST_VERSION "\r\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("reach: headers jobpatch owns or that could inject are refused, nothing sent") {
+  mock_process mock;
+  auto manifest = make_manifest(mock, "m.ndjson", 3, 3);
+  struct refusal {
+    const char* header;
+    const char* says;
+  };
+  for (auto [header, says] :
+       {refusal{"Authorization: Bearer x", "access token"},
+        refusal{"host: evil.example", "Host cannot be set"},
+        refusal{"Content-Length: 5", "cannot be set"},
+        refusal{"Transfer-Encoding: chunked", "cannot be set"},
+        refusal{"Connection: close", "cannot be set"},
+        refusal{"X-A: b\r\nX-Injected: 1", "control character"},
+        refusal{"X A: b", "must be a token"}, refusal{"NoColon", "Name: value"}}) {
+    CAPTURE(header);
+    CHECK(apply(mock, manifest, local_base(mock), {"-H", header}) == 2);
+    std::string err = read_file(mock.path("apply.err"));
+    CAPTURE(err);
+    CHECK(err.find(says) != std::string::npos);
+  }
+  CHECK(mock.journal_records().empty());
+  CHECK(mock.stats().at("tokensIssued").as_int64() == 0);
+}
