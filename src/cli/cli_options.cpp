@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <initializer_list>
 #include <stdexcept>
 
@@ -39,6 +40,11 @@ void add_connection_options(CLI::App& command, connection_options& o) {
                   "'Name: value' added to every API request, the token exchange included "
                   "(repeatable; User-Agent replaces jobpatch's)")
       ->allow_extra_args(false);
+  command.add_option("--cert", o.cert_file,
+                     "client certificate (PEM, with its chain) for servers that require one");
+  command.add_option("--key", o.key_file, "private key of --cert (PEM; default: in --cert)");
+  command.add_option("--key-password-file", o.key_password_file,
+                     "file holding the passphrase of an encrypted --key");
 }
 
 namespace {
@@ -49,6 +55,20 @@ std::string environment_value(std::initializer_list<const char*> names) {
   return {};
 }
 } // namespace
+
+// The first line of `path`, a passphrase (never printed).
+static std::string read_secret_file(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(std::string(flag) + " " + path + ": cannot be read");
+  std::string text;
+  std::getline(in, text);
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (text.empty())
+    throw std::invalid_argument(std::string(flag) + " " + path +
+                                ": is empty (or its first "
+                                "line is); it must hold the passphrase");
+  return text;
+}
 
 network_options make_network_options(const connection_options& c) {
   network_options n;
@@ -64,6 +84,15 @@ network_options make_network_options(const connection_options& c) {
     if (std::string why = check_extra_header(header, normalized); !why.empty())
       throw std::invalid_argument(why);
     n.headers.push_back(std::move(normalized));
+  }
+  n.cert_file = c.cert_file;
+  n.key_file = c.key_file;
+  if (!c.key_file.empty() && c.cert_file.empty())
+    throw std::invalid_argument("--key needs --cert (the certificate it belongs to)");
+  if (!c.key_password_file.empty()) {
+    if (c.cert_file.empty())
+      throw std::invalid_argument("--key-password-file needs --cert and an encrypted --key");
+    n.key_password = read_secret_file(c.key_password_file, "--key-password-file");
   }
   return n;
 }

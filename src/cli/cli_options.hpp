@@ -27,19 +27,22 @@ struct connection_options {
   unsigned connections = 16;
   unsigned max_attempts = 5;
   double timeout_seconds = 30;
-  std::string proxy;                // --proxy URL; empty = the *_proxy variables
-  bool no_proxy = false;            // --no-proxy
-  std::vector<std::string> headers; // -H/--header, as typed
+  std::string proxy;                                  // --proxy URL; empty = the *_proxy variables
+  bool no_proxy = false;                              // --no-proxy
+  std::vector<std::string> headers;                   // -H/--header, as typed
+  std::string cert_file, key_file, key_password_file; // --cert, --key, --key-password-file
 };
 
 // The network options of `c`, with the proxy variables of the environment
 // (https_proxy/HTTPS_PROXY, http_proxy/HTTP_PROXY, no_proxy/NO_PROXY; lower case first,
-// as curl) and the -H headers checked. Throws std::invalid_argument on a --proxy that
-// cannot be used or a header that is refused.
+// as curl), the -H headers checked and the passphrase of --key-password-file read.
+// Throws std::invalid_argument on a --proxy that cannot be used, a header that is
+// refused, or a passphrase file that cannot be read.
 network_options make_network_options(const connection_options& c);
 
 // Declares --base-url, --api-key-file, --cacert, --insecure, --connections, --timeout,
-// --max-attempts, --proxy, --no-proxy and -H/--header on `command`, bound to `o` (whose values are
+// --max-attempts, --proxy, --no-proxy, -H/--header, --cert, --key and --key-password-file on
+// `command`, bound to `o` (whose values are
 // the defaults help shows).
 void add_connection_options(CLI::App& command, connection_options& o);
 

@@ -21,6 +21,8 @@
 
 #include <poll.h>
 
+#include <cstdio>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 
@@ -61,7 +63,36 @@ error_class classify(const error_code& ec) {
   return error_class::reset;
 }
 
+// What a TLS alert from the server says about our client certificate, or "" when it is
+// about something else. With TLS 1.3 the server judges the certificate after the client's
+// handshake has finished, so the alert comes with the first read.
+std::string client_certificate_problem(const error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return {};
+  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+  case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    return "the server requires a client certificate (TLS alert: certificate required): "
+           "pass --cert and --key";
+  case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+  case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+  case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+  case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+    return "the server refused the client certificate (TLS alert: " + ec.message() +
+           "): check --cert and --key, and that the server trusts their CA";
+  default:
+    return {};
+  }
+}
+
 void fail(http_reply& reply, error_class cls, const error_code& ec, std::string_view during) {
+  if (std::string problem = client_certificate_problem(ec); !problem.empty()) {
+    // Not retried: the same certificate meets the same refusal (exit 3).
+    reply.outcome = {error_class::tls_verify, 0};
+    reply.detail = std::move(problem);
+    return;
+  }
   reply.outcome = {cls, 0};
   reply.detail = std::string(during) + ": ";
   // Beast's words ("bad version") do not say that the server's answer was at fault.
@@ -122,6 +153,74 @@ void resolve_server(asio::any_io_executor executor, server_address& server) {
   if (ec) throw unresolvable_host("cannot resolve " + server.host + ": " + ec.message());
 }
 
+namespace {
+
+// OpenSSL asks this for an encrypted key's passphrase. Without it OpenSSL would prompt
+// on the terminal and block an unattended run; it answers with --key-password-file's
+// content, or fails.
+int key_password(char* buffer, int size, int /*rwflag*/, void* user) {
+  const auto* password = static_cast<const std::string*>(user);
+  if (!password || password->empty() || password->size() > static_cast<std::size_t>(size))
+    return -1;
+  std::memcpy(buffer, password->data(), password->size());
+  return static_cast<int>(password->size());
+}
+
+std::string openssl_reason() {
+  unsigned long e = ERR_peek_last_error();
+  ERR_clear_error();
+  if (!e) return "unknown error";
+  const char* reason = ERR_reason_error_string(e);
+  return reason ? reason : "error " + std::to_string(e);
+}
+
+bool looks_encrypted(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  std::string head(64 << 10, '\0');
+  head.resize(std::fread(head.data(), 1, head.size(), f));
+  std::fclose(f);
+  return head.find("ENCRYPTED") != std::string::npos; // PKCS#8 or the old Proc-Type
+}
+
+void load_client_certificate(SSL_CTX* ctx, const network_options& network) {
+  const std::string& cert = network.cert_file;
+  const std::string& key = network.key_file.empty() ? cert : network.key_file;
+  std::string key_flag = network.key_file.empty() ? "--cert " : "--key ";
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1)
+    throw std::runtime_error("cannot load the client certificate --cert " + cert + ": " +
+                             openssl_reason());
+  SSL_CTX_set_default_passwd_cb(ctx, key_password);
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, const_cast<std::string*>(&network.key_password));
+  int loaded = SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM);
+  // The password is not kept: the callback stays, and fails, for anything loaded later.
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+  if (loaded != 1) {
+    // OpenSSL compares the key with the certificate as it loads it.
+    bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+    std::string reason = openssl_reason();
+    if (mismatch)
+      throw std::runtime_error("the private key " + key_flag + key +
+                               " does not belong to the certificate --cert " + cert);
+    if (looks_encrypted(key) && network.key_password.empty())
+      throw std::runtime_error("the private key " + key_flag + key +
+                               " is encrypted: put its passphrase in a file and pass "
+                               "--key-password-file (it is never asked on the terminal)");
+    if (looks_encrypted(key))
+      throw std::runtime_error("cannot decrypt the private key " + key_flag + key +
+                               " with the passphrase of --key-password-file: " + reason);
+    throw std::runtime_error("cannot load the private key " + key_flag + key + ": " + reason);
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    throw std::runtime_error("the private key " + key_flag + key +
+                             " does not belong to the certificate --cert " + cert);
+  }
+}
+
+} // namespace
+
 asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify,
                                            const network_options& network) {
   asio::ssl::context ctx(asio::ssl::context::tls_client);
@@ -134,7 +233,10 @@ asio::ssl::context make_client_tls_context(const std::string& ca_file, bool veri
     if (ec) throw std::runtime_error("cannot load --cacert " + ca_file + ": " + ec.message());
   }
   ctx.set_verify_mode(verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
-  (void)network;
+  if (!network.cert_file.empty())
+    load_client_certificate(ctx.native_handle(), network);
+  else if (!network.key_file.empty())
+    throw std::runtime_error("--key needs --cert (the certificate it belongs to)");
   return ctx;
 }
 

@@ -254,3 +254,85 @@ TEST_CASE("reach: headers jobpatch owns or that could inject are refused, nothin
   CHECK(mock.journal_records().empty());
   CHECK(mock.stats().at("tokensIssued").as_int64() == 0);
 }
+
+namespace {
+
+// A CA and a client certificate it signed, made with the openssl command in `dir`:
+// <name>-ca.pem, <name>.pem, <name>.key (plain) and <name>-enc.key (AES, passphrase
+// "correct horse").
+void make_client_identity(const mock_process& mock, const std::string& name) {
+  auto openssl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    child_process run(args, {}, mock.path("openssl.out"), mock.path("openssl.err"));
+    REQUIRE_MESSAGE(run.wait(std::chrono::seconds(30)) == 0, read_file(mock.path("openssl.err")));
+  };
+  std::string p = mock.path(name);
+  openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-keyout", p + "-ca.key", "-out", p + "-ca.pem", "-days", "2", "-subj",
+           "/CN=" + name + " test CA"});
+  openssl({"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-keyout", p + ".key", "-out", p + ".csr", "-subj", "/CN=" + name + " client"});
+  openssl({"x509", "-req", "-in", p + ".csr", "-CA", p + "-ca.pem", "-CAkey", p + "-ca.key",
+           "-CAcreateserial", "-out", p + ".pem", "-days", "2"});
+  openssl({"pkey", "-in", p + ".key", "-aes256", "-passout", "pass:correct horse", "-out",
+           p + "-enc.key"});
+}
+
+} // namespace
+
+TEST_CASE("reach: client certificates, accepted, missing, wrong, encrypted, mismatched") {
+  // The identities are made before the mock that must trust one of them starts.
+  mock_process maker({}, 1);
+  make_client_identity(maker, "good");
+  make_client_identity(maker, "other");
+  mock_process mock({"--client-ca", maker.path("good-ca.pem")}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 10, 5);
+  std::string cert = maker.path("good.pem"), key = maker.path("good.key");
+  auto err = [&] { return read_file(mock.path("apply.err")); };
+
+  SUBCASE("accepted") {
+    CHECK(apply(mock, manifest, local_base(mock), {"--cert", cert, "--key", key}) == 0);
+    CHECK(read_lines(mock.path("r.ndjson")).size() == 10);
+  }
+  SUBCASE("encrypted key with --key-password-file") {
+    write_file(mock.path("pass"), "correct horse\n");
+    CHECK(apply(mock, manifest, local_base(mock),
+                {"--cert", cert, "--key", maker.path("good-enc.key"), "--key-password-file",
+                 mock.path("pass")}) == 0);
+  }
+  SUBCASE("missing") {
+    CHECK(apply(mock, manifest, local_base(mock), {}) == 3);
+    CAPTURE(err());
+    CHECK(err().find("requires a client certificate") != std::string::npos);
+    CHECK(mock.journal_records().empty());
+  }
+  SUBCASE("signed by another CA") {
+    CHECK(apply(mock, manifest, local_base(mock),
+                {"--cert", maker.path("other.pem"), "--key", maker.path("other.key")}) == 3);
+    CAPTURE(err());
+    CHECK(err().find("refused the client certificate") != std::string::npos);
+    CHECK(mock.journal_records().empty());
+  }
+  SUBCASE("encrypted key without a passphrase: refused, never asked") {
+    CHECK(apply(mock, manifest, local_base(mock),
+                {"--cert", cert, "--key", maker.path("good-enc.key")}) == 2);
+    CAPTURE(err());
+    CHECK(err().find("is encrypted") != std::string::npos);
+    CHECK(err().find("--key-password-file") != std::string::npos);
+  }
+  SUBCASE("wrong passphrase") {
+    write_file(mock.path("pass"), "wrong horse\n");
+    CHECK(apply(mock, manifest, local_base(mock),
+                {"--cert", cert, "--key", maker.path("good-enc.key"), "--key-password-file",
+                 mock.path("pass")}) == 2);
+    CAPTURE(err());
+    CHECK(err().find("cannot decrypt") != std::string::npos);
+    CHECK(err().find("wrong horse") == std::string::npos);
+  }
+  SUBCASE("key of another certificate") {
+    CHECK(apply(mock, manifest, local_base(mock),
+                {"--cert", cert, "--key", maker.path("other.key")}) == 2);
+    CAPTURE(err());
+    CHECK(err().find("does not belong to the certificate") != std::string::npos);
+  }
+}
