@@ -336,3 +336,27 @@ TEST_CASE("reach: client certificates, accepted, missing, wrong, encrypted, mism
     CHECK(err().find("does not belong to the certificate") != std::string::npos);
   }
 }
+
+TEST_CASE("reach: an IPv6 literal base URL, direct and through a proxy") {
+  mock_process mock({"--host", "::1"}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 10, 5);
+  std::string base = "https://[::1]:" + std::to_string(mock.port());
+  // The certificate is checked against the address (its SAN holds IP:::1).
+  CHECK(apply(mock, manifest, base, {}) == 0);
+  CAPTURE(read_file(mock.path("apply.err")));
+  CHECK(mock.journal_records().size() == 10);
+
+  connect_proxy proxy;
+  CHECK(apply(mock, manifest, base, {}, {{"HTTPS_PROXY", proxy.url()}}) == 0);
+  auto log = proxy.log();
+  REQUIRE(log.connects >= 1);
+  CHECK(log.tunnels == log.connects);
+  CHECK(log.targets.front() == "[::1]:" + std::to_string(mock.port()));
+  CHECK(mock.journal_records().size() == 20);
+
+  // NO_PROXY names the address in brackets, with the port.
+  CHECK(apply(mock, manifest, base, {},
+              {{"HTTPS_PROXY", proxy.url()},
+               {"NO_PROXY", "[::1]:" + std::to_string(mock.port())}}) == 0);
+  CHECK(proxy.log().connects == log.connects);
+}
