@@ -360,3 +360,31 @@ TEST_CASE("reach: an IPv6 literal base URL, direct and through a proxy") {
                {"NO_PROXY", "[::1]:" + std::to_string(mock.port())}}) == 0);
   CHECK(proxy.log().connects == log.connects);
 }
+
+TEST_CASE("reach: bench takes the same proxy and header options") {
+  mock_process mock({}, 20, false);
+  auto manifest = make_manifest(mock, "m.ndjson", 10, 5);
+  connect_proxy proxy;
+  std::vector<std::string> argv = {JOBPATCH_BIN,
+                                   "bench",
+                                   manifest,
+                                   "--base-url",
+                                   "http://localhost:" + std::to_string(mock.port()),
+                                   "--rate",
+                                   "40",
+                                   "--duration",
+                                   "0.5",
+                                   "--connections",
+                                   "2",
+                                   "-H",
+                                   "X-Bench: yes"};
+  auto environment = clean_environment();
+  environment["HTTP_PROXY"] = proxy.url();
+  child_process run(argv, environment, mock.path("bench.out"), mock.path("bench.err"));
+  int code = run.wait(std::chrono::seconds(30));
+  CAPTURE(read_file(mock.path("bench.err")));
+  CHECK(code == 0);
+  auto log = proxy.log();
+  CHECK(log.tunnels >= 2); // the token exchange and at least one worker
+  CHECK(log.tunnelled.find("\r\nX-Bench: yes\r\n") != std::string::npos);
+}
