@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsimdjson-dev doctest-dev libcli11-dev
   openssl help2man
+  tinyproxy # a real proxy for the proxy tests (they skip without it)
 )
 # One dpkg-query for all: when everything is installed this script costs milliseconds
 # and never touches apt (scripts/test.sh and CI run it every time).

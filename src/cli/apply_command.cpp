@@ -10,6 +10,7 @@
 #include <jobpatch/results/result_sink.hpp>
 #include <jobpatch/results/resume_state.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
+#include <jobpatch/wire/proxy_config.hpp>
 
 #include <cerrno>
 #include <chrono>
@@ -149,6 +150,12 @@ std::string shell_quoted(const std::string& word) {
   return out + "'";
 }
 
+// "Name: [redacted]": a header's value may be a secret (a gateway key).
+std::string redacted_header(const std::string& header) {
+  auto colon = header.find(':');
+  return colon == std::string::npos ? header : header.substr(0, colon) + ": [redacted]";
+}
+
 // The command that finishes this run: the same one, as `jobpatch`, with --resume and
 // without --force (which would discard what this run recorded).
 std::string continue_command(int argc, const char* const* argv) {
@@ -158,6 +165,15 @@ std::string continue_command(int argc, const char* const* argv) {
     std::string word = argv[i];
     if (word == "--force") continue;
     if (word == "--resume") resume = true;
+    // A proxy's password and a header's value may be secrets: never printed.
+    if (word.starts_with("--proxy=")) word = "--proxy=" + redacted_proxy_url(word.substr(8));
+    std::string_view before = i > 1 ? argv[i - 1] : "";
+    if (before == "--proxy") word = redacted_proxy_url(word);
+    if (before == "-H" || before == "--header") word = redacted_header(word);
+    if (word.starts_with("--header="))
+      word = "--header=" + redacted_header(word.substr(9));
+    else if (word.starts_with("-H") && word.size() > 2 && before != "--proxy")
+      word = "-H" + redacted_header(word.substr(2));
     out += ' ';
     out += shell_quoted(word);
   }

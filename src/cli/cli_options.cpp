@@ -1,9 +1,14 @@
 #include "cli/cli_options.hpp"
 
+#include <jobpatch/wire/request_builder.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <initializer_list>
 #include <stdexcept>
 
 namespace jobpatch::cli {
@@ -24,6 +29,72 @@ void add_connection_options(CLI::App& command, connection_options& o) {
   command.add_option("--max-attempts", o.max_attempts, "attempts per update")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  command.add_option("--proxy", o.proxy,
+                     "HTTP proxy for CONNECT tunnels, http://[user:password@]host[:port] "
+                     "(default: HTTPS_PROXY, or HTTP_PROXY for an http:// base URL)");
+  command.add_flag("--no-proxy", o.no_proxy,
+                   "connect directly, whatever --proxy or the "
+                   "*_proxy variables say");
+  command
+      .add_option("-H,--header", o.headers,
+                  "'Name: value' added to every API request, the token exchange included "
+                  "(repeatable; User-Agent replaces jobpatch's)")
+      ->allow_extra_args(false);
+  command.add_option("--cert", o.cert_file,
+                     "client certificate (PEM, with its chain) for servers that require one");
+  command.add_option("--key", o.key_file, "private key of --cert (PEM; default: in --cert)");
+  command.add_option("--key-password-file", o.key_password_file,
+                     "file holding the passphrase of an encrypted --key");
+}
+
+namespace {
+// The first of `names` set and not empty in the environment.
+std::string environment_value(std::initializer_list<const char*> names) {
+  for (const char* name : names)
+    if (const char* value = std::getenv(name); value && *value) return value;
+  return {};
+}
+} // namespace
+
+// The first line of `path`, a passphrase (never printed).
+static std::string read_secret_file(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(std::string(flag) + " " + path + ": cannot be read");
+  std::string text;
+  std::getline(in, text);
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (text.empty())
+    throw std::invalid_argument(std::string(flag) + " " + path +
+                                ": is empty (or its first "
+                                "line is); it must hold the passphrase");
+  return text;
+}
+
+network_options make_network_options(const connection_options& c) {
+  network_options n;
+  n.proxy.no_proxy = c.no_proxy;
+  n.proxy.proxy_url = c.proxy;
+  n.proxy.https_proxy = environment_value({"https_proxy", "HTTPS_PROXY"});
+  n.proxy.http_proxy = environment_value({"http_proxy", "HTTP_PROXY"});
+  n.proxy.no_proxy_list = environment_value({"no_proxy", "NO_PROXY"});
+  // A --proxy that cannot be used is a usage error even when NO_PROXY would skip it.
+  if (!c.proxy.empty()) parse_proxy_url(c.proxy, "--proxy");
+  for (const auto& header : c.headers) {
+    std::string normalized;
+    if (std::string why = check_extra_header(header, normalized); !why.empty())
+      throw std::invalid_argument(why);
+    n.headers.push_back(std::move(normalized));
+  }
+  n.cert_file = c.cert_file;
+  n.key_file = c.key_file;
+  if (!c.key_file.empty() && c.cert_file.empty())
+    throw std::invalid_argument("--key needs --cert (the certificate it belongs to)");
+  if (!c.key_password_file.empty()) {
+    if (c.cert_file.empty())
+      throw std::invalid_argument("--key-password-file needs --cert and an encrypted --key");
+    n.key_password = read_secret_file(c.key_password_file, "--key-password-file");
+  }
+  return n;
 }
 
 std::chrono::milliseconds seconds_option(double seconds, const char* flag) {

@@ -3,6 +3,8 @@
 // once, the seconds-to-duration conversion with its range check, and the hints a parse
 // error prints ("did you mean --connections?").
 
+#include "net/network_options.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -25,10 +27,23 @@ struct connection_options {
   unsigned connections = 16;
   unsigned max_attempts = 5;
   double timeout_seconds = 30;
+  std::string proxy;                                  // --proxy URL; empty = the *_proxy variables
+  bool no_proxy = false;                              // --no-proxy
+  std::vector<std::string> headers;                   // -H/--header, as typed
+  std::string cert_file, key_file, key_password_file; // --cert, --key, --key-password-file
 };
 
-// Declares --base-url, --api-key-file, --cacert, --insecure, --connections, --timeout and
-// --max-attempts on `command`, bound to `o` (whose values are the defaults help shows).
+// The network options of `c`, with the proxy variables of the environment
+// (https_proxy/HTTPS_PROXY, http_proxy/HTTP_PROXY, no_proxy/NO_PROXY; lower case first,
+// as curl), the -H headers checked and the passphrase of --key-password-file read.
+// Throws std::invalid_argument on a --proxy that cannot be used, a header that is
+// refused, or a passphrase file that cannot be read.
+network_options make_network_options(const connection_options& c);
+
+// Declares --base-url, --api-key-file, --cacert, --insecure, --connections, --timeout,
+// --max-attempts, --proxy, --no-proxy, -H/--header, --cert, --key and --key-password-file on
+// `command`, bound to `o` (whose values are
+// the defaults help shows).
 void add_connection_options(CLI::App& command, connection_options& o);
 
 // Copies the connection fields into an apply_options or bench_options. Throws
@@ -56,6 +71,7 @@ void copy_connection_options(const connection_options& c, Options& out) {
   out.insecure = c.insecure;
   out.connections = c.connections;
   out.max_attempts = c.max_attempts;
+  out.network = make_network_options(c);
   out.attempt_timeout = seconds_option(c.timeout_seconds, "--timeout");
   if (out.attempt_timeout.count() <= 0)
     throw std::invalid_argument("--timeout must be more than 0 seconds");

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--plain", [&](std::int64_t) { o.tls = false; }, "plain HTTP instead of HTTPS");
   app.add_option("--cert-out", o.cert_out, "write the generated certificate (PEM) here");
+  app.add_option("--client-ca", o.client_ca,
+                 "require client certificates signed by a CA of this PEM file");
   app.add_option("--api-key", o.api_key, "the API key accepted by /v1/auth/access_token");
   app.add_option("--jobs", o.jobs, "pre-create job-0000001 ... job-N")->capture_default_str();
   app.add_option("--job-id", o.job_ids, "pre-create a job with this id (repeatable)");

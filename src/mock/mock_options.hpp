@@ -27,6 +27,7 @@ struct mock_options {
   std::string port_file;  // receives the port once listening
   bool tls = true;        // false: plain HTTP (--plain)
   std::string cert_out;   // receives the generated certificate (PEM)
+  std::string client_ca;  // non-empty: clients must present a certificate signed by it
   std::string api_key = "mock-api-key";
   std::uint64_t jobs = 0;           // pre-creates job-0000001 ... job-N
   std::vector<std::string> job_ids; // further jobs to pre-create, any id

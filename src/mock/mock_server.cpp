@@ -114,6 +114,15 @@ struct mock_server::impl {
                        ssl::context::single_dh_use);
       tls->use_certificate_chain(asio::buffer(identity.certificate_pem));
       tls->use_private_key(asio::buffer(identity.private_key_pem), ssl::context::pem);
+      if (!options.client_ca.empty()) {
+        // Client certificates required: signed by a CA of the file, or no handshake.
+        boost::system::error_code ec;
+        tls->load_verify_file(options.client_ca, ec);
+        if (ec)
+          throw std::runtime_error("cannot load --client-ca " + options.client_ca + ": " +
+                                   ec.message());
+        tls->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+      }
       if (!options.cert_out.empty())
         write_file_atomically(options.cert_out, identity.certificate_pem);
     }

@@ -38,6 +38,11 @@ access_token_source::access_token_source(asio::any_io_executor executor, asio::s
       refreshed_(executor, clock::time_point::max()),
       jitter_(static_cast<std::minstd_rand::result_type>(std::random_device{}())) {
   scrubber_.add(api_key_);
+  if (server.proxy) { // a proxy's error page may quote its credentials
+    scrubber_.add(server.proxy->password);
+    if (server.proxy->authorization.starts_with("Basic "))
+      scrubber_.add(std::string_view(server.proxy->authorization).substr(6));
+  }
 }
 
 asio::awaitable<bool> access_token_source::ensure() {
@@ -117,7 +122,10 @@ asio::awaitable<void> access_token_source::refresh() {
       }
     } else {
       problem = scrubber_.scrub(reply.detail);
-      if (reply.outcome.cls == error_class::tls_verify) {
+      // A certificate that does not verify, a proxy refusing its credentials (407): the
+      // next attempt would meet the same answer.
+      if (reply.outcome.cls == error_class::tls_verify ||
+          reply.outcome.cls == error_class::auth_failed) {
         failure_ = problem;
         break;
       }

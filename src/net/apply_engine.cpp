@@ -109,9 +109,10 @@ public:
          run_statistics& stats, const tick_callback& on_tick, milliseconds tick_interval)
       : options_(options), source_(source), sink_(sink), stats_(stats), on_tick_(on_tick),
         tick_interval_(tick_interval),
-        server_(parse_server_address(options.base_url, !options.insecure)),
-        builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
-        tls_(make_client_tls_context(options.ca_file, !options.insecure)),
+        server_(parse_server_address(options.base_url, !options.insecure, options.network.proxy)),
+        builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION,
+                 options.network.headers),
+        tls_(make_client_tls_context(options.ca_file, !options.insecure, options.network)),
         scheduler_(window_of(options)),
         limiter_(options.rate * rate_margin,
                  options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),

@@ -1,6 +1,8 @@
 #pragma once
 // Everything `jobpatch apply` is told, as one plain struct built by the CLI.
 
+#include "net/network_options.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -13,9 +15,10 @@ inline constexpr std::size_t default_window_bytes = 64u << 20;
 struct apply_options {
   std::string manifest; // path or "-"
   std::string base_url = "https://api.bytenite.com";
-  std::string api_key;   // from BYTENITE_API_KEY or --api-key-file; never printed
-  std::string ca_file;   // extra trust anchors (PEM); empty = system store
-  bool insecure = false; // skip certificate verification (tests only)
+  std::string api_key;     // from BYTENITE_API_KEY or --api-key-file; never printed
+  std::string ca_file;     // extra trust anchors (PEM); empty = system store
+  bool insecure = false;   // skip certificate verification (tests only)
+  network_options network; // proxy, client certificate, extra headers
 
   unsigned connections = 16;
   double rate = 0;  // requests per second over the whole run; 0 = unlimited

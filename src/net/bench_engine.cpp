@@ -72,9 +72,10 @@ public:
   bench_engine(const bench_options& options, const std::vector<operation>& ops,
                bench_statistics& stats, bench_run_info& info)
       : options_(options), ops_(ops), stats_(stats), info_(info),
-        server_(parse_server_address(options.base_url, !options.insecure)),
-        builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION),
-        tls_(make_client_tls_context(options.ca_file, !options.insecure)),
+        server_(parse_server_address(options.base_url, !options.insecure, options.network.proxy)),
+        builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION,
+                 options.network.headers),
+        tls_(make_client_tls_context(options.ca_file, !options.insecure, options.network)),
         policy_(make_retry_policy(options.max_attempts)),
         tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key,
                 options.attempt_timeout),

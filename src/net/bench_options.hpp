@@ -4,6 +4,8 @@
 #include <jobpatch/policy/retry_policy.hpp>
 #include <jobpatch/report/load_schedule.hpp>
 
+#include "net/network_options.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -13,9 +15,10 @@ namespace jobpatch {
 struct bench_options {
   std::string manifest; // path or "-"; its valid lines are sent in a cycle
   std::string base_url = "https://api.bytenite.com";
-  std::string api_key;   // from BYTENITE_API_KEY or --api-key-file; never printed
-  std::string ca_file;   // extra trust anchors (PEM); empty = system store
-  bool insecure = false; // skip certificate verification (tests only)
+  std::string api_key;     // from BYTENITE_API_KEY or --api-key-file; never printed
+  std::string ca_file;     // extra trust anchors (PEM); empty = system store
+  bool insecure = false;   // skip certificate verification (tests only)
+  network_options network; // proxy, client certificate, extra headers
 
   rate_spec rate; // requests/s, constant or a ramp
   std::chrono::nanoseconds duration{std::chrono::seconds(10)};

@@ -8,6 +8,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -20,8 +21,14 @@
 
 #include <poll.h>
 
+#include <cstdio>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
+
+#ifndef JOBPATCH_VERSION
+#define JOBPATCH_VERSION "unknown" // a fuzz target compiles this file on its own
+#endif
 
 namespace jobpatch::net {
 
@@ -56,7 +63,36 @@ error_class classify(const error_code& ec) {
   return error_class::reset;
 }
 
+// What a TLS alert from the server says about our client certificate, or "" when it is
+// about something else. With TLS 1.3 the server judges the certificate after the client's
+// handshake has finished, so the alert comes with the first read.
+std::string client_certificate_problem(const error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return {};
+  switch (ERR_GET_REASON(static_cast<unsigned long>(ec.value()))) {
+  case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    return "the server requires a client certificate (TLS alert: certificate required): "
+           "pass --cert and --key";
+  case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+  case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+  case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+  case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+    return "the server refused the client certificate (TLS alert: " + ec.message() +
+           "): check --cert and --key, and that the server trusts their CA";
+  default:
+    return {};
+  }
+}
+
 void fail(http_reply& reply, error_class cls, const error_code& ec, std::string_view during) {
+  if (std::string problem = client_certificate_problem(ec); !problem.empty()) {
+    // Not retried: the same certificate meets the same refusal (exit 3).
+    reply.outcome = {error_class::tls_verify, 0};
+    reply.detail = std::move(problem);
+    return;
+  }
   reply.outcome = {cls, 0};
   reply.detail = std::string(during) + ": ";
   // Beast's words ("bad version") do not say that the server's answer was at fault.
@@ -66,7 +102,8 @@ void fail(http_reply& reply, error_class cls, const error_code& ec, std::string_
 
 } // namespace
 
-server_address parse_server_address(const std::string& base_url, bool verify) {
+server_address parse_server_address(const std::string& base_url, bool verify,
+                                    const proxy_settings& proxy) {
   auto url = boost::urls::parse_uri(base_url);
   if (!url) throw std::runtime_error("--base-url is not a URL: " + base_url);
   server_address server;
@@ -97,17 +134,95 @@ server_address parse_server_address(const std::string& base_url, bool verify) {
   server.base_path = std::string(url->encoded_path());
   while (!server.base_path.empty() && server.base_path.back() == '/') server.base_path.pop_back();
   server.verify = verify;
+  server.proxy = select_proxy(proxy, server.tls, server.host, server.port);
   return server;
 }
 
 void resolve_server(asio::any_io_executor executor, server_address& server) {
   asio::ip::tcp::resolver resolver(executor);
   error_code ec;
+  if (server.proxy) {
+    // The proxy resolves the server's name: only the proxy's must resolve here.
+    server.endpoints = resolver.resolve(server.proxy->host, server.proxy->port, ec);
+    if (ec)
+      throw unresolvable_host("cannot resolve the proxy " + server.proxy->display() + ": " +
+                              ec.message());
+    return;
+  }
   server.endpoints = resolver.resolve(server.host, server.port, ec);
   if (ec) throw unresolvable_host("cannot resolve " + server.host + ": " + ec.message());
 }
 
-asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify) {
+namespace {
+
+// OpenSSL asks this for an encrypted key's passphrase. Without it OpenSSL would prompt
+// on the terminal and block an unattended run; it answers with --key-password-file's
+// content, or fails.
+int key_password(char* buffer, int size, int /*rwflag*/, void* user) {
+  const auto* password = static_cast<const std::string*>(user);
+  if (!password || password->empty() || password->size() > static_cast<std::size_t>(size))
+    return -1;
+  std::memcpy(buffer, password->data(), password->size());
+  return static_cast<int>(password->size());
+}
+
+std::string openssl_reason() {
+  unsigned long e = ERR_peek_last_error();
+  ERR_clear_error();
+  if (!e) return "unknown error";
+  const char* reason = ERR_reason_error_string(e);
+  return reason ? reason : "error " + std::to_string(e);
+}
+
+bool looks_encrypted(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  std::string head(64 << 10, '\0');
+  head.resize(std::fread(head.data(), 1, head.size(), f));
+  std::fclose(f);
+  return head.find("ENCRYPTED") != std::string::npos; // PKCS#8 or the old Proc-Type
+}
+
+void load_client_certificate(SSL_CTX* ctx, const network_options& network) {
+  const std::string& cert = network.cert_file;
+  const std::string& key = network.key_file.empty() ? cert : network.key_file;
+  std::string key_flag = network.key_file.empty() ? "--cert " : "--key ";
+  ERR_clear_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1)
+    throw std::runtime_error("cannot load the client certificate --cert " + cert + ": " +
+                             openssl_reason());
+  SSL_CTX_set_default_passwd_cb(ctx, key_password);
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, const_cast<std::string*>(&network.key_password));
+  int loaded = SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM);
+  // The password is not kept: the callback stays, and fails, for anything loaded later.
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+  if (loaded != 1) {
+    // OpenSSL compares the key with the certificate as it loads it.
+    bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+    std::string reason = openssl_reason();
+    if (mismatch)
+      throw std::runtime_error("the private key " + key_flag + key +
+                               " does not belong to the certificate --cert " + cert);
+    if (looks_encrypted(key) && network.key_password.empty())
+      throw std::runtime_error("the private key " + key_flag + key +
+                               " is encrypted: put its passphrase in a file and pass "
+                               "--key-password-file (it is never asked on the terminal)");
+    if (looks_encrypted(key))
+      throw std::runtime_error("cannot decrypt the private key " + key_flag + key +
+                               " with the passphrase of --key-password-file: " + reason);
+    throw std::runtime_error("cannot load the private key " + key_flag + key + ": " + reason);
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    throw std::runtime_error("the private key " + key_flag + key +
+                             " does not belong to the certificate --cert " + cert);
+  }
+}
+
+} // namespace
+
+asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify,
+                                           const network_options& network) {
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
   ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression);
@@ -118,6 +233,10 @@ asio::ssl::context make_client_tls_context(const std::string& ca_file, bool veri
     if (ec) throw std::runtime_error("cannot load --cacert " + ca_file + ": " + ec.message());
   }
   ctx.set_verify_mode(verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+  if (!network.cert_file.empty())
+    load_client_certificate(ctx.native_handle(), network);
+  else if (!network.key_file.empty())
+    throw std::runtime_error("--key needs --cert (the certificate it belongs to)");
   return ctx;
 }
 
@@ -162,10 +281,17 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
          classify(ec) == error_class::connect_refused ? error_class::connect_refused
          : ec == beast::error::timeout                ? error_class::timeout
                                                       : error_class::connect_failed,
-         ec, "connect");
+         ec, server_.proxy ? "connect to the proxy " + server_.proxy->display() : "connect");
     co_return false;
   }
   tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  if (server_.proxy) {
+    bool tunnel = co_await open_tunnel(reply);
+    if (!tunnel) {
+      close();
+      co_return false;
+    }
+  }
 
   if (secure_) {
     SSL* ssl = secure_->native_handle();
@@ -197,6 +323,64 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
     }
   }
   open_ = true;
+  co_return true;
+}
+
+asio::awaitable<bool> http_connection::open_tunnel(http_reply& reply) {
+  const proxy_endpoint& proxy = *server_.proxy;
+  std::string target = authority_of(server_.host, server_.port);
+  // Messages name the proxy, never its credentials, so that a refusal is not blamed on
+  // the API.
+  std::string where = "proxy " + proxy.display() + " (CONNECT " + target + ")";
+  std::string request =
+      connect_request(proxy, server_.host, server_.port, "jobpatch/" JOBPATCH_VERSION);
+  auto [wec, written] = co_await asio::async_write(tcp(), asio::buffer(request), use_tuple);
+  (void)written;
+  if (wec) {
+    fail(reply, wec == beast::error::timeout ? error_class::timeout : error_class::connect_failed,
+         wec, where);
+    co_return false;
+  }
+  // The answer to CONNECT has no body whatever its headers say (RFC 9110 9.3.6); a
+  // refusal's body is not needed either: the connection is closed after it.
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);
+  parser.header_limit(max_header_bytes);
+  auto [rec, read] = co_await http::async_read(tcp(), buffer_, parser, use_tuple);
+  (void)read;
+  if (rec) {
+    fail(reply, rec == beast::error::timeout ? error_class::timeout : error_class::connect_failed,
+         rec, where + " closed or broke the connection before answering");
+    co_return false;
+  }
+  unsigned status = parser.get().result_int();
+  if (status == 407 || status == 401) {
+    // Not retried: the same credentials will be refused again (exit 3). tinyproxy 1.11
+    // answers a CONNECT with bad or missing credentials 401, not 407.
+    reply.outcome = {error_class::auth_failed, 0};
+    reply.detail =
+        "proxy authentication required at " + proxy.display() +
+        (proxy.authorization.empty() ? ": the proxy URL carries no user:password@"
+                                     : ": check the credentials in --proxy/HTTPS_PROXY/HTTP_PROXY");
+    co_return false;
+  }
+  if (status < 200 || status >= 300) {
+    // A refusal (403), a proxy that cannot reach the server (502, 504)...: a connection
+    // failure, retried and counted by fail-fast like one.
+    reply.outcome = {error_class::connect_failed, 0};
+    std::string reason;
+    for (char c : parser.get().reason().substr(0, 80)) reason += (c >= 0x20 && c < 0x7F) ? c : '?';
+    reply.detail = where + " refused the tunnel: HTTP " + std::to_string(status) +
+                   (reason.empty() ? "" : " " + reason);
+    co_return false;
+  }
+  if (buffer_.size() != 0) {
+    // Nothing may come before the server speaks (or before our TLS hello): bytes here
+    // would be taken for the server's.
+    reply.outcome = {error_class::connect_failed, 0};
+    reply.detail = where + " sent bytes after its answer to CONNECT";
+    co_return false;
+  }
   co_return true;
 }
 

@@ -3,6 +3,7 @@
 // Private to the engine: it is the only place that knows Beast and OpenSSL.
 
 #include "net/net_errors.hpp"
+#include "net/network_options.hpp"
 
 #include <jobpatch/wire/attempt_outcome.hpp>
 
@@ -32,6 +33,9 @@ struct server_address {
   bool verify = true;      // false only with --insecure
   std::string host_header; // "host" or "host:port"
   std::string base_path;   // path prefix of the base URL without trailing '/', often empty
+  // The HTTP proxy that tunnels every connection (CONNECT), when one applies; then
+  // `endpoints` are the proxy's and the server's name is resolved by the proxy.
+  std::optional<proxy_endpoint> proxy;
   asio::ip::tcp::resolver::results_type endpoints;
 };
 
@@ -85,6 +89,8 @@ public:
 
 private:
   asio::awaitable<bool> connect(std::chrono::milliseconds timeout, http_reply& reply);
+  // Asks the proxy for a tunnel to the server over the fresh TCP connection.
+  asio::awaitable<bool> open_tunnel(http_reply& reply);
   template <class Stream>
   asio::awaitable<bool> send_and_read(Stream& stream, std::string_view request, http_reply& reply);
   beast::tcp_stream& tcp() noexcept;
@@ -101,18 +107,23 @@ private:
 };
 
 // Parses --base-url (http:// or https://, optional port and path prefix; no credentials,
-// query or fragment). Throws std::runtime_error with a message naming the problem. The
-// endpoints are left to resolve.
-server_address parse_server_address(const std::string& base_url, bool verify);
+// query or fragment; IPv6 literals in brackets) and picks the proxy for it from `proxy`.
+// Throws std::runtime_error (std::invalid_argument for a bad proxy URL) with a message
+// naming the problem. The endpoints are left to resolve.
+server_address parse_server_address(const std::string& base_url, bool verify,
+                                    const proxy_settings& proxy = {});
 
-// Resolves `server`'s host once per run: a host that does not resolve is a setup failure
-// (std::runtime_error), not thousands of failed lines.
+// Resolves `server`'s host (or its proxy's) once per run: a host that does not resolve
+// is a setup failure, not thousands of failed lines.
 // Throws unresolvable_host (net_errors.hpp).
 void resolve_server(asio::any_io_executor executor, server_address& server);
 
 // Builds the client TLS context: TLS 1.2 minimum, system trust store plus `ca_file`,
-// peer verification unless `verify` is false. Throws std::runtime_error with a clear
-// message when `ca_file` cannot be loaded.
-asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify);
+// peer verification unless `verify` is false, and the client certificate of `network`
+// (--cert/--key) when one is given. Throws std::runtime_error with a clear message when
+// `ca_file`, the certificate or the key cannot be loaded, the key is encrypted and no
+// password was given, or the key does not belong to the certificate.
+asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify,
+                                           const network_options& network = {});
 
 } // namespace jobpatch::net

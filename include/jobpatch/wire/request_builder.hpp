@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace jobpatch {
 
@@ -16,12 +17,24 @@ void append_encoded_segment(std::string& out, std::string_view job_id);
 // "<base_path>/v1/customer/jobs/<encoded id>/<op>"
 std::string patch_target(std::string_view base_path, std::string_view job_id, op_kind op);
 
+// Checks one -H/--header argument, "Name: value": the name must be an RFC 9110 token,
+// neither name nor value may hold CR, LF, NUL or another control character (but tab),
+// and the headers jobpatch owns (Authorization, Host, Content-Length, Transfer-Encoding,
+// Connection, Proxy-Authorization, TE, Upgrade) cannot be set. Returns "Name: value"
+// (spaces around the value trimmed) in `normalized` and an empty string, or why it is
+// refused; the refusal never quotes the value (it may be a secret).
+std::string check_extra_header(std::string_view header, std::string& normalized);
+
 // Builds requests for one server. Header values are checked once, here: a value holding
 // CR, LF or another control character is refused (std::invalid_argument), so nothing a
 // server or a file supplies can inject a header.
 class request_builder {
 public:
-  request_builder(std::string host_header, std::string base_path, std::string user_agent);
+  // `extra_headers` ("Name: value", as check_extra_header() returns them) go on every
+  // request; one named User-Agent, Accept or Content-Type replaces jobpatch's own.
+  // Throws std::invalid_argument on one that check_extra_header() refuses.
+  request_builder(std::string host_header, std::string base_path, std::string user_agent,
+                  std::vector<std::string> extra_headers = {});
 
   const std::string& base_path() const noexcept { return base_path_; }
 
@@ -42,6 +55,7 @@ private:
                       std::string_view body) const;
 
   std::string host_header_, base_path_, user_agent_;
+  std::string fixed_headers_; // Content-Type, Accept, User-Agent and the extra headers
 };
 
 } // namespace jobpatch

@@ -47,3 +47,38 @@ TEST_CASE("request_builder: header values with CR/LF are refused") {
   CHECK(request_builder::is_safe_header_value("abc.DEF-123_~+/="));
   CHECK_FALSE(request_builder::is_safe_header_value("a\nb"));
 }
+
+TEST_CASE("request_builder: extra headers on every request, User-Agent replaced") {
+  request_builder builder("h", "", "jobpatch/test", {"X-Trace: 1", "User-Agent: mine/2"});
+  std::string out;
+  builder.append_patch(out, "/p", "tok", "{}");
+  CHECK(out == "PATCH /p HTTP/1.1\r\nHost: h\r\nAuthorization: tok\r\nContent-Type: "
+               "application/json\r\nAccept: application/json\r\nX-Trace: 1\r\nUser-Agent: "
+               "mine/2\r\nContent-Length: 2\r\n\r\n{}");
+  out.clear();
+  builder.append_token_request(out, "k");
+  CHECK(out.find("\r\nX-Trace: 1\r\n") != std::string::npos);
+  CHECK(out.find("jobpatch/test") == std::string::npos);
+  CHECK_THROWS_AS(request_builder("h", "", "ua", {"Host: x"}), std::invalid_argument);
+}
+
+TEST_CASE("request_builder: -H checks") {
+  std::string n;
+  CHECK(check_extra_header("X-Key:  v a l \t", n).empty());
+  CHECK(n == "X-Key: v a l");
+  CHECK(check_extra_header("X-Empty:", n).empty());
+  CHECK(n == "X-Empty: ");
+  CHECK(check_extra_header("x!#$%&'*+-.^_`|~9: 1", n).empty());
+  for (const char* bad : {"NoColon", ": v", "X Y: v", "X(: v", "X\xC3\xA9: v", "X: a\rb", "X: a\nb",
+                          std::string("X: a\0b", 6).c_str(), "X\r\nY: v"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(check_extra_header(bad, n).empty());
+  }
+  CHECK_FALSE(check_extra_header(std::string("X: a\0b", 6), n).empty());
+  for (const char* owned :
+       {"authorization: x", "HOST: x", "Content-Length: 1", "transfer-encoding: chunked",
+        "Connection: close", "Proxy-Authorization: x", "TE: trailers", "Upgrade: h2c"})
+    CHECK_FALSE(check_extra_header(owned, n).empty());
+  CHECK(check_extra_header("Authorization: s3cret", n).find("access token") != std::string::npos);
+  CHECK(check_extra_header("X: s3cret\n", n).find("s3cret") == std::string::npos);
+}
