@@ -26,11 +26,13 @@ using std::chrono::nanoseconds;
 // The manifest's valid updates, at most options.max_lines of them. Prints what is wrong
 // and returns nullopt when a line is invalid (as apply does: nothing is sent).
 std::optional<std::vector<operation>> load_updates(const bench_options& options,
+                                                   const std::optional<ids_template>& ids,
                                                    std::vector<std::string>& notes) {
   line_source::options source_options;
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
-  line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
-                     source_options);
+  manifest_reader reader = manifest_reader::open(options.manifest, source_options.max_line_bytes);
+  if (ids) reader.use_ids_template(*ids);
+  line_source source(std::move(reader), source_options);
   std::vector<operation> ops;
   source_item item;
   invalid_line_printer invalid;
@@ -125,7 +127,8 @@ void write_file(const std::string& path, const std::string& text) {
 
 } // namespace
 
-int run_bench_command(bench_options options, const std::string& api_key_file) {
+int run_bench_command(bench_options options, const std::optional<ids_template>& ids,
+                      const std::string& api_key_file) {
   if (std::string why = check_descriptors(options.connections); !why.empty()) {
     std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
     return exit_usage;
@@ -133,7 +136,7 @@ int run_bench_command(bench_options options, const std::string& api_key_file) {
   if (!load_credentials(options.api_key, api_key_file, options.insecure)) return exit_usage;
   warn_if_key_in_clear(options.base_url);
   // The outputs are checked before the benchmark, not found unwritable after it.
-  std::vector<named_file> inputs = {{"manifest", options.manifest, nullptr},
+  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, nullptr},
                                     {"--api-key-file", api_key_file, nullptr}};
   if (options.manifest == "-") inputs.front().path.clear();
   std::vector<named_file> outputs = {{"--summary-json", options.summary_json, nullptr},
@@ -143,7 +146,7 @@ int run_bench_command(bench_options options, const std::string& api_key_file) {
     return exit_usage;
   }
   bench_run_info info;
-  auto ops = load_updates(options, info.notes);
+  auto ops = load_updates(options, ids, info.notes);
   if (!ops) return exit_usage;
   if (ops->empty()) {
     std::fprintf(stderr, "jobpatch: %s holds no updates to send\n", options.manifest.c_str());

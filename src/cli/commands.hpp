@@ -7,9 +7,11 @@
 #include "net/apply_options.hpp"
 #include "net/bench_options.hpp"
 #include <jobpatch/manifest/line_validator.hpp>
+#include <jobpatch/manifest/manifest_reader.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace jobpatch::cli {
@@ -23,11 +25,12 @@ inline constexpr int exit_aborted = 3;
 inline constexpr int exit_output_failed = 4;
 
 struct validate_options {
-  std::string manifest;           // path or "-"
-  std::string results;            // NDJSON records of invalid lines; empty = none
-  std::size_t max_line_bytes = 0; // 0 = default
-  std::size_t show_errors = 20;   // how many errors to print on stderr
-  bool force = false;             // overwrite a non-empty --results file
+  std::string manifest;            // path or "-"
+  std::string results;             // NDJSON records of invalid lines; empty = none
+  std::size_t max_line_bytes = 0;  // 0 = default
+  std::size_t show_errors = 20;    // how many errors to print on stderr
+  bool force = false;              // overwrite a non-empty --results file
+  std::optional<ids_template> ids; // --ids: `manifest` is a list of job ids
 };
 
 int run_validate(const validate_options& options);
@@ -48,12 +51,14 @@ private:
 // `options.api_key` is filled here, from `api_key_file` or BYTENITE_API_KEY. `monitor`
 // sets up progress and metrics; its total is filled here when the manifest is counted.
 // `argv` is the command line as typed, from which the command that continues an
-// unfinished run is derived.
-int run_apply(apply_options options, const std::string& api_key_file, run_monitor::settings monitor,
-              int argc, const char* const* argv);
+// unfinished run is derived. With `ids` (--ids), options.manifest is a list of job ids.
+int run_apply(apply_options options, const std::optional<ids_template>& ids,
+              const std::string& api_key_file, run_monitor::settings monitor, int argc,
+              const char* const* argv);
 
-// `jobpatch bench`; `options.api_key` is filled here like run_apply's.
-int run_bench_command(bench_options options, const std::string& api_key_file);
+// `jobpatch bench`; `options.api_key` is filled here like run_apply's; `ids` as run_apply's.
+int run_bench_command(bench_options options, const std::optional<ids_template>& ids,
+                      const std::string& api_key_file);
 
 // Reads the API key from `key_file` (warning when others may read it) or, when empty,
 // from BYTENITE_API_KEY; trailing whitespace dropped. Empty when neither holds one.

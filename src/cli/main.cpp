@@ -3,6 +3,7 @@
 
 #include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
+#include "cli/ids_option.hpp"
 #include "cli/output_guard.hpp"
 #include "cli/shard_option.hpp"
 
@@ -48,8 +49,10 @@ int main(int argc, char** argv) {
 
   validate_options validate;
   auto* validate_cmd = app.add_subcommand("validate", "check a manifest without sending anything");
-  validate_cmd->add_option("manifest", validate.manifest, "NDJSON manifest, or - for stdin")
-      ->required();
+  ids_arguments validate_ids;
+  add_ids_options(
+      *validate_cmd, validate_ids,
+      validate_cmd->add_option("manifest", validate.manifest, "NDJSON manifest, or - for stdin"));
   validate_cmd->add_option("--results", validate.results,
                            "write one NDJSON record per invalid line");
   validate_cmd->add_flag("--force", validate.force, "overwrite an existing --results file");
@@ -67,7 +70,10 @@ int main(int argc, char** argv) {
   double deadline_seconds = 0, grace_seconds = 10, fsync_ms = 100, settle_seconds = -1;
   auto* apply_cmd = app.add_subcommand("apply", "apply a manifest's updates");
   apply_cmd->footer(exit_codes_text);
-  apply_cmd->add_option("manifest", apply.manifest, "NDJSON manifest, or - for stdin")->required();
+  ids_arguments apply_ids;
+  add_ids_options(
+      *apply_cmd, apply_ids,
+      apply_cmd->add_option("manifest", apply.manifest, "NDJSON manifest, or - for stdin"));
   add_connection_options(*apply_cmd, apply_connection);
   apply_cmd->add_option("--rate", apply.rate,
                         "requests per second, retries included (leave out for no limit)");
@@ -127,7 +133,10 @@ int main(int argc, char** argv) {
       "bench", "open-loop benchmark: send the manifest's updates in a cycle at a fixed rate "
                "(no order per job), latency measured from each request's intended send time");
   bench_cmd->footer(exit_codes_text);
-  bench_cmd->add_option("manifest", bench.manifest, "NDJSON manifest, or - for stdin")->required();
+  ids_arguments bench_ids;
+  add_ids_options(
+      *bench_cmd, bench_ids,
+      bench_cmd->add_option("manifest", bench.manifest, "NDJSON manifest, or - for stdin"));
   bench_cmd
       ->add_option("--rate", bench_rate,
                    "requests per second: R, or A:B for a linear ramp from A to B")
@@ -162,8 +171,12 @@ int main(int argc, char** argv) {
       std::printf("%s\n", jobpatch::version_text().c_str());
       return exit_ok;
     }
-    if (validate_cmd->parsed()) return run_validate(validate);
+    if (validate_cmd->parsed()) {
+      validate.ids = resolve_ids(validate_ids, validate.manifest);
+      return run_validate(validate);
+    }
     if (apply_cmd->parsed()) {
+      auto ids = resolve_ids(apply_ids, apply.manifest);
       copy_connection_options(apply_connection, apply);
       if (apply_cmd->count("--rate") && !(apply.rate > 0))
         throw std::invalid_argument("--rate must be more than 0 requests/s (leave it out for "
@@ -187,13 +200,14 @@ int main(int argc, char** argv) {
       if (apply.shard_count > 1)
         monitor.shard =
             std::to_string(apply.shard_index + 1) + "/" + std::to_string(apply.shard_count);
-      return run_apply(apply, apply_connection.api_key_file, std::move(monitor), argc, argv);
+      return run_apply(apply, ids, apply_connection.api_key_file, std::move(monitor), argc, argv);
     }
     if (bench_cmd->parsed()) {
+      auto ids = resolve_ids(bench_ids, bench.manifest);
       copy_connection_options(bench_connection, bench);
       bench.rate = jobpatch::parse_rate_spec(bench_rate);
       bench.duration = seconds_option(bench_duration, "--duration");
-      return run_bench_command(bench, bench_connection.api_key_file);
+      return run_bench_command(bench, ids, bench_connection.api_key_file);
     }
     std::fputs(app.help().c_str(), stderr);
     return exit_usage;
