@@ -115,6 +115,8 @@ nanoseconds timeline_bucket(nanoseconds duration) {
 int exit_code_of(const bench_run_info& info, const bench_statistics& stats) {
   if (info.aborted) return exit_aborted;
   if (info.signal) return 128 + info.signal;
+  for (const auto& gate : info.gates)
+    if (!gate.pass) return exit_gate_failed;
   if (stats.failed() || info.not_sent) return exit_some_failed;
   return exit_ok;
 }
@@ -127,8 +129,9 @@ void write_file(const std::string& path, const std::string& text) {
 
 } // namespace
 
-int run_bench_command(bench_options options, const std::optional<ids_template>& ids,
+int run_bench_command(bench_options options, const bench_command_options& extra,
                       const std::string& api_key_file) {
+  const auto& ids = extra.ids;
   if (std::string why = check_descriptors(options.connections); !why.empty()) {
     std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
     return exit_usage;
@@ -163,6 +166,7 @@ int run_bench_command(bench_options options, const std::optional<ids_template>& 
     return exit_aborted;
   }
 
+  info.gates = stats.evaluate_gates(extra.gates, info);
   int code = exit_code_of(info, stats);
   std::fputs(stats.summary_text(info).c_str(), stderr);
   if (!options.summary_json.empty())

@@ -8,11 +8,13 @@
 #include "net/bench_options.hpp"
 #include <jobpatch/manifest/line_validator.hpp>
 #include <jobpatch/manifest/manifest_reader.hpp>
+#include <jobpatch/report/bench_gates.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace jobpatch::cli {
 
@@ -23,6 +25,8 @@ inline constexpr int exit_usage = 2;
 inline constexpr int exit_aborted = 3;
 // An output could not be written during the run: sending stopped.
 inline constexpr int exit_output_failed = 4;
+// bench: a --fail-if gate failed.
+inline constexpr int exit_gate_failed = 5;
 
 struct validate_options {
   std::string manifest;            // path or "-"
@@ -56,8 +60,16 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
               const std::string& api_key_file, run_monitor::settings monitor, int argc,
               const char* const* argv);
 
-// `jobpatch bench`; `options.api_key` is filled here like run_apply's; `ids` as run_apply's.
-int run_bench_command(bench_options options, const std::optional<ids_template>& ids,
+// What bench takes beyond the engine's bench_options.
+struct bench_command_options {
+  std::optional<ids_template> ids; // --ids, as run_apply's
+  std::vector<bench_gate> gates;   // --fail-if, parsed
+  std::string baseline;            // --baseline OLD.json; empty = none
+  progress_mode progress = progress_mode::automatic;
+};
+
+// `jobpatch bench`; `options.api_key` is filled here like run_apply's.
+int run_bench_command(bench_options options, const bench_command_options& extra,
                       const std::string& api_key_file);
 
 // Reads the API key from `key_file` (warning when others may read it) or, when empty,

@@ -28,6 +28,14 @@ constexpr const char* exit_codes_text =
     "  3    aborted: authentication, TLS, unresolvable host, every attempt failing alike\n"
     "  4    an output could not be written during the run: sending stopped\n"
     "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n";
+constexpr const char* bench_exit_codes_text =
+    "Exit codes:\n"
+    "  0    every scheduled request succeeded and every --fail-if gate passed\n"
+    "  1    some requests failed or were not sent\n"
+    "  2    usage, configuration, invalid manifest, --fail-if or --baseline: nothing was sent\n"
+    "  3    aborted: authentication, TLS, unresolvable host, every attempt failing alike\n"
+    "  5    a --fail-if gate failed (whether or not requests failed)\n"
+    "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n";
 } // namespace
 
 int main(int argc, char** argv) {
@@ -132,7 +140,7 @@ int main(int argc, char** argv) {
   auto* bench_cmd = app.add_subcommand(
       "bench", "open-loop benchmark: send the manifest's updates in a cycle at a fixed rate "
                "(no order per job), latency measured from each request's intended send time");
-  bench_cmd->footer(exit_codes_text);
+  bench_cmd->footer(bench_exit_codes_text);
   ids_arguments bench_ids;
   add_ids_options(
       *bench_cmd, bench_ids,
@@ -147,6 +155,21 @@ int main(int argc, char** argv) {
   add_connection_options(*bench_cmd, bench_connection);
   bench_cmd->add_option("--report", bench.report, "write a self-contained HTML report");
   bench_cmd->add_option("--summary-json", bench.summary_json, "write the summary as JSON");
+  std::vector<std::string> fail_if;
+  bench_cmd
+      ->add_option(
+          "--fail-if", fail_if,
+          "exit 5 unless the run meets EXPR (repeatable): [OP:]METRIC CMP VALUE, e.g. p99<250ms, "
+          "p99.9<=1s, errors<0.1%, rate>=0.95, jobname:p99<200ms; METRIC p50 p90 p99 p99.9 p99.99 "
+          "max mean (from intended send time) errors rate")
+      ->allow_extra_args(false);
+  bench_command_options bench_extra;
+  std::string bench_progress = "auto";
+  bench_cmd
+      ->add_option("--progress", bench_progress,
+                   "progress line on stderr: auto (when a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   bench_cmd->add_option("--max-lines", bench.max_lines, "manifest lines held and cycled through")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
@@ -203,11 +226,14 @@ int main(int argc, char** argv) {
       return run_apply(apply, ids, apply_connection.api_key_file, std::move(monitor), argc, argv);
     }
     if (bench_cmd->parsed()) {
-      auto ids = resolve_ids(bench_ids, bench.manifest);
+      bench_extra.ids = resolve_ids(bench_ids, bench.manifest);
+      for (const auto& expression : fail_if)
+        bench_extra.gates.push_back(jobpatch::parse_bench_gate(expression));
+      bench_extra.progress = *parse_progress_mode(bench_progress);
       copy_connection_options(bench_connection, bench);
       bench.rate = jobpatch::parse_rate_spec(bench_rate);
       bench.duration = seconds_option(bench_duration, "--duration");
-      return run_bench_command(bench, ids, bench_connection.api_key_file);
+      return run_bench_command(bench, bench_extra, bench_connection.api_key_file);
     }
     std::fputs(app.help().c_str(), stderr);
     return exit_usage;

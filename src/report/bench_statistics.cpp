@@ -130,6 +130,23 @@ void bench_statistics::record_operation(op_kind op, bool ok, unsigned attempts, 
   timeline_.record(completed, latency, ok);
 }
 
+std::vector<gate_result> bench_statistics::evaluate_gates(const std::vector<bench_gate>& gates,
+                                                          const bench_run_info& info) const {
+  std::vector<gate_result> out;
+  for (const auto& gate : gates) {
+    gate_figures f{&latency(), ok(), failed(), rate(completed(), info.wall_seconds),
+                   rate(info.scheduled, info.duration_seconds)};
+    if (gate.op) {
+      const auto& s = counts_.op_stats(*gate.op);
+      f.latency = &s.latency;
+      f.ok = s.ok;
+      f.failed = s.failed;
+    }
+    out.push_back(evaluate_gate(gate, f));
+  }
+  return out;
+}
+
 std::string bench_statistics::summary_text(const bench_run_info& info) const {
   char line[512];
   std::string out;
@@ -206,6 +223,7 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
                 : std::string(": the duration ended before the pool could start them\n"));
   if (info.signal) out += "interrupted by signal " + std::to_string(info.signal) + "\n";
   if (info.aborted) out += "aborted: " + info.abort_reason + "\n";
+  out += gates_text(info.gates);
   return out;
 }
 
@@ -259,6 +277,16 @@ std::string bench_statistics::summary_json(const bench_run_info& info, int exit_
       .begin_object("settings");
   for (const auto& [name, value] : info.settings) json.string(name, value);
   json.end_object();
+  json.begin_array("gates");
+  for (const auto& g : info.gates) {
+    json.begin_object().string("expr", g.expression);
+    if (g.actual)
+      json.fixed("actual", *g.actual, 6);
+    else
+      json.null("actual");
+    json.boolean("pass", g.pass).string("measured", g.actual_text).end_object();
+  }
+  json.end_array();
   write_run_end_json(json, info.signal, info.aborted, info.abort_reason, exit_code);
   json.end_object();
   out += '\n';
@@ -292,6 +320,7 @@ html_report_input bench_statistics::report_input(const bench_run_info& info) con
   in.late_requests = late_;
   in.max_lateness = max_lateness();
   in.timeline = &timeline_;
+  in.gates = info.gates;
   return in;
 }
 

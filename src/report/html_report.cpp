@@ -271,6 +271,21 @@ void summary_section(std::string& out, const html_report_input& in) {
   out += "</p>";
 }
 
+void gates_section(std::string& out, const html_report_input& in) {
+  if (in.gates.empty()) return;
+  std::size_t passed = 0;
+  for (const auto& g : in.gates) passed += g.pass;
+  out += "<h2>Gates (--fail-if)</h2><p class=\"note\">" + std::to_string(passed) + " of " +
+         std::to_string(in.gates.size()) +
+         " passed. Latencies are from the intended send time; errors are failed requests of "
+         "those completed.</p><table class=\"gates\"><thead><tr><th>gate</th><th>measured</th>"
+         "<th>result</th></tr></thead><tbody>";
+  for (const auto& g : in.gates)
+    out += "<tr><th>" + html_escape(g.expression) + "</th><td>" + html_escape(g.actual_text) +
+           "</td><td class=\"" + (g.pass ? "pass\">pass" : "fail\">FAIL") + "</td></tr>";
+  out += "</tbody></table>";
+}
+
 void latency_table(std::string& out, const html_report_input& in) {
   out += "<table class=\"num\"><thead><tr><th>endpoint</th><th>count</th>";
   for (double q : summary_quantiles) out += "<th>" + html_escape(percent_label(q)) + "</th>";
@@ -535,6 +550,7 @@ svg.chart{width:100%;height:auto;display:block}
 svg .plot{fill:#fafafa;stroke:#bbb}svg .grid{stroke:#e4e4e4}
 svg .tick{font-size:12px;fill:#444}svg .axis-title{font-size:13px;fill:#222}
 svg .series{fill:none;stroke-width:2;stroke-linejoin:round}
+td.pass{color:#007a5a;font-weight:600}td.fail{color:#c0392b;font-weight:700}
 .legend{display:flex;flex-wrap:wrap;gap:16px;margin:4px 0 8px 78px;font-size:13px}
 .legend i{display:inline-block;width:22px;margin-right:6px;vertical-align:middle}
 )";
@@ -589,6 +605,7 @@ std::string render_html_report(const html_report_input& in) {
     out += "<p class=\"meta\">Generated " + html_escape(in.generated_at) + "</p>";
   settings_section(out, in);
   summary_section(out, in);
+  gates_section(out, in);
   out += "<h2>Latency by endpoint</h2>";
   latency_table(out, in);
   percentile_chart(out, in);

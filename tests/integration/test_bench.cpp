@@ -234,3 +234,44 @@ TEST_CASE("bench: an unverifiable certificate aborts with exit 3, bad options ex
   CHECK(run_bench(mock, mock.path("bad.ndjson"), {"--rate", "10", "--duration", "1"}) == 2);
   CHECK(read_file(mock.path("bench.err")).find("line 1") != std::string::npos);
 }
+
+TEST_CASE("bench: --fail-if gates are reported everywhere, and a failed one exits 5") {
+  mock_process mock({}, 10);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  // Certain both ways: every answer takes more than a microsecond and less than a minute.
+  std::vector<std::string> args = {
+      "--rate",    "100",     "--duration", "0.5",        "--connections",  "2",
+      "--fail-if", "p99<60s", "--fail-if",  "errors<=0%", "--summary-json", mock.path("pass.json")};
+  int code = run_bench(mock, manifest, args);
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 0);
+  CHECK(err.find("gates: 2 of 2 passed\n  pass  p99<60s: p99 ") != std::string::npos);
+  auto s = read_json(mock.path("pass.json"));
+  REQUIRE(s["gates"].as_array().size() == 2);
+  CHECK(s["gates"].at(0).at("expr").as_string() == "p99<60s");
+  CHECK(s["gates"].at(0).at("pass").as_bool());
+  CHECK(number(s["gates"].at(1).at("actual")) == 0);
+
+  code = run_bench(mock, manifest,
+                   {"--rate", "100", "--duration", "0.5", "--connections", "2", "--fail-if",
+                    "p50<1us", "--fail-if", "configs:errors<50%", "--summary-json",
+                    mock.path("fail.json"), "--report", mock.path("fail.html")});
+  err = read_file(mock.path("bench.err"));
+  CHECK(code == 5);
+  CHECK(err.find("  FAIL  p50<1us: p50 ") != std::string::npos);
+  s = read_json(mock.path("fail.json"));
+  CHECK_FALSE(s["gates"].at(0).at("pass").as_bool());
+  CHECK(s["exitCode"].as_int64() == 5);
+  auto html = read_file(mock.path("fail.html"));
+  CHECK(html.find("<th>p50&lt;1us</th>") != std::string::npos);
+  CHECK(html.find("class=\"fail\">FAIL") != std::string::npos);
+
+  // A gate that does not parse is refused before anything is sent.
+  auto before = mock.journal_records().size();
+  CHECK(run_bench(mock, manifest, {"--rate", "100", "--duration", "0.5", "--fail-if", "p99<1"}) ==
+        2);
+  CHECK(read_file(mock.path("bench.err")).find("a latency needs a unit") != std::string::npos);
+  mock.stop();
+  CHECK(mock.journal_records().size() == before);
+}

@@ -6,6 +6,7 @@
 // Single-threaded: owned by the engine's thread.
 
 #include <jobpatch/manifest/operation.hpp>
+#include <jobpatch/report/bench_gates.hpp>
 #include <jobpatch/report/html_report.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
@@ -48,6 +49,7 @@ struct bench_run_info {
   std::string abort_reason;
   int signal = 0; // SIGINT/SIGTERM that stopped the run, or 0
   std::vector<std::string> notes;
+  std::vector<gate_result> gates; // --fail-if, judged after the run (evaluate_gates)
 };
 
 class bench_statistics {
@@ -104,6 +106,10 @@ public:
   static double rate(std::uint64_t n, double seconds) noexcept {
     return seconds > 0 ? static_cast<double>(n) / seconds : 0;
   }
+
+  // Judges each --fail-if gate on this run's figures (an endpoint's when the gate names one).
+  std::vector<gate_result> evaluate_gates(const std::vector<bench_gate>& gates,
+                                          const bench_run_info& info) const;
 
   // The human summary for stderr: a few lines, per endpoint, answers, errors, late starts.
   std::string summary_text(const bench_run_info& info) const;

@@ -3,6 +3,7 @@
 // file with inline CSS and SVG charts drawn here (no scripts, no network), readable in
 // any browser and safe to attach to a ticket. Pure: renders a plain input to a string.
 
+#include <jobpatch/report/bench_gates.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
 #include <jobpatch/stats/time_series.hpp>
 
@@ -50,6 +51,8 @@ struct html_report_input {
   std::chrono::nanoseconds max_lateness{0};
 
   const time_series* timeline = nullptr; // throughput and latency over time
+
+  std::vector<gate_result> gates; // --fail-if verdicts; the section is left out when none
 };
 
 // The whole HTML document.
