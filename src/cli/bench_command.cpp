@@ -10,6 +10,7 @@
 #include <jobpatch/report/bench_statistics.hpp>
 #include <jobpatch/report/html_report.hpp>
 #include <jobpatch/results/file_writer.hpp>
+#include <jobpatch/stats/progress_line.hpp>
 #include <jobpatch/version.hpp>
 
 #include <algorithm>
@@ -159,13 +160,31 @@ int run_bench_command(bench_options options, const bench_command_options& extra,
   info.settings = settings_of(options, ops->size());
 
   bench_statistics stats(timeline_bucket(options.duration));
+  net::bench_tick on_tick;
+  bool line_shown = false;
+  if (shows_progress(extra.progress))
+    on_tick = [&](const load_schedule& schedule, std::chrono::steady_clock::time_point now) {
+      bench_progress_snapshot p;
+      p.elapsed = now - schedule.start();
+      p.duration = schedule.duration();
+      double seconds = std::chrono::duration<double>(p.elapsed).count();
+      p.achieved_rate = bench_statistics::rate(stats.completed(), seconds);
+      p.intended_rate = bench_statistics::rate(schedule.due_by(now), seconds);
+      p.latency = &stats.latency();
+      p.done = stats.completed();
+      p.errors = stats.failed();
+      std::fputs(format_bench_progress_line(p, terminal_width()).c_str(), stderr);
+      std::fflush(stderr);
+      line_shown = true;
+    };
   try {
-    net::run_bench(options, *ops, stats, info);
+    net::run_bench(options, *ops, stats, info, on_tick);
   } catch (const net::unresolvable_host& e) {
     std::fprintf(stderr, "jobpatch: %s (check --base-url); nothing was sent\n", e.what());
     return exit_aborted;
   }
 
+  if (line_shown) std::fputs(progress_line_clear, stderr);
   info.gates = stats.evaluate_gates(extra.gates, info);
   int code = exit_code_of(info, stats);
   std::fputs(stats.summary_text(info).c_str(), stderr);

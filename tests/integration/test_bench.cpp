@@ -275,3 +275,25 @@ TEST_CASE("bench: --fail-if gates are reported everywhere, and a failed one exit
   mock.stop();
   CHECK(mock.journal_records().size() == before);
 }
+
+TEST_CASE("bench: --progress always draws the live line, erased before the summary") {
+  mock_process mock({}, 10);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  // A second of schedule holds about four ticks of 250 ms: one is enough.
+  CHECK(run_bench(mock, manifest,
+                  {"--rate", "50", "--duration", "1", "--connections", "2", "--progress",
+                   "always"}) == 0);
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  auto line = err.find("\rbench 0:0");
+  REQUIRE(line != std::string::npos);
+  CHECK(err.find("/0:01  ", line) != std::string::npos);
+  CHECK(err.find("/s of ", line) != std::string::npos);
+  CHECK(err.find("errors 0", line) != std::string::npos);
+  // Erased before the summary, which starts on a clean line.
+  CHECK(err.find("\r\x1b[Kbench: ") != std::string::npos);
+
+  // Not a terminal and not asked for: no line.
+  CHECK(run_bench(mock, manifest, {"--rate", "50", "--duration", "0.3"}) == 0);
+  CHECK(read_file(mock.path("bench.err")).find('\r') == std::string::npos);
+}
