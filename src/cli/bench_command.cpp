@@ -7,17 +7,23 @@
 #include "net/net_errors.hpp"
 
 #include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/report/bench_baseline.hpp>
 #include <jobpatch/report/bench_statistics.hpp>
 #include <jobpatch/report/html_report.hpp>
 #include <jobpatch/results/file_writer.hpp>
+#include <jobpatch/results/result_record.hpp>
 #include <jobpatch/stats/progress_line.hpp>
 #include <jobpatch/version.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <optional>
+#include <sstream>
+#include <stdexcept>
 
 namespace jobpatch::cli {
 namespace {
@@ -96,6 +102,40 @@ std::vector<std::pair<std::string, std::string>> settings_of(const bench_options
           {"client", version_text()}};
 }
 
+bench_settings typed_settings_of(const bench_options& options, bool ids, std::size_t lines) {
+  bench_settings s;
+  s.manifest = options.manifest;
+  s.ids = ids;
+  s.updates = lines;
+  s.base_url = options.base_url;
+  s.rate_start = options.rate.start;
+  s.rate_end = options.rate.end;
+  s.duration_seconds = std::chrono::duration<double>(options.duration).count();
+  s.connections = options.connections;
+  s.timeout_seconds = static_cast<double>(options.attempt_timeout.count()) / 1000;
+  s.max_attempts = options.max_attempts;
+  s.tls = options.base_url.starts_with("http://") ? "plain"
+          : options.insecure                      ? "insecure"
+                                                  : "verified";
+  s.client = version_text();
+  return s;
+}
+
+// The --baseline file, read before anything is sent; prints why and returns nullopt when it
+// is not a bench summary.
+std::optional<bench_run_figures> load_baseline(const std::string& path) {
+  try {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::invalid_argument(std::string("cannot read it: ") + std::strerror(errno));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return read_bench_summary(text.str());
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "jobpatch: --baseline %s: %s; nothing was sent\n", path.c_str(), e.what());
+    return std::nullopt;
+  }
+}
+
 std::string utc_now() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -143,13 +183,20 @@ int run_bench_command(bench_options options, const bench_command_options& extra,
   std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, nullptr},
                                     {"--api-key-file", api_key_file, nullptr}};
   if (options.manifest == "-") inputs.front().path.clear();
+  inputs.push_back({"--baseline", extra.baseline, nullptr});
   std::vector<named_file> outputs = {{"--summary-json", options.summary_json, nullptr},
                                      {"--report", options.report, nullptr}};
   if (std::string why = check_outputs(inputs, outputs); !why.empty()) {
     std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", why.c_str());
     return exit_usage;
   }
+  std::optional<bench_run_figures> baseline;
+  if (!extra.baseline.empty()) {
+    baseline = load_baseline(extra.baseline);
+    if (!baseline) return exit_usage;
+  }
   bench_run_info info;
+  info.run_id = make_run_id();
   auto ops = load_updates(options, ids, info.notes);
   if (!ops) return exit_usage;
   if (ops->empty()) {
@@ -158,6 +205,7 @@ int run_bench_command(bench_options options, const bench_command_options& extra,
   }
   for (const auto& note : info.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
   info.settings = settings_of(options, ops->size());
+  info.typed_settings = typed_settings_of(options, ids.has_value(), ops->size());
 
   bench_statistics stats(timeline_bucket(options.duration));
   net::bench_tick on_tick;
@@ -187,11 +235,25 @@ int run_bench_command(bench_options options, const bench_command_options& extra,
   if (line_shown) std::fputs(progress_line_clear, stderr);
   info.gates = stats.evaluate_gates(extra.gates, info);
   int code = exit_code_of(info, stats);
-  std::fputs(stats.summary_text(info).c_str(), stderr);
-  if (!options.summary_json.empty())
-    write_file(options.summary_json, stats.summary_json(info, code));
+  std::string summary_json = stats.summary_json(info, code);
+  std::string summary = stats.summary_text(info);
+  std::optional<html_report_input::baseline_view> comparison;
+  if (baseline) {
+    // This run read back from its own summary JSON: both sides come through one reader.
+    bench_run_figures now = read_bench_summary(summary_json);
+    comparison.emplace();
+    comparison->label = extra.baseline;
+    if (!baseline->run_id.empty()) comparison->label += " (run " + baseline->run_id + ")";
+    comparison->rows = compare_runs(now, *baseline);
+    comparison->curves.emplace_back("all requests", baseline->curve);
+    for (const auto& e : baseline->endpoints) comparison->curves.emplace_back(e.name, e.curve);
+    summary += comparison_text(comparison->rows, comparison->label);
+  }
+  std::fputs(summary.c_str(), stderr);
+  if (!options.summary_json.empty()) write_file(options.summary_json, summary_json);
   if (!options.report.empty()) {
     html_report_input report = stats.report_input(info);
+    report.baseline = std::move(comparison);
     report.generated_at = utc_now();
     write_file(options.report, render_html_report(report));
     std::fprintf(stderr, "report: %s\n", options.report.c_str());

@@ -164,6 +164,9 @@ int main(int argc, char** argv) {
           "max mean (from intended send time) errors rate")
       ->allow_extra_args(false);
   bench_command_options bench_extra;
+  bench_cmd->add_option("--baseline", bench_extra.baseline,
+                        "an earlier run's --summary-json: show this run beside it (text and "
+                        "report)");
   std::string bench_progress = "auto";
   bench_cmd
       ->add_option("--progress", bench_progress,

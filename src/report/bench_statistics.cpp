@@ -1,5 +1,6 @@
 #include <jobpatch/report/bench_statistics.hpp>
 
+#include <jobpatch/report/bench_baseline.hpp>
 #include <jobpatch/results/json_text.hpp>
 #include <jobpatch/results/json_writer.hpp>
 
@@ -227,12 +228,40 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
   return out;
 }
 
+namespace {
+
+void write_curve(json_writer& json, const latency_histogram& h) {
+  percentile_curve curve = make_percentile_curve(h);
+  json.begin_object("percentileCurve").fixed("step", curve.step, 3).begin_array("ms");
+  for (double ms : curve.ms) json.element(ms, 3);
+  json.end_array().end_object();
+}
+
+void write_settings(json_writer& json, const bench_settings& s) {
+  json.begin_object("settings")
+      .string("manifest", s.manifest)
+      .boolean("ids", s.ids)
+      .number("updates", s.updates)
+      .string("baseUrl", s.base_url)
+      .fixed("rate", s.rate_start, 3)
+      .fixed("rateEnd", s.rate_end, 3)
+      .fixed("durationSeconds", s.duration_seconds, 3)
+      .number("connections", s.connections)
+      .fixed("timeoutSeconds", s.timeout_seconds, 3)
+      .number("maxAttempts", s.max_attempts)
+      .string("tls", s.tls)
+      .string("client", s.client)
+      .end_object();
+}
+
+} // namespace
+
 std::string bench_statistics::summary_json(const bench_run_info& info, int exit_code) const {
   std::string out;
   json_writer json(out);
-  json.begin_object()
-      .string("mode", "bench")
-      .number("scheduled", info.scheduled)
+  json.begin_object().string("mode", "bench").integer("summaryVersion", bench_summary_version);
+  if (!info.run_id.empty()) json.string("runId", info.run_id);
+  json.number("scheduled", info.scheduled)
       .number("total", completed())
       .number("requests", completed())
       .number("ok", ok())
@@ -246,6 +275,7 @@ std::string bench_statistics::summary_json(const bench_run_info& info, int exit_
       .fixed("requestsPerSecond", rate(completed(), info.wall_seconds), 1);
   write_latency_json(json, "latencyMs", latency());
   write_latency_json(json, "serviceMs", service_time());
+  write_curve(json, latency());
   json.begin_object("byOp");
   for (std::size_t i = 0; i < op_kind_count; ++i) {
     auto op = static_cast<op_kind>(i);
@@ -257,6 +287,7 @@ std::string bench_statistics::summary_json(const bench_run_info& info, int exit_
         .number("attempts", s.attempts);
     write_latency_json(json, "latencyMs", s.latency);
     write_latency_json(json, "serviceMs", service_time(op));
+    write_curve(json, s.latency);
     json.end_object();
   }
   json.end_object();
@@ -273,10 +304,8 @@ std::string bench_statistics::summary_json(const bench_run_info& info, int exit_
       .number("clientWokeLate", late_wakeups_)
       .fixed("clientWokeLateMaxMs", to_ms(max_wakeup_lateness_), 3)
       .fixed("thresholdMs", to_ms(late_start_threshold), 3)
-      .end_object()
-      .begin_object("settings");
-  for (const auto& [name, value] : info.settings) json.string(name, value);
-  json.end_object();
+      .end_object();
+  write_settings(json, info.typed_settings);
   json.begin_array("gates");
   for (const auto& g : info.gates) {
     json.begin_object().string("expr", g.expression);

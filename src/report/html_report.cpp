@@ -174,7 +174,7 @@ public:
 
   // A line through the points; NaN y values break it into pieces.
   void polyline(const std::vector<std::pair<double, double>>& points, const char* colour,
-                bool dashed = false) {
+                bool dashed = false, bool baseline = false) {
     std::string d;
     bool pen_down = false;
     for (auto [x, y] : points) {
@@ -187,7 +187,8 @@ public:
       pen_down = true;
     }
     if (d.empty()) return;
-    out_ += "<path class=\"series\" d=\"" + d.substr(1) + "\" stroke=\"" + colour + "\"" +
+    out_ += std::string("<path class=\"series") + (baseline ? " baseline" : "") + "\" d=\"" +
+            d.substr(1) + "\" stroke=\"" + colour + "\"" +
             (dashed ? " stroke-dasharray=\"6 4\"" : "") + "></path>";
   }
 
@@ -286,6 +287,23 @@ void gates_section(std::string& out, const html_report_input& in) {
   out += "</tbody></table>";
 }
 
+void baseline_section(std::string& out, const html_report_input& in) {
+  if (!in.baseline) return;
+  out += "<h2>Compared with the baseline</h2><p class=\"note\">Baseline: " +
+         html_escape(in.baseline->label) +
+         ". Latencies from the intended send time; a change is relative (%), except error "
+         "rates (percentage points).</p><table class=\"num compare\"><thead><tr><th>metric</th>"
+         "<th>this run</th><th>baseline</th><th>change</th></tr></thead><tbody>";
+  for (const auto& r : in.baseline->rows)
+    out += "<tr><th>" + html_escape(r.metric) + "</th><td>" + html_escape(r.now) + "</td><td>" +
+           html_escape(r.baseline) + "</td><td class=\"" +
+           (r.worse > 0   ? "worse"
+            : r.worse < 0 ? "better"
+                          : "same") +
+           "\">" + html_escape(r.change) + "</td></tr>";
+  out += "</tbody></table>";
+}
+
 void latency_table(std::string& out, const html_report_input& in) {
   out += "<table class=\"num\"><thead><tr><th>endpoint</th><th>count</th>";
   for (double q : summary_quantiles) out += "<th>" + html_escape(percent_label(q)) + "</th>";
@@ -317,12 +335,27 @@ void percentile_chart(std::string& out, const html_report_input& in) {
     out += empty_note("No latencies were recorded.");
     return;
   }
+  // The baseline's curve of each endpoint drawn (same colour, dashed).
+  auto baseline_curve = [&](const std::string& name) -> const percentile_curve* {
+    if (!in.baseline) return nullptr;
+    for (const auto& [n, c] : in.baseline->curves)
+      if (n == name && !c.ms.empty()) return &c;
+    return nullptr;
+  };
   std::uint64_t most = 0;
   double lo = INFINITY, hi = 0;
   for (const auto& [name, h] : curves) {
     most = std::max(most, h->count());
     lo = std::min(lo, static_cast<double>(h->min().count()));
     hi = std::max(hi, static_cast<double>(h->max().count()));
+    if (const auto* c = baseline_curve(name)) {
+      for (double ms : c->ms) {
+        lo = std::min(lo, ms * 1e6);
+        hi = std::max(hi, ms * 1e6);
+      }
+      most = std::max<std::uint64_t>(
+          most, static_cast<std::uint64_t>(std::pow(10, c->step * double(c->ms.size() - 1))));
+    }
   }
   // Show the "nines" the data can support: with n samples, 1 - 1/n is the last quantile.
   double x_max = std::clamp(std::ceil(std::log10(static_cast<double>(most))), 2.0, 5.0);
@@ -344,6 +377,15 @@ void percentile_chart(std::string& out, const html_report_input& in) {
     chart.polyline(points, colour, overall);
     entries.emplace_back(name + " (" + with_commas(h->count()) + ")", colour);
     dashed.push_back(overall);
+    if (const auto* c = baseline_curve(name)) {
+      std::vector<std::pair<double, double>> before;
+      for (std::size_t p = 0; p < c->ms.size(); ++p)
+        if (double t = c->step * static_cast<double>(p); t <= x_max + 1e-9)
+          before.emplace_back(t, c->ms[p] * 1e6);
+      chart.polyline(before, colour, true, true);
+      entries.emplace_back(name + ", baseline", colour);
+      dashed.push_back(true);
+    }
   }
   out += chart.finish();
   out += legend(entries, dashed);
@@ -549,7 +591,8 @@ table.kv th{font-weight:600;color:#444}
 svg.chart{width:100%;height:auto;display:block}
 svg .plot{fill:#fafafa;stroke:#bbb}svg .grid{stroke:#e4e4e4}
 svg .tick{font-size:12px;fill:#444}svg .axis-title{font-size:13px;fill:#222}
-svg .series{fill:none;stroke-width:2;stroke-linejoin:round}
+svg .series{fill:none;stroke-width:2;stroke-linejoin:round}svg .series.baseline{stroke-width:1.5;opacity:.75}
+td.worse{color:#c0392b;font-weight:600}td.better{color:#007a5a;font-weight:600}
 td.pass{color:#007a5a;font-weight:600}td.fail{color:#c0392b;font-weight:700}
 .legend{display:flex;flex-wrap:wrap;gap:16px;margin:4px 0 8px 78px;font-size:13px}
 .legend i{display:inline-block;width:22px;margin-right:6px;vertical-align:middle}
@@ -606,6 +649,7 @@ std::string render_html_report(const html_report_input& in) {
   settings_section(out, in);
   summary_section(out, in);
   gates_section(out, in);
+  baseline_section(out, in);
   out += "<h2>Latency by endpoint</h2>";
   latency_table(out, in);
   percentile_chart(out, in);

@@ -297,3 +297,44 @@ TEST_CASE("bench: --progress always draws the live line, erased before the summa
   CHECK(run_bench(mock, manifest, {"--rate", "50", "--duration", "0.3"}) == 0);
   CHECK(read_file(mock.path("bench.err")).find('\r') == std::string::npos);
 }
+
+TEST_CASE("bench: --baseline shows this run beside an earlier one, in text and report") {
+  mock_process mock({}, 10);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  std::vector<std::string> common = {"--rate", "100", "--duration", "0.5", "--connections", "2"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.begin(), common.begin(), common.end());
+    return more;
+  };
+  REQUIRE(run_bench(mock, manifest, with({"--summary-json", mock.path("old.json")})) == 0);
+  auto old = read_json(mock.path("old.json"));
+  CHECK(old["summaryVersion"].as_int64() == 2);
+  CHECK(number(old["settings"].at("rate")) == 100); // typed: numbers, not display text
+  CHECK(old["settings"].at("connections").as_int64() == 2);
+
+  int code = run_bench(
+      mock, manifest, with({"--baseline", mock.path("old.json"), "--report", mock.path("r.html")}));
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 0);
+  auto at = err.find("compared with baseline " + mock.path("old.json") + " (run " +
+                     std::string(old["runId"].as_string()) + "):\n");
+  REQUIRE(at != std::string::npos);
+  CHECK(err.find("\n  p99  ", at) != std::string::npos);
+  CHECK(err.find("\n  errors  ", at) != std::string::npos);
+  CHECK(err.find(" pts\n", at) != std::string::npos);
+  auto html = read_file(mock.path("r.html"));
+  CHECK(html.find("<h2>Compared with the baseline</h2>") != std::string::npos);
+  CHECK(html.find("class=\"series baseline\"") != std::string::npos); // the dashed curves
+  CHECK(html.find(", baseline</span>") != std::string::npos);
+  CHECK(check_well_formed(html) == "");
+
+  // Not a bench summary: refused before anything is sent.
+  auto before = mock.journal_records().size();
+  write_file(mock.path("apply.json"), R"({"total":1,"ok":1})");
+  CHECK(run_bench(mock, manifest, with({"--baseline", mock.path("apply.json")})) == 2);
+  CHECK(read_file(mock.path("bench.err")).find("not a jobpatch bench summary") !=
+        std::string::npos);
+  mock.stop();
+  CHECK(mock.journal_records().size() == before);
+}

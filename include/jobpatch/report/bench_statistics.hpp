@@ -38,9 +38,26 @@ std::optional<error_group> error_group_of(attempt_outcome outcome) noexcept;
 // is timer and scheduling jitter.
 inline constexpr std::chrono::microseconds late_start_threshold{1000};
 
+// The run's settings as typed values, for the summary JSON (runs compare by machine).
+struct bench_settings {
+  std::string manifest; // the path, or "-"
+  bool ids = false;     // the manifest is an --ids list
+  std::uint64_t updates = 0;
+  std::string base_url;
+  double rate_start = 0, rate_end = 0; // requests/s; equal unless a ramp
+  double duration_seconds = 0;
+  unsigned connections = 0;
+  double timeout_seconds = 0;
+  unsigned max_attempts = 0;
+  std::string tls; // "plain", "verified", "insecure"
+  std::string client;
+};
+
 // How the run was set up and how it ended, for the summaries. Never holds secrets.
 struct bench_run_info {
-  std::vector<std::pair<std::string, std::string>> settings; // display order
+  std::vector<std::pair<std::string, std::string>> settings; // display order (report)
+  bench_settings typed_settings;                             // the summary JSON's
+  std::string run_id;
   std::uint64_t scheduled = 0; // requests the schedule holds for the duration
   double duration_seconds = 0; // the schedule's duration
   double wall_seconds = 0;     // from the schedule's start to the last answer

@@ -3,12 +3,14 @@
 // file with inline CSS and SVG charts drawn here (no scripts, no network), readable in
 // any browser and safe to attach to a ticket. Pure: renders a plain input to a string.
 
+#include <jobpatch/report/bench_baseline.hpp>
 #include <jobpatch/report/bench_gates.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
 #include <jobpatch/stats/time_series.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,6 +55,15 @@ struct html_report_input {
   const time_series* timeline = nullptr; // throughput and latency over time
 
   std::vector<gate_result> gates; // --fail-if verdicts; the section is left out when none
+
+  // --baseline: the comparison table and the baseline's percentile curves, drawn dashed
+  // beside this run's (by endpoint name; "all requests" for the whole run).
+  struct baseline_view {
+    std::string label; // the file, and its run id
+    std::vector<comparison_row> rows;
+    std::vector<std::pair<std::string, percentile_curve>> curves;
+  };
+  std::optional<baseline_view> baseline;
 };
 
 // The whole HTML document.
