@@ -148,6 +148,33 @@ std::vector<gate_result> bench_statistics::evaluate_gates(const std::vector<benc
   return out;
 }
 
+std::string bench_statistics::late_start_text() const {
+  char line[512];
+  std::string out;
+  if (late_) {
+    std::snprintf(line, sizeof line, "%llu of %llu requests started late (max %s, mean %s)",
+                  static_cast<unsigned long long>(late_), static_cast<unsigned long long>(started_),
+                  format_latency(max_lateness()).c_str(), format_latency(mean_lateness()).c_str());
+    out += line;
+    if (late_wakeups_ < late_)
+      out += ": the pool could not keep up (the server slowed down, or there are too few "
+             "connections: add --connections)";
+    if (late_wakeups_) {
+      std::snprintf(line, sizeof line,
+                    "%s%llu of them because the client woke late (max %s): the client machine "
+                    "is short of CPU, so these figures overstate the server's latency",
+                    late_wakeups_ < late_ ? "; " : ": ",
+                    static_cast<unsigned long long>(late_wakeups_),
+                    format_latency(max_wakeup_lateness_).c_str());
+      out += line;
+    }
+  } else if (started_) {
+    out +=
+        "every request started on schedule (within " + format_latency(late_start_threshold) + ")";
+  }
+  return out;
+}
+
 std::string bench_statistics::summary_text(const bench_run_info& info) const {
   char line[512];
   std::string out;
@@ -193,28 +220,7 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
           std::string(wording(static_cast<error_group>(g))) + ": " + std::to_string(groups_[g]);
     }
   if (!errors.empty()) out += "errors by class: " + errors + "\n";
-  if (late_) {
-    std::snprintf(line, sizeof line, "%llu of %llu requests started late (max %s, mean %s)",
-                  static_cast<unsigned long long>(late_), static_cast<unsigned long long>(started_),
-                  format_latency(max_lateness()).c_str(), format_latency(mean_lateness()).c_str());
-    out += line;
-    if (late_wakeups_ < late_)
-      out += ": the pool could not keep up (the server slowed down, or there are too few "
-             "connections: add --connections)";
-    if (late_wakeups_) {
-      std::snprintf(line, sizeof line,
-                    "%s%llu of them because the client woke late (max %s): the client machine "
-                    "is short of CPU, so these figures overstate the server's latency",
-                    late_wakeups_ < late_ ? "; " : ": ",
-                    static_cast<unsigned long long>(late_wakeups_),
-                    format_latency(max_wakeup_lateness_).c_str());
-      out += line;
-    }
-    out += '\n';
-  } else if (started_) {
-    out +=
-        "every request started on schedule (within " + format_latency(late_start_threshold) + ")\n";
-  }
+  if (std::string late = late_start_text(); !late.empty()) out += late + "\n";
   for (const auto& note : info.notes) out += "note: " + note + "\n";
   if (info.not_sent)
     out += std::to_string(info.not_sent) + " of " + std::to_string(info.scheduled) +
@@ -333,6 +339,12 @@ html_report_input bench_statistics::report_input(const bench_run_info& info) con
   in.requests = completed();
   in.ok = ok();
   in.failed = failed();
+  in.attempts = attempts();
+  in.retries = retries();
+  in.intended_rate_start = info.typed_settings.rate_start;
+  in.intended_rate_end = info.typed_settings.rate_end;
+  in.duration_seconds = info.duration_seconds;
+  in.late_start_note = late_start_text();
   in.wall_seconds = info.wall_seconds;
   in.requests_per_second = rate(completed(), info.wall_seconds);
   in.latency = &latency();

@@ -249,6 +249,8 @@ void summary_section(std::string& out, const html_report_input& in) {
   figure(out, "Requests", with_commas(in.requests));
   figure(out, "OK", with_commas(in.ok), "good");
   figure(out, "Failed", with_commas(in.failed), in.failed ? "bad" : "");
+  figure(out, "Attempts", with_commas(in.attempts));
+  figure(out, "Retries", with_commas(in.retries), in.retries ? "warn" : "");
   figure(out, "Requests/s", number(in.requests_per_second, in.requests_per_second < 100 ? 1 : 0));
   figure(out, "Duration", number(in.wall_seconds, 2) + " s");
   if (in.latency && in.latency->count()) {
@@ -260,7 +262,11 @@ void summary_section(std::string& out, const html_report_input& in) {
   out += "</div>";
   out += "<p class=\"note\">Latency is measured from each request's intended send time, so time "
          "a request spent waiting for the client counts (no coordinated omission).";
-  if (in.late_requests)
+  if (!in.late_start_note.empty()) {
+    // The same words as the text summary on stderr.
+    out += " <strong>" + html_escape(in.late_start_note) + ".</strong>";
+    if (in.late_requests) out += " Late requests were still measured from their intended time.";
+  } else if (in.late_requests)
     out += " <strong>" + with_commas(in.late_requests) +
            " requests started late</strong> (at most " +
            html_escape(format_latency(in.max_lateness)) +
@@ -305,7 +311,7 @@ void baseline_section(std::string& out, const html_report_input& in) {
 }
 
 void latency_table(std::string& out, const html_report_input& in) {
-  out += "<table class=\"num\"><thead><tr><th>endpoint</th><th>count</th>";
+  out += "<table class=\"num\"><thead><tr><th>endpoint</th><th>requests</th>";
   for (double q : summary_quantiles) out += "<th>" + html_escape(percent_label(q)) + "</th>";
   out += "<th>max</th><th>mean</th></tr></thead><tbody>";
   auto row = [&](std::string_view name, const latency_histogram& h) {
@@ -319,7 +325,7 @@ void latency_table(std::string& out, const html_report_input& in) {
     if (e.latency && e.latency->count()) row(e.name, *e.latency);
   if (in.latency && in.latency->count()) row("all requests", *in.latency);
   if (in.service_time && in.service_time->count())
-    row("service time (per attempt)", *in.service_time);
+    row("service time, per attempt (count: attempts)", *in.service_time);
   out += "</tbody></table>";
 }
 
@@ -454,7 +460,8 @@ void timeline_charts(std::string& out, const html_report_input& in) {
     double mid, rate, errors, p50, p99;
   };
   std::vector<point> points;
-  double top_rate = 0, lo = INFINITY, hi = 0;
+  bool partial = false;
+  double top_rate = std::max(in.intended_rate_start, in.intended_rate_end), lo = INFINITY, hi = 0;
   for (std::size_t i = 0; i < ts.buckets().size(); ++i) {
     const auto& b = ts.buckets()[i];
     double start = static_cast<double>(ts.bucket_start(i).count()) / 1e9;
@@ -464,13 +471,19 @@ void timeline_charts(std::string& out, const html_report_input& in) {
     if (covered < width_s * 0.25) continue;
     point p{start + covered / 2, static_cast<double>(b.count()) / covered,
             static_cast<double>(b.errors()) / covered, NAN, NAN};
+    // A rate over part of an interval (the run ended inside it) is drawn as a gap, not
+    // as a drop: its latencies are still shown.
+    if (covered < width_s * 0.999) {
+      p.rate = p.errors = NAN;
+      partial = true;
+    }
     if (b.count()) {
       p.p50 = static_cast<double>(b.percentile(0.5).count());
       p.p99 = static_cast<double>(b.percentile(0.99).count());
       lo = std::min(lo, p.p50);
       hi = std::max(hi, p.p99);
     }
-    top_rate = std::max(top_rate, p.rate);
+    if (!std::isnan(p.rate)) top_rate = std::max(top_rate, p.rate);
     points.push_back(p);
   }
   if (points.empty()) {
@@ -501,8 +514,26 @@ void timeline_charts(std::string& out, const html_report_input& in) {
     }
     chart.polyline(rate, palette[0]);
     chart.polyline(errors, palette[5]);
-    out += "<h3>Throughput" + html_escape(bucket_note) + "</h3>" + chart.finish();
-    out += legend({{"completed requests/s", palette[0]}, {"failed requests/s", palette[5]}});
+    bool intended = in.duration_seconds > 0 && in.intended_rate_start > 0;
+    if (intended)
+      chart.polyline({{0, in.intended_rate_start},
+                      {scaled(std::min(in.duration_seconds, end_s)),
+                       in.intended_rate_start + (in.intended_rate_end - in.intended_rate_start) *
+                                                    std::min(1.0, end_s / in.duration_seconds)}},
+                     "#555555", true);
+    out +=
+        "<h3>Throughput by completion time" + html_escape(bucket_note) + "</h3>" + chart.finish();
+    std::vector<std::pair<std::string, const char*>> entries = {
+        {"completed requests/s", palette[0]}, {"failed requests/s", palette[5]}};
+    std::vector<bool> dashed = {false, false};
+    if (intended) {
+      entries.emplace_back("intended rate (the schedule)", "#555555");
+      dashed.push_back(true);
+    }
+    out += legend(entries, dashed);
+    if (partial)
+      out += "<p class=\"note\">The last interval, cut short by the end of the run, is left "
+             "out of the throughput (a rate over part of it would show as a drop).</p>";
   }
   if (hi > 0) {
     svg_chart chart("latency over time", x, log_axis(lo, hi), x_label, latency_tick,
@@ -514,14 +545,19 @@ void timeline_charts(std::string& out, const html_report_input& in) {
     }
     chart.polyline(p50, palette[0]);
     chart.polyline(p99, palette[1]);
-    out += "<h3>Latency" + html_escape(bucket_note) + "</h3>" + chart.finish();
+    out += "<h3>Latency from intended send time, by completion time" + html_escape(bucket_note) +
+           "</h3>" + chart.finish();
     out += legend({{"p50", palette[0]}, {"p99", palette[1]}});
+    out += "<p class=\"note\">Each request's latency from its intended send time (waits and "
+           "retries included, as in the summary), in the interval it completed in; service time "
+           "(send to answer) is in the tables above.</p>";
   }
 }
 
 // (d) Answers by status and failures below HTTP by class: a table and horizontal bars.
 void breakdown_section(std::string& out, const html_report_input& in) {
-  out += "<h2>Answers and errors</h2>";
+  out += "<h2>Answers and errors</h2><p class=\"note\">Counted per attempt: a request that was "
+         "retried counts once for each attempt.</p>";
   struct row {
     std::string label;
     std::uint64_t n;
@@ -567,7 +603,8 @@ void breakdown_section(std::string& out, const html_report_input& in) {
   }
   out += "</svg>";
   out += "<table "
-         "class=\"num\"><thead><tr><th>answer</th><th>count</th><th>share</th></tr></thead><tbody>";
+         "class=\"num\"><thead><tr><th>answer</th><th>attempts</th><th>share</th></tr></thead>"
+         "<tbody>";
   for (const auto& r : rows)
     out += "<tr><th>" + html_escape(r.label) + "</th><td>" + with_commas(r.n) + "</td><td>" +
            number(total ? 100.0 * static_cast<double>(r.n) / static_cast<double>(total) : 0, 2) +
@@ -587,7 +624,7 @@ table.kv th{font-weight:600;color:#444}
 .figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(120px,1fr));gap:8px}
 .figure{border:1px solid #e3e3e3;border-radius:6px;padding:8px 10px}
 .figure .label{color:#666;font-size:12px}.figure .value{font-size:18px;font-weight:600;font-variant-numeric:tabular-nums}
-.figure.good .value{color:#007a5a}.figure.bad .value{color:#c0392b}
+.figure.good .value{color:#007a5a}.figure.warn .value{color:#b36b00}.figure.bad .value{color:#c0392b}
 svg.chart{width:100%;height:auto;display:block}
 svg .plot{fill:#fafafa;stroke:#bbb}svg .grid{stroke:#e4e4e4}
 svg .tick{font-size:12px;fill:#444}svg .axis-title{font-size:13px;fill:#222}

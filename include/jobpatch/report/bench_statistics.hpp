@@ -128,6 +128,11 @@ public:
   std::vector<gate_result> evaluate_gates(const std::vector<bench_gate>& gates,
                                           const bench_run_info& info) const;
 
+  // The late-start sentence of the summary ("N of M requests started late (...): the pool
+  // could not keep up ..."), or that every request started on schedule; empty when none
+  // started. The text summary and the HTML report both show it.
+  std::string late_start_text() const;
+
   // The human summary for stderr: a few lines, per endpoint, answers, errors, late starts.
   std::string summary_text(const bench_run_info& info) const;
   // The --summary-json document (see README, "Benchmark mode").
