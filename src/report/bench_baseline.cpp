@@ -200,6 +200,12 @@ std::vector<comparison_row> compare_runs(const bench_run_figures& now,
   rows.push_back(relative_row("achieved rate", now.achieved_rate, baseline.achieved_rate,
                               fixed(now.achieved_rate, 1) + "/s",
                               fixed(baseline.achieved_rate, 1) + "/s", false));
+  // The rate each run was asked for: an achieved rate is only comparable beside it.
+  auto intended = relative_row("intended rate", now.intended_rate, baseline.intended_rate,
+                               fixed(now.intended_rate, 1) + "/s",
+                               fixed(baseline.intended_rate, 1) + "/s", false);
+  intended.worse = 0;
+  rows.push_back(std::move(intended));
   for (const auto& e : now.endpoints) {
     auto before = std::find_if(baseline.endpoints.begin(), baseline.endpoints.end(),
                                [&](const auto& b) { return b.name == e.name; });

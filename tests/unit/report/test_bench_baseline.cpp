@@ -102,6 +102,7 @@ TEST_CASE("bench_baseline: rows give relative changes, error rates in points, wo
   CHECK(row(rows, "jobname p50").change == "+50.0%");
   CHECK(row(rows, "achieved rate").change == "0.0%");
   CHECK(row(rows, "achieved rate").worse == 0);
+  CHECK(row(rows, "intended rate").now == "1000.0/s");
   // The other way round, better.
   auto back = compare_runs(before, now);
   CHECK(row(back, "p99").change == "-33.3%");
