@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# Configures and builds jobpatch into build/ (Release). Extra arguments go to cmake.
+# Builds jobpatch into build/ (CMake preset "release"). Extra arguments go to cmake's
+# configure step. Configures only when build/ is new, when arguments are given or when
+# JOBPATCH_WERROR is set (CI sets it to ON); otherwise Ninja re-runs CMake by itself
+# when a CMakeLists.txt changed, so a rebuild after an edit starts at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+args=("$@")
+[ -n "${JOBPATCH_WERROR:-}" ] && args+=("-DJOBPATCH_WERROR=$JOBPATCH_WERROR")
+if [ ! -f build/build.ninja ] || [ ${#args[@]} -gt 0 ]; then
+  cmake --preset release "${args[@]}" >/dev/null
+fi
 cmake --build build -j "$(nproc)"

@@ -23,8 +23,8 @@ if ! command -v clang++-14 >/dev/null || ! ls /usr/lib/llvm-14/lib/clang/*/lib/l
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-14 libclang-rt-14-dev
 fi
 
-CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DJOBPATCH_FUZZ=ON -DJOBPATCH_BUILD_BENCH=OFF >/dev/null
+# CMake preset "fuzz" (CMakePresets.json): clang++-14, RelWithDebInfo, JOBPATCH_FUZZ=ON.
+(cd "$root" && cmake --preset fuzz -B "$build" >/dev/null)
 cmake --build "$build" --target "${targets[@]/#/fuzz_}"
 
 status=0

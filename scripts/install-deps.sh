@@ -9,9 +9,13 @@ packages=(
   libssl-dev libsimdjson-dev doctest-dev libcli11-dev
   openssl help2man
 )
+# One dpkg-query for all: when everything is installed this script costs milliseconds
+# and never touches apt (scripts/test.sh and CI run it every time).
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null |
+  awk '$NF == "installed" && $(NF-1) == "ok" {print $1}' || true)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  grep -qx "$p" <<<"$installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

@@ -4,11 +4,12 @@
 
 #include <jobpatch/results/json_text.hpp>
 
-#include <array>
-
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <iterator>
 #include <limits>
+#include <span>
 #include <vector>
 
 namespace jobpatch {
@@ -16,12 +17,67 @@ namespace jobpatch {
 using detail::describe_value;
 namespace ondemand = detail::ondemand;
 
+namespace {
+
+// The body schemas as data: one table per object, read by check_fields. An object's
+// fields are checked in the order they come, each by its kind.
+enum class field_kind {
+  int64,            // a JSON number or a decimal string (proto3 JSON)
+  boolean,          //
+  string,           //
+  non_empty_string, //
+  opaque_object,    // any object, checked for well-formed JSON only
+  source,           // source_schema below
+};
+
+struct field_rule {
+  std::string_view key;
+  field_kind kind;
+  bool required = false;
+};
+
+struct object_schema {
+  std::span<const field_rule> fields;
+  std::string_view none_set; // the error when no field is set; empty: allowed
+};
+
+constexpr std::size_t max_schema_fields = 8; // key_set and the error path's key list
+
+constexpr field_rule configs_fields[] = {{"taskTimeout", field_kind::int64},
+                                         {"jobTimeout", field_kind::int64},
+                                         {"isTestJob", field_kind::boolean}};
+constexpr field_rule params_fields[] = {{"preset", field_kind::string},
+                                        {"partitioner", field_kind::opaque_object},
+                                        {"assembler", field_kind::opaque_object},
+                                        {"app", field_kind::opaque_object}};
+constexpr field_rule datasource_fields[] = {{"dataSource", field_kind::source},
+                                            {"dataDestination", field_kind::source}};
+constexpr field_rule source_fields[] = {
+    {"dataSourceDescriptor", field_kind::non_empty_string, true},
+    {"params", field_kind::opaque_object}};
+
+constexpr object_schema configs_schema{
+    configs_fields, "configs body sets no field (expected taskTimeout, jobTimeout or isTestJob)"};
+constexpr object_schema params_schema{
+    params_fields, "params body sets no field (expected preset, partitioner, assembler or app)"};
+constexpr object_schema datasource_schema{
+    datasource_fields, "datasource body sets no field (expected dataSource or dataDestination)"};
+constexpr object_schema source_schema{source_fields, {}};
+
+static_assert(std::size(configs_fields) <= max_schema_fields &&
+              std::size(params_fields) <= max_schema_fields &&
+              std::size(datasource_fields) <= max_schema_fields &&
+              std::size(source_fields) <= max_schema_fields);
+
+} // namespace
+
 struct body_validator::impl {
   ondemand::parser parser;
   std::string padded_copy;
   std::string path; // field path of the value being checked, e.g. "params.app.x"
   std::vector<std::vector<std::string_view>> keys_by_depth; // reused for duplicate checks
   std::string* error = nullptr;
+  std::string_view document; // the whole body being checked
 
   bool fail(std::string message) {
     *error = std::move(message);
@@ -36,7 +92,7 @@ struct body_validator::impl {
   bool fail_json(simdjson::error_code code) {
     std::string message = path;
     message += ": ";
-    message += detail::describe_json_error(code);
+    message += detail::describe_json_error(code, document);
     return fail(std::move(message));
   }
   bool wrong_type(std::string_view expected, ondemand::value& value) {
@@ -59,14 +115,14 @@ struct body_validator::impl {
   };
 
   bool check_document(op_kind op, ondemand::document& doc);
-  bool check_configs(ondemand::object& body);
-  bool check_params(ondemand::object& body);
-  bool check_datasource(ondemand::object& body);
-  bool check_source(ondemand::value& value);
+  bool check_fields(ondemand::object& object, const object_schema& schema, std::size_t depth);
+  bool check_field(field_kind kind, ondemand::value& value, std::size_t depth);
   bool check_int64(ondemand::value& value);
   bool check_string(ondemand::value& value, std::string_view* out = nullptr);
   bool check_object(ondemand::value& value, std::size_t depth);
   bool check_any(ondemand::value& value, std::size_t depth);
+  bool check_members(ondemand::value& value, std::size_t depth);
+  bool check_elements(ondemand::value& value, std::size_t depth);
   bool begin_object(ondemand::document& doc, ondemand::object& out);
 };
 
@@ -145,6 +201,50 @@ bool body_validator::impl::check_object(ondemand::value& value, std::size_t dept
   return check_any(value, depth);
 }
 
+// An opaque object's members, each walked, with no key twice.
+bool body_validator::impl::check_members(ondemand::value& value, std::size_t depth) {
+  ondemand::object object;
+  if (auto ec = value.get_object().get(object)) return fail_json(ec);
+  if (keys_by_depth.size() <= depth) keys_by_depth.resize(depth + 1);
+  keys_by_depth[depth].clear();
+  for (auto field_result : object) {
+    ondemand::field field;
+    if (auto ec = std::move(field_result).get(field)) return fail_json(ec);
+    std::string_view key;
+    if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
+    keys_by_depth[depth].push_back(key);
+    path_scope scope(path, key);
+    ondemand::value child = field.value();
+    if (!check_any(child, depth + 1)) return false;
+  }
+  auto& keys = keys_by_depth[depth];
+  std::sort(keys.begin(), keys.end());
+  if (auto dup = std::adjacent_find(keys.begin(), keys.end()); dup != keys.end()) {
+    std::string what = "has a duplicate key ";
+    append_json_string(what, excerpt(*dup));
+    return fail_here(what);
+  }
+  return true;
+}
+
+// An opaque array's elements, each walked, with its index in the path ("app.x[2]").
+bool body_validator::impl::check_elements(ondemand::value& value, std::size_t depth) {
+  ondemand::array array;
+  if (auto ec = value.get_array().get(array)) return fail_json(ec);
+  std::size_t index = 0;
+  for (auto element_result : array) {
+    ondemand::value element;
+    if (auto ec = element_result.get(element)) return fail_json(ec);
+    std::size_t saved = path.size();
+    path += '[';
+    append_uint(path, index++);
+    path += ']';
+    if (!check_any(element, depth + 1)) return false;
+    path.resize(saved);
+  }
+  return true;
+}
+
 // Walks an opaque value completely: On Demand only validates what is read, and the body
 // goes to the server as written, so every string, number and literal is read once.
 bool body_validator::impl::check_any(ondemand::value& value, std::size_t depth) {
@@ -152,47 +252,10 @@ bool body_validator::impl::check_any(ondemand::value& value, std::size_t depth) 
   ondemand::json_type type;
   if (auto ec = value.type().get(type)) return fail_json(ec);
   switch (type) {
-  case ondemand::json_type::object: {
-    ondemand::object object;
-    if (auto ec = value.get_object().get(object)) return fail_json(ec);
-    if (keys_by_depth.size() <= depth) keys_by_depth.resize(depth + 1);
-    keys_by_depth[depth].clear();
-    for (auto field_result : object) {
-      ondemand::field field;
-      if (auto ec = std::move(field_result).get(field)) return fail_json(ec);
-      std::string_view key;
-      if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
-      keys_by_depth[depth].push_back(key);
-      path_scope scope(path, key);
-      ondemand::value child = field.value();
-      if (!check_any(child, depth + 1)) return false;
-    }
-    auto& keys = keys_by_depth[depth];
-    std::sort(keys.begin(), keys.end());
-    if (auto dup = std::adjacent_find(keys.begin(), keys.end()); dup != keys.end()) {
-      std::string what = "has a duplicate key ";
-      append_json_string(what, excerpt(*dup));
-      return fail_here(what);
-    }
-    return true;
-  }
-  case ondemand::json_type::array: {
-    ondemand::array array;
-    if (auto ec = value.get_array().get(array)) return fail_json(ec);
-    std::size_t index = 0;
-    for (auto element_result : array) {
-      ondemand::value element;
-      if (auto ec = std::move(element_result).get(element)) return fail_json(ec);
-      std::size_t saved = path.size();
-      path += '[';
-      append_uint(path, index++);
-      path += ']';
-      bool ok = check_any(element, depth + 1);
-      if (!ok) return false;
-      path.resize(saved);
-    }
-    return true;
-  }
+  case ondemand::json_type::object:
+    return check_members(value, depth);
+  case ondemand::json_type::array:
+    return check_elements(value, depth);
   case ondemand::json_type::string: {
     std::string_view s;
     if (auto ec = value.get_string().get(s)) return fail_json(ec);
@@ -218,134 +281,68 @@ bool body_validator::impl::check_any(ondemand::value& value, std::size_t depth) 
   return fail_json(simdjson::TAPE_ERROR);
 }
 
-bool body_validator::impl::check_configs(ondemand::object& body) {
-  static constexpr std::array expected = {std::string_view("taskTimeout"),
-                                          std::string_view("jobTimeout"),
-                                          std::string_view("isTestJob")};
-  key_set seen;
-  for (auto field_result : body) {
-    ondemand::field field;
-    if (auto ec = std::move(field_result).get(field)) return fail_json(ec);
-    std::string_view key;
-    if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
-    unsigned bit;
-    if (key == "taskTimeout")
-      bit = 0;
-    else if (key == "jobTimeout")
-      bit = 1;
-    else if (key == "isTestJob")
-      bit = 2;
-    else
-      return fail(detail::unknown_key_message("configs", key, expected));
-    if (!seen.insert(bit)) return fail("configs: duplicate key \"" + std::string(key) + "\"");
-    path_scope scope(path, key);
-    ondemand::value value = field.value();
-    if (bit == 2) {
-      ondemand::json_type type;
-      if (auto ec = value.type().get(type)) return fail_json(ec);
-      bool b;
-      if (type != ondemand::json_type::boolean) return wrong_type("a boolean", value);
-      if (auto ec = value.get_bool().get(b)) return fail_json(ec);
-    } else if (!check_int64(value)) {
-      return false;
-    }
-  }
-  if (seen.seen == 0)
-    return fail("configs body sets no field (expected taskTimeout, jobTimeout or isTestJob)");
-  return true;
-}
-
-bool body_validator::impl::check_params(ondemand::object& body) {
-  static constexpr std::array expected = {std::string_view("preset"),
-                                          std::string_view("partitioner"),
-                                          std::string_view("assembler"), std::string_view("app")};
-  key_set seen;
-  for (auto field_result : body) {
-    ondemand::field field;
-    if (auto ec = std::move(field_result).get(field)) return fail_json(ec);
-    std::string_view key;
-    if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
-    unsigned bit;
-    if (key == "preset")
-      bit = 0;
-    else if (key == "partitioner")
-      bit = 1;
-    else if (key == "assembler")
-      bit = 2;
-    else if (key == "app")
-      bit = 3;
-    else
-      return fail(detail::unknown_key_message("params", key, expected));
-    if (!seen.insert(bit)) return fail("params: duplicate key \"" + std::string(key) + "\"");
-    path_scope scope(path, key);
-    ondemand::value value = field.value();
-    if (!(bit == 0 ? check_string(value) : check_object(value, 1))) return false;
-  }
-  if (seen.seen == 0)
-    return fail("params body sets no field (expected preset, partitioner, assembler or app)");
-  return true;
-}
-
-bool body_validator::impl::check_source(ondemand::value& value) {
-  static constexpr std::array expected = {std::string_view("dataSourceDescriptor"),
-                                          std::string_view("params")};
-  ondemand::json_type type;
-  if (auto ec = value.type().get(type)) return fail_json(ec);
-  if (type != ondemand::json_type::object) return wrong_type("an object", value);
-  ondemand::object object;
-  if (auto ec = value.get_object().get(object)) return fail_json(ec);
+bool body_validator::impl::check_fields(ondemand::object& object, const object_schema& schema,
+                                        std::size_t depth) {
   key_set seen;
   for (auto field_result : object) {
     ondemand::field field;
     if (auto ec = std::move(field_result).get(field)) return fail_json(ec);
     std::string_view key;
     if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
-    unsigned bit;
-    if (key == "dataSourceDescriptor")
-      bit = 0;
-    else if (key == "params")
-      bit = 1;
-    else
-      return fail(detail::unknown_key_message(path, key, expected));
+    auto rule = std::find_if(schema.fields.begin(), schema.fields.end(),
+                             [&](const field_rule& r) { return r.key == key; });
+    if (rule == schema.fields.end()) {
+      std::array<std::string_view, max_schema_fields> expected;
+      std::transform(schema.fields.begin(), schema.fields.end(), expected.begin(),
+                     [](const field_rule& r) { return r.key; });
+      return fail(
+          detail::unknown_key_message(path, key, std::span(expected.data(), schema.fields.size())));
+    }
+    auto bit = static_cast<unsigned>(rule - schema.fields.begin());
     if (!seen.insert(bit)) return fail(path + ": duplicate key \"" + std::string(key) + "\"");
     path_scope scope(path, key);
-    ondemand::value child = field.value();
-    if (bit == 1) {
-      if (!check_object(child, 2)) return false;
-      continue;
-    }
-    std::string_view descriptor;
-    if (!check_string(child, &descriptor)) return false;
-    if (descriptor.empty()) return fail_here("must not be empty");
+    ondemand::value value = field.value();
+    if (!check_field(rule->kind, value, depth + 1)) return false;
   }
-  if ((seen.seen & 1u) == 0) return fail(path + ".dataSourceDescriptor is required");
+  for (std::size_t i = 0; i < schema.fields.size(); ++i)
+    if (schema.fields[i].required && (seen.seen & (1u << i)) == 0)
+      return fail(path + "." + std::string(schema.fields[i].key) + " is required");
+  if (seen.seen == 0 && !schema.none_set.empty()) return fail(std::string(schema.none_set));
   return true;
 }
 
-bool body_validator::impl::check_datasource(ondemand::object& body) {
-  static constexpr std::array expected = {std::string_view("dataSource"),
-                                          std::string_view("dataDestination")};
-  key_set seen;
-  for (auto field_result : body) {
-    ondemand::field field;
-    if (auto ec = std::move(field_result).get(field)) return fail_json(ec);
-    std::string_view key;
-    if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
-    unsigned bit;
-    if (key == "dataSource")
-      bit = 0;
-    else if (key == "dataDestination")
-      bit = 1;
-    else
-      return fail(detail::unknown_key_message("datasource", key, expected));
-    if (!seen.insert(bit)) return fail("datasource: duplicate key \"" + std::string(key) + "\"");
-    path_scope scope(path, key);
-    ondemand::value value = field.value();
-    if (!check_source(value)) return false;
+bool body_validator::impl::check_field(field_kind kind, ondemand::value& value, std::size_t depth) {
+  switch (kind) {
+  case field_kind::int64:
+    return check_int64(value);
+  case field_kind::boolean: {
+    ondemand::json_type type;
+    if (auto ec = value.type().get(type)) return fail_json(ec);
+    if (type != ondemand::json_type::boolean) return wrong_type("a boolean", value);
+    bool b;
+    if (auto ec = value.get_bool().get(b)) return fail_json(ec);
+    return true;
   }
-  if (seen.seen == 0)
-    return fail("datasource body sets no field (expected dataSource or dataDestination)");
-  return true;
+  case field_kind::string:
+    return check_string(value);
+  case field_kind::non_empty_string: {
+    std::string_view s;
+    if (!check_string(value, &s)) return false;
+    if (s.empty()) return fail_here("must not be empty");
+    return true;
+  }
+  case field_kind::opaque_object:
+    return check_object(value, depth);
+  case field_kind::source: {
+    ondemand::json_type type;
+    if (auto ec = value.type().get(type)) return fail_json(ec);
+    if (type != ondemand::json_type::object) return wrong_type("an object", value);
+    ondemand::object object;
+    if (auto ec = value.get_object().get(object)) return fail_json(ec);
+    return check_fields(object, source_schema, depth);
+  }
+  }
+  return fail_json(simdjson::TAPE_ERROR);
 }
 
 bool body_validator::impl::begin_object(ondemand::document& doc, ondemand::object& out) {
@@ -369,10 +366,10 @@ bool body_validator::impl::check_document(op_kind op, ondemand::document& doc) {
   } else {
     ondemand::object body;
     if (!begin_object(doc, body)) return false;
-    bool ok = op == op_kind::configs  ? check_configs(body)
-              : op == op_kind::params ? check_params(body)
-                                      : check_datasource(body);
-    if (!ok) return false;
+    const object_schema& schema = op == op_kind::configs  ? configs_schema
+                                  : op == op_kind::params ? params_schema
+                                                          : datasource_schema;
+    if (!check_fields(body, schema, 0)) return false;
   }
   if (!detail::at_document_end(doc)) return fail_json(simdjson::TRAILING_CONTENT);
   return true;
@@ -386,16 +383,10 @@ body_validator& body_validator::operator=(body_validator&&) noexcept = default;
 bool body_validator::validate(op_kind op, std::string_view body, std::size_t readable) {
   error_.clear();
   impl_->error = &error_;
-  const char* data = body.data();
-  std::size_t capacity = readable;
-  if (readable < body.size() + simdjson::SIMDJSON_PADDING) {
-    impl_->padded_copy.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-    impl_->padded_copy.assign(body);
-    data = impl_->padded_copy.data();
-    capacity = impl_->padded_copy.capacity();
-  }
+  auto input = detail::pad_for_simdjson(body, readable, impl_->padded_copy);
+  impl_->document = body;
   ondemand::document doc;
-  auto ec = impl_->parser.iterate(data, body.size(), capacity).get(doc);
+  auto ec = impl_->parser.iterate(input.data, input.size, input.capacity).get(doc);
   if (ec) {
     impl_->path.assign(to_string(op));
     return impl_->fail_json(ec);

@@ -1,11 +1,24 @@
 #include "manifest/json_checks.hpp"
 
+#include <jobpatch/manifest/manifest_reader.hpp>
 #include <jobpatch/results/json_text.hpp>
 
 #include <algorithm>
 #include <array>
 
 namespace jobpatch::detail {
+
+// manifest_reader leaves this many readable bytes after each line without including
+// simdjson.h; it must be simdjson's padding, or every line would be copied.
+static_assert(manifest_padding_bytes == simdjson::SIMDJSON_PADDING);
+
+padded_input pad_for_simdjson(std::string_view text, std::size_t readable, std::string& scratch) {
+  if (readable >= text.size() + simdjson::SIMDJSON_PADDING)
+    return {text.data(), text.size(), readable};
+  scratch.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  scratch.assign(text);
+  return {scratch.data(), scratch.size(), scratch.capacity()};
+}
 
 bool at_document_end(ondemand::document& doc) noexcept {
   return doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
@@ -50,6 +63,51 @@ std::string_view describe_json_error(simdjson::error_code code) noexcept {
   default:
     return "invalid JSON: malformed structure";
   }
+}
+
+namespace {
+bool is_json_whitespace(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+} // namespace
+
+std::string_view text_after_value(std::string_view text) noexcept {
+  std::size_t i = 0;
+  while (i < text.size() && is_json_whitespace(text[i])) ++i;
+  int depth = 0;
+  bool in_string = false, closed = false;
+  for (; i < text.size() && !closed; ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+        closed = depth == 0;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      closed = --depth <= 0;
+    } else if (depth == 0 && is_json_whitespace(c)) {
+      closed = true; // the end of a top-level scalar
+    }
+  }
+  if (!closed) return {};
+  while (i < text.size() && is_json_whitespace(text[i])) ++i;
+  return text.substr(i);
+}
+
+std::string describe_json_error(simdjson::error_code code, std::string_view document) {
+  if (code == simdjson::TRAILING_CONTENT || code == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) {
+    std::string_view trailing = text_after_value(document);
+    if (!trailing.empty()) {
+      std::string message = "invalid JSON: unexpected text after the JSON value: ";
+      append_json_string(message, excerpt(trailing, 20));
+      return message;
+    }
+  }
+  return std::string(describe_json_error(code));
 }
 
 namespace {

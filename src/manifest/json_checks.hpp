@@ -13,6 +13,18 @@ namespace jobpatch::detail {
 
 namespace ondemand = simdjson::ondemand;
 
+// A text simdjson may read: `size` bytes at `data`, with at least SIMDJSON_PADDING more
+// readable bytes behind them (`capacity` counts both).
+struct padded_input {
+  const char* data;
+  std::size_t size;
+  std::size_t capacity;
+};
+
+// `text` itself when `readable` (bytes readable from text.data()) covers the padding;
+// otherwise a copy in `scratch` (whose capacity is kept for the next call).
+padded_input pad_for_simdjson(std::string_view text, std::size_t readable, std::string& scratch);
+
 // True when the whole document has been read (nothing trails the top-level value).
 bool at_document_end(ondemand::document& doc) noexcept;
 
@@ -21,6 +33,16 @@ std::string_view trim_token(std::string_view token) noexcept;
 
 // Our own wording for a simdjson error code (its error_message() is prose that may change).
 std::string_view describe_json_error(simdjson::error_code code) noexcept;
+
+// describe_json_error for an error met while reading `document` (the whole text): when
+// a complete value is followed by more text (a NUL, a "// comment", another value), which
+// simdjson reports as trailing content or as an unclosed object or array, the message says
+// so and shows what trails.
+std::string describe_json_error(simdjson::error_code code, std::string_view document);
+
+// What follows the first complete JSON value of `text`, whitespace skipped; empty when
+// nothing does or the value does not close.
+std::string_view text_after_value(std::string_view text) noexcept;
 
 // "string \"abc\"", "number 1.5", "object", "array", "null", "boolean true": what a value
 // (or a whole document) is, for "must be X, got Y" messages. Call it only on the error

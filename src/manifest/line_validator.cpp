@@ -3,6 +3,7 @@
 #include "manifest/json_checks.hpp"
 
 #include <jobpatch/results/json_text.hpp>
+#include <jobpatch/results/utf8.hpp>
 
 #include <array>
 
@@ -10,23 +11,18 @@ namespace jobpatch {
 
 namespace ondemand = detail::ondemand;
 
-struct line_validator::impl {
-  ondemand::parser parser;
-  std::string padded_copy;
-  body_validator body;
-};
-
 namespace {
 
 constexpr std::array top_level_keys = {std::string_view("jobId"), std::string_view("op"),
                                        std::string_view("body")};
 
-// Control characters: C0, DEL, and C1 (U+0080..U+009F, encoded C2 80..C2 9F).
+// Control characters (C0, DEL, C1) or bytes that are not UTF-8 (simdjson has rejected
+// those already; counted here all the same).
 bool has_control_character(std::string_view s) noexcept {
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7F) return true;
-    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0) return true;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t length = utf8_sequence_length(s, i);
+    if (length == 0 || is_control_code_point(utf8_code_point(s, i, length))) return true;
+    i += length;
   }
   return false;
 }
@@ -51,6 +47,149 @@ simdjson::error_code raw_text(ondemand::value& value, std::string_view& out) {
 
 } // namespace
 
+// One line's validation, step by step: parse_object, then read_field for each key (
+// read_job_id, read_op, read_body), check_complete, and check_body. Each step returns
+// false after setting the error message.
+struct line_validator::impl {
+  ondemand::parser parser;
+  std::string padded_copy;
+  body_validator body;
+
+  invalid_line* error = nullptr;
+  operation* out = nullptr;
+  detail::padded_input input{};
+  ondemand::document doc;
+  bool have_job_id = false, have_op = false, have_body = false;
+  std::string_view body_text;
+
+  bool fail(std::string message) {
+    error->message = std::move(message);
+    return false;
+  }
+  bool fail_json(simdjson::error_code ec) {
+    return fail(detail::describe_json_error(ec, std::string_view(input.data, input.size)));
+  }
+
+  bool parse_object(std::string_view line, std::size_t readable, ondemand::object& object);
+  bool read_field(ondemand::field& field);
+  bool read_job_id(ondemand::value& value);
+  bool read_op(ondemand::value& value);
+  bool read_body(ondemand::value& value);
+  bool check_complete();
+  bool check_body();
+};
+
+bool line_validator::impl::parse_object(std::string_view line, std::size_t readable,
+                                        ondemand::object& object) {
+  have_job_id = have_op = have_body = false;
+  body_text = {};
+  input = detail::pad_for_simdjson(line, readable, padded_copy);
+  if (auto ec = parser.iterate(input.data, input.size, input.capacity).get(doc))
+    return fail_json(ec);
+  ondemand::json_type type;
+  if (auto ec = doc.type().get(type)) return fail_json(ec);
+  if (type != ondemand::json_type::object) {
+    std::string what = detail::describe_value(doc);
+    if (what == detail::invalid_json) return fail_json(simdjson::TAPE_ERROR);
+    return fail("line must be a JSON object, got " + what);
+  }
+  if (auto ec = doc.get_object().get(object)) return fail_json(ec);
+  return true;
+}
+
+bool line_validator::impl::read_field(ondemand::field& field) {
+  std::string_view key;
+  if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
+  ondemand::value value = field.value();
+  bool* have = key == "jobId"  ? &have_job_id
+               : key == "op"   ? &have_op
+               : key == "body" ? &have_body
+                               : nullptr;
+  if (!have) return fail(detail::unknown_key_message("", key, top_level_keys));
+  if (*have) return fail("duplicate key \"" + std::string(key) + "\"");
+  *have = true;
+  return have == &have_job_id ? read_job_id(value)
+         : have == &have_op   ? read_op(value)
+                              : read_body(value);
+}
+
+bool line_validator::impl::read_job_id(ondemand::value& value) {
+  ondemand::json_type t;
+  if (auto ec = value.type().get(t)) return fail_json(ec);
+  if (t != ondemand::json_type::string)
+    return fail("jobId must be a string, got " + detail::describe_value(value));
+  std::string_view id;
+  if (auto ec = value.get_string().get(id)) return fail_json(ec);
+  if (id.empty()) return fail("jobId must not be empty");
+  if (id.size() > max_job_id_bytes)
+    return fail("jobId is " + std::to_string(id.size()) + " bytes, over the limit of " +
+                std::to_string(max_job_id_bytes));
+  if (has_control_character(id)) {
+    std::string message = "jobId must not contain control characters: ";
+    append_json_string(message, excerpt(id));
+    return fail(std::move(message));
+  }
+  // "." and ".." stay literal after percent-encoding (unreserved), and servers and
+  // proxies remove such dot segments: /jobs/../jobname would patch another path.
+  if (id == "." || id == "..") {
+    std::string message = "jobId ";
+    append_json_string(message, id);
+    message += " cannot be sent: it is a relative path segment";
+    return fail(std::move(message));
+  }
+  out->job_id.assign(id);
+  error->job_id.assign(id);
+  return true;
+}
+
+bool line_validator::impl::read_op(ondemand::value& value) {
+  ondemand::json_type t;
+  if (auto ec = value.type().get(t)) return fail_json(ec);
+  if (t != ondemand::json_type::string)
+    return fail("op must be a string, got " + detail::describe_value(value));
+  std::string_view name;
+  if (auto ec = value.get_string().get(name)) return fail_json(ec);
+  auto op = parse_op_kind(name);
+  if (!op) {
+    std::string message = "unknown op ";
+    append_json_string(message, excerpt(name));
+    constexpr std::array op_names = {std::string_view("datasource"), std::string_view("params"),
+                                     std::string_view("jobname"), std::string_view("configs")};
+    if (auto hint = detail::closest_name(name, op_names); !hint.empty())
+      message += " (did you mean \"" + std::string(hint) + "\"?)";
+    else
+      message += " (expected datasource, params, jobname or configs)";
+    return fail(std::move(message));
+  }
+  out->op = *op;
+  error->op = *op;
+  return true;
+}
+
+bool line_validator::impl::read_body(ondemand::value& value) {
+  if (auto ec = raw_text(value, body_text)) return fail_json(ec);
+  return true;
+}
+
+bool line_validator::impl::check_complete() {
+  if (!detail::at_document_end(doc)) return fail_json(simdjson::TRAILING_CONTENT);
+  if (!have_job_id) return fail("missing key \"jobId\"");
+  if (!have_op) return fail("missing key \"op\"");
+  if (!have_body) return fail("missing key \"body\"");
+  return true;
+}
+
+// The body is re-parsed on its own against its op's schema (op may come after body), in
+// place when the line's own padding lies behind it.
+bool line_validator::impl::check_body() {
+  const char* end = input.data + input.capacity;
+  std::size_t body_readable = 0;
+  if (body_text.data() >= input.data && body_text.data() < end)
+    body_readable = static_cast<std::size_t>(end - body_text.data());
+  if (!body.validate(out->op, body_text, body_readable)) return fail(body.error());
+  return true;
+}
+
 line_validator::line_validator() : impl_(std::make_unique<impl>()) {}
 line_validator::~line_validator() = default;
 line_validator::line_validator(line_validator&&) noexcept = default;
@@ -62,121 +201,21 @@ bool line_validator::validate(std::string_view line, std::size_t readable,
   error_.job_id.clear();
   error_.op.reset();
   error_.message.clear();
-  auto fail = [&](std::string message) {
-    error_.message = std::move(message);
-    return false;
-  };
+  impl& v = *impl_;
+  v.error = &error_;
+  v.out = &out;
 
-  const char* data = line.data();
-  std::size_t capacity = readable;
-  if (readable < line.size() + simdjson::SIMDJSON_PADDING) {
-    impl_->padded_copy.reserve(line.size() + simdjson::SIMDJSON_PADDING);
-    impl_->padded_copy.assign(line);
-    data = impl_->padded_copy.data();
-    capacity = impl_->padded_copy.capacity();
-  }
-
-  ondemand::document doc;
-  if (auto ec = impl_->parser.iterate(data, line.size(), capacity).get(doc))
-    return fail(std::string(detail::describe_json_error(ec)));
-  ondemand::json_type type;
-  if (auto ec = doc.type().get(type)) return fail(std::string(detail::describe_json_error(ec)));
-  if (type != ondemand::json_type::object) {
-    std::string what = detail::describe_value(doc);
-    if (what == detail::invalid_json)
-      return fail(std::string(detail::describe_json_error(simdjson::TAPE_ERROR)));
-    return fail("line must be a JSON object, got " + what);
-  }
   ondemand::object object;
-  if (auto ec = doc.get_object().get(object))
-    return fail(std::string(detail::describe_json_error(ec)));
-
-  bool have_job_id = false, have_op = false, have_body = false;
-  std::string_view body_text;
+  if (!v.parse_object(line, readable, object)) return false;
   for (auto field_result : object) {
     ondemand::field field;
-    if (auto ec = std::move(field_result).get(field))
-      return fail(std::string(detail::describe_json_error(ec)));
-    std::string_view key;
-    if (auto ec = field.unescaped_key().get(key))
-      return fail(std::string(detail::describe_json_error(ec)));
-    ondemand::value value = field.value();
-    auto duplicate = [&] { return fail("duplicate key \"" + std::string(key) + "\""); };
-    if (key == "jobId") {
-      if (have_job_id) return duplicate();
-      have_job_id = true;
-      ondemand::json_type t;
-      if (auto ec = value.type().get(t)) return fail(std::string(detail::describe_json_error(ec)));
-      if (t != ondemand::json_type::string)
-        return fail("jobId must be a string, got " + detail::describe_value(value));
-      std::string_view id;
-      if (auto ec = value.get_string().get(id))
-        return fail(std::string(detail::describe_json_error(ec)));
-      if (id.empty()) return fail("jobId must not be empty");
-      if (id.size() > max_job_id_bytes)
-        return fail("jobId is " + std::to_string(id.size()) + " bytes, over the limit of " +
-                    std::to_string(max_job_id_bytes));
-      if (has_control_character(id)) {
-        std::string message = "jobId must not contain control characters: ";
-        append_json_string(message, excerpt(id));
-        return fail(std::move(message));
-      }
-      // "." and ".." stay literal after percent-encoding (unreserved), and servers and
-      // proxies remove such dot segments: /jobs/../jobname would patch another path.
-      if (id == "." || id == "..") {
-        std::string message = "jobId ";
-        append_json_string(message, id);
-        message += " cannot be sent: it is a relative path segment";
-        return fail(std::move(message));
-      }
-      out.job_id.assign(id);
-      error_.job_id.assign(id);
-    } else if (key == "op") {
-      if (have_op) return duplicate();
-      have_op = true;
-      ondemand::json_type t;
-      if (auto ec = value.type().get(t)) return fail(std::string(detail::describe_json_error(ec)));
-      if (t != ondemand::json_type::string)
-        return fail("op must be a string, got " + detail::describe_value(value));
-      std::string_view name;
-      if (auto ec = value.get_string().get(name))
-        return fail(std::string(detail::describe_json_error(ec)));
-      auto op = parse_op_kind(name);
-      if (!op) {
-        std::string message = "unknown op ";
-        append_json_string(message, excerpt(name));
-        constexpr std::array op_names = {std::string_view("datasource"), std::string_view("params"),
-                                         std::string_view("jobname"), std::string_view("configs")};
-        if (auto hint = detail::closest_name(name, op_names); !hint.empty())
-          message += " (did you mean \"" + std::string(hint) + "\"?)";
-        else
-          message += " (expected datasource, params, jobname or configs)";
-        return fail(std::move(message));
-      }
-      out.op = *op;
-      error_.op = *op;
-    } else if (key == "body") {
-      if (have_body) return duplicate();
-      have_body = true;
-      if (auto ec = raw_text(value, body_text))
-        return fail(std::string(detail::describe_json_error(ec)));
-    } else {
-      return fail(detail::unknown_key_message("", key, top_level_keys));
-    }
+    if (auto ec = std::move(field_result).get(field)) return v.fail_json(ec);
+    if (!v.read_field(field)) return false;
   }
-  if (!detail::at_document_end(doc))
-    return fail(std::string(detail::describe_json_error(simdjson::TRAILING_CONTENT)));
-  if (!have_job_id) return fail("missing key \"jobId\"");
-  if (!have_op) return fail("missing key \"op\"");
-  if (!have_body) return fail("missing key \"body\"");
-
-  // The body is re-parsed on its own against its op's schema (op may come after body).
-  std::size_t body_readable = static_cast<std::size_t>(data + capacity - body_text.data());
-  if (body_text.data() < data || body_text.data() >= data + capacity) body_readable = 0;
-  if (!impl_->body.validate(out.op, body_text, body_readable)) return fail(impl_->body.error());
+  if (!v.check_complete() || !v.check_body()) return false;
 
   out.line = line_number;
-  out.body.assign(body_text);
+  out.body.assign(v.body_text);
   out.fingerprint = fingerprint_of(line_number, out.job_id, out.op, out.body);
   return true;
 }

@@ -11,8 +11,8 @@
 
 namespace jobpatch {
 namespace {
-constexpr std::size_t chunk_bytes = 256 * 1024;
-constexpr std::size_t padding_bytes = 64; // simdjson::SIMDJSON_PADDING
+constexpr std::size_t chunk_bytes = std::size_t{256} * 1024;
+constexpr std::size_t padding_bytes = manifest_padding_bytes;
 
 bool is_blank(std::string_view s) noexcept {
   for (char c : s)

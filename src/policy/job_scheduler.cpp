@@ -1,5 +1,7 @@
 #include <jobpatch/policy/job_scheduler.hpp>
 
+#include "policy/flat_index.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <functional>
@@ -8,13 +10,6 @@
 namespace jobpatch {
 
 namespace {
-std::uint64_t hash_handle(std::uint64_t h) noexcept {
-  // splitmix64 finaliser: engines hand out dense handles, which must not cluster.
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-  return h ^ (h >> 31);
-}
-
 std::uint64_t hash_job(std::string_view id) noexcept { return std::hash<std::string_view>{}(id); }
 
 // Later-due items sink: std heap functions build a max-heap, so "less" means "due later".
@@ -22,53 +17,6 @@ constexpr auto due_later = [](const auto& a, const auto& b) noexcept {
   return a.at != b.at ? a.at > b.at : a.seq > b.seq;
 };
 } // namespace
-
-// --- flat_index -------------------------------------------------------------------------
-
-void job_scheduler::flat_index::reserve(std::size_t count) {
-  std::size_t want = std::bit_ceil(std::max<std::size_t>(16, count * 2));
-  if (want <= cells_.size()) return;
-  std::vector<cell> old = std::move(cells_);
-  cells_.assign(want, cell{0, none});
-  mask_ = want - 1;
-  count_ = 0;
-  for (const cell& c : old)
-    if (c.index != none) insert(c.hash, c.index);
-}
-
-template <class Eq>
-std::uint32_t job_scheduler::flat_index::find(std::uint64_t hash, Eq&& eq) const {
-  if (cells_.empty()) return none;
-  for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-    const cell& c = cells_[i];
-    if (c.index == none) return none;
-    if (c.hash == hash && eq(c.index)) return c.index;
-  }
-}
-
-void job_scheduler::flat_index::insert(std::uint64_t hash, std::uint32_t index) {
-  if ((count_ + 1) * 2 > cells_.size()) reserve(count_ + 1); // load factor <= 1/2
-  std::size_t i = hash & mask_;
-  while (cells_[i].index != none) i = (i + 1) & mask_;
-  cells_[i] = {hash, index};
-  ++count_;
-}
-
-void job_scheduler::flat_index::erase(std::uint64_t hash, std::uint32_t index) {
-  std::size_t i = hash & mask_;
-  while (cells_[i].index != index) i = (i + 1) & mask_; // present by contract
-  // Backward-shift deletion: pull later members of the probe run into the hole so that
-  // lookups never need tombstones.
-  for (std::size_t k = (i + 1) & mask_; cells_[k].index != none; k = (k + 1) & mask_) {
-    std::size_t home = cells_[k].hash & mask_;
-    if (((k - home) & mask_) >= ((k - i) & mask_)) {
-      cells_[i] = cells_[k];
-      i = k;
-    }
-  }
-  cells_[i] = {0, none};
-  --count_;
-}
 
 // --- job_scheduler ----------------------------------------------------------------------
 
@@ -83,8 +31,8 @@ job_scheduler::job_scheduler(std::size_t window) : window_(std::max<std::size_t>
 }
 
 std::uint32_t job_scheduler::entry_of(std::uint64_t handle) const noexcept {
-  return by_handle_.find(hash_handle(handle),
-                         [&](std::uint32_t e) { return entries_[e].handle == handle; });
+  auto it = by_handle_.find(handle);
+  return it == by_handle_.end() ? none : it->second;
 }
 
 std::uint32_t job_scheduler::in_flight_entry(std::uint64_t handle, const char* what) const {
@@ -117,7 +65,6 @@ std::uint32_t job_scheduler::pop_ready() noexcept {
 }
 
 void job_scheduler::push(std::uint64_t handle, std::string_view job_id) {
-  std::uint64_t hh = hash_handle(handle);
   if (entry_of(handle) != none)
     throw std::logic_error("job_scheduler::push: handle " + std::to_string(handle) +
                            " is already held");
@@ -130,7 +77,7 @@ void job_scheduler::push(std::uint64_t handle, std::string_view job_id) {
     entries_.emplace_back();
   }
   entries_[e] = entry{handle, none, none, state::waiting};
-  by_handle_.insert(hh, e);
+  by_handle_.emplace(handle, e);
   ++held_;
 
   std::uint64_t jh = hash_job(job_id);
@@ -184,7 +131,7 @@ void job_scheduler::defer(std::uint64_t handle, clock::time_point ready_at) {
 }
 
 void job_scheduler::release_entry(std::uint32_t e) {
-  by_handle_.erase(hash_handle(entries_[e].handle), e);
+  by_handle_.erase(entries_[e].handle);
   entries_[e].st = state::waiting;
   entries_[e].job = none;
   entries_[e].next = free_entries_;

@@ -131,8 +131,10 @@ axis log_axis(double lo, double hi) {
 // One chart: a plot area with axes and grid; series are appended in data coordinates.
 class svg_chart {
 public:
-  svg_chart(std::string title, axis x, axis y, std::function<std::string(double)> x_label,
-            std::function<std::string(double)> y_label, std::string x_title, std::string y_title)
+  svg_chart(const std::string& title, axis x, axis y,
+            const std::function<std::string(double)>& x_label,
+            const std::function<std::string(double)>& y_label, const std::string& x_title,
+            const std::string& y_title)
       : x_(std::move(x)), y_(std::move(y)) {
     out_ += "<svg class=\"chart\" viewBox=\"0 0 " + number(chart_width, 0) + " " +
             number(chart_height, 0) + "\" role=\"img\" aria-label=\"" + html_escape(title) +
@@ -675,7 +677,7 @@ std::string format_latency(nanoseconds d) {
 
 std::string render_html_report(const html_report_input& in) {
   std::string out;
-  out.reserve(64 * 1024);
+  out.reserve(std::size_t{64} * 1024);
   out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
          "<title>" +

@@ -9,7 +9,7 @@
 
 namespace jobpatch {
 namespace {
-constexpr std::size_t flush_threshold = 64 * 1024;
+constexpr std::size_t flush_threshold = std::size_t{64} * 1024;
 }
 
 file_writer::file_writer(const std::string& path, mode m) : path_(path) {

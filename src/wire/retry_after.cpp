@@ -95,7 +95,8 @@ std::optional<std::int64_t> to_epoch_ms(const civil_time& t) noexcept {
   if (!ymd.ok()) return std::nullopt;
   // Years are 0..9999, so days fit easily and milliseconds stay far from overflow.
   std::int64_t days = std::chrono::sys_days{ymd}.time_since_epoch().count();
-  std::int64_t secs = days * 86400 + t.hour * 3600 + t.minute * 60 + t.second;
+  std::int64_t secs =
+      days * 86400 + std::int64_t{t.hour} * 3600 + std::int64_t{t.minute} * 60 + t.second;
   return secs * 1000;
 }
 

@@ -1,5 +1,6 @@
 #include "child_process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,9 +25,14 @@ child_process::child_process(std::vector<std::string> argv, std::map<std::string
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // The child dies with the test: a test killed by ctest's timeout (or crashing) must not
+    // leave a jobpatch-mock behind. If the test died before prctl took effect, the child
+    // has been reparented already and no signal would come, so it leaves at once.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
     for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     auto redirect = [](const std::string& path, int fd) {
       if (path.empty()) return;
@@ -107,6 +114,17 @@ bool wait_for_file(const std::string& path, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;
+}
+
+std::size_t wait_for_lines(const std::string& path, std::size_t lines, child_process& writer,
+                           std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + slowed(timeout);
+  for (;;) {
+    std::string text = read_file(path);
+    auto held = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    if (held >= lines || !writer.running() || std::chrono::steady_clock::now() > until) return held;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 std::string read_file(const std::string& path) {

@@ -16,7 +16,9 @@ public:
   // (empty: inherited). Throws std::runtime_error if it cannot start.
   child_process(std::vector<std::string> argv, std::map<std::string, std::string> env = {},
                 std::string stdout_path = {}, std::string stderr_path = {});
-  ~child_process(); // SIGKILLs a child still running
+  // SIGKILLs a child still running. A child also gets SIGKILL when the thread that started
+  // it ends (PR_SET_PDEATHSIG), so start children from the test's own thread.
+  ~child_process();
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
 
@@ -63,6 +65,11 @@ std::chrono::milliseconds slowed(std::chrono::milliseconds timeout);
 
 // Waits up to slowed(`timeout`) until `path` exists and is non-empty; false on timeout.
 bool wait_for_file(const std::string& path, std::chrono::milliseconds timeout);
+// Waits up to slowed(`timeout`) until `path` holds at least `lines` whole lines (ending in
+// '\n'), or `writer` has exited; returns how many it holds then. For tests that act at a
+// moment defined by progress ("kill after N records") rather than by a sleep.
+std::size_t wait_for_lines(const std::string& path, std::size_t lines, child_process& writer,
+                           std::chrono::milliseconds timeout);
 std::string read_file(const std::string& path);
 std::vector<std::string> read_lines(const std::string& path);
 void write_file(const std::string& path, const std::string& text);

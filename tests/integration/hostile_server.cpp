@@ -392,6 +392,12 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
     }
     co_return;
   }
+  case hostile_mode::ok: // the well-behaved modes never reach misbehave()
+  case hostile_mode::interim_then_ok:
+  case hostile_mode::no_content:
+  case hostile_mode::late_apply:
+  case hostile_mode::echo_403:
+    co_return;
   }
 }
 

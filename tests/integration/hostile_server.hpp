@@ -36,9 +36,9 @@ struct hostile_server_options {
   // The token exchange: answer i (0-based) has status token_statuses[i], 200 beyond the
   // end. A 200 has token_body with "#" replaced by the answer's number; a 401 quotes the
   // whole request (the API key with it); others carry token_retry_after when non-empty.
-  std::vector<int> token_statuses;
+  std::vector<int> token_statuses{};
   std::string token_body = R"({"token":"t","expiresIn":"3600"})";
-  std::string token_retry_after;
+  std::string token_retry_after{};
 };
 
 class hostile_server {

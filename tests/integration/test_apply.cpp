@@ -177,9 +177,14 @@ TEST_CASE("apply: the rate limit holds at the server: at most rate + burst in an
   INFO(json::serialize(stats));
   MESSAGE("server's busiest second: " << stats["patchesPerSecondPeak"].to_number<std::uint64_t>()
                                       << " PATCHes (--rate 500 --burst 50)");
-  CHECK(stats["patchesPerSecondPeak"].to_number<std::uint64_t>() <= 550);
+  // The sharp check needs no clock but the client's: after the burst of 50, 1,450
+  // requests at 500/s take 2.9 s, and load only lengthens the run.
+  CHECK(seconds > 2.85);
+  // At the server, arrival jitter moves requests across the edges of its one-second
+  // windows: under `stress --cpu 2` 554 were counted in a second. A client without a
+  // limit sends all 1,500 in well under a second.
+  CHECK(stats["patchesPerSecondPeak"].to_number<std::uint64_t>() <= 550 + 55);
   CHECK(stats["patchesPerSecondPeak"].to_number<std::uint64_t>() >= 400); // and it does use it
-  CHECK(seconds > 2.5); // 1,500 requests at 500/s cannot take less than ~2.9 s
 }
 
 TEST_CASE("apply: a self-signed server is refused without --cacert: exit 3 naming the problem") {

@@ -111,7 +111,10 @@ TEST_CASE("bench: a paused server shows in the open-loop p99, not in the service
                       mock.path("bench.err"));
   {
     resume_guard resume{mock.process()};
-    std::this_thread::sleep_for(1s);
+    // The stall starts once the run is under way (50 PATCHes applied), not after a pause a
+    // slow start could outlast; the lower bounds below hold however long it lasts.
+    wait_for_lines(mock.journal(), 50, bench, 30s);
+    REQUIRE(bench.running());
     mock.process().signal(SIGSTOP); // a stalled server: nothing is answered for 1 s
     std::this_thread::sleep_for(1s);
   }
@@ -125,7 +128,8 @@ TEST_CASE("bench: a paused server shows in the open-loop p99, not in the service
   CHECK(number(s["latencyMs"].at("p99")) > 500);
   CHECK(number(s["latencyMs"].at("max")) > 800);
   // The closed-loop view (send to answer) hardly sees it: only the 4 stalled attempts.
-  CHECK(number(s["serviceMs"].at("p90")) < 50);
+  // (Compared with the open-loop tail rather than a fixed bound, which load would move.)
+  CHECK(number(s["serviceMs"].at("p90")) * 5 < number(s["latencyMs"].at("p99")));
   auto late = s["lateStarts"].as_object();
   CHECK(late["count"].as_int64() > 100);
   CHECK(number(late["maxMs"]) > 500);
@@ -149,7 +153,11 @@ TEST_CASE(
   CHECK(s["notSent"].as_int64() == 0);
   CHECK(s["ok"].as_int64() == 400);
   CHECK(s["retries"].as_int64() > 5);
-  CHECK(s["lateStarts"].at("count").as_int64() < 20);
+  // Had each retry slept on its connection, both would sleep most of the run, and
+  // requests would start up to the whole Retry-After (1 s) late. Queued, starts are late
+  // only by what the machine's load adds: a count of them (> 1 ms) depends on load
+  // (39 under ASan on a busy machine), how late they are by far less.
+  CHECK(number(s["lateStarts"].at("maxMs")) < 500);
   // The retried requests waited their Retry-After: it shows in the tail, from intended time.
   CHECK(number(s["latencyMs"].at("max")) > 900);
 }
@@ -165,14 +173,15 @@ TEST_CASE("bench: a pool too small for the rate says so and stops at the end of 
   auto err = read_file(mock.path("bench.err"));
   INFO(err);
   CHECK(code == 1); // scheduled requests were not sent
-  CHECK(took < 3s); // not the 10 s it would take to catch up
+  CHECK(took < 6s); // not the 10 s it would take to catch up (room for a slow machine)
   auto s = read_json(mock.path("s.json"));
   CHECK(s["scheduled"].as_int64() == 100);
   CHECK(s["requests"].as_int64() <= 12);
   CHECK(s["notSent"].as_int64() == 100 - s["requests"].as_int64());
   CHECK(s["lateStarts"].at("count").as_int64() >= s["requests"].as_int64() - 2);
   CHECK(number(s["latencyMs"].at("max")) > 800); // the last one sent was due long before
-  CHECK(number(s["serviceMs"].at("max")) < 500);
+  // Service time (~100 ms) leaves out the wait for the connection: far below latency.
+  CHECK(number(s["serviceMs"].at("max")) * 3 < number(s["latencyMs"].at("max")));
   CHECK(err.find("add --connections") != std::string::npos);
   CHECK(err.find("the duration ended before the pool could start them") != std::string::npos);
 }
@@ -185,7 +194,14 @@ TEST_CASE("bench: the HTML report is well formed and shows the summary's figures
                         mock.path("r.html"), "--summary-json", mock.path("s.json")});
   auto err = read_file(mock.path("bench.err"));
   INFO(err);
-  CHECK(code == 0);
+  auto s = read_json(mock.path("s.json"));
+  // A ramp from 100/s to 300/s over 1 s schedules 200 requests. On a loaded or
+  // instrumented machine the pool may not start them all within the duration (32 were
+  // left under ASan on a busy machine): the report is judged on what the summary says.
+  CHECK(s["scheduled"].as_int64() == 200);
+  auto requests = s["requests"].as_int64();
+  CHECK(requests + s["notSent"].as_int64() == 200);
+  CHECK(code == (requests == 200 ? 0 : 1));
   auto html = read_file(mock.path("r.html"));
   CHECK(check_well_formed(html) == "");
   CHECK(html.starts_with("<!DOCTYPE html>"));
@@ -194,9 +210,6 @@ TEST_CASE("bench: the HTML report is well formed and shows the summary's figures
   CHECK(html.find("http://") == html.find("http://127.0.0.1")); // no other URL: nothing fetched
   CHECK(html.find("<script") == std::string::npos);
   CHECK(html.find(mock_test_key) == std::string::npos);
-  auto s = read_json(mock.path("s.json"));
-  auto requests = s["requests"].as_int64();
-  CHECK(requests == 200); // a ramp from 100/s to 300/s over 1 s: 200 requests
   CHECK(html.find(as_content(std::to_string(requests))) != std::string::npos);
   CHECK(html.find("100/s rising linearly to 300/s") != std::string::npos);
   // The same figures as the summary on stderr, in the same format.

@@ -5,11 +5,11 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <map>
 #include <random>
 #include <set>
-#include <thread>
 
 using namespace jobpatch::test;
 namespace json = boost::json;
@@ -80,17 +80,29 @@ TEST_CASE("resume: kill -9 ten times at random moments, resume, nothing lost or 
   auto manifest = write_numbered_manifest(mock, lines, 2000);
   std::mt19937 rng(20261129);
   std::vector<std::pair<std::set<std::uint64_t>, std::size_t>> kills; // ok lines, journal size
+  std::size_t held = 0;
   for (int round = 0; round < 10; ++round) {
     auto run =
         start_apply(mock, manifest,
                     round == 0 ? std::vector<std::string>{} : std::vector<std::string>{"--resume"});
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 500));
+    // Each kill lands after a random number of new records (1 to 1,500), not after a sleep:
+    // on a busy or instrumented machine a sleep may end before the first record or after
+    // the last, and the kill would prove nothing. At most 15,000 of the 20,000 lines are
+    // recorded before the last kill, so every kill interrupts a run in its middle.
+    std::size_t target = held + 1 + rng() % 1500;
+    held = wait_for_lines(mock.path("results.ndjson"), target, run, std::chrono::seconds(60));
+    REQUIRE_MESSAGE(run.running(), "the run ended before " << target << " records");
+    REQUIRE(held >= target);
     run.signal(SIGKILL);
     CHECK(run.wait(std::chrono::seconds(10)) == 128 + SIGKILL);
     std::set<std::uint64_t> recorded;
     for (auto& [line, n] : ok_lines(mock.path("results.ndjson"))) recorded.insert(line);
-    // Requests the killed run had sent may still be in the mock; let them land first.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Whole records only: the next run cuts a torn last one off.
+    auto text = read_file(mock.path("results.ndjson"));
+    held = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    // The mock journals a PATCH before it answers, so every line recorded ok is in the
+    // journal already; requests still in flight are for lines not recorded, which the
+    // next run may send again.
     kills.emplace_back(std::move(recorded), read_lines(mock.journal()).size());
   }
   auto last = start_apply(mock, manifest, {"--resume", "--summary-json", mock.path("s.json")});
@@ -102,10 +114,8 @@ TEST_CASE("resume: kill -9 ten times at random moments, resume, nothing lost or 
   std::size_t doubled = 0;
   for (auto& [line, n] : ok) doubled += n != 1;
   CHECK(doubled == 0);
-  // The kills must have landed mid-run for the test to mean anything.
-  std::size_t mid_run = 0;
-  for (auto& kill : kills) mid_run += kill.first.size() > 0 && kill.first.size() < lines;
-  CHECK(mid_run >= 5);
+  // Every kill landed mid-run (by construction above): the test means something.
+  for (auto& kill : kills) CHECK((kill.first.size() > 0 && kill.first.size() < lines));
 
   mock.stop();
   auto journal = read_lines(mock.journal());
@@ -141,7 +151,9 @@ TEST_CASE("resume: SIGTERM drains, exits 143 with results and summary, and resum
   mock_process mock({"--latency-ms", "5"}, 2000);
   auto manifest = write_numbered_manifest(mock, 20000, 2000);
   auto run = start_apply(mock, manifest, {"--summary-json", mock.path("s1.json")});
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // Mid-run by construction: after 500 of the 20,000 records, whatever the machine's speed.
+  REQUIRE(wait_for_lines(mock.path("results.ndjson"), 500, run, std::chrono::seconds(60)) >= 500);
+  REQUIRE(run.running());
   run.signal(SIGTERM);
   CHECK(run.wait(std::chrono::seconds(20)) == 143);
   auto first = json::parse(read_file(mock.path("s1.json"))).as_object();

@@ -9,6 +9,11 @@
 
 namespace jobpatch {
 
+// Readable bytes left after every line's text: simdjson's SIMDJSON_PADDING, so lines are
+// parsed in place (a static_assert next to the parsing code keeps the two equal; this
+// header stays free of simdjson.h).
+inline constexpr std::size_t manifest_padding_bytes = 64;
+
 // One physical line of the manifest, without its line end ("\n" or "\r\n").
 struct manifest_line {
   std::uint64_t number = 0;  // 1-based physical line number (blank lines count)

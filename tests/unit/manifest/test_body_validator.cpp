@@ -144,7 +144,7 @@ TEST_CASE("body_validator: jobname") {
         "jobname body must be a JSON string, got object");
   CHECK(check(op_kind::jobname, "42") == "jobname body must be a JSON string, got number 42");
   CHECK(check(op_kind::jobname, R"("a" "b")") ==
-        "jobname: invalid JSON: trailing content after the value");
+        R"(jobname: invalid JSON: unexpected text after the JSON value: "\"b\"")");
   CHECK_FALSE(check(op_kind::jobname, R"("unclosed)").empty());
   CHECK_FALSE(check(op_kind::jobname, R"("bad \q escape")").empty());
 }

@@ -111,3 +111,22 @@ TEST_CASE("line_validator: a bad line leaves no trace in the next one") {
   CHECK(op.body == R"({"app":{"a":[1,2]}})");
   CHECK(validator.error().message.empty());
 }
+
+TEST_CASE("line_validator: text after the JSON value is named as such, with what trails") {
+  const std::string valid = R"({"jobId":"j","op":"jobname","body":"n"})";
+  // simdjson reports these as an unclosed object or array; the value is closed.
+  auto nul = check(valid + std::string(1, '\0'));
+  CHECK_FALSE(nul.ok);
+  CHECK(nul.error.message == R"(invalid JSON: unexpected text after the JSON value: "\u0000")");
+  auto comment = check(valid + " // set by hand");
+  CHECK_FALSE(comment.ok);
+  CHECK(comment.error.message ==
+        R"(invalid JSON: unexpected text after the JSON value: "// set by hand")");
+  auto second = check(valid + " {}");
+  CHECK_FALSE(second.ok);
+  CHECK(second.error.message == R"(invalid JSON: unexpected text after the JSON value: "{}")");
+  // A value that really is unclosed keeps its own message.
+  CHECK(check(R"({"jobId":"j","op":"jobname","body":"n")").error.message ==
+        "invalid JSON: unclosed object or array");
+  CHECK(check(valid + "   ").ok);
+}

@@ -1,0 +1,27 @@
+#pragma once
+// The one UTF-8 validator: results and summaries (json_text), server text shown to a
+// person (response_parser) and manifest jobIds (line_validator) all judge bytes by it.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace jobpatch {
+
+// Length (1-4) of the well-formed UTF-8 sequence that starts at s[i], or 0 when it is not
+// one. Strict, as RFC 3629: no overlong forms, no surrogates (U+D800..U+DFFF), nothing
+// above U+10FFFF, no truncated sequence. Requires i < s.size().
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept;
+
+// The code point of the sequence of `length` (from utf8_sequence_length) at s[i].
+char32_t utf8_code_point(std::string_view s, std::size_t i, std::size_t length) noexcept;
+
+// True when all of `s` is well-formed UTF-8.
+bool is_valid_utf8(std::string_view s) noexcept;
+
+// True for C0 controls, DEL and the C1 range U+0080..U+009F (which holds the 8-bit CSI).
+constexpr bool is_control_code_point(char32_t c) noexcept {
+  return c < 0x20 || (c >= 0x7F && c <= 0x9F);
+}
+
+} // namespace jobpatch
