@@ -42,6 +42,7 @@ struct manifest_input {
   bool stream = false;
   off_t start = 0;
   struct stat st {};
+  const ids_template* ids = nullptr; // --ids: the input is a list of job ids
 
   manifest_input() = default;
   manifest_input(const manifest_input&) = delete;
@@ -53,7 +54,9 @@ struct manifest_input {
   manifest_reader reader(std::size_t max_line_bytes) const {
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (copy < 0) throw std::system_error(errno, std::generic_category(), "cannot dup manifest");
-    return manifest_reader(copy, true, max_line_bytes);
+    manifest_reader r(copy, true, max_line_bytes);
+    if (ids) r.use_ids_template(*ids);
+    return r;
   }
   void rewind() const {
     if (::lseek(fd, start, SEEK_SET) < 0)
@@ -183,8 +186,9 @@ std::string continue_command(int argc, const char* const* argv) {
 
 } // namespace
 
-int run_apply(apply_options options, const std::string& api_key_file,
-              run_monitor::settings monitor_settings, int argc, const char* const* argv) {
+int run_apply(apply_options options, const std::optional<ids_template>& ids,
+              const std::string& api_key_file, run_monitor::settings monitor_settings, int argc,
+              const char* const* argv) {
   if (std::string why = check_descriptors(options.connections); !why.empty()) {
     std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
     return exit_usage;
@@ -202,10 +206,11 @@ int run_apply(apply_options options, const std::string& api_key_file,
   }
   manifest_input in;
   if (!open_manifest(options.manifest, in)) return exit_usage;
+  if (ids) in.ids = &*ids;
 
   // Every output is a file of its own, none is an input, and each can be written: checked
   // before anything is sent, so a typo never costs a run.
-  std::vector<named_file> inputs = {{"manifest", options.manifest, &in.st},
+  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, &in.st},
                                     {"--api-key-file", api_key_file, nullptr}};
   std::vector<named_file> outputs = {{"--results", options.results, nullptr},
                                      {"--failed-out", options.failed_out, nullptr},

@@ -7,16 +7,23 @@
 #include "net/net_errors.hpp"
 
 #include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/report/bench_baseline.hpp>
 #include <jobpatch/report/bench_statistics.hpp>
 #include <jobpatch/report/html_report.hpp>
 #include <jobpatch/results/file_writer.hpp>
+#include <jobpatch/results/result_record.hpp>
+#include <jobpatch/stats/progress_line.hpp>
 #include <jobpatch/version.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <optional>
+#include <sstream>
+#include <stdexcept>
 
 namespace jobpatch::cli {
 namespace {
@@ -26,11 +33,13 @@ using std::chrono::nanoseconds;
 // The manifest's valid updates, at most options.max_lines of them. Prints what is wrong
 // and returns nullopt when a line is invalid (as apply does: nothing is sent).
 std::optional<std::vector<operation>> load_updates(const bench_options& options,
+                                                   const std::optional<ids_template>& ids,
                                                    std::vector<std::string>& notes) {
   line_source::options source_options;
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
-  line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
-                     source_options);
+  manifest_reader reader = manifest_reader::open(options.manifest, source_options.max_line_bytes);
+  if (ids) reader.use_ids_template(*ids);
+  line_source source(std::move(reader), source_options);
   std::vector<operation> ops;
   source_item item;
   invalid_line_printer invalid;
@@ -93,6 +102,40 @@ std::vector<std::pair<std::string, std::string>> settings_of(const bench_options
           {"client", version_text()}};
 }
 
+bench_settings typed_settings_of(const bench_options& options, bool ids, std::size_t lines) {
+  bench_settings s;
+  s.manifest = options.manifest;
+  s.ids = ids;
+  s.updates = lines;
+  s.base_url = options.base_url;
+  s.rate_start = options.rate.start;
+  s.rate_end = options.rate.end;
+  s.duration_seconds = std::chrono::duration<double>(options.duration).count();
+  s.connections = options.connections;
+  s.timeout_seconds = static_cast<double>(options.attempt_timeout.count()) / 1000;
+  s.max_attempts = options.max_attempts;
+  s.tls = options.base_url.starts_with("http://") ? "plain"
+          : options.insecure                      ? "insecure"
+                                                  : "verified";
+  s.client = version_text();
+  return s;
+}
+
+// The --baseline file, read before anything is sent; prints why and returns nullopt when it
+// is not a bench summary.
+std::optional<bench_run_figures> load_baseline(const std::string& path) {
+  try {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::invalid_argument(std::string("cannot read it: ") + std::strerror(errno));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return read_bench_summary(text.str());
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "jobpatch: --baseline %s: %s; nothing was sent\n", path.c_str(), e.what());
+    return std::nullopt;
+  }
+}
+
 std::string utc_now() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
@@ -113,6 +156,8 @@ nanoseconds timeline_bucket(nanoseconds duration) {
 int exit_code_of(const bench_run_info& info, const bench_statistics& stats) {
   if (info.aborted) return exit_aborted;
   if (info.signal) return 128 + info.signal;
+  for (const auto& gate : info.gates)
+    if (!gate.pass) return exit_gate_failed;
   if (stats.failed() || info.not_sent) return exit_some_failed;
   return exit_ok;
 }
@@ -125,7 +170,9 @@ void write_file(const std::string& path, const std::string& text) {
 
 } // namespace
 
-int run_bench_command(bench_options options, const std::string& api_key_file) {
+int run_bench_command(bench_options options, const bench_command_options& extra,
+                      const std::string& api_key_file) {
+  const auto& ids = extra.ids;
   if (std::string why = check_descriptors(options.connections); !why.empty()) {
     std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
     return exit_usage;
@@ -133,17 +180,24 @@ int run_bench_command(bench_options options, const std::string& api_key_file) {
   if (!load_credentials(options.api_key, api_key_file, options.insecure)) return exit_usage;
   warn_if_key_in_clear(options.base_url);
   // The outputs are checked before the benchmark, not found unwritable after it.
-  std::vector<named_file> inputs = {{"manifest", options.manifest, nullptr},
+  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, nullptr},
                                     {"--api-key-file", api_key_file, nullptr}};
   if (options.manifest == "-") inputs.front().path.clear();
+  inputs.push_back({"--baseline", extra.baseline, nullptr});
   std::vector<named_file> outputs = {{"--summary-json", options.summary_json, nullptr},
                                      {"--report", options.report, nullptr}};
   if (std::string why = check_outputs(inputs, outputs); !why.empty()) {
     std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", why.c_str());
     return exit_usage;
   }
+  std::optional<bench_run_figures> baseline;
+  if (!extra.baseline.empty()) {
+    baseline = load_baseline(extra.baseline);
+    if (!baseline) return exit_usage;
+  }
   bench_run_info info;
-  auto ops = load_updates(options, info.notes);
+  info.run_id = make_run_id();
+  auto ops = load_updates(options, ids, info.notes);
   if (!ops) return exit_usage;
   if (ops->empty()) {
     std::fprintf(stderr, "jobpatch: %s holds no updates to send\n", options.manifest.c_str());
@@ -151,21 +205,55 @@ int run_bench_command(bench_options options, const std::string& api_key_file) {
   }
   for (const auto& note : info.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
   info.settings = settings_of(options, ops->size());
+  info.typed_settings = typed_settings_of(options, ids.has_value(), ops->size());
 
   bench_statistics stats(timeline_bucket(options.duration));
+  net::bench_tick on_tick;
+  bool line_shown = false;
+  if (shows_progress(extra.progress))
+    on_tick = [&](const load_schedule& schedule, std::chrono::steady_clock::time_point now) {
+      bench_progress_snapshot p;
+      p.elapsed = now - schedule.start();
+      p.duration = schedule.duration();
+      double seconds = std::chrono::duration<double>(p.elapsed).count();
+      p.achieved_rate = bench_statistics::rate(stats.completed(), seconds);
+      p.intended_rate = bench_statistics::rate(schedule.due_by(now), seconds);
+      p.latency = &stats.latency();
+      p.done = stats.completed();
+      p.errors = stats.failed();
+      std::fputs(format_bench_progress_line(p, terminal_width()).c_str(), stderr);
+      std::fflush(stderr);
+      line_shown = true;
+    };
   try {
-    net::run_bench(options, *ops, stats, info);
+    net::run_bench(options, *ops, stats, info, on_tick);
   } catch (const net::unresolvable_host& e) {
     std::fprintf(stderr, "jobpatch: %s (check --base-url); nothing was sent\n", e.what());
     return exit_aborted;
   }
 
+  if (line_shown) std::fputs(progress_line_clear, stderr);
+  info.gates = stats.evaluate_gates(extra.gates, info);
   int code = exit_code_of(info, stats);
-  std::fputs(stats.summary_text(info).c_str(), stderr);
-  if (!options.summary_json.empty())
-    write_file(options.summary_json, stats.summary_json(info, code));
+  std::string summary_json = stats.summary_json(info, code);
+  std::string summary = stats.summary_text(info);
+  std::optional<html_report_input::baseline_view> comparison;
+  if (baseline) {
+    // This run read back from its own summary JSON: both sides come through one reader.
+    bench_run_figures now = read_bench_summary(summary_json);
+    comparison.emplace();
+    comparison->label = extra.baseline;
+    if (!baseline->run_id.empty()) comparison->label += " (run " + baseline->run_id + ")";
+    comparison->rows = compare_runs(now, *baseline);
+    comparison->curves.emplace_back("all requests", baseline->curve);
+    for (const auto& e : baseline->endpoints) comparison->curves.emplace_back(e.name, e.curve);
+    summary += comparison_text(comparison->rows, comparison->label);
+  }
+  std::fputs(summary.c_str(), stderr);
+  if (!options.summary_json.empty()) write_file(options.summary_json, summary_json);
   if (!options.report.empty()) {
     html_report_input report = stats.report_input(info);
+    report.baseline = std::move(comparison);
     report.generated_at = utc_now();
     write_file(options.report, render_html_report(report));
     std::fprintf(stderr, "report: %s\n", options.report.c_str());

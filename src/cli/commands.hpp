@@ -7,10 +7,14 @@
 #include "net/apply_options.hpp"
 #include "net/bench_options.hpp"
 #include <jobpatch/manifest/line_validator.hpp>
+#include <jobpatch/manifest/manifest_reader.hpp>
+#include <jobpatch/report/bench_gates.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace jobpatch::cli {
 
@@ -21,13 +25,16 @@ inline constexpr int exit_usage = 2;
 inline constexpr int exit_aborted = 3;
 // An output could not be written during the run: sending stopped.
 inline constexpr int exit_output_failed = 4;
+// bench: a --fail-if gate failed.
+inline constexpr int exit_gate_failed = 5;
 
 struct validate_options {
-  std::string manifest;           // path or "-"
-  std::string results;            // NDJSON records of invalid lines; empty = none
-  std::size_t max_line_bytes = 0; // 0 = default
-  std::size_t show_errors = 20;   // how many errors to print on stderr
-  bool force = false;             // overwrite a non-empty --results file
+  std::string manifest;            // path or "-"
+  std::string results;             // NDJSON records of invalid lines; empty = none
+  std::size_t max_line_bytes = 0;  // 0 = default
+  std::size_t show_errors = 20;    // how many errors to print on stderr
+  bool force = false;              // overwrite a non-empty --results file
+  std::optional<ids_template> ids; // --ids: `manifest` is a list of job ids
 };
 
 int run_validate(const validate_options& options);
@@ -48,12 +55,22 @@ private:
 // `options.api_key` is filled here, from `api_key_file` or BYTENITE_API_KEY. `monitor`
 // sets up progress and metrics; its total is filled here when the manifest is counted.
 // `argv` is the command line as typed, from which the command that continues an
-// unfinished run is derived.
-int run_apply(apply_options options, const std::string& api_key_file, run_monitor::settings monitor,
-              int argc, const char* const* argv);
+// unfinished run is derived. With `ids` (--ids), options.manifest is a list of job ids.
+int run_apply(apply_options options, const std::optional<ids_template>& ids,
+              const std::string& api_key_file, run_monitor::settings monitor, int argc,
+              const char* const* argv);
+
+// What bench takes beyond the engine's bench_options.
+struct bench_command_options {
+  std::optional<ids_template> ids; // --ids, as run_apply's
+  std::vector<bench_gate> gates;   // --fail-if, parsed
+  std::string baseline;            // --baseline OLD.json; empty = none
+  progress_mode progress = progress_mode::automatic;
+};
 
 // `jobpatch bench`; `options.api_key` is filled here like run_apply's.
-int run_bench_command(bench_options options, const std::string& api_key_file);
+int run_bench_command(bench_options options, const bench_command_options& extra,
+                      const std::string& api_key_file);
 
 // Reads the API key from `key_file` (warning when others may read it) or, when empty,
 // from BYTENITE_API_KEY; trailing whitespace dropped. Empty when neither holds one.

@@ -3,6 +3,7 @@
 
 #include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
+#include "cli/ids_option.hpp"
 #include "cli/output_guard.hpp"
 #include "cli/shard_option.hpp"
 
@@ -27,6 +28,14 @@ constexpr const char* exit_codes_text =
     "  3    aborted: authentication, TLS, unresolvable host, every attempt failing alike\n"
     "  4    an output could not be written during the run: sending stopped\n"
     "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n";
+constexpr const char* bench_exit_codes_text =
+    "Exit codes:\n"
+    "  0    every scheduled request succeeded and every --fail-if gate passed\n"
+    "  1    some requests failed or were not sent\n"
+    "  2    usage, configuration, invalid manifest, --fail-if or --baseline: nothing was sent\n"
+    "  3    aborted: authentication, TLS, unresolvable host, every attempt failing alike\n"
+    "  5    a --fail-if gate failed (whether or not requests failed)\n"
+    "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n";
 } // namespace
 
 int main(int argc, char** argv) {
@@ -48,8 +57,10 @@ int main(int argc, char** argv) {
 
   validate_options validate;
   auto* validate_cmd = app.add_subcommand("validate", "check a manifest without sending anything");
-  validate_cmd->add_option("manifest", validate.manifest, "NDJSON manifest, or - for stdin")
-      ->required();
+  ids_arguments validate_ids;
+  add_ids_options(
+      *validate_cmd, validate_ids,
+      validate_cmd->add_option("manifest", validate.manifest, "NDJSON manifest, or - for stdin"));
   validate_cmd->add_option("--results", validate.results,
                            "write one NDJSON record per invalid line");
   validate_cmd->add_flag("--force", validate.force, "overwrite an existing --results file");
@@ -67,7 +78,10 @@ int main(int argc, char** argv) {
   double deadline_seconds = 0, grace_seconds = 10, fsync_ms = 100, settle_seconds = -1;
   auto* apply_cmd = app.add_subcommand("apply", "apply a manifest's updates");
   apply_cmd->footer(exit_codes_text);
-  apply_cmd->add_option("manifest", apply.manifest, "NDJSON manifest, or - for stdin")->required();
+  ids_arguments apply_ids;
+  add_ids_options(
+      *apply_cmd, apply_ids,
+      apply_cmd->add_option("manifest", apply.manifest, "NDJSON manifest, or - for stdin"));
   add_connection_options(*apply_cmd, apply_connection);
   apply_cmd->add_option("--rate", apply.rate,
                         "requests per second, retries included (leave out for no limit)");
@@ -126,8 +140,11 @@ int main(int argc, char** argv) {
   auto* bench_cmd = app.add_subcommand(
       "bench", "open-loop benchmark: send the manifest's updates in a cycle at a fixed rate "
                "(no order per job), latency measured from each request's intended send time");
-  bench_cmd->footer(exit_codes_text);
-  bench_cmd->add_option("manifest", bench.manifest, "NDJSON manifest, or - for stdin")->required();
+  bench_cmd->footer(bench_exit_codes_text);
+  ids_arguments bench_ids;
+  add_ids_options(
+      *bench_cmd, bench_ids,
+      bench_cmd->add_option("manifest", bench.manifest, "NDJSON manifest, or - for stdin"));
   bench_cmd
       ->add_option("--rate", bench_rate,
                    "requests per second: R, or A:B for a linear ramp from A to B")
@@ -138,6 +155,24 @@ int main(int argc, char** argv) {
   add_connection_options(*bench_cmd, bench_connection);
   bench_cmd->add_option("--report", bench.report, "write a self-contained HTML report");
   bench_cmd->add_option("--summary-json", bench.summary_json, "write the summary as JSON");
+  std::vector<std::string> fail_if;
+  bench_cmd
+      ->add_option(
+          "--fail-if", fail_if,
+          "exit 5 unless the run meets EXPR (repeatable): [OP:]METRIC CMP VALUE, e.g. p99<250ms, "
+          "p99.9<=1s, errors<0.1%, rate>=0.95, jobname:p99<200ms; METRIC p50 p90 p99 p99.9 p99.99 "
+          "max mean (from intended send time) errors rate")
+      ->allow_extra_args(false);
+  bench_command_options bench_extra;
+  bench_cmd->add_option("--baseline", bench_extra.baseline,
+                        "an earlier run's --summary-json: show this run beside it (text and "
+                        "report)");
+  std::string bench_progress = "auto";
+  bench_cmd
+      ->add_option("--progress", bench_progress,
+                   "progress line on stderr: auto (when a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   bench_cmd->add_option("--max-lines", bench.max_lines, "manifest lines held and cycled through")
       ->check(CLI::Range(1, 10'000'000))
       ->capture_default_str();
@@ -162,8 +197,12 @@ int main(int argc, char** argv) {
       std::printf("%s\n", jobpatch::version_text().c_str());
       return exit_ok;
     }
-    if (validate_cmd->parsed()) return run_validate(validate);
+    if (validate_cmd->parsed()) {
+      validate.ids = resolve_ids(validate_ids, validate.manifest);
+      return run_validate(validate);
+    }
     if (apply_cmd->parsed()) {
+      auto ids = resolve_ids(apply_ids, apply.manifest);
       copy_connection_options(apply_connection, apply);
       if (apply_cmd->count("--rate") && !(apply.rate > 0))
         throw std::invalid_argument("--rate must be more than 0 requests/s (leave it out for "
@@ -187,13 +226,17 @@ int main(int argc, char** argv) {
       if (apply.shard_count > 1)
         monitor.shard =
             std::to_string(apply.shard_index + 1) + "/" + std::to_string(apply.shard_count);
-      return run_apply(apply, apply_connection.api_key_file, std::move(monitor), argc, argv);
+      return run_apply(apply, ids, apply_connection.api_key_file, std::move(monitor), argc, argv);
     }
     if (bench_cmd->parsed()) {
+      bench_extra.ids = resolve_ids(bench_ids, bench.manifest);
+      for (const auto& expression : fail_if)
+        bench_extra.gates.push_back(jobpatch::parse_bench_gate(expression));
+      bench_extra.progress = *parse_progress_mode(bench_progress);
       copy_connection_options(bench_connection, bench);
       bench.rate = jobpatch::parse_rate_spec(bench_rate);
       bench.duration = seconds_option(bench_duration, "--duration");
-      return run_bench_command(bench, bench_connection.api_key_file);
+      return run_bench_command(bench, bench_extra, bench_connection.api_key_file);
     }
     std::fputs(app.help().c_str(), stderr);
     return exit_usage;

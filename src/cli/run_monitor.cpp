@@ -9,13 +9,19 @@
 #include <unistd.h>
 
 namespace jobpatch::cli {
-namespace {
 
 std::size_t terminal_width() {
   winsize size{};
   if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0) return size.ws_col;
   return 0;
 }
+
+bool shows_progress(progress_mode mode) {
+  return mode == progress_mode::always ||
+         (mode == progress_mode::automatic && ::isatty(STDERR_FILENO));
+}
+
+namespace {
 
 metrics_snapshot snapshot_of(const run_statistics& stats) {
   metrics_snapshot m;
@@ -42,9 +48,7 @@ std::optional<progress_mode> parse_progress_mode(const std::string& text) {
 }
 
 run_monitor::run_monitor(settings s, const run_statistics& stats)
-    : settings_(std::move(s)), stats_(stats),
-      show_progress_(settings_.progress == progress_mode::always ||
-                     (settings_.progress == progress_mode::automatic && ::isatty(STDERR_FILENO))),
+    : settings_(std::move(s)), stats_(stats), show_progress_(shows_progress(settings_.progress)),
       start_(clock::now()), last_metrics_(start_), rate_(start_) {
   // A file that says "in progress" from the first second: a scrape can tell a run that
   // is stuck before its first answer from one that never started.

@@ -19,6 +19,10 @@ enum class progress_mode { automatic, always, never };
 
 // Parses "auto", "always" or "never".
 std::optional<progress_mode> parse_progress_mode(const std::string& text);
+// Whether `mode` shows a progress line: always, or auto when stderr is a terminal.
+bool shows_progress(progress_mode mode);
+// Columns of the terminal on stderr; 0 when unknown.
+std::size_t terminal_width();
 
 class run_monitor {
 public:

@@ -33,16 +33,17 @@ int run_validate(const validate_options& options) {
   line_source::options source_options;
   source_options.number_updates = false; // nothing is keyed: no records of valid lines
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
-  line_source source(manifest_reader::open(options.manifest, source_options.max_line_bytes),
-                     source_options);
+  manifest_reader reader = manifest_reader::open(options.manifest, source_options.max_line_bytes);
+  if (options.ids) reader.use_ids_template(*options.ids);
+  line_source source(std::move(reader), source_options);
   // --results follows apply's rules: never the manifest, never earlier results without
   // --force (a later --resume would re-send everything they recorded).
   struct stat manifest_st {};
   bool have_st =
       ::fstat(options.manifest == "-" ? STDIN_FILENO : source.reader().fd(), &manifest_st) == 0;
-  if (std::string why =
-          check_outputs({{"manifest", options.manifest, have_st ? &manifest_st : nullptr}},
-                        {{"--results", options.results, nullptr}});
+  if (std::string why = check_outputs({{options.ids ? "--ids" : "manifest", options.manifest,
+                                        have_st ? &manifest_st : nullptr}},
+                                      {{"--results", options.results, nullptr}});
       !why.empty()) {
     std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
     return exit_usage;

@@ -1,6 +1,7 @@
 #include <jobpatch/manifest/manifest_reader.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <system_error>
 
@@ -44,7 +45,8 @@ manifest_reader::manifest_reader(manifest_reader&& other) noexcept
       buffer_(std::move(other.buffer_)), capacity_(other.capacity_), begin_(other.begin_),
       end_(other.end_), scanned_(other.scanned_), line_number_(other.line_number_),
       bytes_read_(other.bytes_read_), eof_(other.eof_), cancel_(other.cancel_),
-      at_start_(other.at_start_) {
+      at_start_(other.at_start_), ids_(std::move(other.ids_)),
+      ids_line_(std::move(other.ids_line_)) {
   other.fd_ = -1;
 }
 
@@ -130,11 +132,74 @@ bool manifest_reader::next(manifest_line& out) {
     std::string_view text(base + start, line_end - start);
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     if (is_blank(text)) continue;
+    if (ids_) {
+      if (!make_ids_line(text)) continue;
+      // The made line is followed by padding spaces of its own (see make_ids_line).
+      out.text = std::string_view(ids_line_.data(), ids_line_.size() - padding_bytes);
+      out.readable = ids_line_.size();
+      out.oversized = 0;
+      return true;
+    }
     out.text = text;
     out.readable = capacity_ + padding_bytes - start;
     out.oversized = 0;
     return true;
   }
+}
+
+bool manifest_reader::make_ids_line(std::string_view id) {
+  while (!id.empty() && (id.front() == ' ' || id.front() == '\t')) id.remove_prefix(1);
+  while (!id.empty() && (id.back() == ' ' || id.back() == '\t')) id.remove_suffix(1);
+  if (id.empty() || id.front() == '#') return false;
+  ids_line_.clear();
+  ids_line_.reserve(id.size() * 6 + ids_->op.size() + ids_->body.size() + 64 + padding_bytes);
+  ids_line_ += "{\"jobId\":\"";
+  for (unsigned char c : id) {
+    if (c == '"' || c == '\\') {
+      ids_line_ += '\\';
+      ids_line_ += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      // Escaped, not dropped: the validator then refuses the id with this line's number.
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      ids_line_ += escaped;
+    } else {
+      ids_line_ += static_cast<char>(c); // invalid UTF-8 is kept for the validator to see
+    }
+  }
+  ids_line_ += "\",\"op\":\"";
+  ids_line_ += ids_->op;
+  ids_line_ += "\",\"body\":";
+  ids_line_ += ids_->body;
+  ids_line_ += '}';
+  ids_line_.append(padding_bytes, ' '); // the parser may read this far; never past it
+  return true;
+}
+
+std::string ids_body_line(std::string_view body) {
+  std::string out;
+  out.reserve(body.size());
+  bool in_string = false, escaped = false;
+  for (char c : body) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '\n' || c == '\r') {
+      c = ' ';
+    }
+    out += c;
+  }
+  auto first = out.find_first_not_of(" \t");
+  if (first == std::string::npos) return {};
+  out.erase(0, first);
+  out.erase(out.find_last_not_of(" \t") + 1);
+  return out;
 }
 
 } // namespace jobpatch

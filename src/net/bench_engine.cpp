@@ -70,8 +70,8 @@ struct worker_state {
 class bench_engine {
 public:
   bench_engine(const bench_options& options, const std::vector<operation>& ops,
-               bench_statistics& stats, bench_run_info& info)
-      : options_(options), ops_(ops), stats_(stats), info_(info),
+               bench_statistics& stats, bench_run_info& info, bench_tick on_tick)
+      : options_(options), ops_(ops), stats_(stats), info_(info), on_tick_(std::move(on_tick)),
         server_(parse_server_address(options.base_url, !options.insecure, options.network.proxy)),
         builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION,
                  options.network.headers),
@@ -105,11 +105,13 @@ private:
   void stop();
   void abort(std::string reason);
   asio::awaitable<void> watch_signals();
+  asio::awaitable<void> tick(); // calls on_tick_ every 250 ms until the run ends
 
   const bench_options& options_;
   const std::vector<operation>& ops_;
   bench_statistics& stats_;
   bench_run_info& info_;
+  bench_tick on_tick_;
   asio::io_context io_{1};
   server_address server_;
   request_builder builder_;
@@ -316,12 +318,22 @@ asio::awaitable<void> bench_engine::watch_signals() {
   });
 }
 
+asio::awaitable<void> bench_engine::tick() {
+  asio::steady_timer timer(io_);
+  while (!stopping_ && !finished_) {
+    timer.expires_after(std::chrono::milliseconds(250));
+    co_await timer.async_wait(use_tuple);
+    if (schedule_ && !stopping_ && !finished_) on_tick_(*schedule_, clock::now());
+  }
+}
+
 void bench_engine::run() {
   resolve_server(io_.get_executor(), server_);
   if (options_.api_key.empty())
     throw std::runtime_error("no API key: set BYTENITE_API_KEY or pass --api-key-file");
 
   asio::co_spawn(io_, watch_signals(), asio::detached);
+  if (on_tick_) asio::co_spawn(io_, tick(), asio::detached);
   spawn_workers(
       io_, options_.connections, [this] { return worker(); },
       [this](std::string reason) { abort(std::move(reason)); },
@@ -350,11 +362,11 @@ void bench_engine::run() {
 } // namespace
 
 void run_bench(const bench_options& options, const std::vector<operation>& ops,
-               bench_statistics& stats, bench_run_info& info) {
+               bench_statistics& stats, bench_run_info& info, bench_tick on_tick) {
   if (options.connections == 0) throw std::invalid_argument("--connections must be at least 1");
   load_schedule check(options.rate, options.duration, std::chrono::steady_clock::now()); // throws
   (void)check;
-  bench_engine engine(options, ops, stats, info);
+  bench_engine engine(options, ops, stats, info, std::move(on_tick));
   engine.run();
 }
 

@@ -8,6 +8,8 @@
 #include <jobpatch/manifest/operation.hpp>
 #include <jobpatch/report/bench_statistics.hpp>
 
+#include <chrono>
+#include <functional>
 #include <vector>
 
 namespace jobpatch::net {
@@ -17,7 +19,11 @@ namespace jobpatch::net {
 // Everything measured goes to `stats`; `info` receives the scheduled count, wall time and
 // how the run ended (settings are left to the caller). Throws std::runtime_error for
 // setup failures (bad URL, unresolvable host, unreadable CA file) before anything is sent.
+// `on_tick`, when set, is called on the engine's thread about every 250 ms while the
+// schedule runs (stats may be read then), for the progress line.
+using bench_tick =
+    std::function<void(const load_schedule& schedule, std::chrono::steady_clock::time_point now)>;
 void run_bench(const bench_options& options, const std::vector<operation>& ops,
-               bench_statistics& stats, bench_run_info& info);
+               bench_statistics& stats, bench_run_info& info, bench_tick on_tick = {});
 
 } // namespace jobpatch::net

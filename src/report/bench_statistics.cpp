@@ -1,5 +1,6 @@
 #include <jobpatch/report/bench_statistics.hpp>
 
+#include <jobpatch/report/bench_baseline.hpp>
 #include <jobpatch/results/json_text.hpp>
 #include <jobpatch/results/json_writer.hpp>
 
@@ -130,6 +131,50 @@ void bench_statistics::record_operation(op_kind op, bool ok, unsigned attempts, 
   timeline_.record(completed, latency, ok);
 }
 
+std::vector<gate_result> bench_statistics::evaluate_gates(const std::vector<bench_gate>& gates,
+                                                          const bench_run_info& info) const {
+  std::vector<gate_result> out;
+  for (const auto& gate : gates) {
+    gate_figures f{&latency(), ok(), failed(), rate(completed(), info.wall_seconds),
+                   rate(info.scheduled, info.duration_seconds)};
+    if (gate.op) {
+      const auto& s = counts_.op_stats(*gate.op);
+      f.latency = &s.latency;
+      f.ok = s.ok;
+      f.failed = s.failed;
+    }
+    out.push_back(evaluate_gate(gate, f));
+  }
+  return out;
+}
+
+std::string bench_statistics::late_start_text() const {
+  char line[512];
+  std::string out;
+  if (late_) {
+    std::snprintf(line, sizeof line, "%llu of %llu requests started late (max %s, mean %s)",
+                  static_cast<unsigned long long>(late_), static_cast<unsigned long long>(started_),
+                  format_latency(max_lateness()).c_str(), format_latency(mean_lateness()).c_str());
+    out += line;
+    if (late_wakeups_ < late_)
+      out += ": the pool could not keep up (the server slowed down, or there are too few "
+             "connections: add --connections)";
+    if (late_wakeups_) {
+      std::snprintf(line, sizeof line,
+                    "%s%llu of them because the client woke late (max %s): the client machine "
+                    "is short of CPU, so these figures overstate the server's latency",
+                    late_wakeups_ < late_ ? "; " : ": ",
+                    static_cast<unsigned long long>(late_wakeups_),
+                    format_latency(max_wakeup_lateness_).c_str());
+      out += line;
+    }
+  } else if (started_) {
+    out +=
+        "every request started on schedule (within " + format_latency(late_start_threshold) + ")";
+  }
+  return out;
+}
+
 std::string bench_statistics::summary_text(const bench_run_info& info) const {
   char line[512];
   std::string out;
@@ -175,28 +220,7 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
           std::string(wording(static_cast<error_group>(g))) + ": " + std::to_string(groups_[g]);
     }
   if (!errors.empty()) out += "errors by class: " + errors + "\n";
-  if (late_) {
-    std::snprintf(line, sizeof line, "%llu of %llu requests started late (max %s, mean %s)",
-                  static_cast<unsigned long long>(late_), static_cast<unsigned long long>(started_),
-                  format_latency(max_lateness()).c_str(), format_latency(mean_lateness()).c_str());
-    out += line;
-    if (late_wakeups_ < late_)
-      out += ": the pool could not keep up (the server slowed down, or there are too few "
-             "connections: add --connections)";
-    if (late_wakeups_) {
-      std::snprintf(line, sizeof line,
-                    "%s%llu of them because the client woke late (max %s): the client machine "
-                    "is short of CPU, so these figures overstate the server's latency",
-                    late_wakeups_ < late_ ? "; " : ": ",
-                    static_cast<unsigned long long>(late_wakeups_),
-                    format_latency(max_wakeup_lateness_).c_str());
-      out += line;
-    }
-    out += '\n';
-  } else if (started_) {
-    out +=
-        "every request started on schedule (within " + format_latency(late_start_threshold) + ")\n";
-  }
+  if (std::string late = late_start_text(); !late.empty()) out += late + "\n";
   for (const auto& note : info.notes) out += "note: " + note + "\n";
   if (info.not_sent)
     out += std::to_string(info.not_sent) + " of " + std::to_string(info.scheduled) +
@@ -206,15 +230,44 @@ std::string bench_statistics::summary_text(const bench_run_info& info) const {
                 : std::string(": the duration ended before the pool could start them\n"));
   if (info.signal) out += "interrupted by signal " + std::to_string(info.signal) + "\n";
   if (info.aborted) out += "aborted: " + info.abort_reason + "\n";
+  out += gates_text(info.gates);
   return out;
 }
+
+namespace {
+
+void write_curve(json_writer& json, const latency_histogram& h) {
+  percentile_curve curve = make_percentile_curve(h);
+  json.begin_object("percentileCurve").fixed("step", curve.step, 3).begin_array("ms");
+  for (double ms : curve.ms) json.element(ms, 3);
+  json.end_array().end_object();
+}
+
+void write_settings(json_writer& json, const bench_settings& s) {
+  json.begin_object("settings")
+      .string("manifest", s.manifest)
+      .boolean("ids", s.ids)
+      .number("updates", s.updates)
+      .string("baseUrl", s.base_url)
+      .fixed("rate", s.rate_start, 3)
+      .fixed("rateEnd", s.rate_end, 3)
+      .fixed("durationSeconds", s.duration_seconds, 3)
+      .number("connections", s.connections)
+      .fixed("timeoutSeconds", s.timeout_seconds, 3)
+      .number("maxAttempts", s.max_attempts)
+      .string("tls", s.tls)
+      .string("client", s.client)
+      .end_object();
+}
+
+} // namespace
 
 std::string bench_statistics::summary_json(const bench_run_info& info, int exit_code) const {
   std::string out;
   json_writer json(out);
-  json.begin_object()
-      .string("mode", "bench")
-      .number("scheduled", info.scheduled)
+  json.begin_object().string("mode", "bench").integer("summaryVersion", bench_summary_version);
+  if (!info.run_id.empty()) json.string("runId", info.run_id);
+  json.number("scheduled", info.scheduled)
       .number("total", completed())
       .number("requests", completed())
       .number("ok", ok())
@@ -228,6 +281,7 @@ std::string bench_statistics::summary_json(const bench_run_info& info, int exit_
       .fixed("requestsPerSecond", rate(completed(), info.wall_seconds), 1);
   write_latency_json(json, "latencyMs", latency());
   write_latency_json(json, "serviceMs", service_time());
+  write_curve(json, latency());
   json.begin_object("byOp");
   for (std::size_t i = 0; i < op_kind_count; ++i) {
     auto op = static_cast<op_kind>(i);
@@ -239,6 +293,7 @@ std::string bench_statistics::summary_json(const bench_run_info& info, int exit_
         .number("attempts", s.attempts);
     write_latency_json(json, "latencyMs", s.latency);
     write_latency_json(json, "serviceMs", service_time(op));
+    write_curve(json, s.latency);
     json.end_object();
   }
   json.end_object();
@@ -255,10 +310,18 @@ std::string bench_statistics::summary_json(const bench_run_info& info, int exit_
       .number("clientWokeLate", late_wakeups_)
       .fixed("clientWokeLateMaxMs", to_ms(max_wakeup_lateness_), 3)
       .fixed("thresholdMs", to_ms(late_start_threshold), 3)
-      .end_object()
-      .begin_object("settings");
-  for (const auto& [name, value] : info.settings) json.string(name, value);
-  json.end_object();
+      .end_object();
+  write_settings(json, info.typed_settings);
+  json.begin_array("gates");
+  for (const auto& g : info.gates) {
+    json.begin_object().string("expr", g.expression);
+    if (g.actual)
+      json.fixed("actual", *g.actual, 6);
+    else
+      json.null("actual");
+    json.boolean("pass", g.pass).string("measured", g.actual_text).end_object();
+  }
+  json.end_array();
   write_run_end_json(json, info.signal, info.aborted, info.abort_reason, exit_code);
   json.end_object();
   out += '\n';
@@ -276,6 +339,12 @@ html_report_input bench_statistics::report_input(const bench_run_info& info) con
   in.requests = completed();
   in.ok = ok();
   in.failed = failed();
+  in.attempts = attempts();
+  in.retries = retries();
+  in.intended_rate_start = info.typed_settings.rate_start;
+  in.intended_rate_end = info.typed_settings.rate_end;
+  in.duration_seconds = info.duration_seconds;
+  in.late_start_note = late_start_text();
   in.wall_seconds = info.wall_seconds;
   in.requests_per_second = rate(completed(), info.wall_seconds);
   in.latency = &latency();
@@ -292,6 +361,7 @@ html_report_input bench_statistics::report_input(const bench_run_info& info) con
   in.late_requests = late_;
   in.max_lateness = max_lateness();
   in.timeline = &timeline_;
+  in.gates = info.gates;
   return in;
 }
 

@@ -176,7 +176,7 @@ public:
 
   // A line through the points; NaN y values break it into pieces.
   void polyline(const std::vector<std::pair<double, double>>& points, const char* colour,
-                bool dashed = false) {
+                bool dashed = false, bool baseline = false) {
     std::string d;
     bool pen_down = false;
     for (auto [x, y] : points) {
@@ -189,7 +189,8 @@ public:
       pen_down = true;
     }
     if (d.empty()) return;
-    out_ += "<path class=\"series\" d=\"" + d.substr(1) + "\" stroke=\"" + colour + "\"" +
+    out_ += std::string("<path class=\"series") + (baseline ? " baseline" : "") + "\" d=\"" +
+            d.substr(1) + "\" stroke=\"" + colour + "\"" +
             (dashed ? " stroke-dasharray=\"6 4\"" : "") + "></path>";
   }
 
@@ -250,6 +251,8 @@ void summary_section(std::string& out, const html_report_input& in) {
   figure(out, "Requests", with_commas(in.requests));
   figure(out, "OK", with_commas(in.ok), "good");
   figure(out, "Failed", with_commas(in.failed), in.failed ? "bad" : "");
+  figure(out, "Attempts", with_commas(in.attempts));
+  figure(out, "Retries", with_commas(in.retries), in.retries ? "warn" : "");
   figure(out, "Requests/s", number(in.requests_per_second, in.requests_per_second < 100 ? 1 : 0));
   figure(out, "Duration", number(in.wall_seconds, 2) + " s");
   if (in.latency && in.latency->count()) {
@@ -261,7 +264,11 @@ void summary_section(std::string& out, const html_report_input& in) {
   out += "</div>";
   out += "<p class=\"note\">Latency is measured from each request's intended send time, so time "
          "a request spent waiting for the client counts (no coordinated omission).";
-  if (in.late_requests)
+  if (!in.late_start_note.empty()) {
+    // The same words as the text summary on stderr.
+    out += " <strong>" + html_escape(in.late_start_note) + ".</strong>";
+    if (in.late_requests) out += " Late requests were still measured from their intended time.";
+  } else if (in.late_requests)
     out += " <strong>" + with_commas(in.late_requests) +
            " requests started late</strong> (at most " +
            html_escape(format_latency(in.max_lateness)) +
@@ -273,8 +280,40 @@ void summary_section(std::string& out, const html_report_input& in) {
   out += "</p>";
 }
 
+void gates_section(std::string& out, const html_report_input& in) {
+  if (in.gates.empty()) return;
+  std::size_t passed = 0;
+  for (const auto& g : in.gates) passed += g.pass;
+  out += "<h2>Gates (--fail-if)</h2><p class=\"note\">" + std::to_string(passed) + " of " +
+         std::to_string(in.gates.size()) +
+         " passed. Latencies are from the intended send time; errors are failed requests of "
+         "those completed.</p><table class=\"gates\"><thead><tr><th>gate</th><th>measured</th>"
+         "<th>result</th></tr></thead><tbody>";
+  for (const auto& g : in.gates)
+    out += "<tr><th>" + html_escape(g.expression) + "</th><td>" + html_escape(g.actual_text) +
+           "</td><td class=\"" + (g.pass ? "pass\">pass" : "fail\">FAIL") + "</td></tr>";
+  out += "</tbody></table>";
+}
+
+void baseline_section(std::string& out, const html_report_input& in) {
+  if (!in.baseline) return;
+  out += "<h2>Compared with the baseline</h2><p class=\"note\">Baseline: " +
+         html_escape(in.baseline->label) +
+         ". Latencies from the intended send time; a change is relative (%), except error "
+         "rates (percentage points).</p><table class=\"num compare\"><thead><tr><th>metric</th>"
+         "<th>this run</th><th>baseline</th><th>change</th></tr></thead><tbody>";
+  for (const auto& r : in.baseline->rows)
+    out += "<tr><th>" + html_escape(r.metric) + "</th><td>" + html_escape(r.now) + "</td><td>" +
+           html_escape(r.baseline) + "</td><td class=\"" +
+           (r.worse > 0   ? "worse"
+            : r.worse < 0 ? "better"
+                          : "same") +
+           "\">" + html_escape(r.change) + "</td></tr>";
+  out += "</tbody></table>";
+}
+
 void latency_table(std::string& out, const html_report_input& in) {
-  out += "<table class=\"num\"><thead><tr><th>endpoint</th><th>count</th>";
+  out += "<table class=\"num\"><thead><tr><th>endpoint</th><th>requests</th>";
   for (double q : summary_quantiles) out += "<th>" + html_escape(percent_label(q)) + "</th>";
   out += "<th>max</th><th>mean</th></tr></thead><tbody>";
   auto row = [&](std::string_view name, const latency_histogram& h) {
@@ -288,7 +327,7 @@ void latency_table(std::string& out, const html_report_input& in) {
     if (e.latency && e.latency->count()) row(e.name, *e.latency);
   if (in.latency && in.latency->count()) row("all requests", *in.latency);
   if (in.service_time && in.service_time->count())
-    row("service time (per attempt)", *in.service_time);
+    row("service time, per attempt (count: attempts)", *in.service_time);
   out += "</tbody></table>";
 }
 
@@ -304,12 +343,27 @@ void percentile_chart(std::string& out, const html_report_input& in) {
     out += empty_note("No latencies were recorded.");
     return;
   }
+  // The baseline's curve of each endpoint drawn (same colour, dashed).
+  auto baseline_curve = [&](const std::string& name) -> const percentile_curve* {
+    if (!in.baseline) return nullptr;
+    for (const auto& [n, c] : in.baseline->curves)
+      if (n == name && !c.ms.empty()) return &c;
+    return nullptr;
+  };
   std::uint64_t most = 0;
   double lo = INFINITY, hi = 0;
   for (const auto& [name, h] : curves) {
     most = std::max(most, h->count());
     lo = std::min(lo, static_cast<double>(h->min().count()));
     hi = std::max(hi, static_cast<double>(h->max().count()));
+    if (const auto* c = baseline_curve(name)) {
+      for (double ms : c->ms) {
+        lo = std::min(lo, ms * 1e6);
+        hi = std::max(hi, ms * 1e6);
+      }
+      most = std::max<std::uint64_t>(
+          most, static_cast<std::uint64_t>(std::pow(10, c->step * double(c->ms.size() - 1))));
+    }
   }
   // Show the "nines" the data can support: with n samples, 1 - 1/n is the last quantile.
   double x_max = std::clamp(std::ceil(std::log10(static_cast<double>(most))), 2.0, 5.0);
@@ -331,6 +385,15 @@ void percentile_chart(std::string& out, const html_report_input& in) {
     chart.polyline(points, colour, overall);
     entries.emplace_back(name + " (" + with_commas(h->count()) + ")", colour);
     dashed.push_back(overall);
+    if (const auto* c = baseline_curve(name)) {
+      std::vector<std::pair<double, double>> before;
+      for (std::size_t p = 0; p < c->ms.size(); ++p)
+        if (double t = c->step * static_cast<double>(p); t <= x_max + 1e-9)
+          before.emplace_back(t, c->ms[p] * 1e6);
+      chart.polyline(before, colour, true, true);
+      entries.emplace_back(name + ", baseline", colour);
+      dashed.push_back(true);
+    }
   }
   out += chart.finish();
   out += legend(entries, dashed);
@@ -399,7 +462,8 @@ void timeline_charts(std::string& out, const html_report_input& in) {
     double mid, rate, errors, p50, p99;
   };
   std::vector<point> points;
-  double top_rate = 0, lo = INFINITY, hi = 0;
+  bool partial = false;
+  double top_rate = std::max(in.intended_rate_start, in.intended_rate_end), lo = INFINITY, hi = 0;
   for (std::size_t i = 0; i < ts.buckets().size(); ++i) {
     const auto& b = ts.buckets()[i];
     double start = static_cast<double>(ts.bucket_start(i).count()) / 1e9;
@@ -409,13 +473,19 @@ void timeline_charts(std::string& out, const html_report_input& in) {
     if (covered < width_s * 0.25) continue;
     point p{start + covered / 2, static_cast<double>(b.count()) / covered,
             static_cast<double>(b.errors()) / covered, NAN, NAN};
+    // A rate over part of an interval (the run ended inside it) is drawn as a gap, not
+    // as a drop: its latencies are still shown.
+    if (covered < width_s * 0.999) {
+      p.rate = p.errors = NAN;
+      partial = true;
+    }
     if (b.count()) {
       p.p50 = static_cast<double>(b.percentile(0.5).count());
       p.p99 = static_cast<double>(b.percentile(0.99).count());
       lo = std::min(lo, p.p50);
       hi = std::max(hi, p.p99);
     }
-    top_rate = std::max(top_rate, p.rate);
+    if (!std::isnan(p.rate)) top_rate = std::max(top_rate, p.rate);
     points.push_back(p);
   }
   if (points.empty()) {
@@ -446,8 +516,26 @@ void timeline_charts(std::string& out, const html_report_input& in) {
     }
     chart.polyline(rate, palette[0]);
     chart.polyline(errors, palette[5]);
-    out += "<h3>Throughput" + html_escape(bucket_note) + "</h3>" + chart.finish();
-    out += legend({{"completed requests/s", palette[0]}, {"failed requests/s", palette[5]}});
+    bool intended = in.duration_seconds > 0 && in.intended_rate_start > 0;
+    if (intended)
+      chart.polyline({{0, in.intended_rate_start},
+                      {scaled(std::min(in.duration_seconds, end_s)),
+                       in.intended_rate_start + (in.intended_rate_end - in.intended_rate_start) *
+                                                    std::min(1.0, end_s / in.duration_seconds)}},
+                     "#555555", true);
+    out +=
+        "<h3>Throughput by completion time" + html_escape(bucket_note) + "</h3>" + chart.finish();
+    std::vector<std::pair<std::string, const char*>> entries = {
+        {"completed requests/s", palette[0]}, {"failed requests/s", palette[5]}};
+    std::vector<bool> dashed = {false, false};
+    if (intended) {
+      entries.emplace_back("intended rate (the schedule)", "#555555");
+      dashed.push_back(true);
+    }
+    out += legend(entries, dashed);
+    if (partial)
+      out += "<p class=\"note\">The last interval, cut short by the end of the run, is left "
+             "out of the throughput (a rate over part of it would show as a drop).</p>";
   }
   if (hi > 0) {
     svg_chart chart("latency over time", x, log_axis(lo, hi), x_label, latency_tick,
@@ -459,14 +547,19 @@ void timeline_charts(std::string& out, const html_report_input& in) {
     }
     chart.polyline(p50, palette[0]);
     chart.polyline(p99, palette[1]);
-    out += "<h3>Latency" + html_escape(bucket_note) + "</h3>" + chart.finish();
+    out += "<h3>Latency from intended send time, by completion time" + html_escape(bucket_note) +
+           "</h3>" + chart.finish();
     out += legend({{"p50", palette[0]}, {"p99", palette[1]}});
+    out += "<p class=\"note\">Each request's latency from its intended send time (waits and "
+           "retries included, as in the summary), in the interval it completed in; service time "
+           "(send to answer) is in the tables above.</p>";
   }
 }
 
 // (d) Answers by status and failures below HTTP by class: a table and horizontal bars.
 void breakdown_section(std::string& out, const html_report_input& in) {
-  out += "<h2>Answers and errors</h2>";
+  out += "<h2>Answers and errors</h2><p class=\"note\">Counted per attempt: a request that was "
+         "retried counts once for each attempt.</p>";
   struct row {
     std::string label;
     std::uint64_t n;
@@ -512,7 +605,8 @@ void breakdown_section(std::string& out, const html_report_input& in) {
   }
   out += "</svg>";
   out += "<table "
-         "class=\"num\"><thead><tr><th>answer</th><th>count</th><th>share</th></tr></thead><tbody>";
+         "class=\"num\"><thead><tr><th>answer</th><th>attempts</th><th>share</th></tr></thead>"
+         "<tbody>";
   for (const auto& r : rows)
     out += "<tr><th>" + html_escape(r.label) + "</th><td>" + with_commas(r.n) + "</td><td>" +
            number(total ? 100.0 * static_cast<double>(r.n) / static_cast<double>(total) : 0, 2) +
@@ -532,11 +626,13 @@ table.kv th{font-weight:600;color:#444}
 .figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(120px,1fr));gap:8px}
 .figure{border:1px solid #e3e3e3;border-radius:6px;padding:8px 10px}
 .figure .label{color:#666;font-size:12px}.figure .value{font-size:18px;font-weight:600;font-variant-numeric:tabular-nums}
-.figure.good .value{color:#007a5a}.figure.bad .value{color:#c0392b}
+.figure.good .value{color:#007a5a}.figure.warn .value{color:#b36b00}.figure.bad .value{color:#c0392b}
 svg.chart{width:100%;height:auto;display:block}
 svg .plot{fill:#fafafa;stroke:#bbb}svg .grid{stroke:#e4e4e4}
 svg .tick{font-size:12px;fill:#444}svg .axis-title{font-size:13px;fill:#222}
-svg .series{fill:none;stroke-width:2;stroke-linejoin:round}
+svg .series{fill:none;stroke-width:2;stroke-linejoin:round}svg .series.baseline{stroke-width:1.5;opacity:.75}
+td.worse{color:#c0392b;font-weight:600}td.better{color:#007a5a;font-weight:600}
+td.pass{color:#007a5a;font-weight:600}td.fail{color:#c0392b;font-weight:700}
 .legend{display:flex;flex-wrap:wrap;gap:16px;margin:4px 0 8px 78px;font-size:13px}
 .legend i{display:inline-block;width:22px;margin-right:6px;vertical-align:middle}
 )";
@@ -591,6 +687,8 @@ std::string render_html_report(const html_report_input& in) {
     out += "<p class=\"meta\">Generated " + html_escape(in.generated_at) + "</p>";
   settings_section(out, in);
   summary_section(out, in);
+  gates_section(out, in);
+  baseline_section(out, in);
   out += "<h2>Latency by endpoint</h2>";
   latency_table(out, in);
   percentile_chart(out, in);

@@ -16,8 +16,7 @@ void json_writer::member(std::string_view key) {
 }
 
 json_writer& json_writer::begin_object() {
-  if (!has_members_.empty() && has_members_.back()) out_ += ',';
-  if (!has_members_.empty()) has_members_.back() = true;
+  separator();
   out_ += '{';
   has_members_.push_back(false);
   return *this;
@@ -33,6 +32,38 @@ json_writer& json_writer::begin_object(std::string_view key) {
 json_writer& json_writer::end_object() {
   out_ += '}';
   if (!has_members_.empty()) has_members_.pop_back();
+  return *this;
+}
+
+void json_writer::separator() {
+  if (!has_members_.empty()) {
+    if (has_members_.back()) out_ += ',';
+    has_members_.back() = true;
+  }
+}
+
+json_writer& json_writer::begin_array(std::string_view key) {
+  member(key);
+  out_ += '[';
+  has_members_.push_back(false);
+  return *this;
+}
+
+json_writer& json_writer::end_array() {
+  out_ += ']';
+  if (!has_members_.empty()) has_members_.pop_back();
+  return *this;
+}
+
+json_writer& json_writer::element(double v, int decimals) {
+  separator();
+  append_fixed(out_, std::isfinite(v) ? v : 0.0, decimals);
+  return *this;
+}
+
+json_writer& json_writer::null(std::string_view key) {
+  member(key);
+  out_ += "null";
   return *this;
 }
 

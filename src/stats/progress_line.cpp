@@ -42,6 +42,27 @@ struct segment {
   int drop_rank; // dropped in increasing order when the line is too wide; 0 = never
 };
 
+// "\r" + the parts that fit in `room` columns (dropping the lowest ranks first) + "\x1b[K".
+std::string fitted_line(std::vector<segment>& parts, std::size_t room) {
+  auto joined = [&] {
+    std::string s;
+    for (const auto& part : parts) {
+      if (part.drop_rank < 0) continue;
+      if (!s.empty()) s += "  ";
+      s += part.text;
+    }
+    return s;
+  };
+  std::string text = joined();
+  for (int rank = 1; text.size() > room && rank <= 7; ++rank) {
+    for (auto& part : parts)
+      if (part.drop_rank == rank) part.drop_rank = -1;
+    text = joined();
+  }
+  if (text.size() > room) text.resize(room);
+  return "\r" + text + "\x1b[K";
+}
+
 } // namespace
 
 rate_meter::rate_meter(clock::time_point start, std::chrono::nanoseconds window)
@@ -119,23 +140,33 @@ std::string format_progress_line(const progress_snapshot& p, std::size_t termina
     parts.push_back({eta, 7});
   }
 
-  auto joined = [&] {
-    std::string s;
-    for (const auto& part : parts) {
-      if (part.drop_rank < 0) continue;
-      if (!s.empty()) s += "  ";
-      s += part.text;
-    }
-    return s;
+  return fitted_line(parts, room);
+}
+
+std::string format_bench_progress_line(const bench_progress_snapshot& p,
+                                       std::size_t terminal_width) {
+  if (terminal_width == 0) terminal_width = 80;
+  double elapsed = static_cast<double>(p.elapsed.count()) / 1e9;
+  double duration = static_cast<double>(p.duration.count()) / 1e9;
+  std::vector<segment> parts;
+  char buf[96];
+  parts.push_back(
+      {"bench " + clock_time(std::min(elapsed, duration)) + "/" + clock_time(duration), 0});
+  auto per_second = [](double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, v < 10 ? "%.1f/s" : "%.0f/s", v);
+    return std::string(text);
   };
-  std::string text = joined();
-  for (int rank = 1; text.size() > room && rank <= 7; ++rank) {
-    for (auto& part : parts)
-      if (part.drop_rank == rank) part.drop_rank = -1;
-    text = joined();
-  }
-  if (text.size() > room) text.resize(room);
-  return "\r" + text + "\x1b[K";
+  parts.push_back({per_second(p.achieved_rate) + " of " + per_second(p.intended_rate), 0});
+  if (p.latency && p.latency->count() > 0)
+    parts.push_back({"p50 " + short_duration(p.latency->percentile(0.5)) + " p99 " +
+                         short_duration(p.latency->percentile(0.99)),
+                     2});
+  std::snprintf(buf, sizeof buf, "errors %llu", static_cast<unsigned long long>(p.errors));
+  parts.push_back({buf, 3});
+  std::snprintf(buf, sizeof buf, "%llu done", static_cast<unsigned long long>(p.done));
+  parts.push_back({buf, 1});
+  return fitted_line(parts, terminal_width - 1);
 }
 
 } // namespace jobpatch

@@ -247,3 +247,107 @@ TEST_CASE("bench: an unverifiable certificate aborts with exit 3, bad options ex
   CHECK(run_bench(mock, mock.path("bad.ndjson"), {"--rate", "10", "--duration", "1"}) == 2);
   CHECK(read_file(mock.path("bench.err")).find("line 1") != std::string::npos);
 }
+
+TEST_CASE("bench: --fail-if gates are reported everywhere, and a failed one exits 5") {
+  mock_process mock({}, 10);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  // Certain both ways: every answer takes more than a microsecond and less than a minute.
+  std::vector<std::string> args = {
+      "--rate",    "100",     "--duration", "0.5",        "--connections",  "2",
+      "--fail-if", "p99<60s", "--fail-if",  "errors<=0%", "--summary-json", mock.path("pass.json")};
+  int code = run_bench(mock, manifest, args);
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 0);
+  CHECK(err.find("gates: 2 of 2 passed\n  pass  p99<60s: p99 ") != std::string::npos);
+  auto s = read_json(mock.path("pass.json"));
+  REQUIRE(s["gates"].as_array().size() == 2);
+  CHECK(s["gates"].at(0).at("expr").as_string() == "p99<60s");
+  CHECK(s["gates"].at(0).at("pass").as_bool());
+  CHECK(number(s["gates"].at(1).at("actual")) == 0);
+
+  code = run_bench(mock, manifest,
+                   {"--rate", "100", "--duration", "0.5", "--connections", "2", "--fail-if",
+                    "p50<1us", "--fail-if", "configs:errors<50%", "--summary-json",
+                    mock.path("fail.json"), "--report", mock.path("fail.html")});
+  err = read_file(mock.path("bench.err"));
+  CHECK(code == 5);
+  CHECK(err.find("  FAIL  p50<1us: p50 ") != std::string::npos);
+  s = read_json(mock.path("fail.json"));
+  CHECK_FALSE(s["gates"].at(0).at("pass").as_bool());
+  CHECK(s["exitCode"].as_int64() == 5);
+  auto html = read_file(mock.path("fail.html"));
+  CHECK(html.find("<th>p50&lt;1us</th>") != std::string::npos);
+  CHECK(html.find("class=\"fail\">FAIL") != std::string::npos);
+
+  // A gate that does not parse is refused before anything is sent.
+  auto before = mock.journal_records().size();
+  CHECK(run_bench(mock, manifest, {"--rate", "100", "--duration", "0.5", "--fail-if", "p99<1"}) ==
+        2);
+  CHECK(read_file(mock.path("bench.err")).find("a latency needs a unit") != std::string::npos);
+  mock.stop();
+  CHECK(mock.journal_records().size() == before);
+}
+
+TEST_CASE("bench: --progress always draws the live line, erased before the summary") {
+  mock_process mock({}, 10);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  // A second of schedule holds about four ticks of 250 ms: one is enough.
+  CHECK(run_bench(mock, manifest,
+                  {"--rate", "50", "--duration", "1", "--connections", "2", "--progress",
+                   "always"}) == 0);
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  auto line = err.find("\rbench 0:0");
+  REQUIRE(line != std::string::npos);
+  CHECK(err.find("/0:01  ", line) != std::string::npos);
+  CHECK(err.find("/s of ", line) != std::string::npos);
+  CHECK(err.find("errors 0", line) != std::string::npos);
+  // Erased before the summary, which starts on a clean line.
+  CHECK(err.find("\r\x1b[Kbench: ") != std::string::npos);
+
+  // Not a terminal and not asked for: no line.
+  CHECK(run_bench(mock, manifest, {"--rate", "50", "--duration", "0.3"}) == 0);
+  CHECK(read_file(mock.path("bench.err")).find('\r') == std::string::npos);
+}
+
+TEST_CASE("bench: --baseline shows this run beside an earlier one, in text and report") {
+  mock_process mock({}, 10);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  std::vector<std::string> common = {"--rate", "100", "--duration", "0.5", "--connections", "2"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.begin(), common.begin(), common.end());
+    return more;
+  };
+  REQUIRE(run_bench(mock, manifest, with({"--summary-json", mock.path("old.json")})) == 0);
+  auto old = read_json(mock.path("old.json"));
+  CHECK(old["summaryVersion"].as_int64() == 2);
+  CHECK(number(old["settings"].at("rate")) == 100); // typed: numbers, not display text
+  CHECK(old["settings"].at("connections").as_int64() == 2);
+
+  int code = run_bench(
+      mock, manifest, with({"--baseline", mock.path("old.json"), "--report", mock.path("r.html")}));
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 0);
+  auto at = err.find("compared with baseline " + mock.path("old.json") + " (run " +
+                     std::string(old["runId"].as_string()) + "):\n");
+  REQUIRE(at != std::string::npos);
+  CHECK(err.find("\n  p99  ", at) != std::string::npos);
+  CHECK(err.find("\n  errors  ", at) != std::string::npos);
+  CHECK(err.find(" pts\n", at) != std::string::npos);
+  auto html = read_file(mock.path("r.html"));
+  CHECK(html.find("<h2>Compared with the baseline</h2>") != std::string::npos);
+  CHECK(html.find("class=\"series baseline\"") != std::string::npos); // the dashed curves
+  CHECK(html.find(", baseline</span>") != std::string::npos);
+  CHECK(check_well_formed(html) == "");
+
+  // Not a bench summary: refused before anything is sent.
+  auto before = mock.journal_records().size();
+  write_file(mock.path("apply.json"), R"({"total":1,"ok":1})");
+  CHECK(run_bench(mock, manifest, with({"--baseline", mock.path("apply.json")})) == 2);
+  CHECK(read_file(mock.path("bench.err")).find("not a jobpatch bench summary") !=
+        std::string::npos);
+  mock.stop();
+  CHECK(mock.journal_records().size() == before);
+}

@@ -23,6 +23,21 @@ struct manifest_line {
                              // limit; text is empty and the line must be rejected
 };
 
+// `--ids`: an input of job ids, one per line, read as the manifest whose lines are
+// {"jobId":<id>,"op":<op>,"body":<body>}. Surrounding spaces and tabs of an id are trimmed;
+// lines that are then empty or start with '#' are skipped like blank lines (line numbers
+// still count them). The id is JSON-escaped (quote, backslash, control characters) and
+// otherwise kept byte for byte, so the validator judges it as it would a manifest's.
+struct ids_template {
+  std::string op;   // as typed; the validator checks it
+  std::string body; // one JSON value, on one line (see ids_body_line)
+};
+
+// `body` (one JSON value, possibly spread over lines) on one line: line ends outside
+// strings become spaces, surrounding whitespace goes. A line end inside a string is left
+// (it is invalid JSON, which the validator reports).
+std::string ids_body_line(std::string_view body);
+
 // Reads a file descriptor in large chunks and splits it on '\n' itself. Blank lines
 // (only spaces/tabs) are skipped, a UTF-8 BOM at the start is dropped, a final line
 // without newline is returned. Memory is fixed: chunk size + max line size + padding;
@@ -55,6 +70,9 @@ public:
     eof_ = false;
   }
 
+  // Reads the input as a list of job ids (see ids_template) from now on.
+  void use_ids_template(ids_template t) { ids_ = std::make_unique<ids_template>(std::move(t)); }
+
   std::uint64_t bytes_read() const noexcept { return bytes_read_; }
   std::size_t max_line_bytes() const noexcept { return max_line_; }
   int fd() const noexcept { return fd_; }
@@ -62,6 +80,9 @@ public:
 private:
   bool fill(); // reads more input after end_; false at end of input
   bool wait_readable() const;
+  // --ids: `id_line` (one line of the ids input) as a manifest line in ids_line_; false
+  // when the line is a comment or blank.
+  bool make_ids_line(std::string_view id_line);
 
   int fd_;
   bool owns_fd_;
@@ -76,6 +97,8 @@ private:
   bool eof_ = false;
   const std::atomic<bool>* cancel_ = nullptr;
   bool at_start_ = true;
+  std::unique_ptr<ids_template> ids_; // --ids, or null
+  std::string ids_line_;              // the manifest line made of the current id
 };
 
 } // namespace jobpatch

@@ -6,6 +6,7 @@
 // Single-threaded: owned by the engine's thread.
 
 #include <jobpatch/manifest/operation.hpp>
+#include <jobpatch/report/bench_gates.hpp>
 #include <jobpatch/report/html_report.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
@@ -37,9 +38,26 @@ std::optional<error_group> error_group_of(attempt_outcome outcome) noexcept;
 // is timer and scheduling jitter.
 inline constexpr std::chrono::microseconds late_start_threshold{1000};
 
+// The run's settings as typed values, for the summary JSON (runs compare by machine).
+struct bench_settings {
+  std::string manifest; // the path, or "-"
+  bool ids = false;     // the manifest is an --ids list
+  std::uint64_t updates = 0;
+  std::string base_url;
+  double rate_start = 0, rate_end = 0; // requests/s; equal unless a ramp
+  double duration_seconds = 0;
+  unsigned connections = 0;
+  double timeout_seconds = 0;
+  unsigned max_attempts = 0;
+  std::string tls; // "plain", "verified", "insecure"
+  std::string client;
+};
+
 // How the run was set up and how it ended, for the summaries. Never holds secrets.
 struct bench_run_info {
-  std::vector<std::pair<std::string, std::string>> settings; // display order
+  std::vector<std::pair<std::string, std::string>> settings; // display order (report)
+  bench_settings typed_settings;                             // the summary JSON's
+  std::string run_id;
   std::uint64_t scheduled = 0; // requests the schedule holds for the duration
   double duration_seconds = 0; // the schedule's duration
   double wall_seconds = 0;     // from the schedule's start to the last answer
@@ -48,6 +66,7 @@ struct bench_run_info {
   std::string abort_reason;
   int signal = 0; // SIGINT/SIGTERM that stopped the run, or 0
   std::vector<std::string> notes;
+  std::vector<gate_result> gates; // --fail-if, judged after the run (evaluate_gates)
 };
 
 class bench_statistics {
@@ -104,6 +123,15 @@ public:
   static double rate(std::uint64_t n, double seconds) noexcept {
     return seconds > 0 ? static_cast<double>(n) / seconds : 0;
   }
+
+  // Judges each --fail-if gate on this run's figures (an endpoint's when the gate names one).
+  std::vector<gate_result> evaluate_gates(const std::vector<bench_gate>& gates,
+                                          const bench_run_info& info) const;
+
+  // The late-start sentence of the summary ("N of M requests started late (...): the pool
+  // could not keep up ..."), or that every request started on schedule; empty when none
+  // started. The text summary and the HTML report both show it.
+  std::string late_start_text() const;
 
   // The human summary for stderr: a few lines, per endpoint, answers, errors, late starts.
   std::string summary_text(const bench_run_info& info) const;

@@ -3,11 +3,14 @@
 // file with inline CSS and SVG charts drawn here (no scripts, no network), readable in
 // any browser and safe to attach to a ticket. Pure: renders a plain input to a string.
 
+#include <jobpatch/report/bench_baseline.hpp>
+#include <jobpatch/report/bench_gates.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
 #include <jobpatch/stats/time_series.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +36,11 @@ struct html_report_input {
   std::uint64_t requests = 0; // requests completed (ok + failed)
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
+  std::uint64_t attempts = 0; // HTTP attempts, retries included
+  std::uint64_t retries = 0;  // attempts beyond each request's first
+  // The schedule: requests/s at its start and end (equal unless a ramp) over its duration,
+  // drawn in the throughput chart; 0 = not known (not drawn).
+  double intended_rate_start = 0, intended_rate_end = 0, duration_seconds = 0;
   double wall_seconds = 0;
   double requests_per_second = 0;
 
@@ -48,8 +56,22 @@ struct html_report_input {
   // Requests sent later than intended because the client fell behind.
   std::uint64_t late_requests = 0;
   std::chrono::nanoseconds max_lateness{0};
+  // The explanation of late starts as stderr's summary words it (bench_statistics::
+  // late_start_text); when empty, the report words one from the two fields above.
+  std::string late_start_note;
 
   const time_series* timeline = nullptr; // throughput and latency over time
+
+  std::vector<gate_result> gates; // --fail-if verdicts; the section is left out when none
+
+  // --baseline: the comparison table and the baseline's percentile curves, drawn dashed
+  // beside this run's (by endpoint name; "all requests" for the whole run).
+  struct baseline_view {
+    std::string label; // the file, and its run id
+    std::vector<comparison_row> rows;
+    std::vector<std::pair<std::string, percentile_curve>> curves;
+  };
+  std::optional<baseline_view> baseline;
 };
 
 // The whole HTML document.

@@ -21,6 +21,14 @@ public:
   json_writer& begin_object(std::string_view key);
   json_writer& end_object();
 
+  // An array member named `key`; its elements are objects (begin_object() without a key)
+  // or numbers (element()).
+  json_writer& begin_array(std::string_view key);
+  json_writer& end_array();
+  // An array element: `v` with up to `decimals` digits after the point.
+  json_writer& element(double v, int decimals);
+
+  json_writer& null(std::string_view key);
   json_writer& number(std::string_view key, std::uint64_t v);
   json_writer& integer(std::string_view key, std::int64_t v);
   // `v` with up to `decimals` digits after the point (finite; non-finite becomes 0).
@@ -31,7 +39,8 @@ public:
 private:
   void member(std::string_view key); // the comma, the key and its colon
   std::string& out_;
-  std::vector<bool> has_members_; // one per open object
+  void separator();               // the comma before an element of the innermost object or array
+  std::vector<bool> has_members_; // one per open object or array
 };
 
 } // namespace jobpatch

@@ -58,6 +58,22 @@ struct progress_snapshot {
 // The text is ASCII only, so bytes are columns.
 std::string format_progress_line(const progress_snapshot& p, std::size_t terminal_width);
 
+// What bench's progress line shows (`jobpatch bench --progress`).
+struct bench_progress_snapshot {
+  std::chrono::nanoseconds elapsed{0};        // since the schedule started
+  std::chrono::nanoseconds duration{0};       // --duration
+  double achieved_rate = 0;                   // completed requests/s so far
+  double intended_rate = 0;                   // requests due so far / elapsed
+  const latency_histogram* latency = nullptr; // from the intended send time, so far
+  std::uint64_t done = 0;                     // completed requests
+  std::uint64_t errors = 0;                   // failed requests
+};
+
+// "bench 0:12/1:00  198/s of 200/s  p50 1.2ms p99 3.4ms  errors 0  2376 done", fitted to
+// the terminal as format_progress_line does (done, then latency, then errors dropped first).
+std::string format_bench_progress_line(const bench_progress_snapshot& p,
+                                       std::size_t terminal_width);
+
 // Erases the progress line (before printing a message, or at the end).
 inline constexpr const char* progress_line_clear = "\r\x1b[K";
 

@@ -19,7 +19,8 @@ struct read_line {
   std::size_t oversized;
 };
 
-std::vector<read_line> read_all(const std::string& input, std::size_t max_line = 1 << 20) {
+std::vector<read_line> read_all(const std::string& input, std::size_t max_line = 1 << 20,
+                                const ids_template* ids = nullptr) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   pid_t pid = ::fork();
@@ -38,6 +39,7 @@ std::vector<read_line> read_all(const std::string& input, std::size_t max_line =
   }
   ::close(fds[1]);
   manifest_reader reader(fds[0], true, max_line);
+  if (ids) reader.use_ids_template(*ids);
   std::vector<read_line> out;
   manifest_line line;
   while (reader.next(line)) {
@@ -108,4 +110,20 @@ TEST_CASE("manifest_reader: a line exactly at the limit is accepted") {
 
 TEST_CASE("manifest_reader: opening a missing file throws") {
   CHECK_THROWS_AS(manifest_reader::open("/nonexistent/manifest.ndjson"), std::system_error);
+}
+
+TEST_CASE("manifest_reader: --ids turns each id into a manifest line, numbered by the ids file") {
+  ids_template t{"configs", R"({"taskTimeout":600})"};
+  auto lines = read_all("# the jobs\n  job-1 \t\n\n#job-2\njob\"3\\\x01\r\n", 1 << 20, &t);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].number == 2);
+  CHECK(lines[0].text == R"({"jobId":"job-1","op":"configs","body":{"taskTimeout":600}})");
+  CHECK(lines[1].number == 5);
+  CHECK(lines[1].text == R"({"jobId":"job\"3\\\u0001","op":"configs","body":{"taskTimeout":600}})");
+}
+
+TEST_CASE("ids_body_line: line ends outside strings become spaces, the ends are trimmed") {
+  CHECK(ids_body_line(" {\n  \"taskTimeout\": 600\r\n}\n") == R"({   "taskTimeout": 600  })");
+  CHECK(ids_body_line("\"a\\\"\nb\"") == "\"a\\\"\nb\""); // inside a string: left for the validator
+  CHECK(ids_body_line(" \n ").empty());
 }

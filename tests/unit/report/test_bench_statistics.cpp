@@ -88,6 +88,8 @@ TEST_CASE("bench_statistics: operations and attempts per endpoint, summaries agr
   info.duration_seconds = 1;
   info.wall_seconds = 1.5;
   info.settings = {{"rate", "3/s"}};
+  info.typed_settings.rate_start = info.typed_settings.rate_end = 3;
+  info.typed_settings.connections = 2;
   auto doc = json::parse(stats.summary_json(info, 1)).as_object();
   CHECK(doc["requests"].as_int64() == 3);
   CHECK(doc["ok"].as_int64() == 2);
@@ -102,7 +104,11 @@ TEST_CASE("bench_statistics: operations and attempts per endpoint, summaries agr
   CHECK(doc["latencyMs"].at("max").to_number<double>() == doctest::Approx(1000).epsilon(0.01));
   CHECK(doc["byOp"].at("jobname").at("serviceMs").at("count").as_int64() == 2);
   CHECK_FALSE(doc["byOp"].as_object().contains("datasource"));
-  CHECK(doc["settings"].at("rate").as_string() == "3/s");
+  // Typed settings, so that runs compare by machine.
+  CHECK(doc["summaryVersion"].as_int64() == 2);
+  CHECK(doc["settings"].at("rate").to_number<double>() == 3);
+  CHECK(doc["settings"].at("connections").as_int64() == 2);
+  CHECK(doc["percentileCurve"].at("ms").as_array().size() == 41); // 3 requests: up to 99%
   CHECK(doc["exitCode"].as_int64() == 1);
 
   auto text = stats.summary_text(info);

@@ -1,3 +1,4 @@
+#include <jobpatch/report/bench_statistics.hpp>
 #include <jobpatch/report/html_report.hpp>
 
 #include "../../html_well_formed.hpp"
@@ -170,4 +171,44 @@ TEST_CASE("html_report: hostile names are escaped everywhere") {
   CHECK(html.find("<script") == std::string::npos);
   CHECK(html.find("&lt;script&gt;alert(&#39;x&#39;)") != std::string::npos);
   CHECK(html.find("&quot;quoted&quot; &amp; &lt;odd&gt;") != std::string::npos);
+}
+
+TEST_CASE("html_report: retries, attempt counts, the intended rate, and no drop at the end") {
+  sample_run run;
+  run.input.attempts = 24300;
+  run.input.retries = 300;
+  run.input.intended_rate_start = run.input.intended_rate_end = 400;
+  run.input.duration_seconds = 60;
+  run.input.wall_seconds = 60.5; // the last 1 s interval is half covered
+  run.input.late_start_note = "12 of 24000 requests started late (max 3.40 ms, mean 2.00 ms)";
+  std::string html = render_html_report(run.input);
+  CHECK(check_well_formed(html) == "");
+  CHECK(html.find(">Retries</div><div class=\"value\">300<") != std::string::npos);
+  CHECK(html.find(">Attempts</div><div class=\"value\">24,300<") != std::string::npos);
+  CHECK(html.find("<th>answer</th><th>attempts</th>") != std::string::npos);
+  CHECK(html.find("Counted per attempt") != std::string::npos);
+  CHECK(html.find("service time, per attempt (count: attempts)") != std::string::npos);
+  CHECK(html.find("intended rate (the schedule)") != std::string::npos);
+  CHECK(html.find("stroke=\"#555555\" stroke-dasharray") != std::string::npos);
+  CHECK(html.find("Latency from intended send time, by completion time") != std::string::npos);
+  CHECK(html.find("The last interval, cut short by the end of the run") != std::string::npos);
+  // The late-start words are the ones given (the text summary's), not the report's own.
+  CHECK(html.find("<strong>12 of 24000 requests started late (max 3.40 ms, mean 2.00 ms).") !=
+        std::string::npos);
+}
+
+TEST_CASE("html_report: the late-start explanation is the text summary's") {
+  bench_statistics stats(100ms);
+  stats.record_start(5ms);
+  stats.record_start(0ms);
+  stats.record_attempt(op_kind::configs, attempt_outcome::success(200), 1ms);
+  stats.record_operation(op_kind::configs, true, 1, 6ms, 6ms);
+  bench_run_info info;
+  info.scheduled = 2;
+  info.duration_seconds = info.wall_seconds = 1;
+  auto sentence = stats.late_start_text();
+  CHECK(sentence.starts_with("1 of 2 requests started late"));
+  CHECK(stats.summary_text(info).find(sentence + "\n") != std::string::npos);
+  auto html = render_html_report(stats.report_input(info));
+  CHECK(html.find(html_escape(sentence)) != std::string::npos);
 }

@@ -33,3 +33,14 @@ TEST_CASE("json_writer: keys are escaped like strings, an empty document is {}")
   json_writer(out).begin_object().end_object();
   CHECK(out == "{}");
 }
+
+TEST_CASE("json_writer: arrays of objects and of numbers, and null") {
+  std::string out;
+  json_writer json(out);
+  json.begin_object().begin_array("empty").end_array().begin_array("gates");
+  json.begin_object().string("expr", "p99<1s").null("actual").end_object();
+  json.begin_object().boolean("pass", true).end_object();
+  json.end_array().begin_array("ms").element(1.5, 1).element(2, 0).end_array().end_object();
+  CHECK(out ==
+        R"({"empty":[],"gates":[{"expr":"p99<1s","actual":null},{"pass":true}],"ms":[1.5,2]})");
+}

@@ -103,3 +103,23 @@ TEST_CASE("progress_line: narrow terminals drop the least important parts first"
   CHECK(visible(format_progress_line(p, 10)) == "1234/4000");
   CHECK(visible(format_progress_line(p, 0)).size() <= 79);
 }
+
+TEST_CASE("bench progress line: elapsed/total, achieved of intended, percentiles, errors") {
+  latency_histogram h;
+  h.record(std::chrono::milliseconds(2));
+  bench_progress_snapshot p;
+  p.elapsed = std::chrono::seconds(12);
+  p.duration = std::chrono::seconds(60);
+  p.achieved_rate = 198.4;
+  p.intended_rate = 200;
+  p.latency = &h;
+  p.done = 2376;
+  p.errors = 3;
+  CHECK(format_bench_progress_line(p, 120) ==
+        "\rbench 0:12/1:00  198/s of 200/s  p50 2.0ms p99 2.0ms  errors 3  2376 done\x1b[K");
+  // Narrow: the least important parts go first, the rest stays whole.
+  CHECK(format_bench_progress_line(p, 40) == "\rbench 0:12/1:00  198/s of 200/s\x1b[K");
+  // Elapsed never shows past the duration (the last answers come in after it).
+  p.elapsed = std::chrono::seconds(61);
+  CHECK(format_bench_progress_line(p, 120).starts_with("\rbench 1:00/1:00"));
+}
