@@ -29,7 +29,6 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
-#include <unordered_map>
 
 #include <unistd.h>
 
@@ -117,16 +116,9 @@ private:
   // `latency`: first send to final answer; none for a line never sent.
   void finish(std::uint64_t handle, outcome result, const reply_judgement* judgement,
               std::optional<clock::duration> latency);
-  // Fails an update without sending it when an earlier update of its job failed: applying
-  // it would leave the job in a state the manifest never described, and a re-run of the
-  // failed lines (--failed-out, --resume) would then undo it. True when settled.
-  bool settle_if_job_failed(std::uint64_t handle);
-  // A request that timed out, lost its connection or got a gateway's 502/504 may still
-  // reach the server or be applied later (a stalled segment, a proxy that queued it, a
-  // backend still working): the job is "in doubt". Retrying the same
-  // update is harmless, but the job's next update waits until settle time has passed, so
-  // that a late copy lands before it rather than after. True when `handle` was deferred.
-  bool hold_if_job_in_doubt(std::uint64_t handle, clock::time_point now);
+  // Fails an update without sending it: an earlier update of its job failed (line
+  // `failed_line`, 0 when no longer remembered), see job_scheduler::withheld().
+  void withhold(std::uint64_t handle, std::uint64_t failed_line);
   void wake_workers();
   bool all_done() const;
 
@@ -155,9 +147,6 @@ private:
   throttle_monitor throttle_monitor_;
 
   std::deque<slot> slots_; // a deque: growing it never moves a slot
-  std::unordered_map<std::string, std::uint64_t> failed_jobs_;        // job id -> first failed line
-  std::unordered_map<std::string, clock::time_point> in_doubt_until_; // job id -> settle end
-  std::uint64_t held_in_doubt_ = 0; // updates that waited for their job to settle
   std::vector<std::uint64_t> free_slots_;
   std::size_t in_flight_ = 0;
   std::vector<asio::steady_timer*> idle_workers_;
@@ -308,37 +297,20 @@ void engine::wake_workers() {
 
 bool engine::all_done() const { return reader_done_ && scheduler_.empty() && in_flight_ == 0; }
 
-bool engine::settle_if_job_failed(std::uint64_t handle) {
+void engine::withhold(std::uint64_t handle, std::uint64_t failed_line) {
   slot& s = slots_[handle];
-  auto it = failed_jobs_.find(s.op.job_id);
-  if (it == failed_jobs_.end() || s.attempts > 0) return false;
-  s.last_error = "not sent: line " + std::to_string(it->second) +
-                 " of this job failed, and its later updates must not overtake it";
+  s.last_error = failed_line
+                     ? "not sent: line " + std::to_string(failed_line) + " of this job failed"
+                     : std::string("not sent: an earlier line of this job failed");
+  s.last_error += ", and its later updates must not overtake it";
   s.fail_reason = "withheld (an earlier update of the job failed)";
   finish(handle, outcome::failed, nullptr, std::nullopt);
-  return true;
-}
-
-bool engine::hold_if_job_in_doubt(std::uint64_t handle, clock::time_point now) {
-  if (in_doubt_until_.empty()) return false;
-  slot& s = slots_[handle];
-  if (s.attempts > 0) return false; // a retry of the unanswered update itself
-  auto it = in_doubt_until_.find(s.op.job_id);
-  if (it == in_doubt_until_.end()) return false;
-  if (now >= it->second) {
-    in_doubt_until_.erase(it);
-    return false;
-  }
-  ++held_in_doubt_;
-  scheduler_.defer(handle, it->second);
-  return true;
 }
 
 void engine::finish(std::uint64_t handle, outcome result, const reply_judgement* judgement,
                     std::optional<clock::duration> latency) {
   slot& s = slots_[handle];
   s.in_use = false;
-  if (result == outcome::failed) failed_jobs_.try_emplace(s.op.job_id, s.op.line);
   result_record r;
   r.line = s.op.line;
   r.job_id = s.op.job_id;
@@ -362,7 +334,10 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
   stats_.record_outcome(s.op.op, result, s.attempts,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
                             latency.value_or(clock::duration::zero())));
-  if (!finished_) scheduler_.complete(handle);
+  if (!finished_) {
+    if (result == outcome::failed) scheduler_.fail_job(handle, s.op.line);
+    scheduler_.complete(handle);
+  }
   // Give the memory back, not only the count: a slot reused by a small update must not
   // keep a large body's capacity.
   std::string().swap(s.op.body);
@@ -398,7 +373,10 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   auto latency = now - done.first_send;
   done.last_status = j.status; // 0 when no answer this time: an older status would mislead
   if (!j.applied()) done.last_error = j.error;
-  if (j.in_doubt) in_doubt_until_[done.op.job_id] = now + settle_;
+  // The request may still reach the server or be applied later (a stalled segment, a
+  // proxy that queued it, a backend still working): retrying it is harmless, but the
+  // job's next update waits until settle time has passed, so a late copy lands first.
+  if (j.in_doubt) scheduler_.hold_job(handle, now + settle_);
   stats_.record_attempt(done.op.op, j.outcome,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(now - result.sent),
                         connected);
@@ -454,8 +432,12 @@ asio::awaitable<void> engine::worker() {
   asio::steady_timer timer(io_);
   while (!client_.stopping() && !all_done()) {
     std::optional<std::uint64_t> handle = scheduler_.next(clock::now());
-    if (handle && settle_if_job_failed(*handle)) continue;
-    if (handle && hold_if_job_in_doubt(*handle, clock::now())) continue;
+    if (handle) {
+      if (auto failed_line = scheduler_.withheld(*handle)) {
+        withhold(*handle, *failed_line);
+        continue;
+      }
+    }
     if (!handle) {
       auto due = scheduler_.next_due();
       timer.expires_at(due ? *due : clock::time_point::max());
@@ -606,9 +588,9 @@ run_status engine::run() {
   stats_.set_token_exchanges(client_.tokens.exchanges());
   result_.aborted = client_.aborted();
   result_.abort_reason = client_.abort_reason();
-  if (held_in_doubt_)
+  if (scheduler_.settle_waits())
     result_.notes.push_back(
-        std::to_string(held_in_doubt_) +
+        std::to_string(scheduler_.settle_waits()) +
         " updates waited for an unanswered request of their job to settle "
         "(--settle " +
         std::to_string(std::chrono::duration_cast<milliseconds>(settle_).count()) + " ms)");
