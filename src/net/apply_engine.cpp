@@ -105,6 +105,12 @@ private:
   void read_manifest();
   void accept_batch(std::vector<source_item>& batch);
   void release_window(std::size_t n, std::size_t bytes);
+  // Under window_mutex_: the window has drained to its low-water mark (half of it, in
+  // lines and in bytes), so the waiting reader refills it.
+  bool window_drained() const noexcept {
+    return outstanding_ <= window_ / 2 &&
+           (outstanding_ == 0 || outstanding_bytes_ <= window_bytes_ / 2);
+  }
 
   // Workers --------------------------------------------------------------------------
   asio::awaitable<void> worker();
@@ -119,7 +125,10 @@ private:
   // Fails an update without sending it: an earlier update of its job failed (line
   // `failed_line`, 0 when no longer remembered), see job_scheduler::withheld().
   void withhold(std::uint64_t handle, std::uint64_t failed_line);
-  void wake_workers();
+  // Idle workers wait on their own timer in idle_workers_ (the named wait list): one is
+  // woken when there is work for one, all when the run ends.
+  void wake_one();
+  void wake_all();
   bool all_done() const;
 
   // Stopping -------------------------------------------------------------------------
@@ -157,6 +166,7 @@ private:
   std::condition_variable window_cv_;
   std::size_t outstanding_ = 0;
   std::size_t outstanding_bytes_ = 0; // their held_bytes_of(), bounded by window_bytes_
+  bool reader_waiting_ = false;       // for room: notified only once the window has drained
   bool stop_reading_ = false;
   std::atomic<bool> cancel_reading_{false}; // unblocks a reader waiting on a pipe
   bool reader_done_ = false;                // io thread's view: the last batch has been accepted
@@ -192,11 +202,16 @@ void engine::read_manifest() {
           return outstanding_ >= window_ ||
                  (outstanding_ > 0 && outstanding_bytes_ >= window_bytes_);
         };
+        auto drained = [&] { return window_drained(); };
         if (full() && !stop_reading_) {
           lock.unlock();
           hand_over(); // what is batched must flow before we wait for room
           lock.lock();
-          window_cv_.wait(lock, [&] { return !full() || stop_reading_; });
+          // Hysteresis: refill only once the window has drained to half, then in whole
+          // batches, instead of waking for every finished line (a context switch each).
+          reader_waiting_ = true;
+          window_cv_.wait(lock, [&] { return drained() || stop_reading_; });
+          reader_waiting_ = false;
         }
         if (stop_reading_) break;
       }
@@ -216,17 +231,19 @@ void engine::read_manifest() {
   hand_over();
   asio::post(io_, [this] {
     reader_done_ = true;
-    wake_workers();
+    wake_all();
   });
 }
 
 void engine::release_window(std::size_t n, std::size_t bytes) {
+  bool wake_reader;
   {
     std::lock_guard lock(window_mutex_);
     outstanding_ -= n;
     outstanding_bytes_ -= bytes;
+    wake_reader = reader_waiting_ && window_drained();
   }
-  window_cv_.notify_one();
+  if (wake_reader) window_cv_.notify_one();
 }
 
 void engine::accept_batch(std::vector<source_item>& batch) {
@@ -286,13 +303,22 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     scheduler_.push(handle, s.op.job_id);
   }
   if (released) release_window(released, released_bytes);
-  wake_workers();
+  for (std::size_t i = released; i < batch.size() && !idle_workers_.empty(); ++i) wake_one();
+  if (all_done()) wake_all();
 }
 
 // --- workers --------------------------------------------------------------------------
 
-void engine::wake_workers() {
+void engine::wake_one() {
+  if (idle_workers_.empty()) return;
+  asio::steady_timer* timer = idle_workers_.back();
+  idle_workers_.pop_back();
+  timer->cancel();
+}
+
+void engine::wake_all() {
   for (auto* timer : idle_workers_) timer->cancel();
+  idle_workers_.clear();
 }
 
 bool engine::all_done() const { return reader_done_ && scheduler_.empty() && in_flight_ == 0; }
@@ -344,7 +370,9 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
   std::string().swap(s.raw_line);
   free_slots_.push_back(handle);
   release_window(1, s.held_bytes);
-  wake_workers();
+  // The worker that finished takes the job's next update itself; the others need only
+  // hear of the end.
+  if (all_done()) wake_all();
 }
 
 // Why a line still unfinished ends failed when the run stops.
@@ -405,12 +433,12 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   switch (result.decision.kind) {
   case retry_action::retry:
     scheduler_.defer(handle, result.decision.at);
-    wake_workers();
+    wake_one(); // an idle worker sleeping past the retry's time sets its timer again
     break;
   case retry_action::refresh_auth_then_retry:
     done.auth_retried = true;
     scheduler_.defer(handle, now);
-    wake_workers();
+    wake_one();
     break;
   case retry_action::final:
     done.fail_reason = result.fail_reason;
@@ -459,7 +487,7 @@ asio::awaitable<void> engine::worker() {
     co_await attempt(connection, *handle, connected, w);
   }
   client_.remove_connection(&connection);
-  wake_workers();
+  wake_all();
 }
 
 // --- stopping -------------------------------------------------------------------------
@@ -471,7 +499,7 @@ void engine::stop_reading() {
   }
   cancel_reading_ = true;
   window_cv_.notify_all();
-  wake_workers();
+  wake_all();
 }
 
 bool engine::stop_if_output_failed() {
