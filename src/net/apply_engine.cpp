@@ -294,7 +294,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     s.held_bytes = bytes;
     s.op = std::move(item.op);
     s.raw_line = std::move(item.raw_line);
-    s.target = patch_target(client_.server.base_path, s.op.job_id, s.op.op);
+    assign_patch_target(s.target, client_.server.base_path, s.op.job_id, s.op.op);
     s.attempts = 0;
     s.auth_retried = false;
     s.last_status = 0;

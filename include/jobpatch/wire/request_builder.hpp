@@ -15,6 +15,9 @@ void append_encoded_segment(std::string& out, std::string_view job_id);
 
 // "<base_path>/v1/customer/jobs/<encoded id>/<op>"
 std::string patch_target(std::string_view base_path, std::string_view job_id, op_kind op);
+// The same into `out`, reusing its capacity (no allocation once warm).
+void assign_patch_target(std::string& out, std::string_view base_path, std::string_view job_id,
+                         op_kind op);
 
 // Builds requests for one server. Header values are checked once, here: a value holding
 // CR, LF or another control character is refused (std::invalid_argument), so nothing a
