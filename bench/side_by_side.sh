@@ -90,17 +90,23 @@ open(f"{work}/nginx.conf", "w").write(conf)
 PY
 
 # The same N requests for every client.
+# curl's -K: options given before "next" apply to one transfer only (a --data given for
+# every URL without it would accumulate into one ever-growing body).
 python3 - "$work" "$n" "$url" "$body" <<'PY'
 import sys
 work, n, url, body = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+quoted = body.replace('"', '\\"')
 with open(f"{work}/m.ndjson", "w") as m, open(f"{work}/curl.cfg", "w") as c:
     for i in range(1, n + 1):
         job = f"job-{i:07d}"
         m.write(f'{{"jobId":"{job}","op":"configs","body":{body}}}\n')
         c.write(f'url = "{url}/v1/customer/jobs/{job}/configs"\nrequest = "PATCH"\n'
-                f'data = {body!r}\noutput = "/dev/null"\n'.replace("'", '"'))
+                f'data = "{quoted}"\noutput = "/dev/null"\ncacert = "{work}/cert.pem"\n'
+                'header = "Authorization: side-by-side-token"\n'
+                'header = "Content-Type: application/json"\n'
+                'write-out = "%{http_code}\\n"\n'
+                + ("next\n" if i < n else ""))
 PY
-sed -i 's/^data = "\(.*\)"$/data = \1/' "$work/curl.cfg" # the body as written, unquoted JSON
 
 start_nginx() { # cpu-prefix...
   "$@" /usr/sbin/nginx -p "$work" -c "$work/nginx.conf" -e "$work/error.log" &
@@ -129,9 +135,7 @@ measure() {
   # wrk runs for a time: about as long as N requests take it (~30 k/s here).
   wrk) cmd=(env SBS_N="$n" SBS_TOKEN="side-by-side-token" wrk -t1 -c"$connections"
             -d"$(python3 -c "print(max(2, round($n / 30000)))")s" -s "$here/walk.lua" "$url") ;;
-  curl) cmd=(curl -s --parallel --parallel-max "$connections" --cacert "$work/cert.pem"
-             -H "Authorization: side-by-side-token" -H "Content-Type: application/json"
-             -w '%{http_code}\n' -K "$work/curl.cfg") ;;
+  curl) cmd=(curl -s --parallel --parallel-max "$connections" -K "$work/curl.cfg") ;;
   aiohttp) cmd=(/usr/bin/python3 "$here/aiohttp_client.py" "$url" "$work/cert.pem"
                 side-by-side-token "$n" "$connections") ;;
   esac
