@@ -5,17 +5,11 @@
 
 #include "net/apply_engine.hpp"
 
-#include "net/access_token_source.hpp"
+#include "net/attempt_core.hpp"
 #include "net/engine_support.hpp"
-#include "net/http_connection.hpp"
 
-#include <jobpatch/policy/failure_detector.hpp>
 #include <jobpatch/policy/job_scheduler.hpp>
 #include <jobpatch/policy/rate_limiter.hpp>
-#include <jobpatch/policy/retry_policy.hpp>
-#include <jobpatch/wire/request_builder.hpp>
-#include <jobpatch/wire/response_parser.hpp>
-#include <jobpatch/wire/retry_after.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -32,9 +26,9 @@
 #include <csignal>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
-#include <unordered_map>
 
 #include <unistd.h>
 
@@ -55,30 +49,6 @@ constexpr milliseconds default_settle{5000};
 // jitter must not push the server's view of a second over it (at 500/s the margin absorbs
 // 10 ms of jitter; 0.5 % let a server count 551 in a second for --rate 500 --burst 50).
 constexpr double rate_margin = 0.99;
-
-// The byError key of a line that failed for `why` after `last` (an HTTP status named
-// with its reason phrase, so a 404 is told from a 403 at a glance).
-std::string final_reason_key(final_reason why, attempt_outcome last) {
-  if (why != final_reason::not_retryable) return std::string(to_string(why));
-  if (last.cls != error_class::http_status) return std::string(to_string(last.cls));
-  std::string key = "HTTP " + std::to_string(last.status);
-  switch (last.status) {
-  case 400:
-    return key + " Bad Request";
-  case 403:
-    return key + " Forbidden";
-  case 404:
-    return key + " Not Found";
-  case 405:
-    return key + " Method Not Allowed";
-  case 409:
-    return key + " Conflict";
-  case 422:
-    return key + " Unprocessable Content";
-  default:
-    return key;
-  }
-}
 
 // One update held by the engine, from the reader until its final outcome.
 struct slot {
@@ -108,17 +78,10 @@ public:
   engine(const apply_options& options, line_source& source, result_sink& sink,
          run_statistics& stats, const tick_callback& on_tick, milliseconds tick_interval)
       : options_(options), source_(source), sink_(sink), stats_(stats), on_tick_(on_tick),
-        tick_interval_(tick_interval),
-        server_(parse_server_address(options.base_url, !options.insecure, options.network.proxy)),
-        builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION,
-                 options.network.headers),
-        tls_(make_client_tls_context(options.ca_file, !options.insecure, options.network)),
+        tick_interval_(tick_interval), client_(settings_of(options), [this] { stop_reading(); }),
         scheduler_(window_of(options)),
         limiter_(options.rate * rate_margin,
                  options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
-        policy_(make_retry_policy(options.max_attempts)),
-        tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key,
-                options.attempt_timeout),
         flush_timer_(io_), window_(window_of(options)),
         window_bytes_(options.window_bytes ? options.window_bytes : default_window_bytes),
         settle_(options.settle.count() >= 0
@@ -130,6 +93,10 @@ public:
 private:
   // Updates held at once (read ahead, waiting, in flight): enough to keep every
   // connection busy while some jobs wait on their earlier updates.
+  static client_settings settings_of(const apply_options& options) {
+    return {options.base_url,     options.api_key,         options.ca_file, options.insecure,
+            options.max_attempts, options.attempt_timeout, options.network};
+  }
   static std::size_t window_of(const apply_options& options) {
     return options.window ? options.window
                           : std::max<std::size_t>(4096, std::size_t{options.connections} * 64);
@@ -139,35 +106,38 @@ private:
   void read_manifest();
   void accept_batch(std::vector<source_item>& batch);
   void release_window(std::size_t n, std::size_t bytes);
+  // Under window_mutex_: the window has drained to its low-water mark (half of it, in
+  // lines and in bytes), so the waiting reader refills it.
+  bool window_drained() const noexcept {
+    return outstanding_ <= window_ / 2 &&
+           (outstanding_ == 0 || outstanding_bytes_ <= window_bytes_ / 2);
+  }
 
   // Workers --------------------------------------------------------------------------
   asio::awaitable<void> worker();
-  // One attempt of update `handle`; when `connected` is false, `reply` already holds the
-  // connection failure and nothing is sent.
+  // One attempt of update `handle`; when `connected` is false, `w.reply` already holds
+  // the connection failure and nothing is sent.
   asio::awaitable<void> attempt(http_connection& connection, std::uint64_t handle, bool connected,
-                                response_parser& parser, std::string& request, http_reply& reply);
-  // False when the run must stop: no token can be had (then the run is aborted).
-  asio::awaitable<bool> ensure_token();
-  void finish(std::uint64_t handle, outcome result, patch_verdict* verdict, double latency_ms);
+                                worker_buffers& w);
+  // Records the final outcome of `handle`; `judgement` is the last answer's when applied.
+  // `latency`: first send to final answer; none for a line never sent.
+  void finish(std::uint64_t handle, outcome result, const reply_judgement* judgement,
+              std::optional<clock::duration> latency);
+  // Fails an update without sending it: an earlier update of its job failed (line
+  // `failed_line`, 0 when no longer remembered), see job_scheduler::withheld().
+  void withhold(std::uint64_t handle, std::uint64_t failed_line);
+  // Idle workers wait on their own timer in idle_workers_ (the named wait list): one is
+  // woken when there is work for one, all when the run ends.
+  void wake_one();
+  void wake_all();
   // --resume: a line whose last record failed for good (400/403/404) is not sent again;
   // it fails its job here, so the job's later updates are withheld as they were then.
   void settle_failed_before(source_item& item);
-  // Fails an update without sending it when an earlier update of its job failed: applying
-  // it would leave the job in a state the manifest never described, and a re-run of the
-  // failed lines (--failed-out, --resume) would then undo it. True when settled.
-  bool settle_if_job_failed(std::uint64_t handle);
-  // A request that timed out, lost its connection or got a gateway's 502/504 may still
-  // reach the server or be applied later (a stalled segment, a proxy that queued it, a
-  // backend still working): the job is "in doubt". Retrying the same
-  // update is harmless, but the job's next update waits until settle time has passed, so
-  // that a late copy lands before it rather than after. True when `handle` was deferred.
-  bool hold_if_job_in_doubt(std::uint64_t handle, clock::time_point now);
-  void wake_workers();
   bool all_done() const;
 
   // Stopping -------------------------------------------------------------------------
-  void stop();
-  void abort(std::string reason);
+  // Run by client_.stop(): the reader stops and the idle workers look again.
+  void stop_reading();
   // The results file could not be written: stop sending at once (exit 4). What reached
   // the file stays whole; outcomes not yet written are lost and re-run on --resume.
   bool stop_if_output_failed();
@@ -182,25 +152,17 @@ private:
   run_statistics& stats_;
   const tick_callback& on_tick_;
   milliseconds tick_interval_;
-  asio::io_context io_{1};
-  server_address server_;
-  request_builder builder_;
-  asio::ssl::context tls_;
+  client_context client_;
+  asio::io_context& io_ = client_.io;
 
   job_scheduler scheduler_;
   rate_limiter limiter_;
   throttle_monitor throttle_monitor_;
-  retry_policy policy_;
-  failure_detector detector_;
 
   std::deque<slot> slots_; // a deque: growing it never moves a slot
-  std::unordered_map<std::string, std::uint64_t> failed_jobs_;        // job id -> first failed line
-  std::unordered_map<std::string, clock::time_point> in_doubt_until_; // job id -> settle end
-  std::uint64_t held_in_doubt_ = 0; // updates that waited for their job to settle
   std::vector<std::uint64_t> free_slots_;
   std::size_t in_flight_ = 0;
   std::vector<asio::steady_timer*> idle_workers_;
-  std::vector<http_connection*> connections_;
 
   // Reader thread handoff: `outstanding_` counts lines handed over and not yet final.
   std::thread reader_thread_;
@@ -208,12 +170,11 @@ private:
   std::condition_variable window_cv_;
   std::size_t outstanding_ = 0;
   std::size_t outstanding_bytes_ = 0; // their held_bytes_of(), bounded by window_bytes_
+  bool reader_waiting_ = false;       // for room: notified only once the window has drained
   bool stop_reading_ = false;
   std::atomic<bool> cancel_reading_{false}; // unblocks a reader waiting on a pipe
   bool reader_done_ = false;                // io thread's view: the last batch has been accepted
   std::string reader_error_;
-
-  access_token_source tokens_;
 
   asio::steady_timer flush_timer_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
@@ -221,7 +182,6 @@ private:
   std::size_t window_bytes_;
   clock::duration settle_;
   clock::time_point deadline_ = clock::time_point::max();
-  bool stopping_ = false;
   bool finished_ = false;
   run_status result_;
 };
@@ -246,11 +206,16 @@ void engine::read_manifest() {
           return outstanding_ >= window_ ||
                  (outstanding_ > 0 && outstanding_bytes_ >= window_bytes_);
         };
+        auto drained = [&] { return window_drained(); };
         if (full() && !stop_reading_) {
           lock.unlock();
           hand_over(); // what is batched must flow before we wait for room
           lock.lock();
-          window_cv_.wait(lock, [&] { return !full() || stop_reading_; });
+          // Hysteresis: refill only once the window has drained to half, then in whole
+          // batches, instead of waking for every finished line (a context switch each).
+          reader_waiting_ = true;
+          window_cv_.wait(lock, [&] { return drained() || stop_reading_; });
+          reader_waiting_ = false;
         }
         if (stop_reading_) break;
       }
@@ -270,17 +235,19 @@ void engine::read_manifest() {
   hand_over();
   asio::post(io_, [this] {
     reader_done_ = true;
-    wake_workers();
+    wake_all();
   });
 }
 
 void engine::release_window(std::size_t n, std::size_t bytes) {
+  bool wake_reader;
   {
     std::lock_guard lock(window_mutex_);
     outstanding_ -= n;
     outstanding_bytes_ -= bytes;
+    wake_reader = reader_waiting_ && window_drained();
   }
-  window_cv_.notify_one();
+  if (wake_reader) window_cv_.notify_one();
 }
 
 void engine::accept_batch(std::vector<source_item>& batch) {
@@ -293,7 +260,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
       released_bytes += bytes;
       continue;
     }
-    if (stopping_) {
+    if (client_.stopping()) {
       if (item.valid && !item.already_applied) {
         ++result_.not_attempted;
         sink_.record_unsent(item.raw_line);
@@ -332,7 +299,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     s.held_bytes = bytes;
     s.op = std::move(item.op);
     s.raw_line = std::move(item.raw_line);
-    s.target = patch_target(server_.base_path, s.op.job_id, s.op.op);
+    assign_patch_target(s.target, client_.server.base_path, s.op.job_id, s.op.op);
     s.attempts = 0;
     s.auth_retried = false;
     s.last_status = 0;
@@ -342,65 +309,49 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     scheduler_.push(handle, s.op.job_id);
   }
   if (released) release_window(released, released_bytes);
-  wake_workers();
+  for (std::size_t i = released; i < batch.size() && !idle_workers_.empty(); ++i) wake_one();
+  if (all_done()) wake_all();
 }
 
 // --- workers --------------------------------------------------------------------------
 
-void engine::wake_workers() {
+void engine::wake_one() {
+  if (idle_workers_.empty()) return;
+  asio::steady_timer* timer = idle_workers_.back();
+  idle_workers_.pop_back();
+  timer->cancel();
+}
+
+void engine::wake_all() {
   for (auto* timer : idle_workers_) timer->cancel();
+  idle_workers_.clear();
 }
 
 bool engine::all_done() const { return reader_done_ && scheduler_.empty() && in_flight_ == 0; }
 
-asio::awaitable<bool> engine::ensure_token() {
-  bool held = co_await tokens_.ensure();
-  if (!held && !tokens_.failure().empty()) abort(tokens_.failure());
-  co_return held;
-}
-
-bool engine::settle_if_job_failed(std::uint64_t handle) {
+void engine::withhold(std::uint64_t handle, std::uint64_t failed_line) {
   slot& s = slots_[handle];
-  auto it = failed_jobs_.find(s.op.job_id);
-  if (it == failed_jobs_.end() || s.attempts > 0) return false;
-  s.last_error = "not sent: line " + std::to_string(it->second) +
-                 " of this job failed, and its later updates must not overtake it";
+  s.last_error = failed_line
+                     ? "not sent: line " + std::to_string(failed_line) + " of this job failed"
+                     : std::string("not sent: an earlier line of this job failed");
+  s.last_error += ", and its later updates must not overtake it";
   s.fail_reason = "withheld (an earlier update of the job failed)";
-  finish(handle, outcome::failed, nullptr, -1);
-  return true;
+  finish(handle, outcome::failed, nullptr, std::nullopt);
 }
 
 void engine::settle_failed_before(source_item& item) {
-  failed_jobs_.try_emplace(item.op.job_id, item.op.line);
+  scheduler_.fail_job(item.op.job_id, item.op.line);
   stats_.record_outcome(item.op.op, outcome::failed, 0, {});
-  stats_.record_failure_reason(
-      "earlier run: " +
-      final_reason_key(final_reason::not_retryable, attempt_outcome::http(item.failed_before)));
+  stats_.record_failure_reason("earlier run: " + http_status_key(item.failed_before));
   stats_.record_failed_earlier();
   // Its record from the earlier run stands; --failed-out lists it with this run's failures.
   sink_.record_unsent(item.raw_line);
 }
 
-bool engine::hold_if_job_in_doubt(std::uint64_t handle, clock::time_point now) {
-  if (in_doubt_until_.empty()) return false;
-  slot& s = slots_[handle];
-  if (s.attempts > 0) return false; // a retry of the unanswered update itself
-  auto it = in_doubt_until_.find(s.op.job_id);
-  if (it == in_doubt_until_.end()) return false;
-  if (now >= it->second) {
-    in_doubt_until_.erase(it);
-    return false;
-  }
-  ++held_in_doubt_;
-  scheduler_.defer(handle, it->second);
-  return true;
-}
-
-void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict,
-                    double latency_ms) {
+void engine::finish(std::uint64_t handle, outcome result, const reply_judgement* judgement,
+                    std::optional<clock::duration> latency) {
   slot& s = slots_[handle];
   s.in_use = false;
-  if (result == outcome::failed) failed_jobs_.try_emplace(s.op.job_id, s.op.line);
   result_record r;
   r.line = s.op.line;
   r.job_id = s.op.job_id;
@@ -409,11 +360,11 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
   r.result = result;
   r.status = s.last_status;
   r.attempts = s.attempts;
-  r.latency_ms = latency_ms;
+  if (latency) r.latency_ms = std::chrono::duration<double, std::milli>(*latency).count();
   r.fingerprint = s.op.fingerprint;
-  if (verdict && result == outcome::ok) {
-    r.verified = verdict->verified;
-    r.state = verdict->state;
+  if (judgement && result == outcome::ok) {
+    r.verified = judgement->verified;
+    r.state = judgement->state;
   }
   if (result != outcome::ok) r.error = s.last_error;
   if (result == outcome::failed)
@@ -429,151 +380,117 @@ void engine::finish(std::uint64_t handle, outcome result, patch_verdict* verdict
   stop_if_output_failed();
   stats_.record_outcome(s.op.op, result, s.attempts,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::duration<double, std::milli>(latency_ms)));
-  if (!finished_) scheduler_.complete(handle);
+                            latency.value_or(clock::duration::zero())));
+  if (!finished_) {
+    if (result == outcome::failed) scheduler_.fail_job(handle, s.op.line);
+    scheduler_.complete(handle);
+  }
   // Give the memory back, not only the count: a slot reused by a small update must not
   // keep a large body's capacity.
   std::string().swap(s.op.body);
   std::string().swap(s.raw_line);
   free_slots_.push_back(handle);
   release_window(1, s.held_bytes);
-  wake_workers();
+  // The worker that finished takes the job's next update itself; the others need only
+  // hear of the end.
+  if (all_done()) wake_all();
+}
+
+// Why a line still unfinished ends failed when the run stops.
+std::string_view stop_reason(bool aborted, bool deadline) {
+  return aborted ? "run aborted" : deadline ? "deadline reached" : "interrupted";
 }
 
 asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t handle,
-                                      bool connected, response_parser& parser, std::string& request,
-                                      http_reply& reply) {
+                                      bool connected, worker_buffers& w) {
   slot& s = slots_[handle];
   if (s.attempts == 0) s.first_send = clock::now();
   ++s.attempts;
-  s.token_generation = tokens_.generation();
-  request.clear();
-  builder_.append_patch(request, s.target, tokens_.token(), s.op.body);
-
-  auto sent = clock::now();
-  if (connected) {
-    ++in_flight_;
-    co_await connection.exchange(request, options_.attempt_timeout, reply);
-    --in_flight_;
-  }
-  auto now = clock::now();
+  attempt_request in;
+  in.op = &s.op;
+  in.target = s.target;
+  in.attempt = s.attempts;
+  in.auth_refreshed = s.auth_retried;
+  in.deadline = deadline_;
+  if (connected) ++in_flight_;
+  attempt_result result;
+  co_await client_.attempt(connection, connected, in, w, result);
+  if (connected) --in_flight_;
   slot& done = slots_[handle]; // slots_ may have grown meanwhile
-  auto service = now - sent;
-  double latency_ms = std::chrono::duration<double, std::milli>(now - done.first_send).count();
-
-  attempt_outcome outcome = reply.outcome;
-  patch_verdict verdict;
-  bool wrong_job = false;
-  if (outcome.cls == error_class::none) {
-    done.last_status = reply.status;
-    if (reply.status == 204) {
-      // No Content: the server says it applied the update but shows nothing to check it
-      // against (the API documents a 200 with the job). Recorded ok, "verified": false.
-      outcome = attempt_outcome::success(reply.status);
-      verdict.job_matches = true;
-      verdict.verified = false;
-    } else if (reply.status >= 200 && reply.status < 300) {
-      outcome = attempt_outcome::success(reply.status);
-      if (!parser.check_patch(done.op, reply.body, 0, verdict)) {
-        // Most likely cut short; the PATCH sets absolute values, so trying again is safe.
-        outcome = attempt_outcome::failure(error_class::malformed_response);
-        done.last_error = tokens_.scrubber().scrub(verdict.error);
-      } else if (!verdict.job_matches) {
-        wrong_job = true;
-        done.last_error = tokens_.scrubber().scrub(verdict.error);
-      }
-      tokens_.scrubber().scrub_in_place(verdict.state);
-    } else {
-      outcome = attempt_outcome::http(reply.status);
-      // Server text is scrubbed where it enters: an error body may quote the request,
-      // its Authorization header (the token) included.
-      std::string text = tokens_.scrubber().scrub(parser.error_text(reply.body));
-      done.last_error = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
-      // A gateway's 502/504 says nothing of the backend, which may still apply the request.
-      if (reply.status == 502 || reply.status == 504)
-        in_doubt_until_[done.op.job_id] = now + settle_;
-    }
-  } else {
-    done.last_status = 0; // no answer this time; an older status would mislead
-    done.last_error = tokens_.scrubber().scrub(reply.detail);
-    // Once the request was fully written the server may have it, whatever ended the
-    // attempt (a timeout, a reset, a kept-alive connection closed before any answer).
-    if (connected && reply.request_written) in_doubt_until_[done.op.job_id] = now + settle_;
-  }
-  stats_.record_attempt(done.op.op, outcome,
-                        std::chrono::duration_cast<std::chrono::nanoseconds>(service), connected);
-  // A 401 after a token refresh means the key itself is no longer accepted.
-  bool auth_rejected =
-      outcome.cls == error_class::http_status && outcome.status == 401 && done.auth_retried;
-  if (detector_.record(auth_rejected ? attempt_outcome::failure(error_class::auth_failed) : outcome,
-                       now))
-    abort(detector_.message());
-  bool throttled =
-      outcome.cls == error_class::http_status && (outcome.status == 429 || outcome.status == 503);
+  const reply_judgement& j = w.judgement;
+  auto now = result.answered;
+  auto latency = now - done.first_send;
+  done.last_status = j.status; // 0 when no answer this time: an older status would mislead
+  if (!j.applied()) done.last_error = j.error;
+  // The request may still reach the server or be applied later (a stalled segment, a
+  // proxy that queued it, a backend still working): retrying it is harmless, but the
+  // job's next update waits until settle time has passed, so a late copy lands first.
+  if (j.in_doubt) scheduler_.hold_job(handle, now + settle_);
+  stats_.record_attempt(done.op.op, j.outcome,
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(now - result.sent),
+                        connected);
+  bool throttled = j.outcome.cls == error_class::http_status &&
+                   (j.outcome.status == 429 || j.outcome.status == 503);
   if (throttle_monitor_.record(throttled, now))
     limiter_.on_throttled(now);
   else if (!throttled)
     limiter_.on_success(now);
 
-  // Every attempt goes to the policy, successes too: its retry budget counts requests.
-  attempt_report report;
-  report.outcome = outcome;
-  report.attempt = done.attempts;
-  report.auth_refreshed = done.auth_retried;
-  if (!reply.retry_after.empty())
-    report.retry_after = parse_retry_after(reply.retry_after, std::chrono::system_clock::now());
-  auto decision = policy_.decide(report, now, deadline_);
-  if (outcome.ok()) {
-    if (wrong_job) done.fail_reason = "answer names another job";
-    finish(handle, wrong_job ? outcome::failed : outcome::ok, &verdict, latency_ms);
+  if (j.applied()) {
+    finish(handle, outcome::ok, &j, latency);
     co_return;
   }
-  if (stopping_) {
-    if (result_.aborted) done.last_error += " (run aborted)";
-    done.fail_reason = result_.aborted             ? "run aborted"
-                       : result_.deadline_exceeded ? "deadline reached"
-                                                   : "interrupted";
-    finish(handle, outcome::failed, nullptr, latency_ms);
+  if (j.verdict == reply_verdict::final_fail) {
+    done.fail_reason = result.fail_reason;
+    finish(handle, outcome::failed, nullptr, latency);
     co_return;
   }
-  switch (decision.kind) {
+  if (client_.stopping()) {
+    if (client_.aborted()) done.last_error += " (run aborted)";
+    done.fail_reason = stop_reason(client_.aborted(), result_.deadline_exceeded);
+    finish(handle, outcome::failed, nullptr, latency);
+    co_return;
+  }
+  switch (result.decision.kind) {
   case retry_action::retry:
-    scheduler_.defer(handle, decision.at);
-    wake_workers();
+    scheduler_.defer(handle, result.decision.at);
+    wake_one(); // an idle worker sleeping past the retry's time sets its timer again
     break;
   case retry_action::refresh_auth_then_retry:
     done.auth_retried = true;
-    tokens_.invalidate(done.token_generation);
     scheduler_.defer(handle, now);
-    wake_workers();
+    wake_one();
     break;
   case retry_action::final:
-    done.fail_reason = final_reason_key(decision.reason, outcome);
-    if (decision.reason == final_reason::not_retryable && outcome.cls == error_class::http_status &&
-        resume_state::is_permanent_failure(outcome.status))
+    done.fail_reason = result.fail_reason;
+    if (result.decision.reason == final_reason::not_retryable &&
+        j.outcome.cls == error_class::http_status &&
+        resume_state::is_permanent_failure(j.outcome.status))
       stats_.record_failed_for_good();
-    if (decision.reason != final_reason::not_retryable &&
-        decision.reason != final_reason::succeeded) {
+    if (result.decision.reason != final_reason::not_retryable &&
+        result.decision.reason != final_reason::succeeded) {
       done.last_error += " (";
-      done.last_error += to_string(decision.reason);
+      done.last_error += to_string(result.decision.reason);
       done.last_error += ')';
     }
-    finish(handle, outcome::failed, nullptr, latency_ms);
+    finish(handle, outcome::failed, nullptr, latency);
     break;
   }
 }
 
 asio::awaitable<void> engine::worker() {
-  http_connection connection(io_.get_executor(), &tls_, server_);
-  connections_.push_back(&connection);
-  response_parser parser;
-  std::string request;
-  http_reply reply;
+  http_connection connection(io_.get_executor(), &client_.tls, client_.server);
+  client_.add_connection(&connection);
+  worker_buffers w;
   asio::steady_timer timer(io_);
-  while (!stopping_ && !all_done()) {
+  while (!client_.stopping() && !all_done()) {
     std::optional<std::uint64_t> handle = scheduler_.next(clock::now());
-    if (handle && settle_if_job_failed(*handle)) continue;
-    if (handle && hold_if_job_in_doubt(*handle, clock::now())) continue;
+    if (handle) {
+      if (auto failed_line = scheduler_.withheld(*handle)) {
+        withhold(*handle, *failed_line);
+        continue;
+      }
+    }
     if (!handle) {
       auto due = scheduler_.next_due();
       timer.expires_at(due ? *due : clock::time_point::max());
@@ -582,53 +499,41 @@ asio::awaitable<void> engine::worker() {
       std::erase(idle_workers_, &timer);
       continue;
     }
-    bool have_token = co_await ensure_token();
+    bool have_token = co_await client_.ensure_token();
     if (!have_token) break; // stopping: drain_unfinished() settles the update
     // Connect first, then pace to the global rate (retries count like first attempts):
     // the token is taken right before the request leaves, so the server sees the rate.
-    bool connected = co_await connection.prepare(options_.attempt_timeout, reply);
+    bool connected = co_await connection.prepare(options_.attempt_timeout, w.reply);
     auto when = limiter_.reserve(clock::now());
     if (when > clock::now()) {
       timer.expires_at(when);
       co_await timer.async_wait(use_tuple);
     }
-    co_await attempt(connection, *handle, connected, parser, request, reply);
+    co_await attempt(connection, *handle, connected, w);
   }
-  std::erase(connections_, &connection);
-  wake_workers();
+  client_.remove_connection(&connection);
+  wake_all();
 }
 
 // --- stopping -------------------------------------------------------------------------
 
-void engine::stop() {
-  if (stopping_) return;
-  stopping_ = true;
+void engine::stop_reading() {
   {
     std::lock_guard lock(window_mutex_);
     stop_reading_ = true;
   }
   cancel_reading_ = true;
   window_cv_.notify_all();
-  tokens_.cancel();
-  wake_workers();
-}
-
-void engine::abort(std::string reason) {
-  if (result_.aborted) return;
-  result_.aborted = true;
-  result_.abort_reason = std::move(reason);
-  stop();
-  // Nothing in flight can succeed: end it now instead of waiting for timeouts.
-  for (auto* connection : connections_) connection->close();
+  wake_all();
 }
 
 bool engine::stop_if_output_failed() {
   if (sink_.write_error().empty()) return false;
   if (result_.output_failed) return true;
-  abort("results could not be written: " + sink_.write_error() + " (errno " +
-        std::to_string(sink_.write_errno()) +
-        "); sending stopped, what was recorded before stays whole, run again with --resume "
-        "once the file can be written");
+  client_.abort("results could not be written: " + sink_.write_error() + " (errno " +
+                std::to_string(sink_.write_errno()) +
+                "); sending stopped, what was recorded before stays whole, run again with --resume "
+                "once the file can be written");
   result_.output_failed = true;
   return true;
 }
@@ -646,15 +551,11 @@ void engine::drain_unfinished() {
       release_window(1, s.held_bytes);
       continue;
     }
-    s.fail_reason = result_.aborted             ? "run aborted"
-                    : result_.deadline_exceeded ? "deadline reached"
-                                                : "interrupted";
-    s.last_error += result_.aborted             ? " (run aborted)"
+    s.fail_reason = stop_reason(client_.aborted(), result_.deadline_exceeded);
+    s.last_error += client_.aborted()           ? " (run aborted)"
                     : result_.deadline_exceeded ? " (deadline reached before a retry)"
                                                 : " (interrupted before a retry)";
-    double latency_ms =
-        std::chrono::duration<double, std::milli>(clock::now() - s.first_send).count();
-    finish(handle, outcome::failed, nullptr, latency_ms);
+    finish(handle, outcome::failed, nullptr, clock::now() - s.first_send);
   }
 }
 
@@ -662,14 +563,13 @@ asio::awaitable<void> engine::watch_signals() {
   auto [ec, number] = co_await signals_.async_wait(use_tuple);
   if (ec || finished_) co_return;
   result_.signal = number;
-  stop();
+  client_.stop();
   signals_.async_wait(
       [this](const boost::system::error_code& e, int n) { on_second_signal(e, n); });
   // In-flight requests may finish within the grace period; then they are cut off.
   asio::steady_timer grace(io_, options_.grace);
   co_await grace.async_wait(use_tuple);
-  if (!finished_)
-    for (auto* connection : connections_) connection->close();
+  if (!finished_) client_.close_connections();
 }
 
 void engine::on_second_signal(const boost::system::error_code& ec, int number) {
@@ -700,9 +600,7 @@ asio::awaitable<void> engine::flush_results_periodically() {
 }
 
 run_status engine::run() {
-  resolve_server(io_.get_executor(), server_);
-  if (options_.api_key.empty())
-    throw std::runtime_error("no API key: set BYTENITE_API_KEY or pass --api-key-file");
+  client_.start();
   if (options_.deadline.count() > 0) deadline_ = clock::now() + options_.deadline;
 
   reader_thread_ = std::thread([this] { read_manifest(); });
@@ -714,7 +612,7 @@ run_status engine::run() {
     deadline_timer.async_wait([this](boost::system::error_code e) {
       if (e || finished_) return;
       result_.deadline_exceeded = true;
-      stop();
+      client_.stop();
     });
   }
 
@@ -734,16 +632,18 @@ run_status engine::run() {
   };
   spawn_workers(
       io_, options_.connections, [this] { return worker(); },
-      [this](std::string reason) { abort(std::move(reason)); }, all_workers_done);
+      [this](std::string reason) { client_.abort(std::move(reason)); }, all_workers_done);
   io_.run();
   reader_thread_.join();
   // Batches the reader handed over after the loop stopped: counted (and listed) as unsent.
   io_.restart();
   io_.poll();
-  stats_.set_token_exchanges(tokens_.exchanges());
-  if (held_in_doubt_)
+  stats_.set_token_exchanges(client_.tokens.exchanges());
+  result_.aborted = client_.aborted();
+  result_.abort_reason = client_.abort_reason();
+  if (scheduler_.settle_waits())
     result_.notes.push_back(
-        std::to_string(held_in_doubt_) +
+        std::to_string(scheduler_.settle_waits()) +
         " updates waited for an unanswered request of their job to settle "
         "(--settle " +
         std::to_string(std::chrono::duration_cast<milliseconds>(settle_).count()) + " ms)");

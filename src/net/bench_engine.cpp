@@ -7,15 +7,8 @@
 
 #include "net/bench_engine.hpp"
 
-#include "net/access_token_source.hpp"
+#include "net/attempt_core.hpp"
 #include "net/engine_support.hpp"
-#include "net/http_connection.hpp"
-
-#include <jobpatch/policy/failure_detector.hpp>
-#include <jobpatch/policy/retry_policy.hpp>
-#include <jobpatch/wire/request_builder.hpp>
-#include <jobpatch/wire/response_parser.hpp>
-#include <jobpatch/wire/retry_after.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -59,31 +52,20 @@ struct later_retry {
   }
 };
 
-// A worker's reusable buffers: no allocation per request once warm.
-struct worker_state {
-  response_parser parser;
-  std::string request;
-  http_reply reply;
-  patch_verdict verdict;
-};
-
 class bench_engine {
 public:
   bench_engine(const bench_options& options, const std::vector<operation>& ops,
                bench_statistics& stats, bench_run_info& info, bench_tick on_tick)
       : options_(options), ops_(ops), stats_(stats), info_(info), on_tick_(std::move(on_tick)),
-        server_(parse_server_address(options.base_url, !options.insecure, options.network.proxy)),
-        builder_(server_.host_header, server_.base_path, "jobpatch/" JOBPATCH_VERSION,
-                 options.network.headers),
-        tls_(make_client_tls_context(options.ca_file, !options.insecure, options.network)),
-        policy_(make_retry_policy(options.max_attempts)),
-        tokens_(io_.get_executor(), tls_, server_, builder_, options.api_key,
-                options.attempt_timeout),
+        client_(client_settings{options.base_url, options.api_key, options.ca_file,
+                                options.insecure, options.max_attempts, options.attempt_timeout,
+                                options.network},
+                [this] { wake_sleepers(); }),
         start_gate_(io_, clock::time_point::max()) {
     if (ops_.empty()) throw std::invalid_argument("bench needs at least one update to send");
     targets_.reserve(ops_.size());
     for (const auto& op : ops_)
-      targets_.push_back(patch_target(server_.base_path, op.job_id, op.op));
+      targets_.push_back(patch_target(client_.server.base_path, op.job_id, op.op));
   }
 
   void run();
@@ -92,18 +74,16 @@ private:
   asio::awaitable<void> worker();
   // Token and connection before the clock starts: the first second must not measure
   // handshakes. Returns once the schedule has started (or the run stopped).
-  asio::awaitable<void> warm_up(http_connection& connection, worker_state& w);
+  asio::awaitable<void> warm_up(http_connection& connection, worker_buffers& w);
   // One attempt of `r`; then records it as done or queues it for a retry.
-  asio::awaitable<void> attempt(http_connection& connection, request_state r, worker_state& w);
+  asio::awaitable<void> attempt(http_connection& connection, request_state r, worker_buffers& w);
   void record_done(const request_state& r, bool ok);
   void queue_retry(request_state r);
-  attempt_outcome classify(const operation& op, worker_state& w);
-  asio::awaitable<bool> ensure_token();
   // Sleeps until `when`; false when the run is stopping (then possibly earlier).
   asio::awaitable<bool> sleep_until(asio::steady_timer& timer, clock::time_point when);
 
-  void stop();
-  void abort(std::string reason);
+  // Run by client_.stop(): every waiting worker looks again.
+  void wake_sleepers();
   asio::awaitable<void> watch_signals();
   asio::awaitable<void> tick(); // calls on_tick_ every 250 ms until the run ends
 
@@ -112,13 +92,8 @@ private:
   bench_statistics& stats_;
   bench_run_info& info_;
   bench_tick on_tick_;
-  asio::io_context io_{1};
-  server_address server_;
-  request_builder builder_;
-  asio::ssl::context tls_;
-  retry_policy policy_;
-  failure_detector detector_;
-  access_token_source tokens_;
+  client_context client_;
+  asio::io_context& io_ = client_.io;
   std::vector<std::string> targets_; // request path of each op, encoded once
 
   std::optional<load_schedule> schedule_; // set when every worker is ready
@@ -129,50 +104,43 @@ private:
   std::vector<asio::steady_timer*> sleeping_;
   std::vector<asio::steady_timer*> idle_; // workers with nothing but later retries to do
   std::vector<request_state> retries_;    // heap on retry_at, earliest first
-  std::vector<http_connection*> connections_;
   clock::time_point last_answer_{};
-  bool stopping_ = false;
   bool finished_ = false;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
 };
 
-asio::awaitable<bool> bench_engine::ensure_token() {
-  bool held = co_await tokens_.ensure();
-  if (!held && !tokens_.failure().empty()) abort(tokens_.failure());
-  co_return held;
-}
-
 asio::awaitable<bool> bench_engine::sleep_until(asio::steady_timer& timer, clock::time_point when) {
-  if (stopping_) co_return false;
+  if (client_.stopping()) co_return false;
   timer.expires_at(when);
   sleeping_.push_back(&timer);
   co_await timer.async_wait(use_tuple);
   std::erase(sleeping_, &timer);
-  co_return !stopping_;
+  co_return !client_.stopping();
 }
 
-asio::awaitable<void> bench_engine::warm_up(http_connection& connection, worker_state& w) {
-  bool held = co_await ensure_token();
+asio::awaitable<void> bench_engine::warm_up(http_connection& connection, worker_buffers& w) {
+  bool held = co_await client_.ensure_token();
   if (held) {
     bool connected = co_await connection.prepare(options_.attempt_timeout, w.reply);
     // Other connection failures are left to the first request, which measures them.
-    if (!connected && w.reply.outcome.cls == error_class::tls_verify) abort(w.reply.detail);
+    if (!connected && w.reply.outcome.cls == error_class::tls_verify)
+      client_.abort(client_.tokens.scrubber().scrub(w.reply.detail));
   }
-  if (++ready_ == options_.connections && !stopping_) {
+  if (++ready_ == options_.connections && !client_.stopping()) {
     schedule_.emplace(options_.rate, options_.duration, clock::now() + start_delay);
     retry_deadline_ = schedule_->start() + options_.duration + options_.attempt_timeout;
     start_gate_.cancel();
   }
-  if (!schedule_ && !stopping_) co_await start_gate_.async_wait(use_tuple);
+  if (!schedule_ && !client_.stopping()) co_await start_gate_.async_wait(use_tuple);
 }
 
 asio::awaitable<void> bench_engine::worker() {
-  http_connection connection(io_.get_executor(), &tls_, server_);
-  connections_.push_back(&connection);
-  worker_state w;
+  http_connection connection(io_.get_executor(), &client_.tls, client_.server);
+  client_.add_connection(&connection);
+  worker_buffers w;
   asio::steady_timer timer(io_);
   co_await warm_up(connection, w);
-  while (!stopping_ && schedule_) {
+  while (!client_.stopping() && schedule_) {
     auto now = clock::now();
     if (!retries_.empty() && retries_.front().retry_at <= now) {
       std::pop_heap(retries_.begin(), retries_.end(), later_retry{});
@@ -205,70 +173,48 @@ asio::awaitable<void> bench_engine::worker() {
     stats_.record_start(clock::now() - r.intended, kind);
     co_await attempt(connection, r, w);
   }
-  std::erase(connections_, &connection);
-}
-
-attempt_outcome bench_engine::classify(const operation& op, worker_state& w) {
-  const http_reply& reply = w.reply;
-  if (reply.outcome.cls != error_class::none) return reply.outcome;
-  if (reply.status < 200 || reply.status >= 300) return attempt_outcome::http(reply.status);
-  // A 200 that is not this job's document is not a success, as in apply.
-  if (!w.parser.check_patch(op, reply.body, 0, w.verdict) || !w.verdict.job_matches)
-    return attempt_outcome::failure(error_class::malformed_response);
-  return attempt_outcome::success(reply.status);
+  client_.remove_connection(&connection);
 }
 
 asio::awaitable<void> bench_engine::attempt(http_connection& connection, request_state r,
-                                            worker_state& w) {
+                                            worker_buffers& w) {
   const operation& op = ops_[r.index % ops_.size()];
-  bool held = co_await ensure_token();
+  bool held = co_await client_.ensure_token();
   if (!held) {
     if (r.attempts) record_done(r, false);
     co_return;
   }
   ++r.attempts;
-  std::uint64_t generation = tokens_.generation();
-  w.request.clear();
-  builder_.append_patch(w.request, targets_[r.index % ops_.size()], tokens_.token(), op.body);
-  auto sent = clock::now();
-  co_await connection.exchange(w.request, options_.attempt_timeout, w.reply);
-  auto now = clock::now();
-  attempt_outcome outcome = classify(op, w);
-  if (outcome.cls == error_class::cancelled && stopping_) {
+  attempt_request in;
+  in.op = &op;
+  in.target = targets_[r.index % ops_.size()];
+  in.attempt = r.attempts;
+  in.auth_refreshed = r.auth_refreshed;
+  in.deadline = retry_deadline_;
+  attempt_result result;
+  co_await client_.attempt(connection, true, in, w, result);
+  const reply_judgement& j = w.judgement;
+  if (j.outcome.cls == error_class::cancelled && client_.stopping()) {
     // Cut off by the stop: neither the server's nor the network's doing.
     if (--r.attempts) record_done(r, false);
     co_return;
   }
-  stats_.record_attempt(op.op, outcome, now - sent);
-  if (outcome.cls == error_class::tls_verify) abort(w.reply.detail);
-  bool auth_rejected =
-      outcome.cls == error_class::http_status && outcome.status == 401 && r.auth_refreshed;
-  if (detector_.record(auth_rejected ? attempt_outcome::failure(error_class::auth_failed) : outcome,
-                       now))
-    abort(detector_.message());
-  if (outcome.ok() || stopping_) {
-    record_done(r, outcome.ok());
+  stats_.record_attempt(op.op, j.outcome, result.answered - result.sent);
+  if (j.applied() || client_.stopping()) {
+    record_done(r, j.applied());
     co_return;
   }
-  attempt_report report;
-  report.outcome = outcome;
-  report.attempt = r.attempts;
-  report.auth_refreshed = r.auth_refreshed;
-  if (!w.reply.retry_after.empty())
-    report.retry_after = parse_retry_after(w.reply.retry_after, std::chrono::system_clock::now());
-  auto decision = policy_.decide(report, now, retry_deadline_);
-  switch (decision.kind) {
+  switch (result.decision.kind) {
   case retry_action::final:
     record_done(r, false);
     break;
   case retry_action::refresh_auth_then_retry:
     r.auth_refreshed = true;
-    tokens_.invalidate(generation);
-    r.retry_at = now;
+    r.retry_at = result.answered;
     queue_retry(r);
     break;
   case retry_action::retry:
-    r.retry_at = decision.at;
+    r.retry_at = result.decision.at;
     queue_retry(r);
     break;
   }
@@ -290,20 +236,9 @@ void bench_engine::queue_retry(request_state r) {
     if (timer->expiry() > r.retry_at) timer->cancel();
 }
 
-void bench_engine::stop() {
-  if (stopping_) return;
-  stopping_ = true;
-  tokens_.cancel();
+void bench_engine::wake_sleepers() {
   start_gate_.cancel();
   for (auto* timer : sleeping_) timer->cancel();
-}
-
-void bench_engine::abort(std::string reason) {
-  if (info_.aborted) return;
-  info_.aborted = true;
-  info_.abort_reason = std::move(reason);
-  stop();
-  for (auto* connection : connections_) connection->close();
 }
 
 asio::awaitable<void> bench_engine::watch_signals() {
@@ -311,8 +246,8 @@ asio::awaitable<void> bench_engine::watch_signals() {
   if (ec || finished_) co_return;
   info_.signal = number;
   // A benchmark has nothing to finish: stop at once and report what was measured.
-  stop();
-  for (auto* connection : connections_) connection->close();
+  client_.stop();
+  client_.close_connections();
   signals_.async_wait([](const boost::system::error_code& e, int n) {
     if (!e) ::_exit(128 + n); // a second signal: leave without the report
   });
@@ -320,28 +255,28 @@ asio::awaitable<void> bench_engine::watch_signals() {
 
 asio::awaitable<void> bench_engine::tick() {
   asio::steady_timer timer(io_);
-  while (!stopping_ && !finished_) {
+  while (!client_.stopping() && !finished_) {
     timer.expires_after(std::chrono::milliseconds(250));
     co_await timer.async_wait(use_tuple);
-    if (schedule_ && !stopping_ && !finished_) on_tick_(*schedule_, clock::now());
+    if (schedule_ && !client_.stopping() && !finished_) on_tick_(*schedule_, clock::now());
   }
 }
 
 void bench_engine::run() {
-  resolve_server(io_.get_executor(), server_);
-  if (options_.api_key.empty())
-    throw std::runtime_error("no API key: set BYTENITE_API_KEY or pass --api-key-file");
+  client_.start();
 
   asio::co_spawn(io_, watch_signals(), asio::detached);
   if (on_tick_) asio::co_spawn(io_, tick(), asio::detached);
   spawn_workers(
       io_, options_.connections, [this] { return worker(); },
-      [this](std::string reason) { abort(std::move(reason)); },
+      [this](std::string reason) { client_.abort(std::move(reason)); },
       [this] {
         finished_ = true;
         io_.stop(); // the signal watcher is all that is left
       });
   io_.run();
+  info_.aborted = client_.aborted();
+  info_.abort_reason = client_.abort_reason();
   for (const auto& r : retries_) record_done(r, false); // the run stopped before their retry
 
   // The schedule as it would have been, when the run stopped before it started.
@@ -352,7 +287,7 @@ void bench_engine::run() {
   if (schedule_) {
     // An on-time run lasts its duration: the last request is intended just before its end.
     auto end = std::max(last_answer_, schedule_->start() + options_.duration);
-    if (stopping_ && last_answer_ > schedule_->start()) end = last_answer_;
+    if (client_.stopping() && last_answer_ > schedule_->start()) end = last_answer_;
     info_.wall_seconds = std::chrono::duration<double>(end - schedule_->start()).count();
   }
   std::uint64_t completed = stats_.completed();

@@ -384,6 +384,44 @@ asio::awaitable<bool> http_connection::open_tunnel(http_reply& reply) {
   co_return true;
 }
 
+namespace {
+// Allocates from a connection's header arena, falling back to the heap when it is full:
+// no allocation per answer for headers that fit. Deallocation inside the arena is a no-op
+// (the arena is reset between answers).
+template <class T>
+struct arena_allocator {
+  using value_type = T;
+  std::byte* storage;
+  std::size_t* used;
+  std::size_t capacity;
+
+  arena_allocator(std::byte* s, std::size_t* u, std::size_t c) noexcept
+      : storage(s), used(u), capacity(c) {}
+  template <class U>
+  arena_allocator(const arena_allocator<U>& o) noexcept
+      : storage(o.storage), used(o.used), capacity(o.capacity) {}
+
+  T* allocate(std::size_t n) {
+    std::size_t bytes = n * sizeof(T);
+    std::size_t at = (*used + alignof(T) - 1) & ~(alignof(T) - 1);
+    if (alignof(T) <= 16 && at + bytes <= capacity) {
+      *used = at + bytes;
+      return reinterpret_cast<T*>(storage + at);
+    }
+    return static_cast<T*>(::operator new(bytes));
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    auto* b = reinterpret_cast<std::byte*>(p);
+    if (b >= storage && b < storage + capacity) return;
+    ::operator delete(p, n * sizeof(T));
+  }
+  template <class U>
+  bool operator==(const arena_allocator<U>& o) const noexcept {
+    return storage == o.storage;
+  }
+};
+} // namespace
+
 template <class Stream>
 asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string_view request,
                                                      http_reply& reply) {
@@ -398,9 +436,11 @@ asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string
   // Interim answers (100 Continue, 103 Early Hints, any 1xx but 101) come before the
   // final one and are skipped (RFC 9110 section 15.2); a bounded number of them, within
   // the attempt's deadline. A parser cannot be reset, so each answer gets a fresh one.
-  std::optional<http::response_parser<http::string_body>> parser;
+  arena_.used = 0; // the previous answer's parser is gone
+  arena_allocator<char> headers(arena_.storage, &arena_.used, sizeof arena_.storage);
+  std::optional<http::response_parser<http::string_body, arena_allocator<char>>> parser;
   for (unsigned interim = 0;; ++interim) {
-    parser.emplace();
+    parser.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(headers));
     parser->header_limit(max_header_bytes);
     parser->body_limit(max_body_bytes);
     reply.body.clear();

@@ -16,6 +16,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -96,6 +97,15 @@ private:
   beast::tcp_stream& tcp() noexcept;
   bool peer_closed_or_spoke() noexcept;
 
+  // Storage for the header fields of the answer being read: Beast's fields allocate one
+  // block per header line, and a real answer's headers fit here (more go to the heap).
+  // Reset before each exchange, when the previous answer's parser is gone.
+  struct header_arena {
+    alignas(16) std::byte storage[4096];
+    std::size_t used = 0;
+  };
+
+  header_arena arena_;
   asio::any_io_executor executor_;
   asio::ssl::context* tls_;
   const server_address& server_;

@@ -16,7 +16,43 @@ std::uint64_t hash_job(std::string_view id) noexcept { return std::hash<std::str
 constexpr auto due_later = [](const auto& a, const auto& b) noexcept {
   return a.at != b.at ? a.at > b.at : a.seq > b.seq;
 };
+// The same for holds: the earliest end on top.
+constexpr auto ends_later = [](const auto& a, const auto& b) noexcept { return a.until > b.until; };
 } // namespace
+
+// --- hash_set ---------------------------------------------------------------------------
+
+std::size_t job_scheduler::hash_set::home(std::uint64_t hash) const noexcept {
+  // Multiply-shift onto any table size, so that the table can grow by half, not double.
+  return static_cast<std::size_t>((static_cast<unsigned __int128>(hash) * cells_.size()) >> 64);
+}
+
+bool job_scheduler::hash_set::contains(std::uint64_t hash) const noexcept {
+  if (count_ == 0) return false;
+  if (hash == 0) hash = 1;
+  for (std::size_t i = home(hash);; i = i + 1 == cells_.size() ? 0 : i + 1) {
+    if (cells_[i] == hash) return true;
+    if (cells_[i] == 0) return false;
+  }
+}
+
+void job_scheduler::hash_set::insert(std::uint64_t hash) {
+  if (hash == 0) hash = 1;
+  if ((count_ + 1) * 5 > cells_.size() * 4) {
+    std::vector<std::uint64_t> old = std::move(cells_);
+    cells_.assign(std::max<std::size_t>(16, old.size() + old.size() / 2), 0);
+    count_ = 0;
+    for (std::uint64_t h : old)
+      if (h != 0) insert(h);
+  }
+  std::size_t i = home(hash);
+  while (cells_[i] != 0) {
+    if (cells_[i] == hash) return;
+    i = i + 1 == cells_.size() ? 0 : i + 1;
+  }
+  cells_[i] = hash;
+  ++count_;
+}
 
 // --- job_scheduler ----------------------------------------------------------------------
 
@@ -76,7 +112,7 @@ void job_scheduler::push(std::uint64_t handle, std::string_view job_id) {
     e = static_cast<std::uint32_t>(entries_.size());
     entries_.emplace_back();
   }
-  entries_[e] = entry{handle, none, none, state::waiting};
+  entries_[e] = entry{handle, none, none, state::waiting, false, false};
   by_handle_.emplace(handle, e);
   ++held_;
 
@@ -107,24 +143,93 @@ void job_scheduler::push(std::uint64_t handle, std::string_view job_id) {
 }
 
 std::optional<std::uint64_t> job_scheduler::next(clock::time_point now) {
-  std::uint32_t e;
-  if (!deferred_.empty() && deferred_.front().at <= now) {
-    e = deferred_.front().entry;
-    std::pop_heap(deferred_.begin(), deferred_.end(), due_later);
-    deferred_.pop_back();
-  } else if (ready_size_ > 0) {
-    e = pop_ready();
-  } else {
-    return std::nullopt;
+  if (!hold_expiry_.empty()) expire_holds(now);
+  while (true) {
+    std::uint32_t e;
+    if (!deferred_.empty() && deferred_.front().at <= now) {
+      e = deferred_.front().entry;
+      std::pop_heap(deferred_.begin(), deferred_.end(), due_later);
+      deferred_.pop_back();
+    } else if (ready_size_ > 0) {
+      e = pop_ready();
+    } else {
+      return std::nullopt;
+    }
+    entry& en = entries_[e];
+    en.withheld = false;
+    if (!en.tried && (failed_jobs_.size() > 0 || !holds_.empty())) {
+      std::uint64_t hash = job_hash_of(e);
+      if (failed_jobs_.contains(hash))
+        en.withheld = true; // handed out to be recorded, not sent
+      else if (wait_for_hold(e, hash, now))
+        continue;
+    }
+    en.st = state::in_flight;
+    ++in_flight_;
+    return en.handle;
   }
-  entries_[e].st = state::in_flight;
-  ++in_flight_;
-  return entries_[e].handle;
+}
+
+std::uint64_t job_scheduler::job_hash_of(std::uint32_t e) const noexcept {
+  return hash_job(jobs_[entries_[e].job].id);
+}
+
+bool job_scheduler::wait_for_hold(std::uint32_t e, std::uint64_t job_hash, clock::time_point now) {
+  auto it = holds_.find(job_hash);
+  if (it == holds_.end() || it->second <= now) return false;
+  entries_[e].st = state::deferred;
+  deferred_.push_back({it->second, seq_++, e});
+  std::push_heap(deferred_.begin(), deferred_.end(), due_later);
+  ++settle_waits_;
+  return true;
+}
+
+void job_scheduler::expire_holds(clock::time_point now) {
+  while (!hold_expiry_.empty() && hold_expiry_.front().until <= now) {
+    std::uint64_t hash = hold_expiry_.front().hash;
+    std::pop_heap(hold_expiry_.begin(), hold_expiry_.end(), ends_later);
+    hold_expiry_.pop_back();
+    // A later hold of the same job keeps it (its own expiry entry comes later).
+    if (auto it = holds_.find(hash); it != holds_.end() && it->second <= now) holds_.erase(it);
+  }
+}
+
+std::optional<std::uint64_t> job_scheduler::withheld(std::uint64_t handle) const {
+  std::uint32_t e = entry_of(handle);
+  if (e == none || !entries_[e].withheld) return std::nullopt;
+  std::uint64_t hash = job_hash_of(e);
+  if (recent_failures_.empty()) return 0;
+  const recent_failure& r = recent_failures_[hash % recent_failures];
+  return r.hash == hash ? r.line : 0;
+}
+
+void job_scheduler::fail_job(std::uint64_t handle, std::uint64_t line) {
+  remember_failure(job_hash_of(in_flight_entry(handle, "fail_job")), line);
+}
+
+void job_scheduler::fail_job(std::string_view job_id, std::uint64_t line) {
+  remember_failure(hash_job(job_id), line);
+}
+
+void job_scheduler::remember_failure(std::uint64_t hash, std::uint64_t line) {
+  if (failed_jobs_.contains(hash)) return; // the first failed line is the one to name
+  failed_jobs_.insert(hash);
+  if (recent_failures_.empty()) recent_failures_.resize(recent_failures);
+  recent_failures_[hash % recent_failures] = {hash, line};
+}
+
+void job_scheduler::hold_job(std::uint64_t handle, clock::time_point until) {
+  std::uint64_t hash = job_hash_of(in_flight_entry(handle, "hold_job"));
+  auto [it, inserted] = holds_.try_emplace(hash, until);
+  if (!inserted) it->second = std::max(it->second, until);
+  hold_expiry_.push_back({until, hash});
+  std::push_heap(hold_expiry_.begin(), hold_expiry_.end(), ends_later);
 }
 
 void job_scheduler::defer(std::uint64_t handle, clock::time_point ready_at) {
   std::uint32_t e = in_flight_entry(handle, "defer");
   entries_[e].st = state::deferred;
+  entries_[e].tried = true;
   --in_flight_;
   deferred_.push_back({ready_at, seq_++, e});
   std::push_heap(deferred_.begin(), deferred_.end(), due_later);
@@ -158,32 +263,6 @@ void job_scheduler::complete(std::uint64_t handle) {
     jobs_[j].head = successor;
     make_ready(successor);
   }
-}
-
-std::vector<std::uint64_t> job_scheduler::take_waiting() {
-  std::vector<std::uint64_t> out;
-  out.reserve(held_ - in_flight_);
-  for (std::uint32_t j = 0; j < jobs_.size(); ++j) {
-    job& jb = jobs_[j];
-    if (jb.head == none) continue;
-    std::uint32_t e = jb.head;
-    bool keep_head = entries_[e].st == state::in_flight;
-    if (keep_head) {
-      e = entries_[e].next;
-      entries_[jb.head].next = none;
-      jb.tail = jb.head;
-    }
-    while (e != none) {
-      std::uint32_t after = entries_[e].next;
-      out.push_back(entries_[e].handle);
-      release_entry(e);
-      e = after;
-    }
-    if (!keep_head) release_job(j);
-  }
-  ready_head_ = ready_size_ = 0;
-  deferred_.clear();
-  return out;
 }
 
 std::optional<job_scheduler::clock::time_point> job_scheduler::next_due() const noexcept {

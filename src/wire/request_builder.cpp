@@ -18,12 +18,18 @@ void append_encoded_segment(std::string& out, std::string_view job_id) {
   boost::urls::encode(out.data() + at, n, job_id, boost::urls::unreserved_chars);
 }
 
-std::string patch_target(std::string_view base_path, std::string_view job_id, op_kind op) {
-  std::string out(base_path);
+void assign_patch_target(std::string& out, std::string_view base_path, std::string_view job_id,
+                         op_kind op) {
+  out.assign(base_path);
   out += "/v1/customer/jobs/";
   append_encoded_segment(out, job_id);
   out += '/';
   out += to_string(op);
+}
+
+std::string patch_target(std::string_view base_path, std::string_view job_id, op_kind op) {
+  std::string out;
+  assign_patch_target(out, base_path, job_id, op);
   return out;
 }
 

@@ -118,8 +118,10 @@ struct hostile_server::impl {
   asio::io_context io;
   tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
   asio::ssl::context tls{asio::ssl::context::tls_server};
+  asio::ssl::context later_tls{asio::ssl::context::tls_server}; // see later_certificate_name
   std::string certificate;
   std::atomic<unsigned> tokens{0}, hostile{0};
+  unsigned accepted = 0;
   mutable std::mutex mutex;
   std::vector<std::string> applied_list;
   std::vector<std::chrono::steady_clock::time_point> token_times;
@@ -187,8 +189,10 @@ asio::awaitable<void> hostile_server::impl::accept_loop() {
     }
     asio::co_spawn(
         io,
-        [this, s = asio::ssl::stream<tcp::socket>(std::move(socket),
-                                                  tls)]() mutable -> asio::awaitable<void> {
+        [this, s = asio::ssl::stream<tcp::socket>(
+                   std::move(socket), accepted++ > 0 && !o.later_certificate_name.empty()
+                                          ? later_tls
+                                          : tls)]() mutable -> asio::awaitable<void> {
           auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_tuple);
           if (hec) co_return; // the client refused the certificate
           co_await serve(s);
@@ -297,6 +301,10 @@ asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
     text = ok;
     break;
   }
+  case hostile_mode::wrong_job:
+    apply(job + " " + last_body);
+    text = answer("200 OK", R"({"job":{"id":"other-job","state":"JOB_STATE_NEW"}})");
+    break;
   case hostile_mode::echo_403: {
     std::string body = R"({"code":7,"message":)" + json_quoted("forbidden: " + last_head) + "}";
     text = answer("403 Forbidden", body);
@@ -397,6 +405,7 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
   case hostile_mode::no_content:
   case hostile_mode::late_apply:
   case hostile_mode::echo_403:
+  case hostile_mode::wrong_job:
     co_return;
   }
 }
@@ -408,6 +417,11 @@ hostile_server::hostile_server(hostile_server_options options) : impl_(std::make
     impl_->certificate = cert;
     impl_->tls.use_certificate_chain(asio::buffer(cert));
     impl_->tls.use_private_key(asio::buffer(key), asio::ssl::context::pem);
+    if (!impl_->o.later_certificate_name.empty()) {
+      auto [later_cert, later_key] = make_certificate(impl_->o.later_certificate_name, false);
+      impl_->later_tls.use_certificate_chain(asio::buffer(later_cert));
+      impl_->later_tls.use_private_key(asio::buffer(later_key), asio::ssl::context::pem);
+    }
   }
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   impl_->thread = std::thread([this] { impl_->io.run(); });

@@ -26,6 +26,7 @@ enum class hostile_mode {
   late_apply,      // the first PATCH with body "old": read, closed unanswered, applied 500 ms
                    // later; every other PATCH as `ok`
   echo_403,        // 403 whose google.rpc.Status message quotes the whole request
+  wrong_job,       // 200 with the document of another job ("other-job"), recorded as applied
 };
 
 struct hostile_server_options {
@@ -33,6 +34,10 @@ struct hostile_server_options {
   bool tls = true;
   std::string certificate_name = "localhost"; // the certificate's CN and DNS name
   bool expired = false;                       // valid from 30 days ago until yesterday
+  // When set, every TLS connection after the first (the token exchange's) is served with
+  // a certificate for this name, which the client has never seen: a mid-run certificate
+  // change that no longer verifies.
+  std::string later_certificate_name{};
   // The token exchange: answer i (0-based) has status token_statuses[i], 200 beyond the
   // end. A 200 has token_body with "#" replaced by the answer's number; a 401 quotes the
   // whole request (the API key with it); others carry token_retry_after when non-empty.

@@ -16,6 +16,9 @@ void append_encoded_segment(std::string& out, std::string_view job_id);
 
 // "<base_path>/v1/customer/jobs/<encoded id>/<op>"
 std::string patch_target(std::string_view base_path, std::string_view job_id, op_kind op);
+// The same into `out`, reusing its capacity (no allocation once warm).
+void assign_patch_target(std::string& out, std::string_view base_path, std::string_view job_id,
+                         op_kind op);
 
 // Checks one -H/--header argument, "Name: value": the name must be an RFC 9110 token,
 // neither name nor value may hold CR, LF, NUL or another control character (but tab),

@@ -40,8 +40,6 @@ TEST_CASE("job_scheduler: an empty scheduler has nothing to hand out") {
   CHECK(s.size() == 0);
   CHECK_FALSE(s.next(t0));
   CHECK_FALSE(s.next_due());
-  CHECK(s.window() == job_scheduler::default_window);
-  CHECK(s.has_room());
 }
 
 TEST_CASE("job_scheduler: different jobs are handed out at once, in push order") {
@@ -50,10 +48,7 @@ TEST_CASE("job_scheduler: different jobs are handed out at once, in push order")
   s.push(2, "b");
   s.push(3, "c");
   CHECK(s.size() == 3);
-  CHECK(s.job_count() == 3);
   CHECK(drain_ready(s, t0) == std::vector<std::uint64_t>{1, 2, 3});
-  CHECK(s.in_flight_count() == 3);
-  CHECK(s.ready_count() == 0);
 }
 
 TEST_CASE("job_scheduler: updates of one job go one at a time, in push order") {
@@ -62,7 +57,6 @@ TEST_CASE("job_scheduler: updates of one job go one at a time, in push order") {
   s.push(11, "job-1");
   s.push(12, "job-2");
   s.push(13, "job-1");
-  CHECK(s.job_count() == 2);
   CHECK(drain_ready(s, t0) == std::vector<std::uint64_t>{10, 12}); // 11 waits behind 10
   s.complete(12);
   CHECK_FALSE(s.next(t0)); // job-2 had nothing more, job-1 is still in flight
@@ -73,7 +67,6 @@ TEST_CASE("job_scheduler: updates of one job go one at a time, in push order") {
   CHECK(s.next(t0) == 13u);
   s.complete(13);
   CHECK(s.empty());
-  CHECK(s.job_count() == 0);
 }
 
 TEST_CASE("job_scheduler: a deferred retry blocks its job's successors until done") {
@@ -163,7 +156,6 @@ TEST_CASE("job_scheduler: job ids are copied, compared exactly, and may be empty
   s.push(3, "Job-with-a-long-id-0000000000000000000001"); // differs in case: another job
   s.push(4, "");
   s.push(5, "");
-  CHECK(s.job_count() == 3);
   CHECK(drain_ready(s, t0) == std::vector<std::uint64_t>{1, 3, 4});
   s.complete(4);
   CHECK(s.next(t0) == 5u);
@@ -171,39 +163,13 @@ TEST_CASE("job_scheduler: job ids are copied, compared exactly, and may be empty
 
 TEST_CASE("job_scheduler: the window is advisory and storage grows past it") {
   job_scheduler s(4);
-  CHECK(s.window() == 4);
   for (std::uint64_t h = 0; h < 4; ++h) s.push(h, job_name("j", h % 2));
-  CHECK_FALSE(s.has_room());
   for (std::uint64_t h = 4; h < 100; ++h) s.push(h, job_name("j", h));
   CHECK(s.size() == 100);
   CHECK(drain_ready(s, t0).size() == 98); // j0 and j1 each hold one back
-  job_scheduler zero(0);
-  CHECK(zero.window() == 1);
-}
-
-TEST_CASE("job_scheduler: take_waiting removes all but the in-flight updates") {
-  job_scheduler s;
-  s.push(1, "a");
-  s.push(2, "a");
-  s.push(3, "b");
-  s.push(4, "c");
-  s.push(5, "c");
-  CHECK(s.next(t0) == 1u); // a in flight, 2 waiting behind it
-  CHECK(s.next(t0) == 3u);
-  s.defer(3, t0 + 1s); // b deferred
-  auto taken = s.take_waiting();
-  CHECK(std::multiset<std::uint64_t>(taken.begin(), taken.end()) ==
-        std::multiset<std::uint64_t>{2, 3, 4, 5});
-  CHECK(s.size() == 1);
-  CHECK(s.job_count() == 1);
-  CHECK_FALSE(s.next(t0 + 5s));
-  CHECK_FALSE(s.next_due());
-  s.complete(1);
-  CHECK(s.empty());
-  CHECK(s.job_count() == 0);
-  // Usable afterwards.
-  s.push(2, "a");
-  CHECK(s.next(t0) == 2u);
+  job_scheduler zero(0);                  // a window of at least 1
+  zero.push(1, "a");
+  CHECK(zero.next(t0) == 1u);
 }
 
 TEST_CASE("job_scheduler: randomized run keeps per-job order and exclusivity") {
@@ -215,6 +181,9 @@ TEST_CASE("job_scheduler: randomized run keeps per-job order and exclusivity") {
   std::map<std::uint64_t, std::string> job_of;
   std::set<std::string> in_flight_jobs, deferred_jobs;
   std::map<std::uint64_t, tp> deferred_until;
+  std::set<std::uint64_t> tried;        // deferred at least once: never held or withheld
+  std::set<std::string> failed_jobs;    // fail_job was called for them
+  std::map<std::string, tp> hold_until; // the latest hold_job end per job
   std::vector<std::uint64_t> in_flight;
   std::uint64_t next_handle = 0;
   tp now = t0;
@@ -223,7 +192,8 @@ TEST_CASE("job_scheduler: randomized run keeps per-job order and exclusivity") {
     now += microseconds(rng() % 500);
     int action = static_cast<int>(rng() % 10);
     if (action < 3 && s.size() < 64 && next_handle < 20000) {
-      std::string job = job_name("job-", rng() % 13); // few jobs: long chains
+      std::string job =
+          job_name("job-", rng() % 13 + (next_handle / 2000) * 13); // few at a time: long chains
       s.push(next_handle, job);
       pushed[job].push_back(next_handle);
       job_of[next_handle] = job;
@@ -239,6 +209,10 @@ TEST_CASE("job_scheduler: randomized run keeps per-job order and exclusivity") {
         } else {
           REQUIRE_MESSAGE(deferred_jobs.count(job) == 0, "overtook a retry of ", job);
         }
+        bool untried = tried.count(*h) == 0;
+        REQUIRE(s.withheld(*h).has_value() == (untried && failed_jobs.count(job) > 0));
+        if (untried && failed_jobs.count(job) == 0 && hold_until.count(job))
+          REQUIRE_MESSAGE(hold_until[job] <= now, "an update of ", job, " left during its hold");
         REQUIRE_MESSAGE(in_flight_jobs.insert(job).second, "two updates of ", job, " at once");
         REQUIRE(pushed[job][completed[job].size()] == *h); // the job's oldest open update
         in_flight.push_back(*h);
@@ -251,23 +225,149 @@ TEST_CASE("job_scheduler: randomized run keeps per-job order and exclusivity") {
       std::uint64_t h = in_flight[k];
       in_flight.erase(in_flight.begin() + static_cast<std::ptrdiff_t>(k));
       in_flight_jobs.erase(job_of[h]);
+      if (rng() % 8 == 0) {
+        tp until = now + microseconds(rng() % 8000);
+        s.hold_job(h, until);
+        hold_until[job_of[h]] = std::max(hold_until[job_of[h]], until);
+      }
       if (action < 8) {
         tp at = now + microseconds(rng() % 5000);
+        tried.insert(h);
         s.defer(h, at);
         deferred_until[h] = at;
         deferred_jobs.insert(job_of[h]);
       } else {
+        if (rng() % 64 == 0) {
+          s.fail_job(h, h);
+          failed_jobs.insert(job_of[h]);
+        }
         s.complete(h);
         completed[job_of[h]].push_back(h);
         ++done;
       }
     }
-    REQUIRE(s.in_flight_count() == in_flight.size());
-    REQUIRE(s.deferred_count() == deferred_until.size());
+    REQUIRE(s.deferred_count() >= deferred_until.size()); // plus updates waiting for a hold
   }
   CHECK(done > 5000);
   CHECK(retried > 1000);
   for (auto& [job, list] : completed)
     CHECK(std::equal(list.begin(), list.end(), pushed[job].begin()));
   CHECK(s.size() == next_handle - done);
+}
+
+TEST_CASE("job_scheduler: after a failure, the job's later updates are handed out withheld") {
+  job_scheduler s;
+  s.push(1, "a");
+  s.push(2, "a");
+  s.push(3, "b");
+  s.push(4, "a");
+  CHECK(drain_ready(s, t0) == std::vector<std::uint64_t>{1, 3});
+  CHECK_FALSE(s.withheld(1));
+  s.fail_job(1, 17); // manifest line 17 failed for good
+  s.complete(1);
+  CHECK(s.next(t0) == 2u);
+  CHECK(s.withheld(2) == 17u); // names the line that failed first
+  s.fail_job(2, 18);           // recording the withheld line failed changes nothing
+  s.complete(2);
+  CHECK(s.next(t0) == 4u);
+  CHECK(s.withheld(4) == 17u);
+  s.complete(4);
+  CHECK_FALSE(s.withheld(3)); // other jobs are sent
+  s.complete(3);
+  s.push(5, "a"); // for the rest of the run, whenever the line comes
+  CHECK(s.next(t0 + 1h) == 5u);
+  CHECK(s.withheld(5) == 17u);
+  CHECK_THROWS_AS(s.fail_job(99, 1), std::logic_error);
+}
+
+TEST_CASE("job_scheduler: a retry is never withheld, only untried updates") {
+  job_scheduler s;
+  s.push(1, "a");
+  s.push(2, "b");
+  CHECK(s.next(t0) == 1u);
+  CHECK(s.next(t0) == 2u);
+  s.defer(1, t0 + 1s); // job a's update will be tried again
+  s.fail_job(2, 2);
+  s.complete(2);
+  CHECK(s.next(t0 + 1s) == 1u);
+  CHECK_FALSE(s.withheld(1));
+}
+
+TEST_CASE("job_scheduler: many failed jobs are remembered, their lines beyond the cache as 0") {
+  job_scheduler s;
+  constexpr std::uint64_t jobs = 20000;
+  for (std::uint64_t h = 0; h < jobs; ++h) {
+    s.push(h, "job-" + std::to_string(h));
+    REQUIRE(s.next(t0) == h);
+    s.fail_job(h, h + 1);
+    s.complete(h);
+  }
+  std::uint64_t named = 0;
+  for (std::uint64_t h = 0; h < jobs; ++h) {
+    s.push(jobs + h, "job-" + std::to_string(h));
+    REQUIRE(s.next(t0) == jobs + h);
+    auto line = s.withheld(jobs + h);
+    REQUIRE(line);
+    if (*line) {
+      CHECK(*line == h + 1); // never another job's line
+      ++named;
+    }
+    s.complete(jobs + h);
+  }
+  CHECK(named > 0);
+  CHECK(named <= 1024); // the fixed cache of recent failures
+  s.push(2 * jobs, "job-healthy");
+  REQUIRE(s.next(t0) == 2 * jobs);
+  CHECK_FALSE(s.withheld(2 * jobs));
+}
+
+TEST_CASE("job_scheduler: a hold keeps the job's untried updates back until it ends") {
+  job_scheduler s;
+  s.push(1, "a");
+  s.push(2, "a");
+  s.push(3, "b");
+  CHECK(s.next(t0) == 1u);
+  s.hold_job(1, t0 + 5s); // line 1 went unanswered: it may still be applied
+  s.defer(1, t0 + 1s);    // and is retried
+  CHECK(s.next(t0) == 3u);
+  CHECK(s.next(t0 + 1s) == 1u); // its own retry is not held
+  s.complete(1);
+  CHECK_FALSE(s.next(t0 + 1s)); // 2 waits for the hold to end
+  CHECK(s.settle_waits() == 1);
+  CHECK(s.next_due() == t0 + 5s);
+  CHECK_FALSE(s.next(t0 + 5s - 1ms));
+  CHECK(s.next(t0 + 5s) == 2u);
+  CHECK_FALSE(s.withheld(2));
+  CHECK(s.settle_waits() == 1);
+}
+
+TEST_CASE("job_scheduler: a later hold extends an earlier one, and holds end by time") {
+  job_scheduler s;
+  s.push(1, "a");
+  CHECK(s.next(t0) == 1u);
+  s.hold_job(1, t0 + 5s);
+  s.hold_job(1, t0 + 8s);
+  s.hold_job(1, t0 + 2s); // an earlier end does not shorten it
+  s.complete(1);
+  s.push(2, "a");
+  CHECK_FALSE(s.next(t0 + 5s)); // the first hold's end passed, the later one holds
+  CHECK(s.next(t0 + 8s) == 2u);
+  s.complete(2);
+  // The hold has ended: a new update of the job goes at once, without waiting.
+  s.push(3, "a");
+  CHECK(s.next(t0 + 9s) == 3u);
+  CHECK(s.settle_waits() == 1);
+}
+
+TEST_CASE("job_scheduler: a failed job's updates are withheld, not held") {
+  job_scheduler s;
+  s.push(1, "a");
+  s.push(2, "a");
+  CHECK(s.next(t0) == 1u);
+  s.hold_job(1, t0 + 5s);
+  s.fail_job(1, 1);
+  s.complete(1);
+  CHECK(s.next(t0) == 2u); // at once, to be recorded failed
+  CHECK(s.withheld(2) == 1u);
+  CHECK(s.settle_waits() == 0);
 }

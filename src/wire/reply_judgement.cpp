@@ -1,0 +1,146 @@
+#include <jobpatch/wire/reply_judgement.hpp>
+
+#include <jobpatch/wire/response_parser.hpp>
+#include <jobpatch/wire/retry_after.hpp>
+#include <jobpatch/wire/secret_scrubber.hpp>
+
+namespace jobpatch {
+namespace {
+
+std::string_view reason_phrase(int status) noexcept {
+  switch (status) {
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 409:
+    return "Conflict";
+  case 422:
+    return "Unprocessable Content";
+  case 429:
+    return "Too Many Requests";
+  case 500:
+    return "Internal Server Error";
+  case 502:
+    return "Bad Gateway";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  default:
+    return {};
+  }
+}
+
+void judge_success(const operation& op, const reply_facts& facts, response_parser& parser,
+                   const secret_scrubber& scrubber, reply_judgement& out) {
+  if (facts.status == 204) {
+    // No Content: the server says it applied the update but shows nothing to check it
+    // against (the API documents a 200 with the job). Applied, "verified": false.
+    out.verdict = reply_verdict::applied;
+    out.outcome = attempt_outcome::success(facts.status);
+    return;
+  }
+  patch_verdict verdict;
+  verdict.state.swap(out.state); // reuse the capacities of earlier judgements
+  verdict.error.swap(out.error);
+  bool is_job = parser.check_patch(op, facts.body, facts.readable, verdict);
+  verdict.state.swap(out.state);
+  verdict.error.swap(out.error);
+  if (!is_job) {
+    // Most likely cut short; the PATCH sets absolute values, so trying again is safe.
+    out.verdict = reply_verdict::policy_decides;
+    out.outcome = attempt_outcome::failure(error_class::malformed_response);
+    out.state.clear();
+    scrubber.scrub_in_place(out.error);
+    return;
+  }
+  if (!verdict.job_matches) {
+    // The answer is another job's document: a proxy, cache or server mixed answers up,
+    // so where this PATCH went is unknown. Sending it again could land it on the wrong
+    // job a second time and cannot tell us more; the line fails, for a person to look at.
+    out.verdict = reply_verdict::final_fail;
+    out.outcome = attempt_outcome::failure(error_class::malformed_response);
+    out.reason = "answer names another job";
+    out.state.clear();
+    scrubber.scrub_in_place(out.error);
+    return;
+  }
+  out.verdict = reply_verdict::applied;
+  out.outcome = attempt_outcome::success(facts.status);
+  out.verified = verdict.verified;
+  out.error.clear(); // what did not verify is told by "verified": false
+  scrubber.scrub_in_place(out.state);
+}
+
+} // namespace
+
+std::string http_status_key(int status) {
+  std::string key = "HTTP " + std::to_string(status);
+  std::string_view phrase = reason_phrase(status);
+  if (!phrase.empty()) {
+    key += ' ';
+    key += phrase;
+  }
+  return key;
+}
+
+void judge_reply(const operation& op, const reply_facts& facts, response_parser& parser,
+                 const secret_scrubber& scrubber, std::chrono::system_clock::time_point now_utc,
+                 reply_judgement& out) {
+  out.verdict = reply_verdict::policy_decides;
+  out.status = 0;
+  out.error.clear();
+  out.reason.clear();
+  out.verified = false;
+  out.state.clear();
+  out.retry_after.reset();
+  out.in_doubt = false;
+  out.abort_run = false;
+
+  if (facts.transport != error_class::none) {
+    out.outcome = attempt_outcome::failure(facts.transport);
+    out.error.assign(facts.transport_detail);
+    scrubber.scrub_in_place(out.error);
+    // Once the request was fully written the server may have it, whatever ended the
+    // attempt (a timeout, a reset, a kept-alive connection closed before any answer).
+    out.in_doubt = facts.request_written && facts.transport != error_class::cancelled;
+    // A certificate that does not verify will not verify on the next request either.
+    out.abort_run = facts.transport == error_class::tls_verify;
+    return;
+  }
+
+  out.status = facts.status;
+  if (!facts.retry_after.empty()) out.retry_after = parse_retry_after(facts.retry_after, now_utc);
+  if (facts.status >= 200 && facts.status < 300) {
+    judge_success(op, facts, parser, scrubber, out);
+    return;
+  }
+  if (facts.status < 200) {
+    // An interim answer where the final one belongs (the transport skips 1xx): not an
+    // answer to the PATCH at all.
+    out.outcome = attempt_outcome::failure(error_class::malformed_response);
+    out.error = "HTTP " + std::to_string(facts.status) + " where a final answer was expected";
+    return;
+  }
+  out.outcome = attempt_outcome::http(facts.status);
+  // Server text is scrubbed where it enters: an error body may quote the request, its
+  // Authorization header (the token) included.
+  std::string text = parser.error_text(facts.body, facts.readable);
+  scrubber.scrub_in_place(text);
+  out.error = "HTTP " + std::to_string(facts.status);
+  if (!text.empty()) {
+    out.error += ": ";
+    out.error += text;
+  }
+  // A gateway's 502/504 says nothing of the backend, which may still apply the request.
+  out.in_doubt = facts.status == 502 || facts.status == 504;
+}
+
+} // namespace jobpatch

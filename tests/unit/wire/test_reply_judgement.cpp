@@ -1,0 +1,220 @@
+#include <jobpatch/wire/reply_judgement.hpp>
+
+#include <jobpatch/wire/response_parser.hpp>
+#include <jobpatch/wire/secret_scrubber.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace jobpatch;
+using namespace std::chrono_literals;
+
+namespace {
+const auto utc = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+
+operation configs_op() {
+  operation op;
+  op.job_id = "job-1";
+  op.op = op_kind::configs;
+  op.body = R"({"taskTimeout":600})";
+  return op;
+}
+
+std::string job_document(std::string_view id, std::string_view config) {
+  std::string out = R"({"job":{"id":")";
+  out += id;
+  out += R"(","name":"n","state":"JOB_STATE_NEW","config":)";
+  out += config;
+  out += R"(},"templateInfo":{}})";
+  return out;
+}
+
+struct judge {
+  response_parser parser;
+  secret_scrubber scrubber;
+  reply_judgement out;
+
+  const reply_judgement& answer(int status, std::string body, std::string_view retry_after = {}) {
+    body_ = std::move(body);
+    reply_facts facts;
+    facts.status = status;
+    facts.body = body_;
+    facts.readable = 0;
+    facts.retry_after = retry_after;
+    judge_reply(op, facts, parser, scrubber, utc, out);
+    return out;
+  }
+  const reply_judgement& failure(error_class cls, bool written, std::string_view detail = "x") {
+    reply_facts facts;
+    facts.transport = cls;
+    facts.transport_detail = detail;
+    facts.request_written = written;
+    judge_reply(op, facts, parser, scrubber, utc, out);
+    return out;
+  }
+
+  operation op = configs_op();
+
+private:
+  std::string body_;
+};
+} // namespace
+
+TEST_CASE("reply_judgement: a 200 with this job's document is applied and verified") {
+  judge j;
+  auto& r = j.answer(200, job_document("job-1", R"({"taskTimeout":600})"));
+  CHECK(r.verdict == reply_verdict::applied);
+  CHECK(r.applied());
+  CHECK(r.outcome == attempt_outcome::success(200));
+  CHECK(r.status == 200);
+  CHECK(r.verified);
+  CHECK(r.state == "JOB_STATE_NEW");
+  CHECK(r.error.empty());
+  CHECK_FALSE(r.in_doubt);
+  CHECK_FALSE(r.abort_run);
+}
+
+TEST_CASE("reply_judgement: a 200 showing other values is applied, not verified") {
+  judge j;
+  auto& r = j.answer(200, job_document("job-1", R"({"taskTimeout":5})"));
+  CHECK(r.applied());
+  CHECK_FALSE(r.verified);
+  CHECK(r.error.empty());
+}
+
+TEST_CASE("reply_judgement: a 2xx naming another job is a final failure, never a success") {
+  judge j;
+  auto& r = j.answer(200, job_document("job-2", R"({"taskTimeout":600})"));
+  CHECK(r.verdict == reply_verdict::final_fail);
+  CHECK_FALSE(r.applied());
+  CHECK_FALSE(r.outcome.ok()); // statistics, detector and policy see no success
+  CHECK(r.outcome.cls == error_class::malformed_response);
+  CHECK(r.status == 200);
+  CHECK(r.reason == "answer names another job");
+  CHECK(r.error.find("job-2") != std::string::npos);
+  CHECK(r.state.empty());
+}
+
+TEST_CASE("reply_judgement: a 200 that is not a job document is left to the retry policy") {
+  judge j;
+  for (std::string body :
+       {std::string(""), std::string("<html>ok</html>"), std::string(R"({"job":{"id":"job-1","na)"),
+        std::string("[]"), std::string(R"({"ok":true})")}) {
+    CAPTURE(body);
+    auto& r = j.answer(200, body);
+    CHECK(r.verdict == reply_verdict::policy_decides);
+    CHECK(r.outcome.cls == error_class::malformed_response);
+    CHECK(r.status == 200);
+    CHECK_FALSE(r.error.empty());
+    CHECK_FALSE(r.in_doubt);
+  }
+}
+
+TEST_CASE("reply_judgement: a 204 is applied and cannot be verified") {
+  judge j;
+  auto& r = j.answer(204, "");
+  CHECK(r.applied());
+  CHECK(r.outcome == attempt_outcome::success(204));
+  CHECK_FALSE(r.verified);
+  CHECK(r.state.empty());
+}
+
+TEST_CASE("reply_judgement: an interim 1xx is not an answer to the PATCH") {
+  judge j;
+  auto& r = j.answer(100, "");
+  CHECK(r.verdict == reply_verdict::policy_decides);
+  CHECK(r.outcome.cls == error_class::malformed_response);
+  CHECK(r.error == "HTTP 100 where a final answer was expected");
+}
+
+TEST_CASE("reply_judgement: error statuses carry the server's text in either body shape") {
+  judge j;
+  auto& rpc = j.answer(404, R"({"code":5,"message":"job not found","details":[]})");
+  CHECK(rpc.verdict == reply_verdict::policy_decides);
+  CHECK(rpc.outcome == attempt_outcome::http(404));
+  CHECK(rpc.status == 404);
+  CHECK(rpc.error == "HTTP 404: job not found");
+  CHECK_FALSE(rpc.in_doubt);
+
+  auto& ok_false =
+      j.answer(400, R"({"ok":false,"error":{"code":3,"message":"bad timeout","description":"d"}})");
+  CHECK(ok_false.error.rfind("HTTP 400: ", 0) == 0);
+  CHECK(ok_false.error.find("bad timeout") != std::string::npos);
+
+  CHECK(j.answer(500, "").error == "HTTP 500");
+  CHECK(j.answer(503, "upstream overloaded").error == "HTTP 503: upstream overloaded");
+  CHECK(j.answer(301, "").outcome == attempt_outcome::http(301));
+  CHECK(j.answer(401, "{}").outcome == attempt_outcome::http(401));
+}
+
+TEST_CASE("reply_judgement: Retry-After is parsed in seconds and as an HTTP date") {
+  judge j;
+  CHECK(j.answer(429, "", "7").retry_after == std::chrono::milliseconds(7000));
+  CHECK(j.answer(503, "", "Tue, 14 Nov 2023 22:13:40 GMT").retry_after ==
+        std::chrono::milliseconds(20'000)); // utc is 22:13:20
+  CHECK_FALSE(j.answer(503, "", "soon").retry_after);
+  CHECK_FALSE(j.answer(503, "").retry_after);
+}
+
+TEST_CASE("reply_judgement: a gateway's 502/504 leaves the job in doubt, a 500/503 does not") {
+  judge j;
+  CHECK(j.answer(502, "").in_doubt);
+  CHECK(j.answer(504, "").in_doubt);
+  CHECK_FALSE(j.answer(500, "").in_doubt);
+  CHECK_FALSE(j.answer(503, "").in_doubt);
+  CHECK_FALSE(j.answer(429, "").in_doubt);
+}
+
+TEST_CASE("reply_judgement: a transport failure is in doubt only once the request was written") {
+  judge j;
+  auto& before = j.failure(error_class::reset, false, "connection reset");
+  CHECK(before.verdict == reply_verdict::policy_decides);
+  CHECK(before.outcome == attempt_outcome::failure(error_class::reset));
+  CHECK(before.status == 0);
+  CHECK(before.error == "connection reset");
+  CHECK_FALSE(before.in_doubt);
+  CHECK(j.failure(error_class::timeout, true).in_doubt);
+  CHECK(j.failure(error_class::truncated, true).in_doubt);
+  CHECK_FALSE(j.failure(error_class::cancelled, true).in_doubt); // our own stop
+  CHECK_FALSE(j.failure(error_class::connect_refused, false).abort_run);
+}
+
+TEST_CASE("reply_judgement: a TLS verification failure aborts the run") {
+  judge j;
+  auto& r = j.failure(error_class::tls_verify, false, "certificate verify failed");
+  CHECK(r.abort_run);
+  CHECK(r.verdict == reply_verdict::policy_decides); // the policy ends it: not retryable
+  CHECK_FALSE(r.in_doubt);
+}
+
+TEST_CASE("reply_judgement: server text is scrubbed of the secrets") {
+  judge j;
+  j.scrubber.add("tok-SECRET-123");
+  CHECK(j.answer(403, R"({"message":"token tok-SECRET-123 refused"})").error ==
+        "HTTP 403: token [redacted] refused");
+  CHECK(j.failure(error_class::reset, false, "reset by tok-SECRET-123").error ==
+        "reset by [redacted]");
+  auto& other = j.answer(200, job_document("tok-SECRET-123", "{}"));
+  CHECK(other.error.find("tok-SECRET-123") == std::string::npos);
+  std::string state_doc =
+      R"({"job":{"id":"job-1","state":"S tok-SECRET-123","config":{"taskTimeout":600}}})";
+  CHECK(j.answer(200, state_doc).state == "S [redacted]");
+}
+
+TEST_CASE("reply_judgement: a judgement reused for the next answer keeps nothing of the last") {
+  judge j;
+  j.answer(502, "bad", "3");
+  auto& r = j.answer(200, job_document("job-1", R"({"taskTimeout":600})"));
+  CHECK(r.applied());
+  CHECK_FALSE(r.retry_after);
+  CHECK_FALSE(r.in_doubt);
+  CHECK(r.error.empty());
+  CHECK(r.reason.empty());
+}
+
+TEST_CASE("reply_judgement: byError keys name the status with its reason phrase") {
+  CHECK(http_status_key(404) == "HTTP 404 Not Found");
+  CHECK(http_status_key(403) == "HTTP 403 Forbidden");
+  CHECK(http_status_key(418) == "HTTP 418");
+}
