@@ -1,9 +1,11 @@
 #include <jobpatch/manifest/line_source.hpp>
 
+#include <utility>
+
 namespace jobpatch {
 
 line_source::line_source(manifest_reader reader, options o)
-    : reader_(std::move(reader)), options_(o) {}
+    : reader_(std::move(reader)), options_(std::move(o)) {}
 
 std::uint32_t line_source::shard_of(std::string_view job_id, std::uint32_t shard_count) noexcept {
   if (shard_count <= 1) return 0;

@@ -331,6 +331,22 @@ void latency_table(std::string& out, const html_report_input& in) {
   out += "</tbody></table>";
 }
 
+// The baseline's curve of endpoint `name`, drawn beside this run's (same colour, dashed).
+const percentile_curve* baseline_curve(const html_report_input& in, const std::string& name) {
+  if (!in.baseline) return nullptr;
+  for (const auto& [n, c] : in.baseline->curves)
+    if (n == name && !c.ms.empty()) return &c;
+  return nullptr;
+}
+
+std::vector<std::pair<double, double>> baseline_points(const percentile_curve& c, double x_max) {
+  std::vector<std::pair<double, double>> points;
+  for (std::size_t p = 0; p < c.ms.size(); ++p)
+    if (double t = c.step * static_cast<double>(p); t <= x_max + 1e-9)
+      points.emplace_back(t, c.ms[p] * 1e6);
+  return points;
+}
+
 // (a) HdrHistogram-style percentile curve: x = -log10(1 - q), latency on a log axis.
 void percentile_chart(std::string& out, const html_report_input& in) {
   std::vector<std::pair<std::string, const latency_histogram*>> curves;
@@ -343,20 +359,13 @@ void percentile_chart(std::string& out, const html_report_input& in) {
     out += empty_note("No latencies were recorded.");
     return;
   }
-  // The baseline's curve of each endpoint drawn (same colour, dashed).
-  auto baseline_curve = [&](const std::string& name) -> const percentile_curve* {
-    if (!in.baseline) return nullptr;
-    for (const auto& [n, c] : in.baseline->curves)
-      if (n == name && !c.ms.empty()) return &c;
-    return nullptr;
-  };
   std::uint64_t most = 0;
   double lo = INFINITY, hi = 0;
   for (const auto& [name, h] : curves) {
     most = std::max(most, h->count());
     lo = std::min(lo, static_cast<double>(h->min().count()));
     hi = std::max(hi, static_cast<double>(h->max().count()));
-    if (const auto* c = baseline_curve(name)) {
+    if (const auto* c = baseline_curve(in, name)) {
       for (double ms : c->ms) {
         lo = std::min(lo, ms * 1e6);
         hi = std::max(hi, ms * 1e6);
@@ -385,12 +394,8 @@ void percentile_chart(std::string& out, const html_report_input& in) {
     chart.polyline(points, colour, overall);
     entries.emplace_back(name + " (" + with_commas(h->count()) + ")", colour);
     dashed.push_back(overall);
-    if (const auto* c = baseline_curve(name)) {
-      std::vector<std::pair<double, double>> before;
-      for (std::size_t p = 0; p < c->ms.size(); ++p)
-        if (double t = c->step * static_cast<double>(p); t <= x_max + 1e-9)
-          before.emplace_back(t, c->ms[p] * 1e6);
-      chart.polyline(before, colour, true, true);
+    if (const auto* c = baseline_curve(in, name)) {
+      chart.polyline(baseline_points(*c, x_max), colour, true, true);
       entries.emplace_back(name + ", baseline", colour);
       dashed.push_back(true);
     }

@@ -161,26 +161,28 @@ resume_state resume_state::load(const std::string& path, std::vector<std::string
     notes.push_back("ignored " + std::to_string(foreign) +
                     " lines that are not jobpatch result records (first: line " +
                     std::to_string(first_foreign) + " of " + path + ")");
-  std::sort(state.ok_.begin(), state.ok_.end(), by_key);
-  state.ok_.erase(std::unique(state.ok_.begin(), state.ok_.end(), same_key), state.ok_.end());
-  std::sort(state.legacy_ok_.begin(), state.legacy_ok_.end());
-  state.legacy_ok_.erase(std::unique(state.legacy_ok_.begin(), state.legacy_ok_.end()),
-                         state.legacy_ok_.end());
-  std::sort(state.ok_jobs_.begin(), state.ok_jobs_.end());
-  state.ok_jobs_.erase(std::unique(state.ok_jobs_.begin(), state.ok_jobs_.end()),
-                       state.ok_jobs_.end());
+  state.index(failed);
+  return state;
+}
+
+void resume_state::index(std::vector<entry>& failed) {
+  std::sort(ok_.begin(), ok_.end(), by_key);
+  ok_.erase(std::unique(ok_.begin(), ok_.end(), same_key), ok_.end());
+  std::sort(legacy_ok_.begin(), legacy_ok_.end());
+  legacy_ok_.erase(std::unique(legacy_ok_.begin(), legacy_ok_.end()), legacy_ok_.end());
+  std::sort(ok_jobs_.begin(), ok_jobs_.end());
+  ok_jobs_.erase(std::unique(ok_jobs_.begin(), ok_jobs_.end()), ok_jobs_.end());
   // The last failed record of each update, unless it was retryable or the update was
   // applied after all.
   std::stable_sort(failed.begin(), failed.end(), by_key);
   for (std::size_t i = 0; i < failed.size(); ++i) {
     if (i + 1 < failed.size() && same_key(failed[i], failed[i + 1])) continue;
     if (failed[i].status == retryable_failure) continue;
-    auto ok = std::lower_bound(state.ok_.begin(), state.ok_.end(), failed[i], by_key);
-    if (ok != state.ok_.end() && same_key(*ok, failed[i])) continue; // applied since
-    state.failed_.push_back(failed[i]);
-    state.permanent_failures_ += failed[i].status != 0;
+    auto ok = std::lower_bound(ok_.begin(), ok_.end(), failed[i], by_key);
+    if (ok != ok_.end() && same_key(*ok, failed[i])) continue; // applied since
+    failed_.push_back(failed[i]);
+    permanent_failures_ += failed[i].status != 0;
   }
-  return state;
 }
 
 std::uint64_t resume_state::job_hash(std::string_view job_id) noexcept {

@@ -298,6 +298,38 @@ std::string response_parser::error_text(std::string_view body, std::size_t reada
   return excerpt(text_shown, 200);
 }
 
+namespace {
+// An expiresIn value as whole seconds: an integer, a decimal string or a real number; 0
+// when unusable. Absurd values come back large and are clamped by token_lifetime().
+std::int64_t lifetime_seconds(ondemand::value& value) {
+  std::int64_t seconds = 0;
+  std::string_view s;
+  double real = 0;
+  if (!value.get_int64().get(seconds)) return seconds;
+  if (!value.get_string().get(s)) {
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), seconds);
+    // Too large for int64 ("99999999999999999999"): as long as possible, clamped later.
+    if (ec == std::errc::result_out_of_range && ptr == s.data() + s.size() && s[0] != '-')
+      return std::numeric_limits<std::int64_t>::max();
+    return ec != std::errc{} || ptr != s.data() + s.size() ? 0 : seconds;
+  }
+  if (!value.get_double().get(real)) {
+    // 1e10, 3600.5, a number beyond uint64: clamped later; NaN cannot occur in JSON.
+    return real >= 9.2e18 ? std::numeric_limits<std::int64_t>::max()
+           : real > 0     ? static_cast<std::int64_t>(real)
+                          : 0;
+  }
+  return 0;
+}
+
+// A token goes into a header as is: visible ASCII only.
+bool header_safe(std::string_view token) noexcept {
+  for (char c : token)
+    if (static_cast<unsigned char>(c) < 0x21 || c == 0x7F) return false;
+  return true;
+}
+} // namespace
+
 std::optional<response_parser::access_token>
 response_parser::parse_access_token(std::string_view body, std::size_t readable,
                                     std::string& error) {
@@ -322,35 +354,17 @@ response_parser::parse_access_token(std::string_view body, std::size_t readable,
       std::string_view token;
       if (!value.get_string().get(token)) out.token.assign(token);
     } else if (key == "expiresIn" || key == "expires_in") {
-      std::int64_t seconds = 0;
-      std::string_view s;
-      double real = 0;
-      if (!value.get_int64().get(seconds)) {
-      } else if (!value.get_string().get(s)) {
-        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), seconds);
-        // Too large for int64 ("99999999999999999999"): as long as possible, clamped later.
-        if (ec == std::errc::result_out_of_range && ptr == s.data() + s.size() && s[0] != '-')
-          seconds = std::numeric_limits<std::int64_t>::max();
-        else if (ec != std::errc{} || ptr != s.data() + s.size())
-          seconds = 0;
-      } else if (!value.get_double().get(real)) {
-        // 1e10, 3600.5, a number beyond uint64: clamped later; NaN cannot occur in JSON.
-        seconds = real >= 9.2e18 ? std::numeric_limits<std::int64_t>::max()
-                  : real > 0     ? static_cast<std::int64_t>(real)
-                                 : 0;
-      }
-      if (seconds > 0) out.expires_in = std::chrono::seconds(seconds);
+      if (std::int64_t seconds = lifetime_seconds(value); seconds > 0)
+        out.expires_in = std::chrono::seconds(seconds);
     }
   }
   if (out.token.empty()) {
     error = "the token answer has no \"token\"";
     return std::nullopt;
   }
-  for (char c : out.token) {
-    if (static_cast<unsigned char>(c) < 0x21 || c == 0x7F) {
-      error = "the token answer holds a token with characters not allowed in a header";
-      return std::nullopt;
-    }
+  if (!header_safe(out.token)) {
+    error = "the token answer holds a token with characters not allowed in a header";
+    return std::nullopt;
   }
   return out;
 }

@@ -74,6 +74,8 @@ public:
   };
 
 private:
+  // Sorts what load() read into lookup tables; keeps the last failed record of each update.
+  void index(std::vector<entry>& failed);
   std::vector<entry> ok_;                                          // sorted, unique
   std::vector<entry> failed_;                                      // sorted, one per key
   std::vector<std::pair<std::uint64_t, std::uint64_t>> legacy_ok_; // (line, fp), sorted
