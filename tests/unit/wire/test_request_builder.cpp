@@ -69,8 +69,8 @@ TEST_CASE("request_builder: -H checks") {
   CHECK(check_extra_header("X-Empty:", n).empty());
   CHECK(n == "X-Empty: ");
   CHECK(check_extra_header("x!#$%&'*+-.^_`|~9: 1", n).empty());
-  for (const char* bad : {"NoColon", ": v", "X Y: v", "X(: v", "X\xC3\xA9: v", "X: a\rb", "X: a\nb",
-                          std::string("X: a\0b", 6).c_str(), "X\r\nY: v"}) {
+  for (const char* bad :
+       {"NoColon", ": v", "X Y: v", "X(: v", "X\xC3\xA9: v", "X: a\rb", "X: a\nb", "X\r\nY: v"}) {
     CAPTURE(bad);
     CHECK_FALSE(check_extra_header(bad, n).empty());
   }
