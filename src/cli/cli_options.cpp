@@ -1,5 +1,7 @@
 #include "cli/cli_options.hpp"
 
+#include <jobpatch/manifest/edit_distance.hpp>
+
 #include <jobpatch/wire/request_builder.hpp>
 
 #include <CLI/CLI.hpp>
@@ -109,21 +111,6 @@ std::chrono::milliseconds seconds_option(double seconds, const char* flag) {
 }
 
 namespace {
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 // The long names of `command`'s options, with their dashes.
 std::vector<std::string> option_names(const CLI::App& command) {

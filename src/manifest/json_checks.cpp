@@ -1,5 +1,7 @@
 #include "manifest/json_checks.hpp"
 
+#include <jobpatch/manifest/edit_distance.hpp>
+
 #include <jobpatch/manifest/manifest_reader.hpp>
 #include <jobpatch/results/json_text.hpp>
 
@@ -148,23 +150,6 @@ std::string describe_value(ondemand::value& value) { return describe(value); }
 std::string describe_value(ondemand::document& value) { return describe(value); }
 
 namespace {
-std::size_t edit_distance(std::string_view a, std::string_view b) noexcept {
-  if (a.size() > 32 || b.size() > 32) return 99;
-  std::array<std::size_t, 33> row{};
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + cost});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 bool equal_ignoring_case(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return (x | 0x20) == (y | 0x20);
