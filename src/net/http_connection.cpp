@@ -410,10 +410,10 @@ struct arena_allocator {
     }
     return static_cast<T*>(::operator new(bytes));
   }
-  void deallocate(T* p, std::size_t n) noexcept {
+  void deallocate(T* p, std::size_t) noexcept {
     auto* b = reinterpret_cast<std::byte*>(p);
     if (b >= storage && b < storage + capacity) return;
-    ::operator delete(p, n * sizeof(T));
+    ::operator delete(p); // unsized: clang declares the sized form only with -fsized-deallocation
   }
   template <class U>
   bool operator==(const arena_allocator<U>& o) const noexcept {
