@@ -1,5 +1,7 @@
 #include <jobpatch/stats/metrics_file.hpp>
 
+#include <jobpatch/results/json_text.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -28,11 +30,7 @@ void append_value(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
-void append_value(std::string& out, std::uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
+void append_value(std::string& out, std::uint64_t v) { append_uint(out, v); }
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out += "# HELP jobpatch_";
