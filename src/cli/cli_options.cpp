@@ -34,9 +34,9 @@ void add_connection_options(CLI::App& command, connection_options& o) {
   command.add_option("--proxy", o.proxy,
                      "HTTP proxy for CONNECT tunnels, http://[user:password@]host[:port] "
                      "(default: HTTPS_PROXY, or HTTP_PROXY for an http:// base URL)");
-  command.add_flag("--no-proxy", o.no_proxy,
-                   "connect directly, whatever --proxy or the "
-                   "*_proxy variables say");
+  command.add_option("--no-proxy", o.no_proxy,
+                     "hosts reached directly, NO_PROXY's syntax (default: no_proxy/NO_PROXY); "
+                     "'*' connects directly whatever --proxy or the *_proxy variables say");
   command
       .add_option("-H,--header", o.headers,
                   "'Name: value' added to every API request, the token exchange included "
@@ -74,11 +74,10 @@ static std::string read_secret_file(const std::string& path, const char* flag) {
 
 network_options make_network_options(const connection_options& c) {
   network_options n;
-  n.proxy.no_proxy = c.no_proxy;
   n.proxy.proxy_url = c.proxy;
   n.proxy.https_proxy = environment_value({"https_proxy", "HTTPS_PROXY"});
   n.proxy.http_proxy = environment_value({"http_proxy", "HTTP_PROXY"});
-  n.proxy.no_proxy_list = environment_value({"no_proxy", "NO_PROXY"});
+  n.proxy.no_proxy_list = c.no_proxy ? *c.no_proxy : environment_value({"no_proxy", "NO_PROXY"});
   // A --proxy that cannot be used is a usage error even when NO_PROXY would skip it.
   if (!c.proxy.empty()) parse_proxy_url(c.proxy, "--proxy");
   for (const auto& header : c.headers) {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,7 +29,7 @@ struct connection_options {
   unsigned max_attempts = 5;
   double timeout_seconds = 30;
   std::string proxy;                                  // --proxy URL; empty = the *_proxy variables
-  bool no_proxy = false;                              // --no-proxy
+  std::optional<std::string> no_proxy;                // --no-proxy LIST (overrides NO_PROXY)
   std::vector<std::string> headers;                   // -H/--header, as typed
   std::string cert_file, key_file, key_password_file; // --cert, --key, --key-password-file
 };

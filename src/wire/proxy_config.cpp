@@ -185,7 +185,6 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host_in, std::
 
 std::optional<proxy_endpoint> select_proxy(const proxy_settings& settings, bool tls,
                                            std::string_view host, std::string_view port) {
-  if (settings.no_proxy) return std::nullopt;
   std::string_view url = settings.proxy_url;
   std::string_view origin = "--proxy";
   if (url.empty()) {

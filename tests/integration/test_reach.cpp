@@ -101,8 +101,16 @@ TEST_CASE("reach: --proxy overrides HTTPS_PROXY, NO_PROXY and --no-proxy go dire
                 {{"no_proxy", "example.com, .localhost,localhost"}}) == 0);
     CHECK(proxy.log().connects == 0);
   }
-  SUBCASE("--no-proxy") {
-    CHECK(apply(mock, manifest, local_base(mock), {"--no-proxy"}, {{"HTTPS_PROXY", dead}}) == 0);
+  SUBCASE("--no-proxy '*'") {
+    CHECK(apply(mock, manifest, local_base(mock), {"--no-proxy", "*"}, {{"HTTPS_PROXY", dead}}) ==
+          0);
+  }
+  SUBCASE("--no-proxy LIST overrides NO_PROXY") {
+    CHECK(apply(mock, manifest, local_base(mock), {"--no-proxy", "example.com,localhost"},
+                {{"HTTPS_PROXY", dead}, {"NO_PROXY", "example.com"}}) == 0);
+    CHECK(apply(mock, manifest, local_base(mock), {"--proxy", proxy.url(), "--no-proxy", "x.org"},
+                {{"NO_PROXY", "localhost"}}) == 0);
+    CHECK(proxy.log().connects > 0);
   }
   SUBCASE("HTTP_PROXY is not used for https://") {
     CHECK(apply(mock, manifest, local_base(mock), {}, {{"HTTP_PROXY", dead}}) == 0);

@@ -45,10 +45,9 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::str
 // reads them; empty = unset).
 struct proxy_settings {
   std::string proxy_url;     // --proxy; overrides the *_proxy variables
-  bool no_proxy = false;     // --no-proxy: never a proxy, whatever the rest says
   std::string https_proxy;   // https_proxy, else HTTPS_PROXY
   std::string http_proxy;    // http_proxy, else HTTP_PROXY
-  std::string no_proxy_list; // no_proxy, else NO_PROXY
+  std::string no_proxy_list; // --no-proxy LIST, else no_proxy, else NO_PROXY ("*": never)
 };
 
 // The proxy for a server at `host`:`port` (`tls`: an https:// base URL), or nothing for a

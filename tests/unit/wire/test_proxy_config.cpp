@@ -125,8 +125,8 @@ TEST_CASE("proxy_config: which proxy a server gets") {
   s.proxy_url = "cli-proxy:8080";
   CHECK(select_proxy(s, true, "api.other.org", "443")->host == "cli-proxy");
   CHECK_FALSE(select_proxy(s, true, "api.example.com", "443"));
-  // --no-proxy wins over everything.
-  s.no_proxy = true;
+  // --no-proxy '*' (or NO_PROXY=*) wins over everything.
+  s.no_proxy_list = "*";
   CHECK_FALSE(select_proxy(s, true, "api.other.org", "443"));
   // A bad variable is refused naming the variable.
   proxy_settings bad;
