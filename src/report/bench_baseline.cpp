@@ -1,6 +1,7 @@
 #include <jobpatch/report/bench_baseline.hpp>
 
 #include <jobpatch/report/html_report.hpp>
+#include <jobpatch/results/utf8.hpp>
 
 #include <boost/json.hpp>
 
@@ -221,15 +222,19 @@ std::vector<comparison_row> compare_runs(const bench_run_figures& now,
 }
 
 std::string comparison_text(const std::vector<comparison_row>& rows, std::string_view label) {
+  // Padded by columns, not bytes: "µs" is two bytes, one column wide.
+  auto row = [](std::string_view metric, std::string_view now, std::string_view baseline,
+                std::string_view change) {
+    auto pad = [](std::string_view text, std::size_t width, bool right) {
+      std::string spaces(width - std::min(width, utf8_columns(text)), ' ');
+      return right ? spaces + std::string(text) : std::string(text) + spaces;
+    };
+    return "  " + pad(metric, 20, false) + " " + pad(now, 12, true) + " " +
+           pad(baseline, 12, true) + "  " + std::string(change) + "\n";
+  };
   std::string out = "compared with baseline " + std::string(label) + ":\n";
-  char line[256];
-  std::snprintf(line, sizeof line, "  %-20s %12s %12s  %s\n", "", "this run", "baseline", "change");
-  out += line;
-  for (const auto& r : rows) {
-    std::snprintf(line, sizeof line, "  %-20s %12s %12s  %s\n", r.metric.c_str(), r.now.c_str(),
-                  r.baseline.c_str(), r.change.c_str());
-    out += line;
-  }
+  out += row("", "this run", "baseline", "change");
+  for (const auto& r : rows) out += row(r.metric, r.now, r.baseline, r.change);
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include <jobpatch/results/utf8.hpp>
 
+#include <algorithm>
+
 namespace jobpatch {
 
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
@@ -51,6 +53,13 @@ bool is_valid_utf8(std::string_view s) noexcept {
     i += length;
   }
   return true;
+}
+
+std::size_t utf8_columns(std::string_view s) noexcept {
+  std::size_t columns = 0;
+  for (std::size_t i = 0; i < s.size(); ++columns)
+    i += std::max<std::size_t>(1, utf8_sequence_length(s, i));
+  return columns;
 }
 
 } // namespace jobpatch

@@ -19,6 +19,10 @@ char32_t utf8_code_point(std::string_view s, std::size_t i, std::size_t length) 
 // True when all of `s` is well-formed UTF-8.
 bool is_valid_utf8(std::string_view s) noexcept;
 
+// Columns `s` takes in a text table: one per code point (a byte that starts no valid
+// sequence counts one), so "µs" pads like "ms".
+std::size_t utf8_columns(std::string_view s) noexcept;
+
 // True for C0 controls, DEL and the C1 range U+0080..U+009F (which holds the 8-bit CSI).
 constexpr bool is_control_code_point(char32_t c) noexcept {
   return c < 0x20 || (c >= 0x7F && c <= 0x9F);

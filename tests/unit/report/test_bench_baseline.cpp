@@ -113,4 +113,10 @@ TEST_CASE("bench_baseline: rows give relative changes, error rates in points, wo
   CHECK(text.starts_with("compared with baseline old.json:\n"));
   CHECK(text.find("  p99                       3.00 ms      2.00 ms  +50.0%\n") !=
         std::string::npos);
+  // A value in µs lines up with one in ms: columns, not bytes.
+  comparison_row micro{
+      .metric = "p50", .now = "900 µs", .baseline = "1.00 ms", .change = "-10.0%", .worse = -1};
+  CHECK(comparison_text({micro}, "old.json")
+            .find("  p50                        900 µs      1.00 ms  -10.0%\n") !=
+        std::string::npos);
 }

@@ -102,3 +102,13 @@ TEST_CASE("utf8: C1 controls are valid UTF-8, yet never shown or accepted in a j
   CHECK(lines.error().message.starts_with("jobId must not contain control characters"));
   CHECK(lines.validate(R"({"jobId":"a)" + nbsp + R"(","op":"jobname","body":"n"})", 0, 1, op));
 }
+
+TEST_CASE("utf8: columns count code points, and a stray byte as one") {
+  CHECK(utf8_columns("") == 0);
+  CHECK(utf8_columns("ms") == 2);
+  CHECK(utf8_columns("µs") == 2);
+  CHECK(utf8_columns("9 →") == 3);
+  CHECK(utf8_columns("\xC3") == 1);
+  CHECK(utf8_columns("a\xFF\xFE"
+                     "b") == 4);
+}
