@@ -264,11 +264,13 @@ void results_merge::finish() {
       if (shared) {
         ++in_every_shard_;
       } else {
-        // Which record was in another file: name both files.
-        std::string first = files_[winner.file].path, second = files_[entries_[other].file].path;
-        problem("line " + std::to_string(winner.line) + " is recorded in " + first + " and in " +
-                second +
-                ": the shards overlapped (were they run with one --shard N over one manifest?)");
+        // Name both files: the winner's and the next one holding the line.
+        std::string message = "line " + std::to_string(winner.line) + " is recorded in ";
+        message += files_[winner.file].path;
+        message += " and in ";
+        message += files_[entries_[other].file].path;
+        message += ": the shards overlapped (were they run with one --shard N over one manifest?)";
+        problem(std::move(message));
       }
     }
     entries_[kept++] = winner;

@@ -313,22 +313,13 @@ void write_counts(json_writer& json, const char* key,
   json.end_object();
 }
 
-} // namespace
-
-merged_summary merge_summaries(const std::vector<summary_input>& inputs) {
-  if (inputs.empty()) throw summary_merge_error("no summaries to merge");
-  merged_summary result;
-  std::vector<shard_summary> shards;
-  shards.reserve(inputs.size());
-  for (const auto& in : inputs) shards.push_back(read_summary(in));
-  check_shards(shards, result.warnings);
-  check_manifest_lines(shards, result.warnings);
-
-  // Sums. An invalid line without a job id is recorded by every shard that read it: counted
-  // once, as the most any one shard counted.
+// The shards' sums, built one summary at a time.
+struct merged_totals {
   std::map<std::string, std::uint64_t> counters;
   std::map<std::string, op_summary> ops;
   std::map<std::string, std::uint64_t> by_status, by_error, errors_by_class;
+  // An invalid line without a job id is recorded by every shard that read it: counted
+  // once, as the most any one shard counted.
   std::uint64_t every_shard_sum = 0, every_shard_max = 0;
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> op_every_shard; // sum, max
   latency_histogram latency, service;
@@ -337,7 +328,8 @@ merged_summary merge_summaries(const std::vector<summary_input>& inputs) {
   bool timestamps = true, deadline = false, interrupted = false, aborted = false;
   std::int64_t signal = 0, exit_code = 0;
   std::string abort_reason;
-  for (const auto& s : shards) {
+
+  void add(const shard_summary& s) {
     add_counts(counters, s.counters);
     every_shard_sum += s.invalid_in_every_shard;
     every_shard_max = std::max(every_shard_max, s.invalid_in_every_shard);
@@ -369,38 +361,56 @@ merged_summary merge_summaries(const std::vector<summary_input>& inputs) {
     aborted |= s.aborted;
     if (rank_of(s.exit_code) > rank_of(exit_code)) exit_code = s.exit_code;
   }
-  std::uint64_t duplicates = every_shard_sum - every_shard_max;
-  counters["invalid"] -= std::min(counters["invalid"], duplicates);
-  counters["total"] -= std::min(counters["total"], duplicates);
-  for (auto& [name, op] : ops) {
-    auto [sum, max] = op_every_shard[name];
-    op.counters["invalid"] -= std::min(op.counters["invalid"], sum - max);
-    op.invalid_in_every_shard = max;
+
+  // After the last add(): the lines every shard recorded, counted once.
+  void count_shared_lines_once() {
+    std::uint64_t duplicates = every_shard_sum - every_shard_max;
+    counters["invalid"] -= std::min(counters["invalid"], duplicates);
+    counters["total"] -= std::min(counters["total"], duplicates);
+    for (auto& [name, op] : ops) {
+      auto [sum, max] = op_every_shard[name];
+      op.counters["invalid"] -= std::min(op.counters["invalid"], sum - max);
+      op.invalid_in_every_shard = max;
+    }
   }
+
   // The merged run lasted from the first shard's start to the last one's end; without
   // those times, as long as its longest shard.
-  double wall =
-      timestamps && ended > started ? static_cast<double>(ended - started) / 1000.0 : wall_max;
-  wall = std::max(wall, wall_max);
+  double wall_seconds() const {
+    double wall =
+        timestamps && ended > started ? static_cast<double>(ended - started) / 1000.0 : wall_max;
+    return std::max(wall, wall_max);
+  }
+};
 
-  std::string& out = result.json;
+void write_run_end(json_writer& json, const merged_totals& t) {
+  json.boolean("interrupted", t.interrupted);
+  if (t.signal) json.integer("signal", t.signal);
+  json.boolean("aborted", t.aborted);
+  if (t.aborted) json.string("abortReason", t.abort_reason);
+  json.integer("exitCode", t.exit_code);
+}
+
+// The merged summary: apply's summary shape, plus how many shards and which files.
+std::string write_merged(merged_totals& t, const std::vector<shard_summary>& shards) {
+  std::string out;
   json_writer json(out);
   json.begin_object();
   json.number("shards", shards.size());
   if (const auto& first = shards.front(); first.shard_count > 0)
     json.number("shardCount", first.shard_count);
-  if (timestamps && started > 0)
-    json.string("startedAt", format_timestamp(started))
-        .integer("startedAtUnixMs", started)
-        .string("endedAt", format_timestamp(ended))
-        .integer("endedAtUnixMs", ended);
+  if (t.timestamps && t.started > 0)
+    json.string("startedAt", format_timestamp(t.started))
+        .integer("startedAtUnixMs", t.started)
+        .string("endedAt", format_timestamp(t.ended))
+        .integer("endedAtUnixMs", t.ended);
   if (shards.front().manifest_lines) json.number("manifestLines", *shards.front().manifest_lines);
   for (std::size_t i = 0; i < summed_counters.size(); ++i) {
-    json.number(summed_counters[i], counters[summed_counters[i]]);
-    if (i == 4) json.number("invalidInEveryShard", every_shard_max);
+    json.number(summed_counters[i], t.counters[summed_counters[i]]);
+    if (i == 4) json.number("invalidInEveryShard", t.every_shard_max); // after "skipped"
   }
   json.begin_object("byOp");
-  for (auto& [name, op] : ops) {
+  for (auto& [name, op] : t.ops) {
     json.begin_object(name);
     for (const char* key : op_counters) json.number(key, op.counters[key]);
     json.number("invalidInEveryShard", op.invalid_in_every_shard);
@@ -409,22 +419,19 @@ merged_summary merge_summaries(const std::vector<summary_input>& inputs) {
     json.end_object();
   }
   json.end_object();
-  write_counts(json, "byStatus", by_status, true);
-  write_counts(json, "byError", by_error, false);
-  write_counts(json, "errorsByClass", errors_by_class, false);
-  write_latency_json(json, "latencyMs", latency);
-  write_latency_json(json, "serviceMs", service);
-  write_histogram_json(json, "latencyHistogram", latency);
-  write_histogram_json(json, "serviceHistogram", service);
+  write_counts(json, "byStatus", t.by_status, true);
+  write_counts(json, "byError", t.by_error, false);
+  write_counts(json, "errorsByClass", t.errors_by_class, false);
+  write_latency_json(json, "latencyMs", t.latency);
+  write_latency_json(json, "serviceMs", t.service);
+  write_histogram_json(json, "latencyHistogram", t.latency);
+  write_histogram_json(json, "serviceHistogram", t.service);
+  double wall = t.wall_seconds();
   json.fixed("wallSeconds", wall, 3)
-      .fixed("requestsPerSecond", wall > 0 ? static_cast<double>(counters["attempts"]) / wall : 0,
+      .fixed("requestsPerSecond", wall > 0 ? static_cast<double>(t.counters["attempts"]) / wall : 0,
              1)
-      .boolean("deadlineExceeded", deadline);
-  json.boolean("interrupted", interrupted);
-  if (signal) json.integer("signal", signal);
-  json.boolean("aborted", aborted);
-  if (aborted) json.string("abortReason", abort_reason);
-  json.integer("exitCode", exit_code);
+      .boolean("deadlineExceeded", t.deadline);
+  write_run_end(json, t);
   json.begin_array("mergedFrom");
   for (const auto& s : shards) {
     json.begin_object().string("file", s.name);
@@ -435,6 +442,23 @@ merged_summary merge_summaries(const std::vector<summary_input>& inputs) {
   json.end_array();
   json.end_object();
   out += '\n';
+  return out;
+}
+
+} // namespace
+
+merged_summary merge_summaries(const std::vector<summary_input>& inputs) {
+  if (inputs.empty()) throw summary_merge_error("no summaries to merge");
+  merged_summary result;
+  std::vector<shard_summary> shards;
+  shards.reserve(inputs.size());
+  for (const auto& in : inputs) shards.push_back(read_summary(in));
+  check_shards(shards, result.warnings);
+  check_manifest_lines(shards, result.warnings);
+  merged_totals totals;
+  for (const auto& s : shards) totals.add(s);
+  totals.count_shared_lines_once();
+  result.json = write_merged(totals, shards);
   return result;
 }
 
