@@ -135,3 +135,30 @@ TEST_CASE("results_merge: long files, CRLF and blank lines") {
   CHECK(merged.ends_with(rec(20'000, "j", "ok", ",\"state\":\"JOB_STATE_NEW\"") +
                          "{\"line\":20001,\"outcome\":\"ok\"}\n"));
 }
+
+TEST_CASE("results_merge: a line over the record limit is a problem, and what follows is read "
+          "from the right place") {
+  scratch s;
+  std::string big(3 << 20, 'x'); // 3 MB: longer than any record, and than the read buffer
+  auto a = s.file("a.ndjson", rec(2, "j", "ok") + big + "\n" + rec(1, "j", "failed") + big);
+  results_merge merge;
+  merge.add_file(a);
+  merge.finish();
+  REQUIRE(merge.problem_count() == 2);
+  CHECK(merge.problems()[0] == a + ":2: a line of 3145728 bytes is not a jobpatch result record");
+  CHECK(merge.problems()[1] == a + ":4: a line of 3145728 bytes is not a jobpatch result record");
+  CHECK(merge.records_read() == 2);
+
+  auto b =
+      s.file("b.ndjson", rec(2, "j", "ok") + std::string(1000, ' ') + "\n" + rec(1, "j", "failed"));
+  auto out = s.dir + "/m.ndjson";
+  s.files.push_back(out);
+  results_merge ok;
+  ok.add_file(b);
+  ok.finish();
+  CHECK(ok.problems().empty());
+  file_writer w(out, file_writer::mode::truncate);
+  ok.write(w);
+  w.close();
+  CHECK(s.read(out) == rec(1, "j", "failed") + rec(2, "j", "ok"));
+}
