@@ -58,7 +58,7 @@ int run_merge(const merge_options& options) {
                             : options.results.empty() ? std::string("-")
                                                       : options.results;
   std::vector<named_file> inputs;
-  for (const auto& path : options.inputs) inputs.push_back({"results", path, nullptr});
+  for (const auto& path : options.inputs) inputs.push_back({"an input", path, nullptr});
   for (const auto& path : options.summaries) inputs.push_back({"--summaries", path, nullptr});
   std::vector<named_file> outputs = {{"--results", results_out, nullptr},
                                      {"--summary-json", options.summary_json, nullptr}};
@@ -112,6 +112,15 @@ int run_merge(const merge_options& options) {
     }
   }
 
+  // Each line a finished run counts has one record (a resumed shard's skipped lines keep
+  // their earlier ok record): a difference means results and summaries of different runs.
+  if (!options.inputs.empty() && !options.summaries.empty() && !summary.stopped &&
+      merge.lines() != summary.total)
+    std::fprintf(stderr,
+                 "jobpatch: warning: the results hold %llu lines but the summaries count %llu: "
+                 "are they of the same runs?\n",
+                 static_cast<unsigned long long>(merge.lines()),
+                 static_cast<unsigned long long>(summary.total));
   try {
     if (!results_out.empty()) {
       file_writer out(results_out, file_writer::mode::truncate);

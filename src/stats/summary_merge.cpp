@@ -459,6 +459,8 @@ merged_summary merge_summaries(const std::vector<summary_input>& inputs) {
   for (const auto& s : shards) totals.add(s);
   totals.count_shared_lines_once();
   result.json = write_merged(totals, shards);
+  result.total = totals.counters["total"];
+  result.stopped = totals.interrupted || totals.aborted || totals.deadline;
   return result;
 }
 

@@ -28,6 +28,8 @@ public:
 struct merged_summary {
   std::string json;                  // the merged --summary-json document, '\n'-terminated
   std::vector<std::string> warnings; // worth a line on stderr; the merge stands
+  std::uint64_t total = 0;           // merged "total": lines with an outcome
+  bool stopped = false;              // some shard was interrupted, aborted or hit its deadline
 };
 
 // Merges `inputs` (at least one). Shards are checked to form one run: when the summaries
