@@ -151,7 +151,8 @@ TEST_CASE("merge: four shards run at once merge into a single run's outcomes, co
     child_process merge(argv, {}, mock.path("merge.out"), mock.path("merge.err"));
     INFO(read_file(mock.path("merge.err")));
     REQUIRE(merge.wait(std::chrono::seconds(60)) == 0);
-    CHECK(read_file(mock.path("merge.err")).find("warning") == std::string::npos);
+    std::string said = read_file(mock.path("merge.err"));
+    CHECK_MESSAGE(said.find("warning") == std::string::npos, said);
   }
 
   // Every manifest line has exactly one merged record, in line order.
