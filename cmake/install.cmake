@@ -48,6 +48,7 @@ if(HELP2MAN_PROGRAM AND NOT JOBPATCH_SANITIZE)
       "jobpatch-validate|jobpatch|validate --help|check a jobpatch manifest without sending anything"
       "jobpatch-apply|jobpatch|apply --help|apply a manifest's updates to ByteNite jobs"
       "jobpatch-bench|jobpatch|bench --help|open-loop benchmark of the ByteNite job PATCH endpoints"
+      "jobpatch-merge|jobpatch|merge --help|combine the results and summaries of a sharded jobpatch run"
       "jobpatch-mock|jobpatch-mock|--help|a ByteNite-compatible API server for tests and benchmarks")
   foreach(spec IN LISTS man_specs)
     string(REPLACE "|" ";" fields "${spec}")

@@ -288,6 +288,12 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   if (monitor.active())
     on_tick = [&monitor](const net::engine_tick& tick) { monitor.on_tick(tick); };
   auto start = std::chrono::steady_clock::now();
+  auto unix_ms_now = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  std::int64_t started_unix_ms = unix_ms_now();
   auto notes = std::move(status.notes);
   try {
     status = net::run_engine(options, source, *sink, stats, on_tick);
@@ -314,6 +320,12 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   }
   status.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  status.started_unix_ms = started_unix_ms;
+  status.ended_unix_ms = unix_ms_now();
+  status.manifest_lines = source.lines_read();
+  if (options.shard_count > 1)
+    status.shard =
+        std::to_string(options.shard_index + 1) + "/" + std::to_string(options.shard_count);
   sink->close();
   if (!status.output_failed && !sink->write_error().empty()) {
     // The last flush or fsync, after the engine had finished, failed.

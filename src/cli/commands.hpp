@@ -72,6 +72,18 @@ struct bench_command_options {
 int run_bench_command(bench_options options, const bench_command_options& extra,
                       const std::string& api_key_file);
 
+// `jobpatch merge`: shards' results and summaries into one of each.
+struct merge_options {
+  std::vector<std::string> inputs;    // the shards' results files
+  std::string results;                // merged results; empty = standard output
+  std::vector<std::string> summaries; // the shards' --summary-json files
+  std::string summary_json;           // merged summary
+  bool force = false;                 // overwrite outputs that hold data
+};
+
+// Exit 0 merged, 2 unusable input (nothing written), 4 an output could not be written.
+int run_merge(const merge_options& options);
+
 // Reads the API key from `key_file` (warning when others may read it) or, when empty,
 // from BYTENITE_API_KEY; trailing whitespace dropped. Empty when neither holds one.
 // Throws std::runtime_error when the file cannot be read.

@@ -179,6 +179,28 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--max-line-bytes", bench.max_line_bytes, "longest accepted line (bytes)")
       ->default_str(std::to_string(jobpatch::manifest_reader::default_max_line_bytes));
 
+  merge_options merge;
+  auto* merge_cmd = app.add_subcommand(
+      "merge", "combine the results and summaries of a sharded run's shards (apply --shard K/N): "
+               "each line's last record, in line order; one summary with exact counts and "
+               "percentiles");
+  merge_cmd->footer("Exit codes:\n"
+                    "  0    merged\n"
+                    "  2    usage, or input that cannot be merged (a line in two shards, a line "
+                    "that is not a record,\n"
+                    "       a summary without its histogram, a shard missing or twice): nothing "
+                    "was written\n"
+                    "  4    an output could not be written\n");
+  merge_cmd->add_option("results", merge.inputs, "the shards' results files (apply --results)");
+  merge_cmd->add_option("--results", merge.results,
+                        "write the merged results here (default: standard output)");
+  merge_cmd
+      ->add_option("--summaries", merge.summaries,
+                   "the shards' summary JSONs (apply --summary-json), one per shard")
+      ->expected(1, -1);
+  merge_cmd->add_option("--summary-json", merge.summary_json, "write the merged summary here");
+  merge_cmd->add_flag("--force", merge.force, "overwrite outputs that already hold data");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -238,6 +260,7 @@ int main(int argc, char** argv) {
       bench.duration = seconds_option(bench_duration, "--duration");
       return run_bench_command(bench, bench_extra, bench_connection.api_key_file);
     }
+    if (merge_cmd->parsed()) return run_merge(merge);
     std::fputs(app.help().c_str(), stderr);
     return exit_usage;
   } catch (const std::invalid_argument& e) {

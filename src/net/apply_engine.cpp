@@ -281,7 +281,7 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     if (!item.valid) {
       // Only reached for stdin or --skip-invalid: a file is validated whole beforehand.
       sink_.record(invalid_record(item.error));
-      stats_.record_invalid(item.error.op);
+      stats_.record_invalid(item.error.op, item.error.job_id.empty());
       ++released;
       released_bytes += bytes;
       continue;

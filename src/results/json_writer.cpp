@@ -49,6 +49,19 @@ json_writer& json_writer::begin_array(std::string_view key) {
   return *this;
 }
 
+json_writer& json_writer::begin_array() {
+  separator();
+  out_ += '[';
+  has_members_.push_back(false);
+  return *this;
+}
+
+json_writer& json_writer::element(std::uint64_t v) {
+  separator();
+  append_uint(out_, v);
+  return *this;
+}
+
 json_writer& json_writer::end_array() {
   out_ += ']';
   if (!has_members_.empty()) has_members_.pop_back();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace jobpatch {
 
@@ -19,6 +20,53 @@ void latency_histogram::merge(const latency_histogram& other) noexcept {
   max_ = std::max(max_, other.max_);
   overflows_ += other.overflows_;
   underflows_ += other.underflows_;
+}
+
+latency_histogram::compact_form latency_histogram::compact() const {
+  compact_form form;
+  for (std::size_t i = 0; i < bucket_count; ++i)
+    if (counts_[i] != 0) form.buckets.emplace_back(static_cast<std::uint32_t>(i), counts_[i]);
+  form.min = count_ ? min_ : 0;
+  form.max = max_;
+  form.sum = sum_;
+  form.overflows = overflows_;
+  form.underflows = underflows_;
+  return form;
+}
+
+latency_histogram latency_histogram::from_compact(const compact_form& form) {
+  latency_histogram h;
+  std::size_t previous = 0;
+  for (std::size_t k = 0; k < form.buckets.size(); ++k) {
+    auto [index, count] = form.buckets[k];
+    if (index >= bucket_count)
+      throw std::invalid_argument("bucket index " + std::to_string(index) +
+                                  " is outside the histogram layout (0.." +
+                                  std::to_string(bucket_count - 1) + ")");
+    if (k > 0 && index <= previous)
+      throw std::invalid_argument("bucket indices must increase (" + std::to_string(index) +
+                                  " after " + std::to_string(previous) + ")");
+    if (count == 0 || h.count_ + count < h.count_)
+      throw std::invalid_argument("bucket " + std::to_string(index) + " has a bad count");
+    previous = index;
+    h.counts_[index] = count;
+    h.count_ += count;
+  }
+  if (h.count_ == 0) {
+    if (form.min || form.max || form.sum)
+      throw std::invalid_argument("an empty histogram with a min, max or sum");
+    return h;
+  }
+  // min and max must fall in the first and last non-empty bucket: they clamp percentiles.
+  auto first = form.buckets.front().first, last = form.buckets.back().first;
+  if (bucket_index(form.min) != first || bucket_index(form.max) != last)
+    throw std::invalid_argument("min or max outside the histogram's buckets");
+  h.min_ = form.min;
+  h.max_ = form.max;
+  h.sum_ = form.sum;
+  h.overflows_ = form.overflows;
+  h.underflows_ = form.underflows;
+  return h;
 }
 
 void latency_histogram::reset() noexcept {
@@ -70,6 +118,23 @@ void write_latency_json(json_writer& json, std::string_view key, const latency_h
     json.fixed(keys[i], ms(h.percentile(quantiles[i])), 3);
   json.fixed("max", ms(h.max()), 3).fixed("mean", ms(h.mean()), 3).number("count", h.count());
   json.end_object();
+}
+
+void write_histogram_json(json_writer& json, std::string_view key, const latency_histogram& h) {
+  auto form = h.compact();
+  json.begin_object(key)
+      .string("unit", "ns")
+      .string("layout", histogram_layout_name)
+      .number("count", h.count())
+      .number("min", form.min)
+      .number("max", form.max)
+      .number("sum", form.sum)
+      .number("overflows", form.overflows)
+      .number("underflows", form.underflows)
+      .begin_array("buckets");
+  for (auto [index, count] : form.buckets)
+    json.begin_array().element(index).element(count).end_array();
+  json.end_array().end_object();
 }
 
 } // namespace jobpatch

@@ -48,7 +48,8 @@ void run_statistics::record_outcome(op_kind op, outcome result, unsigned attempt
   latency_.record(latency);
 }
 
-void run_statistics::record_invalid(std::optional<op_kind> op) {
+void run_statistics::record_invalid(std::optional<op_kind> op, bool in_every_shard) {
+  if (in_every_shard) ++invalid_in_every_shard_[op ? static_cast<std::size_t>(*op) : op_kind_count];
   if (op)
     ++ops_[static_cast<std::size_t>(*op)].invalid;
   else
@@ -200,11 +201,14 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
   json_writer json(out);
   json.begin_object();
   if (!status.run_id.empty()) json.string("runId", status.run_id);
+  std::uint64_t in_every_shard = 0;
+  for (auto n : invalid_in_every_shard_) in_every_shard += n;
   json.number("total", total())
       .number("ok", count(outcome::ok))
       .number("failed", count(outcome::failed))
       .number("invalid", count(outcome::invalid))
       .number("skipped", count(outcome::skipped))
+      .number("invalidInEveryShard", in_every_shard)
       .number("notAttempted", status.not_attempted)
       .number("changedSinceResume", status.changed)
       .number("failedEarlier", failed_earlier_)
@@ -213,6 +217,14 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
       .number("requests", requests_)
       .number("unverified", verified_false_)
       .number("tokenRefreshes", token_refreshes_);
+  if (!status.shard.empty()) json.string("shard", status.shard);
+  if (status.started_unix_ms > 0)
+    json.string("startedAt", format_timestamp(status.started_unix_ms))
+        .integer("startedAtUnixMs", status.started_unix_ms);
+  if (status.ended_unix_ms > 0)
+    json.string("endedAt", format_timestamp(status.ended_unix_ms))
+        .integer("endedAtUnixMs", status.ended_unix_ms);
+  json.number("manifestLines", status.manifest_lines);
   json.begin_object("byOp");
   for (std::size_t i = 0; i < op_kind_count; ++i) {
     const auto& s = ops_[i];
@@ -221,14 +233,18 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
         .number("failed", s.failed)
         .number("invalid", s.invalid)
         .number("skipped", s.skipped)
-        .number("attempts", s.attempts);
+        .number("attempts", s.attempts)
+        .number("invalidInEveryShard", invalid_in_every_shard_[i]);
     write_latency_json(json, "latencyMs", s.latency);
+    write_histogram_json(json, "latencyHistogram", s.latency);
     json.end_object();
   }
   json.end_object();
   write_answers_json(json, true);
   write_latency_json(json, "latencyMs", latency_);
   write_latency_json(json, "serviceMs", service_);
+  write_histogram_json(json, "latencyHistogram", latency_);
+  write_histogram_json(json, "serviceHistogram", service_);
   json.fixed("wallSeconds", status.wall_seconds, 3)
       .fixed("requestsPerSecond",
              status.wall_seconds > 0 ? static_cast<double>(attempts_) / status.wall_seconds : 0, 1)

@@ -24,7 +24,11 @@ public:
   // An array member named `key`; its elements are objects (begin_object() without a key)
   // or numbers (element()).
   json_writer& begin_array(std::string_view key);
+  // An array element that is itself an array (for [[index,count],...]).
+  json_writer& begin_array();
   json_writer& end_array();
+  // An array element: an unsigned integer.
+  json_writer& element(std::uint64_t v);
   // An array element: `v` with up to `decimals` digits after the point.
   json_writer& element(double v, int decimals);
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace jobpatch {
@@ -72,6 +73,19 @@ public:
 
   // Adds every value recorded by `other` (same layout, so bucket by bucket).
   void merge(const latency_histogram& other) noexcept;
+
+  // Everything a histogram holds, in a form a file can carry: the non-empty buckets as
+  // (index, count) in increasing index, plus the exact extremes and sum. Rebuilding from
+  // it gives back the same histogram, so shards' histograms merge exactly.
+  struct compact_form {
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> buckets;
+    std::uint64_t min = 0, max = 0, sum = 0; // ns; min and max 0 when empty
+    std::uint64_t overflows = 0, underflows = 0;
+  };
+  compact_form compact() const;
+  // The histogram `form` describes; throws std::invalid_argument naming what is wrong (an
+  // index out of the layout, indices not increasing, min or max outside the buckets).
+  static latency_histogram from_compact(const compact_form& form);
   // Forgets everything; keeps the memory.
   void reset() noexcept;
 
@@ -128,5 +142,12 @@ class json_writer;
 // "count":N} with the times in milliseconds (3 decimals): the latency object of every
 // summary JSON.
 void write_latency_json(json_writer& json, std::string_view key, const latency_histogram& h);
+
+// Writes `key`: {"unit":"ns","layout":"log-linear-7","count":N,"min":..,"max":..,"sum":..,
+// "overflows":N,"underflows":N,"buckets":[[index,count],...]}: the histogram itself, so
+// that `jobpatch merge` rebuilds it (see latency_histogram::compact_form).
+void write_histogram_json(json_writer& json, std::string_view key, const latency_histogram& h);
+// The "layout" value of write_histogram_json: bucket indices mean something only with it.
+inline constexpr std::string_view histogram_layout_name = "log-linear-7";
 
 } // namespace jobpatch

@@ -34,6 +34,12 @@ struct run_status {
   std::vector<std::string> notes;  // things worth telling about the inputs (resume repairs)
   std::string run_id;              // "runId" of the summary, as in the records and metrics
   double wall_seconds = 0;
+  // What `jobpatch merge` needs to combine shards' summaries: the shard ("K/N", empty for
+  // a whole-manifest run), the manifest lines read (equal in every shard of one manifest),
+  // and when the run started and ended (Unix ms; 0 = unknown).
+  std::string shard;
+  std::uint64_t manifest_lines = 0;
+  std::int64_t started_unix_ms = 0, ended_unix_ms = 0;
 };
 
 class run_statistics {
@@ -53,8 +59,9 @@ public:
   // The final outcome of a line that was sent at least once (or skipped on resume).
   void record_outcome(op_kind op, outcome result, unsigned attempts,
                       std::chrono::nanoseconds latency);
-  // A line rejected by validation; `op` when it was known.
-  void record_invalid(std::optional<op_kind> op);
+  // A line rejected by validation; `op` when it was known. `in_every_shard`: its job is
+  // not known, so every shard of a sharded run records it (merge counts it once).
+  void record_invalid(std::optional<op_kind> op, bool in_every_shard = false);
   // Why a line ended failed ("withheld", "retry budget exhausted", "HTTP 404 Not Found"):
   // the summaries' byError, one count per line.
   void record_failure_reason(std::string_view reason);
@@ -99,6 +106,8 @@ public:
 private:
   std::array<per_op, op_kind_count> ops_{};
   std::uint64_t invalid_without_op_ = 0;
+  // Invalid lines without a job id, per op (the last slot: op unknown).
+  std::array<std::uint64_t, op_kind_count + 1> invalid_in_every_shard_{};
   std::uint64_t attempts_ = 0, token_refreshes_ = 0, requests_ = 0, lines_sent_ = 0;
   std::vector<std::pair<std::string, std::uint64_t>> reasons_; // few: a vector
   std::uint64_t verified_false_ = 0;

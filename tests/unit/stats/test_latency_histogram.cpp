@@ -1,5 +1,10 @@
 #include <jobpatch/stats/latency_histogram.hpp>
 
+#include <jobpatch/results/json_writer.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -199,4 +204,100 @@ TEST_CASE("latency_histogram: reset forgets everything") {
   CHECK(h.percentile(0.5) == 0ns);
   h.record(7us);
   CHECK(h.min() == 7us);
+}
+
+namespace {
+
+// Every percentile, the extremes, the mean and the count agree.
+void check_same(const latency_histogram& a, const latency_histogram& b) {
+  CHECK(a.count() == b.count());
+  CHECK(a.min() == b.min());
+  CHECK(a.max() == b.max());
+  CHECK(a.mean() == b.mean());
+  CHECK(a.overflows() == b.overflows());
+  CHECK(a.underflows() == b.underflows());
+  for (double q : {0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0})
+    CHECK_MESSAGE(a.percentile(q) == b.percentile(q), "q=", q);
+  auto ca = a.compact(), cb = b.compact();
+  CHECK(ca.buckets == cb.buckets);
+  CHECK(ca.sum == cb.sum);
+}
+
+} // namespace
+
+TEST_CASE("latency_histogram: merging two equals one fed every value") {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(13.0, 1.2); // ~0.4 ms median, long tail
+  latency_histogram left, right, all;
+  for (int i = 0; i < 20'000; ++i) {
+    auto v = nanoseconds(static_cast<std::int64_t>(dist(rng)));
+    (i % 3 == 0 ? left : right).record(v);
+    all.record(v);
+  }
+  left.record(-1ns); // an underflow in one of them
+  all.record(-1ns);
+  latency_histogram merged = left;
+  merged.merge(right);
+  check_same(merged, all);
+  // Merging an empty histogram changes nothing, either way round.
+  latency_histogram empty;
+  merged.merge(empty);
+  check_same(merged, all);
+  empty.merge(all);
+  check_same(empty, all);
+}
+
+TEST_CASE("latency_histogram: the compact form rebuilds the same histogram, through JSON") {
+  latency_histogram h;
+  for (std::int64_t v : {3, 150, 151, 9'000, 1'200'000, 1'200'001, 77'000'000})
+    h.record(nanoseconds(v));
+  h.record(hours(2)); // clamped, an overflow
+  auto form = h.compact();
+  CHECK(form.buckets.size() == 6); // 150 and 151 share a bucket, as do 1'200'000 and 1'200'001
+  check_same(latency_histogram::from_compact(form), h);
+
+  std::string text;
+  json_writer json(text);
+  json.begin_object();
+  write_histogram_json(json, "latencyHistogram", h);
+  json.end_object();
+  auto doc = boost::json::parse(text).as_object()["latencyHistogram"].as_object();
+  CHECK(doc["unit"].as_string() == "ns");
+  CHECK(doc["layout"].as_string() == histogram_layout_name);
+  CHECK(doc["count"].to_number<std::uint64_t>() == 8);
+  latency_histogram::compact_form read;
+  read.min = doc["min"].to_number<std::uint64_t>();
+  read.max = doc["max"].to_number<std::uint64_t>();
+  read.sum = doc["sum"].to_number<std::uint64_t>();
+  read.overflows = doc["overflows"].to_number<std::uint64_t>();
+  read.underflows = doc["underflows"].to_number<std::uint64_t>();
+  for (const auto& b : doc["buckets"].as_array())
+    read.buckets.emplace_back(b.as_array()[0].to_number<std::uint32_t>(),
+                              b.as_array()[1].to_number<std::uint64_t>());
+  check_same(latency_histogram::from_compact(read), h);
+
+  // An empty histogram round-trips to an empty one.
+  check_same(latency_histogram::from_compact(latency_histogram().compact()), latency_histogram());
+}
+
+TEST_CASE("latency_histogram: a compact form that cannot be a histogram is refused") {
+  latency_histogram h;
+  h.record(1000ns);
+  h.record(5000ns);
+  auto good = h.compact();
+  auto bad = good;
+  bad.buckets.push_back({static_cast<std::uint32_t>(latency_histogram::bucket_count), 1});
+  CHECK_THROWS_AS(latency_histogram::from_compact(bad), std::invalid_argument);
+  bad = good;
+  std::swap(bad.buckets[0], bad.buckets[1]); // not increasing
+  CHECK_THROWS_AS(latency_histogram::from_compact(bad), std::invalid_argument);
+  bad = good;
+  bad.buckets[0].second = 0;
+  CHECK_THROWS_AS(latency_histogram::from_compact(bad), std::invalid_argument);
+  bad = good;
+  bad.max = 9'000'000; // outside the last bucket
+  CHECK_THROWS_AS(latency_histogram::from_compact(bad), std::invalid_argument);
+  bad = {};
+  bad.sum = 5;
+  CHECK_THROWS_AS(latency_histogram::from_compact(bad), std::invalid_argument);
 }
