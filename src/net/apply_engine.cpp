@@ -436,7 +436,7 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
   else
     sink_.record(r, s.raw_line, undo);
   stop_if_output_failed();
-  stats_.record_outcome(s.op.op, result, s.attempts,
+  stats_.record_outcome(s.op.op, result, s.attempts + s.reads,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
                             latency.value_or(clock::duration::zero())));
   if (!finished_) {
