@@ -196,3 +196,54 @@ TEST_CASE("apply --skip-unchanged: a run repeated sends nothing, a half-done one
   for (auto& [line, record] : r2) CHECK(record.at("outcome") == "unchanged");
   CHECK(read_file(mock.path("apply.err")).find("6 unchanged") != std::string::npos);
 }
+
+TEST_CASE("apply --undo-out --resume: the undo file keeps each field's value from before") {
+  mock_process mock({}, 2);
+  auto before = documents(mock, 2);
+  std::string first = line_of("job-0000001", "configs", R"({"taskTimeout":600})");
+  write_file(mock.path("first.ndjson"), first);
+  write_file(mock.path("m.ndjson"),
+             first + line_of("job-0000001", "configs", R"({"taskTimeout":900})") +
+                 line_of("job-0000002", "jobname", R"("renamed")"));
+  // A run that applied the first line only (as if stopped there), then the resumed run.
+  CHECK(run_apply(mock, mock.path("first.ndjson"),
+                  {"--undo-out", mock.path("undo.ndjson"), "--results", mock.path("r.ndjson")}) ==
+        0);
+  CHECK(run_apply(mock, mock.path("m.ndjson"),
+                  {"--undo-out", mock.path("undo.ndjson"), "--results", mock.path("r.ndjson"),
+                   "--resume"}) == 0);
+  INFO(read_file(mock.path("apply.err")));
+  auto undo = read_lines(mock.path("undo.ndjson"));
+  INFO(read_file(mock.path("undo.ndjson")));
+  // Line 2's read saw 600, which this run's line 1 set: restoring it would be wrong.
+  CHECK(undo.size() == 2);
+  CHECK(undo[0] == R"({"jobId":"job-0000001","op":"configs","body":{"taskTimeout":3600}})");
+
+  // An undo file that holds lines is never overwritten by accident.
+  CHECK(run_apply(mock, mock.path("m.ndjson"), {"--undo-out", mock.path("undo.ndjson")}) == 2);
+  CHECK(read_file(mock.path("apply.err")).find("already holds undo lines") != std::string::npos);
+  CHECK(read_lines(mock.path("undo.ndjson")) == undo);
+
+  CHECK(run_apply(mock, mock.path("undo.ndjson"), {}) == 0);
+  CHECK(documents(mock, 2) == before);
+}
+
+TEST_CASE("plan: --ids, and an --output that clashes with an input is refused") {
+  mock_process mock({}, 3);
+  write_file(mock.path("ids.txt"), "job-0000001\njob-0000003\n");
+  CHECK(run_jobpatch(mock, "plan",
+                     {"--ids", mock.path("ids.txt"), "--op", "configs", "--body",
+                      R"({"taskTimeout":3600,"isTestJob":true})", "--connections", "1"}) ==
+        0); // one connection: the lines are read, and shown, in order
+  std::string out = read_file(mock.path("plan.out"));
+  INFO(read_file(mock.path("plan.err")));
+  CHECK(out == "line 1 job-0000001 configs.isTestJob: false → true\n"
+               "line 2 job-0000003 configs.isTestJob: false → true\n");
+
+  write_file(mock.path("m.ndjson"), line_of("job-0000001", "jobname", R"("x")"));
+  CHECK(run_jobpatch(mock, "plan", {mock.path("m.ndjson"), "--output", mock.path("m.ndjson")}) ==
+        2);
+  CHECK(read_file(mock.path("plan.err")).find("--output") != std::string::npos);
+  CHECK(read_file(mock.path("m.ndjson")) == line_of("job-0000001", "jobname", R"("x")"));
+  CHECK(mock.journal_records().empty());
+}
