@@ -2,6 +2,7 @@
 // against the mock, whose journal holds every PATCH it applied (and never a GET).
 
 #include "apply_runner.hpp"
+#include "fault_proxy.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
@@ -246,4 +247,32 @@ TEST_CASE("plan: --ids, and an --output that clashes with an input is refused") 
   CHECK(read_file(mock.path("plan.err")).find("--output") != std::string::npos);
   CHECK(read_file(mock.path("m.ndjson")) == line_of("job-0000001", "jobname", R"("x")"));
   CHECK(mock.journal_records().empty());
+}
+
+TEST_CASE("apply --undo-out through a lossy network: the undo file still puts every job back") {
+  constexpr unsigned jobs = 30;
+  mock_process mock({}, jobs);
+  auto before = documents(mock, jobs);
+  // Every op, several lines per job (the same fields set again and again).
+  auto manifest = make_manifest(mock, "m.ndjson", 150, jobs, 7);
+  fault_proxy_options options;
+  options.upstream_port = mock.port();
+  options.seed = 3;
+  options.reset_probability = 0.02; // reads and PATCHes cut off mid-way, retried
+  options.stall_probability = 0;
+  fault_proxy proxy(options);
+  child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url",
+                     "https://localhost:" + std::to_string(proxy.port()), "--cacert", mock.cert(),
+                     "--connections", "8", "--max-attempts", "25", "--settle", "0.05", "--undo-out",
+                     mock.path("undo.ndjson"), "--results", mock.path("r.ndjson")},
+                    {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("apply.out"),
+                    mock.path("apply.err"));
+  REQUIRE(run.wait(120s) == 0);
+  INFO(read_file(mock.path("apply.err")));
+  CHECK(proxy.stats().resets_mid_request + proxy.stats().resets_mid_response > 0);
+  // Each field of a job is restored once (by the first value seen), however often the
+  // manifest set it: at most one undo line per field of each job.
+  CHECK(read_lines(mock.path("undo.ndjson")).size() <= std::size_t{jobs} * 10);
+  CHECK(run_apply(mock, mock.path("undo.ndjson"), {"--connections", "8"}) == 0);
+  CHECK(documents(mock, jobs) == before);
 }
