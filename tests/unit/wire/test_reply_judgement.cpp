@@ -247,6 +247,15 @@ TEST_CASE("reply_judgement: a GET answer is read as the job's document") {
   CHECK(read(404, R"({"code":5,"message":"job not found"})").outcome == attempt_outcome::http(404));
   CHECK(out.error == "HTTP 404: job not found");
 
+  // 503 with Retry-After: the policy retries the read as it would a PATCH.
+  reply_facts busy;
+  busy.status = 503;
+  busy.retry_after = "7";
+  judge_read_reply("job-1", busy, parser, reader, scrubber, utc, out, doc);
+  CHECK(out.verdict == reply_verdict::policy_decides);
+  CHECK(out.outcome == attempt_outcome::http(503));
+  CHECK(out.retry_after == std::chrono::milliseconds(7000));
+
   // A read that went unanswered changes nothing: never in doubt.
   reply_facts facts;
   facts.transport = error_class::timeout;
