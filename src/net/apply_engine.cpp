@@ -691,9 +691,13 @@ bool engine::stop_if_output_failed() {
   if (result_.output_failed) return true;
   const std::string& what = plan_failed ? plan_->write_error() : sink_.write_error();
   int code = plan_failed ? plan_->write_errno() : sink_.write_errno();
-  client_.abort("results could not be written: " + what + " (errno " + std::to_string(code) +
-                "); sending stopped, what was recorded before stays whole, run again with --resume "
-                "once the file can be written");
+  if (options_.plan)
+    client_.abort("the plan could not be written: " + what + " (errno " + std::to_string(code) +
+                  "); reading stopped");
+  else
+    client_.abort("results could not be written: " + what + " (errno " + std::to_string(code) +
+                  "); sending stopped, what was recorded before stays whole, run again with "
+                  "--resume once the file can be written");
   result_.output_failed = true;
   return true;
 }

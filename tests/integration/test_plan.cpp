@@ -220,6 +220,9 @@ TEST_CASE("apply --undo-out --resume: the undo file keeps each field's value fro
   CHECK(undo.size() == 2);
   CHECK(undo[0] == R"({"jobId":"job-0000001","op":"configs","body":{"taskTimeout":3600}})");
 
+  // An undo file that cannot be written stops the run at once (exit 4).
+  CHECK(run_apply(mock, mock.path("m.ndjson"), {"--undo-out", "/dev/full"}) == 4);
+
   // An undo file that holds lines is never overwritten by accident.
   CHECK(run_apply(mock, mock.path("m.ndjson"), {"--undo-out", mock.path("undo.ndjson")}) == 2);
   CHECK(read_file(mock.path("apply.err")).find("already holds undo lines") != std::string::npos);
@@ -247,6 +250,11 @@ TEST_CASE("plan: --ids, and an --output that clashes with an input is refused") 
   CHECK(read_file(mock.path("plan.err")).find("--output") != std::string::npos);
   CHECK(read_file(mock.path("m.ndjson")) == line_of("job-0000001", "jobname", R"("x")"));
   CHECK(mock.journal_records().empty());
+
+  // A plan that cannot be written stops (exit 4) and says so.
+  CHECK(run_jobpatch(mock, "plan", {mock.path("m.ndjson"), "--output", "/dev/full"}) == 4);
+  CHECK(read_file(mock.path("plan.err")).find("the plan could not be written") !=
+        std::string::npos);
 }
 
 TEST_CASE("apply --undo-out through a lossy network: the undo file still puts every job back") {
