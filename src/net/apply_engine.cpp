@@ -508,6 +508,8 @@ void engine::after_read(std::uint64_t handle, const reply_judgement& j, worker_b
                         clock::duration latency, clock::time_point now) {
   slot& s = slots_[handle];
   s.read_done = true;
+  // The PATCH is a request of its own: a 401 to it may refresh the token once more.
+  s.auth_retried = false;
   job_document& doc = w.document;
   std::array<std::optional<std::string>, job_field_count>* planned = nullptr;
   if (options_.plan) {
