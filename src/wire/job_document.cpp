@@ -122,46 +122,58 @@ struct job_document_reader::impl {
   dom::parser body_parser, left, right;
   std::string body_copy, scratch, left_copy, right_copy;
 
-  // Compact JSON of `value` into `out`; nullopt for null (proto3: not set).
-  void store(ondemand::value value, std::optional<std::string>& out);
-  void read_object(ondemand::value value, job_document& doc, job_field first, job_field last);
+  // Compact JSON of `value` into `out`; nullopt for null (proto3: not set). False when
+  // the value is not valid JSON: On Demand checks a value only as far as it reads it, and
+  // this text goes into plans and undo lines.
+  bool store(ondemand::value value, std::optional<std::string>& out);
+  bool read_object(ondemand::value value, job_document& doc, job_field first, job_field last);
+  dom::parser check;
+  std::string check_copy;
   bool equal(std::string_view a, std::string_view b, bool int64_strings);
 };
 
-void job_document_reader::impl::store(ondemand::value value, std::optional<std::string>& out) {
+bool job_document_reader::impl::store(ondemand::value value, std::optional<std::string>& out) {
   out.reset();
   ondemand::json_type type;
-  if (value.type().get(type)) return;
+  if (value.type().get(type)) return false;
   std::string_view raw;
   if (type == ondemand::json_type::object) {
     ondemand::object o;
-    if (value.get_object().get(o) || o.raw_json().get(raw)) return;
+    if (value.get_object().get(o) || o.raw_json().get(raw)) return false;
   } else if (type == ondemand::json_type::array) {
     ondemand::array a;
-    if (value.get_array().get(a) || a.raw_json().get(raw)) return;
+    if (value.get_array().get(a) || a.raw_json().get(raw)) return false;
   } else if (type == ondemand::json_type::null) {
-    return;
+    bool null = false;
+    return !value.is_null().get(null) && null; // "nul" is not null
   } else {
     raw = detail::trim_token(value.raw_json_token());
   }
   scratch.resize(raw.size());
   std::size_t length = 0;
-  if (simdjson::minify(raw.data(), raw.size(), scratch.data(), length)) return;
+  if (simdjson::minify(raw.data(), raw.size(), scratch.data(), length)) return false;
+  auto input = detail::pad_for_simdjson(std::string_view(scratch.data(), length), 0, check_copy);
+  dom::element ignored;
+  if (check.parse(input.data, input.size, false).get(ignored)) return false;
   out.emplace(scratch.data(), length);
+  return true;
 }
 
 // The members of a nested object (config, params) named by the fields first..last.
-void job_document_reader::impl::read_object(ondemand::value value, job_document& doc,
+bool job_document_reader::impl::read_object(ondemand::value value, job_document& doc,
                                             job_field first, job_field last) {
   ondemand::object object;
-  if (value.get_object().get(object)) return;
+  bool null = false;
+  if (!value.is_null().get(null) && null) return true; // not set
+  if (value.get_object().get(object)) return false;
   for (auto member : object) {
     ondemand::field f;
     std::string_view key;
-    if (std::move(member).get(f) || f.unescaped_key().get(key)) return;
+    if (std::move(member).get(f) || f.unescaped_key().get(key)) return false;
     for (auto i = static_cast<std::size_t>(first); i <= static_cast<std::size_t>(last); ++i)
-      if (fields[i].key == key) store(f.value(), doc.values[i]);
+      if (fields[i].key == key && !store(f.value(), doc.values[i])) return false;
   }
+  return true;
 }
 
 bool job_document_reader::impl::equal(std::string_view a, std::string_view b, bool int64_strings) {
@@ -216,6 +228,7 @@ bool job_document_reader::parse(std::string_view body, std::size_t readable, job
       }
       ondemand::value value = f.value();
       std::string_view text;
+      bool readable = true;
       if (name == "id") {
         if (!value.get_string().get(text)) out.id.assign(text);
       } else if (name == "state") {
@@ -224,15 +237,28 @@ bool job_document_reader::parse(std::string_view body, std::size_t readable, job
         if (!value.get_string().get(text)) {
           out.values[static_cast<std::size_t>(job_field::name)].emplace();
           append_json_string(*out.values[static_cast<std::size_t>(job_field::name)], text);
+        } else {
+          std::optional<std::string> not_a_name; // null, or JSON of another kind: absent
+          readable = impl_->store(value, not_a_name);
         }
       } else if (name == "config") {
-        impl_->read_object(value, out, job_field::task_timeout, job_field::is_test_job);
+        readable = impl_->read_object(value, out, job_field::task_timeout, job_field::is_test_job);
       } else if (name == "params") {
-        impl_->read_object(value, out, job_field::preset, job_field::app);
+        readable = impl_->read_object(value, out, job_field::preset, job_field::app);
       } else if (name == "dataSource") {
-        impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_source)]);
+        readable =
+            impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_source)]);
       } else if (name == "dataDestination") {
-        impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_destination)]);
+        readable =
+            impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_destination)]);
+      }
+      if (!readable) {
+        // A field jobpatch shows and restores is not JSON: the answer is broken (or cut
+        // short), not a document to plan or undo with.
+        error = "the job document's \"";
+        error += name;
+        error += "\" is not valid JSON";
+        return false;
       }
     }
     break;

@@ -66,6 +66,14 @@ TEST_CASE("job_document: null is absent, and what is not a job document is refus
   CHECK_FALSE(reader.parse(R"({"jobs":[]})", 0, doc, error));
   CHECK_FALSE(reader.parse(R"([1])", 0, doc, error));
   CHECK_FALSE(reader.parse(R"({"job":{"id":"j","name":)", 0, doc, error)); // cut short
+  // A value jobpatch would show or restore must be JSON, not only look like it (found by
+  // fuzzing: On Demand checks a value only as far as it reads it).
+  CHECK_FALSE(reader.parse(R"({"job":{"id":"j","config":{"isTestJob":fal}}})", 0, doc, error));
+  CHECK(error.find("config") != std::string::npos);
+  CHECK_FALSE(reader.parse(R"({"job":{"id":"j","name":nul}})", 0, doc, error));
+  CHECK_FALSE(reader.parse(R"({"job":{"id":"j","dataSource":{"a":tru}}})", 0, doc, error));
+  CHECK(reader.parse(R"({"job":{"id":"j","name":5,"config":{"taskTimeout":1e400x}}})", 0, doc,
+                     error) == false);
   // Reused after a failure: earlier values do not leak into the next document.
   CHECK(reader.parse(R"({"job":{"id":"k"}})", 0, doc, error));
   CHECK(doc.id == "k");
