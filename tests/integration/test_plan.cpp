@@ -220,8 +220,9 @@ TEST_CASE("apply --undo-out --resume: the undo file keeps each field's value fro
   CHECK(undo.size() == 2);
   CHECK(undo[0] == R"({"jobId":"job-0000001","op":"configs","body":{"taskTimeout":3600}})");
 
-  // An undo file that cannot be written stops the run at once (exit 4).
-  CHECK(run_apply(mock, mock.path("m.ndjson"), {"--undo-out", "/dev/full"}) == 4);
+  // An undo file that cannot be written stops the run at once (exit 4). One line: no
+  // other PATCH is in flight when it stops, to reach the mock after the checks below.
+  CHECK(run_apply(mock, mock.path("first.ndjson"), {"--undo-out", "/dev/full"}) == 4);
 
   // An undo file that holds lines is never overwritten by accident.
   CHECK(run_apply(mock, mock.path("m.ndjson"), {"--undo-out", mock.path("undo.ndjson")}) == 2);
@@ -268,16 +269,20 @@ TEST_CASE("apply --undo-out through a lossy network: the undo file still puts ev
   options.seed = 3;
   options.reset_probability = 0.02; // reads and PATCHes cut off mid-way, retried
   options.stall_probability = 0;
-  fault_proxy proxy(options);
-  child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url",
-                     "https://localhost:" + std::to_string(proxy.port()), "--cacert", mock.cert(),
-                     "--connections", "8", "--max-attempts", "25", "--settle", "0.05", "--undo-out",
-                     mock.path("undo.ndjson"), "--results", mock.path("r.ndjson")},
-                    {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("apply.out"),
-                    mock.path("apply.err"));
-  REQUIRE(run.wait(120s) == 0);
+  {
+    // The proxy is gone before the undo file is applied: nothing it still held can reach
+    // the mock after that.
+    fault_proxy proxy(options);
+    child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url",
+                       "https://localhost:" + std::to_string(proxy.port()), "--cacert", mock.cert(),
+                       "--connections", "8", "--max-attempts", "25", "--settle", "0.2",
+                       "--undo-out", mock.path("undo.ndjson"), "--results", mock.path("r.ndjson")},
+                      {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("apply.out"),
+                      mock.path("apply.err"));
+    REQUIRE(run.wait(120s) == 0);
+    CHECK(proxy.stats().resets_mid_request + proxy.stats().resets_mid_response > 0);
+  }
   INFO(read_file(mock.path("apply.err")));
-  CHECK(proxy.stats().resets_mid_request + proxy.stats().resets_mid_response > 0);
   // Each field of a job is restored once (by the first value seen), however often the
   // manifest set it: at most one undo line per field of each job.
   CHECK(read_lines(mock.path("undo.ndjson")).size() <= std::size_t{jobs} * 10);
