@@ -11,16 +11,32 @@ namespace {
 constexpr std::array<std::string_view, plan_outcome_count> names = {
     "change", "unchanged", "not_found", "failed", "invalid"};
 
-// `value` cut to about `max` bytes on a UTF-8 boundary, "…" marking the cut.
+// `value` (compact JSON, or server text) cut to about `max` bytes on a UTF-8 boundary,
+// "…" marking the cut. What a terminal could take for a control (C1 code points, which
+// JSON strings may hold raw, or bytes that are not UTF-8) is shown escaped.
 void append_shown(std::string& out, std::string_view value, std::size_t max) {
-  if (value.size() <= max) {
-    out += value;
-    return;
+  static constexpr char hex[] = "0123456789abcdef";
+  bool cut = value.size() > max;
+  if (cut) {
+    std::size_t end = max;
+    while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) --end;
+    value = value.substr(0, end);
   }
-  std::size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) --end;
-  out += value.substr(0, end);
-  out += "…";
+  for (std::size_t i = 0; i < value.size();) {
+    std::size_t length = utf8_sequence_length(value, i);
+    char32_t c = length ? utf8_code_point(value, i, length) : 0xFFFD;
+    if (length == 0 || is_control_code_point(c)) {
+      unsigned code = length ? static_cast<unsigned>(c) : static_cast<unsigned char>(value[i]);
+      out += "\\u00";
+      out += hex[(code >> 4) & 0xF];
+      out += hex[code & 0xF];
+      i += length ? length : 1;
+      continue;
+    }
+    out.append(value.substr(i, length));
+    i += length;
+  }
+  if (cut) out += "…";
 }
 
 void append_prefix(std::string& out, const plan_record& r) {

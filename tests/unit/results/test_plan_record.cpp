@@ -88,6 +88,18 @@ TEST_CASE("plan_record: the text shows one line per changed field, long values c
   r.error = "HTTP 503";
   append_plan_text(out, r);
   CHECK(out == "line 3 \"a\\u001b[2Jb\" could not be read: HTTP 503\n");
+  // A value holding a raw C1 control (the 8-bit CSI) or a byte that is not UTF-8.
+  std::vector<field_change> odd(1);
+  odd[0] = {job_field::name,
+            "\"a\xc2\x9b"
+            "2Jb\"",
+            "\"x\xffy\"", true};
+  r.result = plan_outcome::change;
+  r.job_id = "job-7";
+  r.changes = &odd;
+  out.clear();
+  append_plan_text(out, r);
+  CHECK(out == "line 3 job-7 jobname: \"a\\u009b2Jb\" → \"x\\u00ffy\"\n");
 }
 
 TEST_CASE("plan_sink: counts every outcome and writes both outputs") {
