@@ -47,6 +47,7 @@ if(HELP2MAN_PROGRAM AND NOT JOBPATCH_SANITIZE)
       "jobpatch|jobpatch|--help|apply bulk updates to ByteNite jobs from an NDJSON manifest"
       "jobpatch-validate|jobpatch|validate --help|check a jobpatch manifest without sending anything"
       "jobpatch-apply|jobpatch|apply --help|apply a manifest's updates to ByteNite jobs"
+      "jobpatch-plan|jobpatch|plan --help|show what a manifest would change in each ByteNite job, field by field"
       "jobpatch-bench|jobpatch|bench --help|open-loop benchmark of the ByteNite job PATCH endpoints"
       "jobpatch-merge|jobpatch|merge --help|combine the results and summaries of a sharded jobpatch run"
       "jobpatch-mock|jobpatch-mock|--help|a ByteNite-compatible API server for tests and benchmarks")

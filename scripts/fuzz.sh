@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(line_validator manifest_reader response_parser body_validator retry_after http_response)
+[ ${#targets[@]} -gt 0 ] || targets=(line_validator manifest_reader response_parser job_document body_validator retry_after http_response)
 build=${JOBPATCH_FUZZ_BUILD:-$root/build-fuzz}
 
 if ! command -v clang++-14 >/dev/null || ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then

@@ -7,6 +7,7 @@
 #include "net/net_errors.hpp"
 
 #include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/manifest/line_validator.hpp>
 #include <jobpatch/results/result_sink.hpp>
 #include <jobpatch/results/resume_state.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 
@@ -184,6 +186,25 @@ std::string continue_command(int argc, const char* const* argv) {
   return out;
 }
 
+// --undo-out with --resume: the fields each job's undo lines restore already, from the
+// undo file an earlier run wrote (its first value of a field is the one from before).
+std::vector<std::pair<std::string, field_mask>> restored_fields(const std::string& undo_path) {
+  std::vector<std::pair<std::string, field_mask>> out;
+  std::ifstream in(undo_path, std::ios::binary);
+  std::string line;
+  line_validator validator;
+  operation op;
+  std::uint64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    // A line cut short by a crash is not valid: its fields are read again this run.
+    if (validator.validate(line, line.size(), number, op))
+      out.emplace_back(op.job_id, fields_set_by(op));
+  }
+  return out;
+}
+
 } // namespace
 
 int run_apply(apply_options options, const std::optional<ids_template>& ids,
@@ -215,7 +236,8 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   std::vector<named_file> outputs = {{"--results", options.results, nullptr},
                                      {"--failed-out", options.failed_out, nullptr},
                                      {"--summary-json", options.summary_json, nullptr},
-                                     {"--metrics-file", monitor_settings.metrics_file, nullptr}};
+                                     {"--metrics-file", monitor_settings.metrics_file, nullptr},
+                                     {"--undo-out", options.undo_out, nullptr}};
   if (std::string why = check_outputs(inputs, outputs, {"--metrics-file"}); !why.empty()) {
     std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", why.c_str());
     return exit_usage;
@@ -237,6 +259,17 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
                  options.results.c_str());
     return exit_usage;
   }
+  if (!options.undo_out.empty() && options.undo_out != "-" && !options.resume && !options.force &&
+      file_has_content(options.undo_out)) {
+    std::fprintf(stderr,
+                 "jobpatch: %s already holds undo lines (they may be all that can put jobs back); "
+                 "pass --resume to add to them, or --force to overwrite them; nothing was sent\n",
+                 options.undo_out.c_str());
+    return exit_usage;
+  }
+  net::read_first_state read_first;
+  if (options.resume && !options.undo_out.empty() && options.undo_out != "-")
+    read_first.undo_fields = restored_fields(options.undo_out);
   run_status status;
   resume_state earlier;
   if (options.resume) {
@@ -277,6 +310,9 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
     sink.emplace(options.results,
                  options.resume ? file_writer::mode::append : file_writer::mode::truncate,
                  options.failed_out, run_id);
+    if (!options.undo_out.empty())
+      sink->open_undo(options.undo_out,
+                      options.resume ? file_writer::mode::append : file_writer::mode::truncate);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", e.what());
     return exit_usage;
@@ -296,7 +332,8 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   std::int64_t started_unix_ms = unix_ms_now();
   auto notes = std::move(status.notes);
   try {
-    status = net::run_engine(options, source, *sink, stats, on_tick);
+    status = net::run_engine(options, source, *sink, stats, on_tick, std::chrono::milliseconds(250),
+                             std::move(read_first));
   } catch (const net::unresolvable_host& e) {
     std::fprintf(stderr, "jobpatch: %s (check --base-url); nothing was sent\n", e.what());
     return exit_aborted;
@@ -358,6 +395,83 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
     out.close();
   }
   return code;
+}
+
+} // namespace jobpatch::cli
+
+namespace jobpatch::cli {
+
+int run_plan(apply_options options, const std::optional<ids_template>& ids,
+             const std::string& api_key_file, const std::string& output) {
+  options.plan = true;
+  // Every line gets a plan: an invalid one is planned "invalid" and the rest go on.
+  options.skip_invalid = true;
+  if (std::string why = check_descriptors(options.connections); !why.empty()) {
+    std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
+    return exit_usage;
+  }
+  if (!load_credentials(options.api_key, api_key_file, options.insecure)) return exit_usage;
+  warn_if_key_in_clear(options.base_url);
+  manifest_input in;
+  if (!open_manifest(options.manifest, in)) return exit_usage;
+  if (ids) in.ids = &*ids;
+  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, &in.st},
+                                    {"--api-key-file", api_key_file, nullptr}};
+  if (std::string why = check_outputs(inputs, {{"--output", output, nullptr}}); !why.empty()) {
+    std::fprintf(stderr, "jobpatch: %s; nothing was read\n", why.c_str());
+    return exit_usage;
+  }
+  line_source::options source_options;
+  if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
+  invalid_line_printer invalid(0); // counted; the plan itself shows each one
+  source_options.on_invalid = [&invalid](const invalid_line& bad) { invalid.add(bad); };
+  std::optional<plan_sink> plan;
+  std::optional<result_sink> sink;
+  try {
+    // The plan is read on standard output, unless the NDJSON goes there.
+    plan.emplace(output == "-" ? std::string() : std::string("-"), output);
+    sink.emplace(std::string(), file_writer::mode::truncate, std::string());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "jobpatch: %s; nothing was read\n", e.what());
+    return exit_usage;
+  }
+  run_statistics stats;
+  line_source source(in.reader(source_options.max_line_bytes), source_options);
+  auto start = std::chrono::steady_clock::now();
+  run_status status;
+  net::read_first_state read_first;
+  read_first.plan = &*plan;
+  try {
+    status = net::run_engine(options, source, *sink, stats, {}, std::chrono::milliseconds(250),
+                             std::move(read_first));
+  } catch (const net::unresolvable_host& e) {
+    std::fprintf(stderr, "jobpatch: %s (check --base-url); nothing was read\n", e.what());
+    return exit_aborted;
+  }
+  status.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  plan->close();
+  if (!status.output_failed && !plan->write_error().empty()) {
+    status.output_failed = status.aborted = true;
+    status.abort_reason = "the plan could not be written: " + plan->write_error();
+  }
+  if (source.lines_read() == 0 && !status.aborted && !status.signal) {
+    say_empty(options.manifest);
+    return exit_usage;
+  }
+  std::string summary = plan->totals_text();
+  for (const auto& note : status.notes) summary += "note: " + note + "\n";
+  if (status.not_attempted)
+    summary += std::to_string(status.not_attempted) + " lines were not read (the run stopped)\n";
+  if (status.aborted) summary += "aborted: " + status.abort_reason + "\n";
+  std::fputs(summary.c_str(), stderr);
+  if (status.output_failed) return exit_output_failed;
+  if (status.aborted) return exit_aborted;
+  if (status.signal) return 128 + status.signal;
+  bool all_planned = plan->count(plan_outcome::not_found) + plan->count(plan_outcome::failed) +
+                         plan->count(plan_outcome::invalid) + status.not_attempted ==
+                     0;
+  return all_planned ? exit_ok : exit_some_failed;
 }
 
 } // namespace jobpatch::cli

@@ -60,6 +60,12 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
               const std::string& api_key_file, run_monitor::settings monitor, int argc,
               const char* const* argv);
 
+// `jobpatch plan`: reads every line's job and prints what the line would change, writing
+// nothing to any job. `options.plan` is set here; `output` (--output) receives the NDJSON
+// plan. Keys, connection and the manifest (or --ids) as run_apply's.
+int run_plan(apply_options options, const std::optional<ids_template>& ids,
+             const std::string& api_key_file, const std::string& output);
+
 // What bench takes beyond the engine's bench_options.
 struct bench_command_options {
   std::optional<ids_template> ids; // --ids, as run_apply's

@@ -28,6 +28,14 @@ constexpr const char* exit_codes_text =
     "  3    aborted: authentication, TLS, unresolvable host, every attempt failing alike\n"
     "  4    an output could not be written during the run: sending stopped\n"
     "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n";
+constexpr const char* plan_exit_codes_text =
+    "Exit codes:\n"
+    "  0    every line planned (whether it changes something or not)\n"
+    "  1    some jobs were not found or could not be read, or lines were invalid\n"
+    "  2    usage or configuration: nothing was read\n"
+    "  3    aborted: authentication, TLS, unresolvable host, every attempt failing alike\n"
+    "  4    the --output file could not be written\n"
+    "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n";
 constexpr const char* bench_exit_codes_text =
     "Exit codes:\n"
     "  0    every scheduled request succeeded and every --fail-if gate passed\n"
@@ -131,6 +139,35 @@ int main(int argc, char** argv) {
                         "K/N: apply only the jobs of shard K of N; N alone: K is "
                         "JOB_COMPLETION_INDEX+1 (Kubernetes Indexed Job)");
   apply_cmd->add_option("--max-line-bytes", apply.max_line_bytes, "longest accepted line (bytes)")
+      ->default_str(std::to_string(jobpatch::manifest_reader::default_max_line_bytes));
+  apply_cmd->add_flag("--skip-unchanged", apply.skip_unchanged,
+                      "read each job first (GET); a line whose fields already hold its values "
+                      "is recorded unchanged and not sent");
+  apply_cmd->add_option("--undo-out", apply.undo_out,
+                        "read each job first (GET) and write, per applied line, a manifest line "
+                        "restoring the old values (file created 0600)");
+
+  apply_options plan;
+  connection_options plan_connection;
+  std::string plan_output;
+  auto* plan_cmd = app.add_subcommand(
+      "plan", "read each line's job (GET) and show what the line would change, field by field; "
+              "writes nothing to any job");
+  plan_cmd->footer(plan_exit_codes_text);
+  ids_arguments plan_ids;
+  add_ids_options(
+      *plan_cmd, plan_ids,
+      plan_cmd->add_option("manifest", plan.manifest, "NDJSON manifest, or - for stdin"));
+  add_connection_options(*plan_cmd, plan_connection);
+  plan_cmd->add_option("--rate", plan.rate,
+                       "reads per second, retries included (leave out for "
+                       "no limit)");
+  plan_cmd->add_option("--burst", plan.burst, "rate limiter burst (default rate/10)")
+      ->check(CLI::NonNegativeNumber);
+  plan_cmd->add_option("--output", plan_output,
+                       "write the plan as NDJSON, one record per line (- for stdout: the text "
+                       "plan is then left out)");
+  plan_cmd->add_option("--max-line-bytes", plan.max_line_bytes, "longest accepted line (bytes)")
       ->default_str(std::to_string(jobpatch::manifest_reader::default_max_line_bytes));
 
   bench_options bench;
@@ -249,6 +286,15 @@ int main(int argc, char** argv) {
         monitor.shard =
             std::to_string(apply.shard_index + 1) + "/" + std::to_string(apply.shard_count);
       return run_apply(apply, ids, apply_connection.api_key_file, std::move(monitor), argc, argv);
+    }
+    if (plan_cmd->parsed()) {
+      auto ids = resolve_ids(plan_ids, plan.manifest);
+      copy_connection_options(plan_connection, plan);
+      if (plan_cmd->count("--rate") && !(plan.rate > 0))
+        throw std::invalid_argument("--rate must be more than 0 requests/s (leave it out for "
+                                    "no limit), got " +
+                                    CLI::detail::to_string(plan.rate));
+      return run_plan(plan, ids, plan_connection.api_key_file, plan_output);
     }
     if (bench_cmd->parsed()) {
       bench_extra.ids = resolve_ids(bench_ids, bench.manifest);

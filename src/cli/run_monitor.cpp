@@ -29,6 +29,7 @@ metrics_snapshot snapshot_of(const run_statistics& stats) {
   m.lines_failed = stats.count(outcome::failed);
   m.lines_invalid = stats.count(outcome::invalid);
   m.lines_skipped = stats.count(outcome::skipped);
+  m.lines_unchanged = stats.count(outcome::unchanged);
   m.attempts = stats.attempts();
   m.retries = stats.retries();
   m.latency = summarize_latency(stats.latency());

@@ -8,6 +8,7 @@
 #include "net/attempt_core.hpp"
 #include "net/engine_support.hpp"
 
+#include <jobpatch/manifest/body_validator.hpp>
 #include <jobpatch/policy/job_scheduler.hpp>
 #include <jobpatch/policy/rate_limiter.hpp>
 
@@ -29,6 +30,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include <unistd.h>
 
@@ -65,6 +67,13 @@ struct slot {
   std::size_t held_bytes = 0;   // counted against the byte window until final
   bool withheld_before = false; // --resume: an earlier run withheld it too
   bool in_use = false;
+  // Read first (plan, --skip-unchanged, --undo-out): a GET of the job, then the PATCH.
+  // Untouched (no allocation) by a plain apply.
+  unsigned reads = 0;      // GET attempts
+  bool read_done = false;  // the document was read: the PATCH is next
+  std::string read_target; // the job's own path
+  std::string undo_line;   // restores what the PATCH changes; empty = nothing to restore
+  field_mask undo_fields = 0;
 };
 
 // What an update costs the byte window: its body, its raw line (kept for --failed-out)
@@ -76,17 +85,21 @@ std::size_t held_bytes_of(const source_item& item) {
 class engine {
 public:
   engine(const apply_options& options, line_source& source, result_sink& sink,
-         run_statistics& stats, const tick_callback& on_tick, milliseconds tick_interval)
+         run_statistics& stats, const tick_callback& on_tick, milliseconds tick_interval,
+         read_first_state read_first)
       : options_(options), source_(source), sink_(sink), stats_(stats), on_tick_(on_tick),
-        tick_interval_(tick_interval), client_(settings_of(options), [this] { stop_reading(); }),
-        scheduler_(window_of(options)),
+        tick_interval_(tick_interval), read_first_(options.read_first()), plan_(read_first.plan),
+        client_(settings_of(options), [this] { stop_reading(); }), scheduler_(window_of(options)),
         limiter_(options.rate * rate_margin,
                  options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
         flush_timer_(io_), window_(window_of(options)),
         window_bytes_(options.window_bytes ? options.window_bytes : default_window_bytes),
         settle_(options.settle.count() >= 0
                     ? options.settle
-                    : std::min<milliseconds>(options.attempt_timeout, default_settle)) {}
+                    : std::min<milliseconds>(options.attempt_timeout, default_settle)) {
+    if (options.plan && !plan_) throw std::logic_error("plan without a plan sink");
+    for (auto& [job, fields] : read_first.undo_fields) undo_fields_[job] |= fields;
+  }
 
   run_status run();
 
@@ -123,6 +136,12 @@ private:
   // `latency`: first send to final answer; none for a line never sent.
   void finish(std::uint64_t handle, outcome result, const reply_judgement* judgement,
               std::optional<clock::duration> latency);
+  // Read first: the job's document is in `w.document`; plans the line, finishes it
+  // unchanged, or keeps its undo line, and lets the PATCH follow.
+  void after_read(std::uint64_t handle, const reply_judgement& j, worker_buffers& w,
+                  clock::duration latency, clock::time_point now);
+  void record_plan(const slot& s, outcome result);
+  void keep_undo_line(slot& s);
   // Fails an update without sending it: an earlier update of its job failed (line
   // `failed_line`, 0 when no longer remembered), see job_scheduler::withheld().
   void withhold(std::uint64_t handle, std::uint64_t failed_line);
@@ -152,6 +171,22 @@ private:
   run_statistics& stats_;
   const tick_callback& on_tick_;
   milliseconds tick_interval_;
+  bool read_first_;
+  plan_sink* plan_;
+  // Read first: the last read's comparison (used at once, before the next co_await).
+  std::vector<field_change> changes_;
+  bool plan_changes_ = false;
+  // --undo-out: per job, the fields an undo line restores already. The first undo line
+  // of a field holds the value from before the run; a later line of the same job saw a
+  // value this run set, so restoring it would undo the undo (the file is applied in order).
+  std::unordered_map<std::string, field_mask> undo_fields_;
+  std::vector<job_field> undo_absent_fields_;
+  std::unique_ptr<body_validator> undo_validator_;
+  std::uint64_t undo_problems_ = 0; // fields the undo file cannot restore
+  static constexpr std::uint64_t max_undo_notes = 20;
+  // plan: each job's values as the lines planned so far would leave them, so that a
+  // job's second line is compared with what its first would have set.
+  std::unordered_map<std::string, std::array<std::optional<std::string>, job_field_count>> planned_;
   client_context client_;
   asio::io_context& io_ = client_.io;
 
@@ -281,6 +316,15 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     if (!item.valid) {
       // Only reached for stdin or --skip-invalid: a file is validated whole beforehand.
       sink_.record(invalid_record(item.error));
+      if (plan_) {
+        plan_record r;
+        r.line = item.error.line;
+        r.job_id = item.error.job_id;
+        r.op = item.error.op;
+        r.result = plan_outcome::invalid;
+        r.error = item.error.message;
+        plan_->record(r);
+      }
       stats_.record_invalid(item.error.op, item.error.job_id.empty());
       ++released;
       released_bytes += bytes;
@@ -306,6 +350,13 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     s.last_error.clear();
     s.fail_reason.clear();
     s.withheld_before = item.withheld_before;
+    if (read_first_) {
+      s.reads = 0;
+      s.read_done = false;
+      s.undo_line.clear();
+      s.undo_fields = 0;
+      assign_job_target(s.read_target, client_.server.base_path, s.op.job_id);
+    }
     scheduler_.push(handle, s.op.job_id);
   }
   if (released) release_window(released, released_bytes);
@@ -352,6 +403,7 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
                     std::optional<clock::duration> latency) {
   slot& s = slots_[handle];
   s.in_use = false;
+  if (plan_) record_plan(s, result);
   result_record r;
   r.line = s.op.line;
   r.job_id = s.op.job_id;
@@ -359,14 +411,20 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
   r.seq = s.op.seq;
   r.result = result;
   r.status = s.last_status;
-  r.attempts = s.attempts;
+  r.attempts = s.attempts + s.reads; // the reads before the PATCH are requests of the line
   if (latency) r.latency_ms = std::chrono::duration<double, std::milli>(*latency).count();
   r.fingerprint = s.op.fingerprint;
-  if (judgement && result == outcome::ok) {
+  if (judgement && (result == outcome::ok || result == outcome::unchanged)) {
     r.verified = judgement->verified;
     r.state = judgement->state;
   }
-  if (result != outcome::ok) r.error = s.last_error;
+  if (result != outcome::ok && result != outcome::unchanged) r.error = s.last_error;
+  // Lines whose PATCH failed get no undo line: nothing of theirs is to be undone.
+  std::string_view undo;
+  if (result == outcome::ok && !s.undo_line.empty()) {
+    undo = s.undo_line;
+    undo_fields_[s.op.job_id] |= s.undo_fields;
+  }
   if (result == outcome::failed)
     stats_.record_failure_reason(s.fail_reason.empty() ? std::string_view("other")
                                                        : std::string_view(s.fail_reason));
@@ -376,24 +434,111 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
   if (result == outcome::failed && s.attempts == 0 && s.withheld_before)
     sink_.record_unsent(s.raw_line);
   else
-    sink_.record(r, s.raw_line);
+    sink_.record(r, s.raw_line, undo);
   stop_if_output_failed();
-  stats_.record_outcome(s.op.op, result, s.attempts,
+  stats_.record_outcome(s.op.op, result, s.attempts + s.reads,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
                             latency.value_or(clock::duration::zero())));
   if (!finished_) {
-    if (result == outcome::failed) scheduler_.fail_job(handle, s.op.line);
+    // A plan writes nothing, so a job's later lines have no earlier write to wait for.
+    if (result == outcome::failed && !options_.plan) scheduler_.fail_job(handle, s.op.line);
     scheduler_.complete(handle);
   }
   // Give the memory back, not only the count: a slot reused by a small update must not
   // keep a large body's capacity.
   std::string().swap(s.op.body);
   std::string().swap(s.raw_line);
+  if (!s.undo_line.empty()) std::string().swap(s.undo_line);
   free_slots_.push_back(handle);
   release_window(1, s.held_bytes);
   // The worker that finished takes the job's next update itself; the others need only
   // hear of the end.
   if (all_done()) wake_all();
+}
+
+void engine::record_plan(const slot& s, outcome result) {
+  plan_record r;
+  r.line = s.op.line;
+  r.job_id = s.op.job_id;
+  r.op = s.op.op;
+  r.status = s.last_status;
+  if (result == outcome::ok) {
+    r.result = plan_changes_ ? plan_outcome::change : plan_outcome::unchanged;
+    r.changes = &changes_;
+  } else {
+    // A job that does not exist answers 404 to its read, as it would to the PATCH.
+    r.result = s.last_status == 404 ? plan_outcome::not_found : plan_outcome::failed;
+    r.error = s.last_error;
+  }
+  plan_->record(r);
+}
+
+void engine::keep_undo_line(slot& s) {
+  auto it = undo_fields_.find(s.op.job_id);
+  field_mask restored = it == undo_fields_.end() ? 0 : it->second;
+  undo_absent_fields_.clear();
+  s.undo_line = undo_line(s.op, changes_, restored, undo_absent_fields_, s.undo_fields);
+  for (job_field f : undo_absent_fields_) {
+    // Nothing to put back: the job's document does not show the field (an API may leave
+    // out a field at its default value). The run says so; the other fields are restored.
+    if (++undo_problems_ > max_undo_notes) continue;
+    result_.notes.push_back("--undo-out: line " + std::to_string(s.op.line) + ": " +
+                            std::string(field_label(f)) +
+                            " is absent from the job's document; the undo file cannot "
+                            "restore it");
+  }
+  if (s.undo_line.empty()) return;
+  // The old values must make a line the API (and jobpatch) accepts, or the undo file
+  // would not apply: a data source the server shows with keys the schema lacks, say.
+  if (!undo_validator_) undo_validator_ = std::make_unique<body_validator>();
+  std::string_view body = s.undo_line;
+  body.remove_prefix(body.find(",\"body\":") + 8);
+  body.remove_suffix(1);
+  if (!undo_validator_->validate(s.op.op, body)) {
+    if (++undo_problems_ <= max_undo_notes)
+      result_.notes.push_back("--undo-out: line " + std::to_string(s.op.line) +
+                              ": the job's old values do not make a valid update (" +
+                              undo_validator_->error() + "); the undo file cannot restore them");
+    s.undo_line.clear();
+    s.undo_fields = 0;
+  }
+}
+
+void engine::after_read(std::uint64_t handle, const reply_judgement& j, worker_buffers& w,
+                        clock::duration latency, clock::time_point now) {
+  slot& s = slots_[handle];
+  s.read_done = true;
+  // The PATCH is a request of its own: a 401 to it may refresh the token once more.
+  s.auth_retried = false;
+  job_document& doc = w.document;
+  std::array<std::optional<std::string>, job_field_count>* planned = nullptr;
+  if (options_.plan) {
+    // A job's earlier lines in this plan have (as far as the plan knows) set their values.
+    planned = &planned_[s.op.job_id];
+    for (std::size_t f = 0; f < job_field_count; ++f)
+      if ((*planned)[f]) doc.values[f] = (*planned)[f];
+  }
+  if (!w.reader->compare(s.op, doc, changes_)) {
+    s.last_error = "the update's body could not be compared with the job's document";
+    s.fail_reason = "compare failed";
+    finish(handle, outcome::failed, nullptr, latency);
+    return;
+  }
+  plan_changes_ = any_change(changes_);
+  if (options_.plan) {
+    for (const auto& c : changes_) (*planned)[static_cast<std::size_t>(c.field)] = c.to;
+    finish(handle, outcome::ok, &j, latency);
+    return;
+  }
+  if (options_.skip_unchanged && !plan_changes_) {
+    finish(handle, outcome::unchanged, &j, latency);
+    return;
+  }
+  if (!options_.undo_out.empty()) keep_undo_line(s);
+  // The PATCH follows at once, through the scheduler (the rate limit applies to it too);
+  // the job stays in flight, so none of its later updates can start in between.
+  scheduler_.defer(handle, now);
+  wake_one();
 }
 
 // Why a line still unfinished ends failed when the run stops.
@@ -404,12 +549,21 @@ std::string_view stop_reason(bool aborted, bool deadline) {
 asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t handle,
                                       bool connected, worker_buffers& w) {
   slot& s = slots_[handle];
-  if (s.attempts == 0) s.first_send = clock::now();
-  ++s.attempts;
+  if (s.attempts == 0 && s.reads == 0) s.first_send = clock::now();
   attempt_request in;
   in.op = &s.op;
-  in.target = s.target;
-  in.attempt = s.attempts;
+  // Read first: the GET until the document is read, then the PATCH; each has its own
+  // count of attempts for the retry policy.
+  in.read = read_first_ && !s.read_done;
+  if (in.read) {
+    in.target = s.read_target;
+    in.attempt = ++s.reads;
+    stats_.record_read();
+  } else {
+    in.target = s.target;
+    in.attempt = ++s.attempts;
+    if (read_first_ && in.attempt == 1) stats_.record_patch_after_read();
+  }
   in.auth_refreshed = s.auth_retried;
   in.deadline = deadline_;
   if (connected) ++in_flight_;
@@ -421,7 +575,10 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   auto now = result.answered;
   auto latency = now - done.first_send;
   done.last_status = j.status; // 0 when no answer this time: an older status would mislead
-  if (!j.applied()) done.last_error = j.error;
+  if (!j.applied()) {
+    done.last_error = j.error;
+    if (in.read && !options_.plan) done.last_error.insert(0, "reading the job before the update: ");
+  }
   // The request may still reach the server or be applied later (a stalled segment, a
   // proxy that queued it, a backend still working): retrying it is harmless, but the
   // job's next update waits until settle time has passed, so a late copy lands first.
@@ -437,7 +594,10 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     limiter_.on_success(now);
 
   if (j.applied()) {
-    finish(handle, outcome::ok, &j, latency);
+    if (in.read)
+      after_read(handle, j, w, latency, now);
+    else
+      finish(handle, outcome::ok, &j, latency);
     co_return;
   }
   if (j.verdict == reply_verdict::final_fail) {
@@ -528,12 +688,18 @@ void engine::stop_reading() {
 }
 
 bool engine::stop_if_output_failed() {
-  if (sink_.write_error().empty()) return false;
+  bool plan_failed = plan_ && !plan_->write_error().empty();
+  if (sink_.write_error().empty() && !plan_failed) return false;
   if (result_.output_failed) return true;
-  client_.abort("results could not be written: " + sink_.write_error() + " (errno " +
-                std::to_string(sink_.write_errno()) +
-                "); sending stopped, what was recorded before stays whole, run again with --resume "
-                "once the file can be written");
+  const std::string& what = plan_failed ? plan_->write_error() : sink_.write_error();
+  int code = plan_failed ? plan_->write_errno() : sink_.write_errno();
+  if (options_.plan)
+    client_.abort("the plan could not be written: " + what + " (errno " + std::to_string(code) +
+                  "); reading stopped");
+  else
+    client_.abort("results could not be written: " + what + " (errno " + std::to_string(code) +
+                  "); sending stopped, what was recorded before stays whole, run again with "
+                  "--resume once the file can be written");
   result_.output_failed = true;
   return true;
 }
@@ -591,6 +757,7 @@ asio::awaitable<void> engine::flush_results_periodically() {
         options_.fsync_interval.count() > 0 && now - last_sync >= options_.fsync_interval;
     if (durable) last_sync = now;
     sink_.flush(durable);
+    if (plan_) plan_->flush();
     stop_if_output_failed();
     if (on_tick_ && !finished_ && now - last_tick >= tick_interval_) {
       last_tick = now;
@@ -647,11 +814,15 @@ run_status engine::run() {
         " updates waited for an unanswered request of their job to settle "
         "(--settle " +
         std::to_string(std::chrono::duration_cast<milliseconds>(settle_).count()) + " ms)");
+  if (undo_problems_ > max_undo_notes)
+    result_.notes.push_back("--undo-out: " + std::to_string(undo_problems_ - max_undo_notes) +
+                            " more fields the undo file cannot restore (not listed)");
   if (!reader_error_.empty() && !result_.aborted) {
     result_.aborted = true;
     result_.abort_reason = "reading the manifest failed: " + reader_error_;
   }
   sink_.flush();
+  if (plan_) plan_->flush();
   stop_if_output_failed();
   if (on_tick_) on_tick_(engine_tick{}); // the final counts
   return result_;
@@ -661,8 +832,8 @@ run_status engine::run() {
 
 run_status run_engine(const apply_options& options, line_source& source, result_sink& sink,
                       run_statistics& stats, const tick_callback& on_tick,
-                      milliseconds tick_interval) {
-  engine e(options, source, sink, stats, on_tick, tick_interval);
+                      milliseconds tick_interval, read_first_state read_first) {
+  engine e(options, source, sink, stats, on_tick, tick_interval, std::move(read_first));
   return e.run();
 }
 

@@ -5,6 +5,7 @@
 
 #include "net/apply_options.hpp"
 #include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/results/plan_record.hpp>
 #include <jobpatch/results/result_sink.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
 
@@ -24,8 +25,18 @@ struct engine_tick {
 };
 using tick_callback = std::function<void(const engine_tick&)>;
 
+// With options.plan, every line's plan goes to `plan` (which must be given) and nothing is
+// written to a job. With options.undo_out, `undo_fields` holds, per job id, the fields an
+// earlier run's undo file restores already (--resume): their old values are not recorded
+// again.
+struct read_first_state {
+  plan_sink* plan = nullptr;
+  std::vector<std::pair<std::string, field_mask>> undo_fields;
+};
+
 run_status run_engine(const apply_options& options, line_source& source, result_sink& sink,
                       run_statistics& stats, const tick_callback& on_tick = {},
-                      std::chrono::milliseconds tick_interval = std::chrono::milliseconds(250));
+                      std::chrono::milliseconds tick_interval = std::chrono::milliseconds(250),
+                      read_first_state read_first = {});
 
 } // namespace jobpatch::net

@@ -50,6 +50,15 @@ struct apply_options {
   // Bytes of updates (bodies, raw lines, job ids) held at once; 0 = default_window_bytes.
   // At least one update is always held, whatever its size.
   std::size_t window_bytes = 0;
+
+  // Read each job (GET) before its update. `plan`: read only, never PATCH (jobpatch plan);
+  // the lines' plans go to the engine's plan_sink.
+  bool plan = false;
+  // A line whose fields already hold the values it sets is recorded `unchanged`, unsent.
+  bool skip_unchanged = false;
+  // The manifest that restores what the run changes (0600); empty = none.
+  std::string undo_out;
+  bool read_first() const noexcept { return plan || skip_unchanged || !undo_out.empty(); }
 };
 
 } // namespace jobpatch

@@ -53,7 +53,10 @@ asio::awaitable<void> client_context::attempt(http_connection& connection, bool 
                                               attempt_result& out) {
   std::uint64_t generation = tokens.generation();
   w.request.clear();
-  builder.append_patch(w.request, in.target, tokens.token(), in.op->body);
+  if (in.read)
+    builder.append_get(w.request, in.target, tokens.token());
+  else
+    builder.append_patch(w.request, in.target, tokens.token(), in.op->body);
   out.sent = clock::now();
   if (connected) co_await connection.exchange(w.request, settings_.attempt_timeout, w.reply);
   out.answered = clock::now();
@@ -67,7 +70,13 @@ asio::awaitable<void> client_context::attempt(http_connection& connection, bool 
   facts.body = w.reply.body;
   facts.readable = w.reply.body.capacity();
   reply_judgement& j = w.judgement;
-  judge_reply(*in.op, facts, w.parser, tokens.scrubber(), std::chrono::system_clock::now(), j);
+  if (in.read) {
+    if (!w.reader) w.reader = std::make_unique<job_document_reader>();
+    judge_read_reply(in.op->job_id, facts, w.parser, *w.reader, tokens.scrubber(),
+                     std::chrono::system_clock::now(), j, w.document);
+  } else {
+    judge_reply(*in.op, facts, w.parser, tokens.scrubber(), std::chrono::system_clock::now(), j);
+  }
 
   if (j.abort_run) abort(j.error);
   // A 401 after a token refresh means the key itself is no longer accepted.

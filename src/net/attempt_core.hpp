@@ -12,6 +12,7 @@
 #include <jobpatch/manifest/operation.hpp>
 #include <jobpatch/policy/failure_detector.hpp>
 #include <jobpatch/policy/retry_policy.hpp>
+#include <jobpatch/wire/job_document.hpp>
 #include <jobpatch/wire/reply_judgement.hpp>
 #include <jobpatch/wire/request_builder.hpp>
 #include <jobpatch/wire/response_parser.hpp>
@@ -20,6 +21,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,12 +44,19 @@ struct worker_buffers {
   std::string request;
   http_reply reply;
   reply_judgement judgement;
+  // For reads (plan, --skip-unchanged, --undo-out) only: made on the first read, so a
+  // plain apply never allocates them.
+  std::unique_ptr<job_document_reader> reader;
+  job_document document; // the last document read
 };
 
 // One attempt to make.
 struct attempt_request {
   const operation* op = nullptr;
-  std::string_view target;     // request path, encoded once per update
+  std::string_view target; // request path, encoded once per update
+  // A read of the job (GET target) instead of the PATCH: its document goes to
+  // worker_buffers::document.
+  bool read = false;
   unsigned attempt = 1;        // 1-based number of this attempt
   bool auth_refreshed = false; // an earlier 401 of this update already refreshed the token
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();

@@ -12,15 +12,24 @@ namespace {
 constexpr std::size_t flush_threshold = std::size_t{64} * 1024;
 }
 
-file_writer::file_writer(const std::string& path, mode m) : path_(path) {
+file_writer::file_writer(const std::string& path, mode m, bool owner_only) : path_(path) {
   if (path == "-") {
     fd_ = STDOUT_FILENO;
     return;
   }
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (m == mode::append ? O_APPEND : O_TRUNC);
-  fd_ = ::open(path.c_str(), flags, 0644);
+  fd_ = ::open(path.c_str(), flags, owner_only ? 0600 : 0644);
   if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
   owns_fd_ = true;
+  struct stat st {};
+  // A regular file only: a FIFO or /dev/stdout named as the output is not ours to chmod.
+  if (owner_only && ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
+      ::fchmod(fd_, 0600) != 0) {
+    int e = errno;
+    ::close(fd_);
+    fd_ = -1;
+    throw std::system_error(e, std::generic_category(), "cannot make " + path + " private (0600)");
+  }
   buffer_.reserve(flush_threshold + 4096);
 }
 

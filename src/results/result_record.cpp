@@ -10,7 +10,8 @@
 
 namespace jobpatch {
 namespace {
-constexpr std::array<std::string_view, 4> outcome_names = {"ok", "failed", "invalid", "skipped"};
+constexpr std::array<std::string_view, 5> outcome_names = {"ok", "failed", "invalid", "skipped",
+                                                           "unchanged"};
 }
 
 std::string_view to_string(outcome o) noexcept {

@@ -24,9 +24,22 @@ void result_sink::guarded(Action action) {
   }
 }
 
-void result_sink::record(const result_record& r, std::string_view raw_line) {
+void result_sink::open_undo(const std::string& path, file_writer::mode m) {
+  undo_ = file_writer(path, m, true);
+}
+
+void result_sink::record(const result_record& r, std::string_view raw_line,
+                         std::string_view undo_line) {
   ++records_;
   if (!error_.empty()) return;
+  if (undo_.is_open() && !undo_line.empty()) {
+    // Written (to the kernel) now: the ok record below may reach the results file with the
+    // next periodic flush, and a crash between the two must not lose the undo line.
+    undo_.buffer() += undo_line;
+    undo_.buffer() += '\n';
+    guarded([&] { undo_.flush(); });
+    if (!error_.empty()) return;
+  }
   if (results_.is_open()) {
     // Outcomes arrive thousands a second: the text is made once per millisecond.
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -58,6 +71,7 @@ void result_sink::record_unsent(std::string_view raw_line) {
 
 void result_sink::flush(bool durable) {
   guarded([&] {
+    if (undo_.is_open() && durable) undo_.sync(); // on disk before the records it undoes
     if (results_.is_open()) durable ? results_.sync() : results_.flush();
     if (failed_.is_open()) failed_.flush();
   });
@@ -65,8 +79,10 @@ void result_sink::flush(bool durable) {
 
 void result_sink::close() {
   guarded([&] {
+    if (undo_.is_open()) undo_.sync();
     if (results_.is_open()) results_.sync();
     results_.close();
+    undo_.close();
     failed_.close();
   });
 }

@@ -75,7 +75,8 @@ parsed_record parse_record(ondemand::parser& parser, std::string_view text, std:
       have_line = !field.value().get_uint64().get(r.line);
     } else if (key == "outcome") {
       have_outcome = !field.value().get_string().get(s);
-      r.ok = have_outcome && s == "ok";
+      // An unchanged line is done as surely as an applied one.
+      r.ok = have_outcome && (s == "ok" || s == "unchanged");
       r.failed = have_outcome && s == "failed";
     } else if (key == "jobId") {
       if (field.value().get_string().get(s)) return r;

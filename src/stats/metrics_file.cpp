@@ -141,6 +141,7 @@ std::string format_metrics(const metrics_snapshot& m) {
   sample(out, common, "lines_total", m.lines_failed, "outcome", "failed");
   sample(out, common, "lines_total", m.lines_invalid, "outcome", "invalid");
   sample(out, common, "lines_total", m.lines_skipped, "outcome", "skipped");
+  sample(out, common, "lines_total", m.lines_unchanged, "outcome", "unchanged");
   if (!m.failed_by_reason.empty()) {
     // Reasons whose labels coincide are added up: a series appears once.
     std::vector<std::pair<std::string, std::uint64_t>> by_label;

@@ -41,6 +41,9 @@ void run_statistics::record_outcome(op_kind op, outcome result, unsigned attempt
   case outcome::skipped:
     ++s.skipped;
     return;
+  case outcome::unchanged:
+    ++s.unchanged;
+    break;
   }
   if (attempts == 0) return; // never sent: no latency to speak of
   ++lines_sent_;
@@ -72,6 +75,9 @@ std::uint64_t run_statistics::count(outcome o) const noexcept {
     case outcome::skipped:
       n += s.skipped;
       break;
+    case outcome::unchanged:
+      n += s.unchanged;
+      break;
     }
   }
   return n;
@@ -79,12 +85,13 @@ std::uint64_t run_statistics::count(outcome o) const noexcept {
 
 std::uint64_t run_statistics::total() const noexcept {
   return count(outcome::ok) + count(outcome::failed) + count(outcome::invalid) +
-         count(outcome::skipped);
+         count(outcome::skipped) + count(outcome::unchanged);
 }
 
 std::uint64_t run_statistics::retries() const noexcept {
   // Lines withheld or stopped before their first attempt made none: they are not "sent".
-  return attempts_ > lines_sent_ ? attempts_ - lines_sent_ : 0;
+  std::uint64_t firsts = lines_sent_ + patches_after_read_;
+  return attempts_ > firsts ? attempts_ - firsts : 0;
 }
 
 void run_statistics::record_failure_reason(std::string_view reason) {
@@ -126,14 +133,18 @@ std::string run_statistics::summary_text(const run_status& status) const {
   char line[512];
   std::string out;
   double rps = status.wall_seconds > 0 ? static_cast<double>(attempts_) / status.wall_seconds : 0;
+  // Only runs that read before writing (--skip-unchanged) can have unchanged lines.
+  std::string unchanged_text;
+  if (std::uint64_t n = count(outcome::unchanged); n > 0)
+    unchanged_text = ", " + std::to_string(n) + " unchanged";
   std::snprintf(line, sizeof line,
-                "%llu lines: %llu ok, %llu failed, %llu invalid, %llu skipped; %llu attempts "
+                "%llu lines: %llu ok, %llu failed, %llu invalid, %llu skipped%s; %llu attempts "
                 "(%llu retries) in %.2f s, %.0f attempts/s\n",
                 static_cast<unsigned long long>(total()),
                 static_cast<unsigned long long>(count(outcome::ok)),
                 static_cast<unsigned long long>(count(outcome::failed)),
                 static_cast<unsigned long long>(count(outcome::invalid)),
-                static_cast<unsigned long long>(count(outcome::skipped)),
+                static_cast<unsigned long long>(count(outcome::skipped)), unchanged_text.c_str(),
                 static_cast<unsigned long long>(attempts_),
                 static_cast<unsigned long long>(retries()), status.wall_seconds, rps);
   out += line;
@@ -209,12 +220,14 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
       .number("invalid", count(outcome::invalid))
       .number("skipped", count(outcome::skipped))
       .number("invalidInEveryShard", in_every_shard)
+      .number("unchanged", count(outcome::unchanged))
       .number("notAttempted", status.not_attempted)
       .number("changedSinceResume", status.changed)
       .number("failedEarlier", failed_earlier_)
       .number("attempts", attempts_)
       .number("retries", retries())
       .number("requests", requests_)
+      .number("reads", reads_)
       .number("unverified", verified_false_)
       .number("tokenRefreshes", token_refreshes_);
   if (!status.shard.empty()) json.string("shard", status.shard);
@@ -233,6 +246,7 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
         .number("failed", s.failed)
         .number("invalid", s.invalid)
         .number("skipped", s.skipped)
+        .number("unchanged", s.unchanged)
         .number("attempts", s.attempts)
         .number("invalidInEveryShard", invalid_in_every_shard_[i]);
     write_latency_json(json, "latencyMs", s.latency);

@@ -1,5 +1,7 @@
 #include <jobpatch/wire/reply_judgement.hpp>
 
+#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/wire/job_document.hpp>
 #include <jobpatch/wire/response_parser.hpp>
 #include <jobpatch/wire/retry_after.hpp>
 #include <jobpatch/wire/secret_scrubber.hpp>
@@ -91,9 +93,13 @@ std::string http_status_key(int status) {
   return key;
 }
 
-void judge_reply(const operation& op, const reply_facts& facts, response_parser& parser,
-                 const secret_scrubber& scrubber, std::chrono::system_clock::time_point now_utc,
-                 reply_judgement& out) {
+namespace {
+
+// What every answer shares; `on_success` judges a 2xx.
+template <class Success>
+void judge(const reply_facts& facts, response_parser& parser, const secret_scrubber& scrubber,
+           std::chrono::system_clock::time_point now_utc, reply_judgement& out,
+           Success on_success) {
   out.verdict = reply_verdict::policy_decides;
   out.status = 0;
   out.error.clear();
@@ -119,7 +125,7 @@ void judge_reply(const operation& op, const reply_facts& facts, response_parser&
   out.status = facts.status;
   if (!facts.retry_after.empty()) out.retry_after = parse_retry_after(facts.retry_after, now_utc);
   if (facts.status >= 200 && facts.status < 300) {
-    judge_success(op, facts, parser, scrubber, out);
+    on_success();
     return;
   }
   if (facts.status < 200) {
@@ -141,6 +147,53 @@ void judge_reply(const operation& op, const reply_facts& facts, response_parser&
   }
   // A gateway's 502/504 says nothing of the backend, which may still apply the request.
   out.in_doubt = facts.status == 502 || facts.status == 504;
+}
+
+// A GET answer: the job's document, which must be this job's.
+void judge_read_success(std::string_view job_id, const reply_facts& facts,
+                        job_document_reader& reader, const secret_scrubber& scrubber,
+                        reply_judgement& out, job_document& doc) {
+  if (!reader.parse(facts.body, facts.readable, doc, out.error)) {
+    // Most likely cut short (or a 204): reading again is harmless.
+    out.verdict = reply_verdict::policy_decides;
+    out.outcome = attempt_outcome::failure(error_class::malformed_response);
+    scrubber.scrub_in_place(out.error);
+    return;
+  }
+  if (doc.id != job_id) {
+    out.verdict = reply_verdict::final_fail;
+    out.outcome = attempt_outcome::failure(error_class::malformed_response);
+    out.reason = "answer names another job";
+    out.error = "the answer is for job ";
+    append_json_string(out.error, excerpt(doc.id, 80));
+    out.error += ", not the job that was read";
+    scrubber.scrub_in_place(out.error);
+    return;
+  }
+  out.verdict = reply_verdict::applied;
+  out.outcome = attempt_outcome::success(facts.status);
+  out.verified = true;
+  out.state = doc.state;
+  scrubber.scrub_in_place(out.state);
+}
+
+} // namespace
+
+void judge_reply(const operation& op, const reply_facts& facts, response_parser& parser,
+                 const secret_scrubber& scrubber, std::chrono::system_clock::time_point now_utc,
+                 reply_judgement& out) {
+  judge(facts, parser, scrubber, now_utc, out,
+        [&] { judge_success(op, facts, parser, scrubber, out); });
+}
+
+void judge_read_reply(std::string_view job_id, const reply_facts& facts, response_parser& parser,
+                      job_document_reader& reader, const secret_scrubber& scrubber,
+                      std::chrono::system_clock::time_point now_utc, reply_judgement& out,
+                      job_document& doc) {
+  judge(facts, parser, scrubber, now_utc, out,
+        [&] { judge_read_success(job_id, facts, reader, scrubber, out, doc); });
+  // A read changes nothing: an unanswered one leaves nothing to wait for.
+  out.in_doubt = false;
 }
 
 } // namespace jobpatch

@@ -27,6 +27,12 @@ void assign_patch_target(std::string& out, std::string_view base_path, std::stri
   out += to_string(op);
 }
 
+void assign_job_target(std::string& out, std::string_view base_path, std::string_view job_id) {
+  out.assign(base_path);
+  out += "/v1/customer/jobs/";
+  append_encoded_segment(out, job_id);
+}
+
 std::string patch_target(std::string_view base_path, std::string_view job_id, op_kind op) {
   std::string out;
   assign_patch_target(out, base_path, job_id, op);
@@ -98,7 +104,7 @@ request_builder::request_builder(std::string host_header, std::string base_path,
     return std::any_of(extra_headers.begin(), extra_headers.end(),
                        [&](const std::string& h) { return same_name(header_name(h), name); });
   };
-  if (!given("Content-Type")) fixed_headers_ += "\r\nContent-Type: application/json";
+  if (!given("Content-Type")) content_type_ = "\r\nContent-Type: application/json";
   if (!given("Accept")) fixed_headers_ += "\r\nAccept: application/json";
   if (!given("User-Agent")) fixed_headers_ += "\r\nUser-Agent: " + user_agent_;
   for (const auto& header : extra_headers) {
@@ -111,7 +117,8 @@ request_builder::request_builder(std::string host_header, std::string base_path,
 
 void request_builder::append_request(std::string& out, std::string_view method,
                                      std::string_view path_prefix, std::string_view path,
-                                     std::string_view authorization, std::string_view body) const {
+                                     std::string_view authorization, std::string_view body,
+                                     bool has_body) const {
   out += method;
   out += ' ';
   out += path_prefix;
@@ -122,9 +129,12 @@ void request_builder::append_request(std::string& out, std::string_view method,
     out += "\r\nAuthorization: ";
     out += authorization;
   }
+  if (has_body) out += content_type_;
   out += fixed_headers_;
-  out += "\r\nContent-Length: ";
-  append_uint(out, body.size());
+  if (has_body) {
+    out += "\r\nContent-Length: ";
+    append_uint(out, body.size());
+  }
   out += "\r\n\r\n";
   out += body;
 }
@@ -134,6 +144,13 @@ void request_builder::append_patch(std::string& out, std::string_view target,
   if (!is_safe_header_value(authorization))
     throw std::invalid_argument("refusing to send an Authorization value with control characters");
   append_request(out, "PATCH", {}, target, authorization, body);
+}
+
+void request_builder::append_get(std::string& out, std::string_view target,
+                                 std::string_view authorization) const {
+  if (!is_safe_header_value(authorization))
+    throw std::invalid_argument("refusing to send an Authorization value with control characters");
+  append_request(out, "GET", {}, target, authorization, {}, false);
 }
 
 void request_builder::append_token_request(std::string& out, std::string_view api_key) const {

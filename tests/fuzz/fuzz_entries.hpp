@@ -18,6 +18,9 @@ int manifest_reader_entry(const std::uint8_t* data, std::size_t size);
 // First byte picks: check_patch against a fixed valid update of each op, error_text,
 // or parse_access_token; the rest is the response body.
 int response_parser_entry(const std::uint8_t* data, std::size_t size);
+// A GET answer (first byte: copied or not) parsed, compared with an update of each op and
+// made into undo lines.
+int job_document_entry(const std::uint8_t* data, std::size_t size);
 // First byte picks the op (and whether the body is copied); the rest is the body.
 int body_validator_entry(const std::uint8_t* data, std::size_t size);
 // First byte picks "now"; the rest is a Retry-After header value.

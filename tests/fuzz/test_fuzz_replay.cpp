@@ -53,6 +53,7 @@ TEST_CASE("fuzz replay: manifest_reader") {
 TEST_CASE("fuzz replay: response_parser") {
   CHECK(replay("response_parser", response_parser_entry) > 3);
 }
+TEST_CASE("fuzz replay: job_document") { CHECK(replay("job_document", job_document_entry) > 3); }
 TEST_CASE("fuzz replay: body_validator") {
   CHECK(replay("body_validator", body_validator_entry) > 3);
 }

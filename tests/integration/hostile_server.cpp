@@ -172,7 +172,8 @@ std::string job_of(const std::string& request_line) {
   auto at = request_line.find("/jobs/");
   if (at == std::string::npos) return {};
   at += 6;
-  return request_line.substr(at, request_line.find('/', at) - at);
+  // "/jobs/ID/op HTTP/1.1" (a PATCH) or "/jobs/ID HTTP/1.1" (a GET of the job).
+  return request_line.substr(at, request_line.find_first_of("/ ", at) - at);
 }
 } // namespace
 

@@ -119,3 +119,54 @@ TEST_CASE("engines agree: a certificate that stops verifying mid-run aborts both
     }
   }
 }
+
+TEST_CASE("read first: a read naming another job, and documents that lack the fields") {
+  auto run_read_first = [](const hostile_server& server, const temp_dir& dir,
+                           std::vector<std::string> args) {
+    write_file(dir.path("m.ndjson"), manifest_of(3));
+    write_file(dir.path("cert.pem"), server.certificate_pem());
+    std::vector<std::string> argv = {JOBPATCH_BIN,
+                                     args[0],
+                                     dir.path("m.ndjson"),
+                                     "--base-url",
+                                     "https://localhost:" + std::to_string(server.port()),
+                                     "--cacert",
+                                     dir.path("cert.pem"),
+                                     "--connections",
+                                     "2"};
+    argv.insert(argv.end(), args.begin() + 1, args.end());
+    return run_measured(argv, {{"BYTENITE_API_KEY", api_key}}, dir.path("out"), dir.path("err"),
+                        60s);
+  };
+  {
+    // A plan never takes another job's document for this job's: each line fails, read once.
+    hostile_server server({.mode = hostile_mode::wrong_job});
+    temp_dir dir;
+    CHECK(run_read_first(server, dir, {"plan"}).code == 1);
+    std::string out = read_file(dir.path("out")), err = read_file(dir.path("err"));
+    INFO(err);
+    CHECK(out.find("line 2 job-2 could not be read: the answer is for job \"other-job\"") !=
+          std::string::npos);
+    CHECK(err.find("3 lines: 0 change something (0 fields), 0 unchanged, 0 jobs not found, 3 "
+                   "failed reads") != std::string::npos);
+    CHECK(server.applied().size() == 3); // three GETs, no PATCH
+  }
+  {
+    // Documents without a name: every line changes something and is sent; nothing can be
+    // restored, which the run says.
+    hostile_server server({.mode = hostile_mode::ok});
+    temp_dir dir;
+    CHECK(run_read_first(server, dir,
+                         {"apply", "--skip-unchanged", "--undo-out", dir.path("undo.ndjson"),
+                          "--results", dir.path("r.ndjson")})
+              .code == 0);
+    std::string err = read_file(dir.path("err"));
+    INFO(err);
+    CHECK(read_lines(dir.path("undo.ndjson")).empty());
+    CHECK(err.find("--undo-out: line 1: jobname is absent from the job's document") !=
+          std::string::npos);
+    for (const auto& line : read_lines(dir.path("r.ndjson")))
+      CHECK(json::parse(line).at("outcome") == "ok");
+    CHECK(server.applied().size() == 6); // a GET and a PATCH per line
+  }
+}

@@ -14,7 +14,9 @@ public:
 
   file_writer() = default;
   // Opens `path` for writing ("-" is standard output). Throws std::system_error.
-  file_writer(const std::string& path, mode m);
+  // `owner_only`: the file is created 0600, and an existing one is made 0600 before
+  // anything is written to it (what it will hold may be secret).
+  file_writer(const std::string& path, mode m, bool owner_only = false);
   ~file_writer();
   file_writer(file_writer&& other) noexcept;
   file_writer& operator=(file_writer&& other) noexcept;

@@ -18,9 +18,16 @@ public:
   result_sink(const std::string& results_path, file_writer::mode results_mode,
               const std::string& failed_out_path, std::string run_id = {});
 
+  // --undo-out: opens the undo manifest, 0600 (it holds the jobs' old values, data-source
+  // credentials among them), appending with --resume. Throws std::system_error.
+  void open_undo(const std::string& path, file_writer::mode m);
+
   // Records the final outcome of one line. `raw_line` is the manifest line as written,
   // copied to the failed-lines manifest when the outcome is failed.
-  void record(const result_record& r, std::string_view raw_line = {});
+  // `undo_line`, when not empty, goes to the undo manifest, written out before the record
+  // can reach the results file: a line recorded ok always has its undo line on disk.
+  void record(const result_record& r, std::string_view raw_line = {},
+              std::string_view undo_line = {});
   // A line that ends this run unsent (deadline, abort, signal; or failed for good in an
   // earlier run): no record, but copied to the failed-lines manifest, so that re-feeding
   // that file completes the manifest.
@@ -44,7 +51,7 @@ private:
   template <class Action>
   void guarded(Action action);
 
-  file_writer results_, failed_;
+  file_writer results_, failed_, undo_;
   std::uint64_t records_ = 0;
   std::string error_;
   int error_code_ = 0;

@@ -47,7 +47,7 @@ public:
   static constexpr int max_status = 600;
 
   struct per_op {
-    std::uint64_t ok = 0, failed = 0, invalid = 0, skipped = 0, attempts = 0;
+    std::uint64_t ok = 0, failed = 0, invalid = 0, skipped = 0, attempts = 0, unchanged = 0;
     latency_histogram latency; // per line: first send to final answer, retries included
   };
 
@@ -56,6 +56,11 @@ public:
   // request, though an attempt).
   void record_attempt(op_kind op, attempt_outcome result, std::chrono::nanoseconds service,
                       bool sent = true);
+  // Read first (plan, --skip-unchanged, --undo-out): a GET of a job was an attempt (also
+  // counted by record_attempt), and a line's first PATCH after its read is not a retry.
+  void record_read() noexcept { ++reads_; }
+  void record_patch_after_read() noexcept { ++patches_after_read_; }
+  std::uint64_t reads() const noexcept { return reads_; }
   // The final outcome of a line that was sent at least once (or skipped on resume).
   void record_outcome(op_kind op, outcome result, unsigned attempts,
                       std::chrono::nanoseconds latency);
@@ -112,6 +117,7 @@ private:
   std::vector<std::pair<std::string, std::uint64_t>> reasons_; // few: a vector
   std::uint64_t verified_false_ = 0;
   std::uint64_t failed_earlier_ = 0, failed_for_good_ = 0;
+  std::uint64_t reads_ = 0, patches_after_read_ = 0;
   std::array<std::uint64_t, max_status> by_status_{};
   std::array<std::uint64_t, error_class_count> by_error_{};
   latency_histogram latency_; // per line

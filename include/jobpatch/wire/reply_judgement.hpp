@@ -17,6 +17,8 @@ namespace jobpatch {
 
 class response_parser;
 class secret_scrubber;
+class job_document_reader;
+struct job_document;
 
 // What came back from one attempt, as the transport saw it.
 struct reply_facts {
@@ -69,6 +71,16 @@ struct reply_judgement {
 void judge_reply(const operation& op, const reply_facts& facts, response_parser& parser,
                  const secret_scrubber& scrubber, std::chrono::system_clock::time_point now_utc,
                  reply_judgement& out);
+
+// Judges the answer to GET /v1/customer/jobs/{job_id} like judge_reply() judges a PATCH's:
+// "applied" is a 200 holding this job's document, read into `doc` (with `verified` set);
+// a 2xx that is not a job document is worth another read (malformed_response); one that
+// names another job fails for good; a 404 ends as a 404 (the job does not exist). A read
+// is never in doubt.
+void judge_read_reply(std::string_view job_id, const reply_facts& facts, response_parser& parser,
+                      job_document_reader& reader, const secret_scrubber& scrubber,
+                      std::chrono::system_clock::time_point now_utc, reply_judgement& out,
+                      job_document& doc);
 
 // The byError key of an HTTP status that ended a line: the status with its reason phrase
 // ("HTTP 404 Not Found"), so a 404 is told from a 403 at a glance.

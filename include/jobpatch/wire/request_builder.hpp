@@ -20,6 +20,9 @@ std::string patch_target(std::string_view base_path, std::string_view job_id, op
 void assign_patch_target(std::string& out, std::string_view base_path, std::string_view job_id,
                          op_kind op);
 
+// "<base_path>/v1/customer/jobs/<encoded id>", the job's own document (GET), into `out`.
+void assign_job_target(std::string& out, std::string_view base_path, std::string_view job_id);
+
 // Checks one -H/--header argument, "Name: value": the name must be an RFC 9110 token,
 // neither name nor value may hold CR, LF, NUL or another control character (but tab),
 // and the headers jobpatch owns (Authorization, Host, Content-Length, Transfer-Encoding,
@@ -45,6 +48,10 @@ public:
   void append_patch(std::string& out, std::string_view target, std::string_view authorization,
                     std::string_view body) const;
 
+  // Appends a GET of `target` (no body, so neither Content-Type nor Content-Length)
+  // carrying `authorization` to `out`.
+  void append_get(std::string& out, std::string_view target, std::string_view authorization) const;
+
   // Appends the token exchange POST /v1/auth/access_token {"apiKey": key}.
   void append_token_request(std::string& out, std::string_view api_key) const;
 
@@ -52,13 +59,15 @@ public:
   static bool is_safe_header_value(std::string_view value) noexcept;
 
 private:
-  // The one request layout both use; no Authorization header when it is empty.
+  // The one request layout all use; no Authorization header when it is empty, no
+  // Content-Type and Content-Length without `has_body`.
   void append_request(std::string& out, std::string_view method, std::string_view path_prefix,
-                      std::string_view path, std::string_view authorization,
-                      std::string_view body) const;
+                      std::string_view path, std::string_view authorization, std::string_view body,
+                      bool has_body = true) const;
 
   std::string host_header_, base_path_, user_agent_;
-  std::string fixed_headers_; // Content-Type, Accept, User-Agent and the extra headers
+  std::string content_type_;  // "\r\nContent-Type: ..." unless an extra header sets it
+  std::string fixed_headers_; // Accept, User-Agent and the extra headers
 };
 
 } // namespace jobpatch

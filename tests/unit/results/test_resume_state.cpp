@@ -155,3 +155,14 @@ TEST_CASE("resume_state: foreign lines are counted and ignored — a missing fil
   CHECK(resume_state::load("/tmp/jobpatch-no-such-results", notes).ok_records() == 0);
   CHECK(notes.empty());
 }
+
+TEST_CASE("resume_state: a line recorded unchanged (--skip-unchanged) is done, like ok") {
+  auto path = temp_file(
+      R"({"line":1,"jobId":"a","op":"configs","seq":1,"outcome":"unchanged","status":200,"attempts":1,"fp":"00000000000000aa"})"
+      "\n");
+  std::vector<std::string> notes;
+  auto state = resume_state::load(path, notes);
+  CHECK(state.ok_records() == 1);
+  CHECK(state.check(key_of("a", 1, 0xaa)).result == verdict::applied);
+  std::remove(path.c_str());
+}

@@ -58,6 +58,7 @@ jobpatch_lines_total{outcome="ok"} 40
 jobpatch_lines_total{outcome="failed"} 2
 jobpatch_lines_total{outcome="invalid"} 1
 jobpatch_lines_total{outcome="skipped"} 7
+jobpatch_lines_total{outcome="unchanged"} 0
 # HELP jobpatch_attempts_total HTTP requests sent, retries included.
 # TYPE jobpatch_attempts_total counter
 jobpatch_attempts_total 45

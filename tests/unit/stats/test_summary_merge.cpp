@@ -50,6 +50,8 @@ TEST_CASE("merge_summaries: counts are the sums, latencies those of one histogra
   v.line(0, op_kind::jobname, outcome::failed, {404}, 800);
   for (int i = 0; i < 4; ++i) v.line(1, op_kind::configs, outcome::ok, {503, 200}, 5000 + 91 * i);
   v.line(1, op_kind::params, outcome::ok, {0, 200}, 90'000);
+  v.line(1, op_kind::jobname, outcome::unchanged, {200}, 700); // --skip-unchanged: a read only
+  for (auto* s : {&v.shard[1], &v.whole}) s->record_read();
   // An invalid line without a job id: both shards record it, a single run once.
   v.shard[0].record_invalid(op_kind::configs, true);
   v.shard[1].record_invalid(op_kind::configs, true);
@@ -66,10 +68,11 @@ TEST_CASE("merge_summaries: counts are the sums, latencies those of one histogra
   whole_status.wall_seconds = 3;
   auto w = parsed(v.whole.summary_json(whole_status, 1));
   for (const char* key : {"total", "ok", "failed", "invalid", "skipped", "attempts", "retries",
-                          "requests", "invalidInEveryShard"})
+                          "requests", "invalidInEveryShard", "unchanged", "reads"})
     CHECK_MESSAGE(m[key] == w[key], key, " merged ", json::serialize(m[key]), " whole ",
                   json::serialize(w[key]));
-  CHECK(m["total"] == 13);
+  CHECK(m["total"] == 14);
+  CHECK(m["unchanged"] == 1);
   CHECK(m["invalid"] == 2);
   CHECK(m["byStatus"] == w["byStatus"]);
   CHECK(m["byError"] == w["byError"]);
@@ -79,12 +82,13 @@ TEST_CASE("merge_summaries: counts are the sums, latencies those of one histogra
   CHECK(m["latencyHistogram"] == w["latencyHistogram"]);
   for (const char* op : {"configs", "jobname", "params", "datasource"}) {
     auto mo = m["byOp"].as_object()[op].as_object(), wo = w["byOp"].as_object()[op].as_object();
-    for (const char* key : {"ok", "failed", "invalid", "skipped", "attempts", "latencyMs"})
+    for (const char* key :
+         {"ok", "failed", "invalid", "skipped", "unchanged", "attempts", "latencyMs"})
       CHECK_MESSAGE(mo[key] == wo[key], op, ".", key);
   }
-  // From the first start to the last end: 3 s; 16 attempts in them.
+  // From the first start to the last end: 3 s; 17 attempts in them.
   CHECK(m["wallSeconds"].to_number<double>() == doctest::Approx(3.0));
-  CHECK(m["requestsPerSecond"].to_number<double>() == doctest::Approx(5.3));
+  CHECK(m["requestsPerSecond"].to_number<double>() == doctest::Approx(5.7));
   CHECK(m["shards"] == 2);
   CHECK(m["manifestLines"] == 12);
   CHECK(m["exitCode"] == 1);

@@ -1,5 +1,6 @@
 #include <jobpatch/wire/reply_judgement.hpp>
 
+#include <jobpatch/wire/job_document.hpp>
 #include <jobpatch/wire/response_parser.hpp>
 #include <jobpatch/wire/secret_scrubber.hpp>
 
@@ -21,7 +22,7 @@ operation configs_op() {
   return op;
 }
 
-std::string job_document(std::string_view id, std::string_view config) {
+std::string job_answer(std::string_view id, std::string_view config) {
   std::string out = R"({"job":{"id":")";
   out += id;
   out += R"(","name":"n","state":"JOB_STATE_NEW","config":)";
@@ -63,7 +64,7 @@ private:
 
 TEST_CASE("reply_judgement: a 200 with this job's document is applied and verified") {
   judge j;
-  auto& r = j.answer(200, job_document("job-1", R"({"taskTimeout":600})"));
+  auto& r = j.answer(200, job_answer("job-1", R"({"taskTimeout":600})"));
   CHECK(r.verdict == reply_verdict::applied);
   CHECK(r.applied());
   CHECK(r.outcome == attempt_outcome::success(200));
@@ -77,7 +78,7 @@ TEST_CASE("reply_judgement: a 200 with this job's document is applied and verifi
 
 TEST_CASE("reply_judgement: a 200 showing other values is applied, not verified") {
   judge j;
-  auto& r = j.answer(200, job_document("job-1", R"({"taskTimeout":5})"));
+  auto& r = j.answer(200, job_answer("job-1", R"({"taskTimeout":5})"));
   CHECK(r.applied());
   CHECK_FALSE(r.verified);
   CHECK(r.error.empty());
@@ -85,7 +86,7 @@ TEST_CASE("reply_judgement: a 200 showing other values is applied, not verified"
 
 TEST_CASE("reply_judgement: a 2xx naming another job is a final failure, never a success") {
   judge j;
-  auto& r = j.answer(200, job_document("job-2", R"({"taskTimeout":600})"));
+  auto& r = j.answer(200, job_answer("job-2", R"({"taskTimeout":600})"));
   CHECK(r.verdict == reply_verdict::final_fail);
   CHECK_FALSE(r.applied());
   CHECK_FALSE(r.outcome.ok()); // statistics, detector and policy see no success
@@ -195,7 +196,7 @@ TEST_CASE("reply_judgement: server text is scrubbed of the secrets") {
         "HTTP 403: token [redacted] refused");
   CHECK(j.failure(error_class::reset, false, "reset by tok-SECRET-123").error ==
         "reset by [redacted]");
-  auto& other = j.answer(200, job_document("tok-SECRET-123", "{}"));
+  auto& other = j.answer(200, job_answer("tok-SECRET-123", "{}"));
   CHECK(other.error.find("tok-SECRET-123") == std::string::npos);
   std::string state_doc =
       R"({"job":{"id":"job-1","state":"S tok-SECRET-123","config":{"taskTimeout":600}}})";
@@ -205,7 +206,7 @@ TEST_CASE("reply_judgement: server text is scrubbed of the secrets") {
 TEST_CASE("reply_judgement: a judgement reused for the next answer keeps nothing of the last") {
   judge j;
   j.answer(502, "bad", "3");
-  auto& r = j.answer(200, job_document("job-1", R"({"taskTimeout":600})"));
+  auto& r = j.answer(200, job_answer("job-1", R"({"taskTimeout":600})"));
   CHECK(r.applied());
   CHECK_FALSE(r.retry_after);
   CHECK_FALSE(r.in_doubt);
@@ -217,4 +218,48 @@ TEST_CASE("reply_judgement: byError keys name the status with its reason phrase"
   CHECK(http_status_key(404) == "HTTP 404 Not Found");
   CHECK(http_status_key(403) == "HTTP 403 Forbidden");
   CHECK(http_status_key(418) == "HTTP 418");
+}
+
+TEST_CASE("reply_judgement: a GET answer is read as the job's document") {
+  response_parser parser;
+  job_document_reader reader;
+  secret_scrubber scrubber;
+  reply_judgement out;
+  job_document doc;
+  auto read = [&](int status, const std::string& body) -> const reply_judgement& {
+    reply_facts facts;
+    facts.status = status;
+    facts.body = body;
+    judge_read_reply("job-1", facts, parser, reader, scrubber, utc, out, doc);
+    return out;
+  };
+  CHECK(read(200, job_answer("job-1", R"({"taskTimeout":"300"})")).applied());
+  CHECK(out.state == "JOB_STATE_NEW");
+  CHECK(doc.value(job_field::task_timeout) == "\"300\"");
+
+  // Another job's document: final, never taken for this job's.
+  CHECK(read(200, job_answer("job-2", "{}")).verdict == reply_verdict::final_fail);
+  CHECK(out.reason == "answer names another job");
+  // Cut short: the policy decides (a read may be repeated).
+  CHECK(read(200, R"({"job":{"id":"job-1","na)").verdict == reply_verdict::policy_decides);
+  CHECK(out.outcome.cls == error_class::malformed_response);
+  // 404: no such job, as for a PATCH.
+  CHECK(read(404, R"({"code":5,"message":"job not found"})").outcome == attempt_outcome::http(404));
+  CHECK(out.error == "HTTP 404: job not found");
+
+  // 503 with Retry-After: the policy retries the read as it would a PATCH.
+  reply_facts busy;
+  busy.status = 503;
+  busy.retry_after = "7";
+  judge_read_reply("job-1", busy, parser, reader, scrubber, utc, out, doc);
+  CHECK(out.verdict == reply_verdict::policy_decides);
+  CHECK(out.outcome == attempt_outcome::http(503));
+  CHECK(out.retry_after == std::chrono::milliseconds(7000));
+
+  // A read that went unanswered changes nothing: never in doubt.
+  reply_facts facts;
+  facts.transport = error_class::timeout;
+  facts.request_written = true;
+  judge_read_reply("job-1", facts, parser, reader, scrubber, utc, out, doc);
+  CHECK_FALSE(out.in_doubt);
 }

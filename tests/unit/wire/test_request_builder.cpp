@@ -31,6 +31,20 @@ TEST_CASE("request_builder: PATCH bytes") {
         "User-Agent: jobpatch/test\r\nContent-Length: 8\r\n\r\n\"My Job\"");
 }
 
+TEST_CASE("request_builder: GET of a job, without body headers") {
+  std::string target;
+  assign_job_target(target, "/api", "a/b c");
+  CHECK(target == "/api/v1/customer/jobs/a%2Fb%20c");
+  request_builder builder("h", "/api", "jobpatch/test", {"X-Trace: 1"});
+  std::string out;
+  builder.append_get(out, target, "tok");
+  CHECK(out == "GET /api/v1/customer/jobs/a%2Fb%20c HTTP/1.1\r\nHost: h\r\nAuthorization: "
+               "tok\r\nAccept: application/json\r\nUser-Agent: jobpatch/test\r\nX-Trace: "
+               "1\r\n\r\n");
+  out.clear();
+  CHECK_THROWS_AS(builder.append_get(out, target, "t\r\nX: 1"), std::invalid_argument);
+}
+
 TEST_CASE("request_builder: token request escapes the key as JSON") {
   request_builder builder("h", "/base", "ua");
   std::string out;

@@ -1,0 +1,213 @@
+#include <jobpatch/results/plan_record.hpp>
+
+#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/results/utf8.hpp>
+
+#include <system_error>
+
+namespace jobpatch {
+namespace {
+
+constexpr std::array<std::string_view, plan_outcome_count> names = {
+    "change", "unchanged", "not_found", "failed", "invalid"};
+
+// `value` (compact JSON, or server text) cut to about `max` bytes on a UTF-8 boundary,
+// "…" marking the cut. What a terminal could take for a control (C1 code points, which
+// JSON strings may hold raw, or bytes that are not UTF-8) is shown escaped.
+void append_shown(std::string& out, std::string_view value, std::size_t max) {
+  static constexpr char hex[] = "0123456789abcdef";
+  bool cut = value.size() > max;
+  if (cut) {
+    std::size_t end = max;
+    while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) --end;
+    value = value.substr(0, end);
+  }
+  for (std::size_t i = 0; i < value.size();) {
+    std::size_t length = utf8_sequence_length(value, i);
+    char32_t c = length ? utf8_code_point(value, i, length) : 0xFFFD;
+    if (length == 0 || is_control_code_point(c)) {
+      unsigned code = length ? static_cast<unsigned>(c) : static_cast<unsigned char>(value[i]);
+      out += "\\u00";
+      out += hex[(code >> 4) & 0xF];
+      out += hex[code & 0xF];
+      i += length ? length : 1;
+      continue;
+    }
+    out.append(value.substr(i, length));
+    i += length;
+  }
+  if (cut) out += "…";
+}
+
+void append_prefix(std::string& out, const plan_record& r) {
+  out += "line ";
+  append_uint(out, r.line);
+  if (r.job_id.empty()) return; // an invalid line may name none
+  out += ' ';
+  // A job id is shown as JSON when it holds anything a terminal could take for control.
+  bool plain = !r.job_id.empty() && is_valid_utf8(r.job_id);
+  for (char c : r.job_id)
+    if (static_cast<unsigned char>(c) < 0x21 || c == 0x7F) plain = false;
+  if (plain)
+    out += r.job_id;
+  else
+    append_json_string(out, r.job_id);
+}
+
+} // namespace
+
+std::string_view to_string(plan_outcome o) noexcept { return names[static_cast<std::size_t>(o)]; }
+
+void append_plan_ndjson(std::string& out, const plan_record& r) {
+  out += "{\"line\":";
+  append_uint(out, r.line);
+  if (!r.job_id.empty()) {
+    out += ",\"jobId\":";
+    append_json_string(out, r.job_id);
+  }
+  if (r.op) {
+    out += ",\"op\":\"";
+    out += to_string(*r.op);
+    out += '"';
+  }
+  out += ",\"outcome\":\"";
+  out += to_string(r.result);
+  out += '"';
+  if (r.status) {
+    out += ",\"status\":";
+    append_int(out, r.status);
+  }
+  if (r.result == plan_outcome::change || r.result == plan_outcome::unchanged) {
+    out += ",\"changes\":[";
+    bool first = true;
+    if (r.changes)
+      for (const auto& c : *r.changes) {
+        if (!c.changes) continue;
+        out += first ? "{\"field\":\"" : ",{\"field\":\"";
+        first = false;
+        out += field_label(c.field);
+        out += '"';
+        if (c.from) {
+          out += ",\"from\":";
+          out += *c.from; // compact JSON from the parser
+        }
+        out += ",\"to\":";
+        out += c.to;
+        out += '}';
+      }
+    out += ']';
+  }
+  if (!r.error.empty()) {
+    out += ",\"error\":";
+    append_json_string(out, r.error);
+  }
+  out += "}\n";
+}
+
+void append_plan_text(std::string& out, const plan_record& r, std::size_t max_value) {
+  switch (r.result) {
+  case plan_outcome::change:
+    if (r.changes)
+      for (const auto& c : *r.changes) {
+        if (!c.changes) continue;
+        append_prefix(out, r);
+        out += ' ';
+        out += field_label(c.field);
+        out += ": ";
+        if (c.from)
+          append_shown(out, *c.from, max_value);
+        else
+          out += "(absent)";
+        out += " → ";
+        append_shown(out, c.to, max_value);
+        out += '\n';
+      }
+    return;
+  case plan_outcome::unchanged:
+    append_prefix(out, r);
+    out += " unchanged (";
+    out += r.op ? to_string(*r.op) : std::string_view("?");
+    out += " already holds these values)\n";
+    return;
+  case plan_outcome::not_found:
+    append_prefix(out, r);
+    out += " job not found";
+    break;
+  case plan_outcome::failed:
+    append_prefix(out, r);
+    out += " could not be read";
+    break;
+  case plan_outcome::invalid:
+    append_prefix(out, r);
+    out += " invalid";
+    break;
+  }
+  if (!r.error.empty()) {
+    out += ": ";
+    append_shown(out, r.error, 300);
+  }
+  out += '\n';
+}
+
+plan_sink::plan_sink(const std::string& text_path, const std::string& output_path) {
+  if (!text_path.empty()) text_ = file_writer(text_path, file_writer::mode::truncate);
+  if (!output_path.empty()) output_ = file_writer(output_path, file_writer::mode::truncate);
+}
+
+template <class Action>
+void plan_sink::guarded(Action action) {
+  if (!error_.empty()) return;
+  try {
+    action();
+  } catch (const std::system_error& e) {
+    error_ = e.what();
+    error_code_ = e.code().value();
+  }
+}
+
+void plan_sink::record(const plan_record& r) {
+  ++counts_[static_cast<std::size_t>(r.result)];
+  if (r.result == plan_outcome::change && r.changes)
+    for (const auto& c : *r.changes) fields_changed_ += c.changes ? 1 : 0;
+  if (!error_.empty()) return;
+  if (text_.is_open()) {
+    append_plan_text(text_.buffer(), r);
+    guarded([&] { text_.commit(); });
+  }
+  if (output_.is_open()) {
+    append_plan_ndjson(output_.buffer(), r);
+    guarded([&] { output_.commit(); });
+  }
+}
+
+void plan_sink::flush() {
+  guarded([&] {
+    if (text_.is_open()) text_.flush();
+    if (output_.is_open()) output_.flush();
+  });
+}
+
+void plan_sink::close() {
+  guarded([&] {
+    if (output_.is_open()) output_.sync();
+    text_.close();
+    output_.close();
+  });
+}
+
+std::uint64_t plan_sink::total() const noexcept {
+  std::uint64_t n = 0;
+  for (auto c : counts_) n += c;
+  return n;
+}
+
+std::string plan_sink::totals_text() const {
+  auto n = [&](plan_outcome o) { return std::to_string(count(o)); };
+  return "plan: " + std::to_string(total()) + " lines: " + n(plan_outcome::change) +
+         " change something (" + std::to_string(fields_changed_) + " fields), " +
+         n(plan_outcome::unchanged) + " unchanged, " + n(plan_outcome::not_found) +
+         " jobs not found, " + n(plan_outcome::failed) + " failed reads, " +
+         n(plan_outcome::invalid) + " invalid\n";
+}
+
+} // namespace jobpatch

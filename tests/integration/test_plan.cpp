@@ -1,0 +1,291 @@
+// Read the job before writing it: `plan`, `apply --undo-out` and `apply --skip-unchanged`
+// against the mock, whose journal holds every PATCH it applied (and never a GET).
+
+#include "apply_runner.hpp"
+#include "fault_proxy.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include <sys/stat.h>
+
+using namespace jobpatch::test;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs `jobpatch COMMAND args` against `mock`; stdout and stderr in mock.path(COMMAND +
+// ".out" / ".err").
+int run_jobpatch(const mock_process& mock, const std::string& command,
+                 std::vector<std::string> args) {
+  std::vector<std::string> argv = {JOBPATCH_BIN, command,
+                                   "--base-url", "https://localhost:" + std::to_string(mock.port()),
+                                   "--cacert",   mock.cert()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  child_process run(argv, {{"BYTENITE_API_KEY", mock_test_key}}, mock.path(command + ".out"),
+                    mock.path(command + ".err"));
+  return run.wait(60s);
+}
+
+// The records of an NDJSON file by their "line".
+std::map<std::uint64_t, json::object> by_line(const std::string& path) {
+  std::map<std::uint64_t, json::object> out;
+  for (const auto& text : read_lines(path)) {
+    auto record = json::parse(text).as_object();
+    out[record.at("line").to_number<std::uint64_t>()] = record;
+  }
+  return out;
+}
+
+std::string line_of(const std::string& job, const std::string& op, const std::string& body) {
+  return R"({"jobId":")" + job + R"(","op":")" + op + R"(","body":)" + body + "}\n";
+}
+
+// Every job's document (GET), by id.
+std::map<std::string, json::value> documents(const mock_process& mock, unsigned jobs) {
+  std::string token = mock.token();
+  std::map<std::string, json::value> out;
+  for (unsigned i = 1; i <= jobs; ++i) {
+    std::string id = "job-000000" + std::to_string(i);
+    out[id] = mock.job(id, token);
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("plan: shows exactly the fields that change, and changes nothing") {
+  mock_process mock({}, 5);
+  // The mock's jobs start with taskTimeout 3600, jobTimeout 86400, preset "" and app {}.
+  std::string manifest =
+      line_of("job-0000001", "configs", R"({"taskTimeout":600})") +
+      line_of("job-0000002", "configs", R"({"taskTimeout":3600,"jobTimeout":"86400"})") +
+      line_of("job-0000009", "configs", R"({"taskTimeout":600})") +
+      line_of("job-0000001", "configs", R"({"taskTimeout":900,"isTestJob":false})") +
+      line_of("job-0000003", "params", R"({"preset":"","app":{}})") +
+      line_of("job-0000004", "jobname", R"("renamed")") +
+      "{\"jobId\":\"job-0000005\",\"op\":\"configs\",\"body\":{\"taskTimout\":1}}\n";
+  write_file(mock.path("m.ndjson"), manifest);
+  CHECK(run_jobpatch(mock, "plan",
+                     {mock.path("m.ndjson"), "--output", mock.path("plan.ndjson"), "--connections",
+                      "4"}) == 1); // a job was not found
+  std::string err = read_file(mock.path("plan.err")), out = read_file(mock.path("plan.out"));
+  INFO(err);
+  INFO(out);
+
+  auto plan = by_line(mock.path("plan.ndjson"));
+  REQUIRE(plan.size() == 7);
+  auto changes = [&](std::uint64_t line) { return json::serialize(plan[line].at("changes")); };
+  CHECK(plan[1].at("outcome") == "change");
+  CHECK(changes(1) == R"([{"field":"configs.taskTimeout","from":3600,"to":600}])");
+  CHECK(plan[2].at("outcome") == "unchanged"); // "86400" is 86400
+  CHECK(changes(2) == "[]");
+  CHECK(plan[3].at("outcome") == "not_found");
+  CHECK(plan[3].at("status") == 404);
+  // A job's second line is compared with what its first would have set.
+  CHECK(plan[4].at("outcome") == "change");
+  CHECK(changes(4) == R"([{"field":"configs.taskTimeout","from":600,"to":900}])");
+  CHECK(plan[5].at("outcome") == "unchanged");
+  CHECK(changes(6) == R"([{"field":"jobname","from":"mock job job-0000004","to":"renamed"}])");
+  CHECK(plan[7].at("outcome") == "invalid");
+
+  CHECK(out.find("line 1 job-0000001 configs.taskTimeout: 3600 → 600\n") != std::string::npos);
+  CHECK(out.find("line 4 job-0000001 configs.taskTimeout: 600 → 900\n") != std::string::npos);
+  CHECK(out.find("line 3 job-0000009 job not found") != std::string::npos);
+  CHECK(out.find("isTestJob") == std::string::npos); // false already: not shown
+  CHECK(err.find("7 lines: 3 change something (3 fields), 2 unchanged, 1 jobs not found, 0 "
+                 "failed reads, 1 invalid") != std::string::npos);
+
+  // Nothing was written to any job: the journal of applied PATCHes is empty.
+  CHECK(mock.journal_records().empty());
+  CHECK(mock.stats().at("requests").at("configs").as_object().empty());
+
+  // Every line planned: exit 0.
+  write_file(mock.path("ok.ndjson"), line_of("job-0000001", "configs", R"({"taskTimeout":600})"));
+  CHECK(run_jobpatch(mock, "plan", {mock.path("ok.ndjson")}) == 0);
+}
+
+TEST_CASE("apply --undo-out: applying the undo file puts every job back") {
+  constexpr unsigned jobs = 5;
+  mock_process mock({}, jobs);
+  auto before = documents(mock, jobs);
+  std::string manifest =
+      line_of("job-0000001", "configs", R"({"taskTimeout":600,"isTestJob":true})") +
+      line_of("job-0000002", "jobname", R"("renamed")") +
+      line_of(
+          "job-0000003", "datasource",
+          R"({"dataSource":{"dataSourceDescriptor":"gcp","params":{"bucket":"b","key":"secret"}}})") +
+      line_of("job-0000004", "params", R"({"preset":"fast","app":{"steps":30}})") +
+      line_of("job-0000001", "configs", R"({"taskTimeout":900,"jobTimeout":7200})") +
+      line_of("job-0000009", "configs", R"({"taskTimeout":600})") + // 404: nothing to undo
+      // Valid for jobpatch, refused by the server (400): nothing to undo either.
+      line_of("job-0000005", "datasource", R"({"dataDestination":{"dataSourceDescriptor":"ftp"}})");
+  write_file(mock.path("m.ndjson"), manifest);
+  CHECK(run_apply(mock, mock.path("m.ndjson"),
+                  {"--undo-out", mock.path("undo.ndjson"), "--results", mock.path("r.ndjson"),
+                   "--connections", "4"}) == 1);
+  INFO(read_file(mock.path("apply.err")));
+  auto results = by_line(mock.path("r.ndjson"));
+  CHECK(results[6].at("outcome") == "failed");
+  CHECK(results[7].at("status") == 400);
+
+  struct stat st {};
+  REQUIRE(::stat(mock.path("undo.ndjson").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  auto undo = read_lines(mock.path("undo.ndjson"));
+  INFO(read_file(mock.path("undo.ndjson")));
+  CHECK(undo.size() == 5); // the five applied lines, none for the two that failed
+  for (const auto& line : undo) {
+    CHECK(line.find("job-0000009") == std::string::npos);
+    CHECK(line.find("job-0000005") == std::string::npos);
+  }
+  // The job's second line restores only what its first did not: jobTimeout.
+  CHECK(std::count(undo.begin(), undo.end(),
+                   R"({"jobId":"job-0000001","op":"configs","body":{"jobTimeout":86400}})") == 1);
+  CHECK(documents(mock, jobs) != before);
+
+  std::size_t patches = mock.journal_records().size();
+  CHECK(run_apply(mock, mock.path("undo.ndjson"), {"--connections", "4"}) == 0);
+  CHECK(mock.journal_records().size() == patches + undo.size());
+  CHECK(documents(mock, jobs) == before);
+}
+
+TEST_CASE("apply --skip-unchanged: a run repeated sends nothing, a half-done one the rest") {
+  mock_process mock({}, 6);
+  std::string first_half = line_of("job-0000001", "configs", R"({"taskTimeout":600})") +
+                           line_of("job-0000002", "jobname", R"("renamed")") +
+                           line_of("job-0000003", "params", R"({"app":{"steps":30}})");
+  std::string manifest =
+      first_half + line_of("job-0000004", "configs", R"({"jobTimeout":"7200","isTestJob":true})") +
+      line_of("job-0000005", "datasource",
+              R"({"dataDestination":{"dataSourceDescriptor":"s3","params":{"bucket":"b"}}})") +
+      line_of("job-0000006", "configs", R"({"taskTimeout":3600})"); // the mock's value already
+  write_file(mock.path("half.ndjson"), first_half);
+  write_file(mock.path("m.ndjson"), manifest);
+  CHECK(run_apply(mock, mock.path("half.ndjson"), {}) == 0);
+  REQUIRE(mock.journal_records().size() == 3);
+
+  // The rest is sent; what is done already (and job 6, unchanged from the start) is not.
+  CHECK(run_apply(mock, mock.path("m.ndjson"),
+                  {"--skip-unchanged", "--results", mock.path("r1.ndjson"), "--summary-json",
+                   mock.path("s1.json")}) == 0);
+  INFO(read_file(mock.path("apply.err")));
+  CHECK(mock.journal_records().size() == 5);
+  auto r1 = by_line(mock.path("r1.ndjson"));
+  for (std::uint64_t line : {1, 2, 3, 6}) {
+    CHECK(r1[line].at("outcome") == "unchanged");
+    CHECK(r1[line].at("status") == 200);
+  }
+  CHECK(r1[4].at("outcome") == "ok");
+  CHECK(r1[5].at("outcome") == "ok");
+  auto s1 = json::parse(read_file(mock.path("s1.json")));
+  CHECK(s1.at("unchanged") == 4);
+  CHECK(s1.at("ok") == 2);
+  CHECK(s1.at("retries") == 0);
+
+  // The same run again: no PATCH at all, every line unchanged, exit 0.
+  CHECK(run_apply(mock, mock.path("m.ndjson"),
+                  {"--skip-unchanged", "--results", mock.path("r2.ndjson")}) == 0);
+  CHECK(mock.journal_records().size() == 5);
+  auto r2 = by_line(mock.path("r2.ndjson"));
+  REQUIRE(r2.size() == 6);
+  for (auto& [line, record] : r2) CHECK(record.at("outcome") == "unchanged");
+  CHECK(read_file(mock.path("apply.err")).find("6 unchanged") != std::string::npos);
+}
+
+TEST_CASE("apply --undo-out --resume: the undo file keeps each field's value from before") {
+  mock_process mock({}, 2);
+  auto before = documents(mock, 2);
+  std::string first = line_of("job-0000001", "configs", R"({"taskTimeout":600})");
+  write_file(mock.path("first.ndjson"), first);
+  write_file(mock.path("m.ndjson"),
+             first + line_of("job-0000001", "configs", R"({"taskTimeout":900})") +
+                 line_of("job-0000002", "jobname", R"("renamed")"));
+  // A run that applied the first line only (as if stopped there), then the resumed run.
+  CHECK(run_apply(mock, mock.path("first.ndjson"),
+                  {"--undo-out", mock.path("undo.ndjson"), "--results", mock.path("r.ndjson")}) ==
+        0);
+  CHECK(run_apply(mock, mock.path("m.ndjson"),
+                  {"--undo-out", mock.path("undo.ndjson"), "--results", mock.path("r.ndjson"),
+                   "--resume"}) == 0);
+  INFO(read_file(mock.path("apply.err")));
+  auto undo = read_lines(mock.path("undo.ndjson"));
+  INFO(read_file(mock.path("undo.ndjson")));
+  // Line 2's read saw 600, which this run's line 1 set: restoring it would be wrong.
+  CHECK(undo.size() == 2);
+  CHECK(undo[0] == R"({"jobId":"job-0000001","op":"configs","body":{"taskTimeout":3600}})");
+
+  // An undo file that cannot be written stops the run at once (exit 4). One line: no
+  // other PATCH is in flight when it stops, to reach the mock after the checks below.
+  CHECK(run_apply(mock, mock.path("first.ndjson"), {"--undo-out", "/dev/full"}) == 4);
+
+  // An undo file that holds lines is never overwritten by accident.
+  CHECK(run_apply(mock, mock.path("m.ndjson"), {"--undo-out", mock.path("undo.ndjson")}) == 2);
+  CHECK(read_file(mock.path("apply.err")).find("already holds undo lines") != std::string::npos);
+  CHECK(read_lines(mock.path("undo.ndjson")) == undo);
+
+  CHECK(run_apply(mock, mock.path("undo.ndjson"), {}) == 0);
+  CHECK(documents(mock, 2) == before);
+}
+
+TEST_CASE("plan: --ids, and an --output that clashes with an input is refused") {
+  mock_process mock({}, 3);
+  write_file(mock.path("ids.txt"), "job-0000001\njob-0000003\n");
+  CHECK(run_jobpatch(mock, "plan",
+                     {"--ids", mock.path("ids.txt"), "--op", "configs", "--body",
+                      R"({"taskTimeout":3600,"isTestJob":true})", "--connections", "1"}) ==
+        0); // one connection: the lines are read, and shown, in order
+  std::string out = read_file(mock.path("plan.out"));
+  INFO(read_file(mock.path("plan.err")));
+  CHECK(out == "line 1 job-0000001 configs.isTestJob: false → true\n"
+               "line 2 job-0000003 configs.isTestJob: false → true\n");
+
+  write_file(mock.path("m.ndjson"), line_of("job-0000001", "jobname", R"("x")"));
+  CHECK(run_jobpatch(mock, "plan", {mock.path("m.ndjson"), "--output", mock.path("m.ndjson")}) ==
+        2);
+  CHECK(read_file(mock.path("plan.err")).find("--output") != std::string::npos);
+  CHECK(read_file(mock.path("m.ndjson")) == line_of("job-0000001", "jobname", R"("x")"));
+  CHECK(mock.journal_records().empty());
+
+  // A plan that cannot be written stops (exit 4) and says so.
+  CHECK(run_jobpatch(mock, "plan", {mock.path("m.ndjson"), "--output", "/dev/full"}) == 4);
+  CHECK(read_file(mock.path("plan.err")).find("the plan could not be written") !=
+        std::string::npos);
+}
+
+TEST_CASE("apply --undo-out through a lossy network: the undo file still puts every job back") {
+  constexpr unsigned jobs = 30;
+  mock_process mock({}, jobs);
+  auto before = documents(mock, jobs);
+  // Every op, several lines per job (the same fields set again and again).
+  auto manifest = make_manifest(mock, "m.ndjson", 150, jobs, 7);
+  fault_proxy_options options;
+  options.upstream_port = mock.port();
+  options.seed = 3;
+  options.reset_probability = 0.02; // reads and PATCHes cut off mid-way, retried
+  options.stall_probability = 0;
+  {
+    // The proxy is gone before the undo file is applied: nothing it still held can reach
+    // the mock after that.
+    fault_proxy proxy(options);
+    child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url",
+                       "https://localhost:" + std::to_string(proxy.port()), "--cacert", mock.cert(),
+                       "--connections", "8", "--max-attempts", "25", "--settle", "0.2",
+                       "--undo-out", mock.path("undo.ndjson"), "--results", mock.path("r.ndjson")},
+                      {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("apply.out"),
+                      mock.path("apply.err"));
+    REQUIRE(run.wait(120s) == 0);
+    CHECK(proxy.stats().resets_mid_request + proxy.stats().resets_mid_response > 0);
+  }
+  INFO(read_file(mock.path("apply.err")));
+  // Each field of a job is restored once (by the first value seen), however often the
+  // manifest set it: at most one undo line per field of each job.
+  CHECK(read_lines(mock.path("undo.ndjson")).size() <= std::size_t{jobs} * 10);
+  CHECK(run_apply(mock, mock.path("undo.ndjson"), {"--connections", "8"}) == 0);
+  CHECK(documents(mock, jobs) == before);
+}

@@ -1,0 +1,157 @@
+#include <jobpatch/results/plan_record.hpp>
+#include <jobpatch/results/result_sink.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace jobpatch;
+
+namespace {
+
+std::vector<field_change> sample_changes() {
+  std::vector<field_change> changes(3);
+  changes[0] = {job_field::task_timeout, "300", "600", true};
+  changes[1] = {job_field::is_test_job, "false", "false", false};
+  changes[2] = {job_field::data_destination, std::nullopt, R"({"dataSourceDescriptor":"s3"})",
+                true};
+  return changes;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string temp_path() {
+  char name[] = "/tmp/jobpatch-plan-XXXXXX";
+  int fd = ::mkstemp(name);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  return name;
+}
+
+} // namespace
+
+TEST_CASE("plan_record: the NDJSON lists the fields that change, with JSON values") {
+  auto changes = sample_changes();
+  plan_record r;
+  r.line = 3;
+  r.job_id = "job-7";
+  r.op = op_kind::configs;
+  r.status = 200;
+  r.changes = &changes;
+  std::string out;
+  append_plan_ndjson(out, r);
+  CHECK(out == R"({"line":3,"jobId":"job-7","op":"configs","outcome":"change","status":200,)"
+               R"("changes":[{"field":"configs.taskTimeout","from":300,"to":600},)"
+               R"({"field":"datasource.dataDestination","to":{"dataSourceDescriptor":"s3"}}]})"
+               "\n");
+  r.result = plan_outcome::not_found;
+  r.status = 404;
+  r.changes = nullptr;
+  r.error = "HTTP 404: job not found";
+  out.clear();
+  append_plan_ndjson(out, r);
+  CHECK(out == R"({"line":3,"jobId":"job-7","op":"configs","outcome":"not_found","status":404,)"
+               R"("error":"HTTP 404: job not found"})"
+               "\n");
+}
+
+TEST_CASE("plan_record: the text shows one line per changed field, long values cut") {
+  auto changes = sample_changes();
+  plan_record r;
+  r.line = 3;
+  r.job_id = "job-7";
+  r.op = op_kind::configs;
+  r.changes = &changes;
+  std::string out;
+  append_plan_text(out, r, 20);
+  CHECK(out == "line 3 job-7 configs.taskTimeout: 300 → 600\n"
+               "line 3 job-7 datasource.dataDestination: (absent) → {\"dataSourceDescript…\n");
+  out.clear();
+  r.result = plan_outcome::unchanged;
+  append_plan_text(out, r);
+  CHECK(out == "line 3 job-7 unchanged (configs already holds these values)\n");
+  // A job id that could carry control characters to a terminal is shown as JSON.
+  out.clear();
+  r.job_id = "a\x1b[2Jb";
+  r.result = plan_outcome::failed;
+  r.error = "HTTP 503";
+  append_plan_text(out, r);
+  CHECK(out == "line 3 \"a\\u001b[2Jb\" could not be read: HTTP 503\n");
+  // A value holding a raw C1 control (the 8-bit CSI) or a byte that is not UTF-8.
+  std::vector<field_change> odd(1);
+  odd[0] = {job_field::name,
+            "\"a\xc2\x9b"
+            "2Jb\"",
+            "\"x\xffy\"", true};
+  r.result = plan_outcome::change;
+  r.job_id = "job-7";
+  r.changes = &odd;
+  out.clear();
+  append_plan_text(out, r);
+  CHECK(out == "line 3 job-7 jobname: \"a\\u009b2Jb\" → \"x\\u00ffy\"\n");
+}
+
+TEST_CASE("plan_sink: counts every outcome and writes both outputs") {
+  auto changes = sample_changes();
+  std::string text = temp_path(), output = temp_path();
+  {
+    plan_sink sink(text, output);
+    plan_record r;
+    r.line = 1;
+    r.job_id = "j";
+    r.op = op_kind::configs;
+    r.changes = &changes;
+    sink.record(r);
+    r.line = 2;
+    r.result = plan_outcome::invalid;
+    r.error = "bad";
+    sink.record(r);
+    sink.close();
+    CHECK(sink.total() == 2);
+    CHECK(sink.count(plan_outcome::change) == 1);
+    CHECK(sink.totals_text() == "plan: 2 lines: 1 change something (2 fields), 0 unchanged, 0 "
+                                "jobs not found, 0 failed reads, 1 invalid\n");
+  }
+  CHECK(slurp(text).find("line 2 j invalid: bad\n") != std::string::npos);
+  CHECK(slurp(output).find(R"({"line":2,"jobId":"j","op":"configs","outcome":"invalid")") !=
+        std::string::npos);
+  std::remove(text.c_str());
+  std::remove(output.c_str());
+}
+
+TEST_CASE("result_sink: the undo file is private and holds the undo line before the record") {
+  std::string results = temp_path(), undo = temp_path();
+  ::chmod(undo.c_str(), 0644); // an existing file is made private too
+  {
+    result_sink sink(results, file_writer::mode::truncate, "");
+    sink.open_undo(undo, file_writer::mode::truncate);
+    struct stat st {};
+    REQUIRE(::stat(undo.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    result_record r;
+    r.line = 1;
+    r.job_id = "j";
+    sink.record(r, "", R"({"jobId":"j","op":"jobname","body":"old"})");
+    // Written out at once; the record waits for the next flush.
+    CHECK(slurp(undo) == "{\"jobId\":\"j\",\"op\":\"jobname\",\"body\":\"old\"}\n");
+    CHECK(slurp(results).empty());
+    r.line = 2;
+    sink.record(r); // no undo line: nothing added
+    sink.close();
+  }
+  CHECK(slurp(undo) == "{\"jobId\":\"j\",\"op\":\"jobname\",\"body\":\"old\"}\n");
+  CHECK(slurp(results).find("\"line\":2") != std::string::npos);
+  std::remove(results.c_str());
+  std::remove(undo.c_str());
+}
