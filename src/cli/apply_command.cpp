@@ -237,7 +237,7 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
                                      {"--failed-out", options.failed_out, nullptr},
                                      {"--summary-json", options.summary_json, nullptr},
                                      {"--metrics-file", monitor_settings.metrics_file, nullptr},
-                                     {"--undo-out", options.undo_out, nullptr}};
+                                     {"--undo-out", options.undo_out, nullptr, true}};
   if (std::string why = check_outputs(inputs, outputs, {"--metrics-file"}); !why.empty()) {
     std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", why.c_str());
     return exit_usage;

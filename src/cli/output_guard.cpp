@@ -127,7 +127,8 @@ std::string check_outputs(const std::vector<named_file>& inputs,
       continue;
     }
     // Opened without truncating: an existing file keeps its content until it is written.
-    int fd = ::open(output.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+    int fd = ::open(output.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK,
+                    output.owner_only ? 0600 : 0644);
     if (fd < 0) return output.flag + " " + output.path + ": cannot write: " + errno_text(errno);
     ::close(fd);
   }

@@ -18,6 +18,8 @@ struct named_file {
   // For an input already open (the manifest, stdin): its fstat, which is what counts
   // however it was spelled. Otherwise the path is looked up.
   const struct stat* opened = nullptr;
+  // Created 0600 when it does not exist yet (it may hold what others must not read).
+  bool owner_only = false;
 };
 
 // Empty when every output is a file of its own and can be created or written; otherwise

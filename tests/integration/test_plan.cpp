@@ -155,6 +155,17 @@ TEST_CASE("apply --undo-out: applying the undo file puts every job back") {
   CHECK(documents(mock, jobs) == before);
 }
 
+TEST_CASE("apply --undo-out: a run refused before sending leaves no readable undo file") {
+  mock_process mock({}, 1);
+  // An invalid line: exit 2 and nothing sent, after the outputs were checked writable
+  // (which creates them): the undo file must be private from its first moment.
+  write_file(mock.path("m.ndjson"), line_of("job-0000001", "jobname", R"({"name":"x"})"));
+  CHECK(run_apply(mock, mock.path("m.ndjson"), {"--undo-out", mock.path("undo.ndjson")}) == 2);
+  struct stat st {};
+  if (::stat(mock.path("undo.ndjson").c_str(), &st) == 0) CHECK((st.st_mode & 0077) == 0);
+  CHECK(mock.journal_records().empty());
+}
+
 TEST_CASE("apply --skip-unchanged: a run repeated sends nothing, a half-done one the rest") {
   mock_process mock({}, 6);
   std::string first_half = line_of("job-0000001", "configs", R"({"taskTimeout":600})") +
