@@ -60,7 +60,7 @@ bool line_source::next(source_item& item) {
       // line number, so lines of other jobs may come and go.
       std::uint64_t job = resume_state::job_hash(item.op.job_id);
       std::uint64_t line_fingerprint = item.op.fingerprint;
-      item.op.seq = ++job_updates_[job];
+      item.op.seq = job_updates_.bump(job);
       item.op.fingerprint = fingerprint_of(item.op.seq, item.op.job_id, item.op.op, item.op.body);
       if (options_.resume) mark_resumed(item, job, line_fingerprint);
     }

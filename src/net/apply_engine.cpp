@@ -131,7 +131,8 @@ private:
   void wake_one();
   void wake_all();
   // --resume: a line whose last record failed for good (400/403/404) is not sent again;
-  // it fails its job here, so the job's later updates are withheld as they were then.
+  // it fails its job here, so the job's later updates are withheld as they were then
+  // (not behind a 404: see job_scheduler::failure_withholds).
   void settle_failed_before(source_item& item);
   bool all_done() const;
 
@@ -340,7 +341,7 @@ void engine::withhold(std::uint64_t handle, std::uint64_t failed_line) {
 }
 
 void engine::settle_failed_before(source_item& item) {
-  scheduler_.fail_job(item.op.job_id, item.op.line);
+  scheduler_.fail_job(item.op.job_id, item.op.line, item.failed_before);
   stats_.record_outcome(item.op.op, outcome::failed, 0, {});
   stats_.record_failure_reason("earlier run: " + http_status_key(item.failed_before));
   stats_.record_failed_earlier();
@@ -382,7 +383,7 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
                             latency.value_or(clock::duration::zero())));
   if (!finished_) {
-    if (result == outcome::failed) scheduler_.fail_job(handle, s.op.line);
+    if (result == outcome::failed) scheduler_.fail_job(handle, s.op.line, s.last_status);
     scheduler_.complete(handle);
   }
   // Give the memory back, not only the count: a slot reused by a small update must not

@@ -1,0 +1,50 @@
+#pragma once
+// Counts the updates of each job seen so far, for operation::seq (the resume key).
+//
+// An exact count needs to remember every distinct job of the manifest: one pass over a
+// stream cannot tell a new job from one seen millions of lines before without it. So the
+// cost per distinct job is the floor, and this keeps it small: one 64-bit cell per job
+// (a 60-bit tag of the job's hash and a 4-bit count), in 64 tables that grow by half at
+// 4/5 load, one at a time: 10-15 bytes per distinct job (about 12.5 on average), with
+// no doubling spike while a table grows. Jobs counted past 14 move their count to a side
+// map (16 bytes more each, only for those).
+//
+// Two jobs whose hashes share a tag (about n^2/2^61 for n jobs: 4e-5 for 10 M) would be
+// counted as one: the later job's seq is off, which changes its resume key, so a resumed
+// run sends its updates again; it never makes a run skip one.
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace jobpatch {
+
+class update_counter {
+public:
+  // Counts one more update of the job with 64-bit hash `job_hash`; returns how many of
+  // its updates were counted, this one included (1 for a job's first).
+  std::uint32_t bump(std::uint64_t job_hash);
+
+  std::size_t jobs() const noexcept { return jobs_; }
+  // Bytes held by the tables (capacity, not size).
+  std::size_t memory_bytes() const noexcept;
+
+private:
+  static constexpr unsigned shard_bits = 6;
+  static constexpr std::uint64_t count_mask = 0xF;
+  static constexpr std::uint64_t saturated = 15; // the count is in many_
+  struct table {
+    std::vector<std::uint64_t> cells; // tag | count; 0 = empty
+    std::size_t count = 0;
+  };
+  static std::size_t home(const table& t, std::uint64_t mixed) noexcept;
+  static void grow(table& t);
+
+  std::vector<table> tables_; // 2^shard_bits once the first job is counted
+  boost::unordered_flat_map<std::uint64_t, std::uint32_t> many_; // tag -> count (>= 15)
+  std::size_t jobs_ = 0;
+};
+
+} // namespace jobpatch
