@@ -35,29 +35,33 @@ void update_counter::grow(table& t) {
   }
 }
 
+std::uint64_t update_counter::tag_of(std::uint64_t job_hash) noexcept {
+  std::uint64_t tag = mix(job_hash) & ~count_mask;
+  return tag == 0 ? count_mask + 1 : tag; // 0 marks an empty cell
+}
+
+std::uint32_t update_counter::bump_cell(std::uint64_t& cell, std::uint64_t tag) {
+  std::uint64_t n = cell & count_mask;
+  if (n + 1 < saturated) {
+    ++cell;
+    return static_cast<std::uint32_t>(n + 1);
+  }
+  if (n + 1 == saturated) {
+    ++cell;
+    many_.insert_or_assign(tag, static_cast<std::uint32_t>(saturated));
+    return static_cast<std::uint32_t>(saturated);
+  }
+  return ++many_[tag];
+}
+
 std::uint32_t update_counter::bump(std::uint64_t job_hash) {
   if (tables_.empty()) tables_.resize(std::size_t{1} << shard_bits);
-  std::uint64_t mixed = mix(job_hash);
-  std::uint64_t tag = mixed & ~count_mask;
-  if (tag == 0) tag = count_mask + 1; // 0 marks an empty cell
+  std::uint64_t tag = tag_of(job_hash);
   table& t = tables_[tag >> (64 - shard_bits)];
   if ((t.count + 1) * 5 > t.cells.size() * 4) grow(t);
   std::size_t i = home(t, tag);
   while (t.cells[i] != 0) {
-    std::uint64_t& cell = t.cells[i];
-    if ((cell & ~count_mask) == tag) {
-      std::uint64_t n = cell & count_mask;
-      if (n + 1 < saturated) {
-        ++cell;
-        return static_cast<std::uint32_t>(n + 1);
-      }
-      if (n + 1 == saturated) {
-        ++cell;
-        many_.emplace(tag, static_cast<std::uint32_t>(saturated));
-        return static_cast<std::uint32_t>(saturated);
-      }
-      return ++many_[tag];
-    }
+    if ((t.cells[i] & ~count_mask) == tag) return bump_cell(t.cells[i], tag);
     i = i + 1 == t.cells.size() ? 0 : i + 1;
   }
   t.cells[i] = tag | 1;
@@ -66,11 +70,55 @@ std::uint32_t update_counter::bump(std::uint64_t job_hash) {
   return 1;
 }
 
+std::uint32_t update_counter::bump_known(std::uint64_t job_hash) {
+  if (tables_.empty()) return 0;
+  std::uint64_t tag = tag_of(job_hash);
+  table& t = tables_[tag >> (64 - shard_bits)];
+  if (t.cells.empty()) return 0;
+  for (std::size_t i = home(t, tag); t.cells[i] != 0; i = i + 1 == t.cells.size() ? 0 : i + 1)
+    if ((t.cells[i] & ~count_mask) == tag) return bump_cell(t.cells[i], tag);
+  return 0;
+}
+
+void update_counter::restart() {
+  for (table& t : tables_)
+    for (std::uint64_t& cell : t.cells)
+      if (cell != 0) cell &= ~count_mask; // tag | 0: known, not counted yet
+  many_.clear();
+}
+
 std::size_t update_counter::memory_bytes() const noexcept {
   std::size_t bytes = tables_.capacity() * sizeof(table);
   for (const table& t : tables_) bytes += t.cells.capacity() * sizeof(std::uint64_t);
   // Boost's flat map: 16-byte slots plus one byte of metadata each, in groups of 15.
   return bytes + many_.bucket_count() * (sizeof(std::pair<std::uint64_t, std::uint32_t>) + 1);
+}
+
+// --- repeat_finder ----------------------------------------------------------------------
+
+repeat_finder::repeat_finder(std::size_t filter_bytes)
+    : blocks_(std::max<std::size_t>(1, (filter_bytes + sizeof(block) - 1) / sizeof(block))) {}
+
+void repeat_finder::add(std::uint64_t job_hash) {
+  // One 64-byte block per job (one cache miss), 6 bits in it from the hash's other bits.
+  std::uint64_t h = mix(job_hash);
+  block& b =
+      blocks_[static_cast<std::size_t>((static_cast<unsigned __int128>(h) * blocks_.size()) >> 64)];
+  std::uint64_t bits = h * 0x9E3779B97F4A7C15ULL; // fresh bits for the places in the block
+  bool seen = true;
+  for (int k = 0; k < 6; ++k, bits >>= 9) {
+    std::uint64_t& word = b.words[(bits >> 6) & 7];
+    std::uint64_t bit = std::uint64_t{1} << (bits & 63);
+    seen = seen && (word & bit) != 0;
+    word |= bit;
+  }
+  if (seen) repeated_.bump(job_hash);
+}
+
+update_counter repeat_finder::take() {
+  std::vector<block>().swap(blocks_);
+  repeated_.restart();
+  return std::move(repeated_);
 }
 
 } // namespace jobpatch

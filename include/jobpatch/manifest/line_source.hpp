@@ -41,6 +41,9 @@ public:
     // Number each job's updates (operation::seq) and key them by it: needed by every run
     // that writes results; costs 10-15 bytes per distinct job (see job_updates_).
     bool number_updates = true;
+    // When set, the jobs that may have more than one update (a first pass found them, see
+    // repeat_finder): only these are counted, any other job's update is its first (seq 1).
+    update_counter* repeated_jobs = nullptr;
     // Called (on the reading thread) with every invalid line of this shard, in order: a
     // stream is not validated beforehand, so this is where its errors are shown.
     std::function<void(const invalid_line&)> on_invalid;
