@@ -4,14 +4,16 @@
 // An exact count needs to remember every distinct job of the manifest: one pass over a
 // stream cannot tell a new job from one seen millions of lines before without it. So the
 // cost per distinct job is the floor, and this keeps it small: one 64-bit cell per job
-// (a 60-bit tag of the job's hash and a 4-bit count), in 64 tables that grow by half at
+// (a 56-bit tag of the job's hash and an 8-bit count), in 64 tables that grow by half at
 // 4/5 load, one at a time: 10-15 bytes per distinct job (about 12.5 on average), with
-// no doubling spike while a table grows. Jobs counted past 14 move their count to a side
-// map (16 bytes more each, only for those).
+// no doubling spike while a table grows. Jobs counted past 254 move their count to a side
+// map (about 34 bytes more each, only for those: a job with that many updates costs
+// less than a byte per line).
 //
-// Two jobs whose hashes share a tag (about n^2/2^61 for n jobs: 4e-5 for 10 M) would be
-// counted as one: the later job's seq is off, which changes its resume key, so a resumed
-// run sends its updates again; it never makes a run skip one.
+// Two jobs whose hashes share a tag (about n^2/2^57 for n counted jobs: 7e-6 for 1 M,
+// 7e-4 for 10 M) would be counted as one: the later job's seq is off, which changes its
+// resume key, so a resumed run sends its updates again; it never makes a run skip one (the
+// fingerprint hashes the job id itself).
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
@@ -39,8 +41,8 @@ public:
 
 private:
   static constexpr unsigned shard_bits = 6;
-  static constexpr std::uint64_t count_mask = 0xF;
-  static constexpr std::uint64_t saturated = 15; // the count is in many_
+  static constexpr std::uint64_t count_mask = 0xFF;
+  static constexpr std::uint64_t saturated = 255; // the count is in many_
   struct table {
     std::vector<std::uint64_t> cells; // tag | count; 0 = empty
     std::size_t count = 0;
@@ -52,7 +54,7 @@ private:
   std::uint32_t bump_cell(std::uint64_t& cell, std::uint64_t tag);
 
   std::vector<table> tables_; // 2^shard_bits once the first job is counted
-  boost::unordered_flat_map<std::uint64_t, std::uint32_t> many_; // tag -> count (>= 15)
+  boost::unordered_flat_map<std::uint64_t, std::uint32_t> many_; // tag -> count (>= 255)
   std::size_t jobs_ = 0;
 };
 

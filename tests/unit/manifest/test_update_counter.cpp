@@ -10,17 +10,17 @@
 
 using jobpatch::update_counter;
 
-TEST_CASE("update_counter: counts each job's updates exactly, past the 4-bit cell count") {
+TEST_CASE("update_counter: counts each job's updates exactly, past the 8-bit cell count") {
   update_counter c;
   std::map<std::uint64_t, std::uint32_t> model;
   std::mt19937_64 rng(13);
-  // Few jobs with long runs (past the saturated cell count of 15) among many of one update.
+  // Few jobs with long runs (past the saturated cell count of 255) among many of one update.
   for (int i = 0; i < 200000; ++i) {
     std::uint64_t job = rng() % 4 == 0 ? rng() % 50 : rng();
     REQUIRE(c.bump(job) == ++model[job]);
   }
   CHECK(c.jobs() == model.size());
-  CHECK(model[7] > 100);
+  CHECK(model[7] > 500);
 }
 
 TEST_CASE("update_counter: a hash of 0 and hashes that differ only in low bits are apart") {
@@ -50,7 +50,7 @@ TEST_CASE("update_counter: bump_known counts only known jobs, restart keeps them
   c.restart();
   CHECK(c.bump_known(6) == 0);
   CHECK(c.bump_known(5) == 1);
-  for (std::uint32_t n = 2; n < 40; ++n) CHECK(c.bump_known(5) == n); // past the cell's range
+  for (std::uint32_t n = 2; n < 300; ++n) REQUIRE(c.bump_known(5) == n); // past the cell's range
   c.restart();
   CHECK(c.bump_known(5) == 1);
 }
