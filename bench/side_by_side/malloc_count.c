@@ -1,5 +1,7 @@
-/* LD_PRELOAD malloc counter for bench/side_by_side.sh: counts malloc, calloc and realloc
- * calls and writes the total to $MALLOC_COUNT_OUT at exit. */
+/* LD_PRELOAD malloc counter for bench/side_by_side.sh and bench/per_request.sh: counts
+ * malloc, calloc, realloc and the aligned allocations (aligned_alloc, posix_memalign,
+ * memalign: Asio allocates coroutine frames and handlers with them) and writes the total
+ * to $MALLOC_COUNT_OUT at exit. */
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 extern void* __libc_malloc(size_t);
 extern void* __libc_calloc(size_t, size_t);
 extern void* __libc_realloc(void*, size_t);
+extern void* __libc_memalign(size_t, size_t);
 
 static atomic_ulong calls;
 
@@ -22,6 +25,22 @@ void* calloc(size_t a, size_t b) {
 void* realloc(void* p, size_t n) {
   atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
   return __libc_realloc(p, n);
+}
+
+void* aligned_alloc(size_t align, size_t n) {
+  atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
+  return __libc_memalign(align, n);
+}
+void* memalign(size_t align, size_t n) {
+  atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
+  return __libc_memalign(align, n);
+}
+int posix_memalign(void** out, size_t align, size_t n) {
+  atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
+  void* p = __libc_memalign(align, n);
+  if (!p) return 12; /* ENOMEM */
+  *out = p;
+  return 0;
 }
 
 __attribute__((destructor)) static void report(void) {

@@ -8,11 +8,13 @@
 
 #include <jobpatch/manifest/line_source.hpp>
 #include <jobpatch/manifest/line_validator.hpp>
+#include <jobpatch/manifest/update_counter.hpp>
 #include <jobpatch/results/result_sink.hpp>
 #include <jobpatch/results/resume_state.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
 #include <jobpatch/wire/proxy_config.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -105,12 +107,14 @@ void say_empty(const std::string& manifest) {
                manifest.c_str());
 }
 
-// Validates a whole manifest file before anything is sent; prints the first errors.
+// Validates a whole manifest file before anything is sent; prints the first errors, and
+// gives `repeats` every valid update's job (see repeat_finder).
 // Returns the number of lines this run will settle, or nullopt (having said why) when some
 // are invalid or there are none.
 std::optional<std::uint64_t> count_valid_lines(const apply_options& options,
                                                const manifest_input& in,
-                                               line_source::options source_options) {
+                                               line_source::options source_options,
+                                               repeat_finder& repeats) {
   source_options.resume = nullptr;
   source_options.number_updates = false;
   line_source source(in.reader(source_options.max_line_bytes), source_options);
@@ -119,7 +123,10 @@ std::optional<std::uint64_t> count_valid_lines(const apply_options& options,
   invalid_line_printer invalid;
   while (source.next(item)) {
     ++lines;
-    if (!item.valid) invalid.add(item.error);
+    if (!item.valid)
+      invalid.add(item.error);
+    else
+      repeats.add(resume_state::job_hash(item.op.job_id));
   }
   in.rewind();
   if (source.lines_read() == 0) {
@@ -291,9 +298,19 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   source_options.resume = options.resume ? &earlier : nullptr;
   source_options.retry_failed = options.retry_failed;
   bool validated_whole = !in.stream && !options.skip_invalid;
+  // The jobs with more than one update, found while validating: only those need counting
+  // for operation::seq, so a manifest of distinct jobs costs no memory per job. A stream
+  // (read once) counts every job.
+  update_counter repeated_jobs;
   if (validated_whole) {
-    monitor_settings.total = count_valid_lines(options, in, source_options);
+    // About 1 bit per 16 bytes of manifest (10 bits for a 160-byte line), at most 16 MiB:
+    // freed before sending starts.
+    repeat_finder repeats(std::clamp<std::size_t>(static_cast<std::size_t>(in.st.st_size) / 128,
+                                                  4096, std::size_t{16} << 20));
+    monitor_settings.total = count_valid_lines(options, in, source_options, repeats);
     if (!monitor_settings.total) return exit_usage;
+    repeated_jobs = repeats.take();
+    source_options.repeated_jobs = &repeated_jobs;
   }
   // A stream cannot be read twice: its invalid lines are shown as they arrive, the same
   // way as a file's, and recorded `invalid` while the rest proceeds.

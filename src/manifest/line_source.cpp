@@ -1,5 +1,6 @@
 #include <jobpatch/manifest/line_source.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace jobpatch {
@@ -48,8 +49,11 @@ bool line_source::next(source_item& item) {
     if (options_.shard_count > 1 && !job_id.empty() &&
         shard_of(job_id, options_.shard_count) != options_.shard_index)
       continue;
+    // `item` may be reused: reset what this line may not set (capacities are kept).
     item.already_applied = item.changed = item.withheld_before = false;
     item.failed_before = 0;
+    item.raw_line.clear();
+    item.op.seq = 0;
     if (!item.valid) {
       item.error = validator_.error();
       if (options_.on_invalid) options_.on_invalid(item.error);
@@ -60,7 +64,9 @@ bool line_source::next(source_item& item) {
       // line number, so lines of other jobs may come and go.
       std::uint64_t job = resume_state::job_hash(item.op.job_id);
       std::uint64_t line_fingerprint = item.op.fingerprint;
-      item.op.seq = ++job_updates_[job];
+      item.op.seq = options_.repeated_jobs
+                        ? std::max<std::uint32_t>(1, options_.repeated_jobs->bump_known(job))
+                        : job_updates_.bump(job);
       item.op.fingerprint = fingerprint_of(item.op.seq, item.op.job_id, item.op.op, item.op.body);
       if (options_.resume) mark_resumed(item, job, line_fingerprint);
     }

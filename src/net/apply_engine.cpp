@@ -28,6 +28,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -41,7 +42,10 @@ using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::size_t reader_batch = 256;                 // lines handed from the reader per post
+constexpr std::size_t reader_batch = 256; // lines handed from the reader per post
+// A finished update's strings keep up to this capacity for the next line that reuses
+// them (no allocation per line in steady state); larger ones are given back.
+constexpr std::size_t kept_string_capacity = 1024;
 constexpr auto results_write_interval = milliseconds(20); // results reach the file
 // How long a job's next update waits after an unanswered attempt, unless --settle says:
 // enough for TCP retransmissions and short proxy stalls, short enough that jobs hit by
@@ -117,7 +121,11 @@ private:
 
   // Reader thread ------------------------------------------------------------------
   void read_manifest();
-  void accept_batch(std::vector<source_item>& batch);
+  void accept_batch(std::span<source_item> batch);
+  // Batches go back to the reader once accepted, their items holding the storage of
+  // finished updates (swapped in by accept_batch), so that reading does not allocate.
+  void give_back(std::vector<source_item>&& batch);
+  std::vector<source_item> take_spare();
   void release_window(std::size_t n, std::size_t bytes);
   // Under window_mutex_: the window has drained to its low-water mark (half of it, in
   // lines and in bytes), so the waiting reader refills it.
@@ -150,7 +158,8 @@ private:
   void wake_one();
   void wake_all();
   // --resume: a line whose last record failed for good (400/403/404) is not sent again;
-  // it fails its job here, so the job's later updates are withheld as they were then.
+  // it fails its job here, so the job's later updates are withheld as they were then
+  // (not behind a 404: see job_scheduler::failure_withholds).
   void settle_failed_before(source_item& item);
   bool all_done() const;
 
@@ -210,6 +219,7 @@ private:
   std::atomic<bool> cancel_reading_{false}; // unblocks a reader waiting on a pipe
   bool reader_done_ = false;                // io thread's view: the last batch has been accepted
   std::string reader_error_;
+  std::vector<std::vector<source_item>> spare_batches_; // under window_mutex_
 
   asio::steady_timer flush_timer_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
@@ -224,15 +234,23 @@ private:
 // --- reader thread -------------------------------------------------------------------
 
 void engine::read_manifest() {
+  // Lines are read into the batch's items in place: items that come back from the engine
+  // keep their strings' capacity.
   std::vector<source_item> batch;
+  std::size_t used = 0;
   auto hand_over = [&] {
-    if (batch.empty()) return;
-    asio::post(io_, [this, items = std::move(batch)]() mutable { accept_batch(items); });
-    batch.clear();
+    if (used == 0) return;
+    // The items past `used` (a spare's, after a short batch) travel along unread: their
+    // strings stay in circulation.
+    asio::post(io_, [this, items = std::move(batch), used]() mutable {
+      accept_batch(std::span(items.data(), used));
+      give_back(std::move(items));
+    });
+    batch = take_spare();
+    used = 0;
   };
   try {
     source_.reader().set_cancel_flag(&cancel_reading_);
-    source_item item;
     while (true) {
       {
         std::unique_lock lock(window_mutex_);
@@ -254,15 +272,17 @@ void engine::read_manifest() {
         }
         if (stop_reading_) break;
       }
+      if (used == batch.size()) batch.emplace_back();
+      source_item& item = batch[used];
       if (!source_.next(item)) break;
       {
         std::lock_guard lock(window_mutex_);
         ++outstanding_;
         outstanding_bytes_ += held_bytes_of(item);
       }
-      batch.push_back(std::move(item));
+      ++used;
       // Hand over a full batch, or before read() could block on a slow pipe.
-      if (batch.size() >= reader_batch || !source_.reader().has_buffered_line()) hand_over();
+      if (used >= reader_batch || !source_.reader().has_buffered_line()) hand_over();
     }
   } catch (const std::exception& e) {
     reader_error_ = e.what();
@@ -272,6 +292,26 @@ void engine::read_manifest() {
     reader_done_ = true;
     wake_all();
   });
+}
+
+void engine::give_back(std::vector<source_item>&& batch) {
+  std::lock_guard lock(window_mutex_);
+  // Enough for a refill of half the window (the reader's burst), and a little more.
+  if (spare_batches_.size() < window_ / 2 / reader_batch + 2)
+    spare_batches_.push_back(std::move(batch));
+}
+
+std::vector<source_item> engine::take_spare() {
+  std::vector<source_item> batch;
+  {
+    std::lock_guard lock(window_mutex_);
+    if (!spare_batches_.empty()) {
+      batch = std::move(spare_batches_.back());
+      spare_batches_.pop_back();
+    }
+  }
+  if (batch.empty()) batch.reserve(reader_batch);
+  return batch;
 }
 
 void engine::release_window(std::size_t n, std::size_t bytes) {
@@ -285,7 +325,7 @@ void engine::release_window(std::size_t n, std::size_t bytes) {
   if (wake_reader) window_cv_.notify_one();
 }
 
-void engine::accept_batch(std::vector<source_item>& batch) {
+void engine::accept_batch(std::span<source_item> batch) {
   std::size_t released = 0, released_bytes = 0;
   for (auto& item : batch) {
     std::size_t bytes = held_bytes_of(item); // before anything is moved out of it
@@ -341,8 +381,9 @@ void engine::accept_batch(std::vector<source_item>& batch) {
     slot& s = slots_[handle];
     s.in_use = true;
     s.held_bytes = bytes;
-    s.op = std::move(item.op);
-    s.raw_line = std::move(item.raw_line);
+    // Swapped, not moved: the item takes the slot's old storage back to the reader.
+    std::swap(s.op, item.op);
+    s.raw_line.swap(item.raw_line);
     assign_patch_target(s.target, client_.server.base_path, s.op.job_id, s.op.op);
     s.attempts = 0;
     s.auth_retried = false;
@@ -391,7 +432,7 @@ void engine::withhold(std::uint64_t handle, std::uint64_t failed_line) {
 }
 
 void engine::settle_failed_before(source_item& item) {
-  scheduler_.fail_job(item.op.job_id, item.op.line);
+  scheduler_.fail_job(item.op.job_id, item.op.line, item.failed_before);
   stats_.record_outcome(item.op.op, outcome::failed, 0, {});
   stats_.record_failure_reason("earlier run: " + http_status_key(item.failed_before));
   stats_.record_failed_earlier();
@@ -441,13 +482,18 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
                             latency.value_or(clock::duration::zero())));
   if (!finished_) {
     // A plan writes nothing, so a job's later lines have no earlier write to wait for.
-    if (result == outcome::failed && !options_.plan) scheduler_.fail_job(handle, s.op.line);
+    if (result == outcome::failed && !options_.plan)
+      scheduler_.fail_job(handle, s.op.line, s.last_status);
     scheduler_.complete(handle);
   }
-  // Give the memory back, not only the count: a slot reused by a small update must not
-  // keep a large body's capacity.
-  std::string().swap(s.op.body);
-  std::string().swap(s.raw_line);
+  // Give a large body's memory back, not only the count; a small one's capacity is kept
+  // for the next line (see kept_string_capacity).
+  for (std::string* text : {&s.op.body, &s.raw_line}) {
+    if (text->capacity() > kept_string_capacity)
+      std::string().swap(*text);
+    else
+      text->clear();
+  }
   if (!s.undo_line.empty()) std::string().swap(s.undo_line);
   free_slots_.push_back(handle);
   release_window(1, s.held_bytes);

@@ -203,12 +203,13 @@ std::optional<std::uint64_t> job_scheduler::withheld(std::uint64_t handle) const
   return r.hash == hash ? r.line : 0;
 }
 
-void job_scheduler::fail_job(std::uint64_t handle, std::uint64_t line) {
-  remember_failure(job_hash_of(in_flight_entry(handle, "fail_job")), line);
+void job_scheduler::fail_job(std::uint64_t handle, std::uint64_t line, int status) {
+  std::uint32_t e = in_flight_entry(handle, "fail_job"); // misuse is reported even for 404
+  if (failure_withholds(status)) remember_failure(job_hash_of(e), line);
 }
 
-void job_scheduler::fail_job(std::string_view job_id, std::uint64_t line) {
-  remember_failure(hash_job(job_id), line);
+void job_scheduler::fail_job(std::string_view job_id, std::uint64_t line, int status) {
+  if (failure_withholds(status)) remember_failure(hash_job(job_id), line);
 }
 
 void job_scheduler::remember_failure(std::uint64_t hash, std::uint64_t line) {

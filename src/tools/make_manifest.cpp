@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
                  "distinct job ids job-0000001..job-N; 0 = one per line (default 100)");
   app.add_option("--seed", o.seed, "random seed (default 1)");
   app.add_option("--out", o.out, "output file, - for stdout (default -)");
+  app.add_option("--id-prefix", o.id_prefix,
+                 "job id prefix (default job-; another names jobs the mock does not have)");
   CLI11_PARSE(app, argc, argv);
   try {
     jobpatch::file_writer out(o.out, jobpatch::file_writer::mode::truncate);

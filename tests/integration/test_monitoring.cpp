@@ -111,18 +111,19 @@ TEST_CASE("metrics file: records carry ts and runId, summary and metrics the sam
   for (int i = 1; i <= 10; ++i)
     text += R"({"jobId":"job-00000)" + std::string(i < 10 ? "0" : "") + std::to_string(i) +
             R"(","op":"configs","body":{"taskTimeout":)" + std::to_string(100 + i) + "}}\n";
-  // A job the mock does not know: a 404, then its next update withheld.
-  text += R"({"jobId":"job-gone","op":"configs","body":{"taskTimeout":7}})"
-          "\n"
-          R"({"jobId":"job-gone","op":"jobname","body":"after"})"
-          "\n";
+  // An update the mock refuses (400: an ftp data source), then its job's next one withheld.
+  text +=
+      R"({"jobId":"job-0000010","op":"datasource","body":{"dataSource":{"dataSourceDescriptor":"ftp","params":{}}}})"
+      "\n"
+      R"({"jobId":"job-0000010","op":"jobname","body":"after"})"
+      "\n";
   std::string manifest = mock.path("m.ndjson");
   write_file(manifest, text);
   auto now = [] { return std::time(nullptr); };
   std::time_t start = now() - 1;
   std::map<std::string, double> shard_samples[2];
   std::string run_ids[2];
-  std::uint64_t withheld = 0, not_found = 0, lines = 0;
+  std::uint64_t withheld = 0, refused = 0, lines = 0;
   for (int k = 1; k <= 2; ++k) {
     std::string shard = std::to_string(k) + "/2", n = std::to_string(k);
     std::string results = mock.path("r" + n), metrics = mock.path("m" + n + ".prom"),
@@ -155,13 +156,13 @@ TEST_CASE("metrics file: records carry ts and runId, summary and metrics the sam
       CHECK_MESSAGE(series.find("{shard=\"" + shard + "\"") != std::string::npos, series);
     withheld += static_cast<std::uint64_t>(
         samples["jobpatch_failed_lines_total{shard=\"" + shard + "\",reason=\"withheld\"}"]);
-    not_found += static_cast<std::uint64_t>(samples["jobpatch_failed_lines_total{shard=\"" + shard +
-                                                    "\",reason=\"http_404_not_found\"}"]);
+    refused += static_cast<std::uint64_t>(samples["jobpatch_failed_lines_total{shard=\"" + shard +
+                                                  "\",reason=\"http_400_bad_request\"}"]);
     shard_samples[k - 1] = std::move(samples);
   }
   CHECK(lines == 12);
   CHECK(withheld == 1);
-  CHECK(not_found == 1);
+  CHECK(refused == 1);
   CHECK(run_ids[0] != run_ids[1]);
   for (const auto& [series, value] : shard_samples[0])
     CHECK_MESSAGE(shard_samples[1].count(series) == 0, series);

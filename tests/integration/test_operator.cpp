@@ -239,9 +239,13 @@ TEST_CASE("operator: the summary counts retries per line and names why lines fai
   mock_process mock({"--fail-503", "0.4", "--seed", "5"}, 10);
   std::string manifest = mock.path("m.ndjson");
   std::string text;
-  for (int i = 0; i < 3; ++i)
-    text += R"({"jobId":"job-9999999","op":"jobname","body":"x)" + std::to_string(i) + "\"}\n";
-  for (int i = 1; i <= 10; ++i)
+  // The mock refuses an ftp data source with 400: the job's two later updates are withheld.
+  text +=
+      R"({"jobId":"job-0000001","op":"datasource","body":{"dataSource":{"dataSourceDescriptor":"ftp","params":{}}}})"
+      "\n";
+  for (int i = 0; i < 2; ++i)
+    text += R"({"jobId":"job-0000001","op":"jobname","body":"x)" + std::to_string(i) + "\"}\n";
+  for (int i = 2; i <= 10; ++i)
     text += std::string(R"({"jobId":"job-00000)") + (i < 10 ? "0" : "") + std::to_string(i) +
             R"(","op":"jobname","body":"y"})" + "\n";
   write_file(manifest, text);
@@ -266,6 +270,6 @@ TEST_CASE("operator: the summary counts retries per line and names why lines fai
   CHECK(s["retries"].to_number<std::uint64_t>() == attempts - lines_sent);
   auto by_error = s["byError"].as_object();
   CHECK(by_error["withheld (an earlier update of the job failed)"].as_int64() == 2);
-  CHECK(by_error["HTTP 404 Not Found"].as_int64() == 1);
+  CHECK(by_error["HTTP 400 Bad Request"].as_int64() == 1);
   CHECK(err.find("2 withheld (an earlier update of the job failed)") != std::string::npos);
 }

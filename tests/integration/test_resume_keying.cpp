@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -124,25 +125,54 @@ TEST_CASE("resume keying: lines of other jobs inserted or removed are not re-sen
   CHECK(last.at("seq").as_int64() == 2);
 }
 
-TEST_CASE("resume keying: a line that failed with 404 is not sent again on --resume, yet is "
-          "counted, listed and exits 1, and --retry-failed sends it") {
+TEST_CASE("resume keying: lines that failed with 400 or 404 are not sent again on --resume, "
+          "yet are counted, listed and exit 1, a 404 withholds nothing but a 400 does, and "
+          "--retry-failed sends them") {
   mock_process mock({}, 5);
   std::string gone = "job-deleted";
-  std::vector<std::string> lines = {configs_line(job(1), 301), configs_line(gone, 302),
-                                    jobname_line(gone, "after-the-404"), jobname_line(job(2), "x")};
+  // The mock refuses an ftp data source with 400 (the client's schema allows it).
+  std::string refused =
+      R"({"jobId":")" + job(3) +
+      R"(","op":"datasource","body":{"dataSource":{"dataSourceDescriptor":"ftp","params":{}}}})";
+  std::vector<std::string> lines = {configs_line(job(1), 301),
+                                    configs_line(gone, 302),
+                                    jobname_line(gone, "after-the-404"),
+                                    refused,
+                                    jobname_line(job(3), "after-the-400"),
+                                    jobname_line(job(2), "x")};
   std::string manifest = mock.path("m.ndjson"), results = mock.path("r.ndjson");
   write_lines(manifest, lines);
   CHECK(run_apply(mock, manifest, {"--results", results}) == 1);
   CHECK(read_file(mock.path("apply.err"))
-            .find("1 lines failed with HTTP 400/403/404: --resume does not send them again") !=
+            .find("3 lines failed with HTTP 400/403/404: --resume does not send them again") !=
         std::string::npos);
-  auto not_found = [&] {
-    return mock.stats().at("requests").at("configs").at("404").to_number<std::uint64_t>();
+  auto answered = [&](const char* op, const char* status) {
+    return mock.stats().at("requests").at(op).at(status).to_number<std::uint64_t>();
   };
-  REQUIRE(not_found() == 1);
+  // The update after the 404 was sent and answered 404 itself; the one after the 400 was
+  // withheld.
+  REQUIRE(answered("configs", "404") == 1);
+  REQUIRE(answered("jobname", "404") == 1);
+  REQUIRE(answered("datasource", "400") == 1);
+  {
+    auto records = read_lines(results);
+    REQUIRE(records.size() == lines.size());
+    std::map<std::int64_t, json::object> by_line;
+    for (const auto& r : records) {
+      auto o = json::parse(r).as_object();
+      by_line[o.at("line").as_int64()] = o;
+    }
+    CHECK(by_line[3].at("status").as_int64() == 404);
+    CHECK(by_line[3].at("attempts").as_int64() == 1);
+    CHECK(by_line[5].at("outcome").as_string() == "failed");
+    CHECK(by_line[5].if_contains("attempts") == nullptr); // not sent
+    CHECK(std::string(by_line[5].at("error").as_string()).find("line 4 of this job failed") !=
+          std::string::npos);
+    CHECK(by_line[6].at("outcome").as_string() == "ok");
+  }
   auto size_before = std::filesystem::file_size(results);
 
-  // The nightly resume: nothing is sent, nothing appended, and the failure is still told.
+  // The nightly resume: nothing is sent, nothing appended, and the failures are still told.
   std::string failed_out = mock.path("failed.ndjson"), s2 = mock.path("s2.json");
   int code = run_apply(
       mock, manifest,
@@ -150,27 +180,31 @@ TEST_CASE("resume keying: a line that failed with 404 is not sent again on --res
   std::string err = read_file(mock.path("apply.err"));
   INFO(err);
   CHECK(code == 1);
-  CHECK(not_found() == 1);
+  CHECK(answered("configs", "404") == 1);
+  CHECK(answered("jobname", "404") == 1);
   CHECK(std::filesystem::file_size(results) == size_before);
   auto s = summary(s2);
-  CHECK(number(s, "failed") == 2);
-  CHECK(number(s, "failedEarlier") == 1);
+  CHECK(number(s, "failed") == 4);
+  CHECK(number(s, "failedEarlier") == 3);
   CHECK(number(s, "skipped") == 2);
   const auto& by_error = s.at("byError").as_object();
-  CHECK(by_error.at("earlier run: HTTP 404 Not Found").to_number<int>() == 1);
+  CHECK(by_error.at("earlier run: HTTP 404 Not Found").to_number<int>() == 2);
+  CHECK(by_error.at("earlier run: HTTP 400 Bad Request").to_number<int>() == 1);
   CHECK(by_error.at("withheld (an earlier update of the job failed)").to_number<int>() == 1);
-  CHECK(read_lines(failed_out) == std::vector<std::string>{lines[1], lines[2]});
-  CHECK(err.find("1 lines failed for good (HTTP 400/403/404) in earlier runs") !=
+  CHECK(read_lines(failed_out) == std::vector<std::string>{lines[1], lines[2], lines[3], lines[4]});
+  CHECK(err.find("3 lines failed for good (HTTP 400/403/404) in earlier runs") !=
         std::string::npos);
   CHECK(err.find("--retry-failed sends them") != std::string::npos);
 
-  // --retry-failed: the 404 is asked again and recorded; the withheld line stays withheld
-  // and is not recorded a second time.
+  // --retry-failed: the 404s and the 400 are asked again and recorded; the withheld line
+  // stays withheld and is not recorded a second time.
   code = run_apply(mock, manifest, {"--results", results, "--resume", "--retry-failed"});
   CHECK(code == 1);
-  CHECK(not_found() == 2);
-  CHECK(read_lines(results).size() == 5);
+  CHECK(answered("configs", "404") == 2);
+  CHECK(answered("jobname", "404") == 2);
+  CHECK(answered("datasource", "400") == 2);
+  CHECK(read_lines(results).size() == lines.size() + 3);
   // Without --resume every line is sent anyway: the flag alone is a mistake.
   CHECK(run_apply(mock, manifest, {"--results", mock.path("r2.ndjson"), "--retry-failed"}) == 2);
-  CHECK(not_found() == 2);
+  CHECK(answered("configs", "404") == 2);
 }

@@ -4,9 +4,8 @@
 
 #include <jobpatch/manifest/line_validator.hpp>
 #include <jobpatch/manifest/manifest_reader.hpp>
+#include <jobpatch/manifest/update_counter.hpp>
 #include <jobpatch/results/resume_state.hpp>
-
-#include <boost/unordered/unordered_flat_map.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -40,8 +39,11 @@ public:
     const resume_state* resume = nullptr;           // mark lines an earlier run applied
     bool retry_failed = false; // --resume: send lines that failed for good before, too
     // Number each job's updates (operation::seq) and key them by it: needed by every run
-    // that writes results; costs one map entry per distinct job (see job_updates_).
+    // that writes results; costs 10-15 bytes per distinct job (see job_updates_).
     bool number_updates = true;
+    // When set, the jobs that may have more than one update (a first pass found them, see
+    // repeat_finder): only these are counted, any other job's update is its first (seq 1).
+    update_counter* repeated_jobs = nullptr;
     // Called (on the reading thread) with every invalid line of this shard, in order: a
     // stream is not validated beforehand, so this is where its errors are shown.
     std::function<void(const invalid_line&)> on_invalid;
@@ -67,10 +69,9 @@ private:
   options options_;
   manifest_line line_;
   std::uint64_t lines_read_ = 0;
-  // Valid updates seen per job (by resume_state::job_hash): 16-byte entries in a flat
-  // table at most 87.5 % full, about 30 bytes per distinct job of this shard and up to 50
-  // while it grows (measured: a million distinct jobs, +49 MB at peak).
-  boost::unordered_flat_map<std::uint64_t, std::uint32_t> job_updates_;
+  // Valid updates seen per job (by resume_state::job_hash): 10-15 bytes per distinct job
+  // of this shard, the floor of an exact count (see update_counter).
+  update_counter job_updates_;
   // --resume: jobs (by resume_state::job_hash) of which this run sends a line; their
   // later lines are sent again even when recorded ok, so the job ends in manifest order.
   std::unordered_set<std::uint64_t> resent_jobs_;

@@ -4,17 +4,18 @@
 // and keep blocking their job's successors. Two per-job rules on top:
 // - withholding: once an update of a job failed for good (fail_job), its later updates are
 //   handed out marked withheld, never to be sent: applying them would leave the job in a
-//   state the manifest never described, and a re-run of the failed lines would undo them;
+//   state the manifest never described, and a re-run of the failed lines would undo them.
+//   Not after a 404 (the job does not exist): see failure_withholds();
 // - settling: after an attempt that may still be applied late (hold_job), the job's next
 //   update is not handed out before the hold ends, so that a late copy lands before it.
 // Pure: time is passed in, no threads. Not thread-safe: owned by the engine's thread.
 //
-// Memory: held updates cost what the window allows; a failed job costs one 64-bit hash of
-// its id (at most 16 bytes with the table's slack), plus a fixed 16 KiB cache of the most
-// recent failed lines for messages; holds are dropped once they have ended. Nothing else
-// grows with the manifest. Two job ids with the same 64-bit hash (about n*m/2^64 for n
-// failed jobs among m jobs: 5e-6 for 10 M of each) would make a healthy job's lines
-// withheld: recorded failed and listed for a re-run, never sent wrongly.
+// Memory: held updates cost what the window allows; a failed job (but for a 404) costs one
+// 64-bit hash of its id (at most 16 bytes with the table's slack), plus a fixed 16 KiB cache of the
+// most recent failed lines for messages; holds are dropped once they have ended. Nothing else grows
+// with the manifest. Two job ids with the same 64-bit hash (about n*m/2^64 for n failed jobs among
+// m jobs: 5e-6 for 10 M of each) would make a healthy job's lines withheld: recorded failed and
+// listed for a re-run, never sent wrongly.
 //
 // Window trade-off: the engine caps how many updates are held (size() <= window()); the
 // scheduler only holds what it was given, so a long run of consecutive lines for one job
@@ -85,12 +86,21 @@ public:
   // may be sent. A withheld update is to be recorded failed and completed.
   std::optional<std::uint64_t> withheld(std::uint64_t handle) const;
 
-  // The in-flight update `handle` (of manifest line `line`) failed for good: every later
-  // update of its job is withheld, for the rest of the run.
-  void fail_job(std::uint64_t handle, std::uint64_t line);
+  // Whether an update that failed for good with HTTP `status` (0: no answer) withholds
+  // its job's later updates: every failure does but a 404. A job that does not exist
+  // cannot be updated out of order: its later updates are sent and answer 404 themselves
+  // (or apply, if the job was created meanwhile, as the manifest asks), and a manifest of
+  // millions of missing jobs costs nothing here.
+  static bool failure_withholds(int status) noexcept { return status != 404; }
+
+  // The in-flight update `handle` (of manifest line `line`) failed for good with `status`:
+  // unless failure_withholds(status) is false, every later update of its job is withheld,
+  // for the rest of the run.
+  void fail_job(std::uint64_t handle, std::uint64_t line, int status);
   // The same for a job whose update (line `line`) is not pushed at all: on --resume, a line
-  // that failed for good in an earlier run is not sent again, and still withholds the rest.
-  void fail_job(std::string_view job_id, std::uint64_t line);
+  // that failed for good in an earlier run is not sent again, and still withholds the rest
+  // (unless it failed with 404).
+  void fail_job(std::string_view job_id, std::uint64_t line, int status);
 
   // The in-flight update `handle` may still be applied late (unanswered, or a gateway's
   // 502/504): its job's untried updates wait until `until`. Its own retries do not.

@@ -142,3 +142,15 @@ TEST_CASE("attempt_outcome: names and identifiers cover every class") {
   CHECK_FALSE(attempt_outcome::http(200).ok());
   CHECK(attempt_outcome::http(503) == attempt_outcome{error_class::http_status, 503});
 }
+
+TEST_CASE("failure_detector: a whole run of 404s never trips it") {
+  // A manifest of jobs that do not exist: every answer proves host, TLS and token work.
+  failure_detector d;
+  for (int i = 0; i < 10000; ++i) REQUIRE_FALSE(d.record(attempt_outcome::http(404), t0 + i * 1ms));
+  CHECK(d.streak() == 0);
+  // Interleaved with transient failures, still never.
+  for (int i = 0; i < 100; ++i) {
+    CHECK_FALSE(d.record(attempt_outcome::failure(error_class::timeout), t0 + 20s + i * 1ms));
+    CHECK_FALSE(d.record(attempt_outcome::http(404), t0 + 20s + i * 1ms));
+  }
+}

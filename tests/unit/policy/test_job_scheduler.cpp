@@ -237,9 +237,11 @@ TEST_CASE("job_scheduler: randomized run keeps per-job order and exclusivity") {
         deferred_until[h] = at;
         deferred_jobs.insert(job_of[h]);
       } else {
-        if (rng() % 64 == 0) {
-          s.fail_job(h, h);
-          failed_jobs.insert(job_of[h]);
+        if (rng() % 32 == 0) {
+          // Half of the failures are 404s (no such job): they withhold nothing.
+          int status = rng() % 2 ? 404 : (rng() % 2 ? 400 : 0);
+          s.fail_job(h, h, status);
+          if (status != 404) failed_jobs.insert(job_of[h]);
         }
         s.complete(h);
         completed[job_of[h]].push_back(h);
@@ -263,11 +265,11 @@ TEST_CASE("job_scheduler: after a failure, the job's later updates are handed ou
   s.push(4, "a");
   CHECK(drain_ready(s, t0) == std::vector<std::uint64_t>{1, 3});
   CHECK_FALSE(s.withheld(1));
-  s.fail_job(1, 17); // manifest line 17 failed for good
+  s.fail_job(1, 17, 400); // manifest line 17 failed for good
   s.complete(1);
   CHECK(s.next(t0) == 2u);
   CHECK(s.withheld(2) == 17u); // names the line that failed first
-  s.fail_job(2, 18);           // recording the withheld line failed changes nothing
+  s.fail_job(2, 18, 0);        // recording the withheld line failed changes nothing
   s.complete(2);
   CHECK(s.next(t0) == 4u);
   CHECK(s.withheld(4) == 17u);
@@ -277,7 +279,8 @@ TEST_CASE("job_scheduler: after a failure, the job's later updates are handed ou
   s.push(5, "a"); // for the rest of the run, whenever the line comes
   CHECK(s.next(t0 + 1h) == 5u);
   CHECK(s.withheld(5) == 17u);
-  CHECK_THROWS_AS(s.fail_job(99, 1), std::logic_error);
+  CHECK_THROWS_AS(s.fail_job(99, 1, 400), std::logic_error);
+  CHECK_THROWS_AS(s.fail_job(99, 1, 404), std::logic_error);
 }
 
 TEST_CASE("job_scheduler: a retry is never withheld, only untried updates") {
@@ -287,7 +290,7 @@ TEST_CASE("job_scheduler: a retry is never withheld, only untried updates") {
   CHECK(s.next(t0) == 1u);
   CHECK(s.next(t0) == 2u);
   s.defer(1, t0 + 1s); // job a's update will be tried again
-  s.fail_job(2, 2);
+  s.fail_job(2, 2, 403);
   s.complete(2);
   CHECK(s.next(t0 + 1s) == 1u);
   CHECK_FALSE(s.withheld(1));
@@ -299,7 +302,7 @@ TEST_CASE("job_scheduler: many failed jobs are remembered, their lines beyond th
   for (std::uint64_t h = 0; h < jobs; ++h) {
     s.push(h, "job-" + std::to_string(h));
     REQUIRE(s.next(t0) == h);
-    s.fail_job(h, h + 1);
+    s.fail_job(h, h + 1, 400);
     s.complete(h);
   }
   std::uint64_t named = 0;
@@ -365,9 +368,55 @@ TEST_CASE("job_scheduler: a failed job's updates are withheld, not held") {
   s.push(2, "a");
   CHECK(s.next(t0) == 1u);
   s.hold_job(1, t0 + 5s);
-  s.fail_job(1, 1);
+  s.fail_job(1, 1, 0);
   s.complete(1);
   CHECK(s.next(t0) == 2u); // at once, to be recorded failed
   CHECK(s.withheld(2) == 1u);
   CHECK(s.settle_waits() == 0);
+}
+
+TEST_CASE("job_scheduler: a 404 withholds nothing, other failures do") {
+  CHECK_FALSE(job_scheduler::failure_withholds(404));
+  for (int status : {0, 400, 403, 409, 422, 500, 502})
+    CHECK(job_scheduler::failure_withholds(status));
+  job_scheduler s;
+  s.push(1, "gone");
+  s.push(2, "gone");
+  s.push(3, "bad");
+  s.push(4, "bad");
+  CHECK(s.next(t0) == 1u);
+  CHECK(s.next(t0) == 3u);
+  s.fail_job(1, 1, 404); // no such job: its next update is sent and answers for itself
+  s.complete(1);
+  s.fail_job(3, 3, 400);
+  s.complete(3);
+  CHECK(s.next(t0) == 2u);
+  CHECK_FALSE(s.withheld(2));
+  CHECK(s.next(t0) == 4u);
+  CHECK(s.withheld(4) == 3u);
+}
+
+TEST_CASE("job_scheduler: many jobs failed 404: none of their later updates is withheld") {
+  job_scheduler s(64);
+  for (std::uint64_t h = 0; h < 20000; ++h) {
+    s.push(h, job_name("gone-", h));
+    REQUIRE(s.next(t0) == h);
+    s.fail_job(h, h + 1, 404);
+    s.complete(h);
+  }
+  s.push(1u << 30, job_name("gone-", 7));
+  CHECK(s.next(t0) == 1u << 30);
+  CHECK_FALSE(s.withheld(1u << 30));
+}
+
+TEST_CASE("job_scheduler: on --resume, a line failed 404 before withholds nothing") {
+  job_scheduler s;
+  s.fail_job("gone", 5, 404);
+  s.fail_job("bad", 6, 403);
+  s.push(1, "gone");
+  s.push(2, "bad");
+  CHECK(s.next(t0) == 1u);
+  CHECK_FALSE(s.withheld(1));
+  CHECK(s.next(t0) == 2u);
+  CHECK(s.withheld(2) == 6u);
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Cost per request of `jobpatch apply` in steady state against jobpatch-mock on loopback
+# (HTTPS verified, --results on, 64 connections): heap allocations (the LD_PRELOAD
+# counter of bench/side_by_side/) and, with CALLGRIND=1, instructions (callgrind: exact
+# on a noisy machine). Each is measured on N/2 and N lines of one manifest; the
+# difference over N/2 cancels the fixed start (trust store, handshakes).
+#   bench/per_request.sh [N]          default N = 20000 (callgrind: use 4000)
+# Environment: JOBPATCH_BIN_DIR (build/src: another build to compare), CALLGRIND=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-20000}
+bin=${JOBPATCH_BIN_DIR:-build/src}
+[ -n "${JOBPATCH_BIN_DIR:-}" ] || scripts/build.sh >/dev/null
+tools=build/src
+work=$(mktemp -d)
+mock_pid=
+cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+key=bench-key
+"$tools/mock/jobpatch-mock" --port 0 --port-file "$work/port" --cert-out "$work/cert.pem" \
+  --api-key "$key" --jobs 10000 --threads 1 2>"$work/mock.err" &
+mock_pid=$!
+for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
+port=$(cat "$work/port")
+"$tools/jobpatch-make-manifest" --lines "$n" --jobs 10000 --out "$work/full.ndjson"
+head -n $((n / 2)) "$work/full.ndjson" >"$work/half.ndjson"
+cc -O2 -shared -fPIC -o "$work/malloc_count.so" bench/side_by_side/malloc_count.c
+
+apply() { # manifest [wrapper...]
+  local manifest=$1
+  shift
+  rm -f "$work/r.ndjson"
+  BYTENITE_API_KEY=$key "$@" "$bin/cli/jobpatch" apply "$manifest" \
+    --base-url "https://localhost:$port" --cacert "$work/cert.pem" --connections 64 \
+    --results "$work/r.ndjson" --progress never >/dev/null 2>"$work/apply.err" || true
+}
+allocs=()
+for m in half full; do
+  LD_PRELOAD=$work/malloc_count.so MALLOC_COUNT_OUT=$work/$m.allocs apply "$work/$m.ndjson" env
+  allocs+=("$(cat "$work/$m.allocs")")
+done
+echo "heap allocations: ${allocs[0]} for $((n / 2)) lines, ${allocs[1]} for $n:" \
+  "$(python3 -c "print(f'{(${allocs[1]} - ${allocs[0]}) / ($n - $n // 2):.2f}')") per request"
+if [ "${CALLGRIND:-0}" = 1 ]; then
+  ir=()
+  for m in half full; do
+    apply "$work/$m.ndjson" valgrind --tool=callgrind --callgrind-out-file="$work/$m.cg"
+    ir+=("$(callgrind_annotate "$work/$m.cg" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')")
+  done
+  echo "instructions: ${ir[0]} for $((n / 2)) lines, ${ir[1]} for $n:" \
+    "$(python3 -c "print(f'{(${ir[1]} - ${ir[0]}) / ($n - $n // 2):.0f}')") per request"
+  cp "$work/full.cg" "${CALLGRIND_KEEP:-/dev/null}" 2>/dev/null || true
+fi
