@@ -107,29 +107,50 @@ void say_empty(const std::string& manifest) {
                manifest.c_str());
 }
 
+// The first pass over a manifest file: every valid update's job goes to `repeats` (see
+// repeat_finder), every invalid line to `invalid` when given. Returns the updates read;
+// `lines_read` gets the lines (blank ones included). The file is rewound.
+std::uint64_t first_pass(const manifest_input& in, line_source::options source_options,
+                         repeat_finder& repeats, invalid_line_printer* invalid,
+                         std::uint64_t& lines_read) {
+  source_options.resume = nullptr;
+  source_options.number_updates = false;
+  source_options.repeated_jobs = nullptr;
+  source_options.on_invalid = nullptr;
+  line_source source(in.reader(source_options.max_line_bytes), source_options);
+  source_item item;
+  std::uint64_t updates = 0;
+  while (source.next(item)) {
+    ++updates;
+    if (item.valid)
+      repeats.add(resume_state::job_hash(item.op.job_id));
+    else if (invalid)
+      invalid->add(item.error);
+  }
+  in.rewind();
+  lines_read = source.lines_read();
+  return updates;
+}
+
+// A filter of about 1 bit per 16 bytes of manifest (10 bits for a 160-byte line), at most
+// 16 MiB: freed before sending starts.
+repeat_finder repeat_finder_for(const manifest_input& in) {
+  return repeat_finder(std::clamp<std::size_t>(static_cast<std::size_t>(in.st.st_size) / 128, 4096,
+                                               std::size_t{16} << 20));
+}
+
 // Validates a whole manifest file before anything is sent; prints the first errors, and
-// gives `repeats` every valid update's job (see repeat_finder).
+// gives `repeats` every valid update's job.
 // Returns the number of lines this run will settle, or nullopt (having said why) when some
 // are invalid or there are none.
 std::optional<std::uint64_t> count_valid_lines(const apply_options& options,
                                                const manifest_input& in,
-                                               line_source::options source_options,
+                                               const line_source::options& source_options,
                                                repeat_finder& repeats) {
-  source_options.resume = nullptr;
-  source_options.number_updates = false;
-  line_source source(in.reader(source_options.max_line_bytes), source_options);
-  source_item item;
-  std::uint64_t lines = 0;
   invalid_line_printer invalid;
-  while (source.next(item)) {
-    ++lines;
-    if (!item.valid)
-      invalid.add(item.error);
-    else
-      repeats.add(resume_state::job_hash(item.op.job_id));
-  }
-  in.rewind();
-  if (source.lines_read() == 0) {
+  std::uint64_t lines_read = 0;
+  std::uint64_t lines = first_pass(in, source_options, repeats, &invalid, lines_read);
+  if (lines_read == 0) {
     say_empty(options.manifest);
     return std::nullopt;
   }
@@ -303,10 +324,7 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   // (read once) counts every job.
   update_counter repeated_jobs;
   if (validated_whole) {
-    // About 1 bit per 16 bytes of manifest (10 bits for a 160-byte line), at most 16 MiB:
-    // freed before sending starts.
-    repeat_finder repeats(std::clamp<std::size_t>(static_cast<std::size_t>(in.st.st_size) / 128,
-                                                  4096, std::size_t{16} << 20));
+    repeat_finder repeats = repeat_finder_for(in);
     monitor_settings.total = count_valid_lines(options, in, source_options, repeats);
     if (!monitor_settings.total) return exit_usage;
     repeated_jobs = repeats.take();
@@ -442,6 +460,17 @@ int run_plan(apply_options options, const std::optional<ids_template>& ids,
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
   invalid_line_printer invalid(0); // counted; the plan itself shows each one
   source_options.on_invalid = [&invalid](const invalid_line& bad) { invalid.add(bad); };
+  source_options.number_updates = false; // a plan keys nothing
+  // A file is read twice: the first pass finds the jobs with more than one update, so a
+  // plan remembers what earlier lines would set for those jobs only.
+  update_counter repeated_jobs;
+  if (!in.stream) {
+    repeat_finder repeats = repeat_finder_for(in);
+    std::uint64_t lines_read = 0;
+    first_pass(in, source_options, repeats, nullptr, lines_read);
+    repeated_jobs = repeats.take();
+    source_options.repeated_jobs = &repeated_jobs;
+  }
   std::optional<plan_sink> plan;
   std::optional<result_sink> sink;
   try {

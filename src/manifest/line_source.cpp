@@ -59,16 +59,25 @@ bool line_source::next(source_item& item) {
       if (options_.on_invalid) options_.on_invalid(item.error);
       return true;
     }
-    if (options_.number_updates) {
-      // The key a resume looks for: this update's place among its job's updates, not the
-      // line number, so lines of other jobs may come and go.
+    item.op.only_update = false;
+    if (options_.number_updates || options_.repeated_jobs) {
       std::uint64_t job = resume_state::job_hash(item.op.job_id);
-      std::uint64_t line_fingerprint = item.op.fingerprint;
-      item.op.seq = options_.repeated_jobs
-                        ? std::max<std::uint32_t>(1, options_.repeated_jobs->bump_known(job))
-                        : job_updates_.bump(job);
-      item.op.fingerprint = fingerprint_of(item.op.seq, item.op.job_id, item.op.op, item.op.body);
-      if (options_.resume) mark_resumed(item, job, line_fingerprint);
+      std::uint32_t seq = 0;
+      if (options_.repeated_jobs) {
+        seq = options_.repeated_jobs->bump_known(job);
+        item.op.only_update = seq == 0; // the first pass saw this job once
+        seq = std::max<std::uint32_t>(1, seq);
+      } else {
+        seq = job_updates_.bump(job);
+      }
+      if (options_.number_updates) {
+        // The key a resume looks for: this update's place among its job's updates, not the
+        // line number, so lines of other jobs may come and go.
+        std::uint64_t line_fingerprint = item.op.fingerprint;
+        item.op.seq = seq;
+        item.op.fingerprint = fingerprint_of(seq, item.op.job_id, item.op.op, item.op.body);
+        if (options_.resume) mark_resumed(item, job, line_fingerprint);
+      }
     }
     if (options_.keep_raw_lines) item.raw_line.assign(line_.text);
     return true;

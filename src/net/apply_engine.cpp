@@ -188,13 +188,15 @@ private:
   // --undo-out: per job, the fields an undo line restores already. The first undo line
   // of a field holds the value from before the run; a later line of the same job saw a
   // value this run set, so restoring it would undo the undo (the file is applied in order).
+  // Jobs with one update (operation::only_update) are not kept.
   std::unordered_map<std::string, field_mask> undo_fields_;
   std::vector<job_field> undo_absent_fields_;
   std::unique_ptr<body_validator> undo_validator_;
   std::uint64_t undo_problems_ = 0; // fields the undo file cannot restore
   static constexpr std::uint64_t max_undo_notes = 20;
   // plan: each job's values as the lines planned so far would leave them, so that a
-  // job's second line is compared with what its first would have set.
+  // job's second line is compared with what its first would have set. Only jobs with more
+  // than one update are kept.
   std::unordered_map<std::string, std::array<std::optional<std::string>, job_field_count>> planned_;
   client_context client_;
   asio::io_context& io_ = client_.io;
@@ -464,7 +466,7 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
   std::string_view undo;
   if (result == outcome::ok && !s.undo_line.empty()) {
     undo = s.undo_line;
-    undo_fields_[s.op.job_id] |= s.undo_fields;
+    if (!s.op.only_update) undo_fields_[s.op.job_id] |= s.undo_fields;
   }
   if (result == outcome::failed)
     stats_.record_failure_reason(s.fail_reason.empty() ? std::string_view("other")
@@ -558,8 +560,9 @@ void engine::after_read(std::uint64_t handle, const reply_judgement& j, worker_b
   s.auth_retried = false;
   job_document& doc = w.document;
   std::array<std::optional<std::string>, job_field_count>* planned = nullptr;
-  if (options_.plan) {
-    // A job's earlier lines in this plan have (as far as the plan knows) set their values.
+  if (options_.plan && !s.op.only_update) {
+    // A job's earlier lines in this plan have (as far as the plan knows) set their values;
+    // a job with one update has nothing to remember.
     planned = &planned_[s.op.job_id];
     for (std::size_t f = 0; f < job_field_count; ++f)
       if ((*planned)[f]) doc.values[f] = (*planned)[f];
@@ -572,7 +575,8 @@ void engine::after_read(std::uint64_t handle, const reply_judgement& j, worker_b
   }
   plan_changes_ = any_change(changes_);
   if (options_.plan) {
-    for (const auto& c : changes_) (*planned)[static_cast<std::size_t>(c.field)] = c.to;
+    if (planned)
+      for (const auto& c : changes_) (*planned)[static_cast<std::size_t>(c.field)] = c.to;
     finish(handle, outcome::ok, &j, latency);
     return;
   }

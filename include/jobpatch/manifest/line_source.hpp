@@ -42,7 +42,8 @@ public:
     // that writes results; costs 10-15 bytes per distinct job (see job_updates_).
     bool number_updates = true;
     // When set, the jobs that may have more than one update (a first pass found them, see
-    // repeat_finder): only these are counted, any other job's update is its first (seq 1).
+    // repeat_finder): only these are counted, any other job's update is its first (seq 1)
+    // and only one (operation::only_update).
     update_counter* repeated_jobs = nullptr;
     // Called (on the reading thread) with every invalid line of this shard, in order: a
     // stream is not validated beforehand, so this is where its errors are shown.

@@ -29,6 +29,9 @@ struct operation {
   // Which update of its job this is in the manifest (1 = the job's first valid line),
   // set by line_source; 0 = not numbered.
   std::uint32_t seq = 0;
+  // True when a first pass over the manifest proved this the job's only update (see
+  // line_source::options::repeated_jobs): nothing about the job need be kept for later.
+  bool only_update = false;
   // The resume key: fingerprint_of(seq, job_id, op, body) once line_source has numbered
   // the update (so lines of other jobs can come and go without changing it), the
   // validator's fingerprint_of(line, ...) before.
