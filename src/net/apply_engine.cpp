@@ -78,6 +78,7 @@ struct slot {
   std::string read_target; // the job's own path
   std::string undo_line;   // restores what the PATCH changes; empty = nothing to restore
   field_mask undo_fields = 0;
+  bool patch_in_doubt = false; // a PATCH went unanswered: it may have been applied
 };
 
 // What an update costs the byte window: its body, its raw line (kept for --failed-out)
@@ -393,6 +394,7 @@ void engine::accept_batch(std::span<source_item> batch) {
     s.last_error.clear();
     s.fail_reason.clear();
     s.withheld_before = item.withheld_before;
+    s.patch_in_doubt = false;
     if (read_first_) {
       s.reads = 0;
       s.read_done = false;
@@ -462,9 +464,12 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
     r.state = judgement->state;
   }
   if (result != outcome::ok && result != outcome::unchanged) r.error = s.last_error;
-  // Lines whose PATCH failed get no undo line: nothing of theirs is to be undone.
+  // Lines whose PATCH failed get no undo line: nothing of theirs is to be undone. Unless
+  // one of its attempts went unanswered: it may have been applied, and restoring values a
+  // job still holds changes nothing.
   std::string_view undo;
-  if (result == outcome::ok && !s.undo_line.empty()) {
+  if ((result == outcome::ok || (result == outcome::failed && s.patch_in_doubt)) &&
+      !s.undo_line.empty()) {
     undo = s.undo_line;
     if (!s.op.only_update) undo_fields_[s.op.job_id] |= s.undo_fields;
   }
@@ -632,7 +637,10 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   // The request may still reach the server or be applied later (a stalled segment, a
   // proxy that queued it, a backend still working): retrying it is harmless, but the
   // job's next update waits until settle time has passed, so a late copy lands first.
-  if (j.in_doubt) scheduler_.hold_job(handle, now + settle_);
+  if (j.in_doubt) {
+    scheduler_.hold_job(handle, now + settle_);
+    if (!in.read) done.patch_in_doubt = true;
+  }
   stats_.record_attempt(done.op.op, j.outcome,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(now - result.sent),
                         connected);

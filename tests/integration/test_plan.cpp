@@ -166,6 +166,25 @@ TEST_CASE("apply --undo-out: a run refused before sending leaves no readable und
   CHECK(mock.journal_records().empty());
 }
 
+TEST_CASE("apply --undo-out: a PATCH that went unanswered may have applied: it is undone") {
+  // Every PATCH is applied, then its answer cut short: each line fails in doubt.
+  constexpr unsigned jobs = 3;
+  mock_process mock({"--truncate", "1"}, jobs);
+  auto before = documents(mock, jobs);
+  write_file(mock.path("m.ndjson"), line_of("job-0000001", "jobname", R"("renamed")") +
+                                        line_of("job-0000002", "configs", R"({"taskTimeout":77})"));
+  CHECK(run_apply(mock, mock.path("m.ndjson"),
+                  {"--undo-out", mock.path("undo.ndjson"), "--max-attempts", "1"}) == 1);
+  INFO(read_file(mock.path("apply.err")));
+  REQUIRE(mock.journal_records().size() == 2); // applied, though no answer said so
+  CHECK(documents(mock, jobs) != before);
+  CHECK(read_lines(mock.path("undo.ndjson")).size() == 2);
+  // The undo lines are applied too (their answers cut short as well).
+  run_apply(mock, mock.path("undo.ndjson"), {"--max-attempts", "1"});
+  CHECK(mock.journal_records().size() == 4);
+  CHECK(documents(mock, jobs) == before);
+}
+
 TEST_CASE("apply --skip-unchanged: a run repeated sends nothing, a half-done one the rest") {
   mock_process mock({}, 6);
   std::string first_half = line_of("job-0000001", "configs", R"({"taskTimeout":600})") +
