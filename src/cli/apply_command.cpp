@@ -270,15 +270,19 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
     std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", why.c_str());
     return exit_usage;
   }
-  // One run per results file: a second one would interleave its records with ours.
-  std::optional<results_lock> lock;
-  if (!options.results.empty() && options.results != "-") { // stdout: nothing to lock
-    lock.emplace(options.results);
-    if (!lock->error().empty()) {
-      std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", lock->error().c_str());
-      return exit_usage;
-    }
-  }
+  // One run per results or undo file: a second one would interleave its lines with ours.
+  std::optional<output_lock> results_lock, undo_lock;
+  auto lock = [](std::optional<output_lock>& held, const std::string& flag, const std::string& path,
+                 mode_t mode) {
+    if (path.empty() || path == "-") return true; // stdout: nothing to lock
+    held.emplace(flag, path, mode);
+    if (held->error().empty()) return true;
+    std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", held->error().c_str());
+    return false;
+  };
+  if (!lock(results_lock, "--results", options.results, 0644) ||
+      !lock(undo_lock, "--undo-out", options.undo_out, 0600))
+    return exit_usage;
   if (!options.resume && !options.results.empty() && file_has_content(options.results) &&
       !options.force) {
     std::fprintf(stderr,

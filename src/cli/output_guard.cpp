@@ -135,13 +135,13 @@ std::string check_outputs(const std::vector<named_file>& inputs,
   return {};
 }
 
-results_lock::results_lock(const std::string& path) {
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+output_lock::output_lock(const std::string& flag, const std::string& path, mode_t mode) {
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, mode);
   if (fd_ < 0) {
     int e = errno;
     struct stat st {};
     error_ =
-        "--results " + path + ": " +
+        flag + " " + path + ": " +
         (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? "is a directory; name a file"
                                                                : "cannot open: " + errno_text(e));
     return;
@@ -149,7 +149,7 @@ results_lock::results_lock(const std::string& path) {
   if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
   int e = errno;
   if (e != EWOULDBLOCK) {
-    error_ = "--results " + path + ": cannot lock: " + errno_text(e);
+    error_ = flag + " " + path + ": cannot lock: " + errno_text(e);
     return;
   }
   // The holder, from /proc/locks ("1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> ...").
@@ -170,14 +170,14 @@ results_lock::results_lock(const std::string& path) {
       break;
     }
   }
-  error_ = "--results " + path + " is in use by another jobpatch run" +
+  error_ = flag + " " + path + " is in use by another jobpatch run" +
            (holder.empty() ? "" : " (pid " + holder + ")") +
-           "; wait for it to finish, or give this run a results file of its own";
+           "; wait for it to finish, or give this run a file of its own";
   ::close(fd_);
   fd_ = -1;
 }
 
-results_lock::~results_lock() {
+output_lock::~output_lock() {
   if (fd_ >= 0) ::close(fd_);
 }
 

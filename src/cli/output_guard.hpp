@@ -32,15 +32,17 @@ std::string check_outputs(const std::vector<named_file>& inputs,
                           const std::vector<named_file>& outputs,
                           const std::vector<std::string>& replaced_by_rename = {});
 
-// An advisory lock (flock) on a results file, held while this object lives.
-class results_lock {
+// An advisory lock (flock) on an output one run appends to (--results, --undo-out), held
+// while this object lives: a second run on the same file would interleave its lines.
+class output_lock {
 public:
-  results_lock() = default;
-  // Creates `path` when missing and locks it without waiting. Empty error() when held.
-  explicit results_lock(const std::string& path);
-  ~results_lock();
-  results_lock(const results_lock&) = delete;
-  results_lock& operator=(const results_lock&) = delete;
+  output_lock() = default;
+  // Creates `path` (mode `mode`) when missing and locks it without waiting; `flag` names
+  // it in messages. Empty error() when held.
+  output_lock(const std::string& flag, const std::string& path, mode_t mode = 0644);
+  ~output_lock();
+  output_lock(const output_lock&) = delete;
+  output_lock& operator=(const output_lock&) = delete;
   const std::string& error() const noexcept { return error_; }
 
 private:

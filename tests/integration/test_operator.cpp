@@ -151,6 +151,26 @@ TEST_CASE("operator: a second run on the same results file is refused at once, n
   CHECK(count_lines(mock.path("r.ndjson")) == 60);
 }
 
+TEST_CASE("operator: a second run on the same --undo-out file is refused at once") {
+  mock_process mock({"--latency-ms", "100"}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 40, 20);
+  child_process first({JOBPATCH_BIN, "apply", manifest, "--base-url",
+                       "https://localhost:" + std::to_string(mock.port()), "--cacert", mock.cert(),
+                       "--connections", "1", "--results", mock.path("r1.ndjson"), "--undo-out",
+                       mock.path("undo.ndjson")},
+                      {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("first.err"));
+  REQUIRE(wait_for_lines(mock.path("r1.ndjson"), 1, first, seconds(60)) >= 1); // past its locks
+  std::string err;
+  CHECK(shell(mock,
+              "$JOBPATCH apply " + manifest + " $CONNECT --resume --results " +
+                  mock.path("r2.ndjson") + " --undo-out " + mock.path("undo.ndjson"),
+              err) == 2);
+  CHECK(err.find("--undo-out " + mock.path("undo.ndjson") + " is in use by another jobpatch run") !=
+        std::string::npos);
+  CHECK(first.wait(seconds(120)) == 0);
+  CHECK(count_lines(mock.path("r1.ndjson")) == 40);
+}
+
 TEST_CASE("operator: after a deadline the unsent lines are in --failed-out and the summary "
           "says how to continue") {
   mock_process mock({"--latency-ms", "50"}, 50);
