@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
   app.add_option("--truncate", o.faults.truncate,
                  "probability of an applied PATCH answered with half a body, then closed")
       ->check(probability);
+  app.add_flag("--fault-reads", o.faults.reads,
+               "inject the faults above into GET /v1/customer/jobs/{id} too (a truncated "
+               "or dropped read has nothing to apply)");
   app.add_option("--latency-ms", latency_ms, "delay added to every API answer");
   app.add_option("--token-ttl", token_ttl, "access token lifetime in seconds")
       ->check(CLI::PositiveNumber)

@@ -188,7 +188,7 @@ void mock_api::handle(const api_request& request, fault_rng& rng, api_reply& rep
         error(endpoint::get_job, 405, rpc_unimplemented, "method not allowed; use GET", reply);
         return;
       }
-      get_job(request, job_id, reply);
+      get_job(request, job_id, rng, reply);
     }
     return;
   }
@@ -250,33 +250,16 @@ void mock_api::patch_job(const api_request& request, std::string_view job_id, op
                          endpoint ep, fault_rng& rng, api_reply& reply) {
   stats_.patch_arrived(std::chrono::steady_clock::now());
   fault f = draw_fault(options_.faults, rng);
-  switch (f) {
-  case fault::fail_429:
-    stats_.fault_injected(f);
-    error(ep, 429, rpc_resource_exhausted, "rate limit exceeded (injected)", reply);
-    return;
-  case fault::fail_503:
-    stats_.fault_injected(f);
-    error(ep, 503, rpc_unavailable, "temporarily unavailable (injected)", reply);
-    reply.retry_after = static_cast<int>(options_.retry_after_seconds);
-    return;
-  case fault::fail_500:
-    stats_.fault_injected(f);
-    error(ep, 500, rpc_internal, "internal error (injected)", reply);
-    return;
-  case fault::drop:
+  if (inject_error(f, ep, reply)) return;
+  if (f == fault::drop) {
     reply.action = reply_action::drop;
     if (rng.next() & 1) {
       stats_.dropped(ep, false);
       return;
-    }
-    break; // applied below, then dropped
-  case fault::truncate:
+    } // else applied below, then dropped
+  } else if (f == fault::truncate) {
     stats_.fault_injected(f);
     reply.action = reply_action::truncate;
-    break;
-  case fault::none:
-    break;
   }
 
   // A drop that applies goes through every check first; it counts as "dropped".
@@ -313,10 +296,42 @@ void mock_api::apply_patch(const api_request& request, std::string_view job_id, 
   }
 }
 
-void mock_api::get_job(const api_request& request, std::string_view job_id, api_reply& reply) {
+bool mock_api::inject_error(fault f, endpoint ep, api_reply& reply) {
+  switch (f) {
+  case fault::fail_429:
+    error(ep, 429, rpc_resource_exhausted, "rate limit exceeded (injected)", reply);
+    break;
+  case fault::fail_503:
+    error(ep, 503, rpc_unavailable, "temporarily unavailable (injected)", reply);
+    reply.retry_after = static_cast<int>(options_.retry_after_seconds);
+    break;
+  case fault::fail_500:
+    error(ep, 500, rpc_internal, "internal error (injected)", reply);
+    break;
+  default:
+    return false;
+  }
+  stats_.fault_injected(f);
+  return true;
+}
+
+void mock_api::get_job(const api_request& request, std::string_view job_id, fault_rng& rng,
+                       api_reply& reply) {
+  fault f = options_.faults.reads ? draw_fault(options_.faults, rng) : fault::none;
+  if (inject_error(f, endpoint::get_job, reply)) return;
   if (!authorized(request, endpoint::get_job, reply)) return;
   if (!store_.render(job_id, reply.body)) {
     error(endpoint::get_job, 404, rpc_not_found, "job not found", reply);
+    return;
+  }
+  if (f == fault::drop) {
+    stats_.dropped(endpoint::get_job, false);
+    reply.action = reply_action::drop;
+    return;
+  }
+  if (f == fault::truncate) {
+    stats_.fault_injected(f);
+    reply.action = reply_action::truncate;
     return;
   }
   stats_.request(endpoint::get_job, 200);

@@ -85,7 +85,10 @@ private:
   void access_token(const api_request& request, api_reply& reply);
   void patch_job(const api_request& request, std::string_view job_id, op_kind op, endpoint ep,
                  fault_rng& rng, api_reply& reply);
-  void get_job(const api_request& request, std::string_view job_id, api_reply& reply);
+  void get_job(const api_request& request, std::string_view job_id, fault_rng& rng,
+               api_reply& reply);
+  // Answers an injected 429/503/500 for `f` and returns true; false for any other fault.
+  bool inject_error(fault f, endpoint ep, api_reply& reply);
   void apply_patch(const api_request& request, std::string_view job_id, op_kind op,
                    api_reply& reply);
   bool authorized(const api_request& request, endpoint ep, api_reply& reply);

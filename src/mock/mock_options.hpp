@@ -17,6 +17,7 @@ struct fault_rates {
   double fail_500 = 0;
   double drop = 0;     // close without answering; applied or not, half and half
   double truncate = 0; // applied, then headers and part of the body, then close
+  bool reads = false;  // GETs of a job draw faults too (--fault-reads), not only PATCHes
 
   bool any() const noexcept { return fail_429 + fail_503 + fail_500 + drop + truncate > 0; }
 };

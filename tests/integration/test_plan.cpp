@@ -110,6 +110,42 @@ TEST_CASE("plan: shows exactly the fields that change, and changes nothing") {
   CHECK(run_jobpatch(mock, "plan", {mock.path("ok.ndjson")}) == 0);
 }
 
+TEST_CASE("plan and --skip-unchanged when reads fail too: a read is retried like a PATCH") {
+  constexpr unsigned jobs = 30;
+  mock_process mock({"--fail-500", "0.25", "--drop", "0.1", "--fault-reads", "--seed", "11"}, jobs);
+  std::string manifest;
+  for (unsigned i = 1; i <= jobs; ++i)
+    manifest += line_of(i < 10 ? "job-000000" + std::to_string(i) : "job-00000" + std::to_string(i),
+                        "configs", "{\"taskTimeout\":" + std::to_string(100 + i % 3) + "}");
+  write_file(mock.path("m.ndjson"), manifest);
+  const std::vector<std::string> patient = {"--connections", "4", "--max-attempts", "40"};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), patient.begin(), patient.end());
+    return args;
+  };
+
+  CHECK(run_jobpatch(mock, "plan",
+                     with({mock.path("m.ndjson"), "--output", mock.path("p.ndjson")})) == 0);
+  INFO(read_file(mock.path("plan.err")));
+  auto plan = by_line(mock.path("p.ndjson"));
+  CHECK(plan.size() == jobs);
+  for (const auto& [line, record] : plan) CHECK(record.at("outcome") == "change");
+  CHECK(mock.journal_records().empty());
+  auto faults = mock.stats().at("faults").as_object();
+  CHECK(faults.at("fail500").as_int64() > 0);        // reads refused, and read again
+  CHECK(faults.at("dropNotApplied").as_int64() > 0); // reads left unanswered, and read again
+
+  CHECK(run_apply(mock, mock.path("m.ndjson"),
+                  with({"--skip-unchanged", "--results", mock.path("r1.ndjson")})) == 0);
+  std::size_t patches = mock.journal_records().size();
+  CHECK(patches >= jobs); // a PATCH whose answer was dropped after it applied is sent again
+  CHECK(run_apply(mock, mock.path("m.ndjson"),
+                  with({"--skip-unchanged", "--results", mock.path("r2.ndjson")})) == 0);
+  CHECK(mock.journal_records().size() == patches);
+  for (const auto& [line, record] : by_line(mock.path("r2.ndjson")))
+    CHECK(record.at("outcome") == "unchanged");
+}
+
 TEST_CASE("apply --undo-out: applying the undo file puts every job back") {
   constexpr unsigned jobs = 5;
   mock_process mock({}, jobs);
