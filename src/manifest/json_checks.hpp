@@ -1,7 +1,7 @@
 #pragma once
-// Private helpers shared by the line and body validators: simdjson error wording, value
-// descriptions for messages, key suggestions. Includes simdjson.h: keep it out of
-// public headers.
+// Private helpers shared by the line and body validators and the answer parsers: simdjson
+// error wording, value descriptions for messages, key suggestions, the job object's walk. Includes
+// simdjson.h: keep it out of public headers.
 
 #include <simdjson.h>
 
@@ -51,6 +51,34 @@ std::string_view text_after_value(std::string_view text) noexcept;
 inline constexpr std::string_view invalid_json = "invalid JSON";
 std::string describe_value(ondemand::value& value);
 std::string describe_value(ondemand::document& value);
+
+// How walk_job_fields() ended.
+enum class job_walk { no_job, done, stopped };
+
+// Walks the fields of the "job" object of an API answer (`{"job": {...}}`, other top-level
+// keys skipped) in document order (On Demand reads forward only), calling
+// `on_field(name, value)` for each; `on_field` returns false to stop (`stopped`). `no_job`
+// when there is no "job" object or it cannot be read to its end.
+template <class OnField>
+job_walk walk_job_fields(ondemand::object& root, OnField&& on_field) {
+  for (auto root_field : root) {
+    ondemand::field field;
+    std::string_view key;
+    if (std::move(root_field).get(field) || field.unescaped_key().get(key)) break;
+    if (key != "job") continue;
+    ondemand::object job;
+    if (field.value().get_object().get(job)) break;
+    for (auto member : job) {
+      ondemand::field f;
+      std::string_view name;
+      if (std::move(member).get(f) || f.unescaped_key().get(name)) return job_walk::no_job;
+      ondemand::value value = f.value();
+      if (!on_field(name, value)) return job_walk::stopped;
+    }
+    return job_walk::done;
+  }
+  return job_walk::no_job;
+}
 
 // The name among `candidates` closest to `key` (edit distance <= 2), or empty.
 std::string_view closest_name(std::string_view key,

@@ -191,7 +191,6 @@ job_document_reader::job_document_reader(job_document_reader&&) noexcept = defau
 job_document_reader& job_document_reader::operator=(job_document_reader&&) noexcept = default;
 
 // One forward pass over the document (On Demand cannot go back).
-// NOLINTNEXTLINE(readability-function-cognitive-complexity)
 bool job_document_reader::parse(std::string_view body, std::size_t readable, job_document& out,
                                 std::string& error) {
   out.id.clear();
@@ -210,60 +209,44 @@ bool job_document_reader::parse(std::string_view body, std::size_t readable, job
     error = "the job document is not a JSON object";
     return false;
   }
-  bool have_job = false;
-  for (auto root_field : root) {
-    ondemand::field field;
-    std::string_view key;
-    if (std::move(root_field).get(field) || field.unescaped_key().get(key)) break;
-    if (key != "job") continue;
-    ondemand::object job;
-    if (field.value().get_object().get(job)) break;
-    have_job = true;
-    for (auto job_field_it : job) {
-      ondemand::field f;
-      std::string_view name;
-      if (std::move(job_field_it).get(f) || f.unescaped_key().get(name)) {
-        have_job = false;
-        break;
+  std::string_view unreadable; // a field that is not JSON
+  auto walked = detail::walk_job_fields(root, [&](std::string_view name, ondemand::value& value) {
+    std::string_view text;
+    bool readable = true;
+    if (name == "id") {
+      if (!value.get_string().get(text)) out.id.assign(text);
+    } else if (name == "state") {
+      if (!value.get_string().get(text)) out.state.assign(text);
+    } else if (name == "name") {
+      if (!value.get_string().get(text)) {
+        out.values[static_cast<std::size_t>(job_field::name)].emplace();
+        append_json_string(*out.values[static_cast<std::size_t>(job_field::name)], text);
+      } else {
+        std::optional<std::string> not_a_name; // null, or JSON of another kind: absent
+        readable = impl_->store(value, not_a_name);
       }
-      ondemand::value value = f.value();
-      std::string_view text;
-      bool readable = true;
-      if (name == "id") {
-        if (!value.get_string().get(text)) out.id.assign(text);
-      } else if (name == "state") {
-        if (!value.get_string().get(text)) out.state.assign(text);
-      } else if (name == "name") {
-        if (!value.get_string().get(text)) {
-          out.values[static_cast<std::size_t>(job_field::name)].emplace();
-          append_json_string(*out.values[static_cast<std::size_t>(job_field::name)], text);
-        } else {
-          std::optional<std::string> not_a_name; // null, or JSON of another kind: absent
-          readable = impl_->store(value, not_a_name);
-        }
-      } else if (name == "config") {
-        readable = impl_->read_object(value, out, job_field::task_timeout, job_field::is_test_job);
-      } else if (name == "params") {
-        readable = impl_->read_object(value, out, job_field::preset, job_field::app);
-      } else if (name == "dataSource") {
-        readable =
-            impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_source)]);
-      } else if (name == "dataDestination") {
-        readable =
-            impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_destination)]);
-      }
-      if (!readable) {
-        // A field jobpatch shows and restores is not JSON: the answer is broken (or cut
-        // short), not a document to plan or undo with.
-        error = "the job document's \"";
-        error += name;
-        error += "\" is not valid JSON";
-        return false;
-      }
+    } else if (name == "config") {
+      readable = impl_->read_object(value, out, job_field::task_timeout, job_field::is_test_job);
+    } else if (name == "params") {
+      readable = impl_->read_object(value, out, job_field::preset, job_field::app);
+    } else if (name == "dataSource") {
+      readable = impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_source)]);
+    } else if (name == "dataDestination") {
+      readable =
+          impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_destination)]);
     }
-    break;
+    if (!readable) unreadable = name;
+    return readable;
+  });
+  if (walked == detail::job_walk::stopped) {
+    // A field jobpatch shows and restores is not JSON: the answer is broken (or cut
+    // short), not a document to plan or undo with.
+    error = "the job document's \"";
+    error += unreadable;
+    error += "\" is not valid JSON";
+    return false;
   }
-  if (!have_job) {
+  if (walked == detail::job_walk::no_job) {
     error = "the answer has no readable \"job\" object";
     return false;
   }

@@ -165,7 +165,6 @@ void response_parser::impl::verify(const operation& op, patch_verdict& verdict) 
 
 // One pass over the job document's fields in document order (On Demand reads forward
 // only); split by field it would walk the object once per field.
-// NOLINTNEXTLINE(readability-function-cognitive-complexity)
 bool response_parser::impl::parse_job(const operation& op, ondemand::document& doc,
                                       patch_verdict& verdict) {
   ondemand::object root;
@@ -174,49 +173,32 @@ bool response_parser::impl::parse_job(const operation& op, ondemand::document& d
     return false;
   }
   fields = {};
-  bool have_job = false;
   std::string_view id;
-  for (auto root_field : root) {
-    ondemand::field field;
-    std::string_view key;
-    if (std::move(root_field).get(field) || field.unescaped_key().get(key)) break;
-    if (key != "job") continue;
-    ondemand::object job;
-    if (field.value().get_object().get(job)) break;
-    have_job = true;
-    for (auto job_field : job) {
-      ondemand::field f;
-      std::string_view name;
-      if (std::move(job_field).get(f) || f.unescaped_key().get(name)) {
-        have_job = false;
-        break;
-      }
-      ondemand::value value = f.value();
-      auto raw_object = [&](std::string_view& out) {
-        ondemand::object o;
-        if (!value.get_object().get(o) && o.raw_json().get(out)) out = {};
-      };
-      if (name == "id") {
-        if (value.get_string().get(id)) id = {};
-      } else if (name == "state") {
-        std::string_view state;
-        if (!value.get_string().get(state)) verdict.state.assign(state);
-      } else if (name == "name" && op.op == op_kind::jobname) {
-        fields.name = detail::trim_token(value.raw_json_token());
-        std::string_view ignored;
-        if (value.get_string().get(ignored)) fields.name = {};
-      } else if (name == "config" && op.op == op_kind::configs)
-        raw_object(fields.config);
-      else if (name == "params" && op.op == op_kind::params)
-        raw_object(fields.params);
-      else if (name == "dataSource" && op.op == op_kind::datasource)
-        raw_object(fields.data_source);
-      else if (name == "dataDestination" && op.op == op_kind::datasource)
-        raw_object(fields.data_destination);
-    }
-    break;
-  }
-  if (!have_job) {
+  auto walked = detail::walk_job_fields(root, [&](std::string_view name, ondemand::value& value) {
+    auto raw_object = [&](std::string_view& out) {
+      ondemand::object o;
+      if (!value.get_object().get(o) && o.raw_json().get(out)) out = {};
+    };
+    if (name == "id") {
+      if (value.get_string().get(id)) id = {};
+    } else if (name == "state") {
+      std::string_view state;
+      if (!value.get_string().get(state)) verdict.state.assign(state);
+    } else if (name == "name" && op.op == op_kind::jobname) {
+      fields.name = detail::trim_token(value.raw_json_token());
+      std::string_view ignored;
+      if (value.get_string().get(ignored)) fields.name = {};
+    } else if (name == "config" && op.op == op_kind::configs)
+      raw_object(fields.config);
+    else if (name == "params" && op.op == op_kind::params)
+      raw_object(fields.params);
+    else if (name == "dataSource" && op.op == op_kind::datasource)
+      raw_object(fields.data_source);
+    else if (name == "dataDestination" && op.op == op_kind::datasource)
+      raw_object(fields.data_destination);
+    return true;
+  });
+  if (walked != detail::job_walk::done) {
     verdict.error = "the 200 answer has no readable \"job\" object";
     return false;
   }
