@@ -1,6 +1,7 @@
 #include <jobpatch/results/plan_record.hpp>
 
 #include <jobpatch/results/json_text.hpp>
+#include <jobpatch/results/result_record.hpp>
 #include <jobpatch/results/utf8.hpp>
 
 #include <system_error>
@@ -59,17 +60,7 @@ void append_prefix(std::string& out, const plan_record& r) {
 std::string_view to_string(plan_outcome o) noexcept { return names[static_cast<std::size_t>(o)]; }
 
 void append_plan_ndjson(std::string& out, const plan_record& r) {
-  out += "{\"line\":";
-  append_uint(out, r.line);
-  if (!r.job_id.empty()) {
-    out += ",\"jobId\":";
-    append_json_string(out, r.job_id);
-  }
-  if (r.op) {
-    out += ",\"op\":\"";
-    out += to_string(*r.op);
-    out += '"';
-  }
+  append_record_start(out, r.line, r.job_id, r.op);
   out += ",\"outcome\":\"";
   out += to_string(r.result);
   out += '"';

@@ -58,19 +58,24 @@ result_record invalid_record(const invalid_line& bad) {
   return r;
 }
 
-void append_ndjson(std::string& out, const result_record& r) {
-  static constexpr char hex[] = "0123456789abcdef";
+void append_record_start(std::string& out, std::uint64_t line, std::string_view job_id,
+                         std::optional<op_kind> op) {
   out += "{\"line\":";
-  append_uint(out, r.line);
-  if (!r.job_id.empty()) {
+  append_uint(out, line);
+  if (!job_id.empty()) {
     out += ",\"jobId\":";
-    append_json_string(out, r.job_id);
+    append_json_string(out, job_id);
   }
-  if (r.op) {
+  if (op) {
     out += ",\"op\":\"";
-    out += to_string(*r.op);
+    out += to_string(*op);
     out += '"';
   }
+}
+
+void append_ndjson(std::string& out, const result_record& r) {
+  static constexpr char hex[] = "0123456789abcdef";
+  append_record_start(out, r.line, r.job_id, r.op);
   if (r.seq != 0) {
     out += ",\"seq\":";
     append_uint(out, r.seq);

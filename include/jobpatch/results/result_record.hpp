@@ -48,5 +48,9 @@ result_record invalid_record(const struct invalid_line& bad);
 // line, jobId, op, seq, outcome, status, attempts, latencyMs, verified, state, error, fp, ts,
 // runId.
 void append_ndjson(std::string& out, const result_record& r);
+// The start every per-line record shares (results, plan): `{"line":N` with "jobId" and
+// "op" when known; the caller adds the rest and the closing brace.
+void append_record_start(std::string& out, std::uint64_t line, std::string_view job_id,
+                         std::optional<op_kind> op);
 
 } // namespace jobpatch
