@@ -5,6 +5,7 @@
 // bucket by bucket (exact to the histogram's precision), wall time from the earliest start
 // to the latest end.
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
