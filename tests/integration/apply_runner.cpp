@@ -52,18 +52,23 @@ std::string check_applied_in_order(const std::string& manifest, const std::strin
   return {};
 }
 
-int run_apply(const mock_process& mock, const std::string& manifest, std::vector<std::string> args,
-              const std::string& key, std::chrono::milliseconds timeout) {
+std::vector<std::string> jobpatch_argv(const mock_process& mock, const std::string& command,
+                                       const std::string& input, std::vector<std::string> args) {
   std::vector<std::string> argv = {JOBPATCH_BIN,
-                                   "apply",
-                                   manifest,
+                                   command,
+                                   input,
                                    "--base-url",
                                    "https://localhost:" + std::to_string(mock.port()),
                                    "--cacert",
                                    mock.cert()};
   argv.insert(argv.end(), args.begin(), args.end());
-  child_process run(argv, {{"BYTENITE_API_KEY", key}}, mock.path("apply.out"),
-                    mock.path("apply.err"));
+  return argv;
+}
+
+int run_apply(const mock_process& mock, const std::string& manifest, std::vector<std::string> args,
+              const std::string& key, std::chrono::milliseconds timeout) {
+  child_process run(jobpatch_argv(mock, "apply", manifest, std::move(args)),
+                    {{"BYTENITE_API_KEY", key}}, mock.path("apply.out"), mock.path("apply.err"));
   return run.wait(timeout);
 }
 

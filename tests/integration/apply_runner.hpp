@@ -9,6 +9,11 @@
 
 namespace jobpatch::test {
 
+// `jobpatch COMMAND INPUT --base-url https://localhost:PORT --cacert CERT` plus `args`:
+// the command line of a run against `mock`.
+std::vector<std::string> jobpatch_argv(const mock_process& mock, const std::string& command,
+                                       const std::string& input, std::vector<std::string> args);
+
 // Runs `jobpatch apply MANIFEST --base-url https://localhost:PORT --cacert CERT` plus
 // `args`, with `key` in BYTENITE_API_KEY; returns the exit code (-1 on timeout). Its
 // stderr goes to mock.path("apply.err").

@@ -91,9 +91,7 @@ TEST_CASE("secrets: --api-key-file readable by others is warned about, 0600 is n
   write_file(key_file, mock_test_key + "\n");
   for (mode_t mode : {mode_t(0644), mode_t(0600)}) {
     REQUIRE(::chmod(key_file.c_str(), mode) == 0);
-    child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url",
-                       "https://localhost:" + std::to_string(mock.port()), "--cacert", mock.cert(),
-                       "--api-key-file", key_file},
+    child_process run(jobpatch_argv(mock, "apply", manifest, {"--api-key-file", key_file}),
                       {{"BYTENITE_API_KEY", ""}}, mock.path("out"), mock.path("err"));
     int code = run.wait(std::chrono::seconds(30));
     std::string err = read_file(mock.path("err"));

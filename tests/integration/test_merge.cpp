@@ -67,18 +67,8 @@ test_manifest build_manifest(const mock_process& mock) {
 
 std::vector<std::string> apply_argv(const mock_process& mock, const std::string& manifest,
                                     std::vector<std::string> extra) {
-  std::vector<std::string> argv = {JOBPATCH_BIN,
-                                   "apply",
-                                   manifest,
-                                   "--base-url",
-                                   "https://localhost:" + std::to_string(mock.port()),
-                                   "--cacert",
-                                   mock.cert(),
-                                   "--skip-invalid",
-                                   "--progress",
-                                   "never"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return argv;
+  extra.insert(extra.begin(), {"--skip-invalid", "--progress", "never"});
+  return jobpatch_argv(mock, "apply", manifest, std::move(extra));
 }
 
 json::object parse_object(const std::string& text) { return json::parse(text).as_object(); }

@@ -58,11 +58,10 @@ TEST_CASE("metrics file: in progress during the run, final counts and exit code 
   mock_process mock({"--latency-ms", "2"}, 200);
   auto manifest = make_manifest(mock, "m.ndjson", 3000, 200, 6);
   std::string metrics = mock.path("jobpatch.prom");
-  child_process run({JOBPATCH_BIN, "apply", manifest, "--base-url",
-                     "https://localhost:" + std::to_string(mock.port()), "--cacert", mock.cert(),
-                     "--connections", "2", "--metrics-file", metrics, "--metrics-interval", "1"},
-                    {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("apply.out"),
-                    mock.path("apply.err"));
+  child_process run(
+      jobpatch_argv(mock, "apply", manifest,
+                    {"--connections", "2", "--metrics-file", metrics, "--metrics-interval", "1"}),
+      {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("apply.out"), mock.path("apply.err"));
   // ~3000 requests at ~2 ms over 2 connections: about 3 s, long enough to see a mid-run file.
   std::map<std::string, double> during;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);

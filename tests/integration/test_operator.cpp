@@ -135,9 +135,8 @@ TEST_CASE("operator: a second run on the same results file is refused at once, n
           "first one's pid") {
   mock_process mock({"--latency-ms", "100"}, 20);
   auto manifest = make_manifest(mock, "m.ndjson", 60, 20);
-  child_process first({JOBPATCH_BIN, "apply", manifest, "--base-url",
-                       "https://localhost:" + std::to_string(mock.port()), "--cacert", mock.cert(),
-                       "--connections", "1", "--results", mock.path("r.ndjson")},
+  child_process first(jobpatch_argv(mock, "apply", manifest,
+                                    {"--connections", "1", "--results", mock.path("r.ndjson")}),
                       {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("first.err"));
   REQUIRE(wait_for_file(mock.path("r.ndjson"), seconds(30)));
   std::string err;
@@ -154,10 +153,9 @@ TEST_CASE("operator: a second run on the same results file is refused at once, n
 TEST_CASE("operator: a second run on the same --undo-out file is refused at once") {
   mock_process mock({"--latency-ms", "100"}, 20);
   auto manifest = make_manifest(mock, "m.ndjson", 40, 20);
-  child_process first({JOBPATCH_BIN, "apply", manifest, "--base-url",
-                       "https://localhost:" + std::to_string(mock.port()), "--cacert", mock.cert(),
-                       "--connections", "1", "--results", mock.path("r1.ndjson"), "--undo-out",
-                       mock.path("undo.ndjson")},
+  child_process first(jobpatch_argv(mock, "apply", manifest,
+                                    {"--connections", "1", "--results", mock.path("r1.ndjson"),
+                                     "--undo-out", mock.path("undo.ndjson")}),
                       {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("first.err"));
   REQUIRE(wait_for_lines(mock.path("r1.ndjson"), 1, first, seconds(60)) >= 1); // past its locks
   std::string err;

@@ -57,19 +57,9 @@ std::map<std::uint64_t, int> ok_lines(const std::string& results) {
 
 child_process start_apply(const mock_process& mock, const std::string& manifest,
                           std::vector<std::string> extra) {
-  std::vector<std::string> argv = {JOBPATCH_BIN,
-                                   "apply",
-                                   manifest,
-                                   "--base-url",
-                                   "https://localhost:" + std::to_string(mock.port()),
-                                   "--cacert",
-                                   mock.cert(),
-                                   "--results",
-                                   mock.path("results.ndjson"),
-                                   "--connections",
-                                   "16"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return child_process(argv, {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("apply.err"));
+  extra.insert(extra.begin(), {"--results", mock.path("results.ndjson"), "--connections", "16"});
+  return child_process(jobpatch_argv(mock, "apply", manifest, std::move(extra)),
+                       {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("apply.err"));
 }
 
 } // namespace
