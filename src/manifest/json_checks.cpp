@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <optional>
 
 namespace jobpatch::detail {
 
@@ -192,6 +194,75 @@ std::string unknown_key_message(std::string_view where, std::string_view key,
   }
   out += ')';
   return out;
+}
+
+namespace {
+
+namespace dom = simdjson::dom;
+
+// An int64 given as a number or as a decimal string ("600"); nullopt otherwise.
+std::optional<std::int64_t> as_int64(dom::element e) {
+  if (e.is_int64()) return e.get_int64().value_unsafe();
+  std::string_view s;
+  std::int64_t v = 0;
+  if (!e.get_string().get(s)) {
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (!s.empty() && ec == std::errc{} && ptr == s.data() + s.size()) return v;
+  }
+  return std::nullopt;
+}
+
+bool is_number(dom::element_type t) {
+  return t == dom::element_type::INT64 || t == dom::element_type::UINT64 ||
+         t == dom::element_type::DOUBLE;
+}
+
+} // namespace
+
+// NOLINTNEXTLINE(misc-no-recursion)
+bool json_equal(dom::element a, dom::element b, json_match match, bool int64_strings) {
+  if (int64_strings) {
+    auto x = as_int64(a), y = as_int64(b);
+    if (x && y) return *x == *y;
+  }
+  auto type = a.type();
+  if (is_number(type) && is_number(b.type())) {
+    if (type == b.type() && type != dom::element_type::DOUBLE)
+      return type == dom::element_type::INT64
+                 ? a.get_int64().value_unsafe() == b.get_int64().value_unsafe()
+                 : a.get_uint64().value_unsafe() == b.get_uint64().value_unsafe();
+    return a.get_double().value_unsafe() == b.get_double().value_unsafe();
+  }
+  if (type != b.type()) return false;
+  switch (type) {
+  case dom::element_type::OBJECT: {
+    dom::object x = a.get_object().value_unsafe(), y = b.get_object().value_unsafe();
+    if (match == json_match::equal && x.size() != y.size()) return false;
+    for (auto [key, value] : x) {
+      dom::element other;
+      if (y.at_key(key).get(other) || !json_equal(value, other, match, int64_strings)) return false;
+    }
+    return true;
+  }
+  case dom::element_type::ARRAY: {
+    dom::array x = a.get_array().value_unsafe(), y = b.get_array().value_unsafe();
+    if (x.size() != y.size()) return false;
+    auto it = y.begin();
+    for (dom::element e : x) {
+      if (!json_equal(e, *it, match, int64_strings)) return false;
+      ++it;
+    }
+    return true;
+  }
+  case dom::element_type::STRING:
+    return a.get_string().value_unsafe() == b.get_string().value_unsafe();
+  case dom::element_type::BOOL:
+    return a.get_bool().value_unsafe() == b.get_bool().value_unsafe();
+  case dom::element_type::NULL_VALUE:
+    return true;
+  default:
+    return false;
+  }
 }
 
 } // namespace jobpatch::detail

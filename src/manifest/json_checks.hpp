@@ -52,6 +52,18 @@ inline constexpr std::string_view invalid_json = "invalid JSON";
 std::string describe_value(ondemand::value& value);
 std::string describe_value(ondemand::document& value);
 
+// How json_equal() treats the keys of objects.
+enum class json_match {
+  equal,      // the same keys on both sides
+  sent_in_got // every key of the first is in the second, which may hold more (server defaults)
+};
+
+// JSON equality by meaning: numbers by value (600 and 600.0 are one number; integers are
+// compared exactly), objects whatever their key order, arrays element by element. With
+// `int64_strings`, an int64 written as a string ("600") equals the number (proto3 JSON).
+bool json_equal(simdjson::dom::element a, simdjson::dom::element b, json_match match,
+                bool int64_strings);
+
 // How walk_job_fields() ended.
 enum class job_walk { no_job, done, stopped };
 

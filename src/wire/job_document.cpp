@@ -4,8 +4,6 @@
 
 #include <jobpatch/results/json_text.hpp>
 
-#include <charconv>
-
 namespace jobpatch {
 
 namespace ondemand = detail::ondemand;
@@ -39,70 +37,6 @@ std::optional<job_field> field_of(op_kind op, std::string_view key) noexcept {
   for (std::size_t i = 0; i < fields.size(); ++i)
     if (fields[i].op == op && fields[i].key == key) return static_cast<job_field>(i);
   return std::nullopt;
-}
-
-std::optional<std::int64_t> as_int64(dom::element e) {
-  if (e.is_int64()) return e.get_int64().value_unsafe();
-  std::string_view s;
-  std::int64_t v = 0;
-  if (!e.get_string().get(s) && !s.empty() && s.front() != '+') {
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec == std::errc{} && ptr == s.data() + s.size()) return v;
-  }
-  return std::nullopt;
-}
-
-bool is_number(dom::element_type t) {
-  return t == dom::element_type::INT64 || t == dom::element_type::UINT64 ||
-         t == dom::element_type::DOUBLE;
-}
-
-// JSON equality by meaning: numbers by value, objects whatever their key order (the same
-// keys on both sides), arrays element by element.
-// NOLINTNEXTLINE(misc-no-recursion)
-bool same_value(dom::element a, dom::element b, bool int64_strings) {
-  if (int64_strings) {
-    auto x = as_int64(a), y = as_int64(b);
-    if (x && y) return *x == *y;
-  }
-  auto type = a.type();
-  if (is_number(type) && is_number(b.type())) {
-    if (type == b.type() && type != dom::element_type::DOUBLE)
-      return type == dom::element_type::INT64
-                 ? a.get_int64().value_unsafe() == b.get_int64().value_unsafe()
-                 : a.get_uint64().value_unsafe() == b.get_uint64().value_unsafe();
-    return a.get_double().value_unsafe() == b.get_double().value_unsafe();
-  }
-  if (type != b.type()) return false;
-  switch (type) {
-  case dom::element_type::OBJECT: {
-    dom::object x = a.get_object().value_unsafe(), y = b.get_object().value_unsafe();
-    if (x.size() != y.size()) return false;
-    for (auto [key, value] : x) {
-      dom::element other;
-      if (y.at_key(key).get(other) || !same_value(value, other, false)) return false;
-    }
-    return true;
-  }
-  case dom::element_type::ARRAY: {
-    dom::array x = a.get_array().value_unsafe(), y = b.get_array().value_unsafe();
-    if (x.size() != y.size()) return false;
-    auto it = y.begin();
-    for (dom::element e : x) {
-      if (!same_value(e, *it, false)) return false;
-      ++it;
-    }
-    return true;
-  }
-  case dom::element_type::STRING:
-    return a.get_string().value_unsafe() == b.get_string().value_unsafe();
-  case dom::element_type::BOOL:
-    return a.get_bool().value_unsafe() == b.get_bool().value_unsafe();
-  case dom::element_type::NULL_VALUE:
-    return true;
-  default:
-    return false;
-  }
 }
 
 } // namespace
@@ -182,7 +116,7 @@ bool job_document_reader::impl::equal(std::string_view a, std::string_view b, bo
   dom::element x, y;
   if (left.parse(x_in.data, x_in.size, false).get(x)) return false;
   if (right.parse(y_in.data, y_in.size, false).get(y)) return false;
-  return same_value(x, y, int64_strings);
+  return detail::json_equal(x, y, detail::json_match::equal, int64_strings);
 }
 
 job_document_reader::job_document_reader() : impl_(std::make_unique<impl>()) {}

@@ -16,67 +16,6 @@ namespace dom = simdjson::dom;
 
 namespace {
 
-std::optional<std::int64_t> as_int64(dom::element e) {
-  std::int64_t v;
-  if (e.is_int64()) return e.get_int64().value_unsafe();
-  if (e.is_uint64()) return std::nullopt;
-  std::string_view s;
-  if (!e.get_string().get(s)) {
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec == std::errc{} && ptr == s.data() + s.size()) return v;
-  }
-  return std::nullopt;
-}
-
-// True when every member of `sent` reads back with the same value in `got`. Objects may
-// carry extra keys in `got` (servers add defaults); arrays and scalars must be equal.
-// With `int64_strings`, an int64 sent as "600" matches 600 and vice versa (proto3 JSON).
-bool reads_back(dom::element sent, dom::element got, bool int64_strings) {
-  if (int64_strings) {
-    auto a = as_int64(sent), b = as_int64(got);
-    if (a && b) return *a == *b;
-  }
-  auto type = sent.type();
-  if (type != got.type()) {
-    // 600 and 600.0 are one number; JSON does not distinguish int from double.
-    double x, y;
-    return !sent.get_double().get(x) && !got.get_double().get(y) && x == y;
-  }
-  switch (type) {
-  case dom::element_type::OBJECT: {
-    dom::object got_object = got.get_object().value_unsafe();
-    dom::object sent_object = sent.get_object().value_unsafe();
-    for (auto [key, value] : sent_object) {
-      dom::element other;
-      if (got_object.at_key(key).get(other)) return false;
-      if (!reads_back(value, other, int64_strings)) return false;
-    }
-    return true;
-  }
-  case dom::element_type::ARRAY: {
-    dom::array a = sent.get_array().value_unsafe(), b = got.get_array().value_unsafe();
-    if (a.size() != b.size()) return false;
-    auto it = b.begin();
-    for (dom::element x : a) {
-      if (!reads_back(x, *it, int64_strings)) return false;
-      ++it;
-    }
-    return true;
-  }
-  case dom::element_type::STRING:
-    return sent.get_string().value_unsafe() == got.get_string().value_unsafe();
-  case dom::element_type::INT64:
-  case dom::element_type::UINT64:
-  case dom::element_type::DOUBLE:
-    return sent.get_double().value_unsafe() == got.get_double().value_unsafe();
-  case dom::element_type::BOOL:
-    return sent.get_bool().value_unsafe() == got.get_bool().value_unsafe();
-  case dom::element_type::NULL_VALUE:
-    return true;
-  }
-  return false;
-}
-
 // Server text made safe to print on a terminal: control characters (C0, DEL and the C1
 // range U+0080..U+009F, which includes the 8-bit CSI) become spaces and bytes that are not
 // UTF-8 become '?', so an error body cannot carry terminal escape sequences into stderr.
@@ -124,7 +63,8 @@ bool response_parser::impl::reads_back_as(dom::element sent, std::string_view go
   auto input = detail::pad_for_simdjson(got, 0, got_copy);
   dom::element received;
   if (got_parser.parse(input.data, input.size, false).get(received)) return false;
-  return reads_back(sent, received, int64_strings);
+  // Objects may carry extra keys in the answer (servers add defaults).
+  return detail::json_equal(sent, received, detail::json_match::sent_in_got, int64_strings);
 }
 
 void response_parser::impl::verify(const operation& op, patch_verdict& verdict) {
