@@ -9,19 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20000}
-bin=${JOBPATCH_BIN_DIR:-build/src}
-[ -n "${JOBPATCH_BIN_DIR:-}" ] || scripts/build.sh >/dev/null
-tools=build/src
-work=$(mktemp -d)
-mock_pid=
-cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-key=bench-key
-"$tools/mock/jobpatch-mock" --port 0 --port-file "$work/port" --cert-out "$work/cert.pem" \
-  --api-key "$key" --jobs 10000 --threads 1 2>"$work/mock.err" &
-mock_pid=$!
-for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-port=$(cat "$work/port")
+source bench/mock_harness.sh
+start_mock 10000
 "$tools/jobpatch-make-manifest" --lines "$n" --jobs 10000 --out "$work/full.ndjson"
 head -n $((n / 2)) "$work/full.ndjson" >"$work/half.ndjson"
 cc -O2 -shared -fPIC -o "$work/malloc_count.so" bench/side_by_side/malloc_count.c

@@ -13,19 +13,8 @@ sizes=(${@:-100000 1000000})
 connections=${CONNECTIONS:-64}
 cases=${CASES:-bounded 404}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq; apt-get install -y -qq time; }
-bin=${JOBPATCH_BIN_DIR:-build/src}
-[ -n "${JOBPATCH_BIN_DIR:-}" ] || scripts/build.sh >/dev/null
-tools=build/src # the manifest generator and the mock of this tree
-work=$(mktemp -d)
-mock_pid=
-cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-key=bench-key
-"$tools/mock/jobpatch-mock" --port 0 --port-file "$work/port" --cert-out "$work/cert.pem" \
-  --api-key "$key" --jobs 100000 --threads 1 2>"$work/mock.err" &
-mock_pid=$!
-for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-port=$(cat "$work/port")
+source bench/mock_harness.sh
+start_mock 100000
 
 run() { # manifest label
   rm -f "$work/results.ndjson"
