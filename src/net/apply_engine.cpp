@@ -517,6 +517,11 @@ void engine::record_plan(const slot& s, outcome result) {
   r.status = s.last_status;
   if (result == outcome::ok) {
     r.result = plan_changes_ ? plan_outcome::change : plan_outcome::unchanged;
+    // The job's values are server text shown to a person: a server that echoes the token
+    // or key into a field must not put it on the terminal or into the plan file. (The undo
+    // file keeps them as read: it must restore what the job held.)
+    for (auto& c : changes_)
+      if (c.from) client_.tokens.scrubber().scrub_in_place(*c.from);
     r.changes = &changes_;
   } else {
     // A job that does not exist answers 404 to its read, as it would to the PATCH.

@@ -306,6 +306,11 @@ asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
     apply(job + " " + last_body);
     text = answer("200 OK", R"({"job":{"id":"other-job","state":"JOB_STATE_NEW"}})");
     break;
+  case hostile_mode::echo_name:
+    apply(job + " " + last_body);
+    text = answer("200 OK", R"({"job":{"id":")" + job + R"(","name":)" +
+                                json_quoted("job of " + last_head) + "}}");
+    break;
   case hostile_mode::echo_403: {
     std::string body = R"({"code":7,"message":)" + json_quoted("forbidden: " + last_head) + "}";
     text = answer("403 Forbidden", body);
@@ -407,6 +412,7 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
   case hostile_mode::late_apply:
   case hostile_mode::echo_403:
   case hostile_mode::wrong_job:
+  case hostile_mode::echo_name:
     co_return;
   }
 }

@@ -27,6 +27,7 @@ enum class hostile_mode {
                    // later; every other PATCH as `ok`
   echo_403,        // 403 whose google.rpc.Status message quotes the whole request
   wrong_job,       // 200 with the document of another job ("other-job"), recorded as applied
+  echo_name,       // 200 whose document's "name" quotes the whole request (token included)
 };
 
 struct hostile_server_options {

@@ -152,6 +152,22 @@ TEST_CASE("read first: a read naming another job, and documents that lack the fi
     CHECK(server.applied().size() == 3); // three GETs, no PATCH
   }
   {
+    // A server that echoes the request (the access token with it) into the job's name:
+    // the plan shows the name, never the token, on the terminal and in its file.
+    const std::string token = "tok-echoed-5b7c";
+    hostile_server server({.mode = hostile_mode::echo_name,
+                           .token_body = R"({"token":")" + token + R"(","expiresIn":"3600"})"});
+    temp_dir dir;
+    CHECK(run_read_first(server, dir, {"plan", "--output", dir.path("plan.ndjson")}).code == 0);
+    std::string plan = read_file(dir.path("plan.ndjson"));
+    INFO(read_file(dir.path("err")));
+    INFO(plan);
+    CHECK(plan.find("[redacted]") != std::string::npos); // the name was shown, scrubbed
+    CHECK(plan.find(token) == std::string::npos);
+    CHECK(read_file(dir.path("err")).find(token) == std::string::npos);
+    CHECK(read_file(dir.path("out")).find(token) == std::string::npos);
+  }
+  {
     // Documents without a name: every line changes something and is sent; nothing can be
     // restored, which the run says.
     hostile_server server({.mode = hostile_mode::ok});
