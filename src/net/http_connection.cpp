@@ -295,6 +295,10 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
 
   if (secure_) {
     SSL* ssl = secure_->native_handle();
+    // Asio sets SSL_MODE_RELEASE_BUFFERS, so OpenSSL would free its record buffers each
+    // time a connection goes idle and allocate them again for the next record: about
+    // 7 heap allocations per request. One connection keeps ~34 KB instead.
+    SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
     if (!is_ip_literal(server_.host)) SSL_set_tlsext_host_name(ssl, server_.host.c_str());
     // OpenSSL's own host check (rather than a verify callback) records why a name does
     // not match (X509_V_ERR_HOSTNAME_MISMATCH), so the abort message can say so.
