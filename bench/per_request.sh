@@ -38,5 +38,5 @@ if [ "${CALLGRIND:-0}" = 1 ]; then
   done
   echo "instructions: ${ir[0]} for $((n / 2)) lines, ${ir[1]} for $n:" \
     "$(python3 -c "print(f'{(${ir[1]} - ${ir[0]}) / ($n - $n // 2):.0f}')") per request"
-  cp "$work/full.cg" "${CALLGRIND_KEEP:-/dev/null}" 2>/dev/null || true
+  if [ -n "${CALLGRIND_KEEP:-}" ]; then cp "$work/full.cg" "$CALLGRIND_KEEP"; cp "$work/half.cg" "$CALLGRIND_KEEP.half"; fi
 fi

@@ -73,10 +73,12 @@ bool line_source::next(source_item& item) {
       if (options_.number_updates) {
         // The key a resume looks for: this update's place among its job's updates, not the
         // line number, so lines of other jobs may come and go.
-        std::uint64_t line_fingerprint = item.op.fingerprint;
         item.op.seq = seq;
         item.op.fingerprint = fingerprint_of(seq, item.op.job_id, item.op.op, item.op.body);
-        if (options_.resume) mark_resumed(item, job, line_fingerprint);
+        // Results files from before seq keyed a line by its number.
+        if (options_.resume)
+          mark_resumed(item, job,
+                       fingerprint_of(item.op.line, item.op.job_id, item.op.op, item.op.body));
       }
     }
     if (options_.keep_raw_lines) item.raw_line.assign(line_.text);

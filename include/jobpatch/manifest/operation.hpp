@@ -32,9 +32,9 @@ struct operation {
   // True when a first pass over the manifest proved this the job's only update (see
   // line_source::options::repeated_jobs): nothing about the job need be kept for later.
   bool only_update = false;
-  // The resume key: fingerprint_of(seq, job_id, op, body) once line_source has numbered
-  // the update (so lines of other jobs can come and go without changing it), the
-  // validator's fingerprint_of(line, ...) before.
+  // The resume key: fingerprint_of(seq, job_id, op, body), set by line_source when it
+  // numbers the update (so lines of other jobs can come and go without changing it);
+  // 0 = not numbered.
   std::uint64_t fingerprint = 0;
 };
 
