@@ -6,7 +6,8 @@
 # Prints lines, outcomes, time and peak RSS (`/usr/bin/time -v`) per case and size.
 #   bench/rss_flat.sh [SIZE...]       default: 100000 1000000 (add 10000000: ~10 min each)
 # Environment: CONNECTIONS (64), JOBPATCH_BIN_DIR (build/src: another build to compare),
-# CASES ("bounded 404": either alone to save time).
+# CASES ("bounded 404": either alone to save time), APPLY_ARGS (more apply options, e.g.
+# --skip-invalid).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=(${@:-100000 1000000})
@@ -21,7 +22,7 @@ run() { # manifest label
   BYTENITE_API_KEY=$key /usr/bin/time -v "$bin/cli/jobpatch" apply "$1" \
     --base-url "https://localhost:$port" --cacert "$work/cert.pem" --connections "$connections" \
     --results "$work/results.ndjson" --fsync-interval 0 --summary-json "$work/summary.json" \
-    2>"$work/time.txt" >/dev/null || true
+    ${APPLY_ARGS:-} 2>"$work/time.txt" >/dev/null || true
   python3 - "$work/summary.json" "$work/time.txt" "$2" <<'PY'
 import json, re, sys
 s = json.load(open(sys.argv[1])); t = open(sys.argv[2]).read()

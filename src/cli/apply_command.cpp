@@ -323,19 +323,25 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   source_options.resume = options.resume ? &earlier : nullptr;
   source_options.retry_failed = options.retry_failed;
   bool validated_whole = !in.stream && !options.skip_invalid;
-  // The jobs with more than one update, found while validating: only those need counting
-  // for operation::seq, so a manifest of distinct jobs costs no memory per job. A stream
-  // (read once) counts every job.
+  // The jobs with more than one update, found by a first pass over a file (validating it,
+  // unless --skip-invalid): only those need counting for operation::seq, so a manifest of
+  // distinct jobs costs no memory per job. A stream (read once) counts every job.
   update_counter repeated_jobs;
-  if (validated_whole) {
+  if (!in.stream) {
     repeat_finder repeats = repeat_finder_for(in);
-    monitor_settings.total = count_valid_lines(options, in, source_options, repeats);
-    if (!monitor_settings.total) return exit_usage;
+    if (validated_whole) {
+      monitor_settings.total = count_valid_lines(options, in, source_options, repeats);
+      if (!monitor_settings.total) return exit_usage;
+    } else {
+      std::uint64_t lines_read = 0; // an empty file is said after the run, as a stream's
+      if (auto updates = first_pass(in, source_options, repeats, nullptr, lines_read))
+        monitor_settings.total = updates;
+    }
     repeated_jobs = repeats.take();
     source_options.repeated_jobs = &repeated_jobs;
   }
-  // A stream cannot be read twice: its invalid lines are shown as they arrive, the same
-  // way as a file's, and recorded `invalid` while the rest proceeds.
+  // Invalid lines that do not stop the run (a stream's, --skip-invalid) are shown as they
+  // arrive and recorded `invalid` while the rest proceeds.
   invalid_line_printer invalid;
   if (!validated_whole)
     source_options.on_invalid = [&invalid](const invalid_line& bad) { invalid.add(bad); };

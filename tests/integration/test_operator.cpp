@@ -6,8 +6,10 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include <sys/stat.h>
@@ -77,6 +79,54 @@ TEST_CASE("operator: an empty manifest says so and is not a success") {
   std::string err;
   CHECK(shell(mock, ": | $JOBPATCH apply - $CONNECT", err) == 2);
   CHECK(err.find("holds no updates") != std::string::npos);
+  write_file(mock.path("empty.ndjson"), "\n");
+  CHECK(shell(mock, "$JOBPATCH apply --skip-invalid " + mock.path("empty.ndjson") + " $CONNECT",
+              err) == 2);
+  CHECK(err.find("holds no updates") != std::string::npos);
+}
+
+// A file with --skip-invalid is read twice (the first pass finds the repeated jobs, so
+// distinct jobs cost no memory); a stream is read once and counts every job. Both must
+// key every update alike, or a resume from the other would send lines again.
+TEST_CASE("operator: --skip-invalid keys a file's updates exactly as a stream's") {
+  mock_process mock({}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 60, 20); // each job three times
+  std::string text = read_file(manifest);
+  text.insert(text.find('\n', text.size() / 2) + 1,
+              R"({"jobId":"job-0000003","op":"confgs","body":{}})"
+              "\n");
+  write_file(manifest, text);
+  auto keys = [&](const std::string& results) {
+    std::map<std::int64_t, std::string> by_line;
+    for (const auto& line : read_lines(results)) {
+      auto r = json::parse(line).as_object();
+      std::string key = json::serialize(r["outcome"]);
+      if (r.contains("seq"))
+        key += " " + json::serialize(r["seq"]) + " " + json::serialize(r["fp"]);
+      by_line[r["line"].as_int64()] = key;
+    }
+    return by_line;
+  };
+  std::string err;
+  CHECK(shell(mock,
+              "cat " + manifest + " | $JOBPATCH apply - --skip-invalid $CONNECT --results " +
+                  mock.path("stream.ndjson"),
+              err) == 1);
+  CHECK(shell(mock,
+              "$JOBPATCH apply " + manifest + " --skip-invalid $CONNECT --results " +
+                  mock.path("file.ndjson"),
+              err) == 1);
+  INFO(err);
+  auto stream = keys(mock.path("stream.ndjson")), file = keys(mock.path("file.ndjson"));
+  CHECK(stream.size() == 61);
+  CHECK(stream == file);
+  auto count = [&](std::string_view prefix) {
+    return std::count_if(stream.begin(), stream.end(),
+                         [&](const auto& kv) { return kv.second.starts_with(prefix); });
+  };
+  CHECK(count("\"invalid\"") == 1);
+  CHECK(count("\"ok\" 1 ") > 0); // first updates, and later ones numbered on
+  CHECK(count("\"ok\" 3 ") > 0);
 }
 
 TEST_CASE("operator: an output that is an input or another output, under any spelling, is "
