@@ -11,8 +11,8 @@
 #   aiohttp  Python aiohttp (Debian python3-aiohttp), C concurrent workers
 # over C connections, ROUNDS interleaved rounds, pinned (taskset: server CPU 0, client
 # CPU 1) and unpinned. Per client and mode, medians of: req/s, client CPU µs/request
-# (user+sys from /usr/bin/time), context switches/request (voluntary+involuntary), peak
-# RSS, non-200 answers, and ratios to wrk. Then jobpatch apply's heap allocations per
+# (user+sys from /usr/bin/time, and each alone), context switches/request
+# (voluntary+involuntary), peak RSS, non-200 answers, and ratios to wrk. Then jobpatch apply's heap allocations per
 # request in steady state (an LD_PRELOAD malloc counter: runs of N/2 and N, the
 # difference over N/2).
 #   bench/side_by_side.sh [N (100000)] [ROUNDS (3)] [CONNECTIONS (64)]
@@ -199,18 +199,19 @@ for line in open(rows):
     mode, rnd, client, done, wall, user, sys_, rss, cs, non200 = line.split("\t")
     done = max(1, int(done))
     by[(mode, client)].append(dict(rate=done / float(wall), cpu=(float(user) + float(sys_)) / done * 1e6,
+                                   user=float(user) / done * 1e6, sys=float(sys_) / done * 1e6,
                                    cs=int(cs) / done, rss=int(rss) / 1024, non200=int(non200), done=done))
 med = {k: {f: statistics.median(r[f] for r in v) for f in v[0]} for k, v in by.items()}
 print(f"{n} PATCHes, {conns} connections, nginx {nginx.split('/')[-1]} (1 worker, TLS), medians of {len(next(iter(by.values())))} rounds")
 for mode in dict.fromkeys(k[0] for k in med):
     wrk = med.get((mode, "wrk"))
-    print(f"\n{mode}:\n| client | req/s | CPU µs/req | ctx switches/req | peak RSS MB | non-200 | req/s ÷ wrk | CPU ÷ wrk |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"\n{mode}:\n| client | req/s | CPU µs/req | user | sys | ctx switches/req | peak RSS MB | non-200 | req/s ÷ wrk | CPU ÷ wrk |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (m, client), x in med.items():
         if m != mode: continue
         r = f"{x['rate'] / wrk['rate']:.2f}" if wrk else "-"
         c = f"{x['cpu'] / wrk['cpu']:.2f}" if wrk else "-"
-        print(f"| {client} | {x['rate']:.0f} | {x['cpu']:.1f} | {x['cs']:.4f} | {x['rss']:.1f} | {x['non200']:.0f} | {r} | {c} |")
+        print(f"| {client} | {x['rate']:.0f} | {x['cpu']:.1f} | {x['user']:.1f} | {x['sys']:.1f} | {x['cs']:.4f} | {x['rss']:.1f} | {x['non200']:.0f} | {r} | {c} |")
 print(f"\njobpatch apply heap allocations: {half} for {n // 2} lines, {full} for {n}: "
       f"{(full - half) / (n - n // 2):.2f} per request in steady state")
 PY
