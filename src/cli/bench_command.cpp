@@ -7,6 +7,7 @@
 #include "net/net_errors.hpp"
 
 #include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/manifest/update_store.hpp>
 #include <jobpatch/report/bench_baseline.hpp>
 #include <jobpatch/report/bench_statistics.hpp>
 #include <jobpatch/report/html_report.hpp>
@@ -30,17 +31,20 @@ namespace {
 
 using std::chrono::nanoseconds;
 
-// The manifest's valid updates, at most options.max_lines of them. Prints what is wrong
-// and returns nullopt when a line is invalid (as apply does: nothing is sent).
-std::optional<std::vector<operation>> load_updates(const bench_options& options,
-                                                   const std::optional<ids_template>& ids,
-                                                   std::vector<std::string>& notes) {
+// The manifest's valid updates, at most options.max_lines of them, in a compact store
+// (they are cycled through for the whole run; each is read, validated and copied once,
+// never on the hot path). Prints what is wrong and returns nullopt when a line is invalid
+// (as apply does: nothing is sent).
+std::optional<update_store> load_updates(const bench_options& options,
+                                         const std::optional<ids_template>& ids,
+                                         std::vector<std::string>& notes) {
   line_source::options source_options;
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
+  source_options.number_updates = false; // bench keys nothing: no count per job
   manifest_reader reader = manifest_reader::open(options.manifest, source_options.max_line_bytes);
   if (ids) reader.use_ids_template(*ids);
   line_source source(std::move(reader), source_options);
-  std::vector<operation> ops;
+  update_store ops;
   source_item item;
   invalid_line_printer invalid;
   bool truncated = false;
@@ -53,7 +57,7 @@ std::optional<std::vector<operation>> load_updates(const bench_options& options,
       truncated = true;
       break;
     }
-    ops.push_back(std::move(item.op));
+    ops.add(item.op); // copied: item's strings keep their capacity for the next line
   }
   if (invalid.count()) {
     invalid.print_rest();
