@@ -412,3 +412,30 @@ TEST_CASE("bench: each request sends its own line's update, cycled, and a retry 
   quiet.stop();
   CHECK(quiet.journal_records().empty());
 }
+
+TEST_CASE("bench: fewer requests scheduled than updates: the first ones are sent, all counted") {
+  // 20 requests for 30 updates: only the first 20 are kept in memory, the report still
+  // names the 30 of the cycle, and request i still sends line i.
+  mock_process mock({}, 10, false);
+  auto manifest = make_manifest(mock, "m.ndjson", 30, 10);
+  int code = run_bench(mock, manifest,
+                       {"--rate", "20", "--duration", "1", "--connections", "1", "--summary-json",
+                        mock.path("s.json")});
+  INFO(read_file(mock.path("bench.err")));
+  CHECK(code == 0);
+  auto s = read_json(mock.path("s.json"));
+  CHECK(s["requests"].as_int64() == 20);
+  CHECK(s["settings"].at("updates").as_int64() == 30);
+  mock.stop();
+  auto lines = read_lines(manifest);
+  auto records = mock.journal_records();
+  REQUIRE(records.size() == 20);
+  for (std::size_t i = 0; i < records.size(); ++i) { // one connection: in order
+    auto line = json::parse(lines[i]).as_object();
+    const auto& r = records[i].as_object();
+    INFO("request " << i << ": " << json::serialize(r));
+    CHECK(r.at("jobId") == line.at("jobId"));
+    CHECK(r.at("op") == line.at("op"));
+    CHECK(r.at("body") == line.at("body"));
+  }
+}
