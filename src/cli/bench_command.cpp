@@ -7,9 +7,11 @@
 #include "net/net_errors.hpp"
 
 #include <jobpatch/manifest/line_source.hpp>
+#include <jobpatch/manifest/update_store.hpp>
 #include <jobpatch/report/bench_baseline.hpp>
 #include <jobpatch/report/bench_statistics.hpp>
 #include <jobpatch/report/html_report.hpp>
+#include <jobpatch/report/load_schedule.hpp>
 #include <jobpatch/results/file_writer.hpp>
 #include <jobpatch/results/result_record.hpp>
 #include <jobpatch/stats/progress_line.hpp>
@@ -30,17 +32,23 @@ namespace {
 
 using std::chrono::nanoseconds;
 
-// The manifest's valid updates, at most options.max_lines of them. Prints what is wrong
-// and returns nullopt when a line is invalid (as apply does: nothing is sent).
-std::optional<std::vector<operation>> load_updates(const bench_options& options,
-                                                   const std::optional<ids_template>& ids,
-                                                   std::vector<std::string>& notes) {
+// The manifest's valid updates, at most options.max_lines of them (their count goes to
+// `cycle`), in a compact store: they are cycled through for the whole run; each is read,
+// validated and copied once, never on the hot path. Only the first `keep` are stored:
+// request i sends update i % cycle, so with fewer requests scheduled than updates the
+// rest are never sent; they are still validated. Prints what is wrong and returns
+// nullopt when a line is invalid (as apply does: nothing is sent).
+std::optional<update_store> load_updates(const bench_options& options,
+                                         const std::optional<ids_template>& ids, std::uint64_t keep,
+                                         std::size_t& cycle, std::vector<std::string>& notes) {
   line_source::options source_options;
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
+  source_options.number_updates = false; // bench keys nothing: no count per job
   manifest_reader reader = manifest_reader::open(options.manifest, source_options.max_line_bytes);
   if (ids) reader.use_ids_template(*ids);
   line_source source(std::move(reader), source_options);
-  std::vector<operation> ops;
+  update_store ops;
+  cycle = 0;
   source_item item;
   invalid_line_printer invalid;
   bool truncated = false;
@@ -49,11 +57,12 @@ std::optional<std::vector<operation>> load_updates(const bench_options& options,
       invalid.add(item.error);
       continue;
     }
-    if (ops.size() == options.max_lines) {
+    if (cycle == options.max_lines) {
       truncated = true;
       break;
     }
-    ops.push_back(std::move(item.op));
+    ++cycle;
+    if (ops.size() < keep) ops.add(item.op); // copied: item's strings are reused
   }
   if (invalid.count()) {
     invalid.print_rest();
@@ -197,15 +206,21 @@ int run_bench_command(bench_options options, const bench_command_options& extra,
   }
   bench_run_info info;
   info.run_id = make_run_id();
-  auto ops = load_updates(options, ids, info.notes);
+  // Requests the schedule holds (the same for any start; throws on a bad --rate or
+  // --duration, before the manifest is read).
+  std::uint64_t scheduled =
+      load_schedule(options.rate, options.duration, std::chrono::steady_clock::now())
+          .total_requests();
+  std::size_t cycle = 0;
+  auto ops = load_updates(options, ids, std::max<std::uint64_t>(1, scheduled), cycle, info.notes);
   if (!ops) return exit_usage;
   if (ops->empty()) {
     std::fprintf(stderr, "jobpatch: %s holds no updates to send\n", options.manifest.c_str());
     return exit_usage;
   }
   for (const auto& note : info.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
-  info.settings = settings_of(options, ops->size());
-  info.typed_settings = typed_settings_of(options, ids.has_value(), ops->size());
+  info.settings = settings_of(options, cycle);
+  info.typed_settings = typed_settings_of(options, ids.has_value(), cycle);
 
   bench_statistics stats(timeline_bucket(options.duration));
   net::bench_tick on_tick;

@@ -54,8 +54,8 @@ struct later_retry {
 
 class bench_engine {
 public:
-  bench_engine(const bench_options& options, const std::vector<operation>& ops,
-               bench_statistics& stats, bench_run_info& info, bench_tick on_tick)
+  bench_engine(const bench_options& options, const update_store& ops, bench_statistics& stats,
+               bench_run_info& info, bench_tick on_tick)
       : options_(options), ops_(ops), stats_(stats), info_(info), on_tick_(std::move(on_tick)),
         client_(client_settings{options.base_url, options.api_key, options.ca_file,
                                 options.insecure, options.max_attempts, options.attempt_timeout,
@@ -63,9 +63,6 @@ public:
                 [this] { wake_sleepers(); }),
         start_gate_(io_, clock::time_point::max()) {
     if (ops_.empty()) throw std::invalid_argument("bench needs at least one update to send");
-    targets_.reserve(ops_.size());
-    for (const auto& op : ops_)
-      targets_.push_back(patch_target(client_.server.base_path, op.job_id, op.op));
   }
 
   void run();
@@ -76,7 +73,9 @@ private:
   // handshakes. Returns once the schedule has started (or the run stopped).
   asio::awaitable<void> warm_up(http_connection& connection, worker_buffers& w);
   // One attempt of `r`; then records it as done or queues it for a retry.
-  asio::awaitable<void> attempt(http_connection& connection, request_state r, worker_buffers& w);
+  // `target` is the worker's request path buffer, reused.
+  asio::awaitable<void> attempt(http_connection& connection, request_state r, worker_buffers& w,
+                                std::string& target);
   void record_done(const request_state& r, bool ok);
   void queue_retry(request_state r);
   // Sleeps until `when`; false when the run is stopping (then possibly earlier).
@@ -88,13 +87,12 @@ private:
   asio::awaitable<void> tick(); // calls on_tick_ every 250 ms until the run ends
 
   const bench_options& options_;
-  const std::vector<operation>& ops_;
+  const update_store& ops_;
   bench_statistics& stats_;
   bench_run_info& info_;
   bench_tick on_tick_;
   client_context client_;
   asio::io_context& io_ = client_.io;
-  std::vector<std::string> targets_; // request path of each op, encoded once
 
   std::optional<load_schedule> schedule_; // set when every worker is ready
   clock::time_point retry_deadline_ = clock::time_point::max();
@@ -138,6 +136,9 @@ asio::awaitable<void> bench_engine::worker() {
   http_connection connection(io_.get_executor(), &client_.tls, client_.server);
   client_.add_connection(&connection);
   worker_buffers w;
+  // The request path is built per attempt into this buffer (an encoded copy per update
+  // would cost ~80 bytes each): a few short copies, no allocation once warm.
+  std::string target;
   asio::steady_timer timer(io_);
   co_await warm_up(connection, w);
   while (!client_.stopping() && schedule_) {
@@ -146,7 +147,7 @@ asio::awaitable<void> bench_engine::worker() {
       std::pop_heap(retries_.begin(), retries_.end(), later_retry{});
       request_state r = retries_.back();
       retries_.pop_back();
-      co_await attempt(connection, r, w);
+      co_await attempt(connection, r, w, target);
       continue;
     }
     // A pool that fell behind does not run past the duration to catch up: what was not
@@ -171,14 +172,15 @@ asio::awaitable<void> bench_engine::worker() {
       kind = bench_statistics::start_kind::on_time_wait;
     }
     stats_.record_start(clock::now() - r.intended, kind);
-    co_await attempt(connection, r, w);
+    co_await attempt(connection, r, w, target);
   }
   client_.remove_connection(&connection);
 }
 
 asio::awaitable<void> bench_engine::attempt(http_connection& connection, request_state r,
-                                            worker_buffers& w) {
-  const operation& op = ops_[r.index % ops_.size()];
+                                            worker_buffers& w, std::string& target) {
+  // A retry takes the same index, so it sends the same update.
+  update_view op = ops_[r.index % ops_.size()];
   bool held = co_await client_.ensure_token();
   if (!held) {
     if (r.attempts) record_done(r, false);
@@ -186,8 +188,9 @@ asio::awaitable<void> bench_engine::attempt(http_connection& connection, request
   }
   ++r.attempts;
   attempt_request in;
-  in.op = &op;
-  in.target = targets_[r.index % ops_.size()];
+  assign_patch_target(target, client_.server.base_path, op.job_id, op.op);
+  in.update = op;
+  in.target = target;
   in.attempt = r.attempts;
   in.auth_refreshed = r.auth_refreshed;
   in.deadline = retry_deadline_;
@@ -222,7 +225,7 @@ asio::awaitable<void> bench_engine::attempt(http_connection& connection, request
 
 void bench_engine::record_done(const request_state& r, bool ok) {
   auto done = clock::now();
-  stats_.record_operation(ops_[r.index % ops_.size()].op, ok, r.attempts, done - r.intended,
+  stats_.record_operation(ops_.kind(r.index % ops_.size()), ok, r.attempts, done - r.intended,
                           done - schedule_->start());
   last_answer_ = std::max(last_answer_, done);
 }
@@ -296,8 +299,8 @@ void bench_engine::run() {
 
 } // namespace
 
-void run_bench(const bench_options& options, const std::vector<operation>& ops,
-               bench_statistics& stats, bench_run_info& info, bench_tick on_tick) {
+void run_bench(const bench_options& options, const update_store& ops, bench_statistics& stats,
+               bench_run_info& info, bench_tick on_tick) {
   if (options.connections == 0) throw std::invalid_argument("--connections must be at least 1");
   load_schedule check(options.rate, options.duration, std::chrono::steady_clock::now()); // throws
   (void)check;

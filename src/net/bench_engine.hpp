@@ -5,7 +5,7 @@
 // still measured from its intended time. Asio stays in src/net/.
 
 #include "net/bench_options.hpp"
-#include <jobpatch/manifest/operation.hpp>
+#include <jobpatch/manifest/update_store.hpp>
 #include <jobpatch/report/bench_statistics.hpp>
 
 #include <chrono>
@@ -14,7 +14,7 @@
 
 namespace jobpatch::net {
 
-// Runs the benchmark: `ops` (non-empty) are sent in a cycle at options.rate for
+// Runs the benchmark: the updates of `ops` (non-empty) are sent in a cycle at options.rate for
 // options.duration over options.connections connections, with no order per job.
 // Everything measured goes to `stats`; `info` receives the scheduled count, wall time and
 // how the run ended (settings are left to the caller). Throws std::runtime_error for
@@ -23,7 +23,7 @@ namespace jobpatch::net {
 // schedule runs (stats may be read then), for the progress line.
 using bench_tick =
     std::function<void(const load_schedule& schedule, std::chrono::steady_clock::time_point now)>;
-void run_bench(const bench_options& options, const std::vector<operation>& ops,
-               bench_statistics& stats, bench_run_info& info, bench_tick on_tick = {});
+void run_bench(const bench_options& options, const update_store& ops, bench_statistics& stats,
+               bench_run_info& info, bench_tick on_tick = {});
 
 } // namespace jobpatch::net

@@ -40,7 +40,7 @@ std::string_view reason_phrase(int status) noexcept {
   }
 }
 
-void judge_success(const operation& op, const reply_facts& facts, response_parser& parser,
+void judge_success(update_view op, const reply_facts& facts, response_parser& parser,
                    const secret_scrubber& scrubber, reply_judgement& out) {
   if (facts.status == 204) {
     // No Content: the server says it applied the update but shows nothing to check it
@@ -179,7 +179,7 @@ void judge_read_success(std::string_view job_id, const reply_facts& facts,
 
 } // namespace
 
-void judge_reply(const operation& op, const reply_facts& facts, response_parser& parser,
+void judge_reply(update_view op, const reply_facts& facts, response_parser& parser,
                  const secret_scrubber& scrubber, std::chrono::system_clock::time_point now_utc,
                  reply_judgement& out) {
   judge(facts, parser, scrubber, now_utc, out,

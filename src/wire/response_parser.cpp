@@ -51,9 +51,9 @@ struct response_parser::impl {
     std::string_view config, name, params, data_source, data_destination;
   } fields;
 
-  bool parse_job(const operation& op, ondemand::document& doc, patch_verdict& verdict);
+  bool parse_job(update_view op, ondemand::document& doc, patch_verdict& verdict);
   bool reads_back_as(dom::element sent, std::string_view got, bool int64_strings);
-  void verify(const operation& op, patch_verdict& verdict);
+  void verify(update_view op, patch_verdict& verdict);
 };
 
 // Parses the received text with the DOM API (it is small) and compares.
@@ -67,7 +67,7 @@ bool response_parser::impl::reads_back_as(dom::element sent, std::string_view go
   return detail::json_equal(sent, received, detail::json_match::sent_in_got, int64_strings);
 }
 
-void response_parser::impl::verify(const operation& op, patch_verdict& verdict) {
+void response_parser::impl::verify(update_view op, patch_verdict& verdict) {
   auto mismatch = [&](std::string_view field) {
     verdict.verified = false;
     verdict.error = "the answer does not show the sent ";
@@ -105,7 +105,7 @@ void response_parser::impl::verify(const operation& op, patch_verdict& verdict) 
 
 // One pass over the job document's fields in document order (On Demand reads forward
 // only); split by field it would walk the object once per field.
-bool response_parser::impl::parse_job(const operation& op, ondemand::document& doc,
+bool response_parser::impl::parse_job(update_view op, ondemand::document& doc,
                                       patch_verdict& verdict) {
   ondemand::object root;
   if (doc.get_object().get(root)) {
@@ -158,7 +158,7 @@ response_parser::~response_parser() = default;
 response_parser::response_parser(response_parser&&) noexcept = default;
 response_parser& response_parser::operator=(response_parser&&) noexcept = default;
 
-bool response_parser::check_patch(const operation& op, std::string_view body, std::size_t readable,
+bool response_parser::check_patch(update_view op, std::string_view body, std::size_t readable,
                                   patch_verdict& verdict) {
   verdict.job_matches = verdict.verified = false;
   verdict.state.clear();

@@ -351,3 +351,91 @@ TEST_CASE("bench: --baseline shows this run beside an earlier one, in text and r
   mock.stop();
   CHECK(mock.journal_records().size() == before);
 }
+
+TEST_CASE("bench: each request sends its own line's update, cycled, and a retry the same one") {
+  // Ids that need encoding, the four endpoints, each line its own body; 15 % of PATCHes
+  // answer 500 (not applied), so retries happen. The mock journals each applied update.
+  const std::vector<std::string> ids = {"a b", "caf\u00e9/\u65e5", "?x=1&y", "job-0000001",
+                                        "%2F", "job-0000002"};
+  std::vector<std::string> args = {"--fail-500", "0.15", "--seed", "5"};
+  for (const auto& id : ids) args.insert(args.end(), {"--job-id", id});
+  mock_process mock(args, 2, false);
+  auto line = [](const std::string& id, const std::string& op, const std::string& body) {
+    return "{\"jobId\":" + json::serialize(json::string(id)) + ",\"op\":\"" + op +
+           "\",\"body\":" + body + "}\n";
+  };
+  const std::vector<std::pair<std::string, std::string>> updates = {
+      {"jobname", "\"one\""},
+      {"configs", R"({"taskTimeout":601})"},
+      {"params", R"({"app":{"n":[3]},"preset":"p3"})"},
+      {"datasource", R"({"dataSource":{"dataSourceDescriptor":"s3","params":{"bucket":"b4"}}})"},
+      {"jobname", "\"five\""},
+      {"jobname", "\"six, beyond --max-lines\""}};
+  std::string manifest;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    manifest += line(ids[i], updates[i].first, updates[i].second);
+  write_file(mock.path("m.ndjson"), manifest);
+  int code = run_bench(mock, mock.path("m.ndjson"),
+                       {"--rate", "50", "--duration", "1", "--connections", "2", "--max-lines", "5",
+                        "--max-attempts", "10", "--summary-json", mock.path("s.json")});
+  auto err = read_file(mock.path("bench.err"));
+  INFO(err);
+  CHECK(code == 0);
+  CHECK(err.find("only the first 5 are sent, in a cycle (--max-lines)") != std::string::npos);
+  auto s = read_json(mock.path("s.json"));
+  CHECK(s["ok"].as_int64() == 50);
+  CHECK(s["retries"].as_int64() > 0);
+  CHECK(s["byStatus"].at("500").as_int64() > 0);
+  mock.stop();
+  // Requests 0..49 take lines 0..4 in turn: each line applied exactly 10 times, retries
+  // included, with its own job, endpoint and body; the sixth line never.
+  std::vector<int> applied(ids.size(), 0);
+  auto records = mock.journal_records();
+  CHECK(records.size() == 50);
+  for (const auto& value : records) {
+    const auto& r = value.as_object();
+    INFO(json::serialize(r));
+    auto at = std::find(ids.begin(), ids.end(), std::string(r.at("jobId").as_string()));
+    REQUIRE(at != ids.end());
+    auto k = static_cast<std::size_t>(at - ids.begin());
+    CHECK(r.at("op").as_string() == updates[k].first);
+    CHECK(r.at("body") == json::parse(updates[k].second));
+    ++applied[k];
+  }
+  CHECK(applied == std::vector<int>{10, 10, 10, 10, 10, 0});
+
+  // An invalid line after valid ones still refuses the whole run: nothing is sent.
+  write_file(mock.path("bad.ndjson"), manifest + line("job-0000001", "configs", "[1]"));
+  mock_process quiet({}, 2, false);
+  CHECK(run_bench(quiet, mock.path("bad.ndjson"), {"--rate", "50", "--duration", "1"}) == 2);
+  CHECK(read_file(quiet.path("bench.err")).find("line 7") != std::string::npos);
+  quiet.stop();
+  CHECK(quiet.journal_records().empty());
+}
+
+TEST_CASE("bench: fewer requests scheduled than updates: the first ones are sent, all counted") {
+  // 20 requests for 30 updates: only the first 20 are kept in memory, the report still
+  // names the 30 of the cycle, and request i still sends line i.
+  mock_process mock({}, 10, false);
+  auto manifest = make_manifest(mock, "m.ndjson", 30, 10);
+  int code = run_bench(mock, manifest,
+                       {"--rate", "20", "--duration", "1", "--connections", "1", "--summary-json",
+                        mock.path("s.json")});
+  INFO(read_file(mock.path("bench.err")));
+  CHECK(code == 0);
+  auto s = read_json(mock.path("s.json"));
+  CHECK(s["requests"].as_int64() == 20);
+  CHECK(s["settings"].at("updates").as_int64() == 30);
+  mock.stop();
+  auto lines = read_lines(manifest);
+  auto records = mock.journal_records();
+  REQUIRE(records.size() == 20);
+  for (std::size_t i = 0; i < records.size(); ++i) { // one connection: in order
+    auto line = json::parse(lines[i]).as_object();
+    const auto& r = records[i].as_object();
+    INFO("request " << i << ": " << json::serialize(r));
+    CHECK(r.at("jobId") == line.at("jobId"));
+    CHECK(r.at("op") == line.at("op"));
+    CHECK(r.at("body") == line.at("body"));
+  }
+}

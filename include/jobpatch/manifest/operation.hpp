@@ -38,6 +38,21 @@ struct operation {
   std::uint64_t fingerprint = 0;
 };
 
+// What a request needs of an update, without owning it: the job, the endpoint and the
+// body. Built from an operation (implicitly) or from a compact store (update_store), so
+// that bench need not keep an operation, with its strings, per manifest line.
+struct update_view {
+  std::string_view job_id;
+  op_kind op = op_kind::configs;
+  std::string_view body;
+
+  update_view() = default;
+  update_view(std::string_view id, op_kind kind, std::string_view text) noexcept
+      : job_id(id), op(kind), body(text) {}
+  // Implicit: wherever a view is taken, an operation may be passed.
+  update_view(const operation& o) noexcept : job_id(o.job_id), op(o.op), body(o.body) {}
+};
+
 // Stable 64-bit fingerprint of an update's position and content. Same inputs give the
 // same value on every platform and build (FNV-1a over length-prefixed fields). `position`
 // is the update's seq within its job (results files before seq used the line number).

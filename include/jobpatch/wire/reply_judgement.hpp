@@ -68,7 +68,7 @@ struct reply_judgement {
 // Judges the answer to `op`. Server text (error bodies, verdict texts, the job state) is
 // scrubbed with `scrubber` where it enters, since an error body may quote the request and
 // its token. `now_utc` dates an HTTP-date Retry-After. `parser` is reused scratch space.
-void judge_reply(const operation& op, const reply_facts& facts, response_parser& parser,
+void judge_reply(update_view op, const reply_facts& facts, response_parser& parser,
                  const secret_scrubber& scrubber, std::chrono::system_clock::time_point now_utc,
                  reply_judgement& out);
 

@@ -32,7 +32,7 @@ public:
   // Checks a 200 body against the update `op`. `readable`: bytes readable from
   // body.data() (body.size() + 64 avoids a copy). Returns false when the body is not a
   // job document at all (invalid JSON, no "job" object); verdict.error says why.
-  bool check_patch(const operation& op, std::string_view body, std::size_t readable,
+  bool check_patch(update_view op, std::string_view body, std::size_t readable,
                    patch_verdict& verdict);
 
   // The human error text of a non-2xx answer: google.rpc.Status "message", the
