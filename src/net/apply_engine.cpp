@@ -611,7 +611,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   slot& s = slots_[handle];
   if (s.attempts == 0 && s.reads == 0) s.first_send = clock::now();
   attempt_request in;
-  in.op = &s.op;
+  in.update = s.op;
   // Read first: the GET until the document is read, then the PATCH; each has its own
   // count of attempts for the retry policy.
   in.read = read_first_ && !s.read_done;

@@ -52,7 +52,7 @@ asio::awaitable<void> client_context::attempt(http_connection& connection, bool 
                                               const attempt_request& in, worker_buffers& w,
                                               attempt_result& out) {
   std::uint64_t generation = tokens.generation();
-  update_view update = in.op ? update_view(*in.op) : in.update;
+  const update_view& update = in.update;
   w.request.clear();
   if (in.read)
     builder.append_get(w.request, in.target, tokens.token());

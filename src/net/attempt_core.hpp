@@ -52,9 +52,7 @@ struct worker_buffers {
 
 // One attempt to make.
 struct attempt_request {
-  // The update: `op` when set (apply keeps operations), else `update` (bench reads views
-  // out of its compact update_store).
-  const operation* op = nullptr;
+  // The update: a view of apply's operation or of bench's compact update_store.
   update_view update;
   std::string_view target; // request path, encoded once per update
   // A read of the job (GET target) instead of the PATCH: its document goes to
