@@ -11,9 +11,10 @@ void update_store::add(update_view u) {
     throw std::length_error("update_store: job id too long");
   if (u.body.size() > std::numeric_limits<std::uint32_t>::max())
     throw std::length_error("update_store: body too long");
-  if (size_ % entries_per_block == 0) {
+  if (size_ == blocks_.size() * entries_per_block) {
     // The block list is reserved ahead so that pushing to it cannot throw after the block
-    // is made (a lost block would leave size_ pointing past the end).
+    // is made (a lost block would leave size_ pointing past the end). A block made for an
+    // add that then threw is used by the next add.
     blocks_.reserve(blocks_.size() + 1);
     blocks_.push_back(std::make_unique_for_overwrite<entry[]>(entries_per_block));
   }
@@ -28,7 +29,7 @@ void update_store::add(update_view u) {
     if (last.body == u.body) e.body = last.body.data();
   }
   if (!e.body) e.body = keep(u.body);
-  blocks_.back()[size_ % entries_per_block] = e;
+  blocks_[size_ / entries_per_block][size_ % entries_per_block] = e;
   ++size_;
 }
 
