@@ -9,6 +9,7 @@
 // 16-byte alignment. No OpenSSL here: unit-tested on its own.
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -29,9 +30,7 @@ public:
   static constexpr std::uint32_t class_of(std::size_t bytes) {
     if (bytes <= 16) return 0;
     if (bytes > largest_class_bytes) return large;
-    std::uint32_t c = 0;
-    for (std::size_t size = 16; size < bytes; size *= 2) ++c;
-    return c;
+    return static_cast<std::uint32_t>(std::bit_width(bytes - 1)) - 4; // 17..32 -> 1
   }
   // Payload bytes of a block of class `c` (< class_count).
   static constexpr std::size_t class_bytes(std::uint32_t c) { return std::size_t{16} << c; }
