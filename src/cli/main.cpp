@@ -6,6 +6,7 @@
 #include "cli/ids_option.hpp"
 #include "cli/output_guard.hpp"
 #include "cli/shard_option.hpp"
+#include "net/tls_memory.hpp"
 
 #include <jobpatch/manifest/manifest_reader.hpp>
 #include <jobpatch/version.hpp>
@@ -47,6 +48,10 @@ constexpr const char* bench_exit_codes_text =
 } // namespace
 
 int main(int argc, char** argv) {
+  // First of all, before OpenSSL allocates anything: its per-request blocks then come from
+  // a per-thread cache instead of the heap. When that is refused, the default allocator
+  // serves just as correctly.
+  (void)jobpatch::net::install_tls_memory();
   // A closed stderr or stdout (`jobpatch apply ... 2>&1 | head -1`) must not kill the run:
   // writes to it then fail with EPIPE and are dropped, and the run's files and exit code
   // stay what they would have been.
