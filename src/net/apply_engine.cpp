@@ -627,7 +627,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   in.auth_refreshed = s.auth_retried;
   in.deadline = deadline_;
   if (connected) ++in_flight_;
-  attempt_result result;
+  attempt_result& result = w.result;
   co_await client_.attempt(connection, connected, in, w, result);
   if (connected) --in_flight_;
   slot& done = slots_[handle]; // slots_ may have grown meanwhile

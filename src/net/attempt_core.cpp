@@ -101,16 +101,19 @@ asio::awaitable<void> client_context::attempt(http_connection& connection, bool 
   if (out.auth_refreshed) tokens.invalidate(generation);
   out.fail_reason.clear();
   if (out.decision.kind == retry_action::final && !j.applied())
-    out.fail_reason = fail_reason_key(out.decision, j);
+    assign_fail_reason(out.fail_reason, out.decision, j);
 }
 
-std::string fail_reason_key(const retry_decision& decision, const reply_judgement& judgement) {
-  if (!judgement.reason.empty()) return judgement.reason;
-  if (decision.reason != final_reason::not_retryable)
-    return std::string(to_string(decision.reason));
-  if (judgement.outcome.cls != error_class::http_status)
-    return std::string(to_string(judgement.outcome.cls));
-  return http_status_key(judgement.outcome.status);
+void assign_fail_reason(std::string& out, const retry_decision& decision,
+                        const reply_judgement& judgement) {
+  if (!judgement.reason.empty())
+    out.assign(judgement.reason);
+  else if (decision.reason != final_reason::not_retryable)
+    out.assign(to_string(decision.reason));
+  else if (judgement.outcome.cls != error_class::http_status)
+    out.assign(to_string(judgement.outcome.cls));
+  else
+    assign_http_status_key(out, judgement.outcome.status);
 }
 
 } // namespace jobpatch::net

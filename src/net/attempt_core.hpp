@@ -38,6 +38,14 @@ struct client_settings {
   network_options network; // proxy, client certificate, extra headers
 };
 
+// What an attempt came to; the judgement itself is in worker_buffers::judgement.
+struct attempt_result {
+  retry_decision decision;
+  std::chrono::steady_clock::time_point sent{}, answered{};
+  bool auth_refreshed = false; // this attempt's 401 refreshed the token (retry follows)
+  std::string fail_reason;     // byError key, when decision.kind == final and not applied
+};
+
 // A worker's reusable buffers: no allocation per request once warm.
 struct worker_buffers {
   response_parser parser;
@@ -48,6 +56,7 @@ struct worker_buffers {
   // plain apply never allocates them.
   std::unique_ptr<job_document_reader> reader;
   job_document document; // the last document read
+  attempt_result result; // the last attempt's (its fail_reason keeps its capacity)
 };
 
 // One attempt to make.
@@ -61,14 +70,6 @@ struct attempt_request {
   unsigned attempt = 1;        // 1-based number of this attempt
   bool auth_refreshed = false; // an earlier 401 of this update already refreshed the token
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-};
-
-// What an attempt came to; the judgement itself is in worker_buffers::judgement.
-struct attempt_result {
-  retry_decision decision;
-  std::chrono::steady_clock::time_point sent{}, answered{};
-  bool auth_refreshed = false; // this attempt's 401 refreshed the token (retry follows)
-  std::string fail_reason;     // byError key, when decision.kind == final and not applied
 };
 
 class client_context {
@@ -124,7 +125,9 @@ private:
   std::string abort_reason_;
 };
 
-// The byError key of an update that ended failed for `decision` after `judgement`.
-std::string fail_reason_key(const retry_decision& decision, const reply_judgement& judgement);
+// The byError key of an update that ended failed for `decision` after `judgement`,
+// assigned to `out` (its capacity reused).
+void assign_fail_reason(std::string& out, const retry_decision& decision,
+                        const reply_judgement& judgement);
 
 } // namespace jobpatch::net

@@ -194,7 +194,7 @@ asio::awaitable<void> bench_engine::attempt(http_connection& connection, request
   in.attempt = r.attempts;
   in.auth_refreshed = r.auth_refreshed;
   in.deadline = retry_deadline_;
-  attempt_result result;
+  attempt_result& result = w.result;
   co_await client_.attempt(connection, true, in, w, result);
   const reply_judgement& j = w.judgement;
   if (j.outcome.cls == error_class::cancelled && client_.stopping()) {

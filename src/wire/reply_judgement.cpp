@@ -6,6 +6,9 @@
 #include <jobpatch/wire/retry_after.hpp>
 #include <jobpatch/wire/secret_scrubber.hpp>
 
+#include <charconv>
+#include <iterator>
+
 namespace jobpatch {
 namespace {
 
@@ -84,13 +87,22 @@ void judge_success(update_view op, const reply_facts& facts, response_parser& pa
 } // namespace
 
 std::string http_status_key(int status) {
-  std::string key = "HTTP " + std::to_string(status);
+  std::string key;
+  assign_http_status_key(key, status);
+  return key;
+}
+
+void assign_http_status_key(std::string& out, int status) {
+  char digits[16];
+  auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), status);
+  (void)ec; // an int always fits
+  out.assign("HTTP ");
+  out.append(digits, end);
   std::string_view phrase = reason_phrase(status);
   if (!phrase.empty()) {
-    key += ' ';
-    key += phrase;
+    out += ' ';
+    out += phrase;
   }
-  return key;
 }
 
 namespace {

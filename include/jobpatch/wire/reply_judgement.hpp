@@ -85,5 +85,7 @@ void judge_read_reply(std::string_view job_id, const reply_facts& facts, respons
 // The byError key of an HTTP status that ended a line: the status with its reason phrase
 // ("HTTP 404 Not Found"), so a 404 is told from a 403 at a glance.
 std::string http_status_key(int status);
+// The same, assigned to `out` (its capacity reused: no allocation once warm).
+void assign_http_status_key(std::string& out, int status);
 
 } // namespace jobpatch
