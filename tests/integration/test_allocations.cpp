@@ -44,10 +44,10 @@ unsigned long count_allocations(const mock_process& mock, const std::string& man
 TEST_CASE("apply: fewer than one heap allocation per request in steady state") {
   // Past the engine's window of held updates (4096 at 8 connections) before the first
   // count: until then each line fills a new slot of it, a fixed cost. One distinct job per
-  // line, and job ids and bodies short enough for std::string's inline buffer: what the
-  // reader copies out of a line then never allocates. (Longer ones cost 0.4-0.9 per line
-  // here, strings of recycled items that do not fit the next line: the reader's matter,
-  // measured by bench/per_request.sh, not this test's.)
+  // line, and job ids and bodies short enough for std::string's inline buffer. (Longer
+  // ones of varying length cost the reader a few allocations per recycled string until
+  // each holds the longest: warm-up, measured by bench/per_request.sh. The 404 case below
+  // has bodies past the inline buffer, all of one length.)
   constexpr unsigned half = 5000, full = 7000;
   mock_process mock({}, full);
   std::string whole = mock.path("full.ndjson"), first_half = mock.path("half.ndjson");
