@@ -452,6 +452,10 @@ asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string
     auto [rec, read] = co_await http::async_read(stream, buffer_, *parser, use_tuple);
     (void)read;
     parser->get().body().swap(reply.body);
+    // Slack past the end lets the JSON parser read the answer in place (it reads up to 64
+    // bytes beyond): grown once, the next answers of that size find it already there.
+    if (reply.body.capacity() < reply.body.size() + body_slack_bytes)
+      reply.body.reserve(reply.body.size() + body_slack_bytes);
     if (rec) {
       fail(reply, classify(rec), rec, "read");
       co_return false;

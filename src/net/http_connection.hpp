@@ -63,6 +63,8 @@ public:
   static constexpr std::uint64_t max_body_bytes = 2 << 20;
   static constexpr std::uint32_t max_header_bytes = 64 << 10;
   static constexpr std::size_t keep_body_capacity = 64 << 10;
+  // Kept free after an answer's body (simdjson's padding), so it is parsed without a copy.
+  static constexpr std::size_t body_slack_bytes = 64;
   static constexpr std::size_t read_buffer_bytes = 16 << 10;
   static constexpr unsigned max_interim_answers = 16; // 1xx answers before the final one
 
