@@ -52,12 +52,11 @@ asio::awaitable<void> client_context::attempt(http_connection& connection, bool 
                                               const attempt_request& in, worker_buffers& w,
                                               attempt_result& out) {
   std::uint64_t generation = tokens.generation();
-  const update_view& update = in.update;
   w.request.clear();
   if (in.read)
     builder.append_get(w.request, in.target, tokens.token());
   else
-    builder.append_patch(w.request, in.target, tokens.token(), update.body);
+    builder.append_patch(w.request, in.target, tokens.token(), in.update.body);
   out.sent = clock::now();
   if (connected) co_await connection.exchange(w.request, settings_.attempt_timeout, w.reply);
   out.answered = clock::now();
@@ -73,10 +72,10 @@ asio::awaitable<void> client_context::attempt(http_connection& connection, bool 
   reply_judgement& j = w.judgement;
   if (in.read) {
     if (!w.reader) w.reader = std::make_unique<job_document_reader>();
-    judge_read_reply(update.job_id, facts, w.parser, *w.reader, tokens.scrubber(),
+    judge_read_reply(in.update.job_id, facts, w.parser, *w.reader, tokens.scrubber(),
                      std::chrono::system_clock::now(), j, w.document);
   } else {
-    judge_reply(update, facts, w.parser, tokens.scrubber(), std::chrono::system_clock::now(), j);
+    judge_reply(in.update, facts, w.parser, tokens.scrubber(), std::chrono::system_clock::now(), j);
   }
 
   if (j.abort_run) abort(j.error);
