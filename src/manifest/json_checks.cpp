@@ -227,11 +227,14 @@ bool json_equal(dom::element a, dom::element b, json_match match, bool int64_str
   }
   auto type = a.type();
   if (is_number(type) && is_number(b.type())) {
-    if (type == b.type() && type != dom::element_type::DOUBLE)
-      return type == dom::element_type::INT64
-                 ? a.get_int64().value_unsafe() == b.get_int64().value_unsafe()
-                 : a.get_uint64().value_unsafe() == b.get_uint64().value_unsafe();
-    return a.get_double().value_unsafe() == b.get_double().value_unsafe();
+    if (type == dom::element_type::DOUBLE || b.type() == dom::element_type::DOUBLE)
+      return a.get_double().value_unsafe() == b.get_double().value_unsafe();
+    // simdjson makes every integer that fits an int64 one: an int64 and a uint64 differ
+    // (as doubles, 2^63 - 1 and 2^63 would compare equal).
+    if (type != b.type()) return false;
+    return type == dom::element_type::INT64
+               ? a.get_int64().value_unsafe() == b.get_int64().value_unsafe()
+               : a.get_uint64().value_unsafe() == b.get_uint64().value_unsafe();
   }
   if (type != b.type()) return false;
   switch (type) {

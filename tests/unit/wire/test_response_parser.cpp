@@ -79,6 +79,16 @@ TEST_CASE("response_parser: params compare as subsets, opaque objects deeply") {
   CHECK_FALSE(check(op, wrong).verified);
 }
 
+TEST_CASE("response_parser: integers are compared exactly, past what a double holds") {
+  auto op = make_op(op_kind::params, R"({"app":{"seed":9223372036854775807,"n":1}})");
+  CHECK(check(op, R"({"job":{"id":"job-1","params":{"app":{"seed":9223372036854775807,"n":1.0}}}})")
+            .verified);
+  // 2^63 is a uint64 for simdjson: as doubles the two would read as equal.
+  CHECK_FALSE(
+      check(op, R"({"job":{"id":"job-1","params":{"app":{"seed":9223372036854775808,"n":1}}}})")
+          .verified);
+}
+
 TEST_CASE("response_parser: datasource checks each sent part") {
   auto op = make_op(op_kind::datasource,
                     R"({"dataDestination":{"dataSourceDescriptor":"bucket","params":{}}})");
