@@ -9,18 +9,8 @@ cd "$(dirname "$0")/.."
 lines=${1:-100000}
 connections=${2:-64}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq; apt-get install -y -qq time; }
-scripts/build.sh >/dev/null
-bin=build/src
-work=$(mktemp -d)
-mock_pid=
-cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-key=bench-key
-"$bin/mock/jobpatch-mock" --port 0 --port-file "$work/port" --cert-out "$work/cert.pem" \
-  --api-key "$key" --jobs 100000 --threads 1 2>"$work/mock.err" &
-mock_pid=$!
-for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-port=$(cat "$work/port")
+source bench/mock_harness.sh
+start_mock 100000
 
 run() { # manifest label [extra apply options]
   local manifest=$1 label=$2
@@ -42,12 +32,12 @@ print(f"{sys.argv[3]}: {s['ok']} ok / {s['total']} lines, {n} requests in {s['wa
 PY
 }
 
-"$bin/jobpatch-make-manifest" --lines "$lines" --jobs 100000 --out "$work/m.ndjson"
+"$tools/jobpatch-make-manifest" --lines "$lines" --jobs 100000 --out "$work/m.ndjson"
 run "$work/m.ndjson" "$lines lines, $connections connections"
 # The cost of durability: results written every 20 ms, fdatasync'ed every 100 ms or never.
 run "$work/m.ndjson" "$lines lines + --results, fdatasync every 100 ms" --results "$work/results.ndjson"
 run "$work/m.ndjson" "$lines lines + --results, no fdatasync" --results "$work/results.ndjson" --fsync-interval 0
 if [ "${BENCH_SKIP_1M:-0}" != 1 ]; then
-  "$bin/jobpatch-make-manifest" --lines 1000000 --jobs 100000 --out "$work/m1.ndjson"
+  "$tools/jobpatch-make-manifest" --lines 1000000 --jobs 100000 --out "$work/m1.ndjson"
   run "$work/m1.ndjson" "1,000,000 lines, $connections connections"
 fi

@@ -7,24 +7,23 @@
 namespace jobpatch {
 
 void json_writer::member(std::string_view key) {
-  if (!has_members_.empty()) {
-    if (has_members_.back()) out_ += ',';
-    has_members_.back() = true;
-  }
+  separator();
   append_json_string(out_, key);
   out_ += ':';
 }
 
 json_writer& json_writer::begin_object() {
   separator();
-  out_ += '{';
-  has_members_.push_back(false);
-  return *this;
+  return open('{');
 }
 
 json_writer& json_writer::begin_object(std::string_view key) {
   member(key);
-  out_ += '{';
+  return open('{');
+}
+
+json_writer& json_writer::open(char bracket) {
+  out_ += bracket;
   has_members_.push_back(false);
   return *this;
 }
@@ -44,16 +43,12 @@ void json_writer::separator() {
 
 json_writer& json_writer::begin_array(std::string_view key) {
   member(key);
-  out_ += '[';
-  has_members_.push_back(false);
-  return *this;
+  return open('[');
 }
 
 json_writer& json_writer::begin_array() {
   separator();
-  out_ += '[';
-  has_members_.push_back(false);
-  return *this;
+  return open('[');
 }
 
 json_writer& json_writer::element(std::uint64_t v) {

@@ -52,17 +52,19 @@ std::string check_applied_in_order(const std::string& manifest, const std::strin
   return {};
 }
 
-std::vector<std::string> jobpatch_argv(const mock_process& mock, const std::string& command,
-                                       const std::string& input, std::vector<std::string> args) {
-  std::vector<std::string> argv = {JOBPATCH_BIN,
-                                   command,
-                                   input,
-                                   "--base-url",
-                                   "https://localhost:" + std::to_string(mock.port()),
-                                   "--cacert",
-                                   mock.cert()};
+std::vector<std::string> jobpatch_argv(unsigned port, const std::string& cert,
+                                       const std::string& command, const std::string& input,
+                                       std::vector<std::string> args) {
+  std::vector<std::string> argv = {
+      JOBPATCH_BIN, command, input, "--base-url", "https://localhost:" + std::to_string(port),
+      "--cacert",   cert};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
+}
+
+std::vector<std::string> jobpatch_argv(const mock_process& mock, const std::string& command,
+                                       const std::string& input, std::vector<std::string> args) {
+  return jobpatch_argv(mock.port(), mock.cert(), command, input, std::move(args));
 }
 
 int run_apply(const mock_process& mock, const std::string& manifest, std::vector<std::string> args,

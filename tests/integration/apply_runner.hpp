@@ -10,7 +10,11 @@
 namespace jobpatch::test {
 
 // `jobpatch COMMAND INPUT --base-url https://localhost:PORT --cacert CERT` plus `args`:
-// the command line of a run against `mock`.
+// the command line of a run against a server on `port` trusted through `cert`.
+std::vector<std::string> jobpatch_argv(unsigned port, const std::string& cert,
+                                       const std::string& command, const std::string& input,
+                                       std::vector<std::string> args);
+// The same against `mock`.
 std::vector<std::string> jobpatch_argv(const mock_process& mock, const std::string& command,
                                        const std::string& input, std::vector<std::string> args);
 

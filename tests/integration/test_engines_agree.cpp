@@ -38,17 +38,8 @@ engine_run run_engine(const std::string& command, const hostile_server& server, 
                       unsigned lines) {
   write_file(dir.path("m.ndjson"), manifest_of(lines));
   write_file(dir.path("cert.pem"), server.certificate_pem());
-  std::vector<std::string> argv = {JOBPATCH_BIN,
-                                   command,
-                                   dir.path("m.ndjson"),
-                                   "--base-url",
-                                   "https://localhost:" + std::to_string(server.port()),
-                                   "--cacert",
-                                   dir.path("cert.pem"),
-                                   "--connections",
-                                   "2",
-                                   "--summary-json",
-                                   dir.path("s.json")};
+  auto argv = jobpatch_argv(server.port(), dir.path("cert.pem"), command, dir.path("m.ndjson"),
+                            {"--connections", "2", "--summary-json", dir.path("s.json")});
   if (command == "apply") {
     argv.insert(argv.end(), {"--results", dir.path("r.ndjson")});
   } else {
@@ -125,16 +116,10 @@ TEST_CASE("read first: a read naming another job, and documents that lack the fi
                            std::vector<std::string> args) {
     write_file(dir.path("m.ndjson"), manifest_of(3));
     write_file(dir.path("cert.pem"), server.certificate_pem());
-    std::vector<std::string> argv = {JOBPATCH_BIN,
-                                     args[0],
-                                     dir.path("m.ndjson"),
-                                     "--base-url",
-                                     "https://localhost:" + std::to_string(server.port()),
-                                     "--cacert",
-                                     dir.path("cert.pem"),
-                                     "--connections",
-                                     "2"};
-    argv.insert(argv.end(), args.begin() + 1, args.end());
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    rest.insert(rest.begin(), {"--connections", "2"});
+    auto argv = jobpatch_argv(server.port(), dir.path("cert.pem"), args[0], dir.path("m.ndjson"),
+                              std::move(rest));
     return run_measured(argv, {{"BYTENITE_API_KEY", api_key}}, dir.path("out"), dir.path("err"),
                         60s);
   };

@@ -5,6 +5,7 @@
 // failed (exit 1) or the run aborted (exit 3, naming the problem), a clear error per
 // line, and bounded memory.
 
+#include "apply_runner.hpp"
 #include "child_process.hpp"
 #include "hostile_server.hpp"
 
@@ -46,22 +47,12 @@ hostile_run apply_against(const hostile_server& server, unsigned lines, unsigned
                 "\n";
   write_file(dir.path("m.ndjson"), manifest);
   write_file(dir.path("cert.pem"), server.certificate_pem());
-  std::vector<std::string> argv = {JOBPATCH_BIN,
-                                   "apply",
-                                   dir.path("m.ndjson"),
-                                   "--base-url",
-                                   "https://localhost:" + std::to_string(server.port()),
-                                   "--cacert",
-                                   dir.path("cert.pem"),
-                                   "--connections",
-                                   std::to_string(connections),
-                                   "--max-attempts",
-                                   "2",
-                                   "--timeout",
-                                   "2",
-                                   "--results",
-                                   dir.path("r.ndjson")};
-  argv.insert(argv.end(), extra.begin(), extra.end());
+  std::vector<std::string> args = {
+      "--connections", std::to_string(connections), "--max-attempts", "2", "--timeout", "2",
+      "--results",     dir.path("r.ndjson")};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto argv = jobpatch_argv(server.port(), dir.path("cert.pem"), "apply", dir.path("m.ndjson"),
+                            std::move(args));
   hostile_run out;
   out.run = run_measured(argv, {{"BYTENITE_API_KEY", "hostile-test-key"}}, dir.path("out"),
                          dir.path("err"), std::chrono::seconds(90));

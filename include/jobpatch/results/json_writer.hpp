@@ -43,8 +43,9 @@ public:
 private:
   void member(std::string_view key); // the comma, the key and its colon
   std::string& out_;
-  void separator();               // the comma before an element of the innermost object or array
-  std::vector<bool> has_members_; // one per open object or array
+  void separator();                // the comma before an element of the innermost object or array
+  json_writer& open(char bracket); // '{' or '[' after its comma or key
+  std::vector<bool> has_members_;  // one per open object or array
 };
 
 } // namespace jobpatch
