@@ -457,6 +457,7 @@ asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string
     if (reply.body.capacity() < reply.body.size() + body_slack_bytes)
       reply.body.reserve(reply.body.size() + body_slack_bytes);
     if (rec) {
+      reply.answer_started = interim > 0 || parser->got_some() || buffer_.size() != 0;
       fail(reply, classify(rec), rec, "read");
       co_return false;
     }
@@ -497,7 +498,7 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
   reply.status = 0;
   reply.retry_after.clear();
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  reply.request_written = false;
+  reply.request_written = reply.answer_started = false;
   for (int round = 0; round < 2; ++round) {
     if (!open_) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -520,10 +521,22 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
     bool ok = secure_ ? co_await send_and_read(*secure_, request, reply)
                       : co_await send_and_read(*plain_, request, reply);
     if (ok) {
+      if (reply.connection_reused) reuse_deaths_in_a_row_ = 0;
+      if (open_ && !reuse_) close(); // this server drops kept-alive connections
       if (open_) tcp().expires_never();
       co_return;
     }
     close();
+    // A kept-alive connection that took the request and died without a byte of answer
+    // (closed, reset, or a TLS stream cut short) leaves it in doubt. A server that closes
+    // every connection after one answer (without saying "Connection: close") does that to
+    // every request sent on a reused one: after a few in a row, this connection sends one
+    // request per connection instead.
+    bool died_unanswered =
+        reply.request_written && !reply.answer_started &&
+        (reply.outcome.cls == error_class::reset || reply.outcome.cls == error_class::truncated);
+    if (reply.connection_reused && died_unanswered && ++reuse_deaths_in_a_row_ >= max_reuse_deaths)
+      reuse_ = false;
     // Only a request that was not fully written may be sent again here: once it was, the
     // server may have received it and may apply it even though it closed without an
     // answer, so the caller must treat it as in doubt (its retry rules, the settle time).

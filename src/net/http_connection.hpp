@@ -51,6 +51,7 @@ struct http_reply {
   // The whole request reached the socket: the server may have received it, so a failure
   // after this point leaves the update in doubt (it may still be applied).
   bool request_written = false;
+  bool answer_started = false; // a byte of the answer (or of an interim one) arrived
 };
 
 class http_connection {
@@ -116,6 +117,11 @@ private:
   beast::flat_buffer buffer_;
   bool open_ = false;
   std::uint64_t requests_on_connection_ = 0;
+  // Requests in a row that a reused connection took and died on without answering; at
+  // max_reuse_deaths, reuse_ goes false for good: one request per connection.
+  static constexpr unsigned max_reuse_deaths = 2;
+  unsigned reuse_deaths_in_a_row_ = 0;
+  bool reuse_ = true;
 };
 
 // Parses --base-url (http:// or https://, optional port and path prefix; no credentials,

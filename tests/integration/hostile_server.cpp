@@ -271,6 +271,7 @@ asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
   std::string text;
   switch (o.mode) {
   case hostile_mode::ok:
+  case hostile_mode::one_per_connection:
     apply(job + " " + last_body);
     text = ok;
     break;
@@ -327,6 +328,7 @@ asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
 template <class Stream>
 asio::awaitable<void> hostile_server::impl::serve(Stream& stream) {
   std::string buffer, request_line;
+  unsigned patches_here = 0; // PATCHes read on this connection
   while (co_await read_request(stream, buffer, request_line)) {
     if (request_line.starts_with("POST /v1/auth/access_token ")) {
       bool open = co_await answer_token(stream);
@@ -334,6 +336,7 @@ asio::awaitable<void> hostile_server::impl::serve(Stream& stream) {
       continue;
     }
     ++hostile;
+    if (o.mode == hostile_mode::one_per_connection && patches_here++ > 0) co_return;
     if (o.mode >= hostile_mode::ok) {
       bool open = co_await answer_patch(stream, request_line);
       if (!open) co_return;
@@ -413,6 +416,7 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
   case hostile_mode::echo_403:
   case hostile_mode::wrong_job:
   case hostile_mode::echo_name:
+  case hostile_mode::one_per_connection:
     co_return;
   }
 }

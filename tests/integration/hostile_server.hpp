@@ -20,14 +20,16 @@ enum class hostile_mode {
   endless_headers, // a status line, then header lines forever
   slowloris,       // a valid answer, one byte every 500 ms
   // The modes below answer on a kept-alive connection and record what they "apply".
-  ok,              // 200 {"job":{"id":...}}, applied at once
-  interim_then_ok, // 103 Early Hints and 100 Continue, then the 200
-  no_content,      // 204 No Content, applied at once
-  late_apply,      // the first PATCH with body "old": read, closed unanswered, applied 500 ms
-                   // later; every other PATCH as `ok`
-  echo_403,        // 403 whose google.rpc.Status message quotes the whole request
-  wrong_job,       // 200 with the document of another job ("other-job"), recorded as applied
-  echo_name,       // 200 whose document's "name" quotes the whole request (token included)
+  ok,                 // 200 {"job":{"id":...}}, applied at once
+  interim_then_ok,    // 103 Early Hints and 100 Continue, then the 200
+  no_content,         // 204 No Content, applied at once
+  late_apply,         // the first PATCH with body "old": read, closed unanswered, applied 500 ms
+                      // later; every other PATCH as `ok`
+  echo_403,           // 403 whose google.rpc.Status message quotes the whole request
+  wrong_job,          // 200 with the document of another job ("other-job"), recorded as applied
+  echo_name,          // 200 whose document's "name" quotes the whole request (token included)
+  one_per_connection, // answers a connection's first PATCH as `ok`; reads the next and closes
+                      // without answering or applying it (no "Connection: close" said)
 };
 
 struct hostile_server_options {
