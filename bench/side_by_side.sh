@@ -16,8 +16,9 @@
 # request in steady state (an LD_PRELOAD malloc counter: runs of N/2 and N, the
 # difference over N/2).
 #   bench/side_by_side.sh [N (100000)] [ROUNDS (3)] [CONNECTIONS (64)]
-# env: BUILD_DIR (build), JOBPATCH (a jobpatch binary to measure instead, e.g. an older
-# build for before/after), CLIENTS ("apply bench wrk curl aiohttp"), MODES ("pinned
+# env: BUILD_DIR (build), JOBPATCH (a jobpatch binary to measure instead), BEFORE (an
+# older jobpatch binary: adds the clients apply-before and bench-before, interleaved with
+# the others, for before/after in one run), CLIENTS ("apply bench wrk curl aiohttp"), MODES ("pinned
 # unpinned"), KEEP=1 keeps the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ rounds=${2:-3}
 connections=${3:-64}
 build=${BUILD_DIR:-build}
 clients=${CLIENTS:-apply bench wrk curl aiohttp}
+[ -n "${BEFORE:-}" ] && clients="apply-before bench-before $clients"
 modes=${MODES:-pinned unpinned}
 here=bench/side_by_side
 
@@ -123,12 +125,13 @@ measure() {
   [ "$mode" = pinned ] && cpu=(taskset -c 1)
   local t=$work/$client.time out=$work/$client.out err=$work/$client.err
   rm -f "$work/r.ndjson" "$work/s.json"
-  local cmd=()
+  local cmd=() bin=$jobpatch
+  [[ $client == *-before ]] && bin=$BEFORE
   case $client in
-  apply) cmd=(env BYTENITE_API_KEY=k "$jobpatch" apply "$work/m.ndjson" --base-url "$url"
+  apply*) cmd=(env BYTENITE_API_KEY=k "$bin" apply "$work/m.ndjson" --base-url "$url"
               --cacert "$work/cert.pem" --connections "$connections" --results "$work/r.ndjson"
               --summary-json "$work/s.json" --progress never) ;;
-  bench) cmd=(env BYTENITE_API_KEY=k "$jobpatch" bench "$work/m.ndjson" --base-url "$url"
+  bench*) cmd=(env BYTENITE_API_KEY=k "$bin" bench "$work/m.ndjson" --base-url "$url"
               --cacert "$work/cert.pem" --connections "$connections" --rate 1000000
               --duration "$(python3 -c "print(max(1.0, $n / 40000))")" --max-lines "$n"
               --summary-json "$work/s.json") ;;
@@ -146,11 +149,11 @@ mode, rnd, client, tfile, out, summary, n = sys.argv[1:8]
 wall, user, sys_, rss, invol, vol = open(tfile).read().split()[-6:]
 text = open(out, errors="replace").read()
 done, non200 = int(n), 0
-if client in ("apply", "bench"):
+if client.startswith(("apply", "bench")):
     s = json.load(open(summary))
-    done = s.get("requests", s.get("total", 0)) if client == "bench" else s["total"]
+    done = s.get("requests", s.get("total", 0)) if client.startswith("bench") else s["total"]
     non200 = sum(v for k, v in s.get("byStatus", {}).items() if k != "200")
-    if client == "bench": wall = str(s["wallSeconds"])
+    if client.startswith("bench"): wall = str(s["wallSeconds"])
 elif client == "wrk":
     done = int(re.search(r"(\d+) requests in", text).group(1))
     wall = re.search(r"requests in ([\d.]+)s", text).group(1)

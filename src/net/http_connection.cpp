@@ -1,6 +1,8 @@
 #include "net/http_connection.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 
 #include <boost/asio/as_tuple.hpp>
@@ -8,9 +10,10 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/url/parse.hpp>
 
@@ -23,6 +26,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 
@@ -242,40 +246,254 @@ asio::ssl::context make_client_tls_context(const std::string& ca_file, bool veri
 
 http_connection::http_connection(asio::any_io_executor executor, asio::ssl::context* tls,
                                  const server_address& server)
-    : executor_(std::move(executor)), tls_(tls), server_(server) {}
+    : executor_(std::move(executor)), tls_(tls), server_(server), socket_(executor_),
+      watch_owner_(std::make_shared<watch_owner>(watch_owner{this})), watchdog_(executor_) {}
 
-http_connection::~http_connection() { close(); }
-
-beast::tcp_stream& http_connection::tcp() noexcept {
-  return secure_ ? secure_->next_layer() : *plain_;
+http_connection::~http_connection() {
+  watch_owner_->connection = nullptr; // a handler still queued must not come back here
+  close();
 }
 
+void http_connection::ssl_free::operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
+
 void http_connection::close() noexcept {
-  if (!open_ && !plain_ && !secure_) return;
   error_code ignored;
-  if (secure_) secure_->next_layer().socket().close(ignored);
-  if (plain_) plain_->socket().close(ignored);
+  socket_.close(ignored); // pending waits end with operation_aborted
   open_ = false;
+}
+
+// --- the watchdog ---------------------------------------------------------------------
+
+void http_connection::watch(std::chrono::steady_clock::time_point deadline) {
+  deadline_ = deadline;
+  watching_ = true;
+  timed_out_ = false;
+  // A timer already set to fire no later re-arms itself from deadline_ when it fires.
+  if (armed_ && armed_at_ <= deadline) return;
+  arm_watchdog();
+}
+
+void http_connection::arm_watchdog() {
+  armed_ = true;
+  armed_at_ = deadline_;
+  watchdog_.expires_at(deadline_); // a wait for a later time ends as a stale generation
+  watchdog_.async_wait(
+      [owner = watch_owner_, generation = ++watch_generation_](const error_code& ec) {
+        if (!ec && owner->connection) owner->connection->on_watchdog(generation);
+      });
+}
+
+void http_connection::on_watchdog(std::uint64_t generation) {
+  if (generation != watch_generation_) return; // re-armed since
+  armed_ = false;
+  if (!watching_) return; // idle: the next watch() arms it again
+  if (std::chrono::steady_clock::now() < deadline_) {
+    arm_watchdog(); // the deadline moved on since the timer was set
+    return;
+  }
+  timed_out_ = true;
+  close();
+}
+
+error_code http_connection::timed(const error_code& ec) const {
+  return ec && timed_out_ ? error_code(beast::error::timeout) : ec;
+}
+
+// --- the transport --------------------------------------------------------------------
+
+namespace {
+
+enum class io_wait { none, read, write };
+
+int clamp_size(std::size_t n) {
+  return static_cast<int>(std::min<std::size_t>(n, std::numeric_limits<int>::max()));
+}
+
+// Sorts the result of an OpenSSL call on the socket: done (an error in `ec`, or none), or
+// the readiness to wait for before calling again. The error codes are the ones Asio's
+// ssl::stream gives, so that classify() and the messages stay the same: a TCP close
+// without close_notify is stream_truncated, a close_notify is eof, TLS failures carry
+// OpenSSL's packed error in the SSL category.
+io_wait tls_result(SSL* ssl, int result, int saved_errno, error_code& ec) {
+  ec = {};
+  if (result > 0) return io_wait::none;
+  switch (SSL_get_error(ssl, result)) {
+  case SSL_ERROR_WANT_READ:
+    return io_wait::read;
+  case SSL_ERROR_WANT_WRITE:
+    return io_wait::write;
+  case SSL_ERROR_ZERO_RETURN:
+    ec = asio::error::eof;
+    break;
+  case SSL_ERROR_SYSCALL: {
+    unsigned long e = ERR_peek_error();
+    if (e != 0 && ERR_GET_LIB(e) != ERR_LIB_SYS)
+      ec = error_code(static_cast<int>(e), asio::error::get_ssl_category());
+    else if (saved_errno != 0)
+      ec = error_code(saved_errno, boost::system::system_category());
+    else if (e != 0)
+      ec = error_code(ERR_GET_REASON(e), boost::system::system_category());
+    else
+      ec = asio::ssl::error::stream_truncated;
+    break;
+  }
+  case SSL_ERROR_SSL: {
+    unsigned long e = ERR_peek_error();
+    if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+      ec = asio::ssl::error::stream_truncated;
+    else
+      ec = error_code(static_cast<int>(e), asio::error::get_ssl_category());
+    break;
+  }
+  default:
+    ec = asio::ssl::error::unexpected_result;
+  }
+  ERR_clear_error();
+  return io_wait::none;
+}
+
+// Runs one OpenSSL call with the thread's error queue empty, as SSL_get_error requires.
+template <class Call>
+io_wait tls_call(SSL* ssl, Call call, int& result, error_code& ec) {
+  ERR_clear_error();
+  errno = 0;
+  result = call();
+  int saved_errno = errno;
+  return tls_result(ssl, result, saved_errno, ec);
+}
+
+asio::socket_base::wait_type wait_type(io_wait w) {
+  return w == io_wait::write ? asio::socket_base::wait_write : asio::socket_base::wait_read;
+}
+
+} // namespace
+
+asio::awaitable<error_code> http_connection::handshake() {
+  SSL* ssl = ssl_.get();
+  for (;;) {
+    int result = 0;
+    error_code ec;
+    io_wait next = tls_call(
+        ssl, [ssl] { return SSL_connect(ssl); }, result, ec);
+    if (next == io_wait::none) co_return timed(ec);
+    auto [wec] = co_await socket_.async_wait(wait_type(next), use_tuple);
+    if (wec) co_return timed(wec);
+  }
+}
+
+asio::awaitable<error_code> http_connection::write_all(std::string_view data) {
+  if (!ssl_) {
+    auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(data), use_tuple);
+    (void)written;
+    co_return timed(ec);
+  }
+  SSL* ssl = ssl_.get();
+  while (!data.empty()) {
+    int result = 0;
+    error_code ec;
+    io_wait next = tls_call(
+        ssl, [&] { return SSL_write(ssl, data.data(), clamp_size(data.size())); }, result, ec);
+    if (next == io_wait::none) {
+      if (ec) co_return timed(ec);
+      data.remove_prefix(static_cast<std::size_t>(result)); // partial writes are enabled
+      continue;
+    }
+    auto [wec] = co_await socket_.async_wait(wait_type(next), use_tuple);
+    if (wec) co_return timed(wec);
+  }
+  co_return error_code{};
+}
+
+// Right after a request, nothing can have arrived yet: `wait_first` waits for the socket
+// before reading (one epoll_ctl) rather than reading in vain first (a failed read, then
+// the same wait). Bytes OpenSSL has read ahead are taken without waiting.
+asio::awaitable<std::size_t> http_connection::read_some(asio::mutable_buffer into, bool wait_first,
+                                                        error_code& ec) {
+  io_wait next = io_wait::read;
+  bool wait = wait_first && !(ssl_ && SSL_has_pending(ssl_.get()));
+  for (;; wait = true) {
+    if (wait) {
+      auto [wec] = co_await socket_.async_wait(wait_type(next), use_tuple);
+      if (wec) {
+        ec = timed(wec);
+        co_return 0;
+      }
+    }
+    if (!ssl_) {
+      std::size_t n = socket_.read_some(into, ec); // the socket is non-blocking
+      if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+      ec = timed(ec);
+      co_return n;
+    }
+    SSL* ssl = ssl_.get();
+    int result = 0;
+    next = tls_call(
+        ssl, [&] { return SSL_read(ssl, into.data(), clamp_size(into.size())); }, result, ec);
+    if (next == io_wait::none) {
+      ec = timed(ec);
+      co_return ec ? 0 : static_cast<std::size_t>(result);
+    }
+  }
+}
+
+// What Beast's http::async_read does, over read_some: parse what is buffered, read more
+// while the parser needs more, and turn the end of the stream into end_of_stream (nothing
+// came) or the parser's verdict on a message that ends there.
+template <class Parser>
+asio::awaitable<error_code> http_connection::read_message(Parser& parser) {
+  bool wait_first = buffer_.size() == 0;
+  while (!parser.is_done()) {
+    if (buffer_.size() != 0) {
+      error_code ec;
+      std::size_t used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec != http::error::need_more) {
+        if (ec) co_return ec;
+        continue;
+      }
+    }
+    // Beast's read size: the buffer's free room, at least 512 bytes, at most 64 KiB.
+    std::size_t room =
+        std::min<std::size_t>({std::max<std::size_t>(512, buffer_.capacity() - buffer_.size()),
+                               buffer_.max_size() - buffer_.size(), std::size_t{64} << 10});
+    if (room == 0) co_return http::error::buffer_overflow;
+    error_code ec;
+    std::size_t n = co_await read_some(buffer_.prepare(room), wait_first, ec);
+    wait_first = false;
+    if (ec == asio::error::eof) {
+      if (!parser.got_some()) co_return http::error::end_of_stream;
+      parser.put_eof(ec);
+      if (ec) co_return ec;
+      continue;
+    }
+    if (ec) co_return ec;
+    buffer_.commit(n);
+  }
+  co_return error_code{};
 }
 
 asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout,
                                                http_reply& reply) {
-  // A fresh stream object per connection: TLS state must never carry over.
+  // A fresh socket and TLS state per connection: nothing may carry over.
   close();
-  secure_.reset();
-  plain_.reset();
+  ssl_.reset();
   buffer_.clear();
-  // Beast reads at most the buffer's free capacity (512 bytes when empty): room for a
-  // whole answer makes one read per answer instead of three.
+  // Room for a whole answer makes one read per answer instead of three.
   buffer_.reserve(read_buffer_bytes);
   requests_on_connection_ = 0;
-  if (server_.tls)
-    secure_.emplace(executor_, *tls_);
-  else
-    plain_.emplace(executor_);
+  socket_ = asio::ip::tcp::socket(executor_);
+  watch(std::chrono::steady_clock::now() + timeout);
+  bool connected = co_await establish(reply);
+  unwatch();
+  if (!connected) close();
+  open_ = connected;
+  co_return connected;
+}
 
-  tcp().expires_after(timeout);
-  auto [ec, endpoint] = co_await tcp().async_connect(server_.endpoints, use_tuple);
+asio::awaitable<bool> http_connection::establish(http_reply& reply) {
+  auto [cec, endpoint] = co_await asio::async_connect(socket_, server_.endpoints, use_tuple);
+  (void)endpoint;
+  error_code ec = timed(cec);
   if (ec) {
     fail(reply,
          classify(ec) == error_class::connect_refused ? error_class::connect_refused
@@ -284,49 +502,50 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
          ec, server_.proxy ? "connect to the proxy " + server_.proxy->display() : "connect");
     co_return false;
   }
-  tcp().socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  // OpenSSL reads and writes the descriptor itself; Asio only waits for readiness.
+  socket_.non_blocking(true, ec);
   if (server_.proxy) {
     bool tunnel = co_await open_tunnel(reply);
-    if (!tunnel) {
-      close();
-      co_return false;
-    }
+    if (!tunnel) co_return false;
   }
+  if (!server_.tls) co_return true;
 
-  if (secure_) {
-    SSL* ssl = secure_->native_handle();
-    // Asio sets SSL_MODE_RELEASE_BUFFERS, so OpenSSL would free its record buffers each
-    // time a connection goes idle and allocate them again for the next record: about
-    // 7 heap allocations per request. One connection keeps ~34 KB instead.
-    SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
-    if (!is_ip_literal(server_.host)) SSL_set_tlsext_host_name(ssl, server_.host.c_str());
-    // OpenSSL's own host check (rather than a verify callback) records why a name does
-    // not match (X509_V_ERR_HOSTNAME_MISMATCH), so the abort message can say so.
-    if (server_.verify) {
-      if (is_ip_literal(server_.host)) {
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_.host.c_str());
-      } else {
-        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        SSL_set1_host(ssl, server_.host.c_str());
-      }
-    }
-    auto [hec] = co_await secure_->async_handshake(asio::ssl::stream_base::client, use_tuple);
-    if (hec) {
-      long verify = SSL_get_verify_result(ssl);
-      if (server_.verify && verify != X509_V_OK) {
-        reply.outcome = {error_class::tls_verify, 0};
-        reply.detail = std::string("TLS certificate verification failed for ") + server_.host +
-                       ": " + X509_verify_cert_error_string(verify);
-      } else {
-        fail(reply,
-             hec == beast::error::timeout ? error_class::timeout : error_class::tls_handshake, hec,
-             "TLS handshake");
-      }
-      close();
-      co_return false;
+  ssl_.reset(SSL_new(tls_->native_handle()));
+  SSL* ssl = ssl_.get();
+  if (!ssl || SSL_set_fd(ssl, socket_.native_handle()) != 1) {
+    reply.outcome = {error_class::tls_handshake, 0};
+    reply.detail = "TLS handshake: cannot set up TLS: " + openssl_reason();
+    co_return false;
+  }
+  // Whole records in one read; a connection keeps its record buffers between requests
+  // (releasing them costs ~7 heap allocations per request).
+  SSL_set_read_ahead(ssl, 1);
+  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (!is_ip_literal(server_.host)) SSL_set_tlsext_host_name(ssl, server_.host.c_str());
+  // OpenSSL's own host check (rather than a verify callback) records why a name does
+  // not match (X509_V_ERR_HOSTNAME_MISMATCH), so the abort message can say so.
+  if (server_.verify) {
+    if (is_ip_literal(server_.host)) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_.host.c_str());
+    } else {
+      SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      SSL_set1_host(ssl, server_.host.c_str());
     }
   }
-  open_ = true;
+  error_code hec = co_await handshake();
+  if (hec) {
+    long verify = SSL_get_verify_result(ssl);
+    if (server_.verify && verify != X509_V_OK) {
+      reply.outcome = {error_class::tls_verify, 0};
+      reply.detail = std::string("TLS certificate verification failed for ") + server_.host + ": " +
+                     X509_verify_cert_error_string(verify);
+    } else {
+      fail(reply, hec == beast::error::timeout ? error_class::timeout : error_class::tls_handshake,
+           hec, "TLS handshake");
+    }
+    co_return false;
+  }
   co_return true;
 }
 
@@ -338,8 +557,7 @@ asio::awaitable<bool> http_connection::open_tunnel(http_reply& reply) {
   std::string where = "proxy " + proxy.display() + " (CONNECT " + target + ")";
   std::string request =
       connect_request(proxy, server_.host, server_.port, "jobpatch/" JOBPATCH_VERSION);
-  auto [wec, written] = co_await asio::async_write(tcp(), asio::buffer(request), use_tuple);
-  (void)written;
+  error_code wec = co_await write_all(request);
   if (wec) {
     fail(reply, wec == beast::error::timeout ? error_class::timeout : error_class::connect_failed,
          wec, where);
@@ -350,8 +568,7 @@ asio::awaitable<bool> http_connection::open_tunnel(http_reply& reply) {
   http::response_parser<http::empty_body> parser;
   parser.skip(true);
   parser.header_limit(max_header_bytes);
-  auto [rec, read] = co_await http::async_read(tcp(), buffer_, parser, use_tuple);
-  (void)read;
+  error_code rec = co_await read_message(parser);
   if (rec) {
     fail(reply, rec == beast::error::timeout ? error_class::timeout : error_class::connect_failed,
          rec, where + " closed or broke the connection before answering");
@@ -426,11 +643,8 @@ struct arena_allocator {
 };
 } // namespace
 
-template <class Stream>
-asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string_view request,
-                                                     http_reply& reply) {
-  auto [wec, written] = co_await asio::async_write(stream, asio::buffer(request), use_tuple);
-  (void)written;
+asio::awaitable<bool> http_connection::send_and_read(std::string_view request, http_reply& reply) {
+  error_code wec = co_await write_all(request);
   if (wec) {
     fail(reply, classify(wec), wec, "send");
     co_return false;
@@ -449,8 +663,7 @@ asio::awaitable<bool> http_connection::send_and_read(Stream& stream, std::string
     parser->body_limit(max_body_bytes);
     reply.body.clear();
     parser->get().body().swap(reply.body); // reuse the capacity of earlier answers
-    auto [rec, read] = co_await http::async_read(stream, buffer_, *parser, use_tuple);
-    (void)read;
+    error_code rec = co_await read_message(*parser);
     parser->get().body().swap(reply.body);
     // Slack past the end lets the JSON parser read the answer in place (it reads up to 64
     // bytes beyond): grown once, the next answers of that size find it already there.
@@ -517,13 +730,12 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
       continue;
     }
     ++requests_on_connection_;
-    tcp().expires_at(deadline);
-    bool ok = secure_ ? co_await send_and_read(*secure_, request, reply)
-                      : co_await send_and_read(*plain_, request, reply);
+    watch(deadline);
+    bool ok = co_await send_and_read(request, reply);
+    unwatch();
     if (ok) {
       if (reply.connection_reused) reuse_deaths_in_a_row_ = 0;
       if (open_ && !reuse_) close(); // this server drops kept-alive connections
-      if (open_) tcp().expires_never();
       co_return;
     }
     close();
@@ -550,8 +762,9 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
 }
 
 bool http_connection::peer_closed_or_spoke() noexcept {
+  if (ssl_ && SSL_has_pending(ssl_.get())) return true; // records read ahead, unasked for
   pollfd p{};
-  p.fd = tcp().socket().native_handle();
+  p.fd = socket_.native_handle();
   p.events = POLLIN | POLLRDHUP;
   return ::poll(&p, 1, 0) != 0; // readable, hung up, or an error: not fit to send on
 }
