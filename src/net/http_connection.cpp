@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <cstdio>
 #include <cstring>
@@ -362,11 +363,87 @@ io_wait tls_call(SSL* ssl, Call call, int& result, error_code& ec) {
   return tls_result(ssl, result, saved_errno, ec);
 }
 
-asio::socket_base::wait_type wait_type(io_wait w) {
-  return w == io_wait::write ? asio::socket_base::wait_write : asio::socket_base::wait_read;
+// The BIO between OpenSSL and the connection: reads come from the bytes Asio last read
+// from the socket (http_connection::fill), writes go straight to the socket. The memory
+// BIO pair of Asio's ssl::stream costs a copy and an engine step more each way; reading
+// the socket ourselves (SSL_set_fd) would cost an epoll_ctl per answer, where Asio's
+// reactor waits for a read it knows would block without any system call.
+int transport_read(BIO* bio, char* out, int size) {
+  auto* t = static_cast<tls_transport*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  if (t->size == 0) {
+    if (t->eof) return 0;
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  std::size_t n = std::min(t->size, static_cast<std::size_t>(size));
+  std::memcpy(out, t->data, n);
+  t->data += n;
+  t->size -= n;
+  return static_cast<int>(n);
+}
+
+int transport_write(BIO* bio, const char* data, int size) {
+  auto* t = static_cast<tls_transport*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  ssize_t n = ::send(t->fd, data, static_cast<std::size_t>(size), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n >= 0) return static_cast<int>(n);
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
+  return -1;
+}
+
+long transport_ctrl(BIO* bio, int command, long /*number*/, void* /*pointer*/) {
+  auto* t = static_cast<tls_transport*>(BIO_get_data(bio));
+  switch (command) {
+  case BIO_CTRL_FLUSH:
+    return 1;
+  case BIO_CTRL_PENDING:
+    return static_cast<long>(t->size);
+  case BIO_CTRL_EOF: // OpenSSL tells a cut stream from a close_notify by this
+    return t->eof && t->size == 0 ? 1 : 0;
+  default:
+    return 0;
+  }
+}
+
+int transport_create(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+// Immutable and made once: the table of the callbacks above.
+BIO_METHOD* transport_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "jobpatch socket");
+    if (m) {
+      BIO_meth_set_read(m, transport_read);
+      BIO_meth_set_write(m, transport_write);
+      BIO_meth_set_ctrl(m, transport_ctrl);
+      BIO_meth_set_create(m, transport_create);
+    }
+    return m;
+  }();
+  return method;
 }
 
 } // namespace
+
+// Bytes from the socket are read by Asio into raw_, where the BIO finds them.
+asio::awaitable<error_code> http_connection::fill(bool to_write) {
+  if (to_write) {
+    auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_write, use_tuple);
+    co_return timed(ec);
+  }
+  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(raw_.get(), raw_bytes), use_tuple);
+  if (ec == asio::error::eof) {
+    transport_.eof = true; // OpenSSL judges it: after close_notify or a cut stream
+    co_return error_code{};
+  }
+  if (ec) co_return timed(ec);
+  transport_.data = raw_.get();
+  transport_.size = n;
+  co_return error_code{};
+}
 
 asio::awaitable<error_code> http_connection::handshake() {
   SSL* ssl = ssl_.get();
@@ -376,8 +453,8 @@ asio::awaitable<error_code> http_connection::handshake() {
     io_wait next = tls_call(
         ssl, [ssl] { return SSL_connect(ssl); }, result, ec);
     if (next == io_wait::none) co_return timed(ec);
-    auto [wec] = co_await socket_.async_wait(wait_type(next), use_tuple);
-    if (wec) co_return timed(wec);
+    error_code fec = co_await fill(next == io_wait::write);
+    if (fec) co_return fec;
   }
 }
 
@@ -398,41 +475,29 @@ asio::awaitable<error_code> http_connection::write_all(std::string_view data) {
       data.remove_prefix(static_cast<std::size_t>(result)); // partial writes are enabled
       continue;
     }
-    auto [wec] = co_await socket_.async_wait(wait_type(next), use_tuple);
-    if (wec) co_return timed(wec);
+    error_code fec = co_await fill(next == io_wait::write);
+    if (fec) co_return fec;
   }
   co_return error_code{};
 }
 
-// Right after a request, nothing can have arrived yet: `wait_first` waits for the socket
-// before reading (one epoll_ctl) rather than reading in vain first (a failed read, then
-// the same wait). Bytes OpenSSL has read ahead are taken without waiting.
-asio::awaitable<std::size_t> http_connection::read_some(asio::mutable_buffer into, bool wait_first,
-                                                        error_code& ec) {
-  io_wait next = io_wait::read;
-  bool wait = wait_first && !(ssl_ && SSL_has_pending(ssl_.get()));
-  for (;; wait = true) {
-    if (wait) {
-      auto [wec] = co_await socket_.async_wait(wait_type(next), use_tuple);
-      if (wec) {
-        ec = timed(wec);
-        co_return 0;
-      }
-    }
-    if (!ssl_) {
-      std::size_t n = socket_.read_some(into, ec); // the socket is non-blocking
-      if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-      ec = timed(ec);
-      co_return n;
-    }
-    SSL* ssl = ssl_.get();
+asio::awaitable<std::size_t> http_connection::read_some(asio::mutable_buffer into, error_code& ec) {
+  if (!ssl_) {
+    auto [rec, n] = co_await socket_.async_read_some(into, use_tuple);
+    ec = timed(rec);
+    co_return n;
+  }
+  SSL* ssl = ssl_.get();
+  for (;;) {
     int result = 0;
-    next = tls_call(
+    io_wait next = tls_call(
         ssl, [&] { return SSL_read(ssl, into.data(), clamp_size(into.size())); }, result, ec);
     if (next == io_wait::none) {
       ec = timed(ec);
       co_return ec ? 0 : static_cast<std::size_t>(result);
     }
+    ec = co_await fill(next == io_wait::write);
+    if (ec) co_return 0;
   }
 }
 
@@ -441,7 +506,6 @@ asio::awaitable<std::size_t> http_connection::read_some(asio::mutable_buffer int
 // came) or the parser's verdict on a message that ends there.
 template <class Parser>
 asio::awaitable<error_code> http_connection::read_message(Parser& parser) {
-  bool wait_first = buffer_.size() == 0;
   while (!parser.is_done()) {
     if (buffer_.size() != 0) {
       error_code ec;
@@ -458,8 +522,7 @@ asio::awaitable<error_code> http_connection::read_message(Parser& parser) {
                                buffer_.max_size() - buffer_.size(), std::size_t{64} << 10});
     if (room == 0) co_return http::error::buffer_overflow;
     error_code ec;
-    std::size_t n = co_await read_some(buffer_.prepare(room), wait_first, ec);
-    wait_first = false;
+    std::size_t n = co_await read_some(buffer_.prepare(room), ec);
     if (ec == asio::error::eof) {
       if (!parser.got_some()) co_return http::error::end_of_stream;
       parser.put_eof(ec);
@@ -503,8 +566,6 @@ asio::awaitable<bool> http_connection::establish(http_reply& reply) {
     co_return false;
   }
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  // OpenSSL reads and writes the descriptor itself; Asio only waits for readiness.
-  socket_.non_blocking(true, ec);
   if (server_.proxy) {
     bool tunnel = co_await open_tunnel(reply);
     if (!tunnel) co_return false;
@@ -513,12 +574,17 @@ asio::awaitable<bool> http_connection::establish(http_reply& reply) {
 
   ssl_.reset(SSL_new(tls_->native_handle()));
   SSL* ssl = ssl_.get();
-  if (!ssl || SSL_set_fd(ssl, socket_.native_handle()) != 1) {
+  transport_ = {socket_.native_handle(), nullptr, 0, false};
+  if (!raw_) raw_ = std::make_unique<char[]>(raw_bytes);
+  BIO* bio = ssl && transport_method() ? BIO_new(transport_method()) : nullptr;
+  if (!bio) {
     reply.outcome = {error_class::tls_handshake, 0};
     reply.detail = "TLS handshake: cannot set up TLS: " + openssl_reason();
     co_return false;
   }
-  // Whole records in one read; a connection keeps its record buffers between requests
+  BIO_set_data(bio, &transport_);
+  SSL_set_bio(ssl, bio, bio); // one reference, owned by the SSL
+  // Whole records per BIO read; a connection keeps its record buffers between requests
   // (releasing them costs ~7 heap allocations per request).
   SSL_set_read_ahead(ssl, 1);
   SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -762,7 +828,8 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
 }
 
 bool http_connection::peer_closed_or_spoke() noexcept {
-  if (ssl_ && SSL_has_pending(ssl_.get())) return true; // records read ahead, unasked for
+  // Bytes read ahead (by Asio or by OpenSSL) and never asked for.
+  if (ssl_ && (transport_.size != 0 || SSL_has_pending(ssl_.get()))) return true;
   pollfd p{};
   p.fd = socket_.native_handle();
   p.events = POLLIN | POLLRDHUP;

@@ -122,6 +122,7 @@ struct hostile_server::impl {
   std::string certificate;
   std::atomic<unsigned> tokens{0}, hostile{0};
   unsigned accepted = 0;
+  std::vector<tcp::socket> stalled; // see stall_later_handshakes
   mutable std::mutex mutex;
   std::vector<std::string> applied_list;
   std::vector<std::chrono::steady_clock::time_point> token_times;
@@ -181,6 +182,11 @@ asio::awaitable<void> hostile_server::impl::accept_loop() {
   while (true) {
     auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
     if (ec) co_return;
+    bool later = accepted++ > 0;
+    if (later && o.stall_later_handshakes) {
+      stalled.push_back(std::move(socket)); // open, never read: the hello waits
+      continue;
+    }
     if (!o.tls) {
       asio::co_spawn(
           io,
@@ -190,10 +196,10 @@ asio::awaitable<void> hostile_server::impl::accept_loop() {
     }
     asio::co_spawn(
         io,
-        [this, s = asio::ssl::stream<tcp::socket>(
-                   std::move(socket), accepted++ > 0 && !o.later_certificate_name.empty()
-                                          ? later_tls
-                                          : tls)]() mutable -> asio::awaitable<void> {
+        [this, s = asio::ssl::stream<tcp::socket>(std::move(socket),
+                                                  later && !o.later_certificate_name.empty()
+                                                      ? later_tls
+                                                      : tls)]() mutable -> asio::awaitable<void> {
           auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_tuple);
           if (hec) co_return; // the client refused the certificate
           co_await serve(s);

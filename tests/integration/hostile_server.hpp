@@ -41,6 +41,9 @@ struct hostile_server_options {
   // a certificate for this name, which the client has never seen: a mid-run certificate
   // change that no longer verifies.
   std::string later_certificate_name{};
+  // When set, every connection after the first (the token exchange's) is accepted and
+  // never answered: the client's TLS hello waits forever.
+  bool stall_later_handshakes = false;
   // The token exchange: answer i (0-based) has status token_statuses[i], 200 beyond the
   // end. A 200 has token_body with "#" replaced by the answer's number; a 401 quotes the
   // whole request (the API key with it); others carry token_retry_after when non-empty.

@@ -116,6 +116,23 @@ TEST_CASE("hostile server: a slowloris answer, one byte per 500 ms") {
   check_lines_failed(hostile_mode::slowloris, "slowloris", 4, 4, "timeout");
 }
 
+// The connection's watchdog bounds the handshake as it bounds the exchange.
+TEST_CASE("hostile server: a TLS handshake that never completes ends in a timeout") {
+  hostile_server server({.mode = hostile_mode::ok, .stall_later_handshakes = true});
+  auto r = apply_against(server, 2, 2);
+  INFO(r.err);
+  CHECK(r.run.code == 1);
+  CHECK(server.token_requests() == 1);
+  REQUIRE(r.records.size() == 2);
+  for (auto& record : r.records) {
+    CHECK(record["outcome"].as_string() == "failed");
+    std::string error(record["error"].as_string());
+    INFO(error);
+    CHECK(error.find("TLS handshake") != std::string::npos);
+    CHECK(error.find("timeout") != std::string::npos);
+  }
+}
+
 TEST_CASE("hostile server: a certificate for another name aborts the run, exit 3") {
   hostile_server server({.mode = hostile_mode::garbage, .certificate_name = "other.example"});
   auto r = apply_against(server, 8, 4);
