@@ -304,8 +304,6 @@ error_code http_connection::timed(const error_code& ec) const {
 
 namespace {
 
-enum class io_wait { none, read, write };
-
 int clamp_size(std::size_t n) {
   return static_cast<int>(std::min<std::size_t>(n, std::numeric_limits<int>::max()));
 }
@@ -428,21 +426,26 @@ BIO_METHOD* transport_method() {
 
 } // namespace
 
-// Bytes from the socket are read by Asio into raw_, where the BIO finds them.
+// Bytes Asio read from the socket into raw_ become the BIO's input. The end of the stream
+// is OpenSSL's to judge: after a close_notify, or a stream cut short.
+error_code http_connection::took_raw(const error_code& ec, std::size_t n) {
+  if (ec == asio::error::eof) {
+    transport_.eof = true;
+    return {};
+  }
+  if (ec) return timed(ec);
+  transport_.data = raw_.get();
+  transport_.size = n;
+  return {};
+}
+
 asio::awaitable<error_code> http_connection::fill(bool to_write) {
   if (to_write) {
     auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_write, use_tuple);
     co_return timed(ec);
   }
   auto [ec, n] = co_await socket_.async_read_some(asio::buffer(raw_.get(), raw_bytes), use_tuple);
-  if (ec == asio::error::eof) {
-    transport_.eof = true; // OpenSSL judges it: after close_notify or a cut stream
-    co_return error_code{};
-  }
-  if (ec) co_return timed(ec);
-  transport_.data = raw_.get();
-  transport_.size = n;
-  co_return error_code{};
+  co_return took_raw(ec, n);
 }
 
 asio::awaitable<error_code> http_connection::handshake() {
@@ -458,52 +461,45 @@ asio::awaitable<error_code> http_connection::handshake() {
   }
 }
 
-asio::awaitable<error_code> http_connection::write_all(std::string_view data) {
-  if (!ssl_) {
-    auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(data), use_tuple);
-    (void)written;
-    co_return timed(ec);
-  }
-  SSL* ssl = ssl_.get();
+io_wait http_connection::write_now(std::string_view& data, error_code& ec) {
+  ec = {};
   while (!data.empty()) {
     int result = 0;
-    error_code ec;
-    io_wait next = tls_call(
-        ssl, [&] { return SSL_write(ssl, data.data(), clamp_size(data.size())); }, result, ec);
-    if (next == io_wait::none) {
-      if (ec) co_return timed(ec);
-      data.remove_prefix(static_cast<std::size_t>(result)); // partial writes are enabled
-      continue;
+    io_wait next = io_wait::none;
+    if (ssl_) {
+      SSL* ssl = ssl_.get();
+      next = tls_call(
+          ssl, [&] { return SSL_write(ssl, data.data(), clamp_size(data.size())); }, result, ec);
+    } else {
+      ssize_t n =
+          ::send(socket_.native_handle(), data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        next = io_wait::write;
+      else if (n < 0)
+        ec = error_code(errno, boost::system::system_category());
+      result = static_cast<int>(n);
     }
-    error_code fec = co_await fill(next == io_wait::write);
-    if (fec) co_return fec;
+    if (next != io_wait::none) return next;
+    if (ec) break;
+    data.remove_prefix(static_cast<std::size_t>(result)); // partial writes are enabled
   }
-  co_return error_code{};
+  ec = timed(ec);
+  return io_wait::none;
 }
 
-asio::awaitable<std::size_t> http_connection::read_some(asio::mutable_buffer into, error_code& ec) {
-  if (!ssl_) {
-    auto [rec, n] = co_await socket_.async_read_some(into, use_tuple);
-    ec = timed(rec);
-    co_return n;
-  }
-  SSL* ssl = ssl_.get();
-  for (;;) {
-    int result = 0;
-    io_wait next = tls_call(
-        ssl, [&] { return SSL_read(ssl, into.data(), clamp_size(into.size())); }, result, ec);
-    if (next == io_wait::none) {
-      ec = timed(ec);
-      co_return ec ? 0 : static_cast<std::size_t>(result);
-    }
+asio::awaitable<error_code> http_connection::write_all(std::string_view data) {
+  error_code ec;
+  for (io_wait next = write_now(data, ec); next != io_wait::none; next = write_now(data, ec)) {
     ec = co_await fill(next == io_wait::write);
-    if (ec) co_return 0;
+    if (ec) break;
   }
+  co_return ec;
 }
 
-// What Beast's http::async_read does, over read_some: parse what is buffered, read more
-// while the parser needs more, and turn the end of the stream into end_of_stream (nothing
-// came) or the parser's verdict on a message that ends there.
+// What Beast's http::async_read does: parse what is buffered, read more while the parser
+// needs more, and turn the end of the stream into end_of_stream (nothing came) or the
+// parser's verdict on a message that ends there. The common waits are awaited here, not
+// in nested coroutines: each level costs a frame and two resumptions per request.
 template <class Parser>
 asio::awaitable<error_code> http_connection::read_message(Parser& parser) {
   while (!parser.is_done()) {
@@ -521,8 +517,33 @@ asio::awaitable<error_code> http_connection::read_message(Parser& parser) {
         std::min<std::size_t>({std::max<std::size_t>(512, buffer_.capacity() - buffer_.size()),
                                buffer_.max_size() - buffer_.size(), std::size_t{64} << 10});
     if (room == 0) co_return http::error::buffer_overflow;
+    auto into = buffer_.prepare(room);
     error_code ec;
-    std::size_t n = co_await read_some(buffer_.prepare(room), ec);
+    std::size_t n = 0;
+    if (!ssl_) {
+      auto [rec, k] = co_await socket_.async_read_some(into, use_tuple);
+      ec = timed(rec);
+      n = k;
+    } else {
+      SSL* ssl = ssl_.get();
+      int result = 0;
+      io_wait next = tls_call(
+          ssl, [&] { return SSL_read(ssl, into.data(), clamp_size(into.size())); }, result, ec);
+      if (next == io_wait::read) {
+        auto [rec, k] =
+            co_await socket_.async_read_some(asio::buffer(raw_.get(), raw_bytes), use_tuple);
+        ec = took_raw(rec, k);
+        if (ec) co_return ec;
+        continue;
+      }
+      if (next == io_wait::write) {
+        ec = co_await fill(true);
+        if (ec) co_return ec;
+        continue;
+      }
+      ec = timed(ec);
+      n = ec ? 0 : static_cast<std::size_t>(result);
+    }
     if (ec == asio::error::eof) {
       if (!parser.got_some()) co_return http::error::end_of_stream;
       parser.put_eof(ec);
@@ -710,7 +731,9 @@ struct arena_allocator {
 } // namespace
 
 asio::awaitable<bool> http_connection::send_and_read(std::string_view request, http_reply& reply) {
-  error_code wec = co_await write_all(request);
+  std::string_view rest = request;
+  error_code wec;
+  if (write_now(rest, wec) != io_wait::none) wec = co_await write_all(rest); // rarely
   if (wec) {
     fail(reply, classify(wec), wec, "send");
     co_return false;

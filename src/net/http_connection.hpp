@@ -31,6 +31,9 @@ namespace jobpatch::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 
+// What a non-blocking write or TLS step waits for before it can go on.
+enum class io_wait { none, read, write };
+
 // The state of a connection's TLS BIO (http_connection.cpp).
 struct tls_transport {
   int fd = -1;
@@ -116,10 +119,12 @@ private:
   // The transport, TLS or plain. Each returns its error as a value; an error after the
   // watchdog fired is beast::error::timeout.
   asio::awaitable<boost::system::error_code> handshake();
+  // Writes what the socket takes now (`data` keeps the rest), or says what to wait for.
+  io_wait write_now(std::string_view& data, boost::system::error_code& ec);
   asio::awaitable<boost::system::error_code> write_all(std::string_view data);
-  asio::awaitable<std::size_t> read_some(asio::mutable_buffer into, boost::system::error_code& ec);
-  // Waits for what OpenSSL needs: the socket's next bytes, or room to write.
+  // Waits for what OpenSSL needs: the socket's next bytes (into raw_), or room to write.
   asio::awaitable<boost::system::error_code> fill(bool to_write);
+  boost::system::error_code took_raw(const boost::system::error_code& ec, std::size_t n);
   // Reads one HTTP message into `parser` through buffer_ (as Beast's http::read does).
   template <class Parser>
   asio::awaitable<boost::system::error_code> read_message(Parser& parser);
