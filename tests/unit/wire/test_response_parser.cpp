@@ -152,6 +152,35 @@ TEST_CASE("response_parser: verdicts follow each sent body, never the previous o
   auto as_config = make_op(op_kind::configs, R"("old")");
   CHECK_FALSE(verified(as_config, answer("job-1", "")));
   CHECK(verified(as_name, answer("job-1", "")));
+
+  // Both parts of a datasource update, each read back on its own: the same answer text
+  // compared with another sent part, the same sent part with another answer.
+  std::string src_s3 = R"({"dataSourceDescriptor":"s3","params":{"bucket":"b"}})";
+  std::string src_url = R"({"dataSourceDescriptor":"url","params":{}})";
+  std::string dst = R"({"dataSourceDescriptor":"bucket","params":{}})";
+  auto both = [&](const std::string& source) {
+    return make_op(op_kind::datasource,
+                   R"({"dataSource":)" + source + R"(,"dataDestination":)" + dst + "}");
+  };
+  auto shows = [&](const std::string& source, const std::string& destination) {
+    return R"({"job":{"id":"job-1","dataSource":)" + source + R"(,"dataDestination":)" +
+           destination + "}}";
+  };
+  auto reason = [&](const operation& op, const std::string& body) {
+    patch_verdict v;
+    REQUIRE(parser.check_patch(op, body, body.size(), v));
+    return v.verified ? std::string("verified") : v.error;
+  };
+  CHECK(reason(both(src_s3), shows(src_s3, dst)) == "verified");
+  CHECK(reason(both(src_url), shows(src_s3, dst)) ==
+        "the answer does not show the sent dataSource");
+  CHECK(reason(both(src_url), shows(src_url, dst)) == "verified");
+  CHECK(reason(both(src_url), shows(src_url, src_url)) ==
+        "the answer does not show the sent dataDestination");
+  CHECK(reason(both(src_s3), shows(src_s3, dst)) == "verified");
+  CHECK(reason(both(src_s3), shows(src_s3, src_s3)) ==
+        "the answer does not show the sent dataDestination");
+  CHECK(reason(both(src_s3), shows(src_s3, dst)) == "verified");
 }
 
 TEST_CASE("response_parser: bodies that are not job documents") {
