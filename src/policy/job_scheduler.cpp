@@ -194,8 +194,10 @@ std::optional<std::uint64_t> job_scheduler::next(clock::time_point now) {
   }
 }
 
+// The hash push() computed (a held entry's job is held): once any job has failed or is on
+// hold, next() needs it for every update it hands out.
 std::uint64_t job_scheduler::job_hash_of(std::uint32_t e) const noexcept {
-  return hash_job(jobs_[entries_[e].job].id);
+  return jobs_[entries_[e].job].hash;
 }
 
 bool job_scheduler::wait_for_hold(std::uint32_t e, std::uint64_t job_hash, clock::time_point now) {
