@@ -5,13 +5,26 @@
 # on a noisy machine). Each is measured on N/2 and N lines of one manifest; the
 # difference over N/2 cancels the fixed start (trust store, handshakes).
 #   bench/per_request.sh [N]          default N = 20000 (callgrind: use 4000)
-# Environment: JOBPATCH_BIN_DIR (build/src: another build to compare), CALLGRIND=1.
+# Environment: JOBPATCH_BIN_DIR (build/src: another build to compare), CALLGRIND=1,
+# SAME_BODY=1 (every line the one configs update of bench/side_by_side.sh, as bulk runs
+# that send one body to many jobs; by default each line has its own op and body).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20000}
 source bench/mock_harness.sh
 start_mock 10000
 "$tools/jobpatch-make-manifest" --lines "$n" --jobs 10000 --out "$work/full.ndjson"
+if [ "${SAME_BODY:-0}" = 1 ]; then
+  python3 - "$work/full.ndjson" <<'PY'
+import json, sys
+path = sys.argv[1]
+lines = [json.loads(l)["jobId"] for l in open(path)]
+body = '{"taskTimeout":600,"jobTimeout":7200,"isTestJob":false}'
+with open(path, "w") as f:
+    for job in lines:
+        f.write(f'{{"jobId":"{job}","op":"configs","body":{body}}}\n')
+PY
+fi
 head -n $((n / 2)) "$work/full.ndjson" >"$work/half.ndjson"
 cc -O2 -shared -fPIC -o "$work/malloc_count.so" bench/side_by_side/malloc_count.c
 

@@ -56,19 +56,43 @@ void job_scheduler::hash_set::insert(std::uint64_t hash) {
 
 // --- job_scheduler ----------------------------------------------------------------------
 
-job_scheduler::job_scheduler(std::size_t window) : window_(std::max<std::size_t>(1, window)) {
+job_scheduler::job_scheduler(std::size_t window)
+    : window_(std::max<std::size_t>(1, window)), direct_handles_(4 * window_ + 1024) {
   entries_.reserve(window_);
   jobs_.reserve(window_);
   free_jobs_.reserve(window_);
-  by_handle_.reserve(window_);
+  entry_by_handle_.reserve(window_);
   by_job_.reserve(window_);
   ready_.resize(std::bit_ceil(window_));
   deferred_.reserve(window_);
 }
 
 std::uint32_t job_scheduler::entry_of(std::uint64_t handle) const noexcept {
+  if (handle < entry_by_handle_.size()) return entry_by_handle_[handle];
+  if (by_handle_.empty()) return none;
   auto it = by_handle_.find(handle);
   return it == by_handle_.end() ? none : it->second;
+}
+
+void job_scheduler::index_handle(std::uint64_t handle, std::uint32_t e) {
+  if (handle >= direct_handles_) {
+    by_handle_.emplace(handle, e);
+    return;
+  }
+  if (handle >= entry_by_handle_.size()) {
+    // Up to the capacity at once (one fill, not one per new handle), never past
+    // direct_handles_: entry_of() looks a handle up in the table whenever it is in range.
+    std::size_t size = std::max<std::size_t>(handle + 1, entry_by_handle_.capacity());
+    entry_by_handle_.resize(std::min(size, direct_handles_), none);
+  }
+  entry_by_handle_[handle] = e;
+}
+
+void job_scheduler::unindex_handle(std::uint64_t handle) {
+  if (handle < entry_by_handle_.size())
+    entry_by_handle_[handle] = none;
+  else
+    by_handle_.erase(handle);
 }
 
 std::uint32_t job_scheduler::in_flight_entry(std::uint64_t handle, const char* what) const {
@@ -113,7 +137,7 @@ void job_scheduler::push(std::uint64_t handle, std::string_view job_id) {
     entries_.emplace_back();
   }
   entries_[e] = entry{handle, none, none, state::waiting, false, false};
-  by_handle_.emplace(handle, e);
+  index_handle(handle, e);
   ++held_;
 
   std::uint64_t jh = hash_job(job_id);
@@ -170,8 +194,10 @@ std::optional<std::uint64_t> job_scheduler::next(clock::time_point now) {
   }
 }
 
+// The hash push() computed (a held entry's job is held): once any job has failed or is on
+// hold, next() needs it for every update it hands out.
 std::uint64_t job_scheduler::job_hash_of(std::uint32_t e) const noexcept {
-  return hash_job(jobs_[entries_[e].job].id);
+  return jobs_[entries_[e].job].hash;
 }
 
 bool job_scheduler::wait_for_hold(std::uint32_t e, std::uint64_t job_hash, clock::time_point now) {
@@ -237,7 +263,7 @@ void job_scheduler::defer(std::uint64_t handle, clock::time_point ready_at) {
 }
 
 void job_scheduler::release_entry(std::uint32_t e) {
-  by_handle_.erase(entries_[e].handle);
+  unindex_handle(entries_[e].handle);
   entries_[e].st = state::waiting;
   entries_[e].job = none;
   entries_[e].next = free_entries_;

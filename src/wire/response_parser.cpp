@@ -6,6 +6,7 @@
 #include <jobpatch/results/utf8.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <limits>
 
@@ -44,7 +45,28 @@ struct response_parser::impl {
   ondemand::parser parser;
   std::string body_copy;
   dom::parser sent_parser, got_parser;
-  std::string sent_copy, got_copy;
+  std::string sent_copy;
+  // The last sent body parsed by sent_parser: its text (sent_copy, the padded copy) and
+  // the outcome. In bulk runs consecutive lines mostly carry one body, so it is parsed once
+  // and reused while the next body is byte-identical; sent_root stays valid as long as
+  // sent_parser parses nothing else, which only verify() makes it do. sent_generation
+  // counts the parses: it names the sent DOM in read_back.
+  bool sent_cached = false, sent_valid = false;
+  dom::element sent_root;
+  std::uint64_t sent_generation = 0;
+
+  // The answer's fields that are compared with what was sent, one slot each: the sent part
+  // is fixed by the field (the whole body, or its dataSource or dataDestination) and so is
+  // how numbers compare (int64 strings for config only).
+  enum class field : std::uint8_t { name, config, params, data_source, data_destination };
+  // The last comparison of one field: servers answer a repeated body with the same text,
+  // so a comparison of the same sent DOM with byte-identical text is not made again.
+  struct read_back {
+    std::uint64_t sent_generation = 0; // 0: none made
+    std::string got;                   // the field's text, padded for simdjson
+    bool result = false;
+  };
+  std::array<read_back, 5> read_backs;
 
   // Raw JSON of the job document's fields that a PATCH may change.
   struct job_fields {
@@ -52,19 +74,27 @@ struct response_parser::impl {
   } fields;
 
   bool parse_job(update_view op, ondemand::document& doc, patch_verdict& verdict);
-  bool reads_back_as(dom::element sent, std::string_view got, bool int64_strings);
+  bool reads_back_as(dom::element sent, std::string_view got, field which);
   void verify(update_view op, patch_verdict& verdict);
 };
 
-// Parses the received text with the DOM API (it is small) and compares.
-bool response_parser::impl::reads_back_as(dom::element sent, std::string_view got,
-                                          bool int64_strings) {
+// Parses the received text with the DOM API (it is small) and compares, unless this field
+// was last compared with the same sent DOM and the same text. `sent` is the part of the
+// sent body that `which` is compared with.
+bool response_parser::impl::reads_back_as(dom::element sent, std::string_view got, field which) {
   if (got.empty()) return false;
-  auto input = detail::pad_for_simdjson(got, 0, got_copy);
+  read_back& last = read_backs[static_cast<std::size_t>(which)];
+  if (last.sent_generation == sent_generation && got == std::string_view(last.got))
+    return last.result;
+  last.sent_generation = 0; // until the comparison below has completed
+  auto input = detail::pad_for_simdjson(got, 0, last.got);
   dom::element received;
-  if (got_parser.parse(input.data, input.size, false).get(received)) return false;
   // Objects may carry extra keys in the answer (servers add defaults).
-  return detail::json_equal(sent, received, detail::json_match::sent_in_got, int64_strings);
+  last.result = !got_parser.parse(input.data, input.size, false).get(received) &&
+                detail::json_equal(sent, received, detail::json_match::sent_in_got,
+                                   /*int64_strings=*/which == field::config);
+  last.sent_generation = sent_generation;
+  return last.result;
 }
 
 void response_parser::impl::verify(update_view op, patch_verdict& verdict) {
@@ -74,29 +104,36 @@ void response_parser::impl::verify(update_view op, patch_verdict& verdict) {
     verdict.error += field;
   };
   verdict.verified = true;
-  auto input = detail::pad_for_simdjson(op.body, 0, sent_copy);
-  dom::element sent;
-  if (sent_parser.parse(input.data, input.size, false).get(sent)) {
+  if (!sent_cached || op.body != std::string_view(sent_copy)) {
+    sent_cached = false; // until the parse below has completed
+    auto input = detail::pad_for_simdjson(op.body, 0, sent_copy);
+    sent_valid = !sent_parser.parse(input.data, input.size, false).get(sent_root);
+    ++sent_generation;
+    sent_cached = true;
+  }
+  if (!sent_valid) {
     mismatch("body");
     return;
   }
+  dom::element sent = sent_root;
   switch (op.op) {
   case op_kind::jobname:
-    if (!reads_back_as(sent, fields.name, false)) mismatch("name");
+    if (!reads_back_as(sent, fields.name, field::name)) mismatch("name");
     return;
   case op_kind::configs:
-    if (!reads_back_as(sent, fields.config, true)) mismatch("config");
+    if (!reads_back_as(sent, fields.config, field::config)) mismatch("config");
     return;
   case op_kind::params:
-    if (!reads_back_as(sent, fields.params, false)) mismatch("params");
+    if (!reads_back_as(sent, fields.params, field::params)) mismatch("params");
     return;
   case op_kind::datasource: {
     // The body holds dataSource and/or dataDestination; each sent one must read back.
     dom::element part;
-    if (!sent["dataSource"].get(part) && !reads_back_as(part, fields.data_source, false))
+    if (!sent["dataSource"].get(part) &&
+        !reads_back_as(part, fields.data_source, field::data_source))
       mismatch("dataSource");
     else if (!sent["dataDestination"].get(part) &&
-             !reads_back_as(part, fields.data_destination, false))
+             !reads_back_as(part, fields.data_destination, field::data_destination))
       mismatch("dataDestination");
     return;
   }

@@ -168,6 +168,8 @@ private:
   };
 
   std::uint32_t entry_of(std::uint64_t handle) const noexcept;
+  void index_handle(std::uint64_t handle, std::uint32_t e);
+  void unindex_handle(std::uint64_t handle);
   std::uint64_t job_hash_of(std::uint32_t e) const noexcept;
   void remember_failure(std::uint64_t job_hash, std::uint64_t line);
   // True when entry `e` (untried, just taken) must wait for its job's hold: deferred.
@@ -184,10 +186,16 @@ private:
   std::uint32_t free_entries_ = none;
   std::vector<job> jobs_;
   std::vector<std::uint32_t> free_jobs_;
-  // bench/scheduler_index_bench.cpp chose these (figures in HACKING.md): Boost's flat map
-  // is ~2.7x faster for integer handles and does not allocate after reserve() under the
-  // scheduler's churn; for job ids our flat_index over the reused jobs_ strings is ~1.8x
-  // faster and never allocates, where a map keyed by std::string copies each id.
+  // Handle -> entry. The engine's handles are its slot numbers, dense and about window()
+  // of them: those below direct_handles_ index a table (4 bytes a handle, reserved for the
+  // window, none = not held); any other handle goes to by_handle_, so that the opaque
+  // handles of the interface keep working. bench/scheduler_index_bench.cpp chose the map
+  // (figures in HACKING.md): Boost's flat map is ~2.7x faster than ours for integer keys
+  // and does not allocate after reserve(); for job ids our flat_index over the reused
+  // jobs_ strings is ~1.8x faster and never allocates, where a map keyed by std::string
+  // copies each id.
+  std::vector<std::uint32_t> entry_by_handle_;
+  std::size_t direct_handles_;
   boost::unordered_flat_map<std::uint64_t, std::uint32_t> by_handle_;
   detail::flat_index by_job_;
   std::vector<std::uint32_t> ready_; // ring buffer, power-of-two size

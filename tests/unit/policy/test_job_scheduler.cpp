@@ -145,6 +145,42 @@ TEST_CASE("job_scheduler: misuse is reported, not silently accepted") {
   CHECK(s.size() == 2);
 }
 
+// The engine's handles are small slot numbers, looked up in a table; any other value is
+// an opaque handle too and behaves the same.
+TEST_CASE("job_scheduler: handles of any value, near the window or far beyond it") {
+  job_scheduler s(2);
+  const std::vector<std::uint64_t> handles = {0, 1, 7, 1031, 1032, 5000, 1ull << 40, UINT64_MAX};
+  for (std::size_t k = 0; k < handles.size(); ++k) s.push(handles[k], job_name("j", k % 3));
+  for (std::uint64_t h : handles) {
+    CHECK_THROWS_AS(s.push(h, "other"), std::logic_error); // held: a duplicate
+    CHECK_THROWS_AS(s.complete(h), std::logic_error);      // not handed out yet
+  }
+  for (std::uint64_t unknown : std::vector<std::uint64_t>{2, 1033, (1ull << 40) + 1})
+    CHECK_THROWS_AS(s.complete(unknown), std::logic_error);
+  CHECK(s.size() == handles.size());
+  // Per job in push order: j0 holds 0, 1031, 1 << 40; j1 holds 1, 1032, UINT64_MAX; j2 the rest.
+  std::vector<std::uint64_t> order;
+  while (!s.empty()) {
+    auto batch = drain_ready(s, t0);
+    REQUIRE_FALSE(batch.empty());
+    for (std::uint64_t h : batch) {
+      CHECK_FALSE(s.withheld(h));
+      s.complete(h);
+      CHECK_THROWS_AS(s.complete(h), std::logic_error); // released
+      order.push_back(h);
+    }
+  }
+  CHECK(order == std::vector<std::uint64_t>{0, 1, 7, 1031, 1032, 5000, 1ull << 40, UINT64_MAX});
+  // Released handles may be pushed again, in either range.
+  s.push(UINT64_MAX, "a");
+  s.push(0, "a");
+  CHECK(drain_ready(s, t0) == std::vector<std::uint64_t>{UINT64_MAX});
+  s.fail_job(UINT64_MAX, 12, 400);
+  s.complete(UINT64_MAX);
+  CHECK(s.next(t0) == 0u);
+  CHECK(s.withheld(0) == 12u);
+}
+
 TEST_CASE("job_scheduler: job ids are copied, compared exactly, and may be empty") {
   job_scheduler s;
   {

@@ -100,6 +100,89 @@ TEST_CASE("response_parser: datasource checks each sent part") {
   CHECK(v.error == "the answer does not show the sent dataSource");
 }
 
+// The parser keeps the last sent body parsed (bulk runs send one body to many jobs): a
+// body that differs, however little and wherever, must be parsed again.
+TEST_CASE("response_parser: verdicts follow each sent body, never the previous one") {
+  response_parser parser; // its own: the order of bodies is what is tested
+  auto verified = [&](const operation& op, const std::string& body) {
+    patch_verdict v;
+    REQUIRE(parser.check_patch(op, body, body.size(), v));
+    REQUIRE(v.job_matches);
+    return v.verified;
+  };
+  auto a = make_op(op_kind::configs, R"({"taskTimeout":"600","isTestJob":false})");
+  auto b = make_op(op_kind::configs, R"({"taskTimeout":"700","isTestJob":false})");
+  std::string shows_a = answer("job-1", R"(,"config":{"taskTimeout":600,"isTestJob":false})");
+  std::string shows_b = answer("job-1", R"(,"config":{"taskTimeout":700,"isTestJob":false})");
+  // A, B, A, each against both answers.
+  CHECK(verified(a, shows_a));
+  CHECK_FALSE(verified(a, shows_b));
+  CHECK(verified(b, shows_b));
+  CHECK_FALSE(verified(b, shows_a));
+  CHECK(verified(a, shows_a));
+  CHECK_FALSE(verified(a, shows_b));
+  CHECK(verified(a, shows_a));
+
+  // Bodies of one length that differ only in their last value.
+  std::string keys;
+  for (int i = 0; i < 40; ++i) keys += R"("k)" + std::to_string(100 + i) + R"(":"v",)";
+  auto late1 = make_op(op_kind::params, R"({"app":{)" + keys + R"("last":1}})");
+  auto late2 = make_op(op_kind::params, R"({"app":{)" + keys + R"("last":2}})");
+  REQUIRE(late1.body.size() == late2.body.size());
+  std::string shows_late1 =
+      R"({"job":{"id":"job-1","params":{"app":{)" + keys + R"("last":1,"extra":0}}}})";
+  CHECK(verified(late1, shows_late1));
+  CHECK_FALSE(verified(late2, shows_late1));
+  CHECK(verified(late1, shows_late1));
+
+  // A body that is a prefix of the previous one (not JSON), then the previous one again.
+  auto cut = make_op(op_kind::params, late1.body.substr(0, late1.body.size() - 1));
+  patch_verdict v;
+  REQUIRE(parser.check_patch(cut, shows_late1, shows_late1.size(), v));
+  CHECK_FALSE(v.verified);
+  CHECK(v.error == "the answer does not show the sent body");
+  CHECK(verified(late1, shows_late1));
+  // Whitespace changes the text, not the meaning.
+  auto spaced = make_op(op_kind::params, " " + late1.body + " ");
+  CHECK(verified(spaced, shows_late1));
+  CHECK_FALSE(verified(late2, shows_late1));
+  // Another op with the same body text reads another field of the answer.
+  auto as_name = make_op(op_kind::jobname, R"("old")");
+  CHECK(verified(as_name, answer("job-1", "")));
+  auto as_config = make_op(op_kind::configs, R"("old")");
+  CHECK_FALSE(verified(as_config, answer("job-1", "")));
+  CHECK(verified(as_name, answer("job-1", "")));
+
+  // Both parts of a datasource update, each read back on its own: the same answer text
+  // compared with another sent part, the same sent part with another answer.
+  std::string src_s3 = R"({"dataSourceDescriptor":"s3","params":{"bucket":"b"}})";
+  std::string src_url = R"({"dataSourceDescriptor":"url","params":{}})";
+  std::string dst = R"({"dataSourceDescriptor":"bucket","params":{}})";
+  auto both = [&](const std::string& source) {
+    return make_op(op_kind::datasource,
+                   R"({"dataSource":)" + source + R"(,"dataDestination":)" + dst + "}");
+  };
+  auto shows = [&](const std::string& source, const std::string& destination) {
+    return R"({"job":{"id":"job-1","dataSource":)" + source + R"(,"dataDestination":)" +
+           destination + "}}";
+  };
+  auto reason = [&](const operation& op, const std::string& body) {
+    patch_verdict v;
+    REQUIRE(parser.check_patch(op, body, body.size(), v));
+    return v.verified ? std::string("verified") : v.error;
+  };
+  CHECK(reason(both(src_s3), shows(src_s3, dst)) == "verified");
+  CHECK(reason(both(src_url), shows(src_s3, dst)) ==
+        "the answer does not show the sent dataSource");
+  CHECK(reason(both(src_url), shows(src_url, dst)) == "verified");
+  CHECK(reason(both(src_url), shows(src_url, src_url)) ==
+        "the answer does not show the sent dataDestination");
+  CHECK(reason(both(src_s3), shows(src_s3, dst)) == "verified");
+  CHECK(reason(both(src_s3), shows(src_s3, src_s3)) ==
+        "the answer does not show the sent dataDestination");
+  CHECK(reason(both(src_s3), shows(src_s3, dst)) == "verified");
+}
+
 TEST_CASE("response_parser: bodies that are not job documents") {
   auto op = make_op(op_kind::jobname, R"("x")");
   CHECK(check(op, "", false).error.find("not JSON") != std::string::npos);
