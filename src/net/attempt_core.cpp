@@ -70,12 +70,15 @@ asio::awaitable<void> client_context::attempt(http_connection& connection, bool 
   facts.body = w.reply.body;
   facts.readable = w.reply.body.capacity();
   reply_judgement& j = w.judgement;
+  // The wall clock matters only to a Retry-After date: not read for every answer.
+  auto now_utc = facts.retry_after.empty() ? std::chrono::system_clock::time_point{}
+                                           : std::chrono::system_clock::now();
   if (in.read) {
     if (!w.reader) w.reader = std::make_unique<job_document_reader>();
-    judge_read_reply(in.update.job_id, facts, w.parser, *w.reader, tokens.scrubber(),
-                     std::chrono::system_clock::now(), j, w.document);
+    judge_read_reply(in.update.job_id, facts, w.parser, *w.reader, tokens.scrubber(), now_utc, j,
+                     w.document);
   } else {
-    judge_reply(in.update, facts, w.parser, tokens.scrubber(), std::chrono::system_clock::now(), j);
+    judge_reply(in.update, facts, w.parser, tokens.scrubber(), now_utc, j);
   }
 
   if (j.abort_run) abort(j.error);
