@@ -627,8 +627,8 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   in.auth_refreshed = s.auth_retried;
   in.deadline = deadline_;
   if (connected) ++in_flight_;
-  attempt_result& result = w.result;
-  co_await client_.attempt(connection, connected, in, w, result);
+  co_await client_.attempt(connection, connected, in, w);
+  const attempt_result& result = w.result;
   if (connected) --in_flight_;
   slot& done = slots_[handle]; // slots_ may have grown meanwhile
   const reply_judgement& j = w.judgement;

@@ -49,8 +49,8 @@ void client_context::close_connections() noexcept {
 }
 
 asio::awaitable<void> client_context::attempt(http_connection& connection, bool connected,
-                                              const attempt_request& in, worker_buffers& w,
-                                              attempt_result& out) {
+                                              const attempt_request& in, worker_buffers& w) {
+  attempt_result& out = w.result;
   std::uint64_t generation = tokens.generation();
   w.request.clear();
   if (in.read)

@@ -87,11 +87,12 @@ public:
   asio::awaitable<bool> ensure_token();
 
   // Sends `in` on `connection` (unless `connected` is false: then w.reply already holds
-  // the connection failure and nothing is sent), judges the answer, tells the failure
-  // detector, asks the retry policy, and aborts the run on a TLS verification failure or
-  // when the detector says every recent attempt failed the same hopeless way.
+  // the connection failure and nothing is sent), judges the answer (w.judgement), tells
+  // the failure detector, asks the retry policy (w.result), and aborts the run on a TLS
+  // verification failure or when the detector says every recent attempt failed the same
+  // hopeless way.
   asio::awaitable<void> attempt(http_connection& connection, bool connected,
-                                const attempt_request& in, worker_buffers& w, attempt_result& out);
+                                const attempt_request& in, worker_buffers& w);
 
   // Stops starting work; idempotent.
   void stop();

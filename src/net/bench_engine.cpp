@@ -194,8 +194,8 @@ asio::awaitable<void> bench_engine::attempt(http_connection& connection, request
   in.attempt = r.attempts;
   in.auth_refreshed = r.auth_refreshed;
   in.deadline = retry_deadline_;
-  attempt_result& result = w.result;
-  co_await client_.attempt(connection, true, in, w, result);
+  co_await client_.attempt(connection, true, in, w);
+  const attempt_result& result = w.result;
   const reply_judgement& j = w.judgement;
   if (j.outcome.cls == error_class::cancelled && client_.stopping()) {
     // Cut off by the stop: neither the server's nor the network's doing.
@@ -225,7 +225,7 @@ asio::awaitable<void> bench_engine::attempt(http_connection& connection, request
 
 void bench_engine::record_done(const request_state& r, bool ok) {
   auto done = clock::now();
-  stats_.record_operation(ops_.kind(r.index % ops_.size()), ok, r.attempts, done - r.intended,
+  stats_.record_operation(ops_[r.index % ops_.size()].op, ok, r.attempts, done - r.intended,
                           done - schedule_->start());
   last_answer_ = std::max(last_answer_, done);
 }

@@ -270,13 +270,12 @@ void http_connection::watch(std::chrono::steady_clock::time_point deadline) {
   watching_ = true;
   timed_out_ = false;
   // A timer already set to fire no later re-arms itself from deadline_ when it fires.
-  if (armed_ && armed_at_ <= deadline) return;
+  if (armed_ && watchdog_.expiry() <= deadline) return;
   arm_watchdog();
 }
 
 void http_connection::arm_watchdog() {
   armed_ = true;
-  armed_at_ = deadline_;
   watchdog_.expires_at(deadline_); // a wait for a later time ends as a stale generation
   watchdog_.async_wait(
       [owner = watch_owner_, generation = ++watch_generation_](const error_code& ec) {
@@ -303,6 +302,14 @@ error_code http_connection::timed(const error_code& ec) const {
 // --- the transport --------------------------------------------------------------------
 
 namespace {
+
+// A write of what the socket takes now, never blocking, never raising SIGPIPE; -1 with
+// errno on failure, which would_block() tells from a real error.
+ssize_t send_now(int fd, const char* data, std::size_t size) {
+  return ::send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+bool would_block() { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; }
 
 int clamp_size(std::size_t n) {
   return static_cast<int>(std::min<std::size_t>(n, std::numeric_limits<int>::max()));
@@ -384,9 +391,9 @@ int transport_read(BIO* bio, char* out, int size) {
 int transport_write(BIO* bio, const char* data, int size) {
   auto* t = static_cast<tls_transport*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  ssize_t n = ::send(t->fd, data, static_cast<std::size_t>(size), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ssize_t n = send_now(t->fd, data, static_cast<std::size_t>(size));
   if (n >= 0) return static_cast<int>(n);
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
+  if (would_block()) BIO_set_retry_write(bio);
   return -1;
 }
 
@@ -471,9 +478,8 @@ io_wait http_connection::write_now(std::string_view& data, error_code& ec) {
       next = tls_call(
           ssl, [&] { return SSL_write(ssl, data.data(), clamp_size(data.size())); }, result, ec);
     } else {
-      ssize_t n =
-          ::send(socket_.native_handle(), data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      ssize_t n = send_now(socket_.native_handle(), data.data(), data.size());
+      if (n < 0 && would_block())
         next = io_wait::write;
       else if (n < 0)
         ec = error_code(errno, boost::system::system_category());

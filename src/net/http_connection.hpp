@@ -169,7 +169,6 @@ private:
   std::shared_ptr<watch_owner> watch_owner_;
   asio::steady_timer watchdog_;
   std::chrono::steady_clock::time_point deadline_{};
-  std::chrono::steady_clock::time_point armed_at_{};
   std::uint64_t watch_generation_ = 0;
   bool watching_ = false, armed_ = false, timed_out_ = false;
   bool open_ = false;

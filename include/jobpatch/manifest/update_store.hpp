@@ -42,9 +42,6 @@ public:
     const entry& e = blocks_[index / entries_per_block][index % entries_per_block];
     return {std::string_view(e.id, e.id_size), e.op, std::string_view(e.body, e.body_size)};
   }
-  op_kind kind(std::size_t index) const noexcept {
-    return blocks_[index / entries_per_block][index % entries_per_block].op;
-  }
 
   // Heap bytes held (chunks and index blocks as allocated, not counting the allocator's
   // own overhead): what the store costs.

@@ -57,7 +57,7 @@ TEST_CASE("update_store: every op kind reads back as added, with ids of any byte
     CHECK(v.job_id == added[i].id);
     CHECK(v.op == added[i].op);
     CHECK(v.body == added[i].body);
-    CHECK(store.kind(i) == added[i].op);
+    CHECK(store[i].op == added[i].op);
   }
 }
 
@@ -151,7 +151,7 @@ TEST_CASE("update_store: 300 k updates across many blocks and chunks, views stay
   for (std::size_t i = 0; i < n && first_wrong == n; ++i) {
     update_view v = store[i];
     if (v.job_id != job_name(i) || v.op != kinds[i % kinds.size()] ||
-        v.body != R"({"i":)" + std::to_string(i) + "}" || store.kind(i) != v.op)
+        v.body != R"({"i":)" + std::to_string(i) + "}" || store[i].op != v.op)
       first_wrong = i;
   }
   CHECK(first_wrong == n);
