@@ -94,6 +94,7 @@ if(JOBPATCH_BUILD_TESTS AND TARGET man_pages)
                    -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
                    -DWORK_DIR=${PROJECT_BINARY_DIR}/install-test
                    -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
+                   "-DGENERATOR=${CMAKE_GENERATOR}" -DMAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}
                    -P ${PROJECT_SOURCE_DIR}/tests/install/install_test.cmake)
   set_tests_properties(install/consumer PROPERTIES LABELS install TIMEOUT 300)
 endif()

@@ -3,6 +3,7 @@
 # configure step. Configures only when build/ is new, when arguments are given or when
 # JOBPATCH_WERROR is set (CI sets it to ON); otherwise Ninja re-runs CMake by itself
 # when a CMakeLists.txt changed, so a rebuild after an edit starts at once.
+# JOBPATCH_BUILD_TARGETS (space-separated) builds only those targets (scripts/demo.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 args=("$@")
@@ -10,4 +11,6 @@ args=("$@")
 if [ ! -f build/build.ninja ] || [ ${#args[@]} -gt 0 ]; then
   cmake --preset release "${args[@]}" >/dev/null
 fi
-cmake --build build -j "$(nproc)"
+targets=()
+[ -n "${JOBPATCH_BUILD_TARGETS:-}" ] && read -ra targets <<<"$JOBPATCH_BUILD_TARGETS"
+cmake --build build -j "$(nproc)" ${targets[@]+--target "${targets[@]}"}

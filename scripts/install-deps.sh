@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages jobpatch needs to build, test and benchmark.
+# Installs the Debian 12 packages jobpatch needs to build, test, package and benchmark,
+# also on a minimal Debian 12 (debootstrap --variant=minbase, which has neither make nor
+# file): scripts/test-fresh.sh runs .ci/run there. The tools of single CI steps
+# (clang-format, clang-tidy, clang and libFuzzer, debootstrap) are installed by those steps.
 # Boost comes as the versioned 1.81 packages: the unversioned libboost-*-dev are 1.74
 # and would replace them.
 set -euo pipefail
@@ -8,6 +11,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsimdjson-dev doctest-dev libcli11-dev
   openssl help2man
+  file dpkg-dev # CPack's DEB generator: file, and dpkg-shlibdeps for the Depends
   tinyproxy # a real proxy for the proxy tests (they skip without it)
 )
 # One dpkg-query for all: when everything is installed this script costs milliseconds

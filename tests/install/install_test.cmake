@@ -1,6 +1,10 @@
 # ctest install/consumer: `cmake --install` the build into a fresh prefix, check what is
 # there, then configure, build and run tests/install_consumer against that prefix alone.
-#   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DCXX_COMPILER=... -P install_test.cmake
+#   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -DCXX_COMPILER=... \
+#         -DGENERATOR=... -DMAKE_PROGRAM=... -P install_test.cmake
+# The consumer is configured with the parent build's generator and make program: CMake's
+# default generator needs make, which a fresh machine lacks (scripts/install-deps.sh
+# installs ninja-build only).
 set(prefix ${WORK_DIR}/prefix)
 file(REMOVE_RECURSE ${WORK_DIR})
 
@@ -54,6 +58,7 @@ endif()
 
 set(consumer_build ${WORK_DIR}/consumer-build)
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install_consumer -B ${consumer_build}
+    -G "${GENERATOR}" -DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=${CXX_COMPILER}
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
 run(${CMAKE_COMMAND} --build ${consumer_build})
