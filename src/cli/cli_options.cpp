@@ -1,6 +1,6 @@
 #include "cli/cli_options.hpp"
 
-#include <jobpatch/manifest/edit_distance.hpp>
+#include <jobpatch/text/edit_distance.hpp>
 
 #include <jobpatch/wire/request_builder.hpp>
 

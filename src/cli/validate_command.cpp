@@ -2,6 +2,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/output_guard.hpp"
+#include <jobpatch/text/timestamp.hpp>
 
 #include <jobpatch/manifest/line_source.hpp>
 #include <jobpatch/results/file_writer.hpp>

@@ -1,13 +1,19 @@
 #include <jobpatch/manifest/line_validator.hpp>
 
-#include "manifest/json_checks.hpp"
+#include "text/json_checks.hpp"
 
-#include <jobpatch/results/json_text.hpp>
-#include <jobpatch/results/utf8.hpp>
+#include <jobpatch/text/json_text.hpp>
+#include <jobpatch/text/utf8.hpp>
+
+#include <jobpatch/manifest/manifest_reader.hpp>
 
 #include <array>
 
 namespace jobpatch {
+
+// manifest_reader leaves this many readable bytes after each line without including
+// simdjson.h; it must be simdjson's padding, or every line would be copied.
+static_assert(manifest_padding_bytes == simdjson::SIMDJSON_PADDING);
 
 namespace ondemand = detail::ondemand;
 

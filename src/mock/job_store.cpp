@@ -1,6 +1,6 @@
 #include "mock/job_store.hpp"
 
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

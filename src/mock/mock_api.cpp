@@ -1,7 +1,7 @@
 #include "mock/mock_api.hpp"
 
 #include <jobpatch/manifest/body_validator.hpp>
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>

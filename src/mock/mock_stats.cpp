@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 
 namespace jobpatch::mock {
 

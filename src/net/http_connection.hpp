@@ -11,7 +11,7 @@
 #include "net/net_errors.hpp"
 #include "net/network_options.hpp"
 
-#include <jobpatch/wire/attempt_outcome.hpp>
+#include <jobpatch/run/attempt_outcome.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

@@ -1,7 +1,7 @@
 #include <jobpatch/report/bench_baseline.hpp>
 
 #include <jobpatch/report/html_report.hpp>
-#include <jobpatch/results/utf8.hpp>
+#include <jobpatch/text/utf8.hpp>
 
 #include <boost/json.hpp>
 

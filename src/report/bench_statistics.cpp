@@ -1,8 +1,8 @@
 #include <jobpatch/report/bench_statistics.hpp>
 
 #include <jobpatch/report/bench_baseline.hpp>
-#include <jobpatch/results/json_text.hpp>
-#include <jobpatch/results/json_writer.hpp>
+#include <jobpatch/text/json_text.hpp>
+#include <jobpatch/text/json_writer.hpp>
 
 #include <algorithm>
 #include <cstdio>

@@ -1,8 +1,8 @@
 #include <jobpatch/results/plan_record.hpp>
 
-#include <jobpatch/results/json_text.hpp>
 #include <jobpatch/results/result_record.hpp>
-#include <jobpatch/results/utf8.hpp>
+#include <jobpatch/text/json_text.hpp>
+#include <jobpatch/text/utf8.hpp>
 
 #include <system_error>
 

@@ -1,44 +1,12 @@
 #include <jobpatch/results/result_record.hpp>
 
 #include <jobpatch/manifest/line_validator.hpp>
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 
 #include <array>
-#include <cstdio>
-#include <ctime>
 #include <random>
 
 namespace jobpatch {
-namespace {
-constexpr std::array<std::string_view, 5> outcome_names = {"ok", "failed", "invalid", "skipped",
-                                                           "unchanged"};
-}
-
-std::string_view to_string(outcome o) noexcept {
-  return outcome_names[static_cast<std::size_t>(o)];
-}
-
-std::optional<outcome> parse_outcome(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < outcome_names.size(); ++i)
-    if (outcome_names[i] == name) return static_cast<outcome>(i);
-  return std::nullopt;
-}
-
-std::string format_timestamp(std::int64_t unix_ms) {
-  std::int64_t seconds = unix_ms / 1000, ms = unix_ms % 1000;
-  if (ms < 0) {
-    ms += 1000;
-    --seconds;
-  }
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char text[96]; // room for any int the format could print: no truncation warning
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return text;
-}
-
 std::string make_run_id() {
   static constexpr char hex[] = "0123456789abcdef";
   std::random_device entropy; // getrandom(2): two runs started together still differ

@@ -1,4 +1,5 @@
 #include <jobpatch/results/result_sink.hpp>
+#include <jobpatch/text/timestamp.hpp>
 
 #include <chrono>
 #include <cstring>

@@ -1,6 +1,6 @@
 #include <jobpatch/results/results_merge.hpp>
 
-#include "manifest/json_checks.hpp"
+#include "text/json_checks.hpp"
 
 #include <jobpatch/manifest/manifest_reader.hpp>
 #include <jobpatch/results/file_writer.hpp>

@@ -1,6 +1,6 @@
 #include <jobpatch/results/resume_state.hpp>
 
-#include "manifest/json_checks.hpp"
+#include "text/json_checks.hpp"
 
 #include <jobpatch/manifest/manifest_reader.hpp>
 #include <jobpatch/manifest/operation.hpp>

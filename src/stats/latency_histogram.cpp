@@ -1,6 +1,6 @@
 #include <jobpatch/stats/latency_histogram.hpp>
 
-#include <jobpatch/results/json_writer.hpp>
+#include <jobpatch/text/json_writer.hpp>
 
 #include <algorithm>
 #include <cmath>

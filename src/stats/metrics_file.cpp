@@ -1,6 +1,6 @@
 #include <jobpatch/stats/metrics_file.hpp>
 
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 
 #include <algorithm>
 #include <cerrno>

@@ -1,6 +1,7 @@
 #include <jobpatch/stats/run_statistics.hpp>
+#include <jobpatch/text/timestamp.hpp>
 
-#include <jobpatch/results/json_writer.hpp>
+#include <jobpatch/text/json_writer.hpp>
 
 #include <algorithm>
 #include <cstdio>

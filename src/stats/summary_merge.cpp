@@ -1,9 +1,10 @@
 #include <jobpatch/stats/summary_merge.hpp>
+#include <jobpatch/text/timestamp.hpp>
 
 #include <jobpatch/manifest/operation.hpp>
-#include <jobpatch/results/json_writer.hpp>
 #include <jobpatch/results/result_record.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
+#include <jobpatch/text/json_writer.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

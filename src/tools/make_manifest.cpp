@@ -2,7 +2,7 @@
 // for demos, tests and benchmarks. Streams its output: memory does not grow with --lines.
 
 #include <jobpatch/results/file_writer.hpp>
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 
 #include <CLI/CLI.hpp>
 

@@ -1,8 +1,8 @@
 #include <jobpatch/wire/job_document.hpp>
 
-#include "manifest/json_checks.hpp"
+#include "text/json_checks.hpp"
 
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 
 namespace jobpatch {
 

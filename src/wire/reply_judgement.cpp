@@ -1,6 +1,6 @@
 #include <jobpatch/wire/reply_judgement.hpp>
 
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 #include <jobpatch/wire/job_document.hpp>
 #include <jobpatch/wire/response_parser.hpp>
 #include <jobpatch/wire/retry_after.hpp>

@@ -1,6 +1,6 @@
 #include <jobpatch/wire/request_builder.hpp>
 
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>

@@ -1,9 +1,9 @@
 #include <jobpatch/wire/response_parser.hpp>
 
-#include "manifest/json_checks.hpp"
+#include "text/json_checks.hpp"
 
-#include <jobpatch/results/json_text.hpp>
-#include <jobpatch/results/utf8.hpp>
+#include <jobpatch/text/json_text.hpp>
+#include <jobpatch/text/utf8.hpp>
 
 #include <algorithm>
 #include <array>

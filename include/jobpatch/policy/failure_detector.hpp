@@ -4,7 +4,7 @@
 // clear message instead of burning through the manifest. Pure: time is passed in.
 // Not thread-safe: one per engine thread.
 
-#include <jobpatch/wire/attempt_outcome.hpp>
+#include <jobpatch/run/attempt_outcome.hpp>
 
 #include <chrono>
 #include <string>

@@ -4,7 +4,7 @@
 // generator, so every decision is reproducible in tests. Not thread-safe: one instance
 // per engine thread.
 
-#include <jobpatch/wire/attempt_outcome.hpp>
+#include <jobpatch/run/attempt_outcome.hpp>
 
 #include <chrono>
 #include <cstdint>

@@ -8,10 +8,10 @@
 #include <jobpatch/manifest/operation.hpp>
 #include <jobpatch/report/bench_gates.hpp>
 #include <jobpatch/report/html_report.hpp>
+#include <jobpatch/run/attempt_outcome.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
 #include <jobpatch/stats/time_series.hpp>
-#include <jobpatch/wire/attempt_outcome.hpp>
 
 #include <array>
 #include <chrono>

@@ -2,6 +2,7 @@
 // The per-line outcome record of the results file (NDJSON, one record per manifest line).
 
 #include <jobpatch/manifest/operation.hpp>
+#include <jobpatch/run/outcome.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -9,14 +10,6 @@
 #include <string_view>
 
 namespace jobpatch {
-
-// Final outcome of one manifest line.
-// `unchanged` (apply --skip-unchanged): the job already held what the line sets, so nothing
-// was sent; it counts as done, like ok.
-enum class outcome : std::uint8_t { ok, failed, invalid, skipped, unchanged };
-
-std::string_view to_string(outcome o) noexcept;
-std::optional<outcome> parse_outcome(std::string_view name) noexcept;
 
 // One results record. Fields that do not apply are left empty / unset and omitted.
 struct result_record {
@@ -36,8 +29,6 @@ struct result_record {
   std::string_view run_id; // "runId": the run that recorded it; omitted when empty
 };
 
-// "2026-11-30T06:07:07.123Z": `unix_ms` milliseconds since the epoch, RFC 3339 in UTC.
-std::string format_timestamp(std::int64_t unix_ms);
 // 16 random lowercase hex digits naming one run (records, summary, metrics).
 std::string make_run_id();
 

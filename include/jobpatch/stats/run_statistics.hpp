@@ -3,9 +3,9 @@
 // on stderr, JSON for --summary-json). Single-threaded: owned by the engine's thread.
 
 #include <jobpatch/manifest/operation.hpp>
-#include <jobpatch/results/result_record.hpp>
+#include <jobpatch/run/attempt_outcome.hpp>
+#include <jobpatch/run/outcome.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
-#include <jobpatch/wire/attempt_outcome.hpp>
 
 #include <array>
 #include <chrono>

@@ -5,7 +5,7 @@
 // no sockets, time passed in. Both engines judge every answer here, so they agree.
 
 #include <jobpatch/manifest/operation.hpp>
-#include <jobpatch/wire/attempt_outcome.hpp>
+#include <jobpatch/run/attempt_outcome.hpp>
 
 #include <chrono>
 #include <cstddef>

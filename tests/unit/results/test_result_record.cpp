@@ -1,5 +1,6 @@
-#include <jobpatch/results/json_text.hpp>
 #include <jobpatch/results/result_record.hpp>
+#include <jobpatch/text/json_text.hpp>
+#include <jobpatch/text/timestamp.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,9 +1,7 @@
-#include "manifest/json_checks.hpp"
+#include "text/json_checks.hpp"
 
-#include <jobpatch/manifest/edit_distance.hpp>
-
-#include <jobpatch/manifest/manifest_reader.hpp>
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/edit_distance.hpp>
+#include <jobpatch/text/json_text.hpp>
 
 #include <algorithm>
 #include <array>
@@ -11,10 +9,6 @@
 #include <optional>
 
 namespace jobpatch::detail {
-
-// manifest_reader leaves this many readable bytes after each line without including
-// simdjson.h; it must be simdjson's padding, or every line would be copied.
-static_assert(manifest_padding_bytes == simdjson::SIMDJSON_PADDING);
 
 padded_input pad_for_simdjson(std::string_view text, std::size_t readable, std::string& scratch) {
   if (readable >= text.size() + simdjson::SIMDJSON_PADDING)

@@ -1,6 +1,6 @@
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 
-#include <jobpatch/results/utf8.hpp>
+#include <jobpatch/text/utf8.hpp>
 
 #include <charconv>
 #include <cmath>

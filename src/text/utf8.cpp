@@ -1,4 +1,4 @@
-#include <jobpatch/results/utf8.hpp>
+#include <jobpatch/text/utf8.hpp>
 
 #include <algorithm>
 

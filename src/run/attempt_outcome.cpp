@@ -1,4 +1,4 @@
-#include <jobpatch/wire/attempt_outcome.hpp>
+#include <jobpatch/run/attempt_outcome.hpp>
 
 #include <array>
 

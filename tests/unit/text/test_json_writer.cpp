@@ -1,4 +1,4 @@
-#include <jobpatch/results/json_writer.hpp>
+#include <jobpatch/text/json_writer.hpp>
 
 #include <doctest/doctest.h>
 

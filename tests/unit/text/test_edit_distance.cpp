@@ -1,4 +1,4 @@
-#include <jobpatch/manifest/edit_distance.hpp>
+#include <jobpatch/text/edit_distance.hpp>
 
 #include <doctest/doctest.h>
 

@@ -3,8 +3,8 @@
 // which before disagreed (one accepted overlong forms and surrogates).
 
 #include <jobpatch/manifest/line_validator.hpp>
-#include <jobpatch/results/json_text.hpp>
-#include <jobpatch/results/utf8.hpp>
+#include <jobpatch/text/json_text.hpp>
+#include <jobpatch/text/utf8.hpp>
 #include <jobpatch/wire/response_parser.hpp>
 
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
-#include <jobpatch/results/json_writer.hpp>
+#include <jobpatch/text/json_writer.hpp>
 
-#include <jobpatch/results/json_text.hpp>
+#include <jobpatch/text/json_text.hpp>
 
 #include <cmath>
 

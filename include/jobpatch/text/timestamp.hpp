@@ -1,0 +1,12 @@
+#pragma once
+// Timestamps as the results, summaries and metrics write them.
+
+#include <cstdint>
+#include <string>
+
+namespace jobpatch {
+
+// "2026-11-30T06:07:07.123Z": `unix_ms` milliseconds since the epoch, RFC 3339 in UTC.
+std::string format_timestamp(std::int64_t unix_ms);
+
+} // namespace jobpatch
