@@ -3,6 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/output_guard.hpp"
+#include "cli/resume_filter.hpp"
 #include "net/apply_engine.hpp"
 #include "net/net_errors.hpp"
 
@@ -113,7 +114,7 @@ void say_empty(const std::string& manifest) {
 std::uint64_t first_pass(const manifest_input& in, line_source::options source_options,
                          repeat_finder& repeats, invalid_line_printer* invalid,
                          std::uint64_t& lines_read) {
-  source_options.resume = nullptr;
+  source_options.filter = nullptr;
   source_options.number_updates = false;
   source_options.repeated_jobs = nullptr;
   source_options.on_invalid = nullptr;
@@ -123,7 +124,7 @@ std::uint64_t first_pass(const manifest_input& in, line_source::options source_o
   while (source.next(item)) {
     ++updates;
     if (item.valid)
-      repeats.add(resume_state::job_hash(item.op.job_id));
+      repeats.add(job_hash_of(item.op.job_id));
     else if (invalid)
       invalid->add(item.error);
   }
@@ -320,8 +321,8 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   source_options.shard_index = options.shard_index;
   source_options.shard_count = options.shard_count;
   source_options.keep_raw_lines = !options.failed_out.empty();
-  source_options.resume = options.resume ? &earlier : nullptr;
-  source_options.retry_failed = options.retry_failed;
+  resume_filter resumed(earlier, options.retry_failed);
+  if (options.resume) source_options.filter = &resumed;
   bool validated_whole = !in.stream && !options.skip_invalid;
   // The jobs with more than one update, found by a first pass over a file (validating it,
   // unless --skip-invalid): only those need counting for operation::seq, so a manifest of

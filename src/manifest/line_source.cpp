@@ -13,23 +13,6 @@ std::uint32_t line_source::shard_of(std::string_view job_id, std::uint32_t shard
   return static_cast<std::uint32_t>(fingerprint_of(0, job_id, op_kind::configs, {}) % shard_count);
 }
 
-void line_source::mark_resumed(source_item& item, std::uint64_t job,
-                               std::uint64_t line_fingerprint) {
-  const resume_state& earlier = *options_.resume;
-  auto found =
-      earlier.check({job, item.op.seq, item.op.fingerprint, item.op.line, line_fingerprint});
-  bool job_resent = resent_jobs_.contains(job);
-  item.already_applied = found.result == resume_state::verdict::applied && !job_resent;
-  item.changed = found.result == resume_state::verdict::changed;
-  item.failed_before =
-      found.result == resume_state::verdict::failed_before && !options_.retry_failed ? found.status
-                                                                                     : 0;
-  item.withheld_before = found.result == resume_state::verdict::withheld_before;
-  // Only jobs with lines recorded ok can have a later line wrongly skipped.
-  if (!item.already_applied && !job_resent && earlier.has_ok_records_of(item.op.job_id))
-    resent_jobs_.insert(job);
-}
-
 bool line_source::next(source_item& item) {
   while (reader_.next(line_)) {
     ++lines_read_;
@@ -61,7 +44,7 @@ bool line_source::next(source_item& item) {
     }
     item.op.only_update = false;
     if (options_.number_updates || options_.repeated_jobs) {
-      std::uint64_t job = resume_state::job_hash(item.op.job_id);
+      std::uint64_t job = job_hash_of(item.op.job_id);
       std::uint32_t seq = 0;
       if (options_.repeated_jobs) {
         seq = options_.repeated_jobs->bump_known(job);
@@ -75,10 +58,7 @@ bool line_source::next(source_item& item) {
         // line number, so lines of other jobs may come and go.
         item.op.seq = seq;
         item.op.fingerprint = fingerprint_of(seq, item.op.job_id, item.op.op, item.op.body);
-        // Results files from before seq keyed a line by its number.
-        if (options_.resume)
-          mark_resumed(item, job,
-                       fingerprint_of(item.op.line, item.op.job_id, item.op.op, item.op.body));
+        if (options_.filter) options_.filter->mark(item);
       }
     }
     if (options_.keep_raw_lines) item.raw_line.assign(line_.text);

@@ -46,4 +46,8 @@ std::uint64_t fingerprint_of(std::uint64_t position, std::string_view job_id, op
   return mix_bytes(h, body);
 }
 
+std::uint64_t job_hash_of(std::string_view job_id) noexcept {
+  return fingerprint_of(0, job_id, op_kind::jobname, {});
+}
+
 } // namespace jobpatch

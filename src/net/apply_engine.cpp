@@ -11,6 +11,7 @@
 #include <jobpatch/manifest/body_validator.hpp>
 #include <jobpatch/policy/job_scheduler.hpp>
 #include <jobpatch/policy/rate_limiter.hpp>
+#include <jobpatch/results/resume_state.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

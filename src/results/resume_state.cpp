@@ -80,7 +80,7 @@ parsed_record parse_record(ondemand::parser& parser, std::string_view text, std:
       r.failed = have_outcome && s == "failed";
     } else if (key == "jobId") {
       if (field.value().get_string().get(s)) return r;
-      r.job = resume_state::job_hash(s);
+      r.job = job_hash_of(s);
     } else if (key == "seq") {
       r.have_seq = !field.value().get_uint64().get(r.seq) && r.seq > 0 && r.seq <= UINT32_MAX;
     } else if (key == "status") {
@@ -186,12 +186,8 @@ void resume_state::index(std::vector<entry>& failed) {
   }
 }
 
-std::uint64_t resume_state::job_hash(std::string_view job_id) noexcept {
-  return fingerprint_of(0, job_id, op_kind::jobname, {});
-}
-
 bool resume_state::has_ok_records_of(std::string_view job_id) const noexcept {
-  return std::binary_search(ok_jobs_.begin(), ok_jobs_.end(), job_hash(job_id));
+  return std::binary_search(ok_jobs_.begin(), ok_jobs_.end(), job_hash_of(job_id));
 }
 
 resume_state::lookup resume_state::check(const key& k) const noexcept {

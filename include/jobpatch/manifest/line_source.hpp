@@ -5,12 +5,10 @@
 #include <jobpatch/manifest/line_validator.hpp>
 #include <jobpatch/manifest/manifest_reader.hpp>
 #include <jobpatch/manifest/update_counter.hpp>
-#include <jobpatch/results/resume_state.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <unordered_set>
 
 namespace jobpatch {
 
@@ -20,6 +18,8 @@ struct source_item {
   operation op;         // when valid
   invalid_line error;   // when not valid
   std::string raw_line; // the line as written (without its line end), when valid and kept
+  // The rest is set by line_source::options::filter (apply --resume: the resume filter in
+  // src/cli/resume_filter.hpp); false and 0 without one.
   // --resume: recorded ok earlier with the same content, and no earlier line of its job
   // is sent again in this run (which would make this one need re-applying too).
   bool already_applied = false;
@@ -30,14 +30,23 @@ struct source_item {
   bool withheld_before = false; // --resume: its last record is a withholding
 };
 
+// Marks a valid, numbered update (its verdict fields above) before line_source hands it
+// out, so every reader of one source sees the same marks. Called on the reading thread.
+class update_filter {
+public:
+  virtual void mark(source_item& item) = 0;
+
+protected:
+  ~update_filter() = default;
+};
+
 class line_source {
 public:
   struct options {
     std::size_t max_line_bytes = manifest_reader::default_max_line_bytes;
     std::uint32_t shard_index = 0, shard_count = 1; // keep jobs whose id hashes to index
     bool keep_raw_lines = false;                    // fill source_item::raw_line
-    const resume_state* resume = nullptr;           // mark lines an earlier run applied
-    bool retry_failed = false; // --resume: send lines that failed for good before, too
+    update_filter* filter = nullptr;                // marks each numbered update (--resume)
     // Number each job's updates (operation::seq) and key them by it: needed by every run
     // that writes results; costs 10-15 bytes per distinct job (see job_updates_).
     bool number_updates = true;
@@ -63,19 +72,14 @@ public:
   static std::uint32_t shard_of(std::string_view job_id, std::uint32_t shard_count) noexcept;
 
 private:
-  void mark_resumed(source_item& item, std::uint64_t job, std::uint64_t line_fingerprint);
-
   manifest_reader reader_;
   line_validator validator_;
   options options_;
   manifest_line line_;
   std::uint64_t lines_read_ = 0;
-  // Valid updates seen per job (by resume_state::job_hash): 10-15 bytes per distinct job
-  // of this shard, the floor of an exact count (see update_counter).
+  // Valid updates seen per job (by job_hash_of): 10-15 bytes per distinct job of this
+  // shard, the floor of an exact count (see update_counter).
   update_counter job_updates_;
-  // --resume: jobs (by resume_state::job_hash) of which this run sends a line; their
-  // later lines are sent again even when recorded ok, so the job ends in manifest order.
-  std::unordered_set<std::uint64_t> resent_jobs_;
 };
 
 } // namespace jobpatch

@@ -59,4 +59,8 @@ struct update_view {
 std::uint64_t fingerprint_of(std::uint64_t position, std::string_view job_id, op_kind op,
                              std::string_view body) noexcept;
 
+// A job's key wherever updates are grouped by job (counting, resume): a fingerprint of
+// its id alone.
+std::uint64_t job_hash_of(std::string_view job_id) noexcept;
+
 } // namespace jobpatch

@@ -30,7 +30,7 @@ public:
     int status = 0; // failed_before: the HTTP status it failed with
   };
 
-  // The update looked up: job_hash(job id), seq and fingerprint (see operation), and the
+  // The update looked up: job_hash_of(job id), seq and fingerprint (see operation), and the
   // line number with the line-numbered fingerprint for records from before seq.
   struct key {
     std::uint64_t job = 0;
@@ -52,9 +52,6 @@ public:
   // True when some line of `job_id` is recorded ok (by a hash of the id: a collision only
   // makes a resume re-send more than needed, never less).
   bool has_ok_records_of(std::string_view job_id) const noexcept;
-
-  // The hash used for job ids here.
-  static std::uint64_t job_hash(std::string_view job_id) noexcept;
 
   // Distinct updates recorded ok (a line recorded ok twice counts once).
   std::size_t ok_records() const noexcept { return ok_.size() + legacy_ok_.size(); }

@@ -1,5 +1,7 @@
 #include <jobpatch/results/resume_state.hpp>
 
+#include <jobpatch/manifest/operation.hpp>
+
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -35,7 +37,7 @@ using verdict = resume_state::verdict;
 // The key of update `seq` of job `job` with fingerprint `fp` (line numbers do not matter).
 resume_state::key key_of(std::string_view job, std::uint32_t seq, std::uint64_t fp,
                          std::uint64_t line = 999, std::uint64_t line_fp = 0) {
-  return {resume_state::job_hash(job), seq, fp, line, line_fp};
+  return {job_hash_of(job), seq, fp, line, line_fp};
 }
 } // namespace
 
