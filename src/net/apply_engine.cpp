@@ -26,6 +26,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -56,6 +57,12 @@ constexpr milliseconds default_settle{5000};
 // jitter must not push the server's view of a second over it (at 500/s the margin absorbs
 // 10 ms of jitter; 0.5 % let a server count 551 in a second for --rate 500 --burst 50).
 constexpr double rate_margin = 0.99;
+
+// JOBPATCH_TEST_WORKER_THROW_AFTER=N (tests only): see engine::test_worker_throw_after_.
+std::uint64_t test_fault_from_environment() {
+  const char* value = std::getenv("JOBPATCH_TEST_WORKER_THROW_AFTER");
+  return value ? std::strtoull(value, nullptr, 10) : 0;
+}
 
 // One update held by the engine, from the reader until its final outcome.
 struct slot {
@@ -233,6 +240,10 @@ private:
   clock::time_point deadline_ = clock::time_point::max();
   bool finished_ = false;
   run_status result_;
+  // Test-only fault hook: the worker about to make attempt N throws (0 = never), so the
+  // tests reach the path built for worker errors (exit 3, no memory error under ASan).
+  std::uint64_t test_worker_throw_after_ = test_fault_from_environment();
+  std::uint64_t test_attempts_ = 0;
 };
 
 // --- reader thread -------------------------------------------------------------------
@@ -704,7 +715,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
 
 asio::awaitable<void> engine::worker() {
   http_connection connection(io_.get_executor(), &client_.tls, client_.server);
-  client_.add_connection(&connection);
+  auto registered = client_.register_connection(connection);
   worker_buffers w;
   asio::steady_timer timer(io_);
   while (!client_.stopping() && !all_done()) {
@@ -733,9 +744,10 @@ asio::awaitable<void> engine::worker() {
       timer.expires_at(when);
       co_await timer.async_wait(use_tuple);
     }
+    if (test_worker_throw_after_ && ++test_attempts_ == test_worker_throw_after_)
+      throw std::logic_error("test fault: a worker threw (JOBPATCH_TEST_WORKER_THROW_AFTER)");
     co_await attempt(connection, *handle, connected, w);
   }
-  client_.remove_connection(&connection);
   wake_all();
 }
 

@@ -104,9 +104,26 @@ public:
   bool aborted() const noexcept { return aborted_; }
   const std::string& abort_reason() const noexcept { return abort_reason_; }
 
-  // Each worker's connection registers for the lifetime of the worker (abort closes it).
-  void add_connection(http_connection* c) { connections_.push_back(c); }
-  void remove_connection(http_connection* c) { std::erase(connections_, c); }
+  // A worker's connection is registered (abort closes it) for as long as this guard
+  // lives in the worker's frame, made right after the connection: however the frame
+  // unwinds, an exception included, abort() never reaches a freed connection.
+  class connection_registration {
+  public:
+    connection_registration(client_context& client, http_connection& connection)
+        : client_(client), connection_(&connection) {
+      client_.connections_.push_back(connection_);
+    }
+    ~connection_registration() { std::erase(client_.connections_, connection_); }
+    connection_registration(const connection_registration&) = delete;
+    connection_registration& operator=(const connection_registration&) = delete;
+
+  private:
+    client_context& client_;
+    http_connection* connection_;
+  };
+  [[nodiscard]] connection_registration register_connection(http_connection& connection) {
+    return {*this, connection};
+  }
 
   const client_settings& settings() const noexcept { return settings_; }
   asio::io_context io{1};

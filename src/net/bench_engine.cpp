@@ -134,7 +134,7 @@ asio::awaitable<void> bench_engine::warm_up(http_connection& connection, worker_
 
 asio::awaitable<void> bench_engine::worker() {
   http_connection connection(io_.get_executor(), &client_.tls, client_.server);
-  client_.add_connection(&connection);
+  auto registered = client_.register_connection(connection);
   worker_buffers w;
   // The request path is built per attempt into this buffer (an encoded copy per update
   // would cost ~80 bytes each): a few short copies, no allocation once warm.
@@ -174,7 +174,6 @@ asio::awaitable<void> bench_engine::worker() {
     stats_.record_start(clock::now() - r.intended, kind);
     co_await attempt(connection, r, w, target);
   }
-  client_.remove_connection(&connection);
 }
 
 asio::awaitable<void> bench_engine::attempt(http_connection& connection, request_state r,

@@ -112,6 +112,27 @@ TEST_CASE("apply: a wrong API key aborts with exit 3 within seconds, and is neve
   CHECK(read_file(mock.path("r.ndjson")).find(wrong_key) == std::string::npos);
 }
 
+TEST_CASE("apply: a worker that throws ends the run with exit 3 and loses no line") {
+  // The test-only fault hook makes the worker about to send the 40th request throw: the
+  // path built for worker errors (abort, close every connection) must not touch the
+  // thrower's freed connection (ASan runs this too), and every line still ends recorded
+  // or listed unsent, so a --resume completes the manifest.
+  mock_process mock;
+  auto manifest = make_manifest(mock, "m.ndjson", 400, 20);
+  std::string results = mock.path("r.ndjson");
+  child_process run(
+      jobpatch_argv(mock, "apply", manifest, {"--connections", "8", "--results", results}),
+      {{"BYTENITE_API_KEY", mock_test_key}, {"JOBPATCH_TEST_WORKER_THROW_AFTER", "40"}},
+      mock.path("apply.out"), mock.path("apply.err"));
+  int code = run.wait(std::chrono::seconds(60));
+  std::string err = read_file(mock.path("apply.err"));
+  INFO(err);
+  CHECK(code == 3);
+  CHECK(err.find("internal error in a worker: test fault") != std::string::npos);
+  CHECK(run_apply(mock, manifest, {"--resume", "--results", results}) == 0);
+  CHECK(check_applied_in_order(manifest, mock.journal()) == "");
+}
+
 TEST_CASE("apply: unknown jobs fail with the server's message, the rest succeed, exit 1") {
   mock_process mock({}, 10);
   std::string manifest = mock.path("m.ndjson");

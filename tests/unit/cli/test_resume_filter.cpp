@@ -60,17 +60,17 @@ std::vector<marks> read_marked(const std::string& manifest, update_filter* filte
 } // namespace
 
 TEST_CASE("resume_filter: marks each update with what the earlier run recorded of it") {
-  auto results = temp_file(record(1, "a", 1, "a1", "ok", 200) + record(2, "b", 1, "b1", "ok", 200) +
-                           record(3, "c", 1, "c1", "failed", 404) +
-                           record(4, "d", 1, "d1", "failed", 403) +
-                           record(5, "b", 2, "b2", "ok", 200));
+  auto results =
+      temp_file(record(1, "a", 1, "a1", "ok", 200) + record(2, "b", 1, "b1", "ok", 200) +
+                record(3, "c", 1, "c1", "failed", 404) + record(4, "d", 1, "d1", "failed", 403) +
+                record(5, "b", 2, "b2", "ok", 200));
   std::vector<std::string> notes;
   auto earlier = resume_state::load(results, notes);
-  std::string manifest = line("a", "a1") +       // applied before
-                         line("b", "changed") +   // seq 1 of b differs now
-                         line("b", "b2") +        // recorded ok, but b is sent again above
-                         line("c", "c1") +        // failed for good before
-                         line("e", "e1");         // never recorded
+  std::string manifest = line("a", "a1") +      // applied before
+                         line("b", "changed") + // seq 1 of b differs now
+                         line("b", "b2") +      // recorded ok, but b is sent again above
+                         line("c", "c1") +      // failed for good before
+                         line("e", "e1");       // never recorded
   SUBCASE("without --retry-failed") {
     resume_filter filter(earlier, false);
     auto got = read_marked(manifest, &filter);
