@@ -7,6 +7,8 @@
 
 #include "net/attempt_core.hpp"
 #include "net/engine_support.hpp"
+#include "net/read_first_tracker.hpp"
+#include "net/slot_table.hpp"
 
 #include <jobpatch/manifest/body_validator.hpp>
 #include <jobpatch/policy/job_scheduler.hpp>
@@ -27,7 +29,6 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -64,31 +65,6 @@ std::uint64_t test_fault_from_environment() {
   return value ? std::strtoull(value, nullptr, 10) : 0;
 }
 
-// One update held by the engine, from the reader until its final outcome.
-struct slot {
-  operation op;
-  std::string raw_line;
-  std::string target; // request path, encoded once
-  unsigned attempts = 0;
-  bool auth_retried = false; // a 401 already led to one token refresh
-  std::uint64_t token_generation = 0;
-  clock::time_point first_send{};
-  int last_status = 0;
-  std::string last_error;
-  std::string fail_reason;      // the summaries' byError key when the line ends failed
-  std::size_t held_bytes = 0;   // counted against the byte window until final
-  bool withheld_before = false; // --resume: an earlier run withheld it too
-  bool in_use = false;
-  // Read first (plan, --skip-unchanged, --undo-out): a GET of the job, then the PATCH.
-  // Untouched (no allocation) by a plain apply.
-  unsigned reads = 0;      // GET attempts
-  bool read_done = false;  // the document was read: the PATCH is next
-  std::string read_target; // the job's own path
-  std::string undo_line;   // restores what the PATCH changes; empty = nothing to restore
-  field_mask undo_fields = 0;
-  bool patch_in_doubt = false; // a PATCH went unanswered: it may have been applied
-};
-
 // What an update costs the byte window: its body, its raw line (kept for --failed-out)
 // and its job id, plus a fixed share for the bookkeeping around them.
 std::size_t held_bytes_of(const source_item& item) {
@@ -101,8 +77,11 @@ public:
          run_statistics& stats, const tick_callback& on_tick, milliseconds tick_interval,
          read_first_state read_first)
       : options_(options), source_(source), sink_(sink), stats_(stats), on_tick_(on_tick),
-        tick_interval_(tick_interval), read_first_(options.read_first()), plan_(read_first.plan),
-        client_(settings_of(options), [this] { stop_reading(); }), scheduler_(window_of(options)),
+        tick_interval_(tick_interval), read_first_(options.read_first()),
+        client_(settings_of(options), [this] { stop_reading(); }),
+        tracker_({options.plan, options.skip_unchanged, !options.undo_out.empty()}, read_first.plan,
+                 client_.tokens.scrubber(), result_.notes, read_first.undo_fields),
+        scheduler_(window_of(options)),
         limiter_(options.rate * rate_margin,
                  options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
         flush_timer_(io_), window_(window_of(options)),
@@ -110,8 +89,7 @@ public:
         settle_(options.settle.count() >= 0
                     ? options.settle
                     : std::min<milliseconds>(options.attempt_timeout, default_settle)) {
-    if (options.plan && !plan_) throw std::logic_error("plan without a plan sink");
-    for (auto& [job, fields] : read_first.undo_fields) undo_fields_[job] |= fields;
+    if (options.plan && !read_first.plan) throw std::logic_error("plan without a plan sink");
   }
 
   run_status run();
@@ -157,8 +135,6 @@ private:
   // unchanged, or keeps its undo line, and lets the PATCH follow.
   void after_read(std::uint64_t handle, const reply_judgement& j, worker_buffers& w,
                   clock::duration latency, clock::time_point now);
-  void record_plan(const slot& s, outcome result);
-  void keep_undo_line(slot& s);
   // Fails an update without sending it: an earlier update of its job failed (line
   // `failed_line`, 0 when no longer remembered), see job_scheduler::withheld().
   void withhold(std::uint64_t handle, std::uint64_t failed_line);
@@ -184,38 +160,22 @@ private:
   asio::awaitable<void> flush_results_periodically();
 
   const apply_options& options_;
+  run_status result_; // before tracker_, which adds to its notes
   line_source& source_;
   result_sink& sink_;
   run_statistics& stats_;
   const tick_callback& on_tick_;
   milliseconds tick_interval_;
   bool read_first_;
-  plan_sink* plan_;
-  // Read first: the last read's comparison (used at once, before the next co_await).
-  std::vector<field_change> changes_;
-  bool plan_changes_ = false;
-  // --undo-out: per job, the fields an undo line restores already. The first undo line
-  // of a field holds the value from before the run; a later line of the same job saw a
-  // value this run set, so restoring it would undo the undo (the file is applied in order).
-  // Jobs with one update (operation::only_update) are not kept.
-  std::unordered_map<std::string, field_mask> undo_fields_;
-  std::vector<job_field> undo_absent_fields_;
-  std::unique_ptr<body_validator> undo_validator_;
-  std::uint64_t undo_problems_ = 0; // fields the undo file cannot restore
-  static constexpr std::uint64_t max_undo_notes = 20;
-  // plan: each job's values as the lines planned so far would leave them, so that a
-  // job's second line is compared with what its first would have set. Only jobs with more
-  // than one update are kept.
-  std::unordered_map<std::string, std::array<std::optional<std::string>, job_field_count>> planned_;
   client_context client_;
   asio::io_context& io_ = client_.io;
+  read_first_tracker tracker_;
 
   job_scheduler scheduler_;
   rate_limiter limiter_;
   throttle_monitor throttle_monitor_;
 
-  std::deque<slot> slots_; // a deque: growing it never moves a slot
-  std::vector<std::uint64_t> free_slots_;
+  slot_table slots_;
   std::size_t in_flight_ = 0;
   std::vector<asio::steady_timer*> idle_workers_;
 
@@ -239,7 +199,6 @@ private:
   clock::duration settle_;
   clock::time_point deadline_ = clock::time_point::max();
   bool finished_ = false;
-  run_status result_;
   // Test-only fault hook: the worker about to make attempt N throws (0 = never), so the
   // tests reach the path built for worker errors (exit 3, no memory error under ASan).
   std::uint64_t test_worker_throw_after_ = test_fault_from_environment();
@@ -371,30 +330,14 @@ void engine::accept_batch(std::span<source_item> batch) {
     if (!item.valid) {
       // Only reached for stdin or --skip-invalid: a file is validated whole beforehand.
       sink_.record(invalid_record(item.error));
-      if (plan_) {
-        plan_record r;
-        r.line = item.error.line;
-        r.job_id = item.error.job_id;
-        r.op = item.error.op;
-        r.result = plan_outcome::invalid;
-        r.error = item.error.message;
-        plan_->record(r);
-      }
+      tracker_.record_invalid(item.error);
       stats_.record_invalid(item.error.op, item.error.job_id.empty());
       ++released;
       released_bytes += bytes;
       continue;
     }
-    std::uint64_t handle;
-    if (!free_slots_.empty()) {
-      handle = free_slots_.back();
-      free_slots_.pop_back();
-    } else {
-      handle = slots_.size();
-      slots_.emplace_back();
-    }
+    std::uint64_t handle = slots_.acquire();
     slot& s = slots_[handle];
-    s.in_use = true;
     s.held_bytes = bytes;
     // Swapped, not moved: the item takes the slot's old storage back to the reader.
     std::swap(s.op, item.op);
@@ -459,8 +402,7 @@ void engine::settle_failed_before(source_item& item) {
 void engine::finish(std::uint64_t handle, outcome result, const reply_judgement* judgement,
                     std::optional<clock::duration> latency) {
   slot& s = slots_[handle];
-  s.in_use = false;
-  if (plan_) record_plan(s, result);
+  std::string_view undo = tracker_.on_finish(s, result);
   result_record r;
   r.line = s.op.line;
   r.job_id = s.op.job_id;
@@ -476,15 +418,6 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
     r.state = judgement->state;
   }
   if (result != outcome::ok && result != outcome::unchanged) r.error = s.last_error;
-  // Lines whose PATCH failed get no undo line: nothing of theirs is to be undone. Unless
-  // one of its attempts went unanswered: it may have been applied, and restoring values a
-  // job still holds changes nothing.
-  std::string_view undo;
-  if ((result == outcome::ok || (result == outcome::failed && s.patch_in_doubt)) &&
-      !s.undo_line.empty()) {
-    undo = s.undo_line;
-    if (!s.op.only_update) undo_fields_[s.op.job_id] |= s.undo_fields;
-  }
   if (result == outcome::failed)
     stats_.record_failure_reason(s.fail_reason.empty() ? std::string_view("other")
                                                        : std::string_view(s.fail_reason));
@@ -514,64 +447,11 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
       text->clear();
   }
   if (!s.undo_line.empty()) std::string().swap(s.undo_line);
-  free_slots_.push_back(handle);
+  slots_.release(handle);
   release_window(1, s.held_bytes);
   // The worker that finished takes the job's next update itself; the others need only
   // hear of the end.
   if (all_done()) wake_all();
-}
-
-void engine::record_plan(const slot& s, outcome result) {
-  plan_record r;
-  r.line = s.op.line;
-  r.job_id = s.op.job_id;
-  r.op = s.op.op;
-  r.status = s.last_status;
-  if (result == outcome::ok) {
-    r.result = plan_changes_ ? plan_outcome::change : plan_outcome::unchanged;
-    // The job's values are server text shown to a person: a server that echoes the token
-    // or key into a field must not put it on the terminal or into the plan file. (The undo
-    // file keeps them as read: it must restore what the job held.)
-    for (auto& c : changes_)
-      if (c.from) client_.tokens.scrubber().scrub_in_place(*c.from);
-    r.changes = &changes_;
-  } else {
-    // A job that does not exist answers 404 to its read, as it would to the PATCH.
-    r.result = s.last_status == 404 ? plan_outcome::not_found : plan_outcome::failed;
-    r.error = s.last_error;
-  }
-  plan_->record(r);
-}
-
-void engine::keep_undo_line(slot& s) {
-  auto it = undo_fields_.find(s.op.job_id);
-  field_mask restored = it == undo_fields_.end() ? 0 : it->second;
-  undo_absent_fields_.clear();
-  s.undo_line = undo_line(s.op, changes_, restored, undo_absent_fields_, s.undo_fields);
-  for (job_field f : undo_absent_fields_) {
-    // Nothing to put back: the job's document does not show the field (an API may leave
-    // out a field at its default value). The run says so; the other fields are restored.
-    if (++undo_problems_ > max_undo_notes) continue;
-    result_.notes.push_back("--undo-out: line " + std::to_string(s.op.line) + ": " +
-                            std::string(field_label(f)) +
-                            " is absent from the job's document; the undo file cannot "
-                            "restore it");
-  }
-  if (s.undo_line.empty()) return;
-  // The old values must make a line the API (and jobpatch) accepts, or the undo file
-  // would not apply: a data source the server shows with keys the schema lacks, say.
-  if (!undo_validator_) undo_validator_ = std::make_unique<body_validator>();
-  std::string_view body = s.undo_line;
-  body.remove_prefix(body.find(",\"body\":") + 8);
-  body.remove_suffix(1);
-  if (!undo_validator_->validate(s.op.op, body)) {
-    if (++undo_problems_ <= max_undo_notes)
-      result_.notes.push_back("--undo-out: line " + std::to_string(s.op.line) +
-                              ": the job's old values do not make a valid update (" +
-                              undo_validator_->error() + "); the undo file cannot restore them");
-    s.undo_line.clear();
-    s.undo_fields = 0;
-  }
 }
 
 void engine::after_read(std::uint64_t handle, const reply_judgement& j, worker_buffers& w,
@@ -580,37 +460,25 @@ void engine::after_read(std::uint64_t handle, const reply_judgement& j, worker_b
   s.read_done = true;
   // The PATCH is a request of its own: a 401 to it may refresh the token once more.
   s.auth_retried = false;
-  job_document& doc = w.document;
-  std::array<std::optional<std::string>, job_field_count>* planned = nullptr;
-  if (options_.plan && !s.op.only_update) {
-    // A job's earlier lines in this plan have (as far as the plan knows) set their values;
-    // a job with one update has nothing to remember.
-    planned = &planned_[s.op.job_id];
-    for (std::size_t f = 0; f < job_field_count; ++f)
-      if ((*planned)[f]) doc.values[f] = (*planned)[f];
-  }
-  if (!w.reader->compare(s.op, doc, changes_)) {
+  switch (tracker_.after_read(s, w.document, *w.reader)) {
+  case read_first_tracker::next_step::compare_failed:
     s.last_error = "the update's body could not be compared with the job's document";
     s.fail_reason = "compare failed";
     finish(handle, outcome::failed, nullptr, latency);
     return;
-  }
-  plan_changes_ = any_change(changes_);
-  if (options_.plan) {
-    if (planned)
-      for (const auto& c : changes_) (*planned)[static_cast<std::size_t>(c.field)] = c.to;
+  case read_first_tracker::next_step::planned:
     finish(handle, outcome::ok, &j, latency);
     return;
-  }
-  if (options_.skip_unchanged && !plan_changes_) {
+  case read_first_tracker::next_step::unchanged:
     finish(handle, outcome::unchanged, &j, latency);
     return;
+  case read_first_tracker::next_step::patch:
+    // The PATCH follows at once, through the scheduler (the rate limit applies to it too);
+    // the job stays in flight, so none of its later updates can start in between.
+    scheduler_.defer(handle, now);
+    wake_one();
+    return;
   }
-  if (!options_.undo_out.empty()) keep_undo_line(s);
-  // The PATCH follows at once, through the scheduler (the rate limit applies to it too);
-  // the job stays in flight, so none of its later updates can start in between.
-  scheduler_.defer(handle, now);
-  wake_one();
 }
 
 // Why a line still unfinished ends failed when the run stops.
@@ -642,23 +510,22 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   co_await client_.attempt(connection, connected, in, w);
   const attempt_result& result = w.result;
   if (connected) --in_flight_;
-  slot& done = slots_[handle]; // slots_ may have grown meanwhile
   const reply_judgement& j = w.judgement;
   auto now = result.answered;
-  auto latency = now - done.first_send;
-  done.last_status = j.status; // 0 when no answer this time: an older status would mislead
+  auto latency = now - s.first_send;
+  s.last_status = j.status; // 0 when no answer this time: an older status would mislead
   if (!j.applied()) {
-    done.last_error = j.error;
-    if (in.read && !options_.plan) done.last_error.insert(0, "reading the job before the update: ");
+    s.last_error = j.error;
+    if (in.read && !options_.plan) s.last_error.insert(0, "reading the job before the update: ");
   }
   // The request may still reach the server or be applied later (a stalled segment, a
   // proxy that queued it, a backend still working): retrying it is harmless, but the
   // job's next update waits until settle time has passed, so a late copy lands first.
   if (j.in_doubt) {
     scheduler_.hold_job(handle, now + settle_);
-    if (!in.read) done.patch_in_doubt = true;
+    if (!in.read) s.patch_in_doubt = true;
   }
-  stats_.record_attempt(done.op.op, j.outcome,
+  stats_.record_attempt(s.op.op, j.outcome,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(now - result.sent),
                         connected);
   bool throttled = j.outcome.cls == error_class::http_status &&
@@ -676,13 +543,13 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     co_return;
   }
   if (j.verdict == reply_verdict::final_fail) {
-    done.fail_reason = result.fail_reason;
+    s.fail_reason = result.fail_reason;
     finish(handle, outcome::failed, nullptr, latency);
     co_return;
   }
   if (client_.stopping()) {
-    if (client_.aborted()) done.last_error += " (run aborted)";
-    done.fail_reason = stop_reason(client_.aborted(), result_.deadline_exceeded);
+    if (client_.aborted()) s.last_error += " (run aborted)";
+    s.fail_reason = stop_reason(client_.aborted(), result_.deadline_exceeded);
     finish(handle, outcome::failed, nullptr, latency);
     co_return;
   }
@@ -692,21 +559,21 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     wake_one(); // an idle worker sleeping past the retry's time sets its timer again
     break;
   case retry_action::refresh_auth_then_retry:
-    done.auth_retried = true;
+    s.auth_retried = true;
     scheduler_.defer(handle, now);
     wake_one();
     break;
   case retry_action::final:
-    done.fail_reason = result.fail_reason;
+    s.fail_reason = result.fail_reason;
     if (result.decision.reason == final_reason::not_retryable &&
         j.outcome.cls == error_class::http_status &&
         resume_state::is_permanent_failure(j.outcome.status))
       stats_.record_failed_for_good();
     if (result.decision.reason != final_reason::not_retryable &&
         result.decision.reason != final_reason::succeeded) {
-      done.last_error += " (";
-      done.last_error += to_string(result.decision.reason);
-      done.last_error += ')';
+      s.last_error += " (";
+      s.last_error += to_string(result.decision.reason);
+      s.last_error += ')';
     }
     finish(handle, outcome::failed, nullptr, latency);
     break;
@@ -764,11 +631,12 @@ void engine::stop_reading() {
 }
 
 bool engine::stop_if_output_failed() {
-  bool plan_failed = plan_ && !plan_->write_error().empty();
+  plan_sink* plan = tracker_.plan();
+  bool plan_failed = plan && !plan->write_error().empty();
   if (sink_.write_error().empty() && !plan_failed) return false;
   if (result_.output_failed) return true;
-  const std::string& what = plan_failed ? plan_->write_error() : sink_.write_error();
-  int code = plan_failed ? plan_->write_errno() : sink_.write_errno();
+  const std::string& what = plan_failed ? plan->write_error() : sink_.write_error();
+  int code = plan_failed ? plan->write_errno() : sink_.write_errno();
   if (options_.plan)
     client_.abort("the plan could not be written: " + what + " (errno " + std::to_string(code) +
                   "); reading stopped");
@@ -787,7 +655,7 @@ void engine::drain_unfinished() {
     slot& s = slots_[handle];
     if (!s.in_use) continue;
     if (s.attempts == 0) {
-      s.in_use = false;
+      slots_.release(handle);
       ++result_.not_attempted;
       sink_.record_unsent(s.raw_line);
       release_window(1, s.held_bytes);
@@ -833,7 +701,7 @@ asio::awaitable<void> engine::flush_results_periodically() {
         options_.fsync_interval.count() > 0 && now - last_sync >= options_.fsync_interval;
     if (durable) last_sync = now;
     sink_.flush(durable);
-    if (plan_) plan_->flush();
+    if (plan_sink* plan = tracker_.plan()) plan->flush();
     stop_if_output_failed();
     if (on_tick_ && !finished_ && now - last_tick >= tick_interval_) {
       last_tick = now;
@@ -890,15 +758,13 @@ run_status engine::run() {
         " updates waited for an unanswered request of their job to settle "
         "(--settle " +
         std::to_string(std::chrono::duration_cast<milliseconds>(settle_).count()) + " ms)");
-  if (undo_problems_ > max_undo_notes)
-    result_.notes.push_back("--undo-out: " + std::to_string(undo_problems_ - max_undo_notes) +
-                            " more fields the undo file cannot restore (not listed)");
+  tracker_.add_final_notes();
   if (!reader_error_.empty() && !result_.aborted) {
     result_.aborted = true;
     result_.abort_reason = "reading the manifest failed: " + reader_error_;
   }
   sink_.flush();
-  if (plan_) plan_->flush();
+  if (plan_sink* plan = tracker_.plan()) plan->flush();
   stop_if_output_failed();
   if (on_tick_) on_tick_(engine_tick{}); // the final counts
   return result_;
