@@ -7,6 +7,7 @@
 
 #include "net/attempt_core.hpp"
 #include "net/engine_support.hpp"
+#include "net/manifest_feeder.hpp"
 #include "net/read_first_tracker.hpp"
 #include "net/slot_table.hpp"
 
@@ -25,15 +26,11 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
-#include <thread>
 #include <unordered_map>
 
 #include <unistd.h>
@@ -45,7 +42,6 @@ using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::size_t reader_batch = 256; // lines handed from the reader per post
 // A finished update's strings keep up to this capacity for the next line that reuses
 // them (no allocation per line in steady state); larger ones are given back.
 constexpr std::size_t kept_string_capacity = 1024;
@@ -65,27 +61,24 @@ std::uint64_t test_fault_from_environment() {
   return value ? std::strtoull(value, nullptr, 10) : 0;
 }
 
-// What an update costs the byte window: its body, its raw line (kept for --failed-out)
-// and its job id, plus a fixed share for the bookkeeping around them.
-std::size_t held_bytes_of(const source_item& item) {
-  return item.op.body.size() + item.raw_line.size() + item.op.job_id.size() + 256;
-}
-
 class engine {
 public:
   engine(const apply_options& options, line_source& source, result_sink& sink,
          run_statistics& stats, const tick_callback& on_tick, milliseconds tick_interval,
          read_first_state read_first)
-      : options_(options), source_(source), sink_(sink), stats_(stats), on_tick_(on_tick),
+      : options_(options), sink_(sink), stats_(stats), on_tick_(on_tick),
         tick_interval_(tick_interval), read_first_(options.read_first()),
         client_(settings_of(options), [this] { stop_reading(); }),
         tracker_({options.plan, options.skip_unchanged, !options.undo_out.empty()}, read_first.plan,
                  client_.tokens.scrubber(), result_.notes, read_first.undo_fields),
+        feeder_(
+            io_, source, window_of(options),
+            options.window_bytes ? options.window_bytes : default_window_bytes,
+            [this](std::span<source_item> batch) { accept_batch(batch); }, [this] { wake_all(); }),
         scheduler_(window_of(options)),
         limiter_(options.rate * rate_margin,
                  options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
-        flush_timer_(io_), window_(window_of(options)),
-        window_bytes_(options.window_bytes ? options.window_bytes : default_window_bytes),
+        flush_timer_(io_),
         settle_(options.settle.count() >= 0
                     ? options.settle
                     : std::min<milliseconds>(options.attempt_timeout, default_settle)) {
@@ -106,20 +99,8 @@ private:
                           : std::max<std::size_t>(4096, std::size_t{options.connections} * 64);
   }
 
-  // Reader thread ------------------------------------------------------------------
-  void read_manifest();
+  // Takes a batch of updates from the reader (see manifest_feeder).
   void accept_batch(std::span<source_item> batch);
-  // Batches go back to the reader once accepted, their items holding the storage of
-  // finished updates (swapped in by accept_batch), so that reading does not allocate.
-  void give_back(std::vector<source_item>&& batch);
-  std::vector<source_item> take_spare();
-  void release_window(std::size_t n, std::size_t bytes);
-  // Under window_mutex_: the window has drained to its low-water mark (half of it, in
-  // lines and in bytes), so the waiting reader refills it.
-  bool window_drained() const noexcept {
-    return outstanding_ <= window_ / 2 &&
-           (outstanding_ == 0 || outstanding_bytes_ <= window_bytes_ / 2);
-  }
 
   // Workers --------------------------------------------------------------------------
   asio::awaitable<void> worker();
@@ -161,7 +142,6 @@ private:
 
   const apply_options& options_;
   run_status result_; // before tracker_, which adds to its notes
-  line_source& source_;
   result_sink& sink_;
   run_statistics& stats_;
   const tick_callback& on_tick_;
@@ -170,6 +150,7 @@ private:
   client_context client_;
   asio::io_context& io_ = client_.io;
   read_first_tracker tracker_;
+  manifest_feeder feeder_;
 
   job_scheduler scheduler_;
   rate_limiter limiter_;
@@ -179,23 +160,8 @@ private:
   std::size_t in_flight_ = 0;
   std::vector<asio::steady_timer*> idle_workers_;
 
-  // Reader thread handoff: `outstanding_` counts lines handed over and not yet final.
-  std::thread reader_thread_;
-  std::mutex window_mutex_;
-  std::condition_variable window_cv_;
-  std::size_t outstanding_ = 0;
-  std::size_t outstanding_bytes_ = 0; // their held_bytes_of(), bounded by window_bytes_
-  bool reader_waiting_ = false;       // for room: notified only once the window has drained
-  bool stop_reading_ = false;
-  std::atomic<bool> cancel_reading_{false}; // unblocks a reader waiting on a pipe
-  bool reader_done_ = false;                // io thread's view: the last batch has been accepted
-  std::string reader_error_;
-  std::vector<std::vector<source_item>> spare_batches_; // under window_mutex_
-
   asio::steady_timer flush_timer_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
-  std::size_t window_;
-  std::size_t window_bytes_;
   clock::duration settle_;
   clock::time_point deadline_ = clock::time_point::max();
   bool finished_ = false;
@@ -205,105 +171,13 @@ private:
   std::uint64_t test_attempts_ = 0;
 };
 
-// --- reader thread -------------------------------------------------------------------
-
-void engine::read_manifest() {
-  // Lines are read into the batch's items in place: items that come back from the engine
-  // keep their strings' capacity.
-  std::vector<source_item> batch;
-  std::size_t used = 0;
-  auto hand_over = [&] {
-    if (used == 0) return;
-    // The items past `used` (a spare's, after a short batch) travel along unread: their
-    // strings stay in circulation.
-    asio::post(io_, [this, items = std::move(batch), used]() mutable {
-      accept_batch(std::span(items.data(), used));
-      give_back(std::move(items));
-    });
-    batch = take_spare();
-    used = 0;
-  };
-  try {
-    source_.reader().set_cancel_flag(&cancel_reading_);
-    while (true) {
-      {
-        std::unique_lock lock(window_mutex_);
-        // Room in lines and in bytes; one update is always let through, however large.
-        auto full = [&] {
-          return outstanding_ >= window_ ||
-                 (outstanding_ > 0 && outstanding_bytes_ >= window_bytes_);
-        };
-        auto drained = [&] { return window_drained(); };
-        if (full() && !stop_reading_) {
-          lock.unlock();
-          hand_over(); // what is batched must flow before we wait for room
-          lock.lock();
-          // Hysteresis: refill only once the window has drained to half, then in whole
-          // batches, instead of waking for every finished line (a context switch each).
-          reader_waiting_ = true;
-          window_cv_.wait(lock, [&] { return drained() || stop_reading_; });
-          reader_waiting_ = false;
-        }
-        if (stop_reading_) break;
-      }
-      if (used == batch.size()) batch.emplace_back();
-      source_item& item = batch[used];
-      if (!source_.next(item)) break;
-      {
-        std::lock_guard lock(window_mutex_);
-        ++outstanding_;
-        outstanding_bytes_ += held_bytes_of(item);
-      }
-      ++used;
-      // Hand over a full batch, or before read() could block on a slow pipe.
-      if (used >= reader_batch || !source_.reader().has_buffered_line()) hand_over();
-    }
-  } catch (const std::exception& e) {
-    reader_error_ = e.what();
-  }
-  hand_over();
-  asio::post(io_, [this] {
-    reader_done_ = true;
-    wake_all();
-  });
-}
-
-void engine::give_back(std::vector<source_item>&& batch) {
-  std::lock_guard lock(window_mutex_);
-  // Enough for a refill of half the window (the reader's burst), and a little more.
-  if (spare_batches_.size() < window_ / 2 / reader_batch + 2)
-    spare_batches_.push_back(std::move(batch));
-}
-
-std::vector<source_item> engine::take_spare() {
-  std::vector<source_item> batch;
-  {
-    std::lock_guard lock(window_mutex_);
-    if (!spare_batches_.empty()) {
-      batch = std::move(spare_batches_.back());
-      spare_batches_.pop_back();
-    }
-  }
-  if (batch.empty()) batch.reserve(reader_batch);
-  return batch;
-}
-
-void engine::release_window(std::size_t n, std::size_t bytes) {
-  bool wake_reader;
-  {
-    std::lock_guard lock(window_mutex_);
-    outstanding_ -= n;
-    outstanding_bytes_ -= bytes;
-    wake_reader = reader_waiting_ && window_drained();
-  }
-  if (wake_reader) window_cv_.notify_one();
-}
+// --- hand-over from the reader -------------------------------------------------------
 
 void engine::accept_batch(std::span<source_item> batch) {
   std::size_t released = 0, released_bytes = 0;
   for (auto& item : batch) {
-    std::size_t bytes = held_bytes_of(item); // before anything is moved out of it
-    if (item.valid && item.failed_before) {  // never sent, stopping or not
+    std::size_t bytes = manifest_feeder::held_bytes_of(item); // before anything is moved out of it
+    if (item.valid && item.failed_before) {                   // never sent, stopping or not
       settle_failed_before(item);
       ++released;
       released_bytes += bytes;
@@ -359,7 +233,7 @@ void engine::accept_batch(std::span<source_item> batch) {
     }
     scheduler_.push(handle, s.op.job_id);
   }
-  if (released) release_window(released, released_bytes);
+  if (released) feeder_.release(released, released_bytes);
   for (std::size_t i = released; i < batch.size() && !idle_workers_.empty(); ++i) wake_one();
   if (all_done()) wake_all();
 }
@@ -378,7 +252,7 @@ void engine::wake_all() {
   idle_workers_.clear();
 }
 
-bool engine::all_done() const { return reader_done_ && scheduler_.empty() && in_flight_ == 0; }
+bool engine::all_done() const { return feeder_.done() && scheduler_.empty() && in_flight_ == 0; }
 
 void engine::withhold(std::uint64_t handle, std::uint64_t failed_line) {
   slot& s = slots_[handle];
@@ -448,7 +322,7 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
   }
   if (!s.undo_line.empty()) std::string().swap(s.undo_line);
   slots_.release(handle);
-  release_window(1, s.held_bytes);
+  feeder_.release(1, s.held_bytes);
   // The worker that finished takes the job's next update itself; the others need only
   // hear of the end.
   if (all_done()) wake_all();
@@ -621,12 +495,7 @@ asio::awaitable<void> engine::worker() {
 // --- stopping -------------------------------------------------------------------------
 
 void engine::stop_reading() {
-  {
-    std::lock_guard lock(window_mutex_);
-    stop_reading_ = true;
-  }
-  cancel_reading_ = true;
-  window_cv_.notify_all();
+  feeder_.stop();
   wake_all();
 }
 
@@ -658,7 +527,7 @@ void engine::drain_unfinished() {
       slots_.release(handle);
       ++result_.not_attempted;
       sink_.record_unsent(s.raw_line);
-      release_window(1, s.held_bytes);
+      feeder_.release(1, s.held_bytes);
       continue;
     }
     s.fail_reason = stop_reason(client_.aborted(), result_.deadline_exceeded);
@@ -714,7 +583,7 @@ run_status engine::run() {
   client_.start();
   if (options_.deadline.count() > 0) deadline_ = clock::now() + options_.deadline;
 
-  reader_thread_ = std::thread([this] { read_manifest(); });
+  feeder_.start();
   asio::co_spawn(io_, watch_signals(), asio::detached);
   asio::co_spawn(io_, flush_results_periodically(), asio::detached);
   asio::steady_timer deadline_timer(io_);
@@ -732,12 +601,7 @@ run_status engine::run() {
     drain_unfinished();
     flush_timer_.cancel();
     deadline_timer.cancel();
-    {
-      std::lock_guard lock(window_mutex_);
-      stop_reading_ = true;
-    }
-    cancel_reading_ = true;
-    window_cv_.notify_all();
+    feeder_.stop();
     // Stop the signal watcher and any other waits: the io_context has nothing left to do.
     io_.stop();
   };
@@ -745,7 +609,7 @@ run_status engine::run() {
       io_, options_.connections, [this] { return worker(); },
       [this](std::string reason) { client_.abort(std::move(reason)); }, all_workers_done);
   io_.run();
-  reader_thread_.join();
+  feeder_.join();
   // Batches the reader handed over after the loop stopped: counted (and listed) as unsent.
   io_.restart();
   io_.poll();
@@ -759,9 +623,9 @@ run_status engine::run() {
         "(--settle " +
         std::to_string(std::chrono::duration_cast<milliseconds>(settle_).count()) + " ms)");
   tracker_.add_final_notes();
-  if (!reader_error_.empty() && !result_.aborted) {
+  if (!feeder_.error().empty() && !result_.aborted) {
     result_.aborted = true;
-    result_.abort_reason = "reading the manifest failed: " + reader_error_;
+    result_.abort_reason = "reading the manifest failed: " + feeder_.error();
   }
   sink_.flush();
   if (plan_sink* plan = tracker_.plan()) plan->flush();
