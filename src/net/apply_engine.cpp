@@ -70,7 +70,7 @@ public:
         tick_interval_(tick_interval), read_first_(options.read_first()),
         client_(settings_of(options), [this] { stop_reading(); }),
         tracker_({options.plan, options.skip_unchanged, !options.undo_out.empty()}, read_first.plan,
-                 client_.tokens.scrubber(), result_.notes, read_first.undo_fields),
+                 client_.tokens.scrubber(), status_.notes, read_first.undo_fields),
         feeder_(
             io_, source, window_of(options),
             options.window_bytes ? options.window_bytes : default_window_bytes,
@@ -141,7 +141,7 @@ private:
   asio::awaitable<void> flush_results_periodically();
 
   const apply_options& options_;
-  run_status result_; // before tracker_, which adds to its notes
+  run_status status_; // before tracker_, which adds to its notes
   result_sink& sink_;
   run_statistics& stats_;
   const tick_callback& on_tick_;
@@ -185,7 +185,7 @@ void engine::accept_batch(std::span<source_item> batch) {
     }
     if (client_.stopping()) {
       if (item.valid && !item.already_applied) {
-        ++result_.not_attempted;
+        ++status_.not_attempted;
         sink_.record_unsent(item.raw_line);
       }
       ++released;
@@ -200,7 +200,7 @@ void engine::accept_batch(std::span<source_item> batch) {
       released_bytes += bytes;
       continue;
     }
-    if (item.changed && result_.changed++ == 0) result_.first_changed = item.op.line;
+    if (item.changed && status_.changed++ == 0) status_.first_changed = item.op.line;
     if (!item.valid) {
       // Only reached for stdin or --skip-invalid: a file is validated whole beforehand.
       sink_.record(invalid_record(item.error));
@@ -423,7 +423,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   }
   if (client_.stopping()) {
     if (client_.aborted()) s.last_error += " (run aborted)";
-    s.fail_reason = stop_reason(client_.aborted(), result_.deadline_exceeded);
+    s.fail_reason = stop_reason(client_.aborted(), status_.deadline_exceeded);
     finish(handle, outcome::failed, nullptr, latency);
     co_return;
   }
@@ -503,7 +503,7 @@ bool engine::stop_if_output_failed() {
   plan_sink* plan = tracker_.plan();
   bool plan_failed = plan && !plan->write_error().empty();
   if (sink_.write_error().empty() && !plan_failed) return false;
-  if (result_.output_failed) return true;
+  if (status_.output_failed) return true;
   const std::string& what = plan_failed ? plan->write_error() : sink_.write_error();
   int code = plan_failed ? plan->write_errno() : sink_.write_errno();
   if (options_.plan)
@@ -513,7 +513,7 @@ bool engine::stop_if_output_failed() {
     client_.abort("results could not be written: " + what + " (errno " + std::to_string(code) +
                   "); sending stopped, what was recorded before stays whole, run again with "
                   "--resume once the file can be written");
-  result_.output_failed = true;
+  status_.output_failed = true;
   return true;
 }
 
@@ -525,14 +525,14 @@ void engine::drain_unfinished() {
     if (!s.in_use) continue;
     if (s.attempts == 0) {
       slots_.release(handle);
-      ++result_.not_attempted;
+      ++status_.not_attempted;
       sink_.record_unsent(s.raw_line);
       feeder_.release(1, s.held_bytes);
       continue;
     }
-    s.fail_reason = stop_reason(client_.aborted(), result_.deadline_exceeded);
+    s.fail_reason = stop_reason(client_.aborted(), status_.deadline_exceeded);
     s.last_error += client_.aborted()           ? " (run aborted)"
-                    : result_.deadline_exceeded ? " (deadline reached before a retry)"
+                    : status_.deadline_exceeded ? " (deadline reached before a retry)"
                                                 : " (interrupted before a retry)";
     finish(handle, outcome::failed, nullptr, clock::now() - s.first_send);
   }
@@ -541,7 +541,7 @@ void engine::drain_unfinished() {
 asio::awaitable<void> engine::watch_signals() {
   auto [ec, number] = co_await signals_.async_wait(use_tuple);
   if (ec || finished_) co_return;
-  result_.signal = number;
+  status_.signal = number;
   client_.stop();
   signals_.async_wait(
       [this](const boost::system::error_code& e, int n) { on_second_signal(e, n); });
@@ -591,7 +591,7 @@ run_status engine::run() {
     deadline_timer.expires_at(deadline_);
     deadline_timer.async_wait([this](boost::system::error_code e) {
       if (e || finished_) return;
-      result_.deadline_exceeded = true;
+      status_.deadline_exceeded = true;
       client_.stop();
     });
   }
@@ -614,24 +614,24 @@ run_status engine::run() {
   io_.restart();
   io_.poll();
   stats_.set_token_exchanges(client_.tokens.exchanges());
-  result_.aborted = client_.aborted();
-  result_.abort_reason = client_.abort_reason();
+  status_.aborted = client_.aborted();
+  status_.abort_reason = client_.abort_reason();
   if (scheduler_.settle_waits())
-    result_.notes.push_back(
+    status_.notes.push_back(
         std::to_string(scheduler_.settle_waits()) +
         " updates waited for an unanswered request of their job to settle "
         "(--settle " +
         std::to_string(std::chrono::duration_cast<milliseconds>(settle_).count()) + " ms)");
   tracker_.add_final_notes();
-  if (!feeder_.error().empty() && !result_.aborted) {
-    result_.aborted = true;
-    result_.abort_reason = "reading the manifest failed: " + feeder_.error();
+  if (!feeder_.error().empty() && !status_.aborted) {
+    status_.aborted = true;
+    status_.abort_reason = "reading the manifest failed: " + feeder_.error();
   }
   sink_.flush();
   if (plan_sink* plan = tracker_.plan()) plan->flush();
   stop_if_output_failed();
   if (on_tick_) on_tick_(engine_tick{}); // the final counts
-  return result_;
+  return status_;
 }
 
 } // namespace
