@@ -60,8 +60,8 @@ void manifest_feeder::read() {
       {
         std::unique_lock lock(mutex_);
         // Room in lines and in bytes; one update is always let through, however large.
-        bool full = outstanding_ >= window_ ||
-                    (outstanding_ > 0 && outstanding_bytes_ >= window_bytes_);
+        bool full =
+            outstanding_ >= window_ || (outstanding_ > 0 && outstanding_bytes_ >= window_bytes_);
         if (full && !stop_) {
           lock.unlock();
           hand_over(); // what is batched must flow before we wait for room

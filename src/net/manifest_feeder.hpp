@@ -57,7 +57,8 @@ private:
   // Under mutex_: the window has drained to its low-water mark (half of it, in lines and
   // in bytes), so the waiting reader refills it.
   bool drained() const noexcept {
-    return outstanding_ <= window_ / 2 && (outstanding_ == 0 || outstanding_bytes_ <= window_bytes_ / 2);
+    return outstanding_ <= window_ / 2 &&
+           (outstanding_ == 0 || outstanding_bytes_ <= window_bytes_ / 2);
   }
 
   boost::asio::io_context& io_;

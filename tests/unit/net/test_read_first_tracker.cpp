@@ -1,0 +1,101 @@
+#include "net/read_first_tracker.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace jobpatch;
+using jobpatch::net::read_first_tracker;
+using jobpatch::net::slot;
+using step = read_first_tracker::next_step;
+
+namespace {
+
+const std::string document = R"({"job":{"id":"job-1","name":"nightly","config":{"taskTimeout":300}}})";
+
+struct fixture {
+  job_document_reader reader;
+  secret_scrubber scrubber;
+  std::vector<std::string> notes;
+
+  job_document read() {
+    job_document doc;
+    std::string error;
+    REQUIRE(reader.parse(document, 0, doc, error));
+    return doc;
+  }
+  // The slot of update `line` of job-1 (not its only one) setting its name to `name`.
+  static slot name_update(std::uint64_t line, const std::string& name) {
+    slot s;
+    s.op.line = line;
+    s.op.job_id = "job-1";
+    s.op.op = op_kind::jobname;
+    s.op.body = "\"" + name + "\"";
+    return s;
+  }
+};
+
+} // namespace
+
+TEST_CASE("read_first_tracker: a plan compares a job's later line with what its earlier set") {
+  fixture f;
+  plan_sink plan("", "");
+  read_first_tracker tracker({.plan = true}, &plan, f.scrubber, f.notes, {});
+  slot first = fixture::name_update(1, "renamed");
+  auto doc = f.read();
+  CHECK(tracker.after_read(first, doc, f.reader) == step::planned);
+  CHECK(tracker.on_finish(first, outcome::ok).empty());
+  // The server still says "nightly": the plan knows line 1 would have renamed it.
+  slot second = fixture::name_update(2, "renamed");
+  doc = f.read();
+  CHECK(tracker.after_read(second, doc, f.reader) == step::planned);
+  tracker.on_finish(second, outcome::ok);
+  CHECK(plan.count(plan_outcome::change) == 1);
+  CHECK(plan.count(plan_outcome::unchanged) == 1);
+}
+
+TEST_CASE("read_first_tracker: --skip-unchanged finishes a line the job already holds") {
+  fixture f;
+  read_first_tracker tracker({.skip_unchanged = true}, nullptr, f.scrubber, f.notes, {});
+  slot same = fixture::name_update(1, "nightly");
+  auto doc = f.read();
+  CHECK(tracker.after_read(same, doc, f.reader) == step::unchanged);
+  slot other = fixture::name_update(2, "renamed");
+  doc = f.read();
+  CHECK(tracker.after_read(other, doc, f.reader) == step::patch);
+}
+
+TEST_CASE("read_first_tracker: the undo file restores a field once, from before the run") {
+  fixture f;
+  read_first_tracker tracker({.undo = true}, nullptr, f.scrubber, f.notes, {});
+  slot first = fixture::name_update(1, "renamed");
+  auto doc = f.read();
+  REQUIRE(tracker.after_read(first, doc, f.reader) == step::patch);
+  CHECK(first.undo_line.find("\"nightly\"") != std::string::npos);
+  SUBCASE("applied: written, and the job's later lines do not restore the name again") {
+    CHECK(tracker.on_finish(first, outcome::ok) == first.undo_line);
+    slot second = fixture::name_update(2, "again");
+    doc = f.read();
+    REQUIRE(tracker.after_read(second, doc, f.reader) == step::patch);
+    CHECK(second.undo_line.empty());
+  }
+  SUBCASE("failed, answered: nothing to undo, and a later line restores the name") {
+    CHECK(tracker.on_finish(first, outcome::failed).empty());
+    slot second = fixture::name_update(2, "again");
+    doc = f.read();
+    REQUIRE(tracker.after_read(second, doc, f.reader) == step::patch);
+    CHECK(second.undo_line.find("\"nightly\"") != std::string::npos);
+  }
+  SUBCASE("failed, but a PATCH went unanswered: it may have been applied, so it is written") {
+    first.patch_in_doubt = true;
+    CHECK(tracker.on_finish(first, outcome::failed) == first.undo_line);
+  }
+  SUBCASE("earlier runs restore the name already (--resume): no undo line") {
+    read_first_tracker resumed({.undo = true}, nullptr, f.scrubber, f.notes,
+                               {{"job-1", fields_set_by(first.op)}});
+    slot again = fixture::name_update(3, "renamed");
+    doc = f.read();
+    REQUIRE(resumed.after_read(again, doc, f.reader) == step::patch);
+    CHECK(again.undo_line.empty());
+  }
+}
