@@ -3,6 +3,7 @@
 // Before the run a phase refuses with cli_error exit 2 (nothing was sent); from the run on
 // a failure is exit 3 or 4, never 2. `jobpatch plan` shares the manifest's handling.
 
+#include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
 #include "cli/output_guard.hpp"
 #include "cli/resume_filter.hpp"
@@ -243,6 +244,7 @@ void check_settings(apply_options& options, const std::string& api_key_file) {
   check_descriptors(options.connections);
   load_credentials(options.api_key, api_key_file, options.insecure);
   warn_if_key_in_clear(options.base_url);
+  check_connection_setup(options.base_url, options.ca_file, options.insecure, options.network);
   if (options.resume && options.results.empty())
     refuse("--resume needs --results FILE (the journal of earlier runs)");
   if (options.retry_failed && !options.resume)
@@ -538,6 +540,7 @@ int run_plan(apply_options options, const std::optional<ids_template>& ids,
   check_descriptors(options.connections);
   load_credentials(options.api_key, api_key_file, options.insecure);
   warn_if_key_in_clear(options.base_url);
+  check_connection_setup(options.base_url, options.ca_file, options.insecure, options.network);
   manifest_input in;
   open_manifest(options.manifest, in);
   if (ids) in.ids = &*ids;

@@ -1,6 +1,7 @@
 // `jobpatch bench`: loads the manifest's updates, runs the open-loop benchmark, prints
 // the summary and writes the JSON summary and the HTML report.
 
+#include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
 #include "cli/output_guard.hpp"
 #include "net/bench_engine.hpp"
@@ -192,6 +193,7 @@ void check_bench_inputs(bench_options& options, const bench_command_options& ext
   check_descriptors(options.connections);
   load_credentials(options.api_key, api_key_file, options.insecure);
   warn_if_key_in_clear(options.base_url);
+  check_connection_setup(options.base_url, options.ca_file, options.insecure, options.network);
   std::vector<named_file> inputs = {{extra.ids ? "--ids" : "manifest", options.manifest, nullptr},
                                     {"--api-key-file", api_key_file, nullptr}};
   if (options.manifest == "-") inputs.front().path.clear();

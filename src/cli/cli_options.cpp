@@ -1,6 +1,7 @@
 #include "cli/cli_options.hpp"
 
 #include "cli/cli_error.hpp"
+#include "net/http_connection.hpp"
 
 #include <jobpatch/text/edit_distance.hpp>
 
@@ -102,6 +103,16 @@ network_options make_network_options(const connection_options& c) {
     n.key_password = read_secret_file(c.key_password_file, "--key-password-file");
   }
   return n;
+}
+
+void check_connection_setup(const std::string& base_url, const std::string& ca_file, bool insecure,
+                            const network_options& network) {
+  try {
+    (void)net::parse_server_address(base_url, !insecure, network.proxy);
+    (void)net::make_client_tls_context(ca_file, !insecure, network);
+  } catch (const std::exception& e) {
+    refuse(e.what());
+  }
 }
 
 std::chrono::milliseconds seconds_option(double seconds, const char* flag) {

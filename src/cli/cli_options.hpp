@@ -52,6 +52,14 @@ void add_connection_options(CLI::App& command, connection_options& o);
 template <class Options>
 void copy_connection_options(const connection_options& c, Options& out);
 
+// Refuses (cli_error, exit 2) a --base-url, --cacert, --cert or --key (and its passphrase)
+// the engine could not set up with, by building first what it builds first: the server
+// address and the TLS context. Called before anything is sent, it leaves the engine no
+// setup failure to throw but an unresolvable host (exit 3): whatever else it throws
+// comes from the run, exit 3, never 2.
+void check_connection_setup(const std::string& base_url, const std::string& ca_file, bool insecure,
+                            const network_options& network);
+
 // `seconds` of option `flag` as milliseconds. Refuses (cli_error, exit 2, naming the flag)
 // a value negative, not finite or beyond a year (1e17 s would overflow the clock).
 std::chrono::milliseconds seconds_option(double seconds, const char* flag);
