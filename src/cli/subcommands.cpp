@@ -247,17 +247,37 @@ subcommand add_plan(CLI::App& app) {
           }};
 }
 
+namespace {
+
+// bench's options as typed: the rate, duration, gates and mode are converted by
+// bench_inputs().
+struct bench_typed {
+  bench_options options;
+  bench_command_options extra;
+  connection_options connection;
+  ids_arguments ids;
+  std::string rate, progress = "auto";
+  double duration = 0;
+  std::vector<std::string> fail_if;
+};
+
+// After parsing: --fail-if, --progress, --rate and --duration into `t.options` and `t.extra`.
+void bench_inputs(bench_typed& t) {
+  try {
+    for (const auto& expression : t.fail_if) t.extra.gates.push_back(parse_bench_gate(expression));
+    t.options.rate = parse_rate_spec(t.rate);
+  } catch (const std::invalid_argument& e) {
+    refuse(e.what());
+  }
+  t.extra.progress = *parse_progress_mode(t.progress);
+  copy_connection_options(t.connection, t.options);
+  t.options.duration = seconds_option(t.duration, "--duration");
+}
+
+} // namespace
+
 subcommand add_bench(CLI::App& app) {
-  struct typed {
-    bench_options options;
-    bench_command_options extra;
-    connection_options connection;
-    ids_arguments ids;
-    std::string rate, progress = "auto";
-    double duration = 0;
-    std::vector<std::string> fail_if;
-  };
-  auto t = std::make_shared<typed>();
+  auto t = std::make_shared<bench_typed>();
   auto* command = app.add_subcommand(
       "bench", "open-loop benchmark: send the manifest's updates in a cycle at a fixed rate "
                "(no order per job), latency measured from each request's intended send time");
@@ -290,21 +310,7 @@ subcommand add_bench(CLI::App& app) {
   add_max_line_bytes(*command, t->options.max_line_bytes);
   return {command, [t] {
             t->extra.ids = resolve_ids(t->ids, t->options.manifest);
-            for (const auto& expression : t->fail_if) {
-              try {
-                t->extra.gates.push_back(parse_bench_gate(expression));
-              } catch (const std::invalid_argument& e) {
-                refuse(e.what());
-              }
-            }
-            t->extra.progress = *parse_progress_mode(t->progress);
-            copy_connection_options(t->connection, t->options);
-            try {
-              t->options.rate = parse_rate_spec(t->rate);
-            } catch (const std::invalid_argument& e) {
-              refuse(e.what());
-            }
-            t->options.duration = seconds_option(t->duration, "--duration");
+            bench_inputs(*t);
             return run_bench_command(t->options, t->extra, t->connection.api_key_file);
           }};
 }
