@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <stdexcept>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -26,9 +25,7 @@ void trim(std::string& key) {
 std::string load_api_key(const std::string& key_file) {
   std::string key;
   if (!key_file.empty()) {
-    auto fail = [&](const std::string& why) {
-      throw std::runtime_error("--api-key-file " + key_file + ": " + why);
-    };
+    auto fail = [&](const std::string& why) { refuse("--api-key-file " + key_file + ": " + why); };
     int fd = ::open(key_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) fail(std::strerror(errno));
     struct stat st {};
@@ -69,16 +66,12 @@ std::string load_api_key(const std::string& key_file) {
   return key;
 }
 
-bool load_credentials(std::string& api_key, const std::string& key_file, bool insecure) {
+void load_credentials(std::string& api_key, const std::string& key_file, bool insecure) {
   api_key = load_api_key(key_file);
-  if (api_key.empty()) {
-    std::fprintf(stderr, "jobpatch: no API key: set BYTENITE_API_KEY or pass --api-key-file\n");
-    return false;
-  }
+  if (api_key.empty()) refuse("no API key: set BYTENITE_API_KEY or pass --api-key-file");
   if (insecure)
     std::fprintf(stderr, "jobpatch: WARNING: --insecure: TLS certificates are NOT verified; "
                          "use this against test servers only\n");
-  return true;
 }
 
 } // namespace jobpatch::cli

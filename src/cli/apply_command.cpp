@@ -1,6 +1,9 @@
-// `jobpatch apply`: checks the inputs and outputs, runs the engine, reports, and picks the
-// exit code.
+// `jobpatch apply` in phases: preflight (settings, manifest, outputs and their locks),
+// resume load, first pass over a manifest file, the run, the report and its exit code.
+// Before the run a phase refuses with cli_error exit 2 (nothing was sent); from the run on
+// a failure is exit 3 or 4, never 2. `jobpatch plan` shares the manifest's handling.
 
+#include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
 #include "cli/output_guard.hpp"
 #include "cli/resume_filter.hpp"
@@ -69,51 +72,37 @@ struct manifest_input {
   }
 };
 
-// Opens `path` ("-" is standard input); prints why and returns false when it cannot.
-bool open_manifest(const std::string& path, manifest_input& in) {
+// Opens `path` ("-" is standard input); refuses (cli_error, exit 2) when it cannot.
+void open_manifest(const std::string& path, manifest_input& in) {
   if (path == "-") {
     in.fd = STDIN_FILENO;
   } else {
     in.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in.fd < 0) {
-      std::fprintf(stderr, "jobpatch: cannot open the manifest %s: %s\n", path.c_str(),
-                   std::strerror(errno));
-      return false;
-    }
+    if (in.fd < 0) refuse("cannot open the manifest " + path + ": " + std::strerror(errno));
     in.owned = true;
   }
-  if (::fstat(in.fd, &in.st) != 0) {
-    std::fprintf(stderr, "jobpatch: cannot stat the manifest %s: %s\n", path.c_str(),
-                 std::strerror(errno));
-    return false;
-  }
-  if (S_ISDIR(in.st.st_mode)) {
-    std::fprintf(stderr, "jobpatch: the manifest %s is a directory; name an NDJSON file\n",
-                 path.c_str());
-    return false;
-  }
+  if (::fstat(in.fd, &in.st) != 0)
+    refuse("cannot stat the manifest " + path + ": " + std::strerror(errno));
+  if (S_ISDIR(in.st.st_mode))
+    refuse("the manifest " + path + " is a directory; name an NDJSON file");
   in.stream = !S_ISREG(in.st.st_mode);
   if (!in.stream) {
     in.start = ::lseek(in.fd, 0, SEEK_CUR);
     if (in.start < 0) in.stream = true; // cannot be read twice after all
   }
   if (!in.stream) ::posix_fadvise(in.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return true;
 }
 
-void say_empty(const std::string& manifest) {
-  std::fprintf(stderr,
-               "jobpatch: the manifest %s holds no updates (no non-blank line); nothing was "
-               "sent\n",
-               manifest.c_str());
+std::string empty_manifest(const std::string& manifest) {
+  return "the manifest " + manifest + " holds no updates (no non-blank line); nothing was sent";
 }
 
 // The first pass over a manifest file: every valid update's job goes to `repeats` (see
 // repeat_finder), every invalid line to `invalid` when given. Returns the updates read;
 // `lines_read` gets the lines (blank ones included). The file is rewound.
-std::uint64_t first_pass(const manifest_input& in, line_source::options source_options,
-                         repeat_finder& repeats, invalid_line_printer* invalid,
-                         std::uint64_t& lines_read) {
+std::uint64_t scan_manifest(const manifest_input& in, line_source::options source_options,
+                            repeat_finder& repeats, invalid_line_printer* invalid,
+                            std::uint64_t& lines_read) {
   source_options.filter = nullptr;
   source_options.number_updates = false;
   source_options.repeated_jobs = nullptr;
@@ -141,27 +130,20 @@ repeat_finder repeat_finder_for(const manifest_input& in) {
 }
 
 // Validates a whole manifest file before anything is sent; prints the first errors, and
-// gives `repeats` every valid update's job.
-// Returns the number of lines this run will settle, or nullopt (having said why) when some
-// are invalid or there are none.
-std::optional<std::uint64_t> count_valid_lines(const apply_options& options,
-                                               const manifest_input& in,
-                                               const line_source::options& source_options,
-                                               repeat_finder& repeats) {
+// gives `repeats` every valid update's job. Returns the number of lines this run will
+// settle; refuses (cli_error, exit 2) when some are invalid or there are none.
+std::uint64_t count_valid_lines(const apply_options& options, const manifest_input& in,
+                                const line_source::options& source_options,
+                                repeat_finder& repeats) {
   invalid_line_printer invalid;
   std::uint64_t lines_read = 0;
-  std::uint64_t lines = first_pass(in, source_options, repeats, &invalid, lines_read);
-  if (lines_read == 0) {
-    say_empty(options.manifest);
-    return std::nullopt;
-  }
+  std::uint64_t lines = scan_manifest(in, source_options, repeats, &invalid, lines_read);
+  if (lines_read == 0) refuse(empty_manifest(options.manifest));
   if (invalid.count() == 0) return lines;
   invalid.print_rest();
-  std::fprintf(stderr,
-               "jobpatch: %llu invalid lines; nothing was sent. Fix them, or pass --skip-invalid "
-               "to apply the valid lines and record the rest as invalid\n",
-               static_cast<unsigned long long>(invalid.count()));
-  return std::nullopt;
+  refuse(std::to_string(invalid.count()) +
+         " invalid lines; nothing was sent. Fix them, or pass --skip-invalid to apply the valid "
+         "lines and record the rest as invalid");
 }
 
 int exit_code_of(const run_status& status, const run_statistics& stats) {
@@ -234,289 +216,306 @@ std::vector<std::pair<std::string, field_mask>> restored_fields(const std::strin
   return out;
 }
 
+// One apply run, filled phase by phase. Its parts point at each other (the line source's
+// filter at `resumed`, its counter at `repeated_jobs`, the monitor at `stats`): it is
+// never copied or moved.
+struct apply_run {
+  manifest_input in;
+  std::optional<output_lock> results_lock, undo_lock;
+  // Resume load.
+  net::read_first_state read_first;
+  std::vector<std::string> notes; // about the earlier results, for the summary
+  resume_state earlier;
+  std::optional<resume_filter> resumed;
+  // First pass.
+  line_source::options source_options;
+  update_counter repeated_jobs;
+  invalid_line_printer invalid; // lines that do not stop the run (a stream's, --skip-invalid)
+  // The run.
+  std::string run_id;
+  std::optional<result_sink> sink;
+  run_statistics stats;
+  std::optional<line_source> source;
+  std::optional<run_monitor> monitor;
+};
+
+// Preflight, the settings: descriptors, the key, and the flags that need one another.
+void check_settings(apply_options& options, const std::string& api_key_file) {
+  check_descriptors(options.connections);
+  load_credentials(options.api_key, api_key_file, options.insecure);
+  warn_if_key_in_clear(options.base_url);
+  check_connection_setup(options.base_url, options.ca_file, options.insecure, options.network);
+  if (options.resume && options.results.empty())
+    refuse("--resume needs --results FILE (the journal of earlier runs)");
+  if (options.retry_failed && !options.resume)
+    refuse("--retry-failed only means something with --resume (without it every line is "
+           "sent)");
+}
+
+// Preflight, the files: the manifest opened; every output a file of its own, none an
+// input, each writable; --results and --undo-out locked, and not overwritten by mistake.
+// Checked before anything is sent, so a typo never costs a run.
+void guard_files(const apply_options& options, const std::optional<ids_template>& ids,
+                 const std::string& api_key_file, const std::string& metrics_file, apply_run& run) {
+  open_manifest(options.manifest, run.in);
+  if (ids) run.in.ids = &*ids;
+  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, &run.in.st},
+                                    {"--api-key-file", api_key_file, nullptr}};
+  std::vector<named_file> outputs = {{"--results", options.results, nullptr},
+                                     {"--failed-out", options.failed_out, nullptr},
+                                     {"--summary-json", options.summary_json, nullptr},
+                                     {"--metrics-file", metrics_file, nullptr},
+                                     {"--undo-out", options.undo_out, nullptr, true}};
+  check_outputs(inputs, outputs, "nothing was sent", {"--metrics-file"});
+  // One run per results or undo file: a second one would interleave its lines with ours.
+  if (!options.results.empty() && options.results != "-")
+    run.results_lock.emplace("--results", options.results, 0644);
+  if (!options.undo_out.empty() && options.undo_out != "-")
+    run.undo_lock.emplace("--undo-out", options.undo_out, 0600);
+  if (!options.resume && !options.results.empty() && file_has_content(options.results) &&
+      !options.force)
+    refuse(options.results +
+           " already holds results; pass --resume to continue that run, or --force to overwrite "
+           "it");
+  if (!options.undo_out.empty() && options.undo_out != "-" && !options.resume && !options.force &&
+      file_has_content(options.undo_out))
+    refuse(options.undo_out +
+           " already holds undo lines (they may be all that can put jobs back); pass --resume to "
+           "add to them, or --force to overwrite them; nothing was sent");
+}
+
+// Resume load: what earlier runs recorded (--resume), and the fields their undo lines
+// restore already (--undo-out with --resume).
+void load_resume(const apply_options& options, apply_run& run) {
+  if (!options.resume) return;
+  if (!options.undo_out.empty() && options.undo_out != "-")
+    run.read_first.undo_fields = restored_fields(options.undo_out);
+  run.earlier = resume_state::load(options.results, run.notes);
+  for (const auto& note : run.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
+  std::fprintf(stderr, "jobpatch: resuming: %zu lines were recorded ok by earlier runs\n",
+               run.earlier.ok_records());
+  if (run.earlier.permanent_failures() && !options.retry_failed)
+    std::fprintf(stderr,
+                 "jobpatch: %zu lines failed for good (HTTP 400/403/404) in earlier runs: "
+                 "not sent again unless --retry-failed\n",
+                 run.earlier.permanent_failures());
+  run.resumed.emplace(run.earlier, options.retry_failed);
+}
+
+// First pass: the line source's options, and the jobs with more than one update, found by
+// a first pass over a file (validating it, unless --skip-invalid): only those need
+// counting for operation::seq, so a manifest of distinct jobs costs no memory per job. A
+// stream (read once) counts every job. Returns the lines the run will settle, when known;
+// refuses (exit 2) a file with invalid lines (unless --skip-invalid) or none.
+std::optional<std::uint64_t> first_pass(const apply_options& options, apply_run& run) {
+  line_source::options& source_options = run.source_options;
+  if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
+  source_options.shard_index = options.shard_index;
+  source_options.shard_count = options.shard_count;
+  source_options.keep_raw_lines = !options.failed_out.empty();
+  if (run.resumed) source_options.filter = &*run.resumed;
+  bool validated_whole = !run.in.stream && !options.skip_invalid;
+  std::optional<std::uint64_t> total;
+  if (!run.in.stream) {
+    repeat_finder repeats = repeat_finder_for(run.in);
+    if (validated_whole) {
+      total = count_valid_lines(options, run.in, source_options, repeats);
+    } else {
+      std::uint64_t lines_read = 0; // an empty file is said after the run, as a stream's
+      if (auto updates = scan_manifest(run.in, source_options, repeats, nullptr, lines_read))
+        total = updates;
+    }
+    run.repeated_jobs = repeats.take();
+    source_options.repeated_jobs = &run.repeated_jobs;
+  }
+  // Invalid lines that do not stop the run are shown as they arrive and recorded
+  // `invalid` while the rest proceeds.
+  if (!validated_whole)
+    source_options.on_invalid = [&invalid = run.invalid](const invalid_line& bad) {
+      invalid.add(bad);
+    };
+  return total;
+}
+
+// The results, failed-lines and undo files, opened (truncated, or appended to with
+// --resume) as the last step before sending; refuses (exit 2) when one cannot be.
+void open_sink(const apply_options& options, apply_run& run) {
+  auto mode = options.resume ? file_writer::mode::append : file_writer::mode::truncate;
+  try {
+    run.sink.emplace(options.results, mode, options.failed_out, run.run_id);
+    if (!options.undo_out.empty()) run.sink->open_undo(options.undo_out, mode);
+  } catch (const std::exception& e) {
+    refuse(std::string(e.what()) + "; nothing was sent");
+  }
+}
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Lines the run never read (a deadline, an abort, a signal): listed in --failed-out with
+// the lines it read and did not send, so that feeding that file back completes the
+// manifest. A stream is not read further: it may never end.
+void record_unread(apply_run& run, run_status& status) {
+  if (run.in.stream) return;
+  run.source->reader().clear_cancel();
+  source_item item;
+  while (run.source->next(item))
+    if (item.valid && !item.already_applied) {
+      ++status.not_attempted;
+      run.sink->record_unsent(item.raw_line);
+    }
+}
+
+// The run: the engine over the manifest, then the lines it never read, timing and the
+// closed sink. Returns how it went (a write error as status.output_failed); throws
+// cli_error exit 3 when the host does not resolve.
+run_status send_updates(const apply_options& options, apply_run& run,
+                        run_monitor::settings monitor_settings) {
+  run.source.emplace(run.in.reader(run.source_options.max_line_bytes), run.source_options);
+  run.monitor.emplace(std::move(monitor_settings), run.stats);
+  net::tick_callback on_tick;
+  if (run.monitor->active())
+    on_tick = [&monitor = *run.monitor](const net::engine_tick& tick) { monitor.on_tick(tick); };
+  auto start = std::chrono::steady_clock::now();
+  std::int64_t started_unix_ms = unix_ms_now();
+  run_status status;
+  try {
+    status = net::run_engine(options, *run.source, *run.sink, run.stats, on_tick,
+                             std::chrono::milliseconds(250), std::move(run.read_first));
+  } catch (const net::unresolvable_host& e) {
+    throw cli_error(exit_aborted, std::string(e.what()) + " (check --base-url); nothing was sent");
+  }
+  status.notes.insert(status.notes.begin(), run.notes.begin(), run.notes.end());
+  status.run_id = run.run_id;
+  run.invalid.print_rest();
+  if (status.aborted || status.signal || status.deadline_exceeded) record_unread(run, status);
+  status.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  status.started_unix_ms = started_unix_ms;
+  status.ended_unix_ms = unix_ms_now();
+  status.manifest_lines = run.source->lines_read();
+  if (options.shard_count > 1)
+    status.shard =
+        std::to_string(options.shard_index + 1) + "/" + std::to_string(options.shard_count);
+  run.sink->close();
+  if (!status.output_failed && !run.sink->write_error().empty()) {
+    // The last flush or fsync, after the engine had finished, failed.
+    status.output_failed = status.aborted = true;
+    status.abort_reason =
+        "results could not be written at the end of the run: " + run.sink->write_error();
+  }
+  return status;
+}
+
+// The summary's last lines for a run that did not apply everything: where the unsent lines
+// are, and the command that continues it.
+std::string continue_hint(const apply_options& options, const run_statistics& stats,
+                          const run_status& status, int argc, const char* const* argv) {
+  std::string hint;
+  if (status.not_attempted && !options.failed_out.empty())
+    hint += "the lines not sent are in " + options.failed_out + "\n";
+  hint += "to continue: " + continue_command(argc, argv) + "\n";
+  if (std::uint64_t refused = stats.failed_for_good() + stats.failed_earlier();
+      refused && !options.retry_failed)
+    hint += "(" + std::to_string(refused) +
+            " lines failed with HTTP 400/403/404: --resume does not send them again; fix or "
+            "remove them, or add --retry-failed)\n";
+  return hint;
+}
+
+// Writes --summary-json; empty, or why it could not be written.
+std::string write_summary_json(const std::string& path, const std::string& json) {
+  if (path.empty()) return {};
+  try {
+    file_writer out(path, file_writer::mode::truncate);
+    out.write(json);
+    out.close();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return {};
+}
+
+// The report: the exit code, --summary-json, the final metrics and the summary on stderr.
+// Returns the exit code; an unwritable --summary-json is cli_error exit 4 once the rest
+// is said (the run's own code is in the message and the metrics hold 4).
+int report(const apply_options& options, apply_run& run, const run_status& status, int argc,
+           const char* const* argv) {
+  bool stopped = status.aborted || status.signal || status.deadline_exceeded;
+  if (run.source->lines_read() == 0 && !stopped) refuse(empty_manifest(options.manifest));
+  int code = exit_code_of(status, run.stats);
+  std::string summary_error =
+      write_summary_json(options.summary_json, run.stats.summary_json(status, code));
+  run.monitor->finish(status, summary_error.empty() ? code : exit_output_failed);
+  std::string summary = run.stats.summary_text(status);
+  if (code != exit_ok && code != exit_usage && !options.results.empty())
+    summary += continue_hint(options, run.stats, status, argc, argv);
+  std::fputs(summary.c_str(), stderr);
+  if (!summary_error.empty())
+    throw cli_error(exit_output_failed, "--summary-json " + options.summary_json +
+                                            " could not be written: " + summary_error +
+                                            " (the run itself ended with exit code " +
+                                            std::to_string(code) + ")");
+  return code;
+}
+
 } // namespace
 
 int run_apply(apply_options options, const std::optional<ids_template>& ids,
               const std::string& api_key_file, run_monitor::settings monitor_settings, int argc,
               const char* const* argv) {
-  if (std::string why = check_descriptors(options.connections); !why.empty()) {
-    std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
-    return exit_usage;
-  }
-  if (!load_credentials(options.api_key, api_key_file, options.insecure)) return exit_usage;
-  warn_if_key_in_clear(options.base_url);
-  if (options.resume && options.results.empty()) {
-    std::fprintf(stderr, "jobpatch: --resume needs --results FILE (the journal of earlier runs)\n");
-    return exit_usage;
-  }
-  if (options.retry_failed && !options.resume) {
-    std::fprintf(stderr, "jobpatch: --retry-failed only means something with --resume (without "
-                         "it every line is sent)\n");
-    return exit_usage;
-  }
-  manifest_input in;
-  if (!open_manifest(options.manifest, in)) return exit_usage;
-  if (ids) in.ids = &*ids;
-
-  // Every output is a file of its own, none is an input, and each can be written: checked
-  // before anything is sent, so a typo never costs a run.
-  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, &in.st},
-                                    {"--api-key-file", api_key_file, nullptr}};
-  std::vector<named_file> outputs = {{"--results", options.results, nullptr},
-                                     {"--failed-out", options.failed_out, nullptr},
-                                     {"--summary-json", options.summary_json, nullptr},
-                                     {"--metrics-file", monitor_settings.metrics_file, nullptr},
-                                     {"--undo-out", options.undo_out, nullptr, true}};
-  if (std::string why = check_outputs(inputs, outputs, {"--metrics-file"}); !why.empty()) {
-    std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", why.c_str());
-    return exit_usage;
-  }
-  // One run per results or undo file: a second one would interleave its lines with ours.
-  std::optional<output_lock> results_lock, undo_lock;
-  auto lock = [](std::optional<output_lock>& held, const std::string& flag, const std::string& path,
-                 mode_t mode) {
-    if (path.empty() || path == "-") return true; // stdout: nothing to lock
-    held.emplace(flag, path, mode);
-    if (held->error().empty()) return true;
-    std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", held->error().c_str());
-    return false;
-  };
-  if (!lock(results_lock, "--results", options.results, 0644) ||
-      !lock(undo_lock, "--undo-out", options.undo_out, 0600))
-    return exit_usage;
-  if (!options.resume && !options.results.empty() && file_has_content(options.results) &&
-      !options.force) {
-    std::fprintf(stderr,
-                 "jobpatch: %s already holds results; pass --resume to continue that run, or "
-                 "--force to overwrite it\n",
-                 options.results.c_str());
-    return exit_usage;
-  }
-  if (!options.undo_out.empty() && options.undo_out != "-" && !options.resume && !options.force &&
-      file_has_content(options.undo_out)) {
-    std::fprintf(stderr,
-                 "jobpatch: %s already holds undo lines (they may be all that can put jobs back); "
-                 "pass --resume to add to them, or --force to overwrite them; nothing was sent\n",
-                 options.undo_out.c_str());
-    return exit_usage;
-  }
-  net::read_first_state read_first;
-  if (options.resume && !options.undo_out.empty() && options.undo_out != "-")
-    read_first.undo_fields = restored_fields(options.undo_out);
-  run_status status;
-  resume_state earlier;
-  if (options.resume) {
-    earlier = resume_state::load(options.results, status.notes);
-    for (const auto& note : status.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
-    std::fprintf(stderr, "jobpatch: resuming: %zu lines were recorded ok by earlier runs\n",
-                 earlier.ok_records());
-    if (earlier.permanent_failures() && !options.retry_failed)
-      std::fprintf(stderr,
-                   "jobpatch: %zu lines failed for good (HTTP 400/403/404) in earlier runs: "
-                   "not sent again unless --retry-failed\n",
-                   earlier.permanent_failures());
-  }
-  line_source::options source_options;
-  if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
-  source_options.shard_index = options.shard_index;
-  source_options.shard_count = options.shard_count;
-  source_options.keep_raw_lines = !options.failed_out.empty();
-  resume_filter resumed(earlier, options.retry_failed);
-  if (options.resume) source_options.filter = &resumed;
-  bool validated_whole = !in.stream && !options.skip_invalid;
-  // The jobs with more than one update, found by a first pass over a file (validating it,
-  // unless --skip-invalid): only those need counting for operation::seq, so a manifest of
-  // distinct jobs costs no memory per job. A stream (read once) counts every job.
-  update_counter repeated_jobs;
-  if (!in.stream) {
-    repeat_finder repeats = repeat_finder_for(in);
-    if (validated_whole) {
-      monitor_settings.total = count_valid_lines(options, in, source_options, repeats);
-      if (!monitor_settings.total) return exit_usage;
-    } else {
-      std::uint64_t lines_read = 0; // an empty file is said after the run, as a stream's
-      if (auto updates = first_pass(in, source_options, repeats, nullptr, lines_read))
-        monitor_settings.total = updates;
-    }
-    repeated_jobs = repeats.take();
-    source_options.repeated_jobs = &repeated_jobs;
-  }
-  // Invalid lines that do not stop the run (a stream's, --skip-invalid) are shown as they
-  // arrive and recorded `invalid` while the rest proceeds.
-  invalid_line_printer invalid;
-  if (!validated_whole)
-    source_options.on_invalid = [&invalid](const invalid_line& bad) { invalid.add(bad); };
-
+  apply_run run;
+  check_settings(options, api_key_file);
+  guard_files(options, ids, api_key_file, monitor_settings.metrics_file, run);
+  load_resume(options, run);
+  monitor_settings.total = first_pass(options, run);
   // One id per run, in every record, the summary JSON and the metrics: a monitor can tell
   // which run wrote what, and shards of one schedule apart.
-  std::string run_id = make_run_id();
-  monitor_settings.run_id = run_id;
-  std::optional<result_sink> sink;
+  run.run_id = make_run_id();
+  monitor_settings.run_id = run.run_id;
+  open_sink(options, run);
+  // From the first request on, no failure is exit 2: lines may have been applied.
   try {
-    sink.emplace(options.results,
-                 options.resume ? file_writer::mode::append : file_writer::mode::truncate,
-                 options.failed_out, run_id);
-    if (!options.undo_out.empty())
-      sink->open_undo(options.undo_out,
-                      options.resume ? file_writer::mode::append : file_writer::mode::truncate);
+    run_status status = send_updates(options, run, std::move(monitor_settings));
+    return report(options, run, status, argc, argv);
+  } catch (const cli_error&) {
+    throw;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", e.what());
-    return exit_usage;
+    throw cli_error(exit_aborted, std::string(e.what()) +
+                                      "; the run stopped after sending began (--resume "
+                                      "with --results continues it)");
   }
-  run_statistics stats;
-  line_source source(in.reader(source_options.max_line_bytes), source_options);
-  run_monitor monitor(std::move(monitor_settings), stats);
-  net::tick_callback on_tick;
-  if (monitor.active())
-    on_tick = [&monitor](const net::engine_tick& tick) { monitor.on_tick(tick); };
-  auto start = std::chrono::steady_clock::now();
-  auto unix_ms_now = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
-  std::int64_t started_unix_ms = unix_ms_now();
-  auto notes = std::move(status.notes);
-  try {
-    status = net::run_engine(options, source, *sink, stats, on_tick, std::chrono::milliseconds(250),
-                             std::move(read_first));
-  } catch (const net::unresolvable_host& e) {
-    std::fprintf(stderr, "jobpatch: %s (check --base-url); nothing was sent\n", e.what());
-    return exit_aborted;
-  }
-  status.notes.insert(status.notes.begin(), notes.begin(), notes.end());
-  status.run_id = run_id;
-  invalid.print_rest();
-
-  // Lines the run never read (a deadline, an abort, a signal): listed in --failed-out with
-  // the lines it read and did not send, so that feeding that file back completes the
-  // manifest. A stream is not read further: it may never end.
-  bool stopped = status.aborted || status.signal || status.deadline_exceeded;
-  if (stopped && !in.stream) {
-    source.reader().clear_cancel();
-    source_item item;
-    while (source.next(item))
-      if (item.valid && !item.already_applied) {
-        ++status.not_attempted;
-        sink->record_unsent(item.raw_line);
-      }
-  }
-  status.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  status.started_unix_ms = started_unix_ms;
-  status.ended_unix_ms = unix_ms_now();
-  status.manifest_lines = source.lines_read();
-  if (options.shard_count > 1)
-    status.shard =
-        std::to_string(options.shard_index + 1) + "/" + std::to_string(options.shard_count);
-  sink->close();
-  if (!status.output_failed && !sink->write_error().empty()) {
-    // The last flush or fsync, after the engine had finished, failed.
-    status.output_failed = status.aborted = true;
-    status.abort_reason =
-        "results could not be written at the end of the run: " + sink->write_error();
-  }
-
-  if (source.lines_read() == 0 && !stopped) {
-    say_empty(options.manifest);
-    return exit_usage;
-  }
-  int code = exit_code_of(status, stats);
-  monitor.finish(status, code);
-  std::string summary = stats.summary_text(status);
-  if (code != exit_ok && code != exit_usage && !options.results.empty()) {
-    if (status.not_attempted && !options.failed_out.empty())
-      summary += "the lines not sent are in " + options.failed_out + "\n";
-    summary += "to continue: " + continue_command(argc, argv) + "\n";
-    if (std::uint64_t refused = stats.failed_for_good() + stats.failed_earlier();
-        refused && !options.retry_failed)
-      summary += "(" + std::to_string(refused) +
-                 " lines failed with HTTP 400/403/404: --resume does not send them again; fix "
-                 "or remove them, or add --retry-failed)\n";
-  }
-  std::fputs(summary.c_str(), stderr);
-  if (!options.summary_json.empty()) {
-    file_writer out(options.summary_json, file_writer::mode::truncate);
-    out.write(stats.summary_json(status, code));
-    out.close();
-  }
-  return code;
 }
 
 } // namespace jobpatch::cli
 
 namespace jobpatch::cli {
 
-int run_plan(apply_options options, const std::optional<ids_template>& ids,
-             const std::string& api_key_file, const std::string& output) {
-  options.plan = true;
-  // Every line gets a plan: an invalid one is planned "invalid" and the rest go on.
-  options.skip_invalid = true;
-  if (std::string why = check_descriptors(options.connections); !why.empty()) {
-    std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
-    return exit_usage;
-  }
-  if (!load_credentials(options.api_key, api_key_file, options.insecure)) return exit_usage;
-  warn_if_key_in_clear(options.base_url);
-  manifest_input in;
-  if (!open_manifest(options.manifest, in)) return exit_usage;
-  if (ids) in.ids = &*ids;
-  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, &in.st},
-                                    {"--api-key-file", api_key_file, nullptr}};
-  if (std::string why = check_outputs(inputs, {{"--output", output, nullptr}}); !why.empty()) {
-    std::fprintf(stderr, "jobpatch: %s; nothing was read\n", why.c_str());
-    return exit_usage;
-  }
-  line_source::options source_options;
+namespace {
+
+// The source of a plan: every line planned (an invalid one "invalid"), nothing keyed. A
+// file is read twice: the first pass finds the jobs with more than one update, so a plan
+// remembers what earlier lines would set for those jobs only.
+void prepare_plan_source(const apply_options& options, const manifest_input& in,
+                         line_source::options& source_options, update_counter& repeated_jobs,
+                         invalid_line_printer& invalid) {
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
-  invalid_line_printer invalid(0); // counted; the plan itself shows each one
   source_options.on_invalid = [&invalid](const invalid_line& bad) { invalid.add(bad); };
   source_options.number_updates = false; // a plan keys nothing
-  // A file is read twice: the first pass finds the jobs with more than one update, so a
-  // plan remembers what earlier lines would set for those jobs only.
-  update_counter repeated_jobs;
-  if (!in.stream) {
-    repeat_finder repeats = repeat_finder_for(in);
-    std::uint64_t lines_read = 0;
-    first_pass(in, source_options, repeats, nullptr, lines_read);
-    repeated_jobs = repeats.take();
-    source_options.repeated_jobs = &repeated_jobs;
-  }
-  std::optional<plan_sink> plan;
-  std::optional<result_sink> sink;
-  try {
-    // The plan is read on standard output, unless the NDJSON goes there.
-    plan.emplace(output == "-" ? std::string() : std::string("-"), output);
-    sink.emplace(std::string(), file_writer::mode::truncate, std::string());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "jobpatch: %s; nothing was read\n", e.what());
-    return exit_usage;
-  }
-  run_statistics stats;
-  line_source source(in.reader(source_options.max_line_bytes), source_options);
-  auto start = std::chrono::steady_clock::now();
-  run_status status;
-  net::read_first_state read_first;
-  read_first.plan = &*plan;
-  try {
-    status = net::run_engine(options, source, *sink, stats, {}, std::chrono::milliseconds(250),
-                             std::move(read_first));
-  } catch (const net::unresolvable_host& e) {
-    std::fprintf(stderr, "jobpatch: %s (check --base-url); nothing was read\n", e.what());
-    return exit_aborted;
-  }
-  status.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  plan->close();
-  if (!status.output_failed && !plan->write_error().empty()) {
-    status.output_failed = status.aborted = true;
-    status.abort_reason = "the plan could not be written: " + plan->write_error();
-  }
-  if (source.lines_read() == 0 && !status.aborted && !status.signal) {
-    say_empty(options.manifest);
-    return exit_usage;
-  }
-  std::string summary = plan->totals_text();
+  if (in.stream) return;
+  repeat_finder repeats = repeat_finder_for(in);
+  std::uint64_t lines_read = 0;
+  scan_manifest(in, source_options, repeats, nullptr, lines_read);
+  repeated_jobs = repeats.take();
+  source_options.repeated_jobs = &repeated_jobs;
+}
+
+// Prints the plan's totals and how the run ended; returns plan's exit code.
+int report_plan(const run_status& status, const plan_sink& plan) {
+  std::string summary = plan.totals_text();
   for (const auto& note : status.notes) summary += "note: " + note + "\n";
   if (status.not_attempted)
     summary += std::to_string(status.not_attempted) + " lines were not read (the run stopped)\n";
@@ -525,10 +524,66 @@ int run_plan(apply_options options, const std::optional<ids_template>& ids,
   if (status.output_failed) return exit_output_failed;
   if (status.aborted) return exit_aborted;
   if (status.signal) return 128 + status.signal;
-  bool all_planned = plan->count(plan_outcome::not_found) + plan->count(plan_outcome::failed) +
-                         plan->count(plan_outcome::invalid) + status.not_attempted ==
+  bool all_planned = plan.count(plan_outcome::not_found) + plan.count(plan_outcome::failed) +
+                         plan.count(plan_outcome::invalid) + status.not_attempted ==
                      0;
   return all_planned ? exit_ok : exit_some_failed;
+}
+
+} // namespace
+
+int run_plan(apply_options options, const std::optional<ids_template>& ids,
+             const std::string& api_key_file, const std::string& output) {
+  options.plan = true;
+  // Every line gets a plan: an invalid one is planned "invalid" and the rest go on.
+  options.skip_invalid = true;
+  check_descriptors(options.connections);
+  load_credentials(options.api_key, api_key_file, options.insecure);
+  warn_if_key_in_clear(options.base_url);
+  check_connection_setup(options.base_url, options.ca_file, options.insecure, options.network);
+  manifest_input in;
+  open_manifest(options.manifest, in);
+  if (ids) in.ids = &*ids;
+  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, &in.st},
+                                    {"--api-key-file", api_key_file, nullptr}};
+  check_outputs(inputs, {{"--output", output, nullptr}}, "nothing was read");
+  line_source::options source_options;
+  update_counter repeated_jobs;
+  invalid_line_printer invalid(0); // counted; the plan itself shows each one
+  prepare_plan_source(options, in, source_options, repeated_jobs, invalid);
+  std::optional<plan_sink> plan;
+  std::optional<result_sink> sink;
+  try {
+    // The plan is read on standard output, unless the NDJSON goes there.
+    plan.emplace(output == "-" ? std::string() : std::string("-"), output);
+    sink.emplace(std::string(), file_writer::mode::truncate, std::string());
+  } catch (const std::exception& e) {
+    refuse(std::string(e.what()) + "; nothing was read");
+  }
+  run_statistics stats;
+  line_source source(in.reader(source_options.max_line_bytes), source_options);
+  auto start = std::chrono::steady_clock::now();
+  net::read_first_state read_first;
+  read_first.plan = &*plan;
+  run_status status;
+  try {
+    status = net::run_engine(options, source, *sink, stats, {}, std::chrono::milliseconds(250),
+                             std::move(read_first));
+  } catch (const net::unresolvable_host& e) {
+    throw cli_error(exit_aborted, std::string(e.what()) + " (check --base-url); nothing was read");
+  } catch (const std::exception& e) {
+    throw cli_error(exit_aborted, std::string(e.what()) + "; the plan stopped");
+  }
+  status.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  plan->close();
+  if (!status.output_failed && !plan->write_error().empty()) {
+    status.output_failed = status.aborted = true;
+    status.abort_reason = "the plan could not be written: " + plan->write_error();
+  }
+  if (source.lines_read() == 0 && !status.aborted && !status.signal)
+    refuse(empty_manifest(options.manifest));
+  return report_plan(status, *plan);
 }
 
 } // namespace jobpatch::cli

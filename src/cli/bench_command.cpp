@@ -1,6 +1,7 @@
 // `jobpatch bench`: loads the manifest's updates, runs the open-loop benchmark, prints
 // the summary and writes the JSON summary and the HTML report.
 
+#include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
 #include "cli/output_guard.hpp"
 #include "net/bench_engine.hpp"
@@ -36,11 +37,10 @@ using std::chrono::nanoseconds;
 // `cycle`), in a compact store: they are cycled through for the whole run; each is read,
 // validated and copied once, never on the hot path. Only the first `keep` are stored:
 // request i sends update i % cycle, so with fewer requests scheduled than updates the
-// rest are never sent; they are still validated. Prints what is wrong and returns
-// nullopt when a line is invalid (as apply does: nothing is sent).
-std::optional<update_store> load_updates(const bench_options& options,
-                                         const std::optional<ids_template>& ids, std::uint64_t keep,
-                                         std::size_t& cycle, std::vector<std::string>& notes) {
+// rest are never sent; they are still validated. Prints the invalid lines and refuses
+// (cli_error, exit 2) when there are any (as apply does: nothing is sent), or no update.
+update_store load_updates(const bench_options& options, const std::optional<ids_template>& ids,
+                          std::uint64_t keep, std::size_t& cycle, std::vector<std::string>& notes) {
   line_source::options source_options;
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
   source_options.number_updates = false; // bench keys nothing: no count per job
@@ -66,10 +66,9 @@ std::optional<update_store> load_updates(const bench_options& options,
   }
   if (invalid.count()) {
     invalid.print_rest();
-    std::fprintf(stderr, "jobpatch: %llu invalid lines; nothing was sent\n",
-                 static_cast<unsigned long long>(invalid.count()));
-    return std::nullopt;
+    refuse(std::to_string(invalid.count()) + " invalid lines; nothing was sent");
   }
+  if (ops.empty()) refuse(options.manifest + " holds no updates to send");
   if (truncated)
     notes.push_back("the manifest has more than " + std::to_string(options.max_lines) +
                     " lines: only the first " + std::to_string(options.max_lines) +
@@ -130,19 +129,22 @@ bench_settings typed_settings_of(const bench_options& options, bool ids, std::si
   return s;
 }
 
-// The --baseline file, read before anything is sent; prints why and returns nullopt when it
+// The --baseline file, read before anything is sent; refuses (cli_error, exit 2) when it
 // is not a bench summary.
-std::optional<bench_run_figures> load_baseline(const std::string& path) {
-  try {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::invalid_argument(std::string("cannot read it: ") + std::strerror(errno));
+bench_run_figures load_baseline(const std::string& path) {
+  std::string why;
+  if (std::ifstream in(path, std::ios::binary); in) {
     std::ostringstream text;
     text << in.rdbuf();
-    return read_bench_summary(text.str());
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "jobpatch: --baseline %s: %s; nothing was sent\n", path.c_str(), e.what());
-    return std::nullopt;
+    try {
+      return read_bench_summary(text.str());
+    } catch (const std::invalid_argument& e) {
+      why = e.what();
+    }
+  } else {
+    why = std::string("cannot read it: ") + std::strerror(errno);
   }
+  refuse("--baseline " + path + ": " + why + "; nothing was sent");
 }
 
 std::string utc_now() {
@@ -171,109 +173,145 @@ int exit_code_of(const bench_run_info& info, const bench_statistics& stats) {
   return exit_ok;
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  file_writer out(path, file_writer::mode::truncate);
-  out.write(text);
-  out.close();
+// Writes `text` to `path` (--summary-json or --report, named by `flag`); empty, or why it
+// could not be written.
+std::string write_output(const char* flag, const std::string& path, const std::string& text) {
+  try {
+    file_writer out(path, file_writer::mode::truncate);
+    out.write(text);
+    out.close();
+  } catch (const std::exception& e) {
+    return std::string(flag) + " " + path + " could not be written: " + e.what();
+  }
+  return {};
 }
 
-} // namespace
-
-int run_bench_command(bench_options options, const bench_command_options& extra,
-                      const std::string& api_key_file) {
-  const auto& ids = extra.ids;
-  if (std::string why = check_descriptors(options.connections); !why.empty()) {
-    std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
-    return exit_usage;
-  }
-  if (!load_credentials(options.api_key, api_key_file, options.insecure)) return exit_usage;
+// Preflight: descriptors, the key, and the outputs, checked before the benchmark rather
+// than found unwritable after it.
+void check_bench_inputs(bench_options& options, const bench_command_options& extra,
+                        const std::string& api_key_file) {
+  check_descriptors(options.connections);
+  load_credentials(options.api_key, api_key_file, options.insecure);
   warn_if_key_in_clear(options.base_url);
-  // The outputs are checked before the benchmark, not found unwritable after it.
-  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, nullptr},
+  check_connection_setup(options.base_url, options.ca_file, options.insecure, options.network);
+  std::vector<named_file> inputs = {{extra.ids ? "--ids" : "manifest", options.manifest, nullptr},
                                     {"--api-key-file", api_key_file, nullptr}};
   if (options.manifest == "-") inputs.front().path.clear();
   inputs.push_back({"--baseline", extra.baseline, nullptr});
   std::vector<named_file> outputs = {{"--summary-json", options.summary_json, nullptr},
                                      {"--report", options.report, nullptr}};
-  if (std::string why = check_outputs(inputs, outputs); !why.empty()) {
-    std::fprintf(stderr, "jobpatch: %s; nothing was sent\n", why.c_str());
-    return exit_usage;
-  }
-  std::optional<bench_run_figures> baseline;
-  if (!extra.baseline.empty()) {
-    baseline = load_baseline(extra.baseline);
-    if (!baseline) return exit_usage;
-  }
-  bench_run_info info;
-  info.run_id = make_run_id();
-  // Requests the schedule holds (the same for any start; throws on a bad --rate or
-  // --duration, before the manifest is read).
-  std::uint64_t scheduled =
-      load_schedule(options.rate, options.duration, std::chrono::steady_clock::now())
-          .total_requests();
-  std::size_t cycle = 0;
-  auto ops = load_updates(options, ids, std::max<std::uint64_t>(1, scheduled), cycle, info.notes);
-  if (!ops) return exit_usage;
-  if (ops->empty()) {
-    std::fprintf(stderr, "jobpatch: %s holds no updates to send\n", options.manifest.c_str());
-    return exit_usage;
-  }
-  for (const auto& note : info.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
-  info.settings = settings_of(options, cycle);
-  info.typed_settings = typed_settings_of(options, ids.has_value(), cycle);
+  check_outputs(inputs, outputs, "nothing was sent");
+}
 
-  bench_statistics stats(timeline_bucket(options.duration));
-  net::bench_tick on_tick;
-  bool line_shown = false;
-  if (shows_progress(extra.progress))
-    on_tick = [&](const load_schedule& schedule, std::chrono::steady_clock::time_point now) {
-      bench_progress_snapshot p;
-      p.elapsed = now - schedule.start();
-      p.duration = schedule.duration();
-      double seconds = std::chrono::duration<double>(p.elapsed).count();
-      p.achieved_rate = bench_statistics::rate(stats.completed(), seconds);
-      p.intended_rate = bench_statistics::rate(schedule.due_by(now), seconds);
-      p.latency = &stats.latency();
-      p.done = stats.completed();
-      p.errors = stats.failed();
-      std::fputs(format_bench_progress_line(p, terminal_width()).c_str(), stderr);
-      std::fflush(stderr);
-      line_shown = true;
-    };
+// Requests the schedule holds (the same for any start); refuses a bad --rate or --duration
+// before the manifest is read.
+std::uint64_t scheduled_requests(const bench_options& options) {
   try {
-    net::run_bench(options, *ops, stats, info, on_tick);
-  } catch (const net::unresolvable_host& e) {
-    std::fprintf(stderr, "jobpatch: %s (check --base-url); nothing was sent\n", e.what());
-    return exit_aborted;
+    return load_schedule(options.rate, options.duration, std::chrono::steady_clock::now())
+        .total_requests();
+  } catch (const std::invalid_argument& e) {
+    refuse(e.what());
   }
+}
 
-  if (line_shown) std::fputs(progress_line_clear, stderr);
+// The progress line on stderr, when `mode` shows one; `line_shown` is set once drawn.
+net::bench_tick progress_ticker(progress_mode mode, const bench_statistics& stats,
+                                bool& line_shown) {
+  if (!shows_progress(mode)) return {};
+  return [&stats, &line_shown](const load_schedule& schedule,
+                               std::chrono::steady_clock::time_point now) {
+    bench_progress_snapshot p;
+    p.elapsed = now - schedule.start();
+    p.duration = schedule.duration();
+    double seconds = std::chrono::duration<double>(p.elapsed).count();
+    p.achieved_rate = bench_statistics::rate(stats.completed(), seconds);
+    p.intended_rate = bench_statistics::rate(schedule.due_by(now), seconds);
+    p.latency = &stats.latency();
+    p.done = stats.completed();
+    p.errors = stats.failed();
+    std::fputs(format_bench_progress_line(p, terminal_width()).c_str(), stderr);
+    std::fflush(stderr);
+    line_shown = true;
+  };
+}
+
+// This run beside --baseline, read back from its own summary JSON: both sides come
+// through one reader.
+html_report_input::baseline_view compare_with_baseline(const bench_run_figures& baseline,
+                                                       const std::string& path,
+                                                       const std::string& summary_json) {
+  html_report_input::baseline_view comparison;
+  comparison.label = path;
+  if (!baseline.run_id.empty()) comparison.label += " (run " + baseline.run_id + ")";
+  comparison.rows = compare_runs(read_bench_summary(summary_json), baseline);
+  comparison.curves.emplace_back("all requests", baseline.curve);
+  for (const auto& e : baseline.endpoints) comparison.curves.emplace_back(e.name, e.curve);
+  return comparison;
+}
+
+// The report: gates, the summary on stderr, --summary-json and --report. Returns the exit
+// code; an output that cannot be written is cli_error exit 4 once the rest is done.
+int report_bench(const bench_options& options, const bench_command_options& extra,
+                 const std::optional<bench_run_figures>& baseline, bench_run_info& info,
+                 bench_statistics& stats) {
   info.gates = stats.evaluate_gates(extra.gates, info);
   int code = exit_code_of(info, stats);
   std::string summary_json = stats.summary_json(info, code);
   std::string summary = stats.summary_text(info);
   std::optional<html_report_input::baseline_view> comparison;
   if (baseline) {
-    // This run read back from its own summary JSON: both sides come through one reader.
-    bench_run_figures now = read_bench_summary(summary_json);
-    comparison.emplace();
-    comparison->label = extra.baseline;
-    if (!baseline->run_id.empty()) comparison->label += " (run " + baseline->run_id + ")";
-    comparison->rows = compare_runs(now, *baseline);
-    comparison->curves.emplace_back("all requests", baseline->curve);
-    for (const auto& e : baseline->endpoints) comparison->curves.emplace_back(e.name, e.curve);
+    comparison = compare_with_baseline(*baseline, extra.baseline, summary_json);
     summary += comparison_text(comparison->rows, comparison->label);
   }
   std::fputs(summary.c_str(), stderr);
-  if (!options.summary_json.empty()) write_file(options.summary_json, summary_json);
+  std::string unwritten;
+  if (!options.summary_json.empty())
+    unwritten = write_output("--summary-json", options.summary_json, summary_json);
   if (!options.report.empty()) {
     html_report_input report = stats.report_input(info);
     report.baseline = std::move(comparison);
     report.generated_at = utc_now();
-    write_file(options.report, render_html_report(report));
-    std::fprintf(stderr, "report: %s\n", options.report.c_str());
+    std::string why = write_output("--report", options.report, render_html_report(report));
+    if (why.empty())
+      std::fprintf(stderr, "report: %s\n", options.report.c_str());
+    else if (unwritten.empty())
+      unwritten = why;
   }
+  if (!unwritten.empty())
+    throw cli_error(exit_output_failed, unwritten + " (the benchmark itself ended with exit code " +
+                                            std::to_string(code) + ")");
   return code;
+}
+
+} // namespace
+
+int run_bench_command(bench_options options, const bench_command_options& extra,
+                      const std::string& api_key_file) {
+  check_bench_inputs(options, extra, api_key_file);
+  std::optional<bench_run_figures> baseline;
+  if (!extra.baseline.empty()) baseline = load_baseline(extra.baseline);
+  bench_run_info info;
+  info.run_id = make_run_id();
+  std::size_t cycle = 0;
+  update_store ops =
+      load_updates(options, extra.ids, std::max<std::uint64_t>(1, scheduled_requests(options)),
+                   cycle, info.notes);
+  for (const auto& note : info.notes) std::fprintf(stderr, "jobpatch: %s\n", note.c_str());
+  info.settings = settings_of(options, cycle);
+  info.typed_settings = typed_settings_of(options, extra.ids.has_value(), cycle);
+
+  bench_statistics stats(timeline_bucket(options.duration));
+  bool line_shown = false;
+  // From the first request on, no failure is exit 2.
+  try {
+    net::run_bench(options, ops, stats, info, progress_ticker(extra.progress, stats, line_shown));
+  } catch (const net::unresolvable_host& e) {
+    throw cli_error(exit_aborted, std::string(e.what()) + " (check --base-url); nothing was sent");
+  } catch (const std::exception& e) {
+    throw cli_error(exit_aborted, std::string(e.what()) + "; the benchmark stopped");
+  }
+  if (line_shown) std::fputs(progress_line_clear, stderr);
+  return report_bench(options, extra, baseline, info, stats);
 }
 
 } // namespace jobpatch::cli

@@ -1,5 +1,8 @@
 #include "cli/cli_options.hpp"
 
+#include "cli/cli_error.hpp"
+#include "net/http_connection.hpp"
+
 #include <jobpatch/text/edit_distance.hpp>
 
 #include <jobpatch/wire/request_builder.hpp>
@@ -61,14 +64,14 @@ std::string environment_value(std::initializer_list<const char*> names) {
 // The first line of `path`, a passphrase (never printed).
 static std::string read_secret_file(const std::string& path, const char* flag) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::invalid_argument(std::string(flag) + " " + path + ": cannot be read");
+  if (!in) refuse(std::string(flag) + " " + path + ": cannot be read");
   std::string text;
   std::getline(in, text);
   if (!text.empty() && text.back() == '\r') text.pop_back();
   if (text.empty())
-    throw std::invalid_argument(std::string(flag) + " " + path +
-                                ": is empty (or its first "
-                                "line is); it must hold the passphrase");
+    refuse(std::string(flag) + " " + path +
+           ": is empty (or its first "
+           "line is); it must hold the passphrase");
   return text;
 }
 
@@ -79,23 +82,37 @@ network_options make_network_options(const connection_options& c) {
   n.proxy.http_proxy = environment_value({"http_proxy", "HTTP_PROXY"});
   n.proxy.no_proxy_list = c.no_proxy ? *c.no_proxy : environment_value({"no_proxy", "NO_PROXY"});
   // A --proxy that cannot be used is a usage error even when NO_PROXY would skip it.
-  if (!c.proxy.empty()) parse_proxy_url(c.proxy, "--proxy");
+  if (!c.proxy.empty()) {
+    try {
+      parse_proxy_url(c.proxy, "--proxy");
+    } catch (const std::invalid_argument& e) {
+      refuse(e.what());
+    }
+  }
   for (const auto& header : c.headers) {
     std::string normalized;
-    if (std::string why = check_extra_header(header, normalized); !why.empty())
-      throw std::invalid_argument(why);
+    if (std::string why = check_extra_header(header, normalized); !why.empty()) refuse(why);
     n.headers.push_back(std::move(normalized));
   }
   n.cert_file = c.cert_file;
   n.key_file = c.key_file;
   if (!c.key_file.empty() && c.cert_file.empty())
-    throw std::invalid_argument("--key needs --cert (the certificate it belongs to)");
+    refuse("--key needs --cert (the certificate it belongs to)");
   if (!c.key_password_file.empty()) {
-    if (c.cert_file.empty())
-      throw std::invalid_argument("--key-password-file needs --cert and an encrypted --key");
+    if (c.cert_file.empty()) refuse("--key-password-file needs --cert and an encrypted --key");
     n.key_password = read_secret_file(c.key_password_file, "--key-password-file");
   }
   return n;
+}
+
+void check_connection_setup(const std::string& base_url, const std::string& ca_file, bool insecure,
+                            const network_options& network) {
+  try {
+    (void)net::parse_server_address(base_url, !insecure, network.proxy);
+    (void)net::make_client_tls_context(ca_file, !insecure, network);
+  } catch (const std::exception& e) {
+    refuse(e.what());
+  }
 }
 
 std::chrono::milliseconds seconds_option(double seconds, const char* flag) {
@@ -103,9 +120,9 @@ std::chrono::milliseconds seconds_option(double seconds, const char* flag) {
   // nanoseconds).
   constexpr double most = 366.0 * 24 * 3600;
   if (!std::isfinite(seconds) || seconds < 0 || seconds > most)
-    throw std::invalid_argument(std::string(flag) + " must be between 0 and " +
-                                std::to_string(static_cast<long long>(most)) +
-                                " seconds (a year), got " + CLI::detail::to_string(seconds));
+    refuse(std::string(flag) + " must be between 0 and " +
+           std::to_string(static_cast<long long>(most)) + " seconds (a year), got " +
+           CLI::detail::to_string(seconds));
   return std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000)));
 }
 

@@ -3,12 +3,12 @@
 // once, the seconds-to-duration conversion with its range check, and the hints a parse
 // error prints ("did you mean --connections?").
 
+#include "cli/cli_error.hpp"
 #include "net/network_options.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -37,8 +37,8 @@ struct connection_options {
 // The network options of `c`, with the proxy variables of the environment
 // (https_proxy/HTTPS_PROXY, http_proxy/HTTP_PROXY, no_proxy/NO_PROXY; lower case first,
 // as curl), the -H headers checked and the passphrase of --key-password-file read.
-// Throws std::invalid_argument on a --proxy that cannot be used, a header that is
-// refused, or a passphrase file that cannot be read.
+// Refuses (cli_error, exit 2) a --proxy that cannot be used, a header that is refused, or
+// a passphrase file that cannot be read.
 network_options make_network_options(const connection_options& c);
 
 // Declares --base-url, --api-key-file, --cacert, --insecure, --connections, --timeout,
@@ -47,13 +47,21 @@ network_options make_network_options(const connection_options& c);
 // the defaults help shows).
 void add_connection_options(CLI::App& command, connection_options& o);
 
-// Copies the connection fields into an apply_options or bench_options. Throws
-// std::invalid_argument when --timeout is out of range.
+// Copies the connection fields into an apply_options or bench_options. Refuses
+// (cli_error, exit 2) a --timeout out of range.
 template <class Options>
 void copy_connection_options(const connection_options& c, Options& out);
 
-// `seconds` of option `flag` as milliseconds. Throws std::invalid_argument naming the flag
-// when it is negative, not finite or beyond a year (1e17 s would overflow the clock).
+// Refuses (cli_error, exit 2) a --base-url, --cacert, --cert or --key (and its passphrase)
+// the engine could not set up with, by building first what it builds first: the server
+// address and the TLS context. Called before anything is sent, it leaves the engine no
+// setup failure to throw but an unresolvable host (exit 3): whatever else it throws
+// comes from the run, exit 3, never 2.
+void check_connection_setup(const std::string& base_url, const std::string& ca_file, bool insecure,
+                            const network_options& network);
+
+// `seconds` of option `flag` as milliseconds. Refuses (cli_error, exit 2, naming the flag)
+// a value negative, not finite or beyond a year (1e17 s would overflow the clock).
 std::chrono::milliseconds seconds_option(double seconds, const char* flag);
 
 // The name among `candidates` closest to `typed` (a typo: at most 2 edits, or a prefix), or
@@ -74,8 +82,7 @@ void copy_connection_options(const connection_options& c, Options& out) {
   out.max_attempts = c.max_attempts;
   out.network = make_network_options(c);
   out.attempt_timeout = seconds_option(c.timeout_seconds, "--timeout");
-  if (out.attempt_timeout.count() <= 0)
-    throw std::invalid_argument("--timeout must be more than 0 seconds");
+  if (out.attempt_timeout.count() <= 0) refuse("--timeout must be more than 0 seconds");
 }
 
 } // namespace jobpatch::cli

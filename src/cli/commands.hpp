@@ -1,7 +1,10 @@
 #pragma once
-// The subcommands of the jobpatch CLI. Each takes its options as a plain struct, filled
-// by main.cpp, and returns the process exit code.
+// The subcommands of the jobpatch CLI. Each has a registrar, add_<command>(), that
+// declares its options on the app (subcommands.cpp) and a run_<command>() that takes
+// them as a plain struct. A run returns the exit code of a run that went its course;
+// every refusal and failure is a cli_error (cli_error.hpp), caught once, in main().
 
+#include "cli/cli_error.hpp"
 #include "cli/run_monitor.hpp"
 
 #include "net/apply_options.hpp"
@@ -12,21 +15,33 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace jobpatch::cli {
 
-// Exit codes of the SPEC.
-inline constexpr int exit_ok = 0;
-inline constexpr int exit_some_failed = 1;
-inline constexpr int exit_usage = 2;
-inline constexpr int exit_aborted = 3;
-// An output could not be written during the run: sending stopped.
-inline constexpr int exit_output_failed = 4;
-// bench: a --fail-if gate failed.
-inline constexpr int exit_gate_failed = 5;
+// A subcommand its registrar declared on the app: after parsing, when app->parsed(),
+// run() does it and returns the exit code (or throws cli_error).
+struct subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+// The registrars, one per subcommand. `argv` (apply) is the command line as typed.
+subcommand add_validate(CLI::App& app);
+subcommand add_apply(CLI::App& app, int argc, const char* const* argv);
+subcommand add_plan(CLI::App& app);
+subcommand add_bench(CLI::App& app);
+subcommand add_merge(CLI::App& app);
+
+// The exit codes as `jobpatch --help` and `jobpatch apply --help` list them.
+extern const char* const apply_exit_codes_text;
 
 struct validate_options {
   std::string manifest;            // path or "-"
@@ -87,16 +102,17 @@ struct merge_options {
   bool force = false;                 // overwrite outputs that hold data
 };
 
-// Exit 0 merged, 2 unusable input (nothing written), 4 an output could not be written.
+// Exit 0 merged; cli_error 2 unusable input (nothing written), 4 an output could not be
+// written.
 int run_merge(const merge_options& options);
 
 // Reads the API key from `key_file` (warning when others may read it) or, when empty,
 // from BYTENITE_API_KEY; trailing whitespace dropped. Empty when neither holds one.
-// Throws std::runtime_error when the file cannot be read.
+// Refuses (cli_error, exit 2) a file that cannot be read.
 std::string load_api_key(const std::string& key_file);
-// load_api_key into `api_key`; prints why and returns false when there is none. Warns
+// load_api_key into `api_key`; refuses (cli_error, exit 2) when there is none. Warns
 // loudly when `insecure` (--insecure) turns certificate checks off.
-bool load_credentials(std::string& api_key, const std::string& key_file, bool insecure);
+void load_credentials(std::string& api_key, const std::string& key_file, bool insecure);
 // A loud warning when `base_url` is plain http:// to a host other than this machine: the
 // key would cross the network in clear text.
 void warn_if_key_in_clear(const std::string& base_url);

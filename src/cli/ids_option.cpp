@@ -1,5 +1,7 @@
 #include "cli/ids_option.hpp"
 
+#include "cli/cli_error.hpp"
+
 #include <jobpatch/manifest/line_validator.hpp>
 
 #include <CLI/CLI.hpp>
@@ -8,7 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
 
 namespace jobpatch::cli {
 
@@ -28,11 +29,10 @@ namespace {
 
 std::string read_body_file(const std::string& path) {
   if (path == "-")
-    throw std::invalid_argument("--body @- is not supported: name a file (standard input may "
-                                "hold the ids)");
+    refuse("--body @- is not supported: name a file (standard input may "
+           "hold the ids)");
   std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::invalid_argument("--body @" + path + ": cannot read it: " + std::strerror(errno));
+  if (!in) refuse("--body @" + path + ": cannot read it: " + std::strerror(errno));
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -42,27 +42,24 @@ std::string read_body_file(const std::string& path) {
 
 std::optional<ids_template> resolve_ids(const ids_arguments& a, std::string& manifest) {
   if (a.ids.empty()) {
-    if (manifest.empty())
-      throw std::invalid_argument("name a MANIFEST, or --ids FILE with --op OP --body JSON");
+    if (manifest.empty()) refuse("name a MANIFEST, or --ids FILE with --op OP --body JSON");
     return std::nullopt;
   }
   if (a.op.empty() || a.body.empty())
-    throw std::invalid_argument("--ids needs --op OP and --body JSON (or --body @FILE)");
+    refuse("--ids needs --op OP and --body JSON (or --body @FILE)");
   auto op = parse_op_kind(a.op);
-  if (!op)
-    throw std::invalid_argument("--op must be datasource, params, jobname or configs, got \"" +
-                                a.op + "\"");
+  if (!op) refuse("--op must be datasource, params, jobname or configs, got \"" + a.op + "\"");
   std::string body = a.body.starts_with('@') ? read_body_file(a.body.substr(1)) : a.body;
   // Checked once, with the schema's own words, as the body of a line of a sample job.
   ids_template t{std::string(to_string(*op)), ids_body_line(body)};
-  if (t.body.empty()) throw std::invalid_argument("--body is empty");
+  if (t.body.empty()) refuse("--body is empty");
   std::string line = "{\"jobId\":\"x\",\"op\":\"" + t.op + "\",\"body\":" + t.body + "}";
   line_validator validator;
   operation sample;
   if (!validator.validate(line, line.size(), 0, sample))
-    throw std::invalid_argument("--body: " + validator.error().message);
+    refuse("--body: " + validator.error().message);
   // One JSON value and nothing after it (text after it would be read as keys of the line).
-  if (sample.body != t.body) throw std::invalid_argument("--body must be one JSON value");
+  if (sample.body != t.body) refuse("--body must be one JSON value");
   manifest = a.ids;
   return t;
 }

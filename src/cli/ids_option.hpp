@@ -26,8 +26,8 @@ struct ids_arguments {
 void add_ids_options(CLI::App& command, ids_arguments& a, CLI::Option* manifest);
 
 // After parsing: exactly one of `manifest` and --ids must be given. Returns nullopt when
-// --ids is not used; otherwise the template, with `manifest` set to the ids file. Throws
-// std::invalid_argument (a usage error, exit 2) when --op/--body are missing or wrong:
+// --ids is not used; otherwise the template, with `manifest` set to the ids file. Refuses
+// (cli_error, exit 2) --op/--body missing or wrong:
 // the body is validated here once, with the schema's own message, before anything runs.
 std::optional<ids_template> resolve_ids(const ids_arguments& a, std::string& manifest);
 

@@ -36,91 +36,70 @@ bool holds_data(const std::string& path) {
   return path != "-" && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 }
 
-} // namespace
-
-int run_merge(const merge_options& options) {
-  if (options.inputs.empty() && options.summaries.empty()) {
-    std::fprintf(stderr, "jobpatch: merge needs results files (RESULTS...) or --summaries\n");
-    return exit_usage;
-  }
-  if (options.summaries.empty() != options.summary_json.empty()) {
-    std::fprintf(stderr, "jobpatch: --summaries and --summary-json go together: the shards' "
-                         "summaries in, the merged summary out\n");
-    return exit_usage;
-  }
-  if (options.inputs.empty() && !options.results.empty()) {
-    std::fprintf(stderr, "jobpatch: --results names the merged results: name the shards' "
-                         "results files to merge before it\n");
-    return exit_usage;
-  }
-  // The merged results go to standard output unless --results names a file.
+// The usage checks; returns where the merged results go: "-" (standard output) unless
+// --results names a file, empty when no results are merged.
+std::string check_merge_options(const merge_options& options) {
+  if (options.inputs.empty() && options.summaries.empty())
+    refuse("merge needs results files (RESULTS...) or --summaries");
+  if (options.summaries.empty() != options.summary_json.empty())
+    refuse("--summaries and --summary-json go together: the shards' summaries in, the merged "
+           "summary out");
+  if (options.inputs.empty() && !options.results.empty())
+    refuse("--results names the merged results: name the shards' results files to merge "
+           "before it");
   std::string results_out = options.inputs.empty()    ? std::string()
                             : options.results.empty() ? std::string("-")
                                                       : options.results;
   std::vector<named_file> inputs;
   for (const auto& path : options.inputs) inputs.push_back({"an input", path, nullptr});
   for (const auto& path : options.summaries) inputs.push_back({"--summaries", path, nullptr});
-  std::vector<named_file> outputs = {{"--results", results_out, nullptr},
-                                     {"--summary-json", options.summary_json, nullptr}};
-  if (std::string why = check_outputs(inputs, outputs); !why.empty()) {
-    std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
-    return exit_usage;
-  }
+  check_outputs(inputs, {{"--results", results_out, nullptr},
+                         {"--summary-json", options.summary_json, nullptr}});
   for (const auto& path : {results_out, options.summary_json})
-    if (!options.force && holds_data(path)) {
-      std::fprintf(stderr, "jobpatch: %s already holds data; pass --force to overwrite it\n",
-                   path.c_str());
-      return exit_usage;
-    }
+    if (!options.force && holds_data(path))
+      refuse(path + " already holds data; pass --force to overwrite it");
+  return results_out;
+}
 
-  // Read and check everything first.
+merged_summary read_summaries(const std::vector<std::string>& paths) {
   merged_summary summary;
-  if (!options.summaries.empty()) {
-    std::vector<summary_input> texts;
-    try {
-      for (const auto& path : options.summaries) texts.push_back({path, read_whole(path)});
-      summary = merge_summaries(texts);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "jobpatch: %s; nothing was written\n", e.what());
-      return exit_usage;
-    }
-    for (const auto& warning : summary.warnings)
-      std::fprintf(stderr, "jobpatch: warning: %s\n", warning.c_str());
+  if (paths.empty()) return summary;
+  std::vector<summary_input> texts;
+  try {
+    for (const auto& path : paths) texts.push_back({path, read_whole(path)});
+    summary = merge_summaries(texts);
+  } catch (const std::exception& e) {
+    refuse(std::string(e.what()) + "; nothing was written");
   }
-  results_merge merge;
-  if (!options.inputs.empty()) {
-    try {
-      for (const auto& path : options.inputs) merge.add_file(path);
-      merge.finish();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "jobpatch: %s; nothing was written\n", e.what());
-      return exit_usage;
-    }
-    for (const auto& note : merge.notes())
-      std::fprintf(stderr, "jobpatch: note: %s\n", note.c_str());
-    if (merge.problem_count()) {
-      for (const auto& problem : merge.problems()) std::fprintf(stderr, "%s\n", problem.c_str());
-      if (merge.problem_count() > merge.problems().size())
-        std::fprintf(
-            stderr, "... and %llu more problems\n",
-            static_cast<unsigned long long>(merge.problem_count() - merge.problems().size()));
-      std::fprintf(stderr,
-                   "jobpatch: the results cannot be merged (%llu problems); nothing was "
-                   "written\n",
-                   static_cast<unsigned long long>(merge.problem_count()));
-      return exit_usage;
-    }
-  }
+  for (const auto& warning : summary.warnings)
+    std::fprintf(stderr, "jobpatch: warning: %s\n", warning.c_str());
+  return summary;
+}
 
-  // Each line a finished run counts has one record (a resumed shard's skipped lines keep
-  // their earlier ok record): a difference means results and summaries of different runs.
-  if (!options.inputs.empty() && !options.summaries.empty() && !summary.stopped &&
-      merge.lines() != summary.total)
-    std::fprintf(stderr,
-                 "jobpatch: warning: the results hold %llu lines but the summaries count %llu: "
-                 "are they of the same runs?\n",
-                 static_cast<unsigned long long>(merge.lines()),
-                 static_cast<unsigned long long>(summary.total));
+// Reads every shard's results into `merge`; refuses (exit 2) input that cannot be merged,
+// after listing the first problems.
+void read_results(const std::vector<std::string>& paths, results_merge& merge) {
+  if (paths.empty()) return;
+  try {
+    for (const auto& path : paths) merge.add_file(path);
+    merge.finish();
+  } catch (const std::exception& e) {
+    refuse(std::string(e.what()) + "; nothing was written");
+  }
+  for (const auto& note : merge.notes()) std::fprintf(stderr, "jobpatch: note: %s\n", note.c_str());
+  if (merge.problem_count() == 0) return;
+  for (const auto& problem : merge.problems()) std::fprintf(stderr, "%s\n", problem.c_str());
+  if (merge.problem_count() > merge.problems().size())
+    std::fprintf(stderr, "... and %llu more problems\n",
+                 static_cast<unsigned long long>(merge.problem_count() - merge.problems().size()));
+  refuse("the results cannot be merged (" + std::to_string(merge.problem_count()) +
+         " problems); nothing was written");
+}
+
+// Writes the merged results and summary; an output that cannot be written is cli_error
+// exit 4.
+void write_merged(const merge_options& options, const std::string& results_out,
+                  results_merge& merge, const merged_summary& summary) {
   try {
     if (!results_out.empty()) {
       file_writer out(results_out, file_writer::mode::truncate);
@@ -141,9 +120,28 @@ int run_merge(const merge_options& options) {
       out.close();
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "jobpatch: %s\n", e.what());
-    return exit_output_failed;
+    throw cli_error(exit_output_failed, e.what());
   }
+}
+
+} // namespace
+
+int run_merge(const merge_options& options) {
+  std::string results_out = check_merge_options(options);
+  // Read and check everything first.
+  merged_summary summary = read_summaries(options.summaries);
+  results_merge merge;
+  read_results(options.inputs, merge);
+  // Each line a finished run counts has one record (a resumed shard's skipped lines keep
+  // their earlier ok record): a difference means results and summaries of different runs.
+  if (!options.inputs.empty() && !options.summaries.empty() && !summary.stopped &&
+      merge.lines() != summary.total)
+    std::fprintf(stderr,
+                 "jobpatch: warning: the results hold %llu lines but the summaries count %llu: "
+                 "are they of the same runs?\n",
+                 static_cast<unsigned long long>(merge.lines()),
+                 static_cast<unsigned long long>(summary.total));
+  write_merged(options, results_out, merge, summary);
   return exit_ok;
 }
 

@@ -1,5 +1,7 @@
 #include "cli/output_guard.hpp"
 
+#include "cli/cli_error.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -70,11 +72,10 @@ std::string describe(const named_file& f) {
   return f.flag == "manifest" ? "the manifest (" + f.path + ")" : f.flag + " (" + f.path + ")";
 }
 
-} // namespace
-
-std::string check_outputs(const std::vector<named_file>& inputs,
-                          const std::vector<named_file>& outputs,
-                          const std::vector<std::string>& replaced_by_rename) {
+// Why the outputs cannot be used (see check_outputs), or empty.
+std::string output_problem(const std::vector<named_file>& inputs,
+                           const std::vector<named_file>& outputs,
+                           const std::vector<std::string>& replaced_by_rename) {
   std::vector<std::pair<const named_file*, file_identity>> seen;
   std::string error;
   for (const auto& input : inputs) {
@@ -135,23 +136,32 @@ std::string check_outputs(const std::vector<named_file>& inputs,
   return {};
 }
 
+} // namespace
+
+void check_outputs(const std::vector<named_file>& inputs, const std::vector<named_file>& outputs,
+                   const std::string& consequence,
+                   const std::vector<std::string>& replaced_by_rename) {
+  std::string why = output_problem(inputs, outputs, replaced_by_rename);
+  if (!why.empty()) refuse(consequence.empty() ? why : why + "; " + consequence);
+}
+
 output_lock::output_lock(const std::string& flag, const std::string& path, mode_t mode) {
+  auto refuse_run = [&](const std::string& why) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    refuse(flag + " " + path + why + "; nothing was sent");
+  };
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, mode);
   if (fd_ < 0) {
     int e = errno;
     struct stat st {};
-    error_ =
-        flag + " " + path + ": " +
-        (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) ? "is a directory; name a file"
-                                                               : "cannot open: " + errno_text(e));
-    return;
+    refuse_run(::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)
+                   ? ": is a directory; name a file"
+                   : ": cannot open: " + errno_text(e));
   }
   if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return;
   int e = errno;
-  if (e != EWOULDBLOCK) {
-    error_ = flag + " " + path + ": cannot lock: " + errno_text(e);
-    return;
-  }
+  if (e != EWOULDBLOCK) refuse_run(": cannot lock: " + errno_text(e));
   // The holder, from /proc/locks ("1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> ...").
   struct stat st {};
   ::fstat(fd_, &st);
@@ -170,11 +180,9 @@ output_lock::output_lock(const std::string& flag, const std::string& path, mode_
       break;
     }
   }
-  error_ = flag + " " + path + " is in use by another jobpatch run" +
-           (holder.empty() ? "" : " (pid " + holder + ")") +
-           "; wait for it to finish, or give this run a file of its own";
-  ::close(fd_);
-  fd_ = -1;
+  refuse_run(" is in use by another jobpatch run" +
+             (holder.empty() ? "" : " (pid " + holder + ")") +
+             "; wait for it to finish, or give this run a file of its own");
 }
 
 output_lock::~output_lock() {
@@ -189,17 +197,17 @@ void raise_descriptor_limit() {
   }
 }
 
-std::string check_descriptors(unsigned connections) {
+void check_descriptors(unsigned connections) {
   // Besides one socket per connection: stdio, the manifest, the outputs, the resolver and
   // the token exchange's connection, with room to spare.
   constexpr unsigned own_files = 32;
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return {};
-  if (connections + own_files <= limit.rlim_cur) return {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  if (connections + own_files <= limit.rlim_cur) return;
   auto most = limit.rlim_cur > own_files ? limit.rlim_cur - own_files : 0;
-  return "--connections " + std::to_string(connections) + " needs more open files than the " +
+  refuse("--connections " + std::to_string(connections) + " needs more open files than the " +
          "limit of " + std::to_string(limit.rlim_cur) + " (ulimit -n): use --connections " +
-         std::to_string(most) + " or fewer, or raise the limit";
+         std::to_string(most) + " or fewer, or raise the limit");
 }
 
 } // namespace jobpatch::cli

@@ -22,15 +22,16 @@ struct named_file {
   bool owner_only = false;
 };
 
-// Empty when every output is a file of its own and can be created or written; otherwise
-// one line naming the clash or the reason (with the errno text), e.g. "--failed-out
-// m.ndjson is the manifest (m.ndjson)". Empty outputs are ignored; "-" is standard output:
-// two of them clash, and one redirected to a file is compared as that file.
-// `checked_dirs` outputs (the metrics file, written through a temporary file beside it)
-// need a writable directory; the others are opened for writing without truncating.
-std::string check_outputs(const std::vector<named_file>& inputs,
-                          const std::vector<named_file>& outputs,
-                          const std::vector<std::string>& replaced_by_rename = {});
+// Refuses (cli_error, exit 2) unless every output is a file of its own and can be created
+// or written. The message names the clash or the reason (with the errno text), e.g.
+// "--failed-out m.ndjson is the manifest (m.ndjson)", then "; `consequence`" when given
+// ("nothing was sent"). Empty outputs are ignored; "-" is standard output: two of them
+// clash, and one redirected to a file is compared as that file.
+// `replaced_by_rename` outputs (the metrics file, written through a temporary file beside
+// it) need a writable directory; the others are opened for writing without truncating.
+void check_outputs(const std::vector<named_file>& inputs, const std::vector<named_file>& outputs,
+                   const std::string& consequence = {},
+                   const std::vector<std::string>& replaced_by_rename = {});
 
 // An advisory lock (flock) on an output one run appends to (--results, --undo-out), held
 // while this object lives: a second run on the same file would interleave its lines.
@@ -38,22 +39,21 @@ class output_lock {
 public:
   output_lock() = default;
   // Creates `path` (mode `mode`) when missing and locks it without waiting; `flag` names
-  // it in messages. Empty error() when held.
+  // it in messages. Refuses (cli_error, exit 2, the message ending "; nothing was sent")
+  // when it cannot, or another run holds it.
   output_lock(const std::string& flag, const std::string& path, mode_t mode = 0644);
   ~output_lock();
   output_lock(const output_lock&) = delete;
   output_lock& operator=(const output_lock&) = delete;
-  const std::string& error() const noexcept { return error_; }
 
 private:
   int fd_ = -1;
-  std::string error_;
 };
 
 // Raises the soft RLIMIT_NOFILE to the hard limit (once, at start).
 void raise_descriptor_limit();
-// Empty when `connections` (plus the run's own files) fit in the descriptor limit;
-// otherwise why not, naming the limit and the largest --connections that fits.
-std::string check_descriptors(unsigned connections);
+// Refuses (cli_error, exit 2) unless `connections` (plus the run's own files) fit in the
+// descriptor limit, naming the limit and the largest --connections that fits.
+void check_descriptors(unsigned connections);
 
 } // namespace jobpatch::cli

@@ -1,5 +1,7 @@
 #include "cli/shard_option.hpp"
 
+#include "cli/cli_error.hpp"
+
 #include <charconv>
 #include <cstdlib>
 
@@ -13,12 +15,6 @@ std::optional<std::uint32_t> parse_count(std::string_view text) {
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
   return value;
-}
-
-shard_selection refuse(std::string message) {
-  shard_selection out;
-  out.error = std::move(message);
-  return out;
 }
 
 } // namespace
@@ -38,24 +34,21 @@ shard_selection resolve_shard(std::string_view option,
   if (slash == std::string_view::npos) {
     auto count = parse_count(option);
     if (!count || *count == 0)
-      return refuse("--shard must be K/N with 1 <= K <= N, or N with " + env_name + " set, got " +
-                    shown);
+      refuse("--shard must be K/N with 1 <= K <= N, or N with " + env_name + " set, got " + shown);
     if (!completion_index)
-      return refuse("--shard " + shown + " takes K from " + env_name +
-                    " (set by a Kubernetes Indexed Job), which is not set; write --shard K/" +
-                    shown);
+      refuse("--shard " + shown + " takes K from " + env_name +
+             " (set by a Kubernetes Indexed Job), which is not set; write --shard K/" + shown);
     auto index = parse_count(*completion_index);
     if (!index || *index >= *count)
-      return refuse(env_name + "=" + std::string(*completion_index) +
-                    " is not a number below the shard count " + shown +
-                    ": the Job's completions must equal N");
-    return shard_selection{*index, *count, {}, {}};
+      refuse(env_name + "=" + std::string(*completion_index) +
+             " is not a number below the shard count " + shown +
+             ": the Job's completions must equal N");
+    return shard_selection{*index, *count, {}};
   }
   auto k = parse_count(option.substr(0, slash));
   auto n = parse_count(option.substr(slash + 1));
-  if (!k || !n || *k < 1 || *k > *n)
-    return refuse("--shard must be K/N with 1 <= K <= N, got " + shown);
-  shard_selection explicit_shard{*k - 1, *n, {}, {}};
+  if (!k || !n || *k < 1 || *k > *n) refuse("--shard must be K/N with 1 <= K <= N, got " + shown);
+  shard_selection explicit_shard{*k - 1, *n, {}};
   if (completion_index) {
     auto index = parse_count(*completion_index);
     if (!index || *index != *k - 1)

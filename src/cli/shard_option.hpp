@@ -13,14 +13,13 @@ namespace jobpatch::cli {
 struct shard_selection {
   std::uint32_t index = 0; // this run takes the jobs whose id hashes to index modulo count
   std::uint32_t count = 1; // 1: the whole manifest
-  std::string error;       // non-empty: refused, a usage error (exit 2)
   std::string note;        // non-empty: worth one line on stderr, the run goes on
 };
 
 // `option` is the --shard value, empty when not given: "K/N" (1 <= K <= N, shard K of N),
 // or "N" alone, whose K is JOB_COMPLETION_INDEX + 1 (Kubernetes numbers an Indexed Job's
 // pods 0..N-1). `completion_index` is that variable's value when it is set. An explicit K
-// wins over the variable.
+// wins over the variable. Throws cli_error (exit 2) when refused.
 shard_selection resolve_shard(std::string_view option,
                               std::optional<std::string_view> completion_index);
 

@@ -42,20 +42,13 @@ int run_validate(const validate_options& options) {
   struct stat manifest_st {};
   bool have_st =
       ::fstat(options.manifest == "-" ? STDIN_FILENO : source.reader().fd(), &manifest_st) == 0;
-  if (std::string why = check_outputs({{options.ids ? "--ids" : "manifest", options.manifest,
-                                        have_st ? &manifest_st : nullptr}},
-                                      {{"--results", options.results, nullptr}});
-      !why.empty()) {
-    std::fprintf(stderr, "jobpatch: %s\n", why.c_str());
-    return exit_usage;
-  }
+  check_outputs(
+      {{options.ids ? "--ids" : "manifest", options.manifest, have_st ? &manifest_st : nullptr}},
+      {{"--results", options.results, nullptr}});
   if (!options.results.empty() && options.results != "-" && !options.force) {
     struct stat st {};
-    if (::stat(options.results.c_str(), &st) == 0 && st.st_size > 0) {
-      std::fprintf(stderr, "jobpatch: %s already holds records; pass --force to overwrite it\n",
-                   options.results.c_str());
-      return exit_usage;
-    }
+    if (::stat(options.results.c_str(), &st) == 0 && st.st_size > 0)
+      refuse(options.results + " already holds records; pass --force to overwrite it");
   }
   file_writer results;
   if (!options.results.empty()) results = file_writer(options.results, file_writer::mode::truncate);
@@ -84,11 +77,8 @@ int run_validate(const validate_options& options) {
   results.close();
 
   printer.print_rest();
-  if (source.lines_read() == 0) {
-    std::fprintf(stderr, "jobpatch: the manifest %s holds no updates (no non-blank line)\n",
-                 options.manifest.c_str());
-    return exit_usage;
-  }
+  if (source.lines_read() == 0)
+    refuse("the manifest " + options.manifest + " holds no updates (no non-blank line)");
   std::uint64_t invalid = printer.count();
   auto count = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   std::fprintf(stderr,

@@ -1,7 +1,7 @@
 #include "net/access_token_source.hpp"
 
 #include <jobpatch/wire/response_parser.hpp>
-#include <jobpatch/wire/retry_after.hpp>
+#include <jobpatch/wire/token_reply.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,11 +22,6 @@ constexpr milliseconds exchange_max_retry_after{120'000};
 // refused or unreachable host is hopeless sooner than an overloaded one (503, timeouts).
 constexpr unsigned attempts_when_unreachable = 4;
 constexpr unsigned attempts_when_failing = 8;
-
-bool unreachable(error_class cls) {
-  return cls == error_class::connect_refused || cls == error_class::connect_failed ||
-         cls == error_class::tls_handshake;
-}
 } // namespace
 
 access_token_source::access_token_source(asio::any_io_executor executor, asio::ssl::context& tls,
@@ -74,80 +69,69 @@ void access_token_source::start_refresh() {
   asio::co_spawn(executor_, refresh(), asio::detached);
 }
 
+void access_token_source::accept(token_reply_verdict&& verdict, clock::time_point sent) {
+  token_ = std::move(verdict.token);
+  scrubber_.add(token_); // old tokens stay in the scrubber
+  ++generation_;
+  ++exchanges_;
+  auto lifetime = std::chrono::duration_cast<clock::duration>(verdict.lifetime);
+  // Counted from when the request left: the server's clock started no earlier.
+  refresh_at_ = sent + lifetime * 4 / 5;
+  valid_until_ =
+      sent + lifetime - std::min<clock::duration>(std::chrono::seconds(1), lifetime / 10);
+}
+
+milliseconds access_token_source::backoff(unsigned failures,
+                                          std::optional<milliseconds> retry_after) {
+  milliseconds ceiling = std::min<milliseconds>(
+      exchange_max_delay, exchange_base_delay * (1LL << std::min(failures - 1, 10u)));
+  milliseconds wait(std::uniform_int_distribution<long long>(0, ceiling.count())(jitter_));
+  if (retry_after) wait = std::max(wait, std::min(*retry_after, exchange_max_retry_after));
+  return wait;
+}
+
 asio::awaitable<void> access_token_source::refresh() {
   if (!connection_) connection_ = std::make_unique<http_connection>(executor_, &tls_, server_);
   response_parser parser;
   http_reply reply;
   std::string request;
   builder_.append_token_request(request, api_key_);
+  const std::string endpoint = std::string(server_.tls ? "https://" : "http://") +
+                               server_.host_header + server_.base_path + "/v1/auth/access_token";
   std::string problem;
   unsigned failures = 0, failures_without_token = 0;
   while (!cancelled_) {
     auto sent = clock::now();
     co_await connection_->exchange(request, attempt_timeout_, reply);
     if (cancelled_) break;
-    bool hopeless = false;
-    if (reply.outcome.cls == error_class::none && reply.status == 200) {
-      std::string error;
-      if (auto answer = parser.parse_access_token(reply.body, 0, error)) {
-        token_ = std::move(answer->token);
-        scrubber_.add(token_); // old tokens stay in the scrubber
-        ++generation_;
-        ++exchanges_;
-        auto lifetime =
-            std::chrono::duration_cast<clock::duration>(token_lifetime(answer->expires_in));
-        // Counted from when the request left: the server's clock started no earlier.
-        refresh_at_ = sent + lifetime * 4 / 5;
-        valid_until_ =
-            sent + lifetime - std::min<clock::duration>(std::chrono::seconds(1), lifetime / 10);
-        refreshing_ = false;
-        refreshed_.cancel();
-        co_return;
-      }
-      problem = scrubber_.scrub(error);
-    } else if (reply.outcome.cls == error_class::none) {
-      std::string text = scrubber_.scrub(parser.error_text(reply.body));
-      problem = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
-      if (reply.status == 404 || reply.status == 405) {
-        // No token endpoint there: the URL is wrong, not the key.
-        failure_ = "the token endpoint " + std::string(server_.tls ? "https://" : "http://") +
-                   server_.host_header + server_.base_path + "/v1/auth/access_token answered " +
-                   problem + "; check --base-url (the API root, e.g. https://api.bytenite.com)";
-        break;
-      }
-      if (reply.status == 400 || reply.status == 401 || reply.status == 403) {
-        failure_ = "authentication failed: the access-token exchange was refused (" + problem +
-                   "); check the API key";
-        break;
-      }
-    } else {
-      problem = scrubber_.scrub(reply.detail);
-      // A certificate that does not verify, a proxy refusing its credentials (407): the
-      // next attempt would meet the same answer.
-      if (reply.outcome.cls == error_class::tls_verify ||
-          reply.outcome.cls == error_class::auth_failed) {
-        failure_ = problem;
-        break;
-      }
-      hopeless = unreachable(reply.outcome.cls);
+    reply_facts facts;
+    facts.transport = reply.outcome.cls;
+    facts.transport_detail = reply.detail;
+    facts.status = reply.status;
+    facts.retry_after = reply.retry_after;
+    facts.body = reply.body;
+    token_reply_verdict verdict =
+        classify_token_reply(facts, endpoint, parser, scrubber_, std::chrono::system_clock::now());
+    if (verdict.kind == token_reply_kind::token) {
+      accept(std::move(verdict), sent);
+      refreshing_ = false;
+      refreshed_.cancel();
+      co_return;
     }
+    if (gives_up(verdict.kind)) {
+      failure_ = std::move(verdict.message);
+      break;
+    }
+    problem = std::move(verdict.message);
     ++failures;
-    auto now = clock::now();
-    std::optional<milliseconds> retry_after;
-    if (!reply.retry_after.empty())
-      retry_after = parse_retry_after(reply.retry_after, std::chrono::system_clock::now());
-    if (!token_valid(now)) {
+    if (!token_valid(clock::now())) {
       ++failures_without_token;
-      bool too_long = retry_after && *retry_after > exchange_max_retry_after;
-      if (too_long ||
-          failures_without_token >= (hopeless ? attempts_when_unreachable : attempts_when_failing))
-        break;
+      bool too_long = verdict.retry_after && *verdict.retry_after > exchange_max_retry_after;
+      unsigned most = verdict.kind == token_reply_kind::unreachable ? attempts_when_unreachable
+                                                                    : attempts_when_failing;
+      if (too_long || failures_without_token >= most) break;
     }
-    milliseconds ceiling = std::min<milliseconds>(
-        exchange_max_delay, exchange_base_delay * (1LL << std::min(failures - 1, 10u)));
-    milliseconds wait(std::uniform_int_distribution<long long>(0, ceiling.count())(jitter_));
-    if (retry_after) wait = std::max(wait, std::min(*retry_after, exchange_max_retry_after));
-    asio::steady_timer pause(executor_, wait);
+    asio::steady_timer pause(executor_, backoff(failures, verdict.retry_after));
     co_await pause.async_wait(use_tuple);
   }
   if (failure_.empty() && !cancelled_) failure_ = "cannot obtain an access token: " + problem;

@@ -19,8 +19,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
+
+namespace jobpatch {
+struct token_reply_verdict;
+}
 
 namespace jobpatch::net {
 
@@ -58,8 +63,15 @@ public:
 
 private:
   // Exchanges until a token is had, the key is refused, or (with no valid token left)
-  // too many attempts failed. Runs detached; at most one at a time.
+  // too many attempts failed. Runs detached; at most one at a time. What each answer
+  // means is classify_token_reply()'s (wire/token_reply.hpp); this is the I/O and the loop.
   asio::awaitable<void> refresh();
+  // Takes the token of `verdict` (a token_reply_kind::token), exchanged at `sent`.
+  void accept(token_reply_verdict&& verdict, clock::time_point sent);
+  // The wait before exchange number `failures` + 1: full jitter under a ceiling doubling
+  // from 250 ms to 10 s, the server's Retry-After (at most 2 min) as a minimum.
+  std::chrono::milliseconds backoff(unsigned failures,
+                                    std::optional<std::chrono::milliseconds> retry_after);
   void start_refresh();
   bool token_valid(clock::time_point now) const noexcept {
     return !token_.empty() && now < valid_until_;

@@ -240,6 +240,126 @@ void histogram_charts(std::string& out, const html_report_input& in) {
   }
 }
 
+// The time series as points: per interval its middle, rates and p50/p99, with the ranges
+// the charts need.
+struct timeline {
+  struct point {
+    double mid, rate, errors, p50, p99;
+  };
+  std::vector<point> points;
+  double width_s = 0, end_s = 0;
+  bool partial = false; // the last interval, cut short, is left out of the throughput
+  double top_rate = 0, lo = INFINITY, hi = 0;
+};
+
+timeline timeline_of(const time_series& ts, const html_report_input& in) {
+  timeline t;
+  t.width_s = static_cast<double>(ts.bucket_width().count()) / 1e9;
+  t.end_s = std::max(in.wall_seconds, static_cast<double>(ts.last_offset().count()) / 1e9);
+  t.top_rate = std::max(in.intended_rate_start, in.intended_rate_end);
+  for (std::size_t i = 0; i < ts.buckets().size(); ++i) {
+    const auto& b = ts.buckets()[i];
+    double start = static_cast<double>(ts.bucket_start(i).count()) / 1e9;
+    // The last interval may be cut short by the end of the run; skip a sliver of one
+    // rather than plot a rate measured over a few milliseconds.
+    double covered = std::min(t.width_s, t.end_s - start);
+    if (covered < t.width_s * 0.25) continue;
+    timeline::point p{start + covered / 2, static_cast<double>(b.count()) / covered,
+                      static_cast<double>(b.errors()) / covered, NAN, NAN};
+    // A rate over part of an interval (the run ended inside it) is drawn as a gap, not
+    // as a drop: its latencies are still shown.
+    if (covered < t.width_s * 0.999) {
+      p.rate = p.errors = NAN;
+      t.partial = true;
+    }
+    if (b.count()) {
+      p.p50 = static_cast<double>(b.percentile(0.5).count());
+      p.p99 = static_cast<double>(b.percentile(0.99).count());
+      t.lo = std::min(t.lo, p.p50);
+      t.hi = std::max(t.hi, p.p99);
+    }
+    if (!std::isnan(p.rate)) t.top_rate = std::max(t.top_rate, p.rate);
+    t.points.push_back(p);
+  }
+  return t;
+}
+
+// The time axis of both charts, in seconds or (past 10 minutes) minutes.
+struct time_axis {
+  bool minutes;
+  axis x;
+  double scaled(double seconds) const { return minutes ? seconds / 60 : seconds; }
+  std::string label(double v) const {
+    return number(v, v == std::floor(v) ? 0 : 1) + (minutes ? " min" : " s");
+  }
+};
+
+time_axis time_axis_of(double end_s) {
+  time_axis t{end_s > 600, {}};
+  // Time runs exactly from the start to the end of the run, with round ticks inside.
+  double x_end = t.scaled(end_s);
+  t.x = linear_axis(0, x_end, 8);
+  t.x.hi = x_end;
+  while (t.x.ticks.size() > 1 && t.x.ticks.back() > x_end * 1.0001) t.x.ticks.pop_back();
+  return t;
+}
+
+void throughput_chart(std::string& out, const html_report_input& in, const timeline& t,
+                      const time_axis& time, const std::string& bucket_note) {
+  svg_chart chart(
+      "throughput over time", time.x, linear_axis(0, t.top_rate, 5),
+      [&time](double v) { return time.label(v); },
+      [](double v) { return number(v, v < 10 && v != std::floor(v) ? 1 : 0); }, "time since start",
+      "requests/s");
+  std::vector<std::pair<double, double>> rate, errors;
+  for (const auto& p : t.points) {
+    rate.emplace_back(time.scaled(p.mid), p.rate);
+    errors.emplace_back(time.scaled(p.mid), p.errors);
+  }
+  chart.polyline(rate, palette[0]);
+  chart.polyline(errors, palette[5]);
+  bool intended = in.duration_seconds > 0 && in.intended_rate_start > 0;
+  if (intended)
+    chart.polyline({{0, in.intended_rate_start},
+                    {time.scaled(std::min(in.duration_seconds, t.end_s)),
+                     in.intended_rate_start + (in.intended_rate_end - in.intended_rate_start) *
+                                                  std::min(1.0, t.end_s / in.duration_seconds)}},
+                   "#555555", true);
+  out += "<h3>Throughput by completion time" + html_escape(bucket_note) + "</h3>" + chart.finish();
+  std::vector<std::pair<std::string, const char*>> entries = {{"completed requests/s", palette[0]},
+                                                              {"failed requests/s", palette[5]}};
+  std::vector<bool> dashed = {false, false};
+  if (intended) {
+    entries.emplace_back("intended rate (the schedule)", "#555555");
+    dashed.push_back(true);
+  }
+  out += legend(entries, dashed);
+  if (t.partial)
+    out += "<p class=\"note\">The last interval, cut short by the end of the run, is left "
+           "out of the throughput (a rate over part of it would show as a drop).</p>";
+}
+
+void latency_over_time_chart(std::string& out, const timeline& t, const time_axis& time,
+                             const std::string& bucket_note) {
+  svg_chart chart(
+      "latency over time", time.x, log_axis(t.lo, t.hi),
+      [&time](double v) { return time.label(v); }, latency_tick, "time since start",
+      "latency (log scale)");
+  std::vector<std::pair<double, double>> p50, p99;
+  for (const auto& p : t.points) {
+    p50.emplace_back(time.scaled(p.mid), p.p50);
+    p99.emplace_back(time.scaled(p.mid), p.p99);
+  }
+  chart.polyline(p50, palette[0]);
+  chart.polyline(p99, palette[1]);
+  out += "<h3>Latency from intended send time, by completion time" + html_escape(bucket_note) +
+         "</h3>" + chart.finish();
+  out += legend({{"p50", palette[0]}, {"p99", palette[1]}});
+  out += "<p class=\"note\">Each request's latency from its intended send time (waits and "
+         "retries included, as in the summary), in the interval it completed in; service time "
+         "(send to answer) is in the tables above.</p>";
+}
+
 // (c) Throughput and p50/p99 latency over time, from the time series.
 void timeline_charts(std::string& out, const html_report_input& in) {
   out += "<h2>Over time</h2>";
@@ -247,105 +367,15 @@ void timeline_charts(std::string& out, const html_report_input& in) {
     out += empty_note("No time series was recorded.");
     return;
   }
-  const auto& ts = *in.timeline;
-  double width_s = static_cast<double>(ts.bucket_width().count()) / 1e9;
-  double end_s = std::max(in.wall_seconds, static_cast<double>(ts.last_offset().count()) / 1e9);
-  struct point {
-    double mid, rate, errors, p50, p99;
-  };
-  std::vector<point> points;
-  bool partial = false;
-  double top_rate = std::max(in.intended_rate_start, in.intended_rate_end), lo = INFINITY, hi = 0;
-  for (std::size_t i = 0; i < ts.buckets().size(); ++i) {
-    const auto& b = ts.buckets()[i];
-    double start = static_cast<double>(ts.bucket_start(i).count()) / 1e9;
-    // The last interval may be cut short by the end of the run; skip a sliver of one
-    // rather than plot a rate measured over a few milliseconds.
-    double covered = std::min(width_s, end_s - start);
-    if (covered < width_s * 0.25) continue;
-    point p{start + covered / 2, static_cast<double>(b.count()) / covered,
-            static_cast<double>(b.errors()) / covered, NAN, NAN};
-    // A rate over part of an interval (the run ended inside it) is drawn as a gap, not
-    // as a drop: its latencies are still shown.
-    if (covered < width_s * 0.999) {
-      p.rate = p.errors = NAN;
-      partial = true;
-    }
-    if (b.count()) {
-      p.p50 = static_cast<double>(b.percentile(0.5).count());
-      p.p99 = static_cast<double>(b.percentile(0.99).count());
-      lo = std::min(lo, p.p50);
-      hi = std::max(hi, p.p99);
-    }
-    if (!std::isnan(p.rate)) top_rate = std::max(top_rate, p.rate);
-    points.push_back(p);
-  }
-  if (points.empty()) {
+  timeline t = timeline_of(*in.timeline, in);
+  if (t.points.empty()) {
     out += empty_note("The run was too short for a time series.");
     return;
   }
-  bool minutes = end_s > 600;
-  // Time runs exactly from the start to the end of the run, with round ticks inside.
-  double x_end = minutes ? end_s / 60 : end_s;
-  axis x = linear_axis(0, x_end, 8);
-  x.hi = x_end;
-  while (x.ticks.size() > 1 && x.ticks.back() > x_end * 1.0001) x.ticks.pop_back();
-  auto x_label = [minutes](double v) {
-    std::string s = number(v, v == std::floor(v) ? 0 : 1);
-    return s + (minutes ? " min" : " s");
-  };
-  auto scaled = [minutes](double seconds) { return minutes ? seconds / 60 : seconds; };
-  std::string bucket_note = " (per " + number(width_s, width_s < 10 ? 1 : 0) + " s interval)";
-  {
-    svg_chart chart(
-        "throughput over time", x, linear_axis(0, top_rate, 5), x_label,
-        [](double v) { return number(v, v < 10 && v != std::floor(v) ? 1 : 0); },
-        "time since start", "requests/s");
-    std::vector<std::pair<double, double>> rate, errors;
-    for (const auto& p : points) {
-      rate.emplace_back(scaled(p.mid), p.rate);
-      errors.emplace_back(scaled(p.mid), p.errors);
-    }
-    chart.polyline(rate, palette[0]);
-    chart.polyline(errors, palette[5]);
-    bool intended = in.duration_seconds > 0 && in.intended_rate_start > 0;
-    if (intended)
-      chart.polyline({{0, in.intended_rate_start},
-                      {scaled(std::min(in.duration_seconds, end_s)),
-                       in.intended_rate_start + (in.intended_rate_end - in.intended_rate_start) *
-                                                    std::min(1.0, end_s / in.duration_seconds)}},
-                     "#555555", true);
-    out +=
-        "<h3>Throughput by completion time" + html_escape(bucket_note) + "</h3>" + chart.finish();
-    std::vector<std::pair<std::string, const char*>> entries = {
-        {"completed requests/s", palette[0]}, {"failed requests/s", palette[5]}};
-    std::vector<bool> dashed = {false, false};
-    if (intended) {
-      entries.emplace_back("intended rate (the schedule)", "#555555");
-      dashed.push_back(true);
-    }
-    out += legend(entries, dashed);
-    if (partial)
-      out += "<p class=\"note\">The last interval, cut short by the end of the run, is left "
-             "out of the throughput (a rate over part of it would show as a drop).</p>";
-  }
-  if (hi > 0) {
-    svg_chart chart("latency over time", x, log_axis(lo, hi), x_label, latency_tick,
-                    "time since start", "latency (log scale)");
-    std::vector<std::pair<double, double>> p50, p99;
-    for (const auto& p : points) {
-      p50.emplace_back(scaled(p.mid), p.p50);
-      p99.emplace_back(scaled(p.mid), p.p99);
-    }
-    chart.polyline(p50, palette[0]);
-    chart.polyline(p99, palette[1]);
-    out += "<h3>Latency from intended send time, by completion time" + html_escape(bucket_note) +
-           "</h3>" + chart.finish();
-    out += legend({{"p50", palette[0]}, {"p99", palette[1]}});
-    out += "<p class=\"note\">Each request's latency from its intended send time (waits and "
-           "retries included, as in the summary), in the interval it completed in; service time "
-           "(send to answer) is in the tables above.</p>";
-  }
+  time_axis time = time_axis_of(t.end_s);
+  std::string bucket_note = " (per " + number(t.width_s, t.width_s < 10 ? 1 : 0) + " s interval)";
+  throughput_chart(out, in, t, time, bucket_note);
+  if (t.hi > 0) latency_over_time_chart(out, t, time, bucket_note);
 }
 
 // (d) Answers by status and failures below HTTP by class: a table and horizontal bars.

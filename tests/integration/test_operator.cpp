@@ -181,6 +181,49 @@ TEST_CASE("operator: outputs that cannot be written are exit 2 before the first 
   CHECK(mock.stats().at("applied").as_int64() == 0);
 }
 
+TEST_CASE("operator: a --summary-json that cannot be written after a finished run is exit 4, "
+          "naming the file") {
+  mock_process mock({}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  std::string err;
+  // Every line is applied; only the summary fails. Lines were sent: never exit 2.
+  int code = shell(mock,
+                   "$JOBPATCH apply " + manifest + " $CONNECT --results " + mock.path("r.ndjson") +
+                       " --summary-json /dev/full --metrics-file " + mock.path("metrics.prom"),
+                   err);
+  INFO(err);
+  CHECK(code == 4);
+  CHECK(err.find("jobpatch: --summary-json /dev/full could not be written: cannot write "
+                 "/dev/full: No space left on device (the run itself ended with exit code 0)") !=
+        std::string::npos);
+  CHECK(mock.stats().at("applied").as_int64() == 20);
+  CHECK(count_lines(mock.path("r.ndjson")) == 20);
+  CHECK(read_file(mock.path("metrics.prom")).find("jobpatch_exit_code 4") != std::string::npos);
+  // bench alike: the run happened, its summary is what is missing.
+  code = shell(mock,
+               "$JOBPATCH bench " + manifest +
+                   " $CONNECT --rate 20 --duration 0.5 --summary-json /dev/full",
+               err);
+  CHECK(code == 4);
+  CHECK(err.find("jobpatch: --summary-json /dev/full could not be written") != std::string::npos);
+}
+
+TEST_CASE("operator: a refusal before the first request is exit 2, said once, nothing sent") {
+  mock_process mock({}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  std::string err;
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT --retry-failed", err) == 2);
+  CHECK(err == "jobpatch: --retry-failed only means something with --resume (without it every "
+               "line is sent)\n");
+  write_file(mock.path("r.ndjson"), "{\"line\":1,\"outcome\":\"ok\"}\n");
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT --results " + mock.path("r.ndjson"),
+              err) == 2);
+  CHECK(err == "jobpatch: " + mock.path("r.ndjson") +
+                   " already holds results; pass --resume to continue that run, or --force to "
+                   "overwrite it\n");
+  CHECK(mock.stats().at("applied").as_int64() == 0);
+}
+
 TEST_CASE("operator: a second run on the same results file is refused at once, naming the "
           "first one's pid") {
   mock_process mock({"--latency-ms", "100"}, 20);
