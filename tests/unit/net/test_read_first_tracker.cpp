@@ -11,7 +11,8 @@ using step = read_first_tracker::next_step;
 
 namespace {
 
-const std::string document = R"({"job":{"id":"job-1","name":"nightly","config":{"taskTimeout":300}}})";
+const std::string document =
+    R"({"job":{"id":"job-1","name":"nightly","config":{"taskTimeout":300}}})";
 
 struct fixture {
   job_document_reader reader;
