@@ -351,9 +351,12 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   // which run wrote what, and shards of one schedule apart.
   std::string run_id = make_run_id();
   monitor_settings.run_id = run_id;
+  // The writer thread: every file write from here on happens there, not on the thread
+  // that drives the connections. Its destructor writes out and joins on every way out.
+  output_thread out;
   std::optional<result_sink> sink;
   try {
-    sink.emplace(options.results,
+    sink.emplace(out, options.results,
                  options.resume ? file_writer::mode::append : file_writer::mode::truncate,
                  options.failed_out, run_id);
     if (!options.undo_out.empty())
@@ -365,7 +368,7 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   }
   run_statistics stats;
   line_source source(in.reader(source_options.max_line_bytes), source_options);
-  run_monitor monitor(std::move(monitor_settings), stats);
+  run_monitor monitor(std::move(monitor_settings), stats, out);
   net::tick_callback on_tick;
   if (monitor.active())
     on_tick = [&monitor](const net::engine_tick& tick) { monitor.on_tick(tick); };
@@ -409,12 +412,11 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
   if (options.shard_count > 1)
     status.shard =
         std::to_string(options.shard_index + 1) + "/" + std::to_string(options.shard_count);
-  sink->close();
-  if (!status.output_failed && !sink->write_error().empty()) {
-    // The last flush or fsync, after the engine had finished, failed.
+  out.drain(true); // every record written and fdatasync'ed before the summary
+  if (std::string error = out.progress().error; !status.output_failed && !error.empty()) {
+    // The last write or fsync, after the engine had finished, failed.
     status.output_failed = status.aborted = true;
-    status.abort_reason =
-        "results could not be written at the end of the run: " + sink->write_error();
+    status.abort_reason = "results could not be written at the end of the run: " + error;
   }
 
   if (source.lines_read() == 0 && !stopped) {
@@ -434,12 +436,17 @@ int run_apply(apply_options options, const std::optional<ids_template>& ids,
                  " lines failed with HTTP 400/403/404: --resume does not send them again; fix "
                  "or remove them, or add --retry-failed)\n";
   }
-  std::fputs(summary.c_str(), stderr);
+  out.append_to(output_thread::standard_error) += summary;
+  std::optional<output_thread::file_id> summary_json;
   if (!options.summary_json.empty()) {
-    file_writer out(options.summary_json, file_writer::mode::truncate);
-    out.write(stats.summary_json(status, code));
-    out.close();
+    summary_json =
+        out.add_whole(options.summary_json, write_file_whole, output_thread::kind::other);
+    out.content(*summary_json) = stats.summary_json(status, code);
   }
+  out.close();
+  if (summary_json)
+    if (std::string error = out.error_of(*summary_json); !error.empty())
+      throw std::runtime_error(error);
   return code;
 }
 
@@ -482,12 +489,13 @@ int run_plan(apply_options options, const std::optional<ids_template>& ids,
     repeated_jobs = repeats.take();
     source_options.repeated_jobs = &repeated_jobs;
   }
+  output_thread out; // writes the plan, as apply's records
   std::optional<plan_sink> plan;
   std::optional<result_sink> sink;
   try {
     // The plan is read on standard output, unless the NDJSON goes there.
-    plan.emplace(output == "-" ? std::string() : std::string("-"), output);
-    sink.emplace(std::string(), file_writer::mode::truncate, std::string());
+    plan.emplace(out, output == "-" ? std::string() : std::string("-"), output);
+    sink.emplace(out, std::string(), file_writer::mode::truncate, std::string());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "jobpatch: %s; nothing was read\n", e.what());
     return exit_usage;
@@ -507,10 +515,10 @@ int run_plan(apply_options options, const std::optional<ids_template>& ids,
   }
   status.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  plan->close();
-  if (!status.output_failed && !plan->write_error().empty()) {
+  out.drain(true);
+  if (std::string error = out.progress().error; !status.output_failed && !error.empty()) {
     status.output_failed = status.aborted = true;
-    status.abort_reason = "the plan could not be written: " + plan->write_error();
+    status.abort_reason = "the plan could not be written: " + error;
   }
   if (source.lines_read() == 0 && !status.aborted && !status.signal) {
     say_empty(options.manifest);
@@ -521,7 +529,8 @@ int run_plan(apply_options options, const std::optional<ids_template>& ids,
   if (status.not_attempted)
     summary += std::to_string(status.not_attempted) + " lines were not read (the run stopped)\n";
   if (status.aborted) summary += "aborted: " + status.abort_reason + "\n";
-  std::fputs(summary.c_str(), stderr);
+  out.append_to(output_thread::standard_error) += summary;
+  out.close();
   if (status.output_failed) return exit_output_failed;
   if (status.aborted) return exit_aborted;
   if (status.signal) return 128 + status.signal;
