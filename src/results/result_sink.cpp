@@ -38,7 +38,8 @@ void result_sink::record(const result_record& r, std::string_view raw_line,
                   .count();
     if (ms != stamp_ms_) {
       stamp_ms_ = ms;
-      stamp_ = format_timestamp(ms);
+      stamp_.clear(); // its capacity is kept: no allocation per millisecond
+      append_timestamp(stamp_, ms);
     }
     result_record stamped = r;
     stamped.ts = stamp_;
