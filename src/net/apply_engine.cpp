@@ -36,6 +36,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <time.h>
 #include <unistd.h>
 
 namespace jobpatch::net {
@@ -836,6 +837,9 @@ asio::awaitable<void> engine::flush_results_periodically() {
 }
 
 run_status engine::run() {
+  // glibc reads /etc/localtime on the first gmtime, which OpenSSL's certificate check
+  // calls in the first handshake: read it now, so the io thread opens no file mid-run.
+  ::tzset();
   client_.start();
   if (options_.deadline.count() > 0) deadline_ = clock::now() + options_.deadline;
 
