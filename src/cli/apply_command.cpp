@@ -233,6 +233,9 @@ struct apply_run {
   invalid_line_printer invalid; // lines that do not stop the run (a stream's, --skip-invalid)
   // The run.
   std::string run_id;
+  // The writer thread: every file write from here on happens there, not on the thread
+  // that drives the connections. Its destructor writes out and joins on every way out.
+  output_thread out;
   std::optional<result_sink> sink;
   run_statistics stats;
   std::optional<line_source> source;
@@ -342,7 +345,7 @@ std::optional<std::uint64_t> first_pass(const apply_options& options, apply_run&
 void open_sink(const apply_options& options, apply_run& run) {
   auto mode = options.resume ? file_writer::mode::append : file_writer::mode::truncate;
   try {
-    run.sink.emplace(options.results, mode, options.failed_out, run.run_id);
+    run.sink.emplace(run.out, options.results, mode, options.failed_out, run.run_id);
     if (!options.undo_out.empty()) run.sink->open_undo(options.undo_out, mode);
   } catch (const std::exception& e) {
     refuse(std::string(e.what()) + "; nothing was sent");
@@ -375,7 +378,7 @@ void record_unread(apply_run& run, run_status& status) {
 run_status send_updates(const apply_options& options, apply_run& run,
                         run_monitor::settings monitor_settings) {
   run.source.emplace(run.in.reader(run.source_options.max_line_bytes), run.source_options);
-  run.monitor.emplace(std::move(monitor_settings), run.stats);
+  run.monitor.emplace(std::move(monitor_settings), run.stats, run.out);
   net::tick_callback on_tick;
   if (run.monitor->active())
     on_tick = [&monitor = *run.monitor](const net::engine_tick& tick) { monitor.on_tick(tick); };
@@ -400,12 +403,11 @@ run_status send_updates(const apply_options& options, apply_run& run,
   if (options.shard_count > 1)
     status.shard =
         std::to_string(options.shard_index + 1) + "/" + std::to_string(options.shard_count);
-  run.sink->close();
-  if (!status.output_failed && !run.sink->write_error().empty()) {
-    // The last flush or fsync, after the engine had finished, failed.
+  run.out.drain(true); // every record written and fdatasync'ed before the summary
+  if (std::string error = run.out.progress().error; !status.output_failed && !error.empty()) {
+    // The last write or fsync, after the engine had finished, failed.
     status.output_failed = status.aborted = true;
-    status.abort_reason =
-        "results could not be written at the end of the run: " + run.sink->write_error();
+    status.abort_reason = "results could not be written at the end of the run: " + error;
   }
   return status;
 }
@@ -426,17 +428,14 @@ std::string continue_hint(const apply_options& options, const run_statistics& st
   return hint;
 }
 
-// Writes --summary-json; empty, or why it could not be written.
-std::string write_summary_json(const std::string& path, const std::string& json) {
+// Writes --summary-json (on the writer thread); empty, or why it could not be written.
+std::string write_summary_json(output_thread& out, const std::string& path,
+                               const std::string& json) {
   if (path.empty()) return {};
-  try {
-    file_writer out(path, file_writer::mode::truncate);
-    out.write(json);
-    out.close();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return {};
+  auto id = out.add_whole(path, write_file_whole, output_thread::kind::other);
+  out.content(id) = json;
+  out.drain(false);
+  return out.error_of(id);
 }
 
 // The report: the exit code, --summary-json, the final metrics and the summary on stderr.
@@ -448,12 +447,13 @@ int report(const apply_options& options, apply_run& run, const run_status& statu
   if (run.source->lines_read() == 0 && !stopped) refuse(empty_manifest(options.manifest));
   int code = exit_code_of(status, run.stats);
   std::string summary_error =
-      write_summary_json(options.summary_json, run.stats.summary_json(status, code));
+      write_summary_json(run.out, options.summary_json, run.stats.summary_json(status, code));
   run.monitor->finish(status, summary_error.empty() ? code : exit_output_failed);
   std::string summary = run.stats.summary_text(status);
   if (code != exit_ok && code != exit_usage && !options.results.empty())
     summary += continue_hint(options, run.stats, status, argc, argv);
-  std::fputs(summary.c_str(), stderr);
+  run.out.append_to(output_thread::standard_error) += summary;
+  run.out.close();
   if (!summary_error.empty())
     throw cli_error(exit_output_failed, "--summary-json " + options.summary_json +
                                             " could not be written: " + summary_error +
@@ -514,13 +514,14 @@ void prepare_plan_source(const apply_options& options, const manifest_input& in,
 }
 
 // Prints the plan's totals and how the run ended; returns plan's exit code.
-int report_plan(const run_status& status, const plan_sink& plan) {
+int report_plan(const run_status& status, const plan_sink& plan, output_thread& out) {
   std::string summary = plan.totals_text();
   for (const auto& note : status.notes) summary += "note: " + note + "\n";
   if (status.not_attempted)
     summary += std::to_string(status.not_attempted) + " lines were not read (the run stopped)\n";
   if (status.aborted) summary += "aborted: " + status.abort_reason + "\n";
-  std::fputs(summary.c_str(), stderr);
+  out.append_to(output_thread::standard_error) += summary;
+  out.close();
   if (status.output_failed) return exit_output_failed;
   if (status.aborted) return exit_aborted;
   if (status.signal) return 128 + status.signal;
@@ -551,12 +552,13 @@ int run_plan(apply_options options, const std::optional<ids_template>& ids,
   update_counter repeated_jobs;
   invalid_line_printer invalid(0); // counted; the plan itself shows each one
   prepare_plan_source(options, in, source_options, repeated_jobs, invalid);
+  output_thread out; // writes the plan, as apply's records
   std::optional<plan_sink> plan;
   std::optional<result_sink> sink;
   try {
     // The plan is read on standard output, unless the NDJSON goes there.
-    plan.emplace(output == "-" ? std::string() : std::string("-"), output);
-    sink.emplace(std::string(), file_writer::mode::truncate, std::string());
+    plan.emplace(out, output == "-" ? std::string() : std::string("-"), output);
+    sink.emplace(out, std::string(), file_writer::mode::truncate, std::string());
   } catch (const std::exception& e) {
     refuse(std::string(e.what()) + "; nothing was read");
   }
@@ -576,14 +578,14 @@ int run_plan(apply_options options, const std::optional<ids_template>& ids,
   }
   status.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  plan->close();
-  if (!status.output_failed && !plan->write_error().empty()) {
+  out.drain(true);
+  if (std::string error = out.progress().error; !status.output_failed && !error.empty()) {
     status.output_failed = status.aborted = true;
-    status.abort_reason = "the plan could not be written: " + plan->write_error();
+    status.abort_reason = "the plan could not be written: " + error;
   }
   if (source.lines_read() == 0 && !status.aborted && !status.signal)
     refuse(empty_manifest(options.manifest));
-  return report_plan(status, *plan);
+  return report_plan(status, *plan, out);
 }
 
 } // namespace jobpatch::cli

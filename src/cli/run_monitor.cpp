@@ -48,12 +48,18 @@ std::optional<progress_mode> parse_progress_mode(const std::string& text) {
   return std::nullopt;
 }
 
-run_monitor::run_monitor(settings s, const run_statistics& stats)
-    : settings_(std::move(s)), stats_(stats), show_progress_(shows_progress(settings_.progress)),
-      start_(clock::now()), last_metrics_(start_), rate_(start_) {
+run_monitor::run_monitor(settings s, const run_statistics& stats, output_thread& out)
+    : settings_(std::move(s)), stats_(stats), out_(out),
+      show_progress_(shows_progress(settings_.progress)), start_(clock::now()),
+      last_metrics_(start_), rate_(start_) {
   // A file that says "in progress" from the first second: a scrape can tell a run that
   // is stuck before its first answer from one that never started.
-  if (!settings_.metrics_file.empty()) write_metrics(std::nullopt, 0);
+  if (!settings_.metrics_file.empty()) {
+    metrics_ =
+        out_.add_whole(settings_.metrics_file, write_file_atomically, output_thread::kind::other);
+    write_metrics(std::nullopt, 0);
+    out_.hand_over(false);
+  }
 }
 
 void run_monitor::on_tick(const net::engine_tick& tick) {
@@ -78,19 +84,38 @@ void run_monitor::on_tick(const net::engine_tick& tick) {
     p.rate = rate_.rate(now);
     p.latency = &stats_.latency();
     p.elapsed = now - start_;
-    std::fputs(format_progress_line(p, terminal_width()).c_str(), stderr);
-    std::fflush(stderr);
+    // Replaces a line not yet written: a stalled stderr gets the latest one only.
+    out_.latest(output_thread::standard_error).assign(format_progress_line(p, terminal_width()));
     line_shown_ = true;
   }
-  if (!settings_.metrics_file.empty() && now - last_metrics_ >= settings_.metrics_interval) {
-    last_metrics_ = now;
-    write_metrics(std::nullopt, std::chrono::duration<double>(now - start_).count());
+  if (metrics_) {
+    report_metrics_error();
+    if (now - last_metrics_ >= settings_.metrics_interval) {
+      last_metrics_ = now;
+      write_metrics(std::nullopt, std::chrono::duration<double>(now - start_).count());
+    }
   }
 }
 
 void run_monitor::finish(const run_status& status, int exit_code) {
-  if (line_shown_) std::fputs(progress_line_clear, stderr);
-  if (!settings_.metrics_file.empty()) write_metrics(exit_code, status.wall_seconds);
+  if (line_shown_) out_.latest(output_thread::standard_error).assign(progress_line_clear);
+  if (metrics_) write_metrics(exit_code, status.wall_seconds);
+  out_.drain(false);
+  if (metrics_) {
+    report_metrics_error();
+    out_.drain(false);
+  }
+}
+
+void run_monitor::report_metrics_error() {
+  if (metrics_error_said_) return;
+  std::string error = out_.error_of(*metrics_);
+  if (error.empty()) return;
+  // The run matters more than its metrics: say so once and go on.
+  metrics_error_said_ = true;
+  std::string& err = out_.append_to(output_thread::standard_error);
+  if (line_shown_) err += progress_line_clear;
+  err += "jobpatch: cannot write --metrics-file " + settings_.metrics_file + ": " + error + "\n";
 }
 
 void run_monitor::write_metrics(std::optional<int> exit_code, double wall_seconds) {
@@ -101,17 +126,8 @@ void run_monitor::write_metrics(std::optional<int> exit_code, double wall_second
   m.exit_code = exit_code;
   m.run_id = settings_.run_id;
   m.shard = settings_.shard;
-  try {
-    write_metrics_file(settings_.metrics_file, m);
-  } catch (const std::exception& e) {
-    // The run matters more than its metrics: say so once and go on.
-    if (metrics_error_.empty()) {
-      metrics_error_ = e.what();
-      if (line_shown_) std::fputs(progress_line_clear, stderr);
-      std::fprintf(stderr, "jobpatch: cannot write --metrics-file %s: %s\n",
-                   settings_.metrics_file.c_str(), metrics_error_.c_str());
-    }
-  }
+  // Written whole (temporary file, fsync, rename) by the writer thread.
+  out_.content(*metrics_) = format_metrics(m);
 }
 
 } // namespace jobpatch::cli

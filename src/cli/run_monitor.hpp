@@ -1,10 +1,12 @@
 #pragma once
 // What an operator watches while `jobpatch apply` runs: the progress line on stderr
 // (--progress) and the Prometheus metrics file (--metrics-file), both refreshed from the
-// engine's ticks and written a last time when the run ends.
+// engine's ticks and written a last time when the run ends. Both are written by the
+// writer thread (results/output_thread.hpp): the ticks only hand text over.
 
 #include "net/apply_engine.hpp"
 
+#include <jobpatch/results/output_thread.hpp>
 #include <jobpatch/stats/progress_line.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
 
@@ -37,7 +39,8 @@ public:
     std::string run_id; // jobpatch_run_info{run_id=...}
   };
 
-  run_monitor(settings s, const run_statistics& stats);
+  // `out`: the writer thread of the run (the engine's io thread is its producer).
+  run_monitor(settings s, const run_statistics& stats, output_thread& out);
 
   // True when either output is on: the engine need not tick otherwise.
   bool active() const noexcept { return show_progress_ || !settings_.metrics_file.empty(); }
@@ -45,14 +48,18 @@ public:
   // From the engine's thread while the run goes on.
   void on_tick(const net::engine_tick& tick);
   // After the run: erases the progress line (before the summary is printed) and writes
-  // the final metrics with the exit code.
+  // the final metrics with the exit code; returns once both are written.
   void finish(const run_status& status, int exit_code);
 
 private:
   void write_metrics(std::optional<int> exit_code, double wall_seconds);
+  // Says once (on stderr, through the writer) that the metrics file cannot be written.
+  void report_metrics_error();
 
   settings settings_;
   const run_statistics& stats_;
+  output_thread& out_;
+  std::optional<output_thread::file_id> metrics_; // --metrics-file, written whole
   bool show_progress_;
   clock::time_point start_;
   clock::time_point last_metrics_;
@@ -60,7 +67,7 @@ private:
   std::uint64_t last_done_ = 0, last_ok_ = 0;
   double last_success_ = 0; // unix seconds of the tick that first saw the latest ok count
   bool line_shown_ = false;
-  std::string metrics_error_; // the first failure to write the metrics file, reported once
+  bool metrics_error_said_ = false; // the first failure to write the metrics file, said once
 };
 
 } // namespace jobpatch::cli

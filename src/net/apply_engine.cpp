@@ -1,5 +1,6 @@
 // The apply engine: one io_context thread runs a worker coroutine per connection; a
-// reader thread validates the manifest ahead of it, bounded by a window of held updates.
+// reader thread validates the manifest ahead of it, bounded by a window of held updates;
+// a writer thread (output_handoff, results/output_thread.hpp) writes what it records.
 // Decisions (order per job, rate, retries, fail fast) are made by the pure modules;
 // this file only performs them.
 
@@ -8,6 +9,7 @@
 #include "net/attempt_core.hpp"
 #include "net/engine_support.hpp"
 #include "net/manifest_feeder.hpp"
+#include "net/output_handoff.hpp"
 #include "net/read_first_tracker.hpp"
 #include "net/slot_table.hpp"
 
@@ -33,6 +35,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include <time.h>
 #include <unistd.h>
 
 namespace jobpatch::net {
@@ -45,7 +48,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // A finished update's strings keep up to this capacity for the next line that reuses
 // them (no allocation per line in steady state); larger ones are given back.
 constexpr std::size_t kept_string_capacity = 1024;
-constexpr auto results_write_interval = milliseconds(20); // results reach the file
+// Records are handed to the writer thread this often (and reach the file right after).
+constexpr auto results_write_interval = milliseconds(20);
 // How long a job's next update waits after an unanswered attempt, unless --settle says:
 // enough for TCP retransmissions and short proxy stalls, short enough that jobs hit by
 // a flaky network are not held up for long.
@@ -132,8 +136,9 @@ private:
   // Stopping -------------------------------------------------------------------------
   // Run by client_.stop(): the reader stops and the idle workers look again.
   void stop_reading();
-  // The results file could not be written: stop sending at once (exit 4). What reached
-  // the file stays whole; outcomes not yet written are lost and re-run on --resume.
+  // The writer thread could not write a results (or undo, plan) file: stop sending at
+  // once (exit 4). What reached the file stays whole; outcomes not yet written are lost
+  // and re-run on --resume.
   bool stop_if_output_failed();
   void drain_unfinished();
   asio::awaitable<void> watch_signals();
@@ -151,6 +156,12 @@ private:
   asio::io_context& io_ = client_.io;
   read_first_tracker tracker_;
   manifest_feeder feeder_;
+  // Every file write of the run happens on the writer thread; this is the engine's one
+  // link to it (hand-overs, what was written, the first write error).
+  output_handoff handoff_{
+      io_, sink_.output(), options_.fsync_interval,
+      [this](std::size_t lines, std::size_t bytes) { feeder_.release(lines, bytes); },
+      [this] { stop_if_output_failed(); }};
 
   job_scheduler scheduler_;
   rate_limiter limiter_;
@@ -302,7 +313,6 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
     sink_.record_unsent(s.raw_line);
   else
     sink_.record(r, s.raw_line, undo);
-  stop_if_output_failed();
   stats_.record_outcome(s.op.op, result, s.attempts + s.reads,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
                             latency.value_or(clock::duration::zero())));
@@ -322,7 +332,9 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
   }
   if (!s.undo_line.empty()) std::string().swap(s.undo_line);
   slots_.release(handle);
-  feeder_.release(1, s.held_bytes);
+  // Its share of the window comes back once its record is written: a disk that stalls
+  // holds the reader back instead of filling memory.
+  handoff_.release_when_written(1, s.held_bytes);
   // The worker that finished takes the job's next update itself; the others need only
   // hear of the end.
   if (all_done()) wake_all();
@@ -500,12 +512,10 @@ void engine::stop_reading() {
 }
 
 bool engine::stop_if_output_failed() {
-  plan_sink* plan = tracker_.plan();
-  bool plan_failed = plan && !plan->write_error().empty();
-  if (sink_.write_error().empty() && !plan_failed) return false;
+  if (handoff_.error().empty()) return false;
   if (status_.output_failed) return true;
-  const std::string& what = plan_failed ? plan->write_error() : sink_.write_error();
-  int code = plan_failed ? plan->write_errno() : sink_.write_errno();
+  const std::string& what = handoff_.error();
+  int code = handoff_.error_code();
   if (options_.plan)
     client_.abort("the plan could not be written: " + what + " (errno " + std::to_string(code) +
                   "); reading stopped");
@@ -553,33 +563,31 @@ asio::awaitable<void> engine::watch_signals() {
 
 void engine::on_second_signal(const boost::system::error_code& ec, int number) {
   if (ec) return;
-  // A second signal: leave at once, keeping what was recorded so far.
-  try {
-    sink_.flush();
-  } catch (...) {}
+  // A second signal: leave at once, keeping what was recorded so far (written by the
+  // writer thread; this thread only waits for it).
+  handoff_.write_out();
   ::_exit(128 + number);
 }
 
 asio::awaitable<void> engine::flush_results_periodically() {
-  auto last_sync = clock::now(), last_tick = clock::now();
+  auto last_tick = clock::now();
   while (!finished_) {
     flush_timer_.expires_after(results_write_interval);
     co_await flush_timer_.async_wait(use_tuple);
     auto now = clock::now();
-    bool durable =
-        options_.fsync_interval.count() > 0 && now - last_sync >= options_.fsync_interval;
-    if (durable) last_sync = now;
-    sink_.flush(durable);
-    if (plan_sink* plan = tracker_.plan()) plan->flush();
-    stop_if_output_failed();
+    // The tick first: its progress line and metrics go with this hand-over.
     if (on_tick_ && !finished_ && now - last_tick >= tick_interval_) {
       last_tick = now;
       on_tick_(engine_tick{scheduler_.deferred_count()});
     }
+    handoff_.hand_over(now);
   }
 }
 
 run_status engine::run() {
+  // glibc reads /etc/localtime on the first gmtime, which OpenSSL's certificate check
+  // calls in the first handshake: read it now, so the io thread opens no file mid-run.
+  ::tzset();
   client_.start();
   if (options_.deadline.count() > 0) deadline_ = clock::now() + options_.deadline;
 
@@ -613,6 +621,10 @@ run_status engine::run() {
   // Batches the reader handed over after the loop stopped: counted (and listed) as unsent.
   io_.restart();
   io_.poll();
+  if (on_tick_) on_tick_(engine_tick{}); // the final counts
+  // Everything recorded reaches its file (the caller syncs): a write error found now
+  // still aborts the run (exit 4) with its reason.
+  handoff_.write_out();
   stats_.set_token_exchanges(client_.tokens.exchanges());
   status_.aborted = client_.aborted();
   status_.abort_reason = client_.abort_reason();
@@ -627,10 +639,6 @@ run_status engine::run() {
     status_.aborted = true;
     status_.abort_reason = "reading the manifest failed: " + feeder_.error();
   }
-  sink_.flush();
-  if (plan_sink* plan = tracker_.plan()) plan->flush();
-  stop_if_output_failed();
-  if (on_tick_) on_tick_(engine_tick{}); // the final counts
   return status_;
 }
 

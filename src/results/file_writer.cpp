@@ -33,6 +33,13 @@ file_writer::file_writer(const std::string& path, mode m, bool owner_only) : pat
   buffer_.reserve(flush_threshold + 4096);
 }
 
+file_writer file_writer::standard_error() {
+  file_writer w;
+  w.fd_ = STDERR_FILENO;
+  w.path_ = "standard error";
+  return w;
+}
+
 file_writer::~file_writer() {
   try {
     close();

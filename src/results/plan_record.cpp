@@ -140,50 +140,22 @@ void append_plan_text(std::string& out, const plan_record& r, std::size_t max_va
   out += '\n';
 }
 
-plan_sink::plan_sink(const std::string& text_path, const std::string& output_path) {
-  if (!text_path.empty()) text_ = file_writer(text_path, file_writer::mode::truncate);
-  if (!output_path.empty()) output_ = file_writer(output_path, file_writer::mode::truncate);
-}
-
-template <class Action>
-void plan_sink::guarded(Action action) {
-  if (!error_.empty()) return;
-  try {
-    action();
-  } catch (const std::system_error& e) {
-    error_ = e.what();
-    error_code_ = e.code().value();
-  }
+plan_sink::plan_sink(output_thread& out, const std::string& text_path,
+                     const std::string& output_path)
+    : out_(out) {
+  using kind = output_thread::kind;
+  if (!text_path.empty())
+    text_ = out_.add(file_writer(text_path, file_writer::mode::truncate), kind::records, false);
+  if (!output_path.empty())
+    output_ = out_.add(file_writer(output_path, file_writer::mode::truncate), kind::records, true);
 }
 
 void plan_sink::record(const plan_record& r) {
   ++counts_[static_cast<std::size_t>(r.result)];
   if (r.result == plan_outcome::change && r.changes)
     for (const auto& c : *r.changes) fields_changed_ += c.changes ? 1 : 0;
-  if (!error_.empty()) return;
-  if (text_.is_open()) {
-    append_plan_text(text_.buffer(), r);
-    guarded([&] { text_.commit(); });
-  }
-  if (output_.is_open()) {
-    append_plan_ndjson(output_.buffer(), r);
-    guarded([&] { output_.commit(); });
-  }
-}
-
-void plan_sink::flush() {
-  guarded([&] {
-    if (text_.is_open()) text_.flush();
-    if (output_.is_open()) output_.flush();
-  });
-}
-
-void plan_sink::close() {
-  guarded([&] {
-    if (output_.is_open()) output_.sync();
-    text_.close();
-    output_.close();
-  });
+  if (text_) append_plan_text(out_.append_to(*text_), r);
+  if (output_) append_plan_ndjson(out_.append_to(*output_), r);
 }
 
 std::uint64_t plan_sink::total() const noexcept {

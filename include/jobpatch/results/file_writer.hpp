@@ -17,6 +17,8 @@ public:
   // `owner_only`: the file is created 0600, and an existing one is made 0600 before
   // anything is written to it (what it will hold may be secret).
   file_writer(const std::string& path, mode m, bool owner_only = false);
+  // Standard error, written through like a file (never closed here).
+  static file_writer standard_error();
   ~file_writer();
   file_writer(file_writer&& other) noexcept;
   file_writer& operator=(file_writer&& other) noexcept;

@@ -4,6 +4,7 @@
 
 #include <jobpatch/manifest/operation.hpp>
 #include <jobpatch/results/file_writer.hpp>
+#include <jobpatch/results/output_thread.hpp>
 #include <jobpatch/wire/job_document.hpp>
 
 #include <array>
@@ -46,16 +47,13 @@ void append_plan_text(std::string& out, const plan_record& r, std::size_t max_va
 // Where a plan goes: text (stdout, or nowhere) and NDJSON (--output); counts per outcome.
 class plan_sink {
 public:
-  // Empty paths disable that output; "-" is standard output. Throws std::system_error.
-  plan_sink(const std::string& text_path, const std::string& output_path);
+  // Empty paths disable that output; "-" is standard output. The files are written by
+  // `out`'s thread (its progress() holds the first write error, after which nothing more is
+  // written). Throws std::system_error.
+  plan_sink(output_thread& out, const std::string& text_path, const std::string& output_path);
 
+  // Appends to the writer thread's buffers: no system call.
   void record(const plan_record& r);
-  void flush();
-  void close();
-
-  // As result_sink's: the first write error, after which nothing more is written.
-  const std::string& write_error() const noexcept { return error_; }
-  int write_errno() const noexcept { return error_code_; }
 
   std::uint64_t count(plan_outcome o) const noexcept {
     return counts_[static_cast<std::size_t>(o)];
@@ -65,14 +63,10 @@ public:
   std::string totals_text() const;
 
 private:
-  template <class Action>
-  void guarded(Action action);
-
-  file_writer text_, output_;
+  output_thread& out_;
+  std::optional<output_thread::file_id> text_, output_;
   std::array<std::uint64_t, plan_outcome_count> counts_{};
   std::uint64_t fields_changed_ = 0;
-  std::string error_;
-  int error_code_ = 0;
 };
 
 } // namespace jobpatch

@@ -1,5 +1,7 @@
 #include "net/read_first_tracker.hpp"
 
+#include <jobpatch/results/output_thread.hpp>
+
 #include <doctest/doctest.h>
 
 #include <string>
@@ -40,7 +42,8 @@ struct fixture {
 
 TEST_CASE("read_first_tracker: a plan compares a job's later line with what its earlier set") {
   fixture f;
-  plan_sink plan("", "");
+  output_thread out;
+  plan_sink plan(out, "", "");
   read_first_tracker tracker({.plan = true}, &plan, f.scrubber, f.notes, {});
   slot first = fixture::name_update(1, "renamed");
   auto doc = f.read();

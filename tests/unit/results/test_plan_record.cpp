@@ -106,7 +106,8 @@ TEST_CASE("plan_sink: counts every outcome and writes both outputs") {
   auto changes = sample_changes();
   std::string text = temp_path(), output = temp_path();
   {
-    plan_sink sink(text, output);
+    output_thread out;
+    plan_sink sink(out, text, output);
     plan_record r;
     r.line = 1;
     r.job_id = "j";
@@ -117,7 +118,7 @@ TEST_CASE("plan_sink: counts every outcome and writes both outputs") {
     r.result = plan_outcome::invalid;
     r.error = "bad";
     sink.record(r);
-    sink.close();
+    out.close();
     CHECK(sink.total() == 2);
     CHECK(sink.count(plan_outcome::change) == 1);
     CHECK(sink.totals_text() == "plan: 2 lines: 1 change something (2 fields), 0 unchanged, 0 "
@@ -134,7 +135,8 @@ TEST_CASE("result_sink: the undo file is private and holds the undo line before 
   std::string results = temp_path(), undo = temp_path();
   ::chmod(undo.c_str(), 0644); // an existing file is made private too
   {
-    result_sink sink(results, file_writer::mode::truncate, "");
+    output_thread out;
+    result_sink sink(out, results, file_writer::mode::truncate, "");
     sink.open_undo(undo, file_writer::mode::truncate);
     struct stat st {};
     REQUIRE(::stat(undo.c_str(), &st) == 0);
@@ -143,12 +145,15 @@ TEST_CASE("result_sink: the undo file is private and holds the undo line before 
     r.line = 1;
     r.job_id = "j";
     sink.record(r, "", R"({"jobId":"j","op":"jobname","body":"old"})");
-    // Written out at once; the record waits for the next flush.
-    CHECK(slurp(undo) == "{\"jobId\":\"j\",\"op\":\"jobname\",\"body\":\"old\"}\n");
+    // Nothing is written until the writer thread gets the batch.
+    CHECK(slurp(undo).empty());
     CHECK(slurp(results).empty());
+    out.drain(false);
+    CHECK(slurp(undo) == "{\"jobId\":\"j\",\"op\":\"jobname\",\"body\":\"old\"}\n");
+    CHECK(slurp(results).find("\"line\":1") != std::string::npos);
     r.line = 2;
     sink.record(r); // no undo line: nothing added
-    sink.close();
+    out.close();
   }
   CHECK(slurp(undo) == "{\"jobId\":\"j\",\"op\":\"jobname\",\"body\":\"old\"}\n");
   CHECK(slurp(results).find("\"line\":2") != std::string::npos);
