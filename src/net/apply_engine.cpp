@@ -11,6 +11,7 @@
 #include "net/manifest_feeder.hpp"
 #include "net/output_handoff.hpp"
 #include "net/read_first_tracker.hpp"
+#include "net/run_control.hpp"
 #include "net/slot_table.hpp"
 
 #include <jobpatch/manifest/body_validator.hpp>
@@ -23,12 +24,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <csignal>
 #include <cstdlib>
 #include <optional>
 #include <span>
@@ -82,7 +81,6 @@ public:
         scheduler_(window_of(options)),
         limiter_(options.rate * rate_margin,
                  options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
-        flush_timer_(io_),
         settle_(options.settle.count() >= 0
                     ? options.settle
                     : std::min<milliseconds>(options.attempt_timeout, default_settle)) {
@@ -141,9 +139,11 @@ private:
   // and re-run on --resume.
   bool stop_if_output_failed();
   void drain_unfinished();
-  asio::awaitable<void> watch_signals();
-  void on_second_signal(const boost::system::error_code& ec, int number);
-  asio::awaitable<void> flush_results_periodically();
+  // What a signal, the deadline and each results_write_interval do (see run_control).
+  run_control::actions control_actions();
+  // Every results_write_interval: the tick (progress, metrics), then the hand-over to
+  // the writer thread.
+  void every_interval(clock::time_point now);
 
   const apply_options& options_;
   run_status status_; // before tracker_, which adds to its notes
@@ -171,11 +171,10 @@ private:
   std::size_t in_flight_ = 0;
   std::vector<asio::steady_timer*> idle_workers_;
 
-  asio::steady_timer flush_timer_;
-  asio::signal_set signals_{io_, SIGINT, SIGTERM};
   clock::duration settle_;
-  clock::time_point deadline_ = clock::time_point::max();
-  bool finished_ = false;
+  clock::time_point last_tick_ = clock::now();
+  run_control control_{io_, options_.grace, options_.deadline, results_write_interval,
+                       control_actions()};
   // Test-only fault hook: the worker about to make attempt N throws (0 = never), so the
   // tests reach the path built for worker errors (exit 3, no memory error under ASan).
   std::uint64_t test_worker_throw_after_ = test_fault_from_environment();
@@ -316,7 +315,7 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
   stats_.record_outcome(s.op.op, result, s.attempts + s.reads,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
                             latency.value_or(clock::duration::zero())));
-  if (!finished_) {
+  if (!control_.finished()) {
     // A plan writes nothing, so a job's later lines have no earlier write to wait for.
     if (result == outcome::failed && !options_.plan)
       scheduler_.fail_job(handle, s.op.line, s.last_status);
@@ -391,7 +390,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     if (read_first_ && in.attempt == 1) stats_.record_patch_after_read();
   }
   in.auth_refreshed = s.auth_retried;
-  in.deadline = deadline_;
+  in.deadline = control_.deadline();
   if (connected) ++in_flight_;
   co_await client_.attempt(connection, connected, in, w);
   const attempt_result& result = w.result;
@@ -548,40 +547,34 @@ void engine::drain_unfinished() {
   }
 }
 
-asio::awaitable<void> engine::watch_signals() {
-  auto [ec, number] = co_await signals_.async_wait(use_tuple);
-  if (ec || finished_) co_return;
-  status_.signal = number;
-  client_.stop();
-  signals_.async_wait(
-      [this](const boost::system::error_code& e, int n) { on_second_signal(e, n); });
-  // In-flight requests may finish within the grace period; then they are cut off.
-  asio::steady_timer grace(io_, options_.grace);
-  co_await grace.async_wait(use_tuple);
-  if (!finished_) client_.close_connections();
+run_control::actions engine::control_actions() {
+  run_control::actions a;
+  a.stop_on_signal = [this](int signal) {
+    status_.signal = signal;
+    client_.stop();
+  };
+  a.cut_off = [this] { client_.close_connections(); };
+  a.leave_now = [this](int signal) {
+    // Leave at once, keeping what was recorded so far (written by the writer thread; this
+    // thread only waits for it).
+    handoff_.write_out();
+    ::_exit(128 + signal);
+  };
+  a.stop_on_deadline = [this] {
+    status_.deadline_exceeded = true;
+    client_.stop();
+  };
+  a.every_interval = [this](clock::time_point now) { every_interval(now); };
+  return a;
 }
 
-void engine::on_second_signal(const boost::system::error_code& ec, int number) {
-  if (ec) return;
-  // A second signal: leave at once, keeping what was recorded so far (written by the
-  // writer thread; this thread only waits for it).
-  handoff_.write_out();
-  ::_exit(128 + number);
-}
-
-asio::awaitable<void> engine::flush_results_periodically() {
-  auto last_tick = clock::now();
-  while (!finished_) {
-    flush_timer_.expires_after(results_write_interval);
-    co_await flush_timer_.async_wait(use_tuple);
-    auto now = clock::now();
-    // The tick first: its progress line and metrics go with this hand-over.
-    if (on_tick_ && !finished_ && now - last_tick >= tick_interval_) {
-      last_tick = now;
-      on_tick_(engine_tick{scheduler_.deferred_count()});
-    }
-    handoff_.hand_over(now);
+void engine::every_interval(clock::time_point now) {
+  // The tick first: its progress line and metrics go with this hand-over.
+  if (on_tick_ && now - last_tick_ >= tick_interval_) {
+    last_tick_ = now;
+    on_tick_(engine_tick{scheduler_.deferred_count()});
   }
+  handoff_.hand_over(now);
 }
 
 run_status engine::run() {
@@ -589,26 +582,12 @@ run_status engine::run() {
   // calls in the first handshake: read it now, so the io thread opens no file mid-run.
   ::tzset();
   client_.start();
-  if (options_.deadline.count() > 0) deadline_ = clock::now() + options_.deadline;
-
   feeder_.start();
-  asio::co_spawn(io_, watch_signals(), asio::detached);
-  asio::co_spawn(io_, flush_results_periodically(), asio::detached);
-  asio::steady_timer deadline_timer(io_);
-  if (options_.deadline.count() > 0) {
-    deadline_timer.expires_at(deadline_);
-    deadline_timer.async_wait([this](boost::system::error_code e) {
-      if (e || finished_) return;
-      status_.deadline_exceeded = true;
-      client_.stop();
-    });
-  }
+  control_.start();
 
   auto all_workers_done = [&] {
-    finished_ = true; // the scheduler is no longer consulted
+    control_.finish(); // the scheduler is no longer consulted
     drain_unfinished();
-    flush_timer_.cancel();
-    deadline_timer.cancel();
     feeder_.stop();
     // Stop the signal watcher and any other waits: the io_context has nothing left to do.
     io_.stop();

@@ -57,8 +57,6 @@ public:
   // Notes for the end of the run.
   void add_final_notes();
 
-  plan_sink* plan() const noexcept { return plan_; }
-
 private:
   void record_plan(const slot& s, outcome result);
   void keep_undo_line(slot& s);
