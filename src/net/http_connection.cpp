@@ -52,7 +52,6 @@ bool is_ip_literal(const std::string& host) {
 
 // Sorts a transport error into the classes retries and fail-fast decide on.
 error_class classify(const error_code& ec) {
-  namespace errc = boost::system::errc;
   if (ec == beast::error::timeout) return error_class::timeout;
   if (ec == asio::error::operation_aborted) return error_class::cancelled;
   if (ec == asio::error::connection_refused) return error_class::connect_refused;
@@ -64,8 +63,7 @@ error_class classify(const error_code& ec) {
     return error_class::reset;
   if (ec.category() == http::make_error_code(http::error::bad_version).category())
     return error_class::malformed_response; // unparsable answer, body or header too large
-  if (ec.category() == asio::error::get_ssl_category()) return error_class::reset;
-  return error_class::reset;
+  return error_class::reset;                // and any other TLS or socket error
 }
 
 // What a TLS alert from the server says about our client certificate, or "" when it is
