@@ -12,17 +12,30 @@ include(CMakePackageConfigHelpers)
 install(TARGETS jobpatch jobpatch-mock RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         COMPONENT runtime)
 
-# jobpatch_core for C++ users: find_package(jobpatch) gives jobpatch::core. Its public
-# headers are include/jobpatch/** (they include nothing from src/). simdjson is a private
-# dependency, but a static library carries it into the link of whoever uses it, so the
-# package config finds it too.
+# jobpatch_core for C++ users: find_package(jobpatch) gives jobpatch::core. simdjson is a
+# private dependency, but a static library carries it into the link of whoever uses it, so
+# the package config finds it too.
 set_target_properties(jobpatch_core PROPERTIES EXPORT_NAME core)
 install(TARGETS jobpatch_core EXPORT jobpatch_targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/jobpatch
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development
-        FILES_MATCHING PATTERN "*.hpp")
+# The public API, chosen: what a user reading and validating manifests needs. Each header
+# compiles on its own against the installed tree, includes only the standard library and
+# other public headers, and defines no detail:: template whose definition stays private.
+# The rest of include/jobpatch/ is the project's internal interface between src/ folders
+# (policy/job_scheduler.hpp, for one, pulls in Boost's flat map and declares a template
+# defined in src/). tests/install/install_test.cmake checks this exact list.
+set(JOBPATCH_PUBLIC_HEADERS
+    version.hpp
+    manifest/operation.hpp
+    manifest/body_validator.hpp
+    manifest/line_validator.hpp
+    manifest/manifest_reader.hpp)
+foreach(header IN LISTS JOBPATCH_PUBLIC_HEADERS)
+  get_filename_component(header_dir ${header} DIRECTORY)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/jobpatch/${header}
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/jobpatch/${header_dir} COMPONENT development)
+endforeach()
 set(JOBPATCH_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/jobpatch)
 install(EXPORT jobpatch_targets NAMESPACE jobpatch:: FILE jobpatchTargets.cmake
         DESTINATION ${JOBPATCH_CMAKE_DIR} COMPONENT development)
