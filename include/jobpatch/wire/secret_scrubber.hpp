@@ -29,7 +29,7 @@ public:
   static constexpr std::size_t min_secret_length = 4;
   static constexpr std::string_view mask = "[redacted]";
   // Tokens older than the previous one are kept while all kept tokens' forms fit here.
-  static constexpr std::size_t token_budget_bytes = 64 * 1024;
+  static constexpr std::size_t token_budget_bytes = std::size_t{64} << 10;
   // add() keeps this many secrets for good, the first it is given (see add()).
   static constexpr std::size_t kept_by_add = 3;
 
