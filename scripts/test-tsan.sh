@@ -9,7 +9,7 @@
 #   them; otherwise they are built here), and JOBPATCH_TEST_JOBPATCH points the tests at
 #   the instrumented jobpatch. So a cold run compiles 65 translation units instead of 89.
 #   JOBPATCH_TSAN_ALL=1 instruments the test programs and the mock as well (build-tsan's
-#   own apply_tests; ~12 min cold on a busy 2-core machine instead of ~6).
+#   own apply_tests: 89 TUs, 730 s cold at load 8, against 154 s at load 3 for the 65).
 # - A TSan report ends jobpatch with exit code 86 (no jobpatch program uses it) and writes
 #   the report to build-tsan/sanitizer-logs/, which must be empty at the end; the test
 #   helpers also leave a file there for a child that exits 86, whether or not its test
