@@ -12,17 +12,30 @@ include(CMakePackageConfigHelpers)
 install(TARGETS jobpatch jobpatch-mock RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         COMPONENT runtime)
 
-# jobpatch_core for C++ users: find_package(jobpatch) gives jobpatch::core. Its public
-# headers are include/jobpatch/** (they include nothing from src/). simdjson is a private
-# dependency, but a static library carries it into the link of whoever uses it, so the
-# package config finds it too.
+# jobpatch_core for C++ users: find_package(jobpatch) gives jobpatch::core. simdjson is a
+# private dependency, but a static library carries it into the link of whoever uses it, so
+# the package config finds it too.
 set_target_properties(jobpatch_core PROPERTIES EXPORT_NAME core)
 install(TARGETS jobpatch_core EXPORT jobpatch_targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/jobpatch
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development
-        FILES_MATCHING PATTERN "*.hpp")
+# The public API, chosen: what a user reading and validating manifests needs. Each header
+# compiles on its own against the installed tree, includes only the standard library and
+# other public headers, and defines no detail:: template whose definition stays private.
+# The rest of include/jobpatch/ is the project's internal interface between src/ folders
+# (policy/job_scheduler.hpp, for one, pulls in Boost's flat map and declares a template
+# defined in src/). tests/install/install_test.cmake checks this exact list.
+set(JOBPATCH_PUBLIC_HEADERS
+    version.hpp
+    manifest/operation.hpp
+    manifest/body_validator.hpp
+    manifest/line_validator.hpp
+    manifest/manifest_reader.hpp)
+foreach(header IN LISTS JOBPATCH_PUBLIC_HEADERS)
+  get_filename_component(header_dir ${header} DIRECTORY)
+  install(FILES ${PROJECT_SOURCE_DIR}/include/jobpatch/${header}
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/jobpatch/${header_dir} COMPONENT development)
+endforeach()
 set(JOBPATCH_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/jobpatch)
 install(EXPORT jobpatch_targets NAMESPACE jobpatch:: FILE jobpatchTargets.cmake
         DESTINATION ${JOBPATCH_CMAKE_DIR} COMPONENT development)
@@ -39,7 +52,7 @@ install(FILES ${PROJECT_BINARY_DIR}/jobpatchConfig.cmake
 # they cannot drift from the options. help2man is a Debian package (scripts/install-deps.sh).
 # Not in sanitizer builds: their programs' diagnostics would end up in the pages.
 find_program(HELP2MAN_PROGRAM help2man)
-if(HELP2MAN_PROGRAM AND NOT JOBPATCH_SANITIZE)
+if(HELP2MAN_PROGRAM AND NOT JOBPATCH_ANY_SANITIZER)
   set(man_dir ${PROJECT_BINARY_DIR}/man)
   set(man_pages)
   # One page per program or subcommand: page name, program target, help option, NAME line.
@@ -81,13 +94,14 @@ if(HELP2MAN_PROGRAM AND NOT JOBPATCH_SANITIZE)
   endforeach()
   add_custom_target(man_pages ALL DEPENDS ${man_pages})
   install(FILES ${man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
-elseif(NOT JOBPATCH_SANITIZE)
+elseif(NOT JOBPATCH_ANY_SANITIZER)
   message(WARNING "help2man not found: no man pages (scripts/install-deps.sh installs it)")
 endif()
 
 # ctest: install into a temporary prefix, then configure, build and run a consumer
-# project (tests/install_consumer) against it. Label "install" (a few seconds). Only where
-# the man pages are built (not in sanitizer builds: the plain suite covers installing).
+# project (tests/install_consumer) against it. Labels "integration" and "install" (a few
+# seconds). Only where the man pages are built (not in sanitizer builds: the plain suite
+# covers installing).
 if(JOBPATCH_BUILD_TESTS AND TARGET man_pages)
   add_test(NAME install/consumer
            COMMAND ${CMAKE_COMMAND} -DBUILD_DIR=${PROJECT_BINARY_DIR}
@@ -96,12 +110,12 @@ if(JOBPATCH_BUILD_TESTS AND TARGET man_pages)
                    -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
                    "-DGENERATOR=${CMAKE_GENERATOR}" -DMAKE_PROGRAM=${CMAKE_MAKE_PROGRAM}
                    -P ${PROJECT_SOURCE_DIR}/tests/install/install_test.cmake)
-  set_tests_properties(install/consumer PROPERTIES LABELS install TIMEOUT 300)
+  set_tests_properties(install/consumer PROPERTIES LABELS "integration;install" TIMEOUT 300)
 endif()
 if(JOBPATCH_BUILD_TESTS)
   add_test(NAME install/conan_in_step
            COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
                    -P ${PROJECT_SOURCE_DIR}/tests/install/conan_in_step.cmake)
-  set_tests_properties(install/conan_in_step PROPERTIES LABELS install)
+  set_tests_properties(install/conan_in_step PROPERTIES LABELS "integration;install")
 endif()
 include(${CMAKE_CURRENT_LIST_DIR}/package.cmake)

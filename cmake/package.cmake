@@ -30,7 +30,7 @@ set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
     "libboost1.81-dev, libboost-json1.81-dev, libboost-url1.81-dev, libsimdjson-dev")
 set(CPACK_COMPONENT_DEVELOPMENT_DESCRIPTION
-    "jobpatch core library (manifest validation, policies, statistics) for C++\n"
-    "The static library jobpatch_core, its headers and a CMake package:\n"
+    "jobpatch core library (manifest reading and validation) for C++\n"
+    "The static library jobpatch_core, its public headers and a CMake package:\n"
     "find_package(jobpatch) gives the target jobpatch::core.")
 include(CPack)

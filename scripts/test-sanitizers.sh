@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 build=${JOBPATCH_ASAN_BUILD:-build-asan}
 
-# CMake preset "asan" (CMakePresets.json): -O1 -g, ASan + UBSan, no benchmarks. Never with
+# CMake preset "asan" (CMakePresets.json): -O1 -g1, ASan + UBSan, no benchmarks. Never with
 # -Werror (JOBPATCH_WERROR is for the release build): instrumented, g++ 12 warns falsely
 # (-Wmismatched-new-delete on Asio's coroutine frames, -Wmaybe-uninitialized in
 # libstdc++'s <regex>).

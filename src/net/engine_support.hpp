@@ -31,7 +31,7 @@ void spawn_workers(boost::asio::io_context& io, std::size_t count, MakeWorker ma
                    OnError on_error, AllDone all_done) {
   auto running = std::make_shared<std::size_t>(count);
   for (std::size_t i = 0; i < count; ++i) {
-    boost::asio::co_spawn(io, make_worker(), [=](std::exception_ptr e) {
+    boost::asio::co_spawn(io, make_worker(), [=](const std::exception_ptr& e) {
       if (e) {
         try {
           std::rethrow_exception(e);

@@ -190,7 +190,7 @@ server_address parse_server_address(const std::string& base_url, bool verify,
 // Resolves `server`'s host (or its proxy's) once per run: a host that does not resolve
 // is a setup failure, not thousands of failed lines.
 // Throws unresolvable_host (net_errors.hpp).
-void resolve_server(asio::any_io_executor executor, server_address& server);
+void resolve_server(const asio::any_io_executor& executor, server_address& server);
 
 // Builds the client TLS context: TLS 1.2 minimum, system trust store plus `ca_file`,
 // peer verification unless `verify` is false, and the client certificate of `network`

@@ -46,13 +46,58 @@ std::string percent_encoded(std::string_view s) {
 
 } // namespace
 
+void secret_scrubber::insert(std::string_view secret, std::uint64_t owner) {
+  for (std::string text : {std::string(secret), json_escaped(secret), percent_encoded(secret)}) {
+    auto same =
+        std::find_if(forms_.begin(), forms_.end(), [&](const form& f) { return f.text == text; });
+    if (same == forms_.end())
+      forms_.push_back({std::move(text), owner});
+    else if (same->owner != permanent) // a token issued again, or a token that is also a key
+      same->owner = owner;
+  }
+  std::stable_sort(forms_.begin(), forms_.end(),
+                   [](const form& a, const form& b) { return a.text.size() > b.text.size(); });
+}
+
+void secret_scrubber::add_permanent(std::string_view secret) {
+  if (secret.size() < min_secret_length) return;
+  insert(secret, permanent);
+}
+
+void secret_scrubber::add_token(std::string_view token) {
+  if (token.size() < min_secret_length) return;
+  insert(token, ++generation_);
+  token_generations_.push_back(generation_);
+  // Generations whose forms all went to a newer token or a permanent secret hold nothing.
+  auto bytes_of = [&](std::uint64_t generation) {
+    std::size_t n = 0;
+    for (const auto& f : forms_)
+      if (f.owner == generation) n += f.text.size();
+    return n;
+  };
+  std::erase_if(token_generations_, [&](std::uint64_t g) { return bytes_of(g) == 0; });
+  std::size_t token_bytes = 0;
+  for (auto g : token_generations_) token_bytes += bytes_of(g);
+  while (token_generations_.size() > 2 && token_bytes > token_budget_bytes) {
+    auto oldest = token_generations_.front();
+    token_bytes -= bytes_of(oldest);
+    std::erase_if(forms_, [&](const form& f) { return f.owner == oldest; });
+    token_generations_.pop_front();
+  }
+}
+
 void secret_scrubber::add(std::string_view secret) {
   if (secret.size() < min_secret_length) return;
-  for (std::string form : {std::string(secret), json_escaped(secret), percent_encoded(secret)})
-    if (std::find(secrets_.begin(), secrets_.end(), form) == secrets_.end())
-      secrets_.push_back(std::move(form));
-  std::stable_sort(secrets_.begin(), secrets_.end(),
-                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  if (added_++ < kept_by_add)
+    add_permanent(secret);
+  else
+    add_token(secret);
+}
+
+std::size_t secret_scrubber::bytes() const noexcept {
+  std::size_t n = 0;
+  for (const auto& f : forms_) n += f.text.size();
+  return n;
 }
 
 std::string secret_scrubber::scrub(std::string_view text) const {
@@ -62,10 +107,10 @@ std::string secret_scrubber::scrub(std::string_view text) const {
 }
 
 void secret_scrubber::scrub_in_place(std::string& text) const {
-  for (const auto& secret : secrets_) {
-    for (std::size_t at = text.find(secret); at != std::string::npos;
-         at = text.find(secret, at + mask.size()))
-      text.replace(at, secret.size(), mask);
+  for (const auto& f : forms_) {
+    for (std::size_t at = text.find(f.text); at != std::string::npos;
+         at = text.find(f.text, at + mask.size()))
+      text.replace(at, f.text.size(), mask);
   }
 }
 

@@ -65,6 +65,14 @@ bool child_process::running() {
   return false;
 }
 
+const char* jobpatch_program() {
+  static const char* const program = [] {
+    const char* other = std::getenv("JOBPATCH_TEST_JOBPATCH");
+    return other && *other ? other : JOBPATCH_BUILT_BIN;
+  }();
+  return program;
+}
+
 std::chrono::milliseconds slowed(std::chrono::milliseconds timeout) {
   static const double factor = [] {
     const char* text = std::getenv("JOBPATCH_TEST_SLOWDOWN");

@@ -10,6 +10,11 @@
 
 namespace jobpatch::test {
 
+// The jobpatch program the tests run: JOBPATCH_TEST_JOBPATCH when set (scripts/test-tsan.sh
+// runs this build's tests against a ThreadSanitizer build of jobpatch), else this build's.
+const char* jobpatch_program();
+#define JOBPATCH_BIN ::jobpatch::test::jobpatch_program()
+
 class child_process {
 public:
   // Starts `argv` with the environment plus `env`; stdout/stderr go to the given files

@@ -3,6 +3,7 @@
 // 204, absurd token lifetimes, servers that quote secrets back, a token endpoint outage,
 // large lines, and a closed stderr. Each case fails on the engine before the fix.
 
+#include "../test_skip.hpp"
 #include "apply_runner.hpp"
 #include "hostile_server.hpp"
 
@@ -263,11 +264,16 @@ TEST_CASE("hostile: a closed stderr changes neither the exit code nor the files"
 
 namespace {
 // A tmpfs of `size` mounted on a fresh directory for the test's life; unavailable (and
-// the test skipped with a message) when mount is not permitted here.
+// the test skipped) when mount is not permitted here, or JOBPATCH_TEST_MISSING names
+// "tmpfs" (tests/test_skip.hpp).
 class small_tmpfs {
 public:
   explicit small_tmpfs(const std::string& dir, const char* size) : dir_(dir) {
     ::mkdir(dir.c_str(), 0755);
+    if (pretend_missing("tmpfs")) {
+      error_ = "JOBPATCH_TEST_MISSING names tmpfs";
+      return;
+    }
     std::string options = std::string("size=") + size;
     mounted_ = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) == 0;
     if (!mounted_) error_ = std::strerror(errno);
@@ -296,7 +302,7 @@ TEST_CASE("durability: a results file that fills up stops sending at once, exit 
   temp_dir dir;
   small_tmpfs disk(dir.path("disk"), "512k");
   if (!disk.mounted()) {
-    MESSAGE("skipped: cannot mount a tmpfs here (" << disk.error() << ")");
+    skip("cannot mount a tmpfs here (" + disk.error() + ")");
     return;
   }
   mock_process mock({}, 100);
