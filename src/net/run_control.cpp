@@ -15,8 +15,7 @@ constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 run_control::run_control(boost::asio::io_context& io, std::chrono::milliseconds grace,
                          std::chrono::milliseconds deadline, clock::duration interval, actions a)
     : io_(io), grace_(grace), deadline_after_(deadline), interval_(interval),
-      actions_(std::move(a)), signals_(io, SIGINT, SIGTERM), beat_timer_(io),
-      deadline_timer_(io) {}
+      actions_(std::move(a)), signals_(io, SIGINT, SIGTERM), beat_timer_(io), deadline_timer_(io) {}
 
 void run_control::start() {
   boost::asio::co_spawn(io_, watch_signals(), boost::asio::detached);
