@@ -109,7 +109,7 @@ void check_connection_setup(const std::string& base_url, const std::string& ca_f
                             const network_options& network) {
   try {
     (void)net::parse_server_address(base_url, !insecure, network.proxy);
-    (void)net::make_client_tls_context(ca_file, !insecure, network);
+    (void)net::make_client_tls_context(ca_file, !insecure, network, false);
   } catch (const std::exception& e) {
     refuse(e.what());
   }

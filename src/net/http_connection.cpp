@@ -225,11 +225,11 @@ void load_client_certificate(SSL_CTX* ctx, const network_options& network) {
 } // namespace
 
 asio::ssl::context make_client_tls_context(const std::string& ca_file, bool verify,
-                                           const network_options& network) {
+                                           const network_options& network, bool system_store) {
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
   ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression);
-  ctx.set_default_verify_paths();
+  if (system_store) ctx.set_default_verify_paths();
   if (!ca_file.empty()) {
     error_code ec;
     ctx.load_verify_file(ca_file, ec);
