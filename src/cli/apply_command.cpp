@@ -387,7 +387,7 @@ run_status send_updates(const apply_options& options, apply_run& run,
   run_status status;
   try {
     status = net::run_engine(options, *run.source, *run.sink, run.stats, on_tick,
-                             std::chrono::milliseconds(250), std::move(run.read_first));
+                             std::chrono::milliseconds(250), run.read_first);
   } catch (const net::unresolvable_host& e) {
     throw cli_error(exit_aborted, std::string(e.what()) + " (check --base-url); nothing was sent");
   }
@@ -570,7 +570,7 @@ int run_plan(apply_options options, const std::optional<ids_template>& ids,
   run_status status;
   try {
     status = net::run_engine(options, source, *sink, stats, {}, std::chrono::milliseconds(250),
-                             std::move(read_first));
+                             read_first);
   } catch (const net::unresolvable_host& e) {
     throw cli_error(exit_aborted, std::string(e.what()) + " (check --base-url); nothing was read");
   } catch (const std::exception& e) {

@@ -24,19 +24,19 @@ constexpr unsigned attempts_when_unreachable = 4;
 constexpr unsigned attempts_when_failing = 8;
 } // namespace
 
-access_token_source::access_token_source(asio::any_io_executor executor, asio::ssl::context& tls,
-                                         const server_address& server,
+access_token_source::access_token_source(const asio::any_io_executor& executor,
+                                         asio::ssl::context& tls, const server_address& server,
                                          const request_builder& builder, std::string api_key,
                                          std::chrono::milliseconds attempt_timeout)
     : executor_(executor), tls_(tls), server_(server), builder_(builder),
       api_key_(std::move(api_key)), attempt_timeout_(attempt_timeout),
       refreshed_(executor, clock::time_point::max()),
       jitter_(static_cast<std::minstd_rand::result_type>(std::random_device{}())) {
-  scrubber_.add(api_key_);
+  scrubber_.add_permanent(api_key_);
   if (server.proxy) { // a proxy's error page may quote its credentials
-    scrubber_.add(server.proxy->password);
+    scrubber_.add_permanent(server.proxy->password);
     if (server.proxy->authorization.starts_with("Basic "))
-      scrubber_.add(std::string_view(server.proxy->authorization).substr(6));
+      scrubber_.add_permanent(std::string_view(server.proxy->authorization).substr(6));
   }
 }
 
@@ -71,7 +71,7 @@ void access_token_source::start_refresh() {
 
 void access_token_source::accept(token_reply_verdict&& verdict, clock::time_point sent) {
   token_ = std::move(verdict.token);
-  scrubber_.add(token_); // old tokens stay in the scrubber
+  scrubber_.add_token(token_); // the previous one stays too: a request in flight may echo it
   ++generation_;
   ++exchanges_;
   auto lifetime = std::chrono::duration_cast<clock::duration>(verdict.lifetime);

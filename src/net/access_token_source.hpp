@@ -34,7 +34,7 @@ public:
   using clock = std::chrono::steady_clock;
 
   // `api_key` is kept here only; it and the token never appear in any message.
-  access_token_source(asio::any_io_executor executor, asio::ssl::context& tls,
+  access_token_source(const asio::any_io_executor& executor, asio::ssl::context& tls,
                       const server_address& server, const request_builder& builder,
                       std::string api_key, std::chrono::milliseconds attempt_timeout);
 

@@ -68,7 +68,7 @@ class engine {
 public:
   engine(const apply_options& options, line_source& source, result_sink& sink,
          run_statistics& stats, const tick_callback& on_tick, milliseconds tick_interval,
-         read_first_state read_first)
+         const read_first_state& read_first)
       : options_(options), sink_(sink), stats_(stats), on_tick_(on_tick),
         tick_interval_(tick_interval), read_first_(options.read_first()),
         client_(settings_of(options), [this] { stop_reading(); }),
@@ -110,6 +110,9 @@ private:
   // the connection failure and nothing is sent.
   asio::awaitable<void> attempt(http_connection& connection, std::uint64_t handle, bool connected,
                                 worker_buffers& w);
+  // The retry policy's last word on `handle`: it ends failed, the reason in its error.
+  void give_up(std::uint64_t handle, const reply_judgement& j, const attempt_result& result,
+               clock::duration latency);
   // Records the final outcome of `handle`; `judgement` is the last answer's when applied.
   // `latency`: first send to final answer; none for a line never sent.
   void finish(std::uint64_t handle, outcome result, const reply_judgement* judgement,
@@ -449,20 +452,26 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     wake_one();
     break;
   case retry_action::final:
-    s.fail_reason = result.fail_reason;
-    if (result.decision.reason == final_reason::not_retryable &&
-        j.outcome.cls == error_class::http_status &&
-        resume_state::is_permanent_failure(j.outcome.status))
-      stats_.record_failed_for_good();
-    if (result.decision.reason != final_reason::not_retryable &&
-        result.decision.reason != final_reason::succeeded) {
-      s.last_error += " (";
-      s.last_error += to_string(result.decision.reason);
-      s.last_error += ')';
-    }
-    finish(handle, outcome::failed, nullptr, latency);
+    give_up(handle, j, result, latency);
     break;
   }
+}
+
+void engine::give_up(std::uint64_t handle, const reply_judgement& j, const attempt_result& result,
+                     clock::duration latency) {
+  slot& s = slots_[handle];
+  s.fail_reason = result.fail_reason;
+  if (result.decision.reason == final_reason::not_retryable &&
+      j.outcome.cls == error_class::http_status &&
+      resume_state::is_permanent_failure(j.outcome.status))
+    stats_.record_failed_for_good();
+  if (result.decision.reason != final_reason::not_retryable &&
+      result.decision.reason != final_reason::succeeded) {
+    s.last_error += " (";
+    s.last_error += to_string(result.decision.reason);
+    s.last_error += ')';
+  }
+  finish(handle, outcome::failed, nullptr, latency);
 }
 
 asio::awaitable<void> engine::worker() {
@@ -625,8 +634,8 @@ run_status engine::run() {
 
 run_status run_engine(const apply_options& options, line_source& source, result_sink& sink,
                       run_statistics& stats, const tick_callback& on_tick,
-                      milliseconds tick_interval, read_first_state read_first) {
-  engine e(options, source, sink, stats, on_tick, tick_interval, std::move(read_first));
+                      milliseconds tick_interval, const read_first_state& read_first) {
+  engine e(options, source, sink, stats, on_tick, tick_interval, read_first);
   return e.run();
 }
 

@@ -37,6 +37,6 @@ struct read_first_state {
 run_status run_engine(const apply_options& options, line_source& source, result_sink& sink,
                       run_statistics& stats, const tick_callback& on_tick = {},
                       std::chrono::milliseconds tick_interval = std::chrono::milliseconds(250),
-                      read_first_state read_first = {});
+                      const read_first_state& read_first = {});
 
 } // namespace jobpatch::net

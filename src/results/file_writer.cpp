@@ -121,10 +121,16 @@ void file_writer::sync() {
 
 void file_writer::close() {
   if (fd_ < 0) return;
+  // The descriptor is closed whether or not the last flush succeeds; its error is thrown.
+  struct closer {
+    file_writer& w;
+    ~closer() {
+      if (w.owns_fd_) ::close(w.fd_);
+      w.fd_ = -1;
+      w.owns_fd_ = false;
+    }
+  } close_anyway{*this};
   flush();
-  if (owns_fd_) ::close(fd_);
-  fd_ = -1;
-  owns_fd_ = false;
 }
 
 } // namespace jobpatch

@@ -86,14 +86,6 @@ void secret_scrubber::add_token(std::string_view token) {
   }
 }
 
-void secret_scrubber::add(std::string_view secret) {
-  if (secret.size() < min_secret_length) return;
-  if (added_++ < kept_by_add)
-    add_permanent(secret);
-  else
-    add_token(secret);
-}
-
 std::size_t secret_scrubber::bytes() const noexcept {
   std::size_t n = 0;
   for (const auto& f : forms_) n += f.text.size();

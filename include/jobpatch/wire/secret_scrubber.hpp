@@ -30,19 +30,12 @@ public:
   static constexpr std::string_view mask = "[redacted]";
   // Tokens older than the previous one are kept while all kept tokens' forms fit here.
   static constexpr std::size_t token_budget_bytes = std::size_t{64} << 10;
-  // add() keeps this many secrets for good, the first it is given (see add()).
-  static constexpr std::size_t kept_by_add = 3;
 
   // A secret to remove for the scrubber's whole life (the API key, a proxy's password).
   // Its JSON-escaped and percent-encoded spellings are removed too.
   void add_permanent(std::string_view secret);
   // A new access token, which supersedes the previous one (see the bound above).
   void add_token(std::string_view token);
-  // The first kept_by_add secrets it is given are permanent, every later one is a token:
-  // the order in which access_token_source adds the API key and up to two proxy
-  // credentials, then each token issued. (Without a proxy, the first one or two tokens are
-  // therefore kept for good: a constant, not a growth.)
-  void add(std::string_view secret);
 
   // `text` with every occurrence of every secret replaced by `mask`.
   std::string scrub(std::string_view text) const;
@@ -64,7 +57,6 @@ private:
   std::vector<form> forms_; // longest first, so a prefix never hides a longer one
   std::deque<std::uint64_t> token_generations_; // of the tokens held, oldest first
   std::uint64_t generation_ = permanent;
-  std::size_t added_ = 0; // secrets add() accepted
 };
 
 } // namespace jobpatch

@@ -191,7 +191,7 @@ TEST_CASE("reply_judgement: a TLS verification failure aborts the run") {
 
 TEST_CASE("reply_judgement: server text is scrubbed of the secrets") {
   judge j;
-  j.scrubber.add("tok-SECRET-123");
+  j.scrubber.add_token("tok-SECRET-123");
   CHECK(j.answer(403, R"({"message":"token tok-SECRET-123 refused"})").error ==
         "HTTP 403: token [redacted] refused");
   CHECK(j.failure(error_class::reset, false, "reset by tok-SECRET-123").error ==

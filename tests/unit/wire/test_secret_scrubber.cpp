@@ -9,9 +9,9 @@ using jobpatch::secret_scrubber;
 
 TEST_CASE("secret_scrubber removes every secret, in every spelling a server may echo") {
   secret_scrubber s;
-  s.add("key-123/+\"x");
-  s.add("tok-old-0001");
-  s.add("tok-new-0002");
+  s.add_permanent("key-123/+\"x");
+  s.add_token("tok-old-0001");
+  s.add_token("tok-new-0002");
   CHECK(s.scrub("plain text") == "plain text");
   CHECK(s.scrub("Authorization: tok-old-0001\r\nX: tok-new-0002tok-new-0002") ==
         "Authorization: [redacted]\r\nX: [redacted][redacted]");
@@ -22,17 +22,17 @@ TEST_CASE("secret_scrubber removes every secret, in every spelling a server may 
 
 TEST_CASE("secret_scrubber: a secret that contains another is removed whole") {
   secret_scrubber s;
-  s.add("abcd");
-  s.add("abcdefgh");
+  s.add_permanent("abcd");
+  s.add_token("abcdefgh");
   CHECK(s.scrub("xabcdefghx abcd") == "x[redacted]x [redacted]");
 }
 
 TEST_CASE("secret_scrubber ignores secrets too short to scrub and text that holds the mask") {
   secret_scrubber s;
-  s.add("t");
-  s.add("");
+  s.add_permanent("t");
+  s.add_token("");
   CHECK(s.scrub("the token t") == "the token t");
-  s.add("redacted");
+  s.add_token("redacted");
   CHECK(s.scrub("redacted") == "[redacted]");
 }
 
@@ -66,15 +66,15 @@ TEST_CASE("secret_scrubber keeps the key and the current and previous token, not
   CHECK(big.bytes() == 11 + 2 * (24002 + 48002));
 }
 
-TEST_CASE("secret_scrubber: add() keeps the first secrets for good and rotates later ones") {
+TEST_CASE("secret_scrubber: a proxy's credentials stay for good while tokens rotate") {
   // access_token_source's order: the API key, a proxy's password and Basic credentials,
   // then each token issued.
   secret_scrubber s;
-  s.add("the-api-key");
-  s.add("proxy-password");
-  s.add("cHJveHk6cGFzc3dvcmQ=");
+  s.add_permanent("the-api-key");
+  s.add_permanent("proxy-password");
+  s.add_permanent("cHJveHk6cGFzc3dvcmQ=");
   std::string big(40000, 't');
-  for (int i = 0; i < 10; ++i) s.add(big + std::to_string(i));
+  for (int i = 0; i < 10; ++i) s.add_token(big + std::to_string(i));
   CHECK(s.tokens() == 2);
   CHECK(s.scrub("the-api-key proxy-password cHJveHk6cGFzc3dvcmQ%3D") ==
         "[redacted] [redacted] [redacted]");

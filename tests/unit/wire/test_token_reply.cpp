@@ -23,7 +23,7 @@ system_clock::time_point rfc_example() {
 struct judge {
   response_parser parser;
   secret_scrubber scrubber;
-  judge() { scrubber.add(key); }
+  judge() { scrubber.add_permanent(key); }
 
   token_reply_verdict answer(int status, std::string_view body, std::string_view retry_after = {}) {
     reply_facts facts;
@@ -187,7 +187,7 @@ TEST_CASE("token reply: server text never carries the key or a token") {
   CHECK(busy.message.find(key) == std::string::npos);
   CHECK(j.answer(404, std::string(key)).message.find(key) == std::string::npos);
   // A token issued earlier is a secret too, once the scrubber knows it.
-  j.scrubber.add("tok-earlier-1");
+  j.scrubber.add_token("tok-earlier-1");
   CHECK(j.answer(500, "tok-earlier-1 expired").message == "HTTP 500: [redacted] expired");
   auto tls = j.transport(error_class::tls_verify, "peer sent " + std::string(key));
   CHECK(tls.message.find(key) == std::string::npos);
