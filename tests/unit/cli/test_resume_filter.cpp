@@ -2,24 +2,16 @@
 
 #include <doctest/doctest.h>
 
+#include "unit/temp_files.hpp"
+
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 using namespace jobpatch;
+using namespace jobpatch::test;
 
 namespace {
-std::string temp_file(const std::string& content) {
-  char name[] = "/tmp/jobpatch-resume-filter-XXXXXX";
-  int fd = ::mkstemp(name);
-  REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-  ::close(fd);
-  return name;
-}
-
 // The record an earlier run wrote for update `seq` of `job` setting its name to `name`.
 std::string record(int line, const char* job, std::uint32_t seq, const char* name,
                    const char* outcome, int status) {

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "unit/temp_files.hpp"
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -13,23 +15,9 @@
 #include <unistd.h>
 
 using namespace jobpatch;
+using namespace jobpatch::test;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string temp_path() {
-  char name[] = "/tmp/jobpatch-output-XXXXXX";
-  int fd = ::mkstemp(name);
-  REQUIRE(fd >= 0);
-  ::close(fd);
-  return name;
-}
 
 // A whole-file writer that holds the writer thread until released: the test's stalled disk.
 struct gate {

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include "unit/temp_files.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 using namespace jobpatch;
+using namespace jobpatch::test;
 
 namespace {
 
@@ -22,21 +25,6 @@ std::vector<field_change> sample_changes() {
   changes[2] = {job_field::data_destination, std::nullopt, R"({"dataSourceDescriptor":"s3"})",
                 true};
   return changes;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string temp_path() {
-  char name[] = "/tmp/jobpatch-plan-XXXXXX";
-  int fd = ::mkstemp(name);
-  REQUIRE(fd >= 0);
-  ::close(fd);
-  return name;
 }
 
 } // namespace

@@ -4,32 +4,13 @@
 
 #include <doctest/doctest.h>
 
+#include "unit/temp_files.hpp"
+
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 
-#include <unistd.h>
-
 using namespace jobpatch;
-
-namespace {
-std::string temp_file(const std::string& content) {
-  char name[] = "/tmp/jobpatch-resume-XXXXXX";
-  int fd = ::mkstemp(name);
-  REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-  ::close(fd);
-  return name;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-} // namespace
+using namespace jobpatch::test;
 
 namespace {
 using verdict = resume_state::verdict;
