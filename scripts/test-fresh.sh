@@ -3,7 +3,7 @@
 # --variant=minbase) with only git added, clones this repository's HEAD into it, and runs
 # the whole `.ci/run` there as root, so that a tool the developers' machines happen to
 # have (make, file, ...) but the scripts do not install fails here and not on a user's
-# machine. Too slow for every CI run (~45 min on a busy 2-core machine): run it before
+# machine. Too slow for every CI run (32 min on a quiet 2-core machine): run it before
 # resolving an issue that touches scripts, CMake or dependencies, and quote its times.
 # Needs root (debootstrap, chroot, mounts) and the Debian archive.
 #   scripts/test-fresh.sh [COMMAND...]   (default: bash .ci/run; e.g. bash scripts/demo.sh)
