@@ -7,13 +7,9 @@
 # JOBPATCH_DEBIAN_MIRROR overrides the archive address.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/debian-root.sh
 start=$SECONDS
 [ "$(id -u)" -eq 0 ] || { echo "test-deb: must run as root (debootstrap, chroot)" >&2; exit 2; }
-mirror=${JOBPATCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-if ! command -v debootstrap >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
-fi
 deb=${1:-}
 if [ -z "$deb" ]; then
   deb=$(scripts/package.sh | tail -n 1)
@@ -21,27 +17,9 @@ fi
 deb=$(realpath "$deb")
 echo "== test-deb: $(basename "$deb") (built in $((SECONDS - start)) s)"
 
-root=$(mktemp -d /var/tmp/jobpatch-debian12.XXXXXX)
-cleanup() {
-  # A mock left running would keep the root busy.
-  [ -n "${root:-}" ] || return 0
-  umount "$root/dev/pts" "$root/proc" 2>/dev/null || true
-  rm -rf --one-file-system "$root"
-}
-trap cleanup EXIT
-
-t=$SECONDS
-debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 ||
-  { tail -n 30 "$root.log"; rm -f "$root.log"; exit 1; }
-rm -f "$root.log"
-echo "== test-deb: clean Debian 12 root (minbase) in $((SECONDS - t)) s"
-mount -t proc proc "$root/proc"
+debian_root_create jobpatch-debian12
 mount -t devpts devpts "$root/dev/pts" 2>/dev/null || true # apt's terminal log
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-# The mock's certificate names localhost; a bare root may have no hosts file.
-grep -qs localhost "$root/etc/hosts" || printf '127.0.0.1 localhost\n::1 localhost\n' >>"$root/etc/hosts"
 cp "$deb" "$root/tmp/jobpatch.deb"
-in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 
 t=$SECONDS
 # The package file is root's: apt's download sandbox user could not read it.

@@ -7,49 +7,20 @@
 # resolving an issue that touches scripts, CMake or dependencies, and quote its times.
 # Needs root (debootstrap, chroot, mounts) and the Debian archive.
 #   scripts/test-fresh.sh [COMMAND...]   (default: bash .ci/run; e.g. bash scripts/demo.sh)
-# JOBPATCH_DEBIAN_MIRROR overrides the archive address; JOBPATCH_FRESH_KEEP=1 keeps the root.
+# JOBPATCH_DEBIAN_MIRROR overrides the archive address; JOBPATCH_DEBIAN_KEEP=1 keeps the root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/debian-root.sh
 start=$SECONDS
-[ "$(id -u)" -eq 0 ] || { echo "test-fresh: must run as root (debootstrap, chroot)" >&2; exit 2; }
-mirror=${JOBPATCH_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 command=("$@")
 [ ${#command[@]} -gt 0 ] || command=(bash .ci/run)
-if ! command -v debootstrap >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
-fi
 repo=$(git rev-parse --show-toplevel)
 echo "== test-fresh: $(git log -1 --format='%h %s') (uncommitted changes are not part of it)"
 
-root=$(mktemp -d /var/tmp/jobpatch-fresh.XXXXXX)
-cleanup() {
-  [ -n "${root:-}" ] || return 0
-  # Whatever the run left mounted below the root (test-deb's own root, a test's tmpfs).
-  grep -o " $root/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
-  if [ "${JOBPATCH_FRESH_KEEP:-0}" = 1 ]; then
-    echo "test-fresh: root kept in $root"
-  else
-    rm -rf --one-file-system "$root"
-  fi
-}
-trap cleanup EXIT
-
-t=$SECONDS
-debootstrap --variant=minbase bookworm "$root" "$mirror" >"$root.log" 2>&1 ||
-  { tail -n 30 "$root.log"; rm -f "$root.log"; exit 1; }
-rm -f "$root.log"
-echo "== test-fresh: minimal Debian 12 root in $((SECONDS - t)) s"
-mount -t proc proc "$root/proc"
+debian_root_create jobpatch-fresh
 mount --rbind /dev "$root/dev" # /dev/shm, /dev/pts and the host's device nodes
 mount --make-rslave "$root/dev"
 mount -t tmpfs tmpfs "$root/tmp"
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-grep -qs localhost "$root/etc/hosts" || printf '127.0.0.1 localhost\n::1 localhost\n' >>"$root/etc/hosts"
-in_root() {
-  chroot "$root" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
-}
 
 t=$SECONDS
 in_root apt-get update -qq

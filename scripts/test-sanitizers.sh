@@ -18,6 +18,7 @@
 #   scripts/test-sanitizers.sh [extra ctest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/sanitizer-logs.sh
 scripts/install-deps.sh
 build=${JOBPATCH_ASAN_BUILD:-build-asan}
 
@@ -41,14 +42,6 @@ export JOBPATCH_TEST_SLOWDOWN=${JOBPATCH_TEST_SLOWDOWN:-4}
 status=0
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)" -LE perf "$@" || status=$?
 
-reports=$(find "$logs" -type f | sort)
-if [ -n "$reports" ]; then
-  echo "!! sanitizer reports (also in $logs):"
-  for r in $reports; do
-    echo "== $r"
-    cat "$r"
-  done
-  status=1
-fi
+sanitizer_logs_check "$logs" sanitizer || status=1
 [ "$status" -eq 0 ] && echo "sanitizers: whole suite clean (ASan + UBSan + LSan)"
 exit "$status"

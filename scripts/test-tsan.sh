@@ -24,6 +24,7 @@
 #   scripts/test-tsan.sh [extra ctest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/sanitizer-logs.sh
 root=$(pwd)
 scripts/install-deps.sh
 build=${JOBPATCH_TSAN_BUILD:-build-tsan}
@@ -54,14 +55,6 @@ status=0
 ctest --test-dir "$test_dir" --output-on-failure -j "$(nproc)" -L integration -LE perf \
   -R "$tests" -E "$left_out" "$@" || status=$?
 
-reports=$(find "$logs" -type f | sort)
-if [ -n "$reports" ]; then
-  echo "!! ThreadSanitizer reports (also in $logs):"
-  for r in $reports; do
-    echo "== $r"
-    cat "$r"
-  done
-  status=1
-fi
+sanitizer_logs_check "$logs" ThreadSanitizer || status=1
 [ "$status" -eq 0 ] && echo "tsan: apply, plan, resume and monitoring tests clean (ThreadSanitizer)"
 exit "$status"
