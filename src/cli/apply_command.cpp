@@ -201,6 +201,13 @@ std::string continue_command(int argc, const char* const* argv) {
 // undo file an earlier run wrote (its first value of a field is the one from before).
 std::vector<std::pair<std::string, field_mask>> restored_fields(const std::string& undo_path) {
   std::vector<std::pair<std::string, field_mask>> out;
+  // Undo lines are written ahead of their PATCH: a torn last one (a crash mid-write) had
+  // its PATCH never sent. Cut off, so this run's lines follow whole ones.
+  if (std::size_t cut = cut_torn_tail(undo_path))
+    std::fprintf(stderr,
+                 "jobpatch: cut a torn last undo line (%zu bytes without a line end) off %s: "
+                 "its PATCH was never sent\n",
+                 cut, undo_path.c_str());
   std::ifstream in(undo_path, std::ios::binary);
   std::string line;
   line_validator validator;

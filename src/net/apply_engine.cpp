@@ -118,9 +118,14 @@ private:
   void finish(std::uint64_t handle, outcome result, const reply_judgement* judgement,
               std::optional<clock::duration> latency);
   // Read first: the job's document is in `w.document`; plans the line, finishes it
-  // unchanged, or keeps its undo line, and lets the PATCH follow.
+  // unchanged, or lets the PATCH follow (once its undo line is durable, see write_ahead).
   void after_read(std::uint64_t handle, const reply_judgement& j, worker_buffers& w,
                   clock::duration latency, clock::time_point now);
+  // --undo-out: the undo line of `handle` goes to the writer thread, and its PATCH waits
+  // until the line is on disk (undo_durable): a PATCH that is cancelled, killed, unanswered
+  // or answered unusably still has its undo line.
+  void write_ahead(std::uint64_t handle);
+  void undo_durable(std::uint64_t handle);
   // Fails an update without sending it: an earlier update of its job failed (line
   // `failed_line`, 0 when no longer remembered), see job_scheduler::withheld().
   void withhold(std::uint64_t handle, std::uint64_t failed_line);
@@ -144,6 +149,8 @@ private:
   void drain_unfinished();
   // What a signal, the deadline and each results_write_interval do (see run_control).
   run_control::actions control_actions();
+  // The one line a second signal leaves on stderr: the lines it leaves without a record.
+  std::string leave_now_message() const;
   // Every results_write_interval: the tick (progress, metrics), then the hand-over to
   // the writer thread.
   void every_interval(clock::time_point now);
@@ -162,9 +169,12 @@ private:
   // Every file write of the run happens on the writer thread; this is the engine's one
   // link to it (hand-overs, what was written, the first write error).
   output_handoff handoff_{
-      io_, sink_.output(), options_.fsync_interval,
+      io_,
+      sink_.output(),
+      options_.fsync_interval,
       [this](std::size_t lines, std::size_t bytes) { feeder_.release(lines, bytes); },
-      [this] { stop_if_output_failed(); }};
+      [this] { stop_if_output_failed(); },
+      [this](std::uint64_t handle) { undo_durable(handle); }};
 
   job_scheduler scheduler_;
   rate_limiter limiter_;
@@ -265,7 +275,9 @@ void engine::wake_all() {
   idle_workers_.clear();
 }
 
-bool engine::all_done() const { return feeder_.done() && scheduler_.empty() && in_flight_ == 0; }
+bool engine::all_done() const {
+  return feeder_.done() && scheduler_.empty() && in_flight_ == 0 && handoff_.durable_waiting() == 0;
+}
 
 void engine::withhold(std::uint64_t handle, std::uint64_t failed_line) {
   slot& s = slots_[handle];
@@ -289,7 +301,7 @@ void engine::settle_failed_before(source_item& item) {
 void engine::finish(std::uint64_t handle, outcome result, const reply_judgement* judgement,
                     std::optional<clock::duration> latency) {
   slot& s = slots_[handle];
-  std::string_view undo = tracker_.on_finish(s, result);
+  tracker_.on_finish(s, result);
   result_record r;
   r.line = s.op.line;
   r.job_id = s.op.job_id;
@@ -304,6 +316,13 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
     r.verified = judgement->verified;
     r.state = judgement->state;
   }
+  if (result == outcome::failed && s.patch_in_doubt) {
+    // Its undo line (with --undo-out) was written before the PATCH left.
+    r.in_doubt = true;
+    s.last_error += "; in doubt: the update may have been applied (a PATCH was sent and not "
+                    "answered usably)";
+    stats_.record_in_doubt();
+  }
   if (result != outcome::ok && result != outcome::unchanged) r.error = s.last_error;
   if (result == outcome::failed)
     stats_.record_failure_reason(s.fail_reason.empty() ? std::string_view("other")
@@ -314,7 +333,7 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
   if (result == outcome::failed && s.attempts == 0 && s.withheld_before)
     sink_.record_unsent(s.raw_line);
   else
-    sink_.record(r, s.raw_line, undo);
+    sink_.record(r, s.raw_line);
   stats_.record_outcome(s.op.op, result, s.attempts + s.reads,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(
                             latency.value_or(clock::duration::zero())));
@@ -332,7 +351,6 @@ void engine::finish(std::uint64_t handle, outcome result, const reply_judgement*
     else
       text->clear();
   }
-  if (!s.undo_line.empty()) std::string().swap(s.undo_line);
   slots_.release(handle);
   // Its share of the window comes back once its record is written: a disk that stalls
   // holds the reader back instead of filling memory.
@@ -361,12 +379,35 @@ void engine::after_read(std::uint64_t handle, const reply_judgement& j, worker_b
     finish(handle, outcome::unchanged, &j, latency);
     return;
   case read_first_tracker::next_step::patch:
+    if (!s.undo_line.empty()) {
+      write_ahead(handle);
+      return;
+    }
     // The PATCH follows at once, through the scheduler (the rate limit applies to it too);
     // the job stays in flight, so none of its later updates can start in between.
     scheduler_.defer(handle, now);
     wake_one();
     return;
   }
+}
+
+void engine::write_ahead(std::uint64_t handle) {
+  slot& s = slots_[handle];
+  sink_.record_undo(s.undo_line);
+  if (s.undo_line.capacity() > kept_string_capacity)
+    std::string().swap(s.undo_line);
+  else
+    s.undo_line.clear();
+  // The job stays in flight meanwhile: none of its later updates can start.
+  handoff_.when_durable(handle);
+}
+
+void engine::undo_durable(std::uint64_t handle) {
+  // Stopping: the PATCH is not sent; drain_unfinished() settles the line as unsent (its
+  // undo line restores values the job still holds: harmless).
+  if (control_.finished() || client_.stopping()) return;
+  scheduler_.defer(handle, clock::now());
+  wake_one();
 }
 
 // Why a line still unfinished ends failed when the run stops.
@@ -565,7 +606,8 @@ run_control::actions engine::control_actions() {
   a.cut_off = [this] { client_.close_connections(); };
   a.leave_now = [this](int signal) {
     // Leave at once, keeping what was recorded so far (written by the writer thread; this
-    // thread only waits for it).
+    // thread only waits for it), and say what is left without a record.
+    sink_.output().append_to(output_thread::standard_error) += leave_now_message();
     handoff_.write_out();
     ::_exit(128 + signal);
   };
@@ -575,6 +617,20 @@ run_control::actions engine::control_actions() {
   };
   a.every_interval = [this](clock::time_point now) { every_interval(now); };
   return a;
+}
+
+std::string engine::leave_now_message() const {
+  std::uint64_t held = 0, patched = 0;
+  for (std::uint64_t handle = 0; handle < slots_.size(); ++handle) {
+    if (!slots_[handle].in_use) continue;
+    ++held;
+    if (slots_[handle].attempts > 0) ++patched;
+  }
+  std::string out = "jobpatch: second signal: leaving at once; " + std::to_string(held) +
+                    " lines are left without a record (" + std::to_string(patched) +
+                    " sent a PATCH that may have been applied): --resume sends them again";
+  out += options_.undo_out.empty() ? "\n" : "; every PATCH sent has its undo line on disk\n";
+  return out;
 }
 
 void engine::every_interval(clock::time_point now) {

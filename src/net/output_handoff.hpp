@@ -25,9 +25,12 @@ public:
   // once their records are written; `failed` once, when the first write error is known.
   using release_fn = std::function<void(std::size_t lines, std::size_t bytes)>;
   using failed_fn = std::function<void()>;
+  // Runs on the io thread once what was appended before when_durable(id) is on disk.
+  using durable_fn = std::function<void(std::uint64_t id)>;
 
   output_handoff(boost::asio::io_context& io, output_thread& out,
-                 std::chrono::milliseconds fsync_interval, release_fn release, failed_fn failed);
+                 std::chrono::milliseconds fsync_interval, release_fn release, failed_fn failed,
+                 durable_fn durable = {});
   // Stops the writer's reports (none reaches the io_context after this).
   ~output_handoff();
   output_handoff(const output_handoff&) = delete;
@@ -41,6 +44,14 @@ public:
     pending_lines_ += lines;
     pending_bytes_ += bytes;
   }
+  // Io thread: write-ahead. Everything appended so far (an undo line, before its PATCH
+  // leaves) is handed over at once, and `durable(id)` runs once it is fdatasync'ed (only
+  // written, with --fsync-interval 0). Lines appended while the writer is busy go in its
+  // next batch: one fdatasync covers them all (group commit). After a write error
+  // `durable` never runs: the run stops.
+  void when_durable(std::uint64_t id);
+  // Ids waiting for when_durable's report.
+  std::size_t durable_waiting() const noexcept { return unsent_ids_.size() + syncing_.size(); }
   // Blocks until everything recorded so far is written (not synced), and takes in the
   // writer's report: the end of the engine's run, or a second signal before _exit.
   void write_out();
@@ -56,15 +67,23 @@ private:
     std::uint64_t batch;
     std::size_t lines, bytes;
   };
+  struct waiting {
+    std::uint64_t batch, id;
+  };
+  bool syncs() const noexcept { return fsync_interval_.count() > 0; }
 
   boost::asio::io_context& io_;
   output_thread& out_;
   std::chrono::milliseconds fsync_interval_;
   release_fn release_;
   failed_fn failed_;
+  durable_fn durable_;
   clock::time_point last_sync_ = clock::now();
   std::size_t pending_lines_ = 0, pending_bytes_ = 0; // recorded, not yet handed over
   std::vector<held> handed_;                          // handed over, not yet written
+  std::vector<std::uint64_t> unsent_ids_;             // when_durable ids not yet handed over
+  std::vector<waiting> syncing_;                      // handed over, not yet durable
+  std::vector<std::uint64_t> ready_;                  // on_progress's: durable now
   std::uint64_t written_ = 0; // the writer's last report: batches up to it are written
   bool retry_ = false;        // a hand-over found the writer busy: hand over when it reports
   std::string error_;

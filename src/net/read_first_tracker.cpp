@@ -31,17 +31,8 @@ read_first_tracker::next_step read_first_tracker::after_read(slot& s, job_docume
   return next_step::patch;
 }
 
-std::string_view read_first_tracker::on_finish(const slot& s, outcome result) {
+void read_first_tracker::on_finish(const slot& s, outcome result) {
   if (plan_) record_plan(s, result);
-  // Lines whose PATCH failed get no undo line: nothing of theirs is to be undone. Unless
-  // one of its attempts went unanswered: it may have been applied, and restoring values a
-  // job still holds changes nothing.
-  if ((result == outcome::ok || (result == outcome::failed && s.patch_in_doubt)) &&
-      !s.undo_line.empty()) {
-    if (!s.op.only_update) undo_fields_[s.op.job_id] |= s.undo_fields;
-    return s.undo_line;
-  }
-  return {};
 }
 
 void read_first_tracker::record_invalid(const invalid_line& bad) {
@@ -104,7 +95,9 @@ void read_first_tracker::keep_undo_line(slot& s) {
                        undo_validator_->error() + "); the undo file cannot restore them");
     s.undo_line.clear();
     s.undo_fields = 0;
+    return;
   }
+  if (!s.op.only_update) undo_fields_[s.op.job_id] |= s.undo_fields;
 }
 
 void read_first_tracker::add_final_notes() {

@@ -43,15 +43,15 @@ public:
     compare_failed, // the body could not be compared with the document: the line fails
     planned,        // plan: the line is done (ok)
     unchanged,      // --skip-unchanged: the job holds it already, nothing is sent
-    patch,          // the PATCH follows (its undo line kept in the slot with --undo-out)
+    patch,          // the PATCH follows (with --undo-out, once its undo line in the slot is
+                    // written: the job's later lines restore none of its fields again)
   };
   // The job's document of `s` was read into `doc` (which may be rewritten with what this
   // plan's earlier lines of the job would have set).
   next_step after_read(slot& s, job_document& doc, job_document_reader& reader);
 
-  // `s` ends with `result`: its plan line is recorded (plan), and the undo line to write
-  // is returned (empty: none).
-  std::string_view on_finish(const slot& s, outcome result);
+  // `s` ends with `result`: its plan line is recorded (plan).
+  void on_finish(const slot& s, outcome result);
   // A plan's record of an invalid line.
   void record_invalid(const invalid_line& bad);
   // Notes for the end of the run.
@@ -71,6 +71,8 @@ private:
   // --undo-out: per job, the fields an undo line restores already. The first undo line
   // of a field holds the value from before the run; a later line of the same job saw a
   // value this run set, so restoring it would undo the undo (the file is applied in order).
+  // An undo line is written ahead of its PATCH, whatever becomes of the PATCH: restoring a
+  // value the job still holds changes nothing.
   // Jobs with one update (operation::only_update) are not kept.
   std::unordered_map<std::string, field_mask> undo_fields_;
   std::vector<job_field> undo_absent_fields_;

@@ -51,6 +51,7 @@ void append_ndjson(std::string& out, const result_record& r) {
   out += ",\"outcome\":\"";
   out += to_string(r.result);
   out += '"';
+  if (r.in_doubt) out += ",\"inDoubt\":true";
   if (r.status != 0) {
     out += ",\"status\":";
     append_int(out, r.status);

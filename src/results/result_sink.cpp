@@ -23,14 +23,15 @@ void result_sink::open_undo(const std::string& path, file_writer::mode m) {
   undo_ = out_.add(file_writer(path, m, true), output_thread::kind::records, true, results_);
 }
 
-void result_sink::record(const result_record& r, std::string_view raw_line,
-                         std::string_view undo_line) {
+void result_sink::record_undo(std::string_view undo_line) {
+  if (!undo_ || undo_line.empty()) return;
+  std::string& undo = out_.append_to(*undo_);
+  undo += undo_line;
+  undo += '\n';
+}
+
+void result_sink::record(const result_record& r, std::string_view raw_line) {
   ++records_;
-  if (undo_ && !undo_line.empty()) {
-    std::string& undo = out_.append_to(*undo_);
-    undo += undo_line;
-    undo += '\n';
-  }
   if (results_) {
     // Outcomes arrive thousands a second: the text is made once per millisecond.
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -113,6 +113,22 @@ constexpr std::int32_t retryable_failure = -1;
 
 } // namespace
 
+std::size_t cut_torn_tail(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return 0;
+    throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+  }
+  try {
+    std::size_t cut = cut_torn_tail(fd, path);
+    ::close(fd);
+    return cut;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
 resume_state resume_state::load(const std::string& path, std::vector<std::string>& notes) {
   resume_state state;
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);

@@ -182,6 +182,11 @@ std::string run_statistics::summary_text(const run_status& status) const {
     out += std::to_string(unverified) +
            " lines were answered 200 without the values sent (verified:false): the server "
            "acknowledged updates it may not have applied\n";
+  if (in_doubt_)
+    out += std::to_string(in_doubt_) +
+           " failed lines may have been applied (\"inDoubt\" in their records: sent, then "
+           "no usable answer); --resume sends them again, and their undo lines (--undo-out) "
+           "were written before they were sent\n";
   if (failed_earlier_)
     out += std::to_string(failed_earlier_) +
            " lines failed for good (HTTP 400/403/404) in an earlier run and were not sent "
@@ -230,6 +235,7 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
       .number("requests", requests_)
       .number("reads", reads_)
       .number("unverified", verified_false_)
+      .number("inDoubt", in_doubt_)
       .number("tokenRefreshes", token_refreshes_);
   if (!status.shard.empty()) json.string("shard", status.shard);
   if (status.started_unix_ms > 0)

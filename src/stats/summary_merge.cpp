@@ -23,12 +23,13 @@ namespace {
 namespace json = boost::json;
 
 // Top-level counters summed shard by shard; the first seven every apply summary has.
-constexpr std::array<const char*, 15> summed_counters = {
+constexpr std::array<const char*, 16> summed_counters = {
     "total",          "ok",           "failed",
     "invalid",        "skipped",      "attempts",
     "retries",        "requests",     "unverified",
     "tokenRefreshes", "notAttempted", "changedSinceResume",
-    "failedEarlier",  "unchanged",    "reads"};
+    "failedEarlier",  "unchanged",    "reads",
+    "inDoubt"};
 constexpr std::size_t required_counters = 7;
 constexpr std::array<const char*, 6> op_counters = {"ok",      "failed",    "invalid",
                                                     "skipped", "unchanged", "attempts"};

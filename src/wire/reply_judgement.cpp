@@ -60,8 +60,10 @@ void judge_success(update_view op, const reply_facts& facts, response_parser& pa
   verdict.error.swap(out.error);
   if (!is_job) {
     // Most likely cut short; the PATCH sets absolute values, so trying again is safe.
+    // A 2xx says the server took it: it may well have been applied.
     out.verdict = reply_verdict::policy_decides;
     out.outcome = attempt_outcome::failure(error_class::malformed_response);
+    out.in_doubt = true;
     out.state.clear();
     scrubber.scrub_in_place(out.error);
     return;
@@ -73,6 +75,7 @@ void judge_success(update_view op, const reply_facts& facts, response_parser& pa
     out.verdict = reply_verdict::final_fail;
     out.outcome = attempt_outcome::failure(error_class::malformed_response);
     out.reason = "answer names another job";
+    out.in_doubt = true; // our job's path was sent the PATCH: it may have been applied
     out.state.clear();
     scrubber.scrub_in_place(out.error);
     return;
@@ -127,8 +130,9 @@ void judge(const reply_facts& facts, response_parser& parser, const secret_scrub
     out.error.assign(facts.transport_detail);
     scrubber.scrub_in_place(out.error);
     // Once the request was fully written the server may have it, whatever ended the
-    // attempt (a timeout, a reset, a kept-alive connection closed before any answer).
-    out.in_doubt = facts.request_written && facts.transport != error_class::cancelled;
+    // attempt (a timeout, a reset, a kept-alive connection closed before any answer, our
+    // own cancel when the run stops).
+    out.in_doubt = facts.request_written;
     // A certificate that does not verify will not verify on the next request either.
     out.abort_run = facts.transport == error_class::tls_verify;
     return;

@@ -18,6 +18,9 @@ struct result_record {
   std::optional<op_kind> op;
   std::uint32_t seq = 0; // which update of its job (operation::seq); 0 = omitted
   jobpatch::outcome result = outcome::ok;
+  // "inDoubt": a failed line whose PATCH may have been applied (sent, then no usable
+  // answer); omitted when false.
+  bool in_doubt = false;
   int status = 0;         // HTTP status of the last attempt; 0 = none
   unsigned attempts = 0;  // 0 = none made
   double latency_ms = -1; // negative = not measured
@@ -36,8 +39,8 @@ std::string make_run_id();
 result_record invalid_record(const struct invalid_line& bad);
 
 // Appends `r` as one JSON object followed by '\n'. Key order:
-// line, jobId, op, seq, outcome, status, attempts, latencyMs, verified, state, error, fp, ts,
-// runId.
+// line, jobId, op, seq, outcome, inDoubt, status, attempts, latencyMs, verified, state, error, fp,
+// ts, runId.
 void append_ndjson(std::string& out, const result_record& r);
 // The start every per-line record shares (results, plan): `{"line":N` with "jobId" and
 // "op" when known; the caller adds the rest and the closing brace.

@@ -27,12 +27,12 @@ public:
 
   // Records the final outcome of one line. `raw_line` is the manifest line as written,
   // copied to the failed-lines manifest when the outcome is failed.
-  // `undo_line`, when not empty, goes to the undo manifest, which the writer thread writes
-  // (and, when durable, fdatasyncs) before the results file of the same batch: a line
-  // recorded ok always has its undo line on disk.
   // Only appends to the writer thread's buffers: no system call, no lock.
-  void record(const result_record& r, std::string_view raw_line = {},
-              std::string_view undo_line = {});
+  void record(const result_record& r, std::string_view raw_line = {});
+  // Appends one line to the undo manifest (write-ahead: the engine sends the PATCH it undoes
+  // only once the writer thread reports it durable). The writer thread writes the undo file
+  // before the results file of the same batch.
+  void record_undo(std::string_view undo_line);
   // A line that ends this run unsent (deadline, abort, signal; or failed for good in an
   // earlier run): no record, but copied to the failed-lines manifest, so that re-feeding
   // that file completes the manifest.

@@ -80,4 +80,9 @@ private:
   std::size_t permanent_failures_ = 0;
 };
 
+// Cuts a partial last line (one without its line end: a crash mid-write) off the file at
+// `path`; returns the bytes cut (0 also when there is no such file). Throws
+// std::system_error when the file cannot be read or cut.
+std::size_t cut_torn_tail(const std::string& path);
+
 } // namespace jobpatch

@@ -84,6 +84,9 @@ public:
   // A 200 whose answer did not show the values sent (verified:false).
   void record_unverified() noexcept { ++verified_false_; }
   std::uint64_t unverified() const noexcept { return verified_false_; }
+  // A line that ended failed while its PATCH may have been applied ("inDoubt" records).
+  void record_in_doubt() noexcept { ++in_doubt_; }
+  std::uint64_t in_doubt() const noexcept { return in_doubt_; }
 
   std::uint64_t total() const noexcept;
   std::uint64_t count(outcome o) const noexcept;
@@ -116,6 +119,7 @@ private:
   std::uint64_t attempts_ = 0, token_refreshes_ = 0, requests_ = 0, lines_sent_ = 0;
   std::vector<std::pair<std::string, std::uint64_t>> reasons_; // few: a vector
   std::uint64_t verified_false_ = 0;
+  std::uint64_t in_doubt_ = 0;
   std::uint64_t failed_earlier_ = 0, failed_for_good_ = 0;
   std::uint64_t reads_ = 0, patches_after_read_ = 0;
   std::array<std::uint64_t, max_status> by_status_{};

@@ -56,8 +56,10 @@ struct reply_judgement {
   bool verified = false; // applied: every field sent reads back with the sent value
   std::string state;     // applied: job.state (scrubbed), when present
   std::optional<std::chrono::milliseconds> retry_after; // parsed Retry-After
-  // The request may still reach the job or be applied by a backend later: a gateway's
-  // 502/504, or a transport failure after the request was fully written.
+  // The PATCH may have been applied, now or later: a gateway's 502/504, a transport
+  // failure (our own cancel included) after the request was fully written, or a 2xx
+  // that cannot be used (empty, not JSON, not a job, another job's document). Never for
+  // a read.
   bool in_doubt = false;
   // The run cannot go on: the server's certificate or host name did not verify.
   bool abort_run = false;

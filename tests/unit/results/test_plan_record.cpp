@@ -132,7 +132,8 @@ TEST_CASE("result_sink: the undo file is private and holds the undo line before 
     result_record r;
     r.line = 1;
     r.job_id = "j";
-    sink.record(r, "", R"({"jobId":"j","op":"jobname","body":"old"})");
+    sink.record_undo(R"({"jobId":"j","op":"jobname","body":"old"})");
+    sink.record(r);
     // Nothing is written until the writer thread gets the batch.
     CHECK(slurp(undo).empty());
     CHECK(slurp(results).empty());
@@ -140,7 +141,8 @@ TEST_CASE("result_sink: the undo file is private and holds the undo line before 
     CHECK(slurp(undo) == "{\"jobId\":\"j\",\"op\":\"jobname\",\"body\":\"old\"}\n");
     CHECK(slurp(results).find("\"line\":1") != std::string::npos);
     r.line = 2;
-    sink.record(r); // no undo line: nothing added
+    sink.record_undo(""); // no undo line: nothing added
+    sink.record(r);
     out.close();
   }
   CHECK(slurp(undo) == "{\"jobId\":\"j\",\"op\":\"jobname\",\"body\":\"old\"}\n");

@@ -149,3 +149,13 @@ TEST_CASE("resume_state: a line recorded unchanged (--skip-unchanged) is done, l
   CHECK(state.check(key_of("a", 1, 0xaa)).result == verdict::applied);
   std::remove(path.c_str());
 }
+
+TEST_CASE("cut_torn_tail: a partial last line is cut off, whole lines and a missing file kept") {
+  std::string path = temp_file("{\"a\":1}\n{\"b\":");
+  CHECK(cut_torn_tail(path) == 5);
+  CHECK(slurp(path) == "{\"a\":1}\n");
+  CHECK(cut_torn_tail(path) == 0);
+  CHECK(slurp(path) == "{\"a\":1}\n");
+  std::remove(path.c_str());
+  CHECK(cut_torn_tail(path) == 0);
+}

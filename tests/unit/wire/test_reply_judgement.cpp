@@ -95,9 +95,11 @@ TEST_CASE("reply_judgement: a 2xx naming another job is a final failure, never a
   CHECK(r.reason == "answer names another job");
   CHECK(r.error.find("job-2") != std::string::npos);
   CHECK(r.state.empty());
+  CHECK(r.in_doubt); // sent to this job's path: it may have been applied here
 }
 
-TEST_CASE("reply_judgement: a 200 that is not a job document is left to the retry policy") {
+TEST_CASE("reply_judgement: a 200 that is not a job document is in doubt, left to the retry "
+          "policy") {
   judge j;
   for (std::string body :
        {std::string(""), std::string("<html>ok</html>"), std::string(R"({"job":{"id":"job-1","na)"),
@@ -108,7 +110,7 @@ TEST_CASE("reply_judgement: a 200 that is not a job document is left to the retr
     CHECK(r.outcome.cls == error_class::malformed_response);
     CHECK(r.status == 200);
     CHECK_FALSE(r.error.empty());
-    CHECK_FALSE(r.in_doubt);
+    CHECK(r.in_doubt); // the server took the PATCH: it may have applied it
   }
 }
 
@@ -177,7 +179,11 @@ TEST_CASE("reply_judgement: a transport failure is in doubt only once the reques
   CHECK_FALSE(before.in_doubt);
   CHECK(j.failure(error_class::timeout, true).in_doubt);
   CHECK(j.failure(error_class::truncated, true).in_doubt);
-  CHECK_FALSE(j.failure(error_class::cancelled, true).in_doubt); // our own stop
+  CHECK(j.failure(error_class::reset, true).in_doubt);
+  CHECK(j.failure(error_class::malformed_response, true).in_doubt);
+  // Our own stop (a signal's cut-off) after the request left: the server may have it.
+  CHECK(j.failure(error_class::cancelled, true).in_doubt);
+  CHECK_FALSE(j.failure(error_class::cancelled, false).in_doubt);
   CHECK_FALSE(j.failure(error_class::connect_refused, false).abort_run);
 }
 
