@@ -30,6 +30,7 @@ metrics_snapshot snapshot_of(const run_statistics& stats) {
   m.lines_invalid = stats.count(outcome::invalid);
   m.lines_skipped = stats.count(outcome::skipped);
   m.lines_unchanged = stats.count(outcome::unchanged);
+  m.lines_in_doubt = stats.in_doubt();
   m.attempts = stats.attempts();
   m.retries = stats.retries();
   m.latency = summarize_latency(stats.latency());

@@ -142,6 +142,9 @@ std::string format_metrics(const metrics_snapshot& m) {
   sample(out, common, "lines_total", m.lines_invalid, "outcome", "invalid");
   sample(out, common, "lines_total", m.lines_skipped, "outcome", "skipped");
   sample(out, common, "lines_total", m.lines_unchanged, "outcome", "unchanged");
+  header(out, "lines_in_doubt_total", "counter",
+         "Failed lines whose PATCH may have been applied (sent, then no usable answer).");
+  sample(out, common, "lines_in_doubt_total", m.lines_in_doubt);
   if (!m.failed_by_reason.empty()) {
     // Reasons whose labels coincide are added up: a series appears once.
     std::vector<std::pair<std::string, std::uint64_t>> by_label;

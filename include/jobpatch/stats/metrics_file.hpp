@@ -31,6 +31,7 @@ struct metrics_snapshot {
   std::uint64_t lines_invalid = 0;
   std::uint64_t lines_skipped = 0;
   std::uint64_t lines_unchanged = 0; // --skip-unchanged: nothing to send
+  std::uint64_t lines_in_doubt = 0;  // of lines_failed: the PATCH may have been applied
   std::uint64_t attempts = 0;
   std::uint64_t retries = 0;
   double run_duration_seconds = 0;

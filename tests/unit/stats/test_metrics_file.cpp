@@ -41,6 +41,7 @@ TEST_CASE("metrics_file: exact exposition text for a small run") {
   m.lines_failed = 2;
   m.lines_invalid = 1;
   m.lines_skipped = 7;
+  m.lines_in_doubt = 1;
   m.attempts = 45;
   m.retries = 3;
   m.run_duration_seconds = 12.5;
@@ -59,6 +60,9 @@ jobpatch_lines_total{outcome="failed"} 2
 jobpatch_lines_total{outcome="invalid"} 1
 jobpatch_lines_total{outcome="skipped"} 7
 jobpatch_lines_total{outcome="unchanged"} 0
+# HELP jobpatch_lines_in_doubt_total Failed lines whose PATCH may have been applied (sent, then no usable answer).
+# TYPE jobpatch_lines_in_doubt_total counter
+jobpatch_lines_in_doubt_total 1
 # HELP jobpatch_attempts_total HTTP requests sent, retries included.
 # TYPE jobpatch_attempts_total counter
 jobpatch_attempts_total 45
