@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
@@ -22,9 +23,12 @@
 
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
+#include <map>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -127,11 +131,23 @@ struct hostile_server::impl {
   std::vector<std::string> applied_list;
   std::vector<std::chrono::steady_clock::time_point> token_times;
   bool late_done = false;
+  bool late_applied = false; // late_apply's late copy has landed
+  mutable std::condition_variable late_landed;
+  // The stateful modes' job names (JSON strings), by job id; on the server's thread only.
+  std::map<std::string, std::string> names;
   std::thread thread;
 
   void apply(std::string entry) {
     std::lock_guard lock(mutex);
     applied_list.push_back(std::move(entry));
+  }
+  void apply_late(std::string entry) {
+    {
+      std::lock_guard lock(mutex);
+      applied_list.push_back(std::move(entry));
+      late_applied = true;
+    }
+    late_landed.notify_all();
   }
 
   asio::awaitable<void> accept_loop();
@@ -149,6 +165,8 @@ struct hostile_server::impl {
   // Answers a PATCH in the modes that keep the connection; false to close it.
   template <class Stream>
   asio::awaitable<bool> answer_patch(Stream& stream, const std::string& request_line);
+  // The answer of a stateful mode to a GET of the job or a PATCH of it.
+  std::string answer_stateful(const std::string& request_line, const std::string& job);
 };
 
 namespace {
@@ -302,7 +320,8 @@ asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
       // Received, never answered, applied later (a backend still working on it).
       auto entry = std::make_shared<std::string>(job + " " + last_body);
       auto timer = std::make_shared<asio::steady_timer>(io, 500ms);
-      timer->async_wait([this, entry, timer](const boost::system::error_code&) { apply(*entry); });
+      timer->async_wait(
+          [this, entry, timer](const boost::system::error_code&) { apply_late(*entry); });
       co_return false;
     }
     apply(job + " " + last_body);
@@ -323,12 +342,39 @@ asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
     text = answer("403 Forbidden", body);
     break;
   }
+  case hostile_mode::stateful_ok:
+  case hostile_mode::applied_empty_body:
+  case hostile_mode::applied_text_body:
+  case hostile_mode::applied_other_job:
+    text = answer_stateful(request_line, job);
+    break;
   default:
     co_return false;
   }
   auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), use_tuple);
   (void)n;
   co_return !ec;
+}
+
+std::string hostile_server::impl::answer_stateful(const std::string& request_line,
+                                                  const std::string& job) {
+  std::string& name = names.try_emplace(job, json_quoted("before " + job)).first->second;
+  auto document = [&](const std::string& id) {
+    return R"({"job":{"id":")" + id + R"(","name":)" + name + R"(,"state":"JOB_STATE_NEW"}})";
+  };
+  if (request_line.starts_with("GET ")) return answer("200 OK", document(job));
+  if (request_line.find("/jobname ") != std::string::npos) name = last_body; // a JSON string
+  apply(job + " " + last_body);
+  switch (o.mode) {
+  case hostile_mode::applied_empty_body:
+    return answer("200 OK", "");
+  case hostile_mode::applied_text_body:
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nupdated";
+  case hostile_mode::applied_other_job:
+    return answer("200 OK", document("other-job"));
+  default:
+    return answer("200 OK", document(job));
+  }
 }
 
 template <class Stream>
@@ -423,6 +469,10 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
   case hostile_mode::wrong_job:
   case hostile_mode::echo_name:
   case hostile_mode::one_per_connection:
+  case hostile_mode::stateful_ok:
+  case hostile_mode::applied_empty_body:
+  case hostile_mode::applied_text_body:
+  case hostile_mode::applied_other_job:
     co_return;
   }
 }
@@ -460,6 +510,21 @@ std::vector<std::string> hostile_server::applied() const {
 std::vector<std::chrono::steady_clock::time_point> hostile_server::token_request_times() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->token_times;
+}
+
+void hostile_server::set_mode(hostile_mode mode) {
+  // On the server's thread, between two requests it reads.
+  std::promise<void> done;
+  asio::post(impl_->io, [this, mode, &done] {
+    impl_->o.mode = mode;
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+bool hostile_server::wait_for_late_copy(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->late_landed.wait_for(lock, slowed(timeout), [this] { return impl_->late_applied; });
 }
 
 measured_run run_measured(std::vector<std::string> argv, std::map<std::string, std::string> env,

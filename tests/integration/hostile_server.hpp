@@ -30,6 +30,13 @@ enum class hostile_mode {
   echo_name,          // 200 whose document's "name" quotes the whole request (token included)
   one_per_connection, // answers a connection's first PATCH as `ok`; reads the next and closes
                       // without answering or applying it (no "Connection: close" said)
+  // The modes below keep each job's name: GET /v1/customer/jobs/{id} answers the job's
+  // document {"job":{"id","name","state"}} (its name "before <id>" until a PATCH sets it);
+  // a jobname PATCH sets the name, is recorded in applied(), and is answered:
+  stateful_ok,        // 200 with the job's document, showing the new name
+  applied_empty_body, // 200 with an empty body
+  applied_text_body,  // 200 with a body that is not JSON
+  applied_other_job,  // 200 with the document of another job ("other-job")
 };
 
 struct hostile_server_options {
@@ -69,6 +76,12 @@ public:
   std::vector<std::string> applied() const;
   // When each token request arrived.
   std::vector<std::chrono::steady_clock::time_point> token_request_times() const;
+  // Switches to `mode` for the requests read from now on (the jobs' state is kept): a
+  // stateful server that answers properly again, say.
+  void set_mode(hostile_mode mode);
+  // late_apply: waits up to slowed(`timeout`) until the late copy of "old" was applied;
+  // false if it was not by then.
+  bool wait_for_late_copy(std::chrono::milliseconds timeout) const;
 
 private:
   struct impl;

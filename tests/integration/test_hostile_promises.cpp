@@ -100,6 +100,10 @@ TEST_CASE("hostile: a request read and closed unanswered on a kept-alive connect
                     {"--connections", "1", "--settle", "3"});
   INFO(r.err);
   CHECK(r.run.code == 0);
+  // The late copy lands 500 ms after the close, whenever jobpatch exits: a run that did
+  // not wait for it (no in-doubt hold) has sent "new" already, and the copy lands after.
+  // Read what was applied once it has landed, not the moment jobpatch exits.
+  REQUIRE(server.wait_for_late_copy(10s));
   auto applied = server.applied();
   std::string order;
   for (const auto& entry : applied)
