@@ -113,7 +113,10 @@ bool in_doubt(const json::object& record) {
   return flag && flag->is_bool() && flag->get_bool();
 }
 
-enum class interruption { sigint, double_sigint, sigkill };
+// worker_throw: a worker throws (the test hook JOBPATCH_TEST_WORKER_THROW_AFTER) as it
+// starts the attempt after the first PATCHes' answers, the others' PATCHes in flight: the
+// run aborts (exit 3) and cuts them off, an exception after sending.
+enum class interruption { sigint, double_sigint, sigkill, worker_throw };
 
 // The run of issue 23: 100 jobs, each PATCH answered 200 ms after the mock applied it
 // (times JOBPATCH_TEST_SLOWDOWN: the interruption must land before that answer);
@@ -134,16 +137,20 @@ void interrupted_run_is_undone(interruption how, std::size_t journal_at) {
     args.insert(args.end(), extra.begin(), extra.end());
     return jobpatch_argv(mock, "apply", manifest, args);
   };
-  const std::map<std::string, std::string> env = {{"BYTENITE_API_KEY", mock_test_key}};
+  std::map<std::string, std::string> env = {{"BYTENITE_API_KEY", mock_test_key}};
+  // 8 reads, 8 PATCHes, then the first worker answered throws.
+  if (how == interruption::worker_throw) env["JOBPATCH_TEST_WORKER_THROW_AFTER"] = "17";
 
   // 1. The first run, interrupted the moment the journal holds `journal_at` PATCHes.
   {
     child_process run(command("8", {"--summary-json", mock.path("s1.json")}), env, "",
                       mock.path("first.err"));
-    std::size_t held = wait_for_lines(mock.journal(), journal_at, run, 60s);
-    REQUIRE_MESSAGE(run.running(),
-                    "the first run ended before the journal held " << journal_at << " PATCHes");
-    REQUIRE(held >= journal_at);
+    if (how != interruption::worker_throw) {
+      std::size_t held = wait_for_lines(mock.journal(), journal_at, run, 60s);
+      REQUIRE_MESSAGE(run.running(),
+                      "the first run ended before the journal held " << journal_at << " PATCHes");
+      REQUIRE(held >= journal_at);
+    }
     switch (how) {
     case interruption::sigint:
       run.signal(SIGINT);
@@ -158,6 +165,9 @@ void interrupted_run_is_undone(interruption how, std::size_t journal_at) {
     case interruption::sigkill:
       run.signal(SIGKILL);
       CHECK(run.wait(20s) == 128 + SIGKILL);
+      break;
+    case interruption::worker_throw:
+      CHECK(run.wait(60s) == 3);
       break;
     }
   }
@@ -203,8 +213,13 @@ void interrupted_run_is_undone(interruption how, std::size_t journal_at) {
   };
   std::size_t applied_not_ok = 0;
   for (std::uint64_t line : applied_lines) applied_not_ok += applied_not_ok_line(line);
-  REQUIRE_MESSAGE(applied_not_ok > 0, "no applied PATCH was left unanswered");
-  if (how == interruption::sigint) {
+  if (how == interruption::worker_throw)
+    // The abort follows a count of attempts, not an event of the server's: almost always
+    // with PATCHes in flight, not by construction.
+    WARN_MESSAGE(applied_not_ok > 0, "no applied PATCH was left unanswered");
+  else
+    REQUIRE_MESSAGE(applied_not_ok > 0, "no applied PATCH was left unanswered");
+  if (how == interruption::sigint || how == interruption::worker_throw) {
     auto summary = json::parse(read_file(mock.path("s1.json"))).as_object();
     const auto* counted = summary.if_contains("inDoubt");
     CHECK_MESSAGE((counted && counted->is_number() &&
@@ -215,6 +230,7 @@ void interrupted_run_is_undone(interruption how, std::size_t journal_at) {
 
   // 2. The same command plus --resume, to the end.
   {
+    env.erase("JOBPATCH_TEST_WORKER_THROW_AFTER");
     child_process again(command("50", {"--resume"}), env, "", mock.path("resume.err"));
     CHECK(again.wait(120s) == 0);
   }
@@ -260,4 +276,8 @@ TEST_CASE("undo: a double SIGINT (leave at once), resume, undo restores all") {
 
 TEST_CASE("undo: kill -9 while applied PATCHes await their answers, resume, undo restores all") {
   interrupted_run_is_undone(interruption::sigkill, 9);
+}
+
+TEST_CASE("undo: a worker's exception cuts off PATCHes in flight, resume, undo restores all") {
+  interrupted_run_is_undone(interruption::worker_throw, 0);
 }
