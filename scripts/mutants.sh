@@ -213,11 +213,15 @@ echo "mutants.sh: building $build" >&2
 cmake --build "$build" -j2 >"$logs/build.log" 2>&1 || die "the unmutated tree does not build: $logs/build.log"
 
 if ((baseline)); then
-  regex=''
-  for i in "${selected[@]}"; do regex+="${regex:+|}(${tests[$i]})"; done
+  # Every test some selected mutant runs, once: by number (one regex of them all would be
+  # too long for ctest's).
+  numbers=$(for i in "${selected[@]}"; do echo "${tests[$i]}"; done | sort -u | while IFS= read -r regex; do
+    ctest --test-dir "$build" -N -R "$regex" | sed -nE 's/^ *Test +#([0-9]+):.*/\1/p'
+  done | sort -un | paste -sd,)
+  [[ -n $numbers ]] || die "the selected mutants' tests match no test"
   echo "mutants.sh: baseline: the selected tests on the unmutated tree" >&2
-  : >"$logs/baseline.log"
-  run_tests "$regex" "$logs/baseline.log" ||
+  timeout --kill-after=30 "$budget" ctest --test-dir "$build" -j2 --output-on-failure \
+    -I "0,0,0,$numbers" >"$logs/baseline.log" 2>&1 ||
     die "the unmutated tree fails the selected tests (see $logs/baseline.log): fix that first"
 fi
 
