@@ -146,7 +146,9 @@ void add_apply_outputs(CLI::App& command, apply_typed& t) {
   command.add_flag("--resume", o.resume, "skip lines the --results file records as ok; append");
   command.add_flag("--retry-failed", o.retry_failed,
                    "with --resume, also send lines that failed with 400/403/404 before");
-  command.add_option("--fsync-interval", t.fsync_ms, "ms between fdatasync of results (0 = never)")
+  command
+      .add_option("--fsync-interval", t.fsync_ms,
+                  "ms between fdatasync of results (0 = only at the end)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   command.add_option("--failed-out", o.failed_out,

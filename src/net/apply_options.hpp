@@ -38,7 +38,8 @@ struct apply_options {
   bool resume = false;
   bool retry_failed = false; // --resume: send lines that failed for good before, too
   // Results reach the file every results_write_interval and the disk (fdatasync) every
-  // fsync_interval; 0 = never fdatasync (faster, and a power loss may lose more).
+  // fsync_interval, and once at the end of the run; 0 = only that once (faster, and a power
+  // loss may lose more).
   std::chrono::milliseconds fsync_interval{100};
   bool force = false;        // overwrite an existing results file
   bool skip_invalid = false; // record invalid lines and go on

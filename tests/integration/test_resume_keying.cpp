@@ -125,6 +125,35 @@ TEST_CASE("resume keying: lines of other jobs inserted or removed are not re-sen
   CHECK(last.at("seq").as_int64() == 2);
 }
 
+TEST_CASE("resume keying: a job's first update edited, its second kept: --resume sends both, "
+          "in order") {
+  mock_process mock({}, 5);
+  // Jobs 1 and 2, two updates each; job 2 is left alone throughout.
+  std::vector<std::string> lines = {jobname_line(job(1), "first"), jobname_line(job(2), "other"),
+                                    configs_line(job(1), 101), configs_line(job(2), 201)};
+  std::string manifest = mock.path("m.ndjson"), results = mock.path("r.ndjson");
+  write_lines(manifest, lines);
+  REQUIRE(run_apply(mock, manifest, {"--results", results}) == 0);
+  std::size_t sent = mock.journal_records().size();
+  REQUIRE(sent == 4);
+
+  // Job 1's first update edited, its second kept (recorded ok, its key unchanged): once an
+  // update of a job is sent again, the job's later updates follow it again, in order (the
+  // README's Resume section), so the job ends as the manifest says even where they set the
+  // same fields.
+  lines[0] = jobname_line(job(1), "first-edited");
+  write_lines(manifest, lines);
+  std::string s2 = mock.path("s2.json");
+  int code = run_apply(mock, manifest, {"--results", results, "--resume", "--summary-json", s2});
+  INFO(read_file(mock.path("apply.err")));
+  CHECK(code == 0);
+  CHECK(journal_since(mock, sent) ==
+        std::vector<std::string>{job(1) + " jobname \"first-edited\"",
+                                 job(1) + " configs {\"taskTimeout\":101}"});
+  CHECK(number(summary(s2), "ok") == 2);
+  CHECK(number(summary(s2), "skipped") == 2); // job 2's
+}
+
 TEST_CASE("resume keying: lines that failed with 400 or 404 are not sent again on --resume, "
           "yet are counted, listed and exit 1, a 404 withholds nothing but a 400 does, and "
           "--retry-failed sends them") {

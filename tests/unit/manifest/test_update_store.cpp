@@ -61,7 +61,7 @@ TEST_CASE("update_store: every op kind reads back as added, with ids of any byte
   }
 }
 
-TEST_CASE("update_store: an operation is added through its view; the copy owns its text") {
+TEST_CASE("update_store: an operation is added through its view, the copy owns its text") {
   update_store store;
   {
     operation op;

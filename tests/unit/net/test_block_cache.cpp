@@ -66,7 +66,7 @@ TEST_CASE("block_cache: a freed block is reused by its class only, and stays ali
   cache.close();
 }
 
-TEST_CASE("block_cache: zero bytes give a smallest block; large blocks are never cached") {
+TEST_CASE("block_cache: zero bytes give a smallest block, large blocks are never cached") {
   block_cache cache;
   void* zero = cache.allocate(0);
   REQUIRE(zero != nullptr);

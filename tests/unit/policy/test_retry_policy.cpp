@@ -261,6 +261,26 @@ TEST_CASE("retry_policy: refusals for other reasons do not spend the budget") {
   CHECK(d.reason == final_reason::budget_exhausted);
 }
 
+TEST_CASE("retry_policy: only first attempts earn retry budget, not retries nor their answers") {
+  retry_config c;
+  c.budget_ratio = 1;          // each first attempt earns one retry...
+  c.budget_min_per_second = 0; // ...and there is no reserve besides
+  c.max_attempts = 10;
+  retry_policy p(c);
+  // The first attempt earns one retry and its failure spends it.
+  CHECK(p.decide(report(attempt_outcome::http(503), 1), t0).kind == retry_action::retry);
+  CHECK(p.budget().available(t0) == doctest::Approx(0));
+  // The retry fails too: it earned nothing, so the budget has no second retry for it.
+  auto d = p.decide(report(attempt_outcome::http(503), 2), t0);
+  CHECK(d.kind == retry_action::final);
+  CHECK(d.reason == final_reason::budget_exhausted);
+  // A retry that succeeds earns nothing either; the next first attempt does.
+  CHECK(p.decide(report(attempt_outcome::success(), 3), t0).reason == final_reason::succeeded);
+  CHECK(p.budget().available(t0) == doctest::Approx(0));
+  CHECK(p.decide(report(attempt_outcome::success(), 1), t0).reason == final_reason::succeeded);
+  CHECK(p.budget().available(t0) == doctest::Approx(1));
+}
+
 TEST_CASE("retry_policy: the retry budget stops a retry storm during an outage") {
   retry_config c;
   c.budget_ratio = 0.2;

@@ -41,7 +41,7 @@ void failing_write(const std::string& path, std::string_view) {
 
 } // namespace
 
-TEST_CASE("output_thread: the producer fills the front while the writer is held; nothing lost") {
+TEST_CASE("output_thread: the producer fills the front while the writer is held, nothing lost") {
   std::string path = temp_path();
   {
     output_thread out;
@@ -81,7 +81,7 @@ TEST_CASE("output_thread: the producer fills the front while the writer is held;
   std::remove(path.c_str());
 }
 
-TEST_CASE("output_thread: a file added before another is written before it; a records error "
+TEST_CASE("output_thread: a file added before another is written before it, a records error "
           "stops every records file, not the others") {
   std::string results = temp_path(), other = temp_path();
   output_thread out;

@@ -158,4 +158,43 @@ TEST_CASE("cut_torn_tail: a partial last line is cut off, whole lines and a miss
   CHECK(slurp(path) == "{\"a\":1}\n");
   std::remove(path.c_str());
   CHECK(cut_torn_tail(path) == 0);
+
+TEST_CASE("resume_state: among many interleaved failed records, each update's last one decides") {
+  // 40 updates (20 jobs, two each), three failed records apiece, written round by round as
+  // a run and its resumed runs would: 120 records, far past the 16 that std::sort leaves
+  // to its (stable) insertion sort. Half end with 400 (failed for good), half with 503
+  // after a 404 and a 400 (worth retrying): keeping any record but the last gets a verdict
+  // or a status wrong.
+  const int rounds[2][3] = {{503, 404, 400}, {400, 404, 503}};
+  std::string text;
+  for (int round = 0; round < 3; ++round)
+    for (int job = 0; job < 20; ++job)
+      for (int seq = 1; seq <= 2; ++seq) {
+        int update = job * 2 + seq - 1;
+        char fp[17];
+        std::snprintf(fp, sizeof fp, "%016x", 0x100 + update);
+        text += R"({"line":)" + std::to_string(update + 1) + R"(,"jobId":"job-)" +
+                std::to_string(job) + R"(","op":"configs","seq":)" + std::to_string(seq) +
+                R"(,"outcome":"failed","status":)" + std::to_string(rounds[update % 2][round]) +
+                R"(,"attempts":1,"fp":")" + fp + "\"}\n";
+      }
+  auto path = temp_file(text);
+  std::vector<std::string> notes;
+  auto state = resume_state::load(path, notes);
+  CHECK(notes.empty());
+  CHECK(state.permanent_failures() == 20);
+  for (int job = 0; job < 20; ++job)
+    for (std::uint32_t seq = 1; seq <= 2; ++seq) {
+      int update = job * 2 + static_cast<int>(seq) - 1;
+      CAPTURE(update);
+      auto found = state.check(
+          key_of("job-" + std::to_string(job), seq, static_cast<std::uint64_t>(0x100 + update)));
+      if (update % 2 == 0) {
+        CHECK(found.result == verdict::failed_before);
+        CHECK(found.status == 400);
+      } else {
+        CHECK(found.result == verdict::not_recorded);
+      }
+    }
+  std::remove(path.c_str());
 }
