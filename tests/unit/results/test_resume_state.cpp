@@ -158,6 +158,7 @@ TEST_CASE("cut_torn_tail: a partial last line is cut off, whole lines and a miss
   CHECK(slurp(path) == "{\"a\":1}\n");
   std::remove(path.c_str());
   CHECK(cut_torn_tail(path) == 0);
+}
 
 TEST_CASE("resume_state: among many interleaved failed records, each update's last one decides") {
   // 40 updates (20 jobs, two each), three failed records apiece, written round by round as
