@@ -8,6 +8,8 @@
  *                          (fdatasync, fsync, syncfs), the file's size when it was called
  *                          and its path (readlink of /proc/self/fd/N); one write(2) of a
  *                          whole line, O_APPEND, so threads never interleave lines
+ *   SYNC_FAIL=SUFFIX       fdatasync of a file whose path ends with SUFFIX fails with EIO
+ *                          (after the sleep, without syncing): a disk that cannot sync
  *
  * tests/integration/sync_log.hpp reads the log (test_fsync.cpp counts the results file's
  * fdatasyncs with it); test_disk_stall.cpp stalls them. Built as the `slow_sync` module,
@@ -19,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -61,9 +64,26 @@ static void log_call(const char* call, int fd) {
   errno = saved_errno;
 }
 
+/* Whether `fd`'s path ends with $SYNC_FAIL. */
+static int fails(int fd) {
+  const char* suffix = getenv("SYNC_FAIL");
+  if (!suffix || !*suffix) return 0;
+  char link[64], path[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, path, sizeof path - 1);
+  if (n < 0) return 0;
+  path[n] = '\0';
+  size_t length = strlen(suffix);
+  return (size_t)n >= length && strcmp(path + n - length, suffix) == 0;
+}
+
 int fdatasync(int fd) {
   stall();
   log_call("fdatasync", fd);
+  if (fails(fd)) {
+    errno = EIO;
+    return -1;
+  }
   return (int)syscall(SYS_fdatasync, fd);
 }
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -73,5 +74,56 @@ TEST_CASE("fsync: --fsync-interval 0 makes no fdatasync during the run, one at i
   CHECK(run.during() == 0);
   REQUIRE(run.syncs.size() == 1);
   CHECK(run.syncs.back().size == run.final_size);
+}
+
+// Write-ahead undo: a line's PATCH leaves only once its undo line is fdatasync'ed, so the
+// undo file is synced as lines are read, long before the 60 s --fsync-interval (waiting only
+// for the write, or for the interval, would sync it once, at the end). While a line waits,
+// the connection reads the next job: one sync may cover a few lines (group commit).
+TEST_CASE("fsync: --undo-out fdatasyncs each undo line before its PATCH leaves") {
+  constexpr unsigned jobs = 10;
+  mock_process mock({}, jobs);
+  auto manifest = make_manifest(mock, "m.ndjson", jobs, jobs);
+  std::string undo = mock.path("u.ndjson"), log = mock.path("undo.syncs");
+  auto env = sync_log_env(log);
+  env["BYTENITE_API_KEY"] = mock_test_key;
+  child_process run(jobpatch_argv(mock, "apply", manifest,
+                                  {"--connections", "1", "--undo-out", undo, "--results",
+                                   mock.path("r.ndjson"), "--fsync-interval", "60000"}),
+                    env, mock.path("out"), mock.path("err"));
+  REQUIRE(run.wait(std::chrono::seconds(120)) == 0);
+  INFO(read_file(mock.path("err")));
+  std::size_t undo_lines = read_lines(undo).size();
+  REQUIRE(undo_lines >= jobs / 2); // a line whose old values make no valid update has none
+  auto final_size = static_cast<std::int64_t>(std::filesystem::file_size(undo));
+  std::size_t during = 0;
+  for (const auto& c : sync_calls(log, "fdatasync", undo)) during += c.size < final_size;
+  MESSAGE(during << " fdatasyncs of the undo file before its last line, for " << undo_lines
+                 << " lines");
+  CHECK(during >= 2);
+}
+
+// The other half: when the undo line cannot be made durable, its PATCH is never sent. Each
+// fdatasync of the undo file waits 100 ms, then fails: a PATCH that did not wait for it
+// would reach the server meanwhile.
+TEST_CASE("fsync: an undo file that cannot be fdatasync'ed lets no PATCH leave, exit 4") {
+  constexpr unsigned jobs = 20;
+  mock_process mock({}, jobs);
+  auto manifest = make_manifest(mock, "m.ndjson", jobs, jobs);
+  std::string undo = mock.path("u.ndjson");
+  std::map<std::string, std::string> env = {{"LD_PRELOAD", JOBPATCH_SLOW_SYNC_SO},
+                                            {"SLOW_SYNC_MS", "100"},
+                                            {"SYNC_FAIL", "/u.ndjson"},
+                                            {"BYTENITE_API_KEY", mock_test_key}};
+  child_process run(jobpatch_argv(mock, "apply", manifest,
+                                  {"--connections", "4", "--undo-out", undo, "--results",
+                                   mock.path("r.ndjson")}),
+                    env, mock.path("out"), mock.path("err"));
+  int code = run.wait(std::chrono::seconds(120));
+  std::string err = read_file(mock.path("err"));
+  INFO(err);
+  CHECK(code == 4);
+  CHECK(err.find("u.ndjson") != std::string::npos);
+  CHECK(mock.journal_records().empty());
 }
 #endif
