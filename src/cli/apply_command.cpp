@@ -13,6 +13,7 @@
 #include <jobpatch/manifest/line_source.hpp>
 #include <jobpatch/manifest/line_validator.hpp>
 #include <jobpatch/manifest/update_counter.hpp>
+#include <jobpatch/results/file_writer.hpp>
 #include <jobpatch/results/result_sink.hpp>
 #include <jobpatch/results/resume_state.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
@@ -27,6 +28,7 @@
 #include <fstream>
 #include <optional>
 #include <stdexcept>
+#include <system_error>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -35,9 +37,11 @@
 namespace jobpatch::cli {
 namespace {
 
+// A regular file with something in it ("-", empty: none).
 bool file_has_content(const std::string& path) {
   struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
+  return !path.empty() && path != "-" && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         st.st_size > 0;
 }
 
 // The manifest, opened once. A regular file (however named: a path, "-" redirected from
@@ -173,13 +177,14 @@ std::string redacted_header(const std::string& header) {
 }
 
 // The command that finishes this run: the same one, as `jobpatch`, with --resume and
-// without --force (which would discard what this run recorded).
+// without --force (which would discard what this run recorded) or --force-undo (which
+// would start yet another undo file, and is refused with --resume).
 std::string continue_command(int argc, const char* const* argv) {
   std::string out = "jobpatch";
   bool resume = false;
   for (int i = 1; i < argc; ++i) {
     std::string word = argv[i];
-    if (word == "--force") continue;
+    if (word == "--force" || word == "--force-undo") continue;
     if (word == "--resume") resume = true;
     // A proxy's password and a header's value may be secrets: never printed.
     if (word.starts_with("--proxy=")) word = "--proxy=" + redacted_proxy_url(word.substr(8));
@@ -250,9 +255,9 @@ struct apply_run {
 };
 
 // Preflight, the settings: descriptors, the key, and the flags that need one another.
-void check_settings(apply_options& options, const std::string& api_key_file) {
+void check_settings(apply_options& options, const apply_command_options& extra) {
   check_descriptors(options.connections);
-  load_credentials(options.api_key, api_key_file, options.insecure);
+  load_credentials(options.api_key, extra.api_key_file, options.insecure);
   warn_if_key_in_clear(options.base_url);
   check_connection_setup(options.base_url, options.ca_file, options.insecure, options.network);
   if (options.resume && options.results.empty())
@@ -260,38 +265,68 @@ void check_settings(apply_options& options, const std::string& api_key_file) {
   if (options.retry_failed && !options.resume)
     refuse("--retry-failed only means something with --resume (without it every line is "
            "sent)");
+  if (extra.force_undo && options.undo_out.empty())
+    refuse("--force-undo only means something with --undo-out FILE (it keeps the lines FILE "
+           "holds as FILE.1 and starts a new FILE)");
+  if (extra.force_undo && options.resume)
+    refuse("--force-undo starts a new undo file and --resume adds to the one there: pass one "
+           "of them");
+}
+
+// Preflight: what earlier runs left is never lost by mistake. Without --resume, a results
+// file that holds records is overwritten only with --force; an undo file that holds lines
+// never is (they may be all that can put jobs back): with --force-undo it is kept as
+// FILE.N and a new one started (open_sink). One message names every file in the way.
+void refuse_overwrites(const apply_options& options, const apply_command_options& extra) {
+  if (options.resume) return;
+  bool results = !options.force && file_has_content(options.results);
+  bool undo = !extra.force_undo && file_has_content(options.undo_out);
+  std::string kept =
+      file_has_content(options.undo_out) ? first_free_numbered(options.undo_out) : std::string();
+  if (extra.force_undo && file_has_content(options.undo_out) && kept.empty())
+    refuse("--force-undo: " + options.undo_out + ".1 to " + options.undo_out +
+           ".9999 all exist; move some away; nothing was sent");
+  if (!undo) {
+    if (results)
+      refuse(options.results +
+             " already holds results; pass --resume to continue that run, or --force to "
+             "overwrite it");
+    return;
+  }
+  std::string undo_lines = options.undo_out + " already holds undo lines (they may be all that "
+                                              "can put jobs back)";
+  std::string keep = "--force-undo to keep them as " +
+                     (kept.empty() ? options.undo_out + ".N" : kept) + " and start a new file";
+  if (results)
+    refuse(options.results + " already holds results and " + undo_lines +
+           "; pass --resume to continue that run and add to them, or --force " + keep +
+           "; nothing was sent");
+  refuse(std::string(options.force ? "--force never overwrites undo lines: " : "") + undo_lines +
+         "; pass --resume to add to them, or " + keep + "; nothing was sent");
 }
 
 // Preflight, the files: the manifest opened; every output a file of its own, none an
 // input, each writable; --results and --undo-out locked, and not overwritten by mistake.
 // Checked before anything is sent, so a typo never costs a run.
-void guard_files(const apply_options& options, const std::optional<ids_template>& ids,
-                 const std::string& api_key_file, const std::string& metrics_file, apply_run& run) {
+void guard_files(const apply_options& options, const apply_command_options& extra,
+                 const std::string& metrics_file, apply_run& run) {
   open_manifest(options.manifest, run.in);
-  if (ids) run.in.ids = &*ids;
-  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, &run.in.st},
-                                    {"--api-key-file", api_key_file, nullptr}};
+  if (extra.ids) run.in.ids = &*extra.ids;
+  std::vector<named_file> inputs = {
+      {extra.ids ? "--ids" : "manifest", options.manifest, &run.in.st},
+      {"--api-key-file", extra.api_key_file, nullptr}};
   std::vector<named_file> outputs = {{"--results", options.results, nullptr},
                                      {"--failed-out", options.failed_out, nullptr},
                                      {"--summary-json", options.summary_json, nullptr},
                                      {"--metrics-file", metrics_file, nullptr},
                                      {"--undo-out", options.undo_out, nullptr, true}};
-  check_outputs(inputs, outputs, "nothing was sent", {"--metrics-file"});
+  check_outputs(inputs, outputs, "nothing was sent", {"--metrics-file", "--summary-json"});
   // One run per results or undo file: a second one would interleave its lines with ours.
   if (!options.results.empty() && options.results != "-")
     run.results_lock.emplace("--results", options.results, 0644);
   if (!options.undo_out.empty() && options.undo_out != "-")
     run.undo_lock.emplace("--undo-out", options.undo_out, 0600);
-  if (!options.resume && !options.results.empty() && file_has_content(options.results) &&
-      !options.force)
-    refuse(options.results +
-           " already holds results; pass --resume to continue that run, or --force to overwrite "
-           "it");
-  if (!options.undo_out.empty() && options.undo_out != "-" && !options.resume && !options.force &&
-      file_has_content(options.undo_out))
-    refuse(options.undo_out +
-           " already holds undo lines (they may be all that can put jobs back); pass --resume to "
-           "add to them, or --force to overwrite them; nothing was sent");
+  refuse_overwrites(options, extra);
 }
 
 // Resume load: what earlier runs recorded (--resume), and the fields their undo lines
@@ -347,13 +382,35 @@ std::optional<std::uint64_t> first_pass(const apply_options& options, apply_run&
   return total;
 }
 
-// The results, failed-lines and undo files, opened (truncated, or appended to with
-// --resume) as the last step before sending; refuses (exit 2) when one cannot be.
-void open_sink(const apply_options& options, apply_run& run) {
+// --force-undo: the undo lines an earlier run left are kept as FILE.N (renamed, never
+// copied or overwritten), and this run's go to a new FILE, locked as the old one was.
+// Refuses (exit 2) when the file cannot be renamed.
+void start_new_undo_file(const std::string& path, apply_run& run) {
+  if (!file_has_content(path)) return;
+  std::string kept;
+  try {
+    kept = move_to_numbered(path);
+  } catch (const std::system_error& e) {
+    refuse(std::string("--force-undo: ") + e.what() + "; nothing was sent");
+  }
+  std::fprintf(stderr,
+               "jobpatch: --force-undo: the undo lines %s held are kept in %s; this run's go to a "
+               "new %s\n",
+               path.c_str(), kept.c_str(), path.c_str());
+  run.undo_lock.reset();
+  run.undo_lock.emplace("--undo-out", path, 0600);
+}
+
+// The results, failed-lines and undo files, opened (results and failed lines truncated,
+// or appended to with --resume) as the last step before sending; refuses (exit 2) when
+// one cannot be. The undo file is only ever appended to: without --resume it is empty
+// here (refuse_overwrites, start_new_undo_file).
+void open_sink(const apply_options& options, const apply_command_options& extra, apply_run& run) {
+  if (extra.force_undo) start_new_undo_file(options.undo_out, run);
   auto mode = options.resume ? file_writer::mode::append : file_writer::mode::truncate;
   try {
     run.sink.emplace(run.out, options.results, mode, options.failed_out, run.run_id);
-    if (!options.undo_out.empty()) run.sink->open_undo(options.undo_out, mode);
+    if (!options.undo_out.empty()) run.sink->open_undo(options.undo_out, file_writer::mode::append);
   } catch (const std::exception& e) {
     refuse(std::string(e.what()) + "; nothing was sent");
   }
@@ -435,11 +492,12 @@ std::string continue_hint(const apply_options& options, const run_statistics& st
   return hint;
 }
 
-// Writes --summary-json (on the writer thread); empty, or why it could not be written.
+// Writes --summary-json (on the writer thread), replacing an earlier one at once (never
+// empty or torn); empty, or why it could not be written.
 std::string write_summary_json(output_thread& out, const std::string& path,
                                const std::string& json) {
   if (path.empty()) return {};
-  auto id = out.add_whole(path, write_file_whole, output_thread::kind::other);
+  auto id = out.add_whole(path, write_file_atomically, output_thread::kind::other);
   out.content(id) = json;
   out.drain(false);
   return out.error_of(id);
@@ -471,19 +529,18 @@ int report(const apply_options& options, apply_run& run, const run_status& statu
 
 } // namespace
 
-int run_apply(apply_options options, const std::optional<ids_template>& ids,
-              const std::string& api_key_file, run_monitor::settings monitor_settings, int argc,
-              const char* const* argv) {
+int run_apply(apply_options options, const apply_command_options& extra,
+              run_monitor::settings monitor_settings, int argc, const char* const* argv) {
   apply_run run;
-  check_settings(options, api_key_file);
-  guard_files(options, ids, api_key_file, monitor_settings.metrics_file, run);
+  check_settings(options, extra);
+  guard_files(options, extra, monitor_settings.metrics_file, run);
   load_resume(options, run);
   monitor_settings.total = first_pass(options, run);
   // One id per run, in every record, the summary JSON and the metrics: a monitor can tell
   // which run wrote what, and shards of one schedule apart.
   run.run_id = make_run_id();
   monitor_settings.run_id = run.run_id;
-  open_sink(options, run);
+  open_sink(options, extra, run);
   // From the first request on, no failure is exit 2: lines may have been applied.
   try {
     run_status status = send_updates(options, run, std::move(monitor_settings));

@@ -173,13 +173,11 @@ int exit_code_of(const bench_run_info& info, const bench_statistics& stats) {
   return exit_ok;
 }
 
-// Writes `text` to `path` (--summary-json or --report, named by `flag`); empty, or why it
-// could not be written.
+// Writes `text` to `path` (--summary-json or --report, named by `flag`), replacing an
+// earlier file at once (never empty or torn); empty, or why it could not be written.
 std::string write_output(const char* flag, const std::string& path, const std::string& text) {
   try {
-    file_writer out(path, file_writer::mode::truncate);
-    out.write(text);
-    out.close();
+    write_file_atomically(path, text);
   } catch (const std::exception& e) {
     return std::string(flag) + " " + path + " could not be written: " + e.what();
   }
@@ -200,7 +198,7 @@ void check_bench_inputs(bench_options& options, const bench_command_options& ext
   inputs.push_back({"--baseline", extra.baseline, nullptr});
   std::vector<named_file> outputs = {{"--summary-json", options.summary_json, nullptr},
                                      {"--report", options.report, nullptr}};
-  check_outputs(inputs, outputs, "nothing was sent");
+  check_outputs(inputs, outputs, "nothing was sent", {"--summary-json", "--report"});
 }
 
 // Requests the schedule holds (the same for any start); refuses a bad --rate or --duration

@@ -67,13 +67,21 @@ private:
   std::uint64_t shown_, count_ = 0;
 };
 
-// `options.api_key` is filled here, from `api_key_file` or BYTENITE_API_KEY. `monitor`
-// sets up progress and metrics; its total is filled here when the manifest is counted.
-// `argv` is the command line as typed, from which the command that continues an
-// unfinished run is derived. With `ids` (--ids), options.manifest is a list of job ids.
-int run_apply(apply_options options, const std::optional<ids_template>& ids,
-              const std::string& api_key_file, run_monitor::settings monitor, int argc,
-              const char* const* argv);
+// What apply takes beyond the engine's apply_options: choices of the command line alone.
+struct apply_command_options {
+  std::optional<ids_template> ids; // --ids: options.manifest is a list of job ids
+  std::string api_key_file;        // --api-key-file; empty = BYTENITE_API_KEY
+  // --force-undo: a non-empty --undo-out file is kept as FILE.N (the first N free) and a
+  // new one started; without it such a file is refused unless --resume (never --force).
+  bool force_undo = false;
+};
+
+// `options.api_key` is filled here, from `extra.api_key_file` or BYTENITE_API_KEY.
+// `monitor` sets up progress and metrics; its total is filled here when the manifest is
+// counted. `argv` is the command line as typed, from which the command that continues an
+// unfinished run is derived.
+int run_apply(apply_options options, const apply_command_options& extra,
+              run_monitor::settings monitor, int argc, const char* const* argv);
 
 // `jobpatch plan`: reads every line's job and prints what the line would change, writing
 // nothing to any job. `options.plan` is set here; `output` (--output) receives the NDJSON

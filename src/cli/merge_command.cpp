@@ -53,8 +53,10 @@ std::string check_merge_options(const merge_options& options) {
   std::vector<named_file> inputs;
   for (const auto& path : options.inputs) inputs.push_back({"an input", path, nullptr});
   for (const auto& path : options.summaries) inputs.push_back({"--summaries", path, nullptr});
-  check_outputs(inputs, {{"--results", results_out, nullptr},
-                         {"--summary-json", options.summary_json, nullptr}});
+  check_outputs(
+      inputs,
+      {{"--results", results_out, nullptr}, {"--summary-json", options.summary_json, nullptr}}, {},
+      {"--results", "--summary-json"});
   for (const auto& path : {results_out, options.summary_json})
     if (!options.force && holds_data(path))
       refuse(path + " already holds data; pass --force to overwrite it");
@@ -96,15 +98,16 @@ void read_results(const std::vector<std::string>& paths, results_merge& merge) {
          " problems); nothing was written");
 }
 
-// Writes the merged results and summary; an output that cannot be written is cli_error
-// exit 4.
+// Writes the merged results and summary, each replacing an earlier file at once (a file
+// that cannot be written keeps what it held); an output that cannot be written is
+// cli_error exit 4.
 void write_merged(const merge_options& options, const std::string& results_out,
                   results_merge& merge, const merged_summary& summary) {
   try {
     if (!results_out.empty()) {
-      file_writer out(results_out, file_writer::mode::truncate);
-      merge.write(out);
-      out.close();
+      replacing_file out(results_out);
+      merge.write(out.out());
+      out.commit();
       std::fprintf(stderr,
                    "jobpatch: merged %llu records of %zu files into %llu lines (%llu replaced by a "
                    "later record of their line, %llu invalid lines recorded by every shard "
@@ -114,11 +117,7 @@ void write_merged(const merge_options& options, const std::string& results_out,
                    static_cast<unsigned long long>(merge.superseded()),
                    static_cast<unsigned long long>(merge.in_every_shard()));
     }
-    if (!options.summary_json.empty()) {
-      file_writer out(options.summary_json, file_writer::mode::truncate);
-      out.write(summary.json);
-      out.close();
-    }
+    if (!options.summary_json.empty()) write_file_atomically(options.summary_json, summary.json);
   } catch (const std::exception& e) {
     throw cli_error(exit_output_failed, e.what());
   }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <system_error>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -39,6 +40,19 @@ std::string parent_of(const std::string& path) {
   auto slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// The directory a rename replaces `path` in (see replacing_file: beside the file a symlink
+// names); empty when it is written in place (a FIFO, a device, a symlink to nothing yet).
+std::string rename_directory(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    struct stat link {};
+    return ::lstat(path.c_str(), &link) == 0 ? std::string() : parent_of(path);
+  }
+  if (!S_ISREG(st.st_mode)) return {};
+  char resolved[PATH_MAX];
+  return parent_of(::realpath(path.c_str(), resolved) ? std::string(resolved) : path);
 }
 
 // The identity of `file`, or nullopt with `error` set when its directory is missing.
@@ -118,10 +132,9 @@ std::string output_problem(const std::vector<named_file>& inputs,
     struct stat st {};
     if (::stat(output.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
       return output.flag + " " + output.path + " is a directory; name a file";
-    bool by_rename = std::find(replaced_by_rename.begin(), replaced_by_rename.end(), output.flag) !=
-                     replaced_by_rename.end();
-    if (by_rename) {
-      std::string dir = parent_of(output.path);
+    bool listed = std::find(replaced_by_rename.begin(), replaced_by_rename.end(), output.flag) !=
+                  replaced_by_rename.end();
+    if (std::string dir = listed ? rename_directory(output.path) : std::string(); !dir.empty()) {
       if (::access(dir.c_str(), W_OK) != 0)
         return output.flag + " " + output.path + ": cannot write in " + dir + ": " +
                errno_text(errno);
@@ -187,6 +200,57 @@ output_lock::output_lock(const std::string& flag, const std::string& path, mode_
 
 output_lock::~output_lock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+constexpr unsigned most_numbered = 9999;
+
+std::string numbered(const std::string& path, unsigned n) { return path + "." + std::to_string(n); }
+
+void sync_directory_of(const std::string& path) {
+  int fd = ::open(parent_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// `from` renamed `to` unless `to` exists; 0, or the errno (EEXIST: `to` is taken).
+int rename_no_replace(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  // A file system without RENAME_NOREPLACE: a second name (never over a file), then the
+  // first one removed; when that fails, the second goes again.
+  if (::link(from.c_str(), to.c_str()) != 0) return errno;
+  if (::unlink(from.c_str()) == 0) return 0;
+  int e = errno;
+  ::unlink(to.c_str());
+  return e;
+}
+
+} // namespace
+
+std::string first_free_numbered(const std::string& path) {
+  struct stat st {};
+  for (unsigned n = 1; n <= most_numbered; ++n)
+    if (::lstat(numbered(path, n).c_str(), &st) != 0 && errno == ENOENT) return numbered(path, n);
+  return {};
+}
+
+std::string move_to_numbered(const std::string& path) {
+  for (unsigned n = 1; n <= most_numbered; ++n) {
+    std::string to = numbered(path, n);
+    int e = rename_no_replace(path, to);
+    if (e == 0) {
+      sync_directory_of(path);
+      return to;
+    }
+    if (e != EEXIST)
+      throw std::system_error(e, std::generic_category(), "cannot rename " + path + " to " + to);
+  }
+  throw std::system_error(EEXIST, std::generic_category(),
+                          "cannot rename " + path + ": " + numbered(path, 1) + " to " +
+                              numbered(path, most_numbered) + " all exist");
 }
 
 void raise_descriptor_limit() {

@@ -27,8 +27,9 @@ struct named_file {
 // "--failed-out m.ndjson is the manifest (m.ndjson)", then "; `consequence`" when given
 // ("nothing was sent"). Empty outputs are ignored; "-" is standard output: two of them
 // clash, and one redirected to a file is compared as that file.
-// `replaced_by_rename` outputs (the metrics file, written through a temporary file beside
-// it) need a writable directory; the others are opened for writing without truncating.
+// `replaced_by_rename` outputs (the metrics file, a summary: replacing_file, written
+// through a temporary file beside it) need a writable directory, unless they are written
+// in place (a FIFO, a device); the others are opened for writing without truncating.
 void check_outputs(const std::vector<named_file>& inputs, const std::vector<named_file>& outputs,
                    const std::string& consequence = {},
                    const std::vector<std::string>& replaced_by_rename = {});
@@ -49,6 +50,15 @@ public:
 private:
   int fd_ = -1;
 };
+
+// "<path>.N" for the first N (1, 2, ...) that names no file: where --force-undo keeps an
+// undo file's lines. Empty when every N up to 9999 is taken.
+std::string first_free_numbered(const std::string& path);
+// Renames `path` to the first free "<path>.N", never over another file (renameat2's
+// RENAME_NOREPLACE; link and unlink where the file system lacks it: a taken name moves on
+// to the next N), and fsyncs the directory. Returns the new name. Throws
+// std::system_error naming both files; `path` then holds what it held.
+std::string move_to_numbered(const std::string& path);
 
 // Raises the soft RLIMIT_NOFILE to the hard limit (once, at start).
 void raise_descriptor_limit();

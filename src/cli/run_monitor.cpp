@@ -1,5 +1,6 @@
 #include "cli/run_monitor.hpp"
 
+#include <jobpatch/results/file_writer.hpp>
 #include <jobpatch/stats/metrics_file.hpp>
 
 #include <cstdio>

@@ -109,6 +109,7 @@ namespace {
 // apply's options as typed: the seconds and modes are converted by apply_inputs().
 struct apply_typed {
   apply_options options;
+  apply_command_options extra;
   connection_options connection;
   ids_arguments ids;
   std::string shard, progress = "auto";
@@ -142,8 +143,11 @@ void add_apply_pacing(CLI::App& command, apply_typed& t) {
 void add_apply_outputs(CLI::App& command, apply_typed& t) {
   apply_options& o = t.options;
   command.add_option("--results", o.results, "NDJSON record per line (locked while running)");
-  command.add_flag("--force", o.force, "overwrite an existing results file");
-  command.add_flag("--resume", o.resume, "skip lines the --results file records as ok; append");
+  command.add_flag("--force", o.force,
+                   "overwrite an existing --results file (never an --undo-out file: see "
+                   "--force-undo)");
+  command.add_flag("--resume", o.resume,
+                   "skip lines the --results file records as ok; append to it and to --undo-out");
   command.add_flag("--retry-failed", o.retry_failed,
                    "with --resume, also send lines that failed with 400/403/404 before");
   command
@@ -153,7 +157,8 @@ void add_apply_outputs(CLI::App& command, apply_typed& t) {
       ->capture_default_str();
   command.add_option("--failed-out", o.failed_out,
                      "write failed and unsent lines verbatim, as a manifest");
-  command.add_option("--summary-json", o.summary_json, "write the summary as JSON");
+  command.add_option("--summary-json", o.summary_json,
+                     "write the summary as JSON (replaced atomically)");
   add_progress(command, t.progress);
   command.add_option("--metrics-file", t.monitor.metrics_file,
                      "Prometheus text file, replaced atomically during and after the run");
@@ -177,7 +182,12 @@ void add_apply_selection(CLI::App& command, apply_typed& t) {
                    "is recorded unchanged and not sent");
   command.add_option("--undo-out", o.undo_out,
                      "read each job first (GET) and write, per applied line, a manifest line "
-                     "restoring the old values (file created 0600)");
+                     "restoring the old values (file created 0600); a file that holds lines is "
+                     "refused unless --resume (adds to it) or --force-undo");
+  command.add_flag("--force-undo", t.extra.force_undo,
+                   "start a new --undo-out file over one that holds lines: the old one is kept, "
+                   "renamed FILE.1 (FILE.2, ... when taken: the highest is the latest); nothing "
+                   "is ever overwritten");
 }
 
 // After parsing: the typed seconds and modes into `t.options` and `t.monitor`.
@@ -212,10 +222,10 @@ subcommand add_apply(CLI::App& app, int argc, const char* const* argv) {
   add_apply_outputs(*command, *t);
   add_apply_selection(*command, *t);
   return {command, [t, command, argc, argv] {
-            auto ids = resolve_ids(t->ids, t->options.manifest);
+            t->extra.ids = resolve_ids(t->ids, t->options.manifest);
+            t->extra.api_key_file = t->connection.api_key_file;
             apply_inputs(*command, *t);
-            return run_apply(t->options, ids, t->connection.api_key_file, std::move(t->monitor),
-                             argc, argv);
+            return run_apply(t->options, t->extra, std::move(t->monitor), argc, argv);
           }};
 }
 
@@ -293,8 +303,10 @@ subcommand add_bench(CLI::App& app) {
       ->required()
       ->check(CLI::PositiveNumber);
   add_connection_options(*command, t->connection);
-  command->add_option("--report", t->options.report, "write a self-contained HTML report");
-  command->add_option("--summary-json", t->options.summary_json, "write the summary as JSON");
+  command->add_option("--report", t->options.report,
+                      "write a self-contained HTML report (replaced atomically)");
+  command->add_option("--summary-json", t->options.summary_json,
+                      "write the summary as JSON (replaced atomically)");
   command
       ->add_option(
           "--fail-if", t->fail_if,
@@ -325,13 +337,15 @@ subcommand add_merge(CLI::App& app) {
                "percentiles");
   command->footer(merge_exit_codes_text);
   command->add_option("results", options->inputs, "the shards' results files (apply --results)");
-  command->add_option("--results", options->results,
-                      "write the merged results here (default: standard output)");
+  command->add_option(
+      "--results", options->results,
+      "write the merged results here, replaced atomically (default: standard output)");
   command
       ->add_option("--summaries", options->summaries,
                    "the shards' summary JSONs (apply --summary-json), one per shard")
       ->expected(1, -1);
-  command->add_option("--summary-json", options->summary_json, "write the merged summary here");
+  command->add_option("--summary-json", options->summary_json,
+                      "write the merged summary here (replaced atomically)");
   command->add_flag("--force", options->force, "overwrite outputs that already hold data");
   return {command, [options] { return run_merge(*options); }};
 }

@@ -1,6 +1,8 @@
 #include <jobpatch/results/file_writer.hpp>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <system_error>
 
 #include <fcntl.h>
@@ -119,6 +121,12 @@ void file_writer::sync() {
     throw std::system_error(errno, std::generic_category(), "cannot fdatasync " + describe());
 }
 
+void file_writer::sync_all() {
+  flush();
+  if (owns_fd_ && ::fsync(fd_) != 0 && errno != EINVAL)
+    throw std::system_error(errno, std::generic_category(), "cannot fsync " + describe());
+}
+
 void file_writer::close() {
   if (fd_ < 0) return;
   // The descriptor is closed whether or not the last flush succeeds; its error is thrown.
@@ -131,6 +139,68 @@ void file_writer::close() {
     }
   } close_anyway{*this};
   flush();
+}
+
+replacing_file::replacing_file(const std::string& path) : path_(path) {
+  struct stat st {
+  }, link{};
+  bool in_place = path == "-";
+  if (!in_place && ::stat(path.c_str(), &st) == 0) {
+    in_place = !S_ISREG(st.st_mode);
+    // A symlink stays one: the file it names is replaced, beside itself (rename works
+    // within one file system).
+    char resolved[PATH_MAX];
+    if (!in_place && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode) &&
+        ::realpath(path.c_str(), resolved))
+      path_ = resolved;
+  } else if (!in_place) {
+    in_place = ::lstat(path.c_str(), &link) == 0; // a symlink to nothing yet: created through it
+    st.st_mode = 0;
+  }
+  if (in_place) {
+    out_ = file_writer(path, file_writer::mode::truncate);
+    return;
+  }
+  temp_ = path_ + ".tmp." + std::to_string(::getpid());
+  out_ = file_writer(temp_, file_writer::mode::truncate);
+  if (st.st_mode != 0) ::chmod(temp_.c_str(), st.st_mode & 07777); // as the file it replaces
+}
+
+replacing_file::~replacing_file() {
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+}
+
+void replacing_file::commit() {
+  if (temp_.empty()) {
+    out_.close();
+    return;
+  }
+  try {
+    out_.sync_all();
+    out_.close();
+    if (::rename(temp_.c_str(), path_.c_str()) != 0)
+      throw std::system_error(errno, std::generic_category(),
+                              "cannot rename " + temp_ + " to " + path_);
+  } catch (...) {
+    ::unlink(temp_.c_str());
+    temp_.clear();
+    throw;
+  }
+  temp_.clear();
+  // The rename made durable; a failure here does not undo a visible, complete file.
+  auto slash = path_.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void write_file_atomically(const std::string& path, std::string_view content) {
+  replacing_file file(path);
+  file.out().write(content);
+  file.commit();
 }
 
 } // namespace jobpatch

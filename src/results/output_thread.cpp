@@ -220,10 +220,4 @@ void output_thread::write_file(file& f, bool durable, bool records_failed,
   if (!error.empty()) f.pending_error = std::move(error);
 }
 
-void write_file_whole(const std::string& path, std::string_view content) {
-  file_writer out(path, file_writer::mode::truncate);
-  out.write(content);
-  out.close();
-}
-
 } // namespace jobpatch

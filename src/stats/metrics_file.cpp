@@ -1,15 +1,11 @@
 #include <jobpatch/stats/metrics_file.hpp>
 
+#include <jobpatch/results/file_writer.hpp>
 #include <jobpatch/text/json_text.hpp>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <system_error>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace jobpatch {
 namespace {
@@ -66,10 +62,6 @@ void sample(std::string& out, std::string_view common, std::string_view name, V 
   out += ' ';
   append_value(out, value);
   out += '\n';
-}
-
-[[noreturn]] void fail(const std::string& what) {
-  throw std::system_error(errno, std::generic_category(), what);
 }
 
 } // namespace
@@ -199,39 +191,6 @@ std::string format_metrics(const metrics_snapshot& m) {
       sample(out, common, "errors_total", n, "class", cls);
   }
   return out;
-}
-
-void write_file_atomically(const std::string& path, std::string_view content) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot create " + tmp);
-  auto give_up = [&](const std::string& what) {
-    int saved = errno;
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    errno = saved;
-    fail(what);
-  };
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) give_up("cannot write " + tmp);
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) give_up("cannot fsync " + tmp);
-  int closed = ::close(fd);
-  fd = -1;
-  if (closed != 0) give_up("cannot close " + tmp);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) give_up("cannot rename " + tmp + " to " + path);
-  // Make the rename itself durable; a failure here does not undo a visible, complete file.
-  auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 void write_metrics_file(const std::string& path, const metrics_snapshot& m) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -260,6 +261,159 @@ TEST_CASE("operator: a second run on the same --undo-out file is refused at once
         std::string::npos);
   CHECK(first.wait(seconds(120)) == 0);
   CHECK(count_lines(mock.path("r1.ndjson")) == 40);
+}
+
+// Issue 23: an undo file may be all that can put jobs back. --force (the results) never
+// drops it; only --force-undo starts a new one, keeping the old one whole beside it.
+TEST_CASE("operator: a second run over an undo file is refused (with --force too) naming every "
+          "file that holds data: nothing is sent and the undo file is kept as it was") {
+  mock_process mock({}, 10);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  std::string r = mock.path("r.ndjson"), u = mock.path("u.ndjson");
+  std::string run = "$JOBPATCH apply " + manifest + " $CONNECT --results " + r + " --undo-out " + u;
+  std::string err;
+  REQUIRE(shell(mock, run, err) == 0);
+  std::string results = read_file(r), undo = read_file(u);
+  REQUIRE(!read_lines(u).empty());
+  auto patches = mock.stats().at("applied").as_int64();
+  std::string undo_lines = u + " already holds undo lines (they may be all that can put jobs back)";
+
+  CHECK(shell(mock, run, err) == 2);
+  CHECK(err == "jobpatch: " + r + " already holds results and " + undo_lines +
+                   "; pass --resume to continue that run and add to them, or --force "
+                   "--force-undo to keep them as " +
+                   u + ".1 and start a new file; nothing was sent\n");
+  CHECK(shell(mock, run + " --force", err) == 2);
+  CHECK(err == "jobpatch: --force never overwrites undo lines: " + undo_lines +
+                   "; pass --resume to add to them, or --force-undo to keep them as " + u +
+                   ".1 and start a new file; nothing was sent\n");
+  // Without --results, --force alike.
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT --force --undo-out " + u, err) == 2);
+  CHECK(err.find(undo_lines) != std::string::npos);
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT --force-undo", err) == 2);
+  CHECK(err.find("--force-undo only means something with --undo-out") != std::string::npos);
+  CHECK(shell(mock, run + " --resume --force-undo", err) == 2);
+  CHECK(err.find("--force-undo starts a new undo file and --resume adds to the one there") !=
+        std::string::npos);
+
+  CHECK(read_file(u) == undo);
+  CHECK(read_file(r) == results);
+  CHECK(!std::filesystem::exists(u + ".1"));
+  CHECK(mock.stats().at("applied").as_int64() == patches);
+}
+
+TEST_CASE("operator: --force-undo keeps the old undo file whole as FILE.1 (then FILE.2) and the "
+          "command that continues the run drops it and adds to the new file") {
+  mock_process mock({}, 10);
+  auto names = [&](const std::string& prefix, int from, int to) {
+    std::string text;
+    for (int i = from; i <= to; ++i)
+      text += R"({"jobId":"job-000000)" + std::to_string(i) + R"(","op":"jobname","body":")" +
+              prefix + std::to_string(i) + "\"}\n";
+    return text;
+  };
+  write_file(mock.path("first.ndjson"), names("first-", 1, 5));
+  // job-0000099 does not exist (404): the run ends with the command that continues it.
+  write_file(mock.path("second.ndjson"),
+             names("second-", 1, 5) + R"({"jobId":"job-0000099","op":"jobname","body":"none"})"
+                                      "\n");
+  std::string r = mock.path("r.ndjson"), u = mock.path("u.ndjson");
+  std::string outputs = " $CONNECT --results " + r + " --undo-out " + u;
+  std::string err;
+  REQUIRE(shell(mock, "$JOBPATCH apply " + mock.path("first.ndjson") + outputs, err) == 0);
+  std::string first_undo = read_file(u);
+  REQUIRE(read_lines(u).size() == 5);
+
+  CHECK(shell(mock,
+              "$JOBPATCH apply " + mock.path("second.ndjson") + outputs + " --force --force-undo",
+              err) == 1);
+  INFO(err);
+  CHECK(err.find("--force-undo: the undo lines " + u + " held are kept in " + u + ".1") !=
+        std::string::npos);
+  CHECK(read_file(u + ".1") == first_undo);
+  // This run's undo lines restore what the first run set.
+  auto undo = read_lines(u);
+  CHECK(undo.size() == 5);
+  for (const auto& line : undo) CHECK(line.find(R"("body":"first-)") != std::string::npos);
+
+  // The command that continues the run, as printed: --resume, neither --force nor
+  // --force-undo. Run on the manifest with two more jobs, it adds their undo lines.
+  auto at = err.find("to continue: jobpatch apply ");
+  REQUIRE(at != std::string::npos);
+  std::string command = err.substr(at + 13, err.find('\n', at) - at - 13);
+  CHECK(command.find("--force") == std::string::npos);
+  CHECK(command.find("--resume") != std::string::npos);
+  write_file(mock.path("second.ndjson"),
+             read_file(mock.path("second.ndjson")) + names("third-", 6, 7));
+  CHECK(shell(mock, "$JOBPATCH" + command.substr(8), err) == 1); // job-0000099 failed before
+  auto resumed = read_lines(u);
+  REQUIRE(resumed.size() == 7);
+  CHECK(std::equal(undo.begin(), undo.end(), resumed.begin()));
+  CHECK(read_file(u + ".1") == first_undo);
+
+  // Again: FILE.1 is taken, so the file goes to FILE.2; nothing is overwritten.
+  std::string second_undo = read_file(u);
+  CHECK(shell(mock,
+              "$JOBPATCH apply " + mock.path("first.ndjson") + outputs + " --force --force-undo",
+              err) == 0);
+  CHECK(read_file(u + ".1") == first_undo);
+  CHECK(read_file(u + ".2") == second_undo);
+  undo = read_lines(u);
+  CHECK(undo.size() == 5);
+  for (const auto& line : undo) CHECK(line.find(R"("body":"second-)") != std::string::npos);
+}
+
+// Issue 23: a summary, report or merged output is replaced at once (a temporary file
+// renamed over it), never left empty or cut short.
+TEST_CASE("operator: a summary, report or merged output that cannot be written whole leaves the "
+          "earlier file as it was, and no temporary file") {
+  mock_process mock({}, 10);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
+  std::string err;
+  REQUIRE(shell(mock,
+                "$JOBPATCH apply " + manifest + " $CONNECT --results " + mock.path("r.ndjson") +
+                    " --summary-json " + mock.path("s.json"),
+                err) == 0);
+  std::filesystem::create_directory(mock.path("out"));
+  auto out = [&](const std::string& name) { return mock.path("out/" + name); };
+  const std::string earlier = "{\"earlier\":true}\n";
+  const std::vector<std::string> files = {"apply.json", "bench.json", "bench.html", "merged.json",
+                                          "merged.ndjson"};
+  for (const auto& name : files) write_file(out(name), earlier);
+  // Every file jobpatch writes is cut at 1 KiB (EFBIG, SIGXFSZ ignored): each output fails
+  // part way. Its standard error is a pipe, which the limit does not cut.
+  auto limited = [&](const std::string& command) {
+    return shell(mock,
+                 "set -o pipefail; (trap '' XFSZ; ulimit -f 1; exec $JOBPATCH " + command +
+                     ") 2>&1 | cat >&2",
+                 err);
+  };
+  CHECK(limited("apply " + manifest + " $CONNECT --summary-json " + out("apply.json")) == 4);
+  CHECK(err.find("--summary-json " + out("apply.json") + " could not be written") !=
+        std::string::npos);
+  CHECK(limited("bench " + manifest + " $CONNECT --rate 20 --duration 0.3 --summary-json " +
+                out("bench.json") + " --report " + out("bench.html")) == 4);
+  CHECK(err.find("--summary-json " + out("bench.json") + " could not be written") !=
+        std::string::npos);
+  CHECK(limited("merge " + mock.path("r.ndjson") + " --results " + out("merged.ndjson") +
+                " --force") == 4);
+  CHECK(limited("merge --summaries " + mock.path("s.json") + " --summary-json " +
+                out("merged.json") + " --force") == 4);
+  for (const auto& name : files) {
+    CAPTURE(name);
+    CHECK(read_file(out(name)) == earlier);
+  }
+  std::size_t entries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(mock.path("out"))) {
+    CAPTURE(entry.path());
+    CHECK(std::find(files.begin(), files.end(), entry.path().filename()) != files.end());
+    ++entries;
+  }
+  CHECK(entries == files.size());
+  // Without the limit each is replaced, whole.
+  CHECK(shell(mock, "$JOBPATCH apply " + manifest + " $CONNECT --summary-json " + out("apply.json"),
+              err) == 0);
+  CHECK(json::parse(read_file(out("apply.json"))).at("total").as_int64() == 20);
 }
 
 TEST_CASE("operator: after a deadline the unsent lines are in --failed-out and the summary "

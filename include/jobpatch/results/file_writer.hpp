@@ -1,5 +1,6 @@
 #pragma once
-// Buffered writer of whole records to a file descriptor (results, failed lines, journals).
+// Buffered writer of whole records to a file descriptor (results, failed lines, journals),
+// and a whole file replaced at once (a summary, a report, the metrics, merged results).
 
 #include <string>
 #include <string_view>
@@ -35,6 +36,8 @@ public:
   void flush();
   // flush() and fdatasync(2).
   void sync();
+  // flush() and fsync(2): the file's metadata too (before a rename makes it visible).
+  void sync_all();
   void close();
 
 private:
@@ -45,5 +48,35 @@ private:
 
   std::string describe() const;
 };
+
+// A file replaced whole: written to "<path>.tmp.<pid>" beside it (beside the file a
+// symlink names), fsync'ed, renamed over it, and the directory fsync'ed, so a reader sees
+// the old file or the new one, never a part, and a crash never leaves it empty. The new
+// file keeps an existing one's permission bits. What cannot be renamed over is written
+// in place: "-" (standard output), and an existing path that is not a regular file (a
+// FIFO, /dev/stdout, a terminal, /dev/full) or a symlink to nothing yet.
+class replacing_file {
+public:
+  // Throws std::system_error (nothing is left behind).
+  explicit replacing_file(const std::string& path);
+  // Unless committed: the temporary file is removed and `path` is as it was.
+  ~replacing_file();
+  replacing_file(const replacing_file&) = delete;
+  replacing_file& operator=(const replacing_file&) = delete;
+
+  // Where the content goes.
+  file_writer& out() noexcept { return out_; }
+  // Makes the content the file's. Throws std::system_error; the temporary file is then
+  // removed and `path` is as it was.
+  void commit();
+
+private:
+  std::string path_; // what is replaced (a symlink's target)
+  std::string temp_; // empty: written in place, or committed
+  file_writer out_;
+};
+
+// replacing_file with `content`. Throws std::system_error (nothing is left behind).
+void write_file_atomically(const std::string& path, std::string_view content);
 
 } // namespace jobpatch

@@ -127,7 +127,4 @@ private:
   std::thread thread_;
 };
 
-// Writes `content` to `path` ("-" is standard output), truncating it: the summary JSON.
-void write_file_whole(const std::string& path, std::string_view content);
-
 } // namespace jobpatch

@@ -60,13 +60,9 @@ std::string format_metrics(const metrics_snapshot& m);
 // Escapes a label value for the text format: backslash, double quote and newline.
 std::string escape_label_value(std::string_view v);
 
-// Writes `content` to "<path>.tmp.<pid>" in the same directory, fsyncs it, renames it over
-// `path` and fsyncs the directory: readers see the old file or the new one, never a part.
-// The temporary name does not end in ".prom", so the textfile collector ignores it.
-// Throws std::system_error (the temporary file is removed).
-void write_file_atomically(const std::string& path, std::string_view content);
-
-// format_metrics + write_file_atomically.
+// format_metrics + write_file_atomically (results/file_writer.hpp): readers see the old
+// file or the new one, never a part; the temporary name ("<path>.tmp.<pid>") does not end
+// in ".prom", so the textfile collector ignores it.
 void write_metrics_file(const std::string& path, const metrics_snapshot& m);
 
 } // namespace jobpatch

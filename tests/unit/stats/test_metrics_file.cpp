@@ -1,3 +1,4 @@
+#include <jobpatch/results/file_writer.hpp>
 #include <jobpatch/stats/metrics_file.hpp>
 
 #include <doctest/doctest.h>
