@@ -16,10 +16,11 @@
 # --show              print the selected mutants and exit
 #
 # Exit 2 when a mutant's old text is not found exactly once in its file (the code moved:
-# update the list), when src/ has uncommitted changes, or when the unmutated tree fails
-# the selected tests. Logs: DIR/mutants/NAME.log. Too slow for CI (about 20-40 min for
-# the whole list on 2 cores): run it before resolving an issue that touches the folders
-# the list covers. Plain bash: a fresh Debian has no python3.
+# update the list), when src/ or include/ has uncommitted changes, or when the unmutated
+# tree fails the selected tests. Logs: DIR/mutants/NAME.log. Too slow for CI (10 min for
+# the whole list on 2 cores, more when ccache has not seen the mutants yet): run it before
+# resolving an issue that touches the folders the list covers. Plain bash: a fresh Debian
+# has no python3.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -40,7 +41,7 @@ while (($#)); do
   --timeout) budget="$2"; shift 2 ;;
   --list-file) list="$2"; shift 2 ;;
   --show) show=1; shift ;;
-  -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
   *) echo "mutants.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -141,8 +142,8 @@ if ((show)); then
   exit 0
 fi
 
-[[ -z $(git status --porcelain -- src) ]] ||
-  die "src/ has uncommitted changes: commit or stash them first (a mutant must never mix with them)"
+[[ -z $(git status --porcelain -- src include) ]] ||
+  die "src/ or include/ has uncommitted changes: commit or stash them first (a mutant must never mix with them)"
 [[ -f $build/CMakeCache.txt ]] || die "$build is not a configured build directory (cmake --preset release)"
 logs=$build/mutants
 mkdir -p "$logs"
@@ -269,14 +270,14 @@ echo "mutants.sh: rebuilding the unmutated tree" >&2
 cmake --build "$build" -j2 >>"$logs/build.log" 2>&1 || echo "mutants.sh: the final rebuild failed: $logs/build.log" >&2
 
 echo
-printf '%-9s %-34s %-36s %5s  %s\n' result mutant file time 'first failure'
+printf '%-9s %-35s %-44s %5s  %s\n' result mutant file time 'first failure'
 last_section=''
 for i in "${selected[@]}"; do
   if [[ ${sections[$i]} != "$last_section" ]]; then
     last_section=${sections[$i]}
     echo "-- ${last_section:-(no section)}"
   fi
-  printf '%-9s %-34s %-36s %4ds  %s\n' "${results[$i]}" "${names[$i]}" "${files[$i]#src/}" \
+  printf '%-9s %-35s %-44s %4ds  %s\n' "${results[$i]}" "${names[$i]}" "${files[$i]#src/}" \
     "${times[$i]}" "${details[$i]}"
 done
 echo

@@ -301,9 +301,14 @@ asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
     break;
   case hostile_mode::interim_then_ok:
     apply(job + " " + last_body);
-    text = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
-           "HTTP/1.1 100 Continue\r\n\r\n" +
-           ok;
+    for (unsigned i = 0; i < o.interim_answers; ++i)
+      text += i == 0 ? "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                     : "HTTP/1.1 100 Continue\r\n\r\n";
+    text += ok;
+    break;
+  case hostile_mode::trailing_answer:
+    apply(job + " " + last_body);
+    text = ok + answer("200 OK", R"({"job":{"id":"stray","state":"JOB_STATE_NEW"}})");
     break;
   case hostile_mode::no_content:
     apply(job + " " + last_body);
@@ -351,6 +356,10 @@ asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
   default:
     co_return false;
   }
+  if (o.answer_delay.count() > 0) {
+    asio::steady_timer delay(io, o.answer_delay);
+    co_await delay.async_wait(use_tuple);
+  }
   auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), use_tuple);
   (void)n;
   co_return !ec;
@@ -388,7 +397,14 @@ asio::awaitable<void> hostile_server::impl::serve(Stream& stream) {
       continue;
     }
     ++hostile;
-    if (o.mode == hostile_mode::one_per_connection && patches_here++ > 0) co_return;
+    if (o.mode == hostile_mode::one_per_connection && patches_here++ > 0) {
+      if (o.reset_unanswered) {
+        boost::system::error_code ignored;
+        stream.lowest_layer().set_option(asio::socket_base::linger(true, 0), ignored);
+        stream.lowest_layer().close(ignored); // with a zero linger: RST, not FIN
+      }
+      co_return;
+    }
     if (o.mode >= hostile_mode::ok) {
       bool open = co_await answer_patch(stream, request_line);
       if (!open) co_return;
@@ -473,6 +489,7 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
   case hostile_mode::applied_empty_body:
   case hostile_mode::applied_text_body:
   case hostile_mode::applied_other_job:
+  case hostile_mode::trailing_answer:
     co_return;
   }
 }

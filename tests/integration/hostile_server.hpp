@@ -21,7 +21,7 @@ enum class hostile_mode {
   slowloris,       // a valid answer, one byte every 500 ms
   // The modes below answer on a kept-alive connection and record what they "apply".
   ok,                 // 200 {"job":{"id":...}}, applied at once
-  interim_then_ok,    // 103 Early Hints and 100 Continue, then the 200
+  interim_then_ok,    // interim_answers 1xx answers (103 Early Hints, then 100 Continue), the 200
   no_content,         // 204 No Content, applied at once
   late_apply,         // the first PATCH with body "old": read, closed unanswered, applied 500 ms
                       // later; every other PATCH as `ok`
@@ -29,7 +29,10 @@ enum class hostile_mode {
   wrong_job,          // 200 with the document of another job ("other-job"), recorded as applied
   echo_name,          // 200 whose document's "name" quotes the whole request (token included)
   one_per_connection, // answers a connection's first PATCH as `ok`; reads the next and closes
-                      // without answering or applying it (no "Connection: close" said)
+                      // without answering or applying it (no "Connection: close" said), or
+                      // resets the connection (RST) with reset_unanswered
+  trailing_answer,    // the 200, and in the same write a second 200 nobody asked for (a
+                      // document of job "stray"), on a connection kept alive
   // The modes below keep each job's name: GET /v1/customer/jobs/{id} answers the job's
   // document {"job":{"id","name","state"}} (its name "before <id>" until a PATCH sets it);
   // a jobname PATCH sets the name, is recorded in applied(), and is answered:
@@ -57,6 +60,13 @@ struct hostile_server_options {
   std::vector<int> token_statuses{};
   std::string token_body = R"({"token":"t","expiresIn":"3600"})";
   std::string token_retry_after{};
+  // interim_then_ok: how many 1xx answers come before the 200.
+  unsigned interim_answers = 2;
+  // The modes that answer a PATCH wait this long first (a slow backend).
+  std::chrono::milliseconds answer_delay{0};
+  // one_per_connection: a reset (RST, as a crashed or overloaded server sends) instead of a
+  // close (FIN).
+  bool reset_unanswered = false;
 };
 
 class hostile_server {

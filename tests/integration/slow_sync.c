@@ -11,10 +11,10 @@
  *   SYNC_FAIL=SUFFIX       fdatasync of a file whose path ends with SUFFIX fails with EIO
  *                          (after the sleep, without syncing): a disk that cannot sync
  *
- * tests/integration/sync_log.hpp reads the log (test_fsync.cpp counts the results file's
- * fdatasyncs with it); test_disk_stall.cpp stalls them. Built as the `slow_sync` module,
- * its path in JOBPATCH_SLOW_SYNC_SO (not with sanitizers: their runtime must be loaded
- * before any preload). */
+ * tests/integration/sync_log.hpp reads the log (test_fsync_interval.cpp counts the results
+ * file's fdatasyncs with it); test_disk_stall.cpp stalls them. Built as the `slow_sync`
+ * module, its path in JOBPATCH_SLOW_SYNC_SO (not with sanitizers: their runtime must be
+ * loaded before any preload). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

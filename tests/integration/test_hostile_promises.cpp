@@ -76,6 +76,44 @@ TEST_CASE("hostile: 1xx interim answers before the 200 are skipped") {
   }
 }
 
+TEST_CASE("hostile: 16 interim answers are skipped, a 17th is a malformed answer") {
+  for (unsigned interim : {16u, 17u}) {
+    hostile_server server({.mode = hostile_mode::interim_then_ok, .interim_answers = interim});
+    temp_dir dir;
+    auto r = apply_to(server, dir, jobname_line("job-1", "a"), {"--max-attempts", "1"});
+    INFO(interim << " interim answers: " << r.err);
+    REQUIRE(r.records.size() == 1);
+    if (interim == 16) {
+      CHECK(r.run.code == 0);
+      CHECK(r.records[0]["outcome"].as_string() == "ok");
+    } else {
+      CHECK(r.run.code == 1);
+      CHECK(r.records[0]["outcome"].as_string() == "failed");
+      CHECK(std::string(r.records[0]["error"].as_string()).find("more than 16 interim") !=
+            std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("hostile: bytes after an answer are never taken for the next request's answer") {
+  // Each 200 comes with a second one nobody asked for, in the same TLS record: the client
+  // must drop the connection, not read that stray answer (another job's document) as the
+  // answer to its next request on it.
+  hostile_server server({.mode = hostile_mode::trailing_answer});
+  temp_dir dir;
+  std::string manifest;
+  for (int i = 0; i < 4; ++i) manifest += jobname_line("job-" + std::to_string(i), "n");
+  auto r = apply_to(server, dir, manifest, {"--connections", "1"});
+  INFO(r.err);
+  CHECK(r.run.code == 0);
+  REQUIRE(r.records.size() == 4);
+  for (auto& record : r.records) {
+    CHECK(record["outcome"].as_string() == "ok");
+    CHECK(record["attempts"].as_int64() == 1);
+  }
+  CHECK(server.applied().size() == 4);
+}
+
 TEST_CASE("hostile: a 204 to a PATCH is ok, unverified") {
   hostile_server server({.mode = hostile_mode::no_content});
   temp_dir dir;
@@ -134,6 +172,26 @@ TEST_CASE("hostile: a server that drops every connection after one answer gets o
   CHECK(server.applied().size() == 30);
   auto summary = json::parse(read_file(dir.path("s.json"))).as_object();
   // Two requests dropped, then one request per connection: not one drop per line (59).
+  CHECK(summary["attempts"].to_number<std::int64_t>() == 32);
+}
+
+TEST_CASE("hostile: a request reset after it was read is retried as an attempt, never resent "
+          "at once") {
+  // The same server, resetting (RST) instead of closing: the request was written whole, so
+  // the server may have it; only a request the connection failed to write may be sent again
+  // inside the attempt. The two taken then reset are retried by the retry policy, as
+  // attempts of their own, after their backoff.
+  hostile_server server({.mode = hostile_mode::one_per_connection, .reset_unanswered = true});
+  temp_dir dir;
+  std::string manifest;
+  for (int i = 0; i < 30; ++i) manifest += jobname_line("job-" + std::to_string(i), "n");
+  auto r = apply_to(server, dir, manifest, {"--connections", "1"});
+  INFO(r.err);
+  CHECK(r.run.code == 0);
+  REQUIRE(r.records.size() == 30);
+  for (auto& record : r.records) CHECK(record["outcome"].as_string() == "ok");
+  CHECK(server.applied().size() == 30);
+  auto summary = json::parse(read_file(dir.path("s.json"))).as_object();
   CHECK(summary["attempts"].to_number<std::int64_t>() == 32);
 }
 
@@ -207,6 +265,27 @@ TEST_CASE("hostile: a token endpoint outage during a refresh does not end a heal
   REQUIRE(times.size() >= 8);
   // Retry-After honoured: the retries of the outage are at least ~1 s apart.
   for (std::size_t i = 2; i < 7; ++i) CHECK(times[i] - times[i - 1] >= 950ms);
+}
+
+TEST_CASE("hostile: the access token is refreshed before it expires, not after") {
+  // A token of 6 s is refreshed from 4/5 of its life (4.8 s after its request left), while
+  // it is still valid: sending goes on with it meanwhile. Refreshed only once expired, the
+  // next request would come 6 s after the first at the earliest.
+  hostile_server server(
+      {.mode = hostile_mode::ok, .token_body = R"({"token":"tok-#","expiresIn":6})"});
+  temp_dir dir;
+  std::string manifest;
+  for (int i = 0; i < 140; ++i) manifest += jobname_line("job-" + std::to_string(i), "n");
+  auto r = apply_to(server, dir, manifest, {"--connections", "2", "--rate", "20"}); // 7 s
+  INFO(r.err);
+  CHECK(r.run.code == 0);
+  CHECK(server.applied().size() == 140);
+  auto times = server.token_request_times();
+  REQUIRE(times.size() >= 2);
+  auto refreshed_after = times[1] - times[0];
+  INFO("refreshed after " << std::chrono::duration<double>(refreshed_after).count() << " s");
+  CHECK(refreshed_after > 4s);
+  CHECK(refreshed_after < 5400ms); // midway between 4.8 s and 6 s
 }
 
 TEST_CASE("hostile: a closed stderr changes neither the exit code nor the files") {
@@ -355,7 +434,9 @@ TEST_CASE("durability: a results file that fills up stops sending at once, exit 
 }
 
 TEST_CASE("memory: 300 lines of ~900 KB are held within the byte window") {
-  hostile_server server({.mode = hostile_mode::ok});
+  // Answers take 200 ms, so the reader, were it unbounded, would read most of the 270 MB
+  // long before the last answers (286 MB at peak): only the byte window holds it back.
+  hostile_server server({.mode = hostile_mode::ok, .answer_delay = 200ms});
   temp_dir dir;
   {
     std::ofstream out(dir.path("m.ndjson"));

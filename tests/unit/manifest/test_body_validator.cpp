@@ -45,6 +45,11 @@ TEST_CASE("body_validator: configs type and range errors") {
         R"(configs.taskTimeout must be an integer, got string " 5")");
   CHECK(check(op_kind::configs, R"({"taskTimeout":""})") ==
         R"(configs.taskTimeout must be an integer, got string "")");
+  // The whole string must be the number: from_chars alone stops at the first non-digit.
+  CHECK(check(op_kind::configs, R"({"taskTimeout":"600abc"})") ==
+        R"(configs.taskTimeout must be an integer, got string "600abc")");
+  CHECK(check(op_kind::configs, R"({"jobTimeout":"5 "})") ==
+        R"(configs.jobTimeout must be an integer, got string "5 ")");
   CHECK(check(op_kind::configs, R"({"isTestJob":"true"})") ==
         R"(configs.isTestJob must be a boolean, got string "true")");
   CHECK(check(op_kind::configs, R"({"isTestJob":1})") ==
@@ -111,6 +116,21 @@ TEST_CASE("body_validator: nesting deeper than the limit is an error, not a cras
   deep_objects += "1";
   for (int i = 0; i < 101; ++i) deep_objects += "}";
   CHECK(check(op_kind::params, deep_objects).find("nested deeper than the limit of 64 levels") !=
+        std::string::npos);
+}
+
+TEST_CASE("body_validator: the nesting limit holds to the level") {
+  // params.app is level 1; each object nested in it one more. The 64th level may hold a
+  // value, not another object.
+  auto nested = [](int objects) {
+    std::string body = R"({"app":)";
+    for (int i = 0; i < objects; ++i) body += R"({"a":)";
+    body += "1";
+    for (int i = 0; i < objects; ++i) body += "}";
+    return body + "}";
+  };
+  CHECK(check(op_kind::params, nested(63)) == "");
+  CHECK(check(op_kind::params, nested(64)).find("nested deeper than the limit of 64 levels") !=
         std::string::npos);
 }
 

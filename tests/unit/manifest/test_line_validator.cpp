@@ -72,6 +72,13 @@ TEST_CASE("line_validator: job id errors") {
   CHECK(check(long_id).error.message == "jobId is 1025 bytes, over the limit of 1024");
 }
 
+TEST_CASE("line_validator: a job id of exactly the limit is accepted") {
+  std::string id(line_validator::max_job_id_bytes, 'a');
+  auto c = check(R"({"jobId":")" + id + R"(","op":"jobname","body":"x"})");
+  REQUIRE(c.ok);
+  CHECK(c.op.job_id == id);
+}
+
 TEST_CASE("line_validator: structure errors") {
   CHECK(check(R"({"jobId":"j","op":"configs"})").error.message == R"(missing key "body")");
   CHECK(check(R"({"jobId":"j","body":"x"})").error.message == R"(missing key "op")");

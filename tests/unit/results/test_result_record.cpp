@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using namespace jobpatch;
 
 TEST_CASE("result_record: full record in SPEC key order") {
@@ -63,6 +65,19 @@ TEST_CASE("json_text: strings are escaped and always valid UTF-8") {
   out.clear();
   append_json_string(out, "\xED\xA0\x80"); // UTF-16 surrogate encoded in UTF-8
   CHECK(out == R"("\ufffd\ufffd\ufffd")");
+}
+
+TEST_CASE("json_text: every control character below U+0020 is escaped, other ASCII is not") {
+  for (int c = 0; c < 0x80; ++c) {
+    std::string out;
+    append_json_string(out, std::string(1, static_cast<char>(c)));
+    CAPTURE(c);
+    bool escaped = c < 0x20 || c == '"' || c == '\\';
+    CHECK((out[1] == '\\') == escaped);
+    // RFC 8259 section 7: no raw control character inside a JSON string.
+    CHECK(std::none_of(out.begin(), out.end(),
+                       [](char x) { return static_cast<unsigned char>(x) < 0x20; }));
+  }
 }
 
 TEST_CASE("json_text: numbers") {

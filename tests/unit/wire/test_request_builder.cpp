@@ -60,6 +60,15 @@ TEST_CASE("request_builder: header values with CR/LF are refused") {
   CHECK_THROWS_AS(request_builder("h\r\nX: y", "", "ua"), std::invalid_argument);
   CHECK(request_builder::is_safe_header_value("abc.DEF-123_~+/="));
   CHECK_FALSE(request_builder::is_safe_header_value("a\nb"));
+  // DEL is a control character too; a tab is allowed in a value.
+  CHECK_FALSE(request_builder::is_safe_header_value("a\x7f"
+                                                    "b"));
+  CHECK(request_builder::is_safe_header_value("a\tb"));
+  std::string n;
+  CHECK_FALSE(check_extra_header("X-Key: a\x7f"
+                                 "b",
+                                 n)
+                  .empty());
 }
 
 TEST_CASE("request_builder: extra headers on every request, User-Agent replaced") {

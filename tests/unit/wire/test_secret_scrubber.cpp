@@ -20,6 +20,14 @@ TEST_CASE("secret_scrubber removes every secret, in every spelling a server may 
   CHECK(s.scrub("key-123/+\"x") == "[redacted]");
 }
 
+TEST_CASE("secret_scrubber: a secret holding a backslash is removed as JSON spells it too") {
+  secret_scrubber s;
+  s.add_permanent(R"(key\with\slashes)");
+  CHECK(s.scrub(R"(key\with\slashes)") == "[redacted]");
+  CHECK(s.scrub(R"({"apiKey":"key\\with\\slashes"})") == R"({"apiKey":"[redacted]"})");
+  CHECK(s.scrub("key%5Cwith%5Cslashes") == "[redacted]");
+}
+
 TEST_CASE("secret_scrubber: a secret that contains another is removed whole") {
   secret_scrubber s;
   s.add_permanent("abcd");
