@@ -60,10 +60,9 @@ void judge_success(update_view op, const reply_facts& facts, response_parser& pa
   verdict.error.swap(out.error);
   if (!is_job) {
     // Most likely cut short; the PATCH sets absolute values, so trying again is safe.
-    // A 2xx says the server took it: it may well have been applied.
     out.verdict = reply_verdict::policy_decides;
     out.outcome = attempt_outcome::failure(error_class::malformed_response);
-    out.in_doubt = true;
+    out.in_doubt = true; // a 2xx says the server took it: it may well have been applied
     out.state.clear();
     scrubber.scrub_in_place(out.error);
     return;

@@ -115,10 +115,10 @@ TEST_CASE("fsync: an undo file that cannot be fdatasync'ed lets no PATCH leave, 
                                             {"SLOW_SYNC_MS", "100"},
                                             {"SYNC_FAIL", "/u.ndjson"},
                                             {"BYTENITE_API_KEY", mock_test_key}};
-  child_process run(jobpatch_argv(mock, "apply", manifest,
-                                  {"--connections", "4", "--undo-out", undo, "--results",
-                                   mock.path("r.ndjson")}),
-                    env, mock.path("out"), mock.path("err"));
+  child_process run(
+      jobpatch_argv(mock, "apply", manifest,
+                    {"--connections", "4", "--undo-out", undo, "--results", mock.path("r.ndjson")}),
+      env, mock.path("out"), mock.path("err"));
   int code = run.wait(std::chrono::seconds(120));
   std::string err = read_file(mock.path("err"));
   INFO(err);

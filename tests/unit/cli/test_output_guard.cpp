@@ -46,6 +46,5 @@ TEST_CASE("output_guard: an undo file moves to the first free FILE.N, never over
   CHECK(slurp(undo + ".3") == "second\n");
 
   // A file that cannot be moved stays where it was.
-  CHECK_THROWS_AS(cli::move_to_numbered(dir / "none/u.ndjson"),
-                  std::system_error);
+  CHECK_THROWS_AS(cli::move_to_numbered(dir / "none/u.ndjson"), std::system_error);
 }

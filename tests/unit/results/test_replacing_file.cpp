@@ -98,8 +98,7 @@ TEST_CASE("replacing_file: not committed, the earlier file stays and the tempora
   CHECK(dir.names() == std::vector<std::string>{"merged.ndjson"});
   // A rename that fails (over a directory) leaves nothing either.
   fs::create_directories(fs::path(dir / "blocked") / "inside");
-  CHECK_THROWS_AS(write_file_atomically(dir / "missing/s.json", "x"),
-                  std::system_error);
+  CHECK_THROWS_AS(write_file_atomically(dir / "missing/s.json", "x"), std::system_error);
   CHECK_THROWS_AS(write_file_atomically(dir / "blocked", "x"), std::system_error);
   CHECK(dir.names() == std::vector<std::string>{"blocked", "merged.ndjson"});
 }
