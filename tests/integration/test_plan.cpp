@@ -302,6 +302,32 @@ TEST_CASE("apply --undo-out --resume: the undo file keeps each field's value fro
   CHECK(documents(mock, 2) == before);
 }
 
+TEST_CASE("apply --undo-out --resume: a torn last undo line is cut off, the file stays whole") {
+  mock_process mock({}, 2);
+  auto before = documents(mock, 2);
+  std::string first = line_of("job-0000001", "configs", R"({"taskTimeout":600})");
+  write_file(mock.path("first.ndjson"), first);
+  write_file(mock.path("m.ndjson"), first + line_of("job-0000002", "jobname", R"("renamed")"));
+  std::string undo = mock.path("undo.ndjson");
+  CHECK(run_apply(mock, mock.path("first.ndjson"),
+                  {"--undo-out", undo, "--results", mock.path("r.ndjson")}) == 0);
+  // A crash while the next undo line was being written (its PATCH never sent).
+  std::string whole = read_file(undo);
+  write_file(undo, whole + R"({"jobId":"job-0000002","op":"job)");
+  CHECK(run_apply(mock, mock.path("m.ndjson"),
+                  {"--undo-out", undo, "--results", mock.path("r.ndjson"), "--resume"}) == 0);
+  std::string err = read_file(mock.path("apply.err"));
+  INFO(err);
+  CHECK(err.find("cut a torn last undo line") != std::string::npos);
+  auto lines = read_lines(undo);
+  INFO(read_file(undo));
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] + "\n" == whole);
+  CHECK(lines[1] == R"({"jobId":"job-0000002","op":"jobname","body":"mock job job-0000002"})");
+  CHECK(run_apply(mock, undo, {}) == 0);
+  CHECK(documents(mock, 2) == before);
+}
+
 TEST_CASE("plan: --ids, and an --output that clashes with an input is refused") {
   mock_process mock({}, 3);
   write_file(mock.path("ids.txt"), "job-0000001\njob-0000003\n");
