@@ -1,5 +1,7 @@
 #include "net/http_connection.hpp"
 
+#include <jobpatch/wire/answer_rules.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -44,6 +46,37 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+constexpr answer_limits limits{http_connection::max_header_bytes, http_connection::max_body_bytes};
+
+// The read loop's own verdict: the part of an answer (its value) reached its limit.
+// Boost.System's categories have a protected non-virtual destructor; its own derived
+// categories silence the same warning.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+class answer_limit_category final : public boost::system::error_category {
+public:
+  const char* name() const noexcept override { return "jobpatch.answer"; }
+  std::string message(int /*part*/) const override { return "answer too large"; }
+};
+#pragma GCC diagnostic pop
+
+const boost::system::error_category& answer_limit_errors() noexcept {
+  static const answer_limit_category category;
+  return category;
+}
+
+error_code too_large(answer_part part) noexcept {
+  return {static_cast<int>(part), answer_limit_errors()};
+}
+
+// The part over its limit, by our read loop's count or Beast's; none for other errors.
+answer_part oversized_part(const error_code& ec) noexcept {
+  if (ec.category() == answer_limit_errors()) return static_cast<answer_part>(ec.value());
+  if (ec == http::error::header_limit) return answer_part::head;
+  if (ec == http::error::body_limit) return answer_part::body;
+  return answer_part::none;
+}
+
 bool is_ip_literal(const std::string& host) {
   error_code ec;
   asio::ip::make_address(host, ec);
@@ -61,8 +94,11 @@ error_class classify(const error_code& ec) {
       ec == asio::error::broken_pipe || ec == http::error::end_of_stream ||
       ec == asio::error::connection_aborted)
     return error_class::reset;
-  if (ec.category() == http::make_error_code(http::error::bad_version).category())
-    return error_class::malformed_response; // unparsable answer, body or header too large
+  // An answer over its limits is judged as an unparsable one: retried (on a new
+  // connection), and in doubt once the request was written.
+  if (ec.category() == http::make_error_code(http::error::bad_version).category() ||
+      ec.category() == answer_limit_errors())
+    return error_class::malformed_response; // unparsable answer, a part of it too large
   return error_class::reset;                // and any other TLS or socket error
 }
 
@@ -98,6 +134,11 @@ void fail(http_reply& reply, error_class cls, const error_code& ec, std::string_
   }
   reply.outcome = {cls, 0};
   reply.detail = std::string(during) + ": ";
+  if (answer_part part = oversized_part(ec); part != answer_part::none) {
+    reply.detail += "answer too large: ";
+    append_too_large(reply.detail, part, limits);
+    return;
+  }
   // Beast's words ("bad version") do not say that the server's answer was at fault.
   if (cls == error_class::malformed_response) reply.detail += "malformed HTTP answer: ";
   reply.detail += ec.message();
@@ -504,25 +545,36 @@ asio::awaitable<error_code> http_connection::write_all(std::string_view data) {
 // needs more, and turn the end of the stream into end_of_stream (nothing came) or the
 // parser's verdict on a message that ends there. The common waits are awaited here, not
 // in nested coroutines: each level costs a frame and two resumptions per request.
+// Bytes the parser left in the buffer wait for the rest of the part they begin (a header
+// line, a chunk-size line, the trailer section): the answer's budget bounds them, so the
+// buffer never grows past the limit (answer_rules.hpp).
 // Its cognitive complexity (42) is over the ceiling: each branch is one way a TLS read
 // can end, handled where it is awaited.
 template <class Parser>
 // NOLINTNEXTLINE(readability-function-cognitive-complexity)
 asio::awaitable<error_code> http_connection::read_message(Parser& parser) {
+  answer_budget budget(limits);
   while (!parser.is_done()) {
     if (buffer_.size() != 0) {
       error_code ec;
       std::size_t used = parser.put(buffer_.data(), ec);
       buffer_.consume(used);
+      budget.took(used, parser.is_header_done());
       if (ec != http::error::need_more) {
         if (ec) co_return ec;
         continue;
       }
     }
-    // Beast's read size: the buffer's free room, at least 512 bytes, at most 64 KiB.
+    std::string_view waiting(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    bool head_done = parser.is_header_done();
+    if (answer_part part = budget.over(waiting, head_done); part != answer_part::none)
+      co_return too_large(part);
+    // Beast's read size: the buffer's free room, at least 512 bytes, at most 64 KiB; and
+    // no more than the part being read may still take.
     std::size_t room =
         std::min<std::size_t>({std::max<std::size_t>(512, buffer_.capacity() - buffer_.size()),
-                               buffer_.max_size() - buffer_.size(), std::size_t{64} << 10});
+                               buffer_.max_size() - buffer_.size(), std::size_t{64} << 10,
+                               budget.room(waiting.size(), head_done)});
     if (room == 0) co_return http::error::buffer_overflow;
     auto into = buffer_.prepare(room);
     error_code ec;
@@ -569,8 +621,7 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
   close();
   ssl_.reset();
   buffer_.clear();
-  // Room for a whole answer makes one read per answer instead of three.
-  buffer_.reserve(read_buffer_bytes);
+  shrink_read_buffer();
   requests_on_connection_ = 0;
   socket_ = asio::ip::tcp::socket(executor_);
   watch(std::chrono::steady_clock::now() + timeout);
@@ -746,7 +797,7 @@ asio::awaitable<bool> http_connection::send_and_read(std::string_view request, h
     co_return false;
   }
   reply.request_written = true;
-  if (reply.body.capacity() > keep_body_capacity) std::string().swap(reply.body);
+  release_grown_buffers(reply);
   // Interim answers (100 Continue, 103 Early Hints, any 1xx but 101) come before the
   // final one and are skipped (RFC 9110 section 15.2); a bounded number of them, within
   // the attempt's deadline. A parser cannot be reset, so each answer gets a fresh one.
@@ -768,10 +819,15 @@ asio::awaitable<bool> http_connection::send_and_read(std::string_view request, h
     if (rec) {
       reply.answer_started = interim > 0 || parser->got_some() || buffer_.size() != 0;
       fail(reply, classify(rec), rec, "read");
+      // The connection is closed after a failed read: what it buffered goes, and buffers
+      // an answer over its limits grew shrink back now, not at the next exchange.
+      buffer_.clear();
+      release_grown_buffers(reply);
       co_return false;
     }
-    unsigned status = parser->get().result_int();
-    if (status < 100 || status >= 200 || status == 101) break;
+    if (judge_status_line(parser->get().result_int(), parser->get().version()) !=
+        status_line::interim)
+      break;
     if (interim >= max_interim_answers) {
       reply.outcome = {error_class::malformed_response, 0};
       reply.detail = "read: malformed HTTP answer: more than " +
@@ -780,6 +836,16 @@ asio::awaitable<bool> http_connection::send_and_read(std::string_view request, h
     }
   }
   auto& message = parser->get();
+  status_line kind = judge_status_line(message.result_int(), message.version());
+  if (kind == status_line::unusable) {
+    // No answer to the request (101 Switching Protocols...): the caller closes the
+    // connection, and the request, written, is in doubt.
+    reply.answer_started = true;
+    reply.outcome = {error_class::malformed_response, 0};
+    reply.detail = "read: malformed HTTP answer: ";
+    append_unusable_status(reply.detail, message.result_int(), message.version());
+    co_return false;
+  }
   reply.status = static_cast<int>(message.result_int());
   if (auto it = message.find(http::field::retry_after); it != message.end())
     reply.retry_after.assign(it->value().data(), it->value().size());
@@ -787,7 +853,10 @@ asio::awaitable<bool> http_connection::send_and_read(std::string_view request, h
   // the connection is finished even if HTTP/1.1 defaults to keep-alive), or when bytes
   // follow the answer: nothing was asked for them, and taking them for the next
   // request's answer would desynchronise every later exchange on this connection.
-  if (!message.keep_alive() || parser->need_eof() || buffer_.size() != 0) close();
+  // An HTTP/1.0 answer is used, its connection not kept (only HTTP/1.1 ones are).
+  if (!message.keep_alive() || parser->need_eof() || buffer_.size() != 0 ||
+      kind != status_line::final)
+    close();
   co_return true;
 }
 
@@ -855,6 +924,17 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
     reply.outcome = {error_class::none, 0};
     reply.detail.clear();
   }
+}
+
+void http_connection::shrink_read_buffer() {
+  if (buffer_.size() == 0 && buffer_.capacity() > read_buffer_bytes) buffer_.shrink_to_fit();
+  // Room for a whole answer makes one read per answer instead of three.
+  buffer_.reserve(read_buffer_bytes);
+}
+
+void http_connection::release_grown_buffers(http_reply& reply) {
+  if (reply.body.capacity() > keep_body_capacity) std::string().swap(reply.body);
+  if (buffer_.capacity() > read_buffer_bytes) shrink_read_buffer();
 }
 
 bool http_connection::peer_closed_or_spoke() noexcept {

@@ -72,12 +72,17 @@ struct http_reply {
 
 class http_connection {
 public:
-  // Answers larger than this end the attempt as malformed: a hostile server cannot make
-  // the client buffer without bound. A real answer is the job document (~1.3 KB plus the
-  // params sent, which a manifest line caps at 1 MiB by default). A body buffer that grew
-  // past keep_body_capacity is released before the next exchange, so memory stays at
-  // connections x max_body_bytes at worst, and near nothing with real answers.
+  // Answers larger than this end the attempt as "answer too large" (a malformed answer:
+  // retried, in doubt once written): a hostile server cannot make the client buffer
+  // without bound. A real answer is the job document (~1.3 KB plus the params sent, which
+  // a manifest line caps at 1 MiB by default). A body buffer that grew past
+  // keep_body_capacity is released after a failed answer and before the next exchange,
+  // so memory stays at connections x max_body_bytes at worst, and near nothing with real
+  // answers.
   static constexpr std::uint64_t max_body_bytes = 2 << 20;
+  // The status line and headers; also each chunk-size line with its extensions, and the
+  // trailer section: the parts the parser waits for whole in the read buffer, counted by
+  // the read loop (wire/answer_rules.hpp). The read buffer stays within twice this.
   static constexpr std::uint32_t max_header_bytes = 64 << 10;
   static constexpr std::size_t keep_body_capacity = 64 << 10;
   // Kept free after an answer's body (simdjson's padding), so it is parsed without a copy.
@@ -114,6 +119,10 @@ private:
   // Asks the proxy for a tunnel to the server over the fresh TCP connection.
   asio::awaitable<bool> open_tunnel(http_reply& reply);
   asio::awaitable<bool> send_and_read(std::string_view request, http_reply& reply);
+  // Gives the read buffer back its normal size (read_buffer_bytes) when an answer grew it.
+  void shrink_read_buffer();
+  // Releases a body and a read buffer that grew past their normal sizes.
+  void release_grown_buffers(http_reply& reply);
   bool peer_closed_or_spoke() noexcept;
 
   // The transport, TLS or plain. Each returns its error as a value; an error after the

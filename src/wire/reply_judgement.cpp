@@ -144,10 +144,11 @@ void judge(const reply_facts& facts, response_parser& parser, const secret_scrub
     return;
   }
   if (facts.status < 200) {
-    // An interim answer where the final one belongs (the transport skips 1xx): not an
-    // answer to the PATCH at all.
+    // An interim answer where the final one belongs (the transport skips 1xx and fails a
+    // 101 itself): not an answer to the PATCH at all, which the server did receive.
     out.outcome = attempt_outcome::failure(error_class::malformed_response);
     out.error = "HTTP " + std::to_string(facts.status) + " where a final answer was expected";
+    out.in_doubt = true;
     return;
   }
   out.outcome = attempt_outcome::http(facts.status);

@@ -311,12 +311,19 @@ response_parser::parse_access_token(std::string_view body, std::size_t readable,
     ondemand::value value = field.value();
     if (key == "token" || key == "accessToken" || key == "access_token") {
       std::string_view token;
-      if (!value.get_string().get(token)) out.token.assign(token);
+      out.token.clear();
+      out.refused_bytes = 0;
+      if (value.get_string().get(token)) continue;
+      if (token.size() > max_token_bytes)
+        out.refused_bytes = token.size(); // never copied
+      else
+        out.token.assign(token);
     } else if (key == "expiresIn" || key == "expires_in") {
       if (std::int64_t seconds = lifetime_seconds(value); seconds > 0)
         out.expires_in = std::chrono::seconds(seconds);
     }
   }
+  if (out.refused_bytes != 0) return out;
   if (out.token.empty()) {
     error = "the token answer has no \"token\"";
     return std::nullopt;

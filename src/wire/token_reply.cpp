@@ -61,7 +61,16 @@ token_reply_verdict classify_token_reply(const reply_facts& reply, std::string_v
     v = judge_status(reply, endpoint, parser, scrubber);
   } else {
     std::string error;
-    if (auto answer = parser.parse_access_token(reply.body, reply.readable, error)) {
+    auto answer = parser.parse_access_token(reply.body, reply.readable, error);
+    if (answer && answer->refused_bytes != 0) {
+      // The next exchange would issue one as large: the run cannot authenticate.
+      return verdict_of(token_reply_kind::oversized,
+                        "authentication failed: the token endpoint issued an access token of " +
+                            std::to_string(answer->refused_bytes) + " bytes, over the " +
+                            std::to_string(max_token_bytes >> 10) +
+                            " KiB limit for a token; it was refused, not stored");
+    }
+    if (answer) {
       v.kind = token_reply_kind::token;
       v.token = std::move(answer->token);
       v.expires_in = answer->expires_in;

@@ -70,13 +70,15 @@ asio::awaitable<void> serve(tcp::acceptor& acceptor, std::string_view answer, st
   }
 }
 
-void check_reply(const net::http_reply& reply) {
+void check_reply(const net::http_reply& reply, const net::http_connection& connection) {
   require(reply.body.size() <= net::http_connection::max_body_bytes, "body over the limit");
   if (reply.outcome.cls == error_class::none) {
-    require(reply.status >= 0 && reply.status <= 999, "status out of range");
+    // Only a final answer answers the request (a 101 switches the connection away).
+    require(reply.status >= 200 && reply.status <= 599, "status of no final answer");
     require(reply.detail.empty(), "success with an error text");
   } else {
     require(!reply.detail.empty(), "failure without an error text");
+    require(!connection.is_open(), "connection kept after a failed exchange");
   }
 }
 
@@ -116,12 +118,12 @@ int http_response_entry(const std::uint8_t* data, std::size_t size) {
         net::http_connection connection(io.get_executor(), nullptr, server);
         net::http_reply reply;
         co_await connection.exchange(request, 2s, reply);
-        check_reply(reply);
+        check_reply(reply, connection);
         // A second request on a connection kept alive: leftover bytes must not be taken
         // for its answer without being parsed as one.
         if (reply.outcome.cls == error_class::none && connection.is_open()) {
           co_await connection.exchange(request, 2s, reply);
-          check_reply(reply);
+          check_reply(reply, connection);
         }
         connection.close();
         boost::system::error_code ignored;

@@ -75,7 +75,9 @@ int response_parser_entry(const std::uint8_t* data, std::size_t size) {
     std::string error;
     auto token = parser.parse_access_token(body, readable, error);
     if (token) {
-      require(!token->token.empty(), "empty token accepted");
+      require(!token->token.empty() || token->refused_bytes > max_token_bytes,
+              "empty token accepted");
+      require(token->token.size() <= max_token_bytes, "token over the limit accepted");
       require(!has_header_unsafe_byte(token->token), "token unsafe in a header accepted");
       require(!token->expires_in || token->expires_in->count() > 0, "non-positive lifetime");
     } else {

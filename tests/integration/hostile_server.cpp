@@ -124,12 +124,12 @@ struct hostile_server::impl {
   asio::ssl::context tls{asio::ssl::context::tls_server};
   asio::ssl::context later_tls{asio::ssl::context::tls_server}; // see later_certificate_name
   std::string certificate;
-  std::atomic<unsigned> tokens{0}, hostile{0};
-  unsigned accepted = 0;
+  std::atomic<unsigned> tokens{0}, hostile{0}, accepted{0}, upgraded{0};
   std::vector<tcp::socket> stalled; // see stall_later_handshakes
   mutable std::mutex mutex;
   std::vector<std::string> applied_list;
   std::vector<std::chrono::steady_clock::time_point> token_times;
+  std::vector<bomb_record> bomb_list;
   bool late_done = false;
   bool late_applied = false; // late_apply's late copy has landed
   mutable std::condition_variable late_landed;
@@ -153,8 +153,11 @@ struct hostile_server::impl {
   asio::awaitable<void> accept_loop();
   template <class Stream>
   asio::awaitable<void> serve(Stream& stream);
+  // Writes the hostile answer of `mode` and records it in bomb_list.
   template <class Stream>
-  asio::awaitable<void> misbehave(Stream& stream);
+  asio::awaitable<void> misbehave(Stream& stream, hostile_mode mode);
+  template <class Stream>
+  asio::awaitable<void> misbehave_as(Stream& stream, hostile_mode mode, bomb_record& record);
   template <class Stream>
   asio::awaitable<bool> read_request(Stream& stream, std::string& buffer,
                                      std::string& request_line);
@@ -263,6 +266,10 @@ asio::awaitable<bool> hostile_server::impl::answer_token(Stream& stream) {
     std::lock_guard lock(mutex);
     token_times.push_back(std::chrono::steady_clock::now());
   }
+  if (index < o.token_bombs.size()) {
+    co_await misbehave(stream, o.token_bombs[index]);
+    co_return false; // closes the connection
+  }
   int status = index < o.token_statuses.size() ? o.token_statuses[index] : 200;
   std::string text;
   if (status == 200) {
@@ -353,6 +360,11 @@ asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
   case hostile_mode::applied_other_job:
     text = answer_stateful(request_line, job);
     break;
+  case hostile_mode::switching_protocols:
+    apply(job + " " + last_body); // applied, then the protocol switched: in doubt
+    text = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    break;
   default:
     co_return false;
   }
@@ -389,7 +401,8 @@ std::string hostile_server::impl::answer_stateful(const std::string& request_lin
 template <class Stream>
 asio::awaitable<void> hostile_server::impl::serve(Stream& stream) {
   std::string buffer, request_line;
-  unsigned patches_here = 0; // PATCHes read on this connection
+  unsigned patches_here = 0;  // PATCHes read on this connection
+  bool upgraded_here = false; // switching_protocols: this connection answered 101
   while (co_await read_request(stream, buffer, request_line)) {
     if (request_line.starts_with("POST /v1/auth/access_token ")) {
       bool open = co_await answer_token(stream);
@@ -405,27 +418,57 @@ asio::awaitable<void> hostile_server::impl::serve(Stream& stream) {
       }
       co_return;
     }
+    if (upgraded_here) {
+      // A WebSocket peer takes these bytes for a frame: it answers with a close frame
+      // (1002, protocol error) and closes.
+      ++upgraded;
+      static constexpr char close_frame[] = {'\x88', '\x02', '\x03', '\xea'};
+      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(close_frame), use_tuple);
+      (void)ec;
+      (void)n;
+      co_return;
+    }
     if (o.mode >= hostile_mode::ok) {
       bool open = co_await answer_patch(stream, request_line);
       if (!open) co_return;
+      upgraded_here = o.mode == hostile_mode::switching_protocols;
       continue;
     }
-    co_await misbehave(stream);
+    co_await misbehave(stream, o.mode);
     co_return; // closes the connection
   }
 }
 
-// The hostile answer of this server's mode. Endless ones end when the client stops
-// reading (the write fails), or after a generous bound.
 template <class Stream>
-asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
+asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream, hostile_mode mode) {
+  bomb_record record;
+  auto start = std::chrono::steady_clock::now();
+  co_await misbehave_as(stream, mode, record);
+  record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::lock_guard lock(mutex);
+  bomb_list.push_back(record);
+}
+
+// The hostile answer of `mode`. Endless ones end when the client stops reading (the write
+// fails), or after a generous bound.
+template <class Stream>
+asio::awaitable<void> hostile_server::impl::misbehave_as(Stream& stream, hostile_mode mode,
+                                                         bomb_record& record) {
   auto send = [&](std::string_view bytes) -> asio::awaitable<bool> {
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes), use_tuple);
-    (void)n;
+    record.bytes += n;
+    record.client_hung_up = record.client_hung_up || ec;
     co_return !ec;
   };
+  // `head`, then `block` again and again until bomb_bytes went out or the client hung up.
+  auto flood = [&](std::string_view head, std::string_view block) -> asio::awaitable<void> {
+    bool open = co_await send(head);
+    while (open && record.bytes < bomb_bytes) open = co_await send(block);
+  };
   const std::string zeros(64 << 10, '0');
-  switch (o.mode) {
+  const std::string chunked_head =
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  switch (mode) {
   case hostile_mode::garbage: {
     std::mt19937 random(hostile.load());
     std::string junk(4096, '\0');
@@ -477,6 +520,18 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
     }
     co_return;
   }
+  case hostile_mode::endless_chunk_extension:
+    co_await flood(chunked_head + "1;x=", std::string(64 << 10, 'a'));
+    co_return;
+  case hostile_mode::endless_trailer: {
+    std::string line = "X-Trailer: " + std::string(1000, 'a') + "\r\n", block;
+    while (block.size() < (64 << 10)) block += line;
+    co_await flood(chunked_head + "2\r\n{}\r\n0\r\n", block);
+    co_return;
+  }
+  case hostile_mode::endless_header_line:
+    co_await flood("HTTP/1.1 200 OK\r\nX-Endless: ", std::string(64 << 10, 'a'));
+    co_return;
   case hostile_mode::ok: // the well-behaved modes never reach misbehave()
   case hostile_mode::interim_then_ok:
   case hostile_mode::no_content:
@@ -490,6 +545,7 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream) {
   case hostile_mode::applied_text_body:
   case hostile_mode::applied_other_job:
   case hostile_mode::trailing_answer:
+  case hostile_mode::switching_protocols:
     co_return;
   }
 }
@@ -520,6 +576,12 @@ unsigned short hostile_server::port() const { return impl_->acceptor.local_endpo
 const std::string& hostile_server::certificate_pem() const { return impl_->certificate; }
 unsigned hostile_server::token_requests() const { return impl_->tokens.load(); }
 unsigned hostile_server::hostile_answers() const { return impl_->hostile.load(); }
+unsigned hostile_server::connections() const { return impl_->accepted.load(); }
+unsigned hostile_server::upgraded_reuses() const { return impl_->upgraded.load(); }
+std::vector<bomb_record> hostile_server::bombs() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->bomb_list;
+}
 std::vector<std::string> hostile_server::applied() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->applied_list;

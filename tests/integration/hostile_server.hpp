@@ -5,6 +5,7 @@
 // its peak memory.
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,7 +19,11 @@ enum class hostile_mode {
   endless_body,    // Transfer-Encoding: chunked, zero-filled chunks that never end
   overlong_body,   // Content-Length: 20, then 50 MB more than that
   endless_headers, // a status line, then header lines forever
-  slowloris,       // a valid answer, one byte every 500 ms
+  // Bombs at full speed, each bounded at bomb_bytes; see hostile_server::bombs().
+  endless_chunk_extension, // a chunked 200 whose first chunk-size line's extension never ends
+  endless_trailer,         // a chunked 200, its last chunk, then trailer fields forever
+  endless_header_line,     // a status line, then one header line that never ends
+  slowloris,               // a valid answer, one byte every 500 ms
   // The modes below answer on a kept-alive connection and record what they "apply".
   ok,                 // 200 {"job":{"id":...}}, applied at once
   interim_then_ok,    // interim_answers 1xx answers (103 Early Hints, then 100 Continue), the 200
@@ -40,6 +45,17 @@ enum class hostile_mode {
   applied_empty_body, // 200 with an empty body
   applied_text_body,  // 200 with a body that is not JSON
   applied_other_job,  // 200 with the document of another job ("other-job")
+  // Every PATCH is answered 101 Switching Protocols (Upgrade: websocket) and the connection
+  // then speaks that protocol: a request sent on it is counted (upgraded_reuses()) and
+  // answered with a WebSocket close frame.
+  switching_protocols,
+};
+
+// What one hostile answer (misbehave()) came to.
+struct bomb_record {
+  std::uint64_t bytes = 0;     // bytes of it written to the socket
+  double seconds = 0;          // from its first byte until it ended
+  bool client_hung_up = false; // it ended because the client closed (a write failed)
 };
 
 struct hostile_server_options {
@@ -67,6 +83,9 @@ struct hostile_server_options {
   // one_per_connection: a reset (RST, as a crashed or overloaded server sends) instead of a
   // close (FIN).
   bool reset_unanswered = false;
+  // Token answer i (0-based) is the hostile answer of token_bombs[i] while i is within it
+  // (an endless or huge mode); the answers after it follow token_statuses.
+  std::vector<hostile_mode> token_bombs{};
 };
 
 class hostile_server {
@@ -81,6 +100,14 @@ public:
   const std::string& certificate_pem() const; // its self-signed certificate (a CA file)
   unsigned token_requests() const;
   unsigned hostile_answers() const;
+  // TCP connections accepted so far.
+  unsigned connections() const;
+  // switching_protocols: requests sent on a connection after its 101.
+  unsigned upgraded_reuses() const;
+  // The hostile answers written so far (PATCHes' and the token exchange's), in order.
+  std::vector<bomb_record> bombs() const;
+  // The most a bomb writes before the server closes the connection itself.
+  static constexpr std::uint64_t bomb_bytes = std::uint64_t{256} << 20;
   // PATCHes applied, in order, as "jobId body" (modes ok, interim_then_ok, no_content,
   // late_apply).
   std::vector<std::string> applied() const;

@@ -195,6 +195,51 @@ TEST_CASE("hostile: a request reset after it was read is retried as an attempt, 
   CHECK(summary["attempts"].to_number<std::int64_t>() == 32);
 }
 
+// Issue 24: a 101 Switching Protocols is no answer to a PATCH, and the connection now
+// speaks another protocol: it is closed, never reused. The server may have applied the
+// PATCH before switching, so the line is in doubt.
+TEST_CASE("hostile: a 101 answer to a PATCH closes the connection and leaves the line in doubt") {
+  hostile_server server({.mode = hostile_mode::switching_protocols});
+  temp_dir dir;
+  auto r = apply_to(server, dir, jobname_line("job-1", "a") + jobname_line("job-2", "b"),
+                    {"--connections", "1", "--max-attempts", "2", "--settle", "0.2"});
+  INFO(r.err);
+  CHECK(r.run.code == 1);
+  // Every attempt went over a connection of its own (one more for the token exchange),
+  // none over a connection after its 101.
+  CHECK(server.upgraded_reuses() == 0);
+  CHECK(server.hostile_answers() == 4);
+  CHECK(server.connections() == 1 + 4);
+  REQUIRE(r.records.size() == 2);
+  for (auto& record : r.records) {
+    CHECK(record["outcome"].as_string() == "failed");
+    CHECK(record["attempts"].as_int64() == 2);
+    CHECK((record.contains("inDoubt") && record["inDoubt"].as_bool()));
+    std::string error(record["error"].as_string());
+    INFO(error);
+    CHECK(error.find("HTTP 101") != std::string::npos);
+  }
+}
+
+// Issue 24: a token is kept (and its forms by the scrubber) for as long as it is valid; one
+// over 64 KiB is refused before it is stored, and the run, unable to authenticate, stops
+// as it does when the key is refused.
+TEST_CASE("hostile: a 1 MB access token is refused: exit 3, the limit named") {
+  hostile_server server(
+      {.mode = hostile_mode::ok,
+       .token_body = R"({"token":")" + std::string(1 << 20, 't') + R"(","expiresIn":3600})"});
+  temp_dir dir;
+  auto r = apply_to(server, dir, jobname_line("job-1", "a"));
+  INFO(r.err);
+  MESSAGE("1 MB token: exit " << r.run.code << " after " << r.run.seconds << " s: " << r.err);
+  CHECK(r.run.code == 3);
+  CHECK(server.token_requests() == 1); // not retried: the next token would be as large
+  CHECK(server.applied().empty());
+  CHECK(r.err.find("access token of 1048576 bytes") != std::string::npos);
+  CHECK(r.err.find("64 KiB") != std::string::npos);
+  CHECK(read_file(dir.path("s.json")).find("64 KiB") != std::string::npos); // abortReason
+}
+
 TEST_CASE("hostile: an absurd token lifetime (expiresIn 1e10) takes one token exchange") {
   for (std::string expires : {"1e10", "\"10000000000\"", "1700000000000", "-5", "\"soon\"",
                               "\"99999999999999999999999\""}) {

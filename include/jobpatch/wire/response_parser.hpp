@@ -5,6 +5,7 @@
 #include <jobpatch/manifest/operation.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,9 +45,13 @@ public:
   struct access_token {
     std::string token;
     std::optional<std::chrono::seconds> expires_in;
+    // The size of a token over max_token_bytes, which is not copied (`token` stays
+    // empty): the caller refuses it as such. 0 otherwise.
+    std::size_t refused_bytes = 0;
   };
-  // Returns nullopt with `error` set when no usable token is found. A token with
-  // characters that cannot go in a header (controls, CR/LF) is refused.
+  // Returns nullopt with `error` set when no token is found. A token with characters
+  // that cannot go in a header (controls, CR/LF) is refused; one over max_token_bytes is
+  // returned empty, its size in refused_bytes.
   std::optional<access_token> parse_access_token(std::string_view body, std::size_t readable,
                                                  std::string& error);
 
@@ -61,6 +66,10 @@ private:
 inline constexpr std::chrono::seconds min_token_lifetime{2};
 inline constexpr std::chrono::seconds max_token_lifetime{24 * 3600};
 inline constexpr std::chrono::seconds default_token_lifetime{900}; // when none is given
+
+// The largest access token taken (a JWT is a few KB): the token goes into every request
+// and, with its spellings, into the secret scrubber for as long as it is valid.
+inline constexpr std::size_t max_token_bytes = std::size_t{64} << 10;
 
 // The lifetime to plan with for an answer's expiresIn: missing, zero or negative gives
 // default_token_lifetime (a 401 still triggers a refresh), anything else is clamped to

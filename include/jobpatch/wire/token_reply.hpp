@@ -27,12 +27,13 @@ enum class token_reply_kind : std::uint8_t {
   refused,      // HTTP 400, 401, 403: the key was refused
   no_endpoint,  // HTTP 404, 405: no token endpoint at that URL (--base-url is wrong)
   unusable,     // the certificate did not verify, or the proxy refused its credentials (407)
+  oversized,    // a 200 with a token over max_token_bytes: refused, never stored
 };
 
 // The kinds no further exchange can mend: the run gives up at once.
 constexpr bool gives_up(token_reply_kind kind) noexcept {
   return kind == token_reply_kind::refused || kind == token_reply_kind::no_endpoint ||
-         kind == token_reply_kind::unusable;
+         kind == token_reply_kind::unusable || kind == token_reply_kind::oversized;
 }
 
 struct token_reply_verdict {

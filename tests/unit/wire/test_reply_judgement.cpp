@@ -129,6 +129,7 @@ TEST_CASE("reply_judgement: an interim 1xx is not an answer to the PATCH") {
   CHECK(r.verdict == reply_verdict::policy_decides);
   CHECK(r.outcome.cls == error_class::malformed_response);
   CHECK(r.error == "HTTP 100 where a final answer was expected");
+  CHECK(r.in_doubt); // the server has the PATCH: it may apply it
 }
 
 TEST_CASE("reply_judgement: error statuses carry the server's text in either body shape") {

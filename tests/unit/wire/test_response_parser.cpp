@@ -225,3 +225,27 @@ TEST_CASE("response_parser: access token, expiresIn as string or number") {
   CHECK(error == R"(the token answer has no "token")");
   CHECK_FALSE(parser.parse_access_token("nope", 0, error));
 }
+
+TEST_CASE("response_parser: a token over max_token_bytes is refused by its size, not copied") {
+  response_parser parser;
+  std::string error;
+  auto body = [](std::size_t size) {
+    return R"({"token":")" + std::string(size, 't') + R"(","expiresIn":3600})";
+  };
+  auto at_limit = parser.parse_access_token(body(max_token_bytes), 0, error);
+  REQUIRE(at_limit);
+  CHECK(at_limit->token.size() == max_token_bytes);
+  CHECK(at_limit->refused_bytes == 0);
+  auto over = parser.parse_access_token(body(max_token_bytes + 1), 0, error);
+  REQUIRE(over);
+  CHECK(over->token.empty());
+  CHECK(over->token.capacity() < 64); // never held
+  CHECK(over->refused_bytes == max_token_bytes + 1);
+  // The last token key wins, as for tokens within the limit.
+  auto later = parser.parse_access_token(R"({"token":")" + std::string(max_token_bytes + 1, 't') +
+                                             R"(","access_token":"small"})",
+                                         0, error);
+  REQUIRE(later);
+  CHECK(later->token == "small");
+  CHECK(later->refused_bytes == 0);
+}

@@ -1,3 +1,4 @@
+#include <jobpatch/wire/response_parser.hpp>
 #include <jobpatch/wire/secret_scrubber.hpp>
 
 #include <doctest/doctest.h>
@@ -5,6 +6,7 @@
 #include <algorithm>
 #include <string>
 
+using jobpatch::max_token_bytes;
 using jobpatch::secret_scrubber;
 
 TEST_CASE("secret_scrubber removes every secret, in every spelling a server may echo") {
@@ -72,6 +74,30 @@ TEST_CASE("secret_scrubber keeps the key and the current and previous token, not
   // Bounded: the key's form and the two newest tokens' forms (each: 24,002 bytes as is,
   // 48,002 percent-encoded; the JSON-escaped form is the token itself).
   CHECK(big.bytes() == 11 + 2 * (24002 + 48002));
+}
+
+// Issue 24: what the scrubber holds for tokens is bounded in bytes, whatever the tokens,
+// since none over max_token_bytes is taken (token_reply.cpp): the two newest tokens' forms
+// (each at most 4 x max_token_bytes: itself, percent-encoded at 3 bytes per byte; a token
+// has no byte a JSON string escapes) and older ones within token_budget_bytes.
+TEST_CASE("secret_scrubber: tokens of the largest size taken keep it within a fixed bound") {
+  secret_scrubber s;
+  s.add_permanent("the-api-key");
+  auto token = [](int i) {
+    std::string t = std::to_string(i) + "-";
+    while (t.size() < max_token_bytes) t += "ab/+"; // '/' and '+' are percent-encoded
+    t.resize(max_token_bytes);
+    return t;
+  };
+  std::size_t most = 0;
+  for (int i = 0; i < 50; ++i) {
+    s.add_token(token(i));
+    most = std::max(most, s.bytes());
+  }
+  CHECK(s.tokens() == 2);
+  CHECK(s.scrub(token(49)) == "[redacted]");
+  CHECK(s.scrub(token(48)) == "[redacted]");
+  CHECK(most <= 11 + 2 * 4 * max_token_bytes);
 }
 
 TEST_CASE("secret_scrubber: a proxy's credentials stay for good while tokens rotate") {

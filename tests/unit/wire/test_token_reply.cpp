@@ -177,6 +177,20 @@ TEST_CASE("token reply: transport failures: unusable ones give up, unreachable o
   }
 }
 
+TEST_CASE("token reply: a token over 64 KiB is refused, the run given up with the limit named") {
+  judge j;
+  auto v = j.answer(200, R"({"token":")" + std::string(1 << 20, 'x') + R"(","expiresIn":60})");
+  CHECK(v.kind == token_reply_kind::oversized);
+  CHECK(gives_up(v.kind)); // the next token would be as large: exit 3, as a refused key
+  CHECK(v.token.empty());
+  CHECK(v.message == "authentication failed: the token endpoint issued an access token of "
+                     "1048576 bytes, over the 64 KiB limit for a token; it was refused, not "
+                     "stored");
+  auto at_limit = j.answer(200, R"({"token":")" + std::string(max_token_bytes, 'x') + R"("})");
+  CHECK(at_limit.kind == token_reply_kind::token);
+  CHECK(at_limit.token.size() == max_token_bytes);
+}
+
 TEST_CASE("token reply: server text never carries the key or a token") {
   judge j;
   std::string quoted = R"({"message":"bad key )" + std::string(key) + R"("})";
