@@ -14,7 +14,8 @@ constexpr std::array<std::string_view, plan_outcome_count> names = {
 
 // `value` (compact JSON, or server text) cut to about `max` bytes on a UTF-8 boundary,
 // "…" marking the cut. What a terminal could take for a control (C1 code points, which
-// JSON strings may hold raw, or bytes that are not UTF-8) is shown escaped.
+// JSON strings may hold raw, bytes that are not UTF-8, bidirectional and invisible format
+// controls) is shown escaped, as JSON would escape it.
 void append_shown(std::string& out, std::string_view value, std::size_t max) {
   static constexpr char hex[] = "0123456789abcdef";
   bool cut = value.size() > max;
@@ -26,11 +27,10 @@ void append_shown(std::string& out, std::string_view value, std::size_t max) {
   for (std::size_t i = 0; i < value.size();) {
     std::size_t length = utf8_sequence_length(value, i);
     char32_t c = length ? utf8_code_point(value, i, length) : 0xFFFD;
-    if (length == 0 || is_control_code_point(c)) {
+    if (length == 0 || is_unsafe_on_terminal(c)) {
       unsigned code = length ? static_cast<unsigned>(c) : static_cast<unsigned char>(value[i]);
-      out += "\\u00";
-      out += hex[(code >> 4) & 0xF];
-      out += hex[code & 0xF];
+      out += "\\u";
+      for (int shift = 12; shift >= 0; shift -= 4) out += hex[(code >> shift) & 0xF];
       i += length ? length : 1;
       continue;
     }
@@ -45,14 +45,22 @@ void append_prefix(std::string& out, const plan_record& r) {
   append_uint(out, r.line);
   if (r.job_id.empty()) return; // an invalid line may name none
   out += ' ';
-  // A job id is shown as JSON when it holds anything a terminal could take for control.
-  bool plain = !r.job_id.empty() && is_valid_utf8(r.job_id);
-  for (char c : r.job_id)
-    if (static_cast<unsigned char>(c) < 0x21 || c == 0x7F) plain = false;
-  if (plain)
+  // A job id is shown as JSON, escaped, when it holds anything a terminal could take for
+  // control, or a space.
+  bool plain = is_valid_utf8(r.job_id);
+  for (std::size_t i = 0; plain && i < r.job_id.size();) {
+    std::size_t length = utf8_sequence_length(r.job_id, i);
+    char32_t c = utf8_code_point(r.job_id, i, length);
+    plain = c != ' ' && !is_unsafe_on_terminal(c);
+    i += length;
+  }
+  if (plain) {
     out += r.job_id;
-  else
-    append_json_string(out, r.job_id);
+    return;
+  }
+  std::string quoted;
+  append_json_string(quoted, r.job_id);
+  append_shown(out, quoted, quoted.size());
 }
 
 } // namespace

@@ -18,8 +18,9 @@ namespace dom = simdjson::dom;
 namespace {
 
 // Server text made safe to print on a terminal: control characters (C0, DEL and the C1
-// range U+0080..U+009F, which includes the 8-bit CSI) become spaces and bytes that are not
-// UTF-8 become '?', so an error body cannot carry terminal escape sequences into stderr.
+// range U+0080..U+009F, which includes the 8-bit CSI) and the invisible format controls
+// (bidirectional overrides among them) become spaces and bytes that are not UTF-8 become
+// '?', so an error body cannot carry terminal escape sequences into stderr.
 std::string printable(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -30,7 +31,7 @@ std::string printable(std::string_view s) {
       ++i;
       continue;
     }
-    if (is_control_code_point(utf8_code_point(s, i, length)))
+    if (is_unsafe_on_terminal(utf8_code_point(s, i, length)))
       out += ' ';
     else
       out.append(s.substr(i, length));

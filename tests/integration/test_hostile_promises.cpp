@@ -490,3 +490,32 @@ TEST_CASE("memory: 300 lines of ~900 KB are held within the byte window") {
   CHECK(run.peak_rss_kb < 200 * 1024);
 #endif
 }
+
+// Issue 24: a bidirectional override (U+202E) in a job's name would make a terminal show
+// the plan's "before" and "after" swapped; plan shows it escaped, and its file keeps valid
+// JSON holding the value itself. (Job ids: tests/unit/results/test_plan_record.cpp.)
+TEST_CASE("hostile: plan shows bidirectional and invisible controls escaped, never raw") {
+  hostile_server server({.mode = hostile_mode::stateful_ok});
+  temp_dir dir;
+  const std::string rlo = "\xE2\x80\xAE", zwsp = "\xE2\x80\x8B";
+  // The job's name holds the override (set by an apply), the plan would set one with a
+  // zero-width space.
+  REQUIRE(apply_to(server, dir, jobname_line("job-1", "evil" + rlo + "name")).run.code == 0);
+  write_file(dir.path("p.in"), jobname_line("job-1", "new" + zwsp + "name"));
+  auto argv = jobpatch_argv(server.port(), dir.path("cert.pem"), "plan", dir.path("p.in"),
+                            {"--output", dir.path("p.ndjson")});
+  auto run =
+      run_measured(argv, {{"BYTENITE_API_KEY", api_key}}, dir.path("out"), dir.path("err"), 60s);
+  std::string shown = read_file(dir.path("out")) + read_file(dir.path("err"));
+  INFO(shown);
+  CHECK(run.code == 0);
+  CHECK(shown.find(rlo) == std::string::npos);
+  CHECK(shown.find(zwsp) == std::string::npos);
+  CHECK(shown.find("evil\\u202ename") != std::string::npos);
+  CHECK(shown.find("new\\u200bname") != std::string::npos);
+  auto lines = read_lines(dir.path("p.ndjson"));
+  REQUIRE(lines.size() == 1);
+  std::string record = json::serialize(json::parse(lines[0]));
+  CHECK(record.find("evil" + rlo + "name") != std::string::npos);
+  CHECK(record.find("new" + zwsp + "name") != std::string::npos);
+}

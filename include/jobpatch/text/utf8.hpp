@@ -28,4 +28,14 @@ constexpr bool is_control_code_point(char32_t c) noexcept {
   return c < 0x20 || (c >= 0x7F && c <= 0x9F);
 }
 
+// True for what a terminal must not be handed raw: the controls above, and the invisible
+// format controls that reorder or hide text (zero-width characters and marks U+200B..200F,
+// bidirectional embeddings and overrides U+202A..202E, the word joiner, invisible operators
+// and bidirectional isolates U+2060..2069, the byte order mark U+FEFF). A server's U+202E
+// in a job's name could otherwise swap "before" and "after" on the screen.
+constexpr bool is_unsafe_on_terminal(char32_t c) noexcept {
+  return is_control_code_point(c) || (c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) ||
+         (c >= 0x2060 && c <= 0x2069) || c == 0xFEFF;
+}
+
 } // namespace jobpatch

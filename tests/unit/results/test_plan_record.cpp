@@ -88,6 +88,19 @@ TEST_CASE("plan_record: the text shows one line per changed field, long values c
   out.clear();
   append_plan_text(out, r);
   CHECK(out == "line 3 job-7 jobname: \"a\\u009b2Jb\" → \"x\\u00ffy\"\n");
+  // Bidirectional and invisible format controls (issue 24): a U+202E in a job's name would
+  // make a terminal show "before" and "after" reversed; each is shown escaped, also in a
+  // job id.
+  std::vector<field_change> bidi(1);
+  bidi[0] = {job_field::name, "\"safe\xe2\x80\xae\"",
+             "\"a\xe2\x80\x8b\xef\xbb\xbf\xe2\x81\xa6"
+             "b\"",
+             true};
+  r.changes = &bidi;
+  r.job_id = "job\xe2\x80\x8f-7";
+  out.clear();
+  append_plan_text(out, r);
+  CHECK(out == "line 3 \"job\\u200f-7\" jobname: \"safe\\u202e\" → \"a\\u200b\\ufeff\\u2066b\"\n");
 }
 
 TEST_CASE("plan_sink: counts every outcome and writes both outputs") {

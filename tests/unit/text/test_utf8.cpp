@@ -112,3 +112,22 @@ TEST_CASE("utf8: columns count code points, and a stray byte as one") {
   CHECK(utf8_columns("a\xFF\xFE"
                      "b") == 4);
 }
+
+TEST_CASE("utf8: bidirectional and invisible format controls are unsafe on a terminal") {
+  for (char32_t c : {U'\u200B', U'\u200F', U'\u202A', U'\u202E', U'\u2060', U'\u2066', U'\u2069',
+                     U'\uFEFF', U'\x1B', U'\x9B'}) {
+    CAPTURE(static_cast<unsigned>(c));
+    CHECK(is_unsafe_on_terminal(c));
+  }
+  // Their neighbours are text: a hyphen, a narrow no-break space, Arabic letters, an
+  // ellipsis.
+  for (char32_t c :
+       {U'\u2010', U'\u202F', U'\u2029', U'\u2070', U'\u0627', U'\u2026', U'\uFEFE', U'\u200A'}) {
+    CAPTURE(static_cast<unsigned>(c));
+    CHECK_FALSE(is_unsafe_on_terminal(c));
+  }
+  // Server text on stderr: each becomes a space.
+  response_parser responses;
+  CHECK(responses.error_text("before\xE2\x80\xAE"
+                             "after") == "before after");
+}
