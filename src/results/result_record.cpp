@@ -41,6 +41,24 @@ void append_record_start(std::string& out, std::uint64_t line, std::string_view 
   }
 }
 
+namespace {
+
+// `text` as a JSON string, cut to at most `max` bytes on a UTF-8 boundary with "…" marking
+// the cut: a server's 2 MB `state` must not make a record --resume cannot read back.
+void append_cut_json_string(std::string& out, std::string_view text, std::size_t max) {
+  if (text.size() <= max) {
+    append_json_string(out, text);
+    return;
+  }
+  std::size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  std::string cut(text.substr(0, end));
+  cut += "…";
+  append_json_string(out, cut);
+}
+
+} // namespace
+
 void append_ndjson(std::string& out, const result_record& r) {
   static constexpr char hex[] = "0123456789abcdef";
   append_record_start(out, r.line, r.job_id, r.op);
@@ -67,11 +85,11 @@ void append_ndjson(std::string& out, const result_record& r) {
   if (r.verified) out += *r.verified ? ",\"verified\":true" : ",\"verified\":false";
   if (!r.state.empty()) {
     out += ",\"state\":";
-    append_json_string(out, r.state);
+    append_cut_json_string(out, r.state, max_state_bytes);
   }
   if (!r.error.empty()) {
     out += ",\"error\":";
-    append_json_string(out, r.error);
+    append_cut_json_string(out, r.error, max_error_bytes);
   }
   if (r.fingerprint) {
     out += ",\"fp\":\"";

@@ -25,9 +25,8 @@ namespace {
 
 static_assert(sizeof(results_merge::entry) == 24);
 
-// Longest record accepted: records are a few hundred bytes; a server's error text is cut
-// well below this.
-constexpr std::size_t max_record_bytes = 1 << 20;
+// Read this much at a time; the longest record accepted is max_record_bytes
+// (result_record.hpp), which the writer keeps.
 constexpr std::size_t chunk_bytes = 1 << 20;
 
 // Splits a file on '\n' in bounded memory and says where each line starts, which

@@ -1,5 +1,7 @@
 #include <jobpatch/results/resume_state.hpp>
 
+#include <jobpatch/results/result_record.hpp>
+
 #include "text/json_checks.hpp"
 
 #include <jobpatch/manifest/manifest_reader.hpp>
@@ -136,7 +138,8 @@ resume_state resume_state::load(const std::string& path, std::vector<std::string
     if (errno == ENOENT) return state;
     throw std::system_error(errno, std::generic_category(), "cannot open " + path);
   }
-  manifest_reader reader(fd, true); // streams the file; closes fd
+  // Streams the file (and closes fd); takes every record the writer can make.
+  manifest_reader reader(fd, true, max_record_bytes);
   // A crash mid-write leaves a partial record: drop it, so its line is simply re-run.
   if (std::size_t cut = cut_torn_tail(fd, path))
     notes.push_back("ignored a torn last record (" + std::to_string(cut) +

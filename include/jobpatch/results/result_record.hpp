@@ -11,6 +11,15 @@
 
 namespace jobpatch {
 
+// The longest results record jobpatch reads back (--resume, merge). The writer keeps every
+// record well below it: server text in a record is cut (max_state_bytes, max_error_bytes,
+// "…" marking the cut) and a job id is at most 1024 bytes (line_validator), so whatever a
+// server answers, --resume reads every record a run wrote.
+inline constexpr std::size_t max_record_bytes = std::size_t{1} << 20;
+// `state` and `error` as recorded, at most (bytes of text, before JSON escaping).
+inline constexpr std::size_t max_state_bytes = 256;
+inline constexpr std::size_t max_error_bytes = 4096;
+
 // One results record. Fields that do not apply are left empty / unset and omitted.
 struct result_record {
   std::uint64_t line = 0;

@@ -120,3 +120,38 @@ TEST_CASE("result_record: ts and runId close the record, timestamps are RFC 3339
   CHECK(a.find_first_not_of("0123456789abcdef") == std::string::npos);
   CHECK(a != b);
 }
+
+TEST_CASE("result_record: server text is cut so that --resume reads every record back") {
+  // Issue 24: a 1.9 MB `state` made 1.5 MB records that --resume then ignored.
+  std::string state = "S" + std::string(2'000'000, 'x');
+  std::string error = "HTTP 400: " + std::string(50'000, 'e');
+  result_record r;
+  r.line = 1;
+  r.job_id = "job-1";
+  r.result = outcome::ok;
+  r.state = state;
+  r.error = error;
+  std::string out;
+  append_ndjson(out, r);
+  CHECK(out.find("\"state\":\"S" + std::string(max_state_bytes - 1, 'x') + "…\"") !=
+        std::string::npos);
+  CHECK(out.find("\"error\":\"HTTP 400: " + std::string(max_error_bytes - 10, 'e') + "…\"") !=
+        std::string::npos);
+  // Cut on a UTF-8 boundary: a 3-byte character straddling the limit goes whole.
+  std::string accented = std::string(max_state_bytes - 1, 'a') + "\xE2\x82\xAC" + "tail";
+  r.state = accented;
+  r.error = {};
+  out.clear();
+  append_ndjson(out, r);
+  CHECK(out.find("\"state\":\"" + std::string(max_state_bytes - 1, 'a') + "…\"") !=
+        std::string::npos);
+  // The worst a record can be: a 1024-byte job id, state and error of characters that
+  // JSON escapes six times over; still far below what --resume reads.
+  std::string controls(max_error_bytes + 100, '\x01');
+  r.job_id = std::string_view(controls).substr(0, 1024);
+  r.state = controls;
+  r.error = controls;
+  out.clear();
+  append_ndjson(out, r);
+  CHECK(out.size() < max_record_bytes / 16);
+}

@@ -1,6 +1,7 @@
 #include <jobpatch/results/resume_state.hpp>
 
 #include <jobpatch/manifest/operation.hpp>
+#include <jobpatch/results/result_record.hpp>
 
 #include <doctest/doctest.h>
 
@@ -197,5 +198,22 @@ TEST_CASE("resume_state: among many interleaved failed records, each update's la
         CHECK(found.result == verdict::not_recorded);
       }
     }
+  std::remove(path.c_str());
+}
+
+TEST_CASE("resume_state: a record of max_record_bytes, the writer's bound, is read back") {
+  // The writer keeps every record below max_record_bytes (result_record.hpp); the reader
+  // takes any record up to it, so a record at the limit still counts.
+  std::string head =
+      R"({"line":1,"jobId":"a","op":"configs","seq":1,"outcome":"ok","fp":"00000000000000aa","error":")";
+  std::string tail = "\"}";
+  std::string record = head + std::string(max_record_bytes - head.size() - tail.size(), 'e') + tail;
+  REQUIRE(record.size() == max_record_bytes);
+  auto path = temp_file(record + "\n");
+  std::vector<std::string> notes;
+  auto state = resume_state::load(path, notes);
+  INFO(notes.size());
+  CHECK(state.ok_records() == 1);
+  CHECK(state.check(key_of("a", 1, 0xaa)).result == verdict::applied);
   std::remove(path.c_str());
 }
