@@ -43,18 +43,13 @@ void append_record_start(std::string& out, std::uint64_t line, std::string_view 
 
 namespace {
 
-// `text` as a JSON string, cut to at most `max` bytes on a UTF-8 boundary with "…" marking
-// the cut: a server's 2 MB `state` must not make a record --resume cannot read back.
+// `text` as a JSON string, cut by excerpt() when over `max` bytes: a server's 2 MB `state`
+// must not make a record --resume cannot read back. (No copy when it fits.)
 void append_cut_json_string(std::string& out, std::string_view text, std::size_t max) {
-  if (text.size() <= max) {
+  if (text.size() <= max)
     append_json_string(out, text);
-    return;
-  }
-  std::size_t end = max;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  std::string cut(text.substr(0, end));
-  cut += "…";
-  append_json_string(out, cut);
+  else
+    append_json_string(out, excerpt(text, max));
 }
 
 } // namespace

@@ -13,8 +13,8 @@ namespace jobpatch {
 
 // The longest results record jobpatch reads back (--resume, merge). The writer keeps every
 // record well below it: server text in a record is cut (max_state_bytes, max_error_bytes,
-// "…" marking the cut) and a job id is at most 1024 bytes (line_validator), so whatever a
-// server answers, --resume reads every record a run wrote.
+// "..." marking the cut, see excerpt()) and a job id is at most 1024 bytes (line_validator), so
+// whatever a server answers, --resume reads every record a run wrote.
 inline constexpr std::size_t max_record_bytes = std::size_t{1} << 20;
 // `state` and `error` as recorded, at most (bytes of text, before JSON escaping).
 inline constexpr std::size_t max_state_bytes = 256;

@@ -133,9 +133,9 @@ TEST_CASE("result_record: server text is cut so that --resume reads every record
   r.error = error;
   std::string out;
   append_ndjson(out, r);
-  CHECK(out.find("\"state\":\"S" + std::string(max_state_bytes - 1, 'x') + "…\"") !=
+  CHECK(out.find("\"state\":\"S" + std::string(max_state_bytes - 1, 'x') + "...\"") !=
         std::string::npos);
-  CHECK(out.find("\"error\":\"HTTP 400: " + std::string(max_error_bytes - 10, 'e') + "…\"") !=
+  CHECK(out.find("\"error\":\"HTTP 400: " + std::string(max_error_bytes - 10, 'e') + "...\"") !=
         std::string::npos);
   // Cut on a UTF-8 boundary: a 3-byte character straddling the limit goes whole.
   std::string accented = std::string(max_state_bytes - 1, 'a') + "\xE2\x82\xAC" + "tail";
@@ -143,7 +143,7 @@ TEST_CASE("result_record: server text is cut so that --resume reads every record
   r.error = {};
   out.clear();
   append_ndjson(out, r);
-  CHECK(out.find("\"state\":\"" + std::string(max_state_bytes - 1, 'a') + "…\"") !=
+  CHECK(out.find("\"state\":\"" + std::string(max_state_bytes - 1, 'a') + "...\"") !=
         std::string::npos);
   // The worst a record can be: a 1024-byte job id, state and error of characters that
   // JSON escapes six times over; still far below what --resume reads.
