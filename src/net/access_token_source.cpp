@@ -106,7 +106,7 @@ asio::awaitable<void> access_token_source::refresh() {
     if (cancelled_) break;
     reply_facts facts;
     facts.transport = reply.outcome.cls;
-    facts.transport_detail = reply.detail;
+    facts.transport_detail = server_text(reply.detail);
     facts.status = reply.status;
     facts.retry_after = reply.retry_after;
     facts.body = reply.body;

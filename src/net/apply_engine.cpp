@@ -372,6 +372,13 @@ void engine::after_read(std::uint64_t handle, const reply_judgement& j, worker_b
     s.fail_reason = "compare failed";
     finish(handle, outcome::failed, nullptr, latency);
     return;
+  case read_first_tracker::next_step::secret_in_undo:
+    s.last_error = "not sent: the job's current value holds a secret (the API key or an access "
+                   "token, echoed by the server), which --undo-out must not write to the undo "
+                   "file; without its undo line the update cannot be undone";
+    s.fail_reason = "secret in the job's old values";
+    finish(handle, outcome::failed, nullptr, latency);
+    return;
   case read_first_tracker::next_step::planned:
     finish(handle, outcome::ok, &j, latency);
     return;

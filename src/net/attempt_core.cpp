@@ -63,7 +63,7 @@ asio::awaitable<void> client_context::attempt(http_connection& connection, bool 
 
   reply_facts facts;
   facts.transport = w.reply.outcome.cls;
-  facts.transport_detail = w.reply.detail;
+  facts.transport_detail = server_text(w.reply.detail);
   facts.request_written = connected && w.reply.request_written;
   facts.status = w.reply.status;
   facts.retry_after = w.reply.retry_after;

@@ -734,8 +734,8 @@ asio::awaitable<bool> http_connection::open_tunnel(http_reply& reply) {
     // A refusal (403), a proxy that cannot reach the server (502, 504)...: a connection
     // failure, retried and counted by fail-fast like one.
     reply.outcome = {error_class::connect_failed, 0};
-    std::string reason;
-    for (char c : parser.get().reason().substr(0, 80)) reason += (c >= 0x20 && c < 0x7F) ? c : '?';
+    // Whole (within the header budget): the judgement scrubs it before it cuts it.
+    std::string reason(parser.get().reason());
     reply.detail = where + " refused the tunnel: HTTP " + std::to_string(status) +
                    (reason.empty() ? "" : " " + reason);
     co_return false;

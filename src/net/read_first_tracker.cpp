@@ -27,7 +27,7 @@ read_first_tracker::next_step read_first_tracker::after_read(slot& s, job_docume
     return next_step::planned;
   }
   if (settings_.skip_unchanged && !plan_changes_) return next_step::unchanged;
-  if (settings_.undo) keep_undo_line(s);
+  if (settings_.undo && !keep_undo_line(s)) return next_step::secret_in_undo;
   return next_step::patch;
 }
 
@@ -68,7 +68,7 @@ void read_first_tracker::record_plan(const slot& s, outcome result) {
   plan_->record(r);
 }
 
-void read_first_tracker::keep_undo_line(slot& s) {
+bool read_first_tracker::keep_undo_line(slot& s) {
   auto it = undo_fields_.find(s.op.job_id);
   field_mask restored = it == undo_fields_.end() ? 0 : it->second;
   undo_absent_fields_.clear();
@@ -81,7 +81,15 @@ void read_first_tracker::keep_undo_line(slot& s) {
                      std::string(field_label(f)) +
                      " is absent from the job's document; the undo file cannot restore it");
   }
-  if (s.undo_line.empty()) return;
+  if (s.undo_line.empty()) return true;
+  // A server that echoes the key or a token into a job's field must not have it written
+  // to the undo file, which is kept and passed around; and without the undo line the
+  // update cannot be sent (nothing is changed that cannot be put back).
+  if (scrubber_.holds_secret(s.undo_line)) {
+    s.undo_line.clear();
+    s.undo_fields = 0;
+    return false;
+  }
   // The old values must make a line the API (and jobpatch) accepts, or the undo file
   // would not apply: a data source the server shows with keys the schema lacks, say.
   if (!undo_validator_) undo_validator_ = std::make_unique<body_validator>();
@@ -95,9 +103,10 @@ void read_first_tracker::keep_undo_line(slot& s) {
                        undo_validator_->error() + "); the undo file cannot restore them");
     s.undo_line.clear();
     s.undo_fields = 0;
-    return;
+    return true;
   }
   if (!s.op.only_update) undo_fields_[s.op.job_id] |= s.undo_fields;
+  return true;
 }
 
 void read_first_tracker::add_final_notes() {

@@ -43,6 +43,8 @@ public:
     compare_failed, // the body could not be compared with the document: the line fails
     planned,        // plan: the line is done (ok)
     unchanged,      // --skip-unchanged: the job holds it already, nothing is sent
+    secret_in_undo, // --undo-out: an old value holds the API key or a token (in any
+                    // spelling); nothing is sent, since the undo line could not be written
     patch,          // the PATCH follows (with --undo-out, once its undo line in the slot is
                     // written: the job's later lines restore none of its fields again)
   };
@@ -59,7 +61,8 @@ public:
 
 private:
   void record_plan(const slot& s, outcome result);
-  void keep_undo_line(slot& s);
+  // False when the undo line would write a secret (then none is kept).
+  bool keep_undo_line(slot& s);
 
   settings settings_;
   plan_sink* plan_;

@@ -52,19 +52,15 @@ void judge_success(update_view op, const reply_facts& facts, response_parser& pa
     out.outcome = attempt_outcome::success(facts.status);
     return;
   }
-  patch_verdict verdict;
-  verdict.state.swap(out.state); // reuse the capacities of earlier judgements
-  verdict.error.swap(out.error);
+  patch_verdict verdict; // its error is empty on the way that matters: no allocation
   bool is_job = parser.check_patch(op, facts.body, facts.readable, verdict);
-  verdict.state.swap(out.state);
-  verdict.error.swap(out.error);
   if (!is_job) {
     // Most likely cut short; the PATCH sets absolute values, so trying again is safe.
     out.verdict = reply_verdict::policy_decides;
     out.outcome = attempt_outcome::failure(error_class::malformed_response);
     out.in_doubt = true; // a 2xx says the server took it: it may well have been applied
-    out.state.clear();
-    scrubber.scrub_in_place(out.error);
+    out.error = verdict.error;
+    scrubber.scrub_in_place(out.error); // a key name may be quoted
     return;
   }
   if (!verdict.job_matches) {
@@ -75,15 +71,16 @@ void judge_success(update_view op, const reply_facts& facts, response_parser& pa
     out.outcome = attempt_outcome::failure(error_class::malformed_response);
     out.reason = "answer names another job";
     out.in_doubt = true; // our job's path was sent the PATCH: it may have been applied
-    out.state.clear();
-    scrubber.scrub_in_place(out.error);
+    out.error = "the answer is for job ";
+    append_json_string(out.error, scrubber.shown(verdict.answered_id));
+    out.error += ", not the job that was patched";
     return;
   }
   out.verdict = reply_verdict::applied;
   out.outcome = attempt_outcome::success(facts.status);
   out.verified = verdict.verified;
-  out.error.clear(); // what did not verify is told by "verified": false
-  scrubber.scrub_in_place(out.state);
+  // What did not verify is told by "verified": false.
+  scrubber.append_shown(out.state, verdict.state);
 }
 
 } // namespace
@@ -126,8 +123,7 @@ void judge(const reply_facts& facts, response_parser& parser, const secret_scrub
 
   if (facts.transport != error_class::none) {
     out.outcome = attempt_outcome::failure(facts.transport);
-    out.error.assign(facts.transport_detail);
-    scrubber.scrub_in_place(out.error);
+    scrubber.append_shown(out.error, facts.transport_detail);
     // Once the request was fully written the server may have it, whatever ended the
     // attempt (a timeout, a reset, a kept-alive connection closed before any answer, our
     // own cancel when the run stops).
@@ -154,12 +150,11 @@ void judge(const reply_facts& facts, response_parser& parser, const secret_scrub
   out.outcome = attempt_outcome::http(facts.status);
   // Server text is scrubbed where it enters: an error body may quote the request, its
   // Authorization header (the token) included.
-  std::string text = parser.error_text(facts.body, facts.readable);
-  scrubber.scrub_in_place(text);
+  server_text text = parser.error_text(facts.body, facts.readable);
   out.error = "HTTP " + std::to_string(facts.status);
   if (!text.empty()) {
     out.error += ": ";
-    out.error += text;
+    scrubber.append_shown(out.error, text);
   }
   // A gateway's 502/504 says nothing of the backend, which may still apply the request.
   out.in_doubt = facts.status == 502 || facts.status == 504;
@@ -173,7 +168,7 @@ void judge_read_success(std::string_view job_id, const reply_facts& facts,
     // Most likely cut short (or a 204): reading again is harmless.
     out.verdict = reply_verdict::policy_decides;
     out.outcome = attempt_outcome::failure(error_class::malformed_response);
-    scrubber.scrub_in_place(out.error);
+    scrubber.scrub_in_place(out.error); // a key name may be quoted
     return;
   }
   if (doc.id != job_id) {
@@ -181,16 +176,14 @@ void judge_read_success(std::string_view job_id, const reply_facts& facts,
     out.outcome = attempt_outcome::failure(error_class::malformed_response);
     out.reason = "answer names another job";
     out.error = "the answer is for job ";
-    append_json_string(out.error, excerpt(doc.id, 80));
+    append_json_string(out.error, scrubber.shown(server_text(doc.id, 80)));
     out.error += ", not the job that was read";
-    scrubber.scrub_in_place(out.error);
     return;
   }
   out.verdict = reply_verdict::applied;
   out.outcome = attempt_outcome::success(facts.status);
   out.verified = true;
-  out.state = doc.state;
-  scrubber.scrub_in_place(out.state);
+  scrubber.append_shown(out.state, server_text(doc.state));
 }
 
 } // namespace

@@ -15,38 +15,12 @@ namespace jobpatch {
 namespace ondemand = detail::ondemand;
 namespace dom = simdjson::dom;
 
-namespace {
-
-// Server text made safe to print on a terminal: control characters (C0, DEL and the C1
-// range U+0080..U+009F, which includes the 8-bit CSI) and the invisible format controls
-// (bidirectional overrides among them) become spaces and bytes that are not UTF-8 become
-// '?', so an error body cannot carry terminal escape sequences into stderr.
-std::string printable(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    std::size_t length = utf8_sequence_length(s, i);
-    if (length == 0) {
-      out += '?';
-      ++i;
-      continue;
-    }
-    if (is_unsafe_on_terminal(utf8_code_point(s, i, length)))
-      out += ' ';
-    else
-      out.append(s.substr(i, length));
-    i += length;
-  }
-  return out;
-}
-
-} // namespace
-
 struct response_parser::impl {
   ondemand::parser parser;
   std::string body_copy;
   dom::parser sent_parser, got_parser;
   std::string sent_copy;
+  std::string error_message; // the message error_text() names
   // The last sent body parsed by sent_parser: its text (sent_copy, the padded copy) and
   // the outcome. In bulk runs consecutive lines mostly carry one body, so it is parsed once
   // and reused while the next body is byte-identical; sent_root stays valid as long as
@@ -161,7 +135,7 @@ bool response_parser::impl::parse_job(update_view op, ondemand::document& doc,
       if (value.get_string().get(id)) id = {};
     } else if (name == "state") {
       std::string_view state;
-      if (!value.get_string().get(state)) verdict.state.assign(state);
+      if (!value.get_string().get(state)) verdict.state = server_text(state);
     } else if (name == "name" && op.op == op_kind::jobname) {
       fields.name = detail::trim_token(value.raw_json_token());
       std::string_view ignored;
@@ -182,9 +156,7 @@ bool response_parser::impl::parse_job(update_view op, ondemand::document& doc,
   }
   verdict.job_matches = id == op.job_id;
   if (!verdict.job_matches) {
-    verdict.error = "the answer is for job ";
-    append_json_string(verdict.error, excerpt(id, 80));
-    verdict.error += ", not the job that was patched";
+    verdict.answered_id = server_text(id, 80);
     return true;
   }
   verify(op, verdict);
@@ -199,7 +171,7 @@ response_parser& response_parser::operator=(response_parser&&) noexcept = defaul
 bool response_parser::check_patch(update_view op, std::string_view body, std::size_t readable,
                                   patch_verdict& verdict) {
   verdict.job_matches = verdict.verified = false;
-  verdict.state.clear();
+  verdict.state = verdict.answered_id = {};
   verdict.error.clear();
   auto input = detail::pad_for_simdjson(body, readable, impl_->body_copy);
   ondemand::document doc;
@@ -216,7 +188,7 @@ bool response_parser::check_patch(update_view op, std::string_view body, std::si
 // in one forward pass of On Demand, which cannot go back; a split per shape would parse
 // the body again for each.
 // NOLINTNEXTLINE(readability-function-cognitive-complexity)
-std::string response_parser::error_text(std::string_view body, std::size_t readable) {
+server_text response_parser::error_text(std::string_view body, std::size_t readable) {
   auto input = detail::pad_for_simdjson(body, readable, impl_->body_copy);
   ondemand::document doc;
   ondemand::object root;
@@ -247,15 +219,16 @@ std::string response_parser::error_text(std::string_view body, std::size_t reada
         }
       }
     }
-    std::string out = !nested_message.empty() ? nested_message : message;
-    if (!description.empty() && description != out)
-      out += out.empty() ? description : ": " + description;
-    if (!out.empty()) return excerpt(printable(out), 500);
+    std::string& out = impl_->error_message;
+    out = !nested_message.empty() ? nested_message : message;
+    if (!description.empty() && description != out) {
+      if (!out.empty()) out += ": ";
+      out += description;
+    }
+    if (!out.empty()) return server_text(out, 500);
   }
-  // Not JSON, or JSON without a message: show the text itself, made printable.
-  std::string text_shown = printable(body.substr(0, 201));
-  while (!text_shown.empty() && text_shown.back() == ' ') text_shown.pop_back();
-  return excerpt(text_shown, 200);
+  // Not JSON, or JSON without a message: the text itself.
+  return server_text(body, 200);
 }
 
 namespace {

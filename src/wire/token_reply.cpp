@@ -19,7 +19,7 @@ token_reply_verdict verdict_of(token_reply_kind kind, std::string message) {
 // A complete HTTP answer other than a usable token.
 token_reply_verdict judge_status(const reply_facts& reply, std::string_view endpoint,
                                  response_parser& parser, const secret_scrubber& scrubber) {
-  std::string text = scrubber.scrub(parser.error_text(reply.body, reply.readable));
+  std::string text = scrubber.shown(parser.error_text(reply.body, reply.readable));
   std::string problem = "HTTP " + std::to_string(reply.status) + (text.empty() ? "" : ": " + text);
   if (reply.status == 404 || reply.status == 405)
     return verdict_of(token_reply_kind::no_endpoint,
@@ -33,7 +33,7 @@ token_reply_verdict judge_status(const reply_facts& reply, std::string_view endp
 }
 
 token_reply_verdict judge_transport(const reply_facts& reply, const secret_scrubber& scrubber) {
-  std::string problem = scrubber.scrub(reply.transport_detail);
+  std::string problem = scrubber.shown(reply.transport_detail);
   switch (reply.transport) {
   // A certificate that does not verify, a proxy refusing its credentials (407): the next
   // attempt would meet the same answer.

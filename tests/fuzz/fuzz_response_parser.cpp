@@ -4,6 +4,7 @@
 #include "fuzz_entries.hpp"
 
 #include <jobpatch/wire/response_parser.hpp>
+#include <jobpatch/wire/secret_scrubber.hpp>
 
 #include <algorithm>
 #include <array>
@@ -62,7 +63,7 @@ int response_parser_entry(const std::uint8_t* data, std::size_t size) {
     require(verdict.verified || !verdict.error.empty() || !verdict.job_matches,
             "neither verified nor an error");
   } else if (mode == 4) {
-    std::string text = parser.error_text(body, readable);
+    std::string text = secret_scrubber{}.shown(parser.error_text(body, readable));
     require(text.size() <= 520, "error text not bounded");
     // Printable on a terminal: no C0/DEL, no C1 (U+0080..U+009F), nothing but UTF-8.
     for (std::size_t i = 0; i < text.size(); ++i) {

@@ -63,10 +63,14 @@ TEST_CASE("fuzz replay: http_response") { CHECK(replay("http_response", http_res
 // Found by fuzz_response_parser: a server's error message reached stderr with its control
 // characters, so a hostile server could write terminal escape sequences.
 #include <jobpatch/wire/response_parser.hpp>
+#include <jobpatch/wire/secret_scrubber.hpp>
 
 TEST_CASE("fuzz regression: error_text never carries control characters or terminal escapes") {
   jobpatch::response_parser parser;
-  CHECK(parser.error_text(R"({"message":"a\u001b[2Jb\u0007c\u009b1md\ne"})") == "a [2Jb c 1md e");
-  CHECK(parser.error_text("x\x1b]0;t\x07y\x7f\xc2\x9bz\xff") == "x ]0;t y  z?");
-  CHECK(parser.error_text(R"({"message":"caf\u00e9 \u2713"})") == "caf\xc3\xa9 \xe2\x9c\x93");
+  auto shown_error = [&](std::string_view body) {
+    return jobpatch::secret_scrubber{}.shown(parser.error_text(body));
+  };
+  CHECK(shown_error(R"({"message":"a\u001b[2Jb\u0007c\u009b1md\ne"})") == "a [2Jb c 1md e");
+  CHECK(shown_error("x\x1b]0;t\x07y\x7f\xc2\x9bz\xff") == "x ]0;t y  z?");
+  CHECK(shown_error(R"({"message":"caf\u00e9 \u2713"})") == "caf\xc3\xa9 \xe2\x9c\x93");
 }

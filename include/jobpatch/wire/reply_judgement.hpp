@@ -6,6 +6,7 @@
 
 #include <jobpatch/manifest/operation.hpp>
 #include <jobpatch/run/attempt_outcome.hpp>
+#include <jobpatch/wire/server_text.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -25,7 +26,9 @@ struct reply_facts {
   // error_class::none when a complete final HTTP answer was read; otherwise the class of
   // the transport failure (connect, TLS, timeout, reset, truncated, malformed...).
   error_class transport = error_class::none;
-  std::string_view transport_detail; // the transport's error text, when it failed
+  // The transport's error text, when it failed: server text, since it may quote the
+  // server (a proxy's reason phrase).
+  server_text transport_detail;
   // The whole request reached the socket: after a transport failure the server may still
   // have it (and apply it later).
   bool request_written = false;

@@ -3,6 +3,7 @@
 // the access token of the token exchange. simdjson stays inside the implementation.
 
 #include <jobpatch/manifest/operation.hpp>
+#include <jobpatch/wire/server_text.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -17,8 +18,9 @@ namespace jobpatch {
 struct patch_verdict {
   bool job_matches = false; // job.id equals the id the update was sent for
   bool verified = false;    // every field that was sent reads back with the sent value
-  std::string state;        // job.state, when present
-  std::string error;        // why job_matches is false, or what did not verify
+  server_text state;        // job.state, when present
+  server_text answered_id;  // job.id, when it is another job's
+  std::string error;        // why the body is no job document, or what did not verify
 };
 
 // Parses responses; reuses its parsers and scratch buffers between calls (no allocation
@@ -32,14 +34,16 @@ public:
 
   // Checks a 200 body against the update `op`. `readable`: bytes readable from
   // body.data() (body.size() + 64 avoids a copy). Returns false when the body is not a
-  // job document at all (invalid JSON, no "job" object); verdict.error says why.
+  // job document at all (invalid JSON, no "job" object); verdict.error says why. The
+  // verdict's server texts are valid until the parser's next call.
   bool check_patch(update_view op, std::string_view body, std::size_t readable,
                    patch_verdict& verdict);
 
   // The human error text of a non-2xx answer: google.rpc.Status "message", the
-  // {"ok":false,"error":{...}} shape, or a printable excerpt of a non-JSON body.
-  // Empty when the body says nothing.
-  std::string error_text(std::string_view body, std::size_t readable = 0);
+  // {"ok":false,"error":{...}} shape (500 bytes of it shown), or a non-JSON body itself
+  // (200 bytes shown). Empty when the body says nothing. Valid while `body` is and until
+  // the parser's next call.
+  server_text error_text(std::string_view body, std::size_t readable = 0);
 
   // The token exchange answer {"token": "...", "expiresIn": "3600" | 3600}.
   struct access_token {

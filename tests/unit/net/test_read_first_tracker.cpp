@@ -112,3 +112,25 @@ TEST_CASE("read_first_tracker: the undo file restores a field once, from before 
     CHECK(again.undo_line.empty());
   }
 }
+
+// Issue 24: a job field holding the key or a token (a server echoing it) went in clear
+// into the undo file. The line is not sent, and no field of the job is marked restored.
+TEST_CASE("read_first_tracker: an old value holding a secret in any spelling is never undone") {
+  fixture f;
+  f.scrubber.add_permanent("k3y/5f1e-9c2d");
+  read_first_tracker tracker({.undo = true}, nullptr, f.scrubber, f.notes, {});
+  for (std::string held : {R"(k3y/5f1e-9c2d)", R"(x k3y\/5f1e\u002D9c2d)", "k3y%2F5f1e-9c2d"}) {
+    INFO(held);
+    job_document doc = f.read();
+    doc.values[static_cast<std::size_t>(job_field::name)] = "\"" + held + "\"";
+    slot s = fixture::name_update(1, "renamed");
+    CHECK(tracker.after_read(s, doc, f.reader) == step::secret_in_undo);
+    CHECK(s.undo_line.empty());
+    CHECK(s.undo_fields == 0);
+  }
+  // The job's name was never marked restored: the next line's undo line still holds it.
+  slot next = fixture::name_update(2, "renamed");
+  auto doc = f.read();
+  REQUIRE(tracker.after_read(next, doc, f.reader) == step::patch);
+  CHECK(next.undo_line.find("\"nightly\"") != std::string::npos);
+}

@@ -49,7 +49,7 @@ struct judge {
   const reply_judgement& failure(error_class cls, bool written, std::string_view detail = "x") {
     reply_facts facts;
     facts.transport = cls;
-    facts.transport_detail = detail;
+    facts.transport_detail = server_text(detail);
     facts.request_written = written;
     judge_reply(op, facts, parser, scrubber, utc, out);
     return out;
@@ -208,6 +208,34 @@ TEST_CASE("reply_judgement: server text is scrubbed of the secrets") {
   std::string state_doc =
       R"({"job":{"id":"job-1","state":"S tok-SECRET-123","config":{"taskTimeout":600}}})";
   CHECK(j.answer(200, state_doc).state == "S [redacted]");
+}
+
+// Issue 24: server text was cut to its excerpt first and scrubbed after, so a key that
+// straddled the cut was shown all but its tail; and only three spellings were known.
+TEST_CASE("reply_judgement: a secret straddling the cut or spelled otherwise is never shown") {
+  judge j;
+  const std::string key = "k3y/5f1e-9c2d-77ab-0011";
+  j.scrubber.add_permanent(key);
+  auto no_fragment = [&](const std::string& text) {
+    INFO(text);
+    CHECK(text.find("[") != std::string::npos); // the server's text did arrive, masked
+    for (std::size_t at = 0; at + 8 <= key.size(); ++at)
+      CHECK(text.find(key.substr(at, 8)) == std::string::npos);
+    CHECK(text.find("k3y") == std::string::npos);
+  };
+  for (std::size_t before : {190, 195, 199}) // a plain body is shown to 200 bytes
+    no_fragment(j.answer(400, std::string(before, 'x') + key).error);
+  for (std::size_t before : {490, 495, 499}) // a JSON message to 500
+    no_fragment(j.answer(400, R"({"message":")" + std::string(before, 'x') + key + "\"}").error);
+  no_fragment(j.answer(400, R"(<p>k3y\/5f1e\u002D9c2d-77ab-0011</p>)").error);
+  no_fragment(j.answer(400, "key=k3y%2f5f1e%2D9c2d-77ab-0011").error);
+  no_fragment(j.answer(200, job_answer(std::string(70, 'x') + key, "{}")).error);
+  no_fragment(j.failure(error_class::connect_failed, false,
+                        "proxy refused the tunnel: HTTP 403 " + std::string(75, 'r') + key)
+                  .error);
+  std::string state_doc = R"({"job":{"id":"job-1","state":")" + std::string(250, 's') + key +
+                          R"(","config":{"taskTimeout":600}}})";
+  no_fragment(j.answer(200, state_doc).state);
 }
 
 TEST_CASE("reply_judgement: a judgement reused for the next answer keeps nothing of the last") {

@@ -1,4 +1,5 @@
 #include <jobpatch/wire/response_parser.hpp>
+#include <jobpatch/wire/secret_scrubber.hpp>
 
 #include <doctest/doctest.h>
 
@@ -29,6 +30,12 @@ std::string answer(std::string_view id, std::string_view extra_fields) {
   return out;
 }
 
+// Server text as an output shows it (no secrets known).
+std::string shown(server_text text) { return secret_scrubber{}.shown(text); }
+std::string shown_error(response_parser& parser, std::string_view body) {
+  return shown(parser.error_text(body));
+}
+
 patch_verdict check(const operation& op, const std::string& body, bool expect_parsed = true) {
   static response_parser parser;
   patch_verdict v;
@@ -43,7 +50,7 @@ TEST_CASE("response_parser: configs verified, int64 as string or number either w
       op, answer("job-1", R"(,"config":{"taskTimeout":600,"jobTimeout":"5","isTestJob":false})"));
   CHECK(v.job_matches);
   CHECK(v.verified);
-  CHECK(v.state == "JOB_STATE_NEW");
+  CHECK(shown(v.state) == "JOB_STATE_NEW");
   // Later duplicate "config" keys do not matter; the first one is not what was sent.
   auto stale = check(op, answer("job-1", ""));
   CHECK(stale.job_matches);
@@ -55,7 +62,7 @@ TEST_CASE("response_parser: job id mismatch is reported") {
   auto op = make_op(op_kind::jobname, R"("new name")");
   auto v = check(op, answer("job-2", ""));
   CHECK_FALSE(v.job_matches);
-  CHECK(v.error == R"(the answer is for job "job-2", not the job that was patched)");
+  CHECK(shown(v.answered_id) == "job-2");
 }
 
 TEST_CASE("response_parser: jobname with escapes reads back") {
@@ -66,7 +73,7 @@ TEST_CASE("response_parser: jobname with escapes reads back") {
                      R"( \"x\"","state":"JOB_STATE_RUNNING"}})";
   auto v = check(op, body);
   CHECK(v.verified);
-  CHECK(v.state == "JOB_STATE_RUNNING");
+  CHECK(shown(v.state) == "JOB_STATE_RUNNING");
   CHECK_FALSE(check(op, R"({"job":{"id":"job-1","name":"other"}})").verified);
 }
 
@@ -196,16 +203,17 @@ TEST_CASE("response_parser: bodies that are not job documents") {
 
 TEST_CASE("response_parser: error texts of both error shapes and of non-JSON bodies") {
   response_parser parser;
-  CHECK(parser.error_text(R"({"code":5,"message":"job not found","details":[]})") ==
+  CHECK(shown_error(parser, R"({"code":5,"message":"job not found","details":[]})") ==
         "job not found");
   CHECK(
-      parser.error_text(
+      shown_error(
+          parser,
           R"({"ok":false,"message":"outer","error":{"code":"E1","message":"inner","description":"more"}})") ==
       "inner: more");
-  CHECK(parser.error_text(R"({"ok":false,"message":"only outer"})") == "only outer");
-  CHECK(parser.error_text("upstream connect error\r\nreset") == "upstream connect error  reset");
-  CHECK(parser.error_text("") == "");
-  CHECK(parser.error_text(std::string(1000, 'x')).size() == 203);
+  CHECK(shown_error(parser, R"({"ok":false,"message":"only outer"})") == "only outer");
+  CHECK(shown_error(parser, "upstream connect error\r\nreset") == "upstream connect error  reset");
+  CHECK(shown_error(parser, "") == "");
+  CHECK(shown_error(parser, std::string(1000, 'x')).size() == 203);
 }
 
 TEST_CASE("response_parser: access token, expiresIn as string or number") {

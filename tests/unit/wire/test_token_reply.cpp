@@ -35,7 +35,7 @@ struct judge {
   token_reply_verdict transport(error_class cls, std::string_view detail) {
     reply_facts facts;
     facts.transport = cls;
-    facts.transport_detail = detail;
+    facts.transport_detail = server_text(detail);
     return classify_token_reply(facts, endpoint, parser, scrubber, rfc_example());
   }
 };
