@@ -122,7 +122,7 @@ asio::awaitable<void> bench_engine::warm_up(http_connection& connection, worker_
     bool connected = co_await connection.prepare(options_.attempt_timeout, w.reply);
     // Other connection failures are left to the first request, which measures them.
     if (!connected && w.reply.outcome.cls == error_class::tls_verify)
-      client_.abort(client_.tokens.scrubber().scrub(w.reply.detail));
+      client_.abort(client_.tokens.scrubber().shown(server_text(w.reply.detail)));
   }
   if (++ready_ == options_.connections && !client_.stopping()) {
     schedule_.emplace(options_.rate, options_.duration, clock::now() + start_delay);
