@@ -245,6 +245,12 @@ struct apply_run {
   invalid_line_printer invalid; // lines that do not stop the run (a stream's, --skip-invalid)
   // The run.
   std::string run_id;
+  run_monitor::settings monitor_settings;
+  std::chrono::steady_clock::time_point started{};
+  std::int64_t started_unix_ms = 0;
+  // Whether the outputs passed check_outputs: a refusal writes its summary and metrics
+  // only through paths that did.
+  enum class outputs { unchecked, refused, accepted } outputs_state = outputs::unchecked;
   // The writer thread: every file write from here on happens there, not on the thread
   // that drives the connections. Its destructor writes out and joins on every way out.
   output_thread out;
@@ -305,6 +311,25 @@ void refuse_overwrites(const apply_options& options, const apply_command_options
          "; pass --resume to add to them, or " + keep + "; nothing was sent");
 }
 
+// `manifest`: the manifest's fstat once it is open, else null (looked up by its path).
+std::vector<named_file> input_files(const apply_options& options,
+                                    const apply_command_options& extra,
+                                    const struct stat* manifest) {
+  std::vector<named_file> inputs = {{"--api-key-file", extra.api_key_file, nullptr}};
+  if (manifest || options.manifest != "-")
+    inputs.push_back({extra.ids ? "--ids" : "manifest", options.manifest, manifest});
+  return inputs;
+}
+
+std::vector<named_file> output_files(const apply_options& options,
+                                     const std::string& metrics_file) {
+  return {{"--results", options.results, nullptr},
+          {"--failed-out", options.failed_out, nullptr},
+          {"--summary-json", options.summary_json, nullptr},
+          {"--metrics-file", metrics_file, nullptr},
+          {"--undo-out", options.undo_out, nullptr, true}};
+}
+
 // Preflight, the files: the manifest opened; every output a file of its own, none an
 // input, each writable; --results and --undo-out locked, and not overwritten by mistake.
 // Checked before anything is sent, so a typo never costs a run.
@@ -312,15 +337,10 @@ void guard_files(const apply_options& options, const apply_command_options& extr
                  const std::string& metrics_file, apply_run& run) {
   open_manifest(options.manifest, run.in);
   if (extra.ids) run.in.ids = &*extra.ids;
-  std::vector<named_file> inputs = {
-      {extra.ids ? "--ids" : "manifest", options.manifest, &run.in.st},
-      {"--api-key-file", extra.api_key_file, nullptr}};
-  std::vector<named_file> outputs = {{"--results", options.results, nullptr},
-                                     {"--failed-out", options.failed_out, nullptr},
-                                     {"--summary-json", options.summary_json, nullptr},
-                                     {"--metrics-file", metrics_file, nullptr},
-                                     {"--undo-out", options.undo_out, nullptr, true}};
-  check_outputs(inputs, outputs, "nothing was sent", {"--metrics-file", "--summary-json"});
+  run.outputs_state = apply_run::outputs::refused;
+  check_outputs(input_files(options, extra, &run.in.st), output_files(options, metrics_file),
+                "nothing was sent", {"--metrics-file", "--summary-json"});
+  run.outputs_state = apply_run::outputs::accepted;
   // One run per results or undo file: a second one would interleave its lines with ours.
   if (!options.results.empty() && options.results != "-")
     run.results_lock.emplace("--results", options.results, 0644);
@@ -436,60 +456,21 @@ void record_unread(apply_run& run, run_status& status) {
     }
 }
 
-// The run: the engine over the manifest, then the lines it never read, timing and the
-// closed sink. Returns how it went (a write error as status.output_failed); throws
-// cli_error exit 3 when the host does not resolve.
-run_status send_updates(const apply_options& options, apply_run& run,
-                        run_monitor::settings monitor_settings) {
-  run.source.emplace(run.in.reader(run.source_options.max_line_bytes), run.source_options);
-  run.monitor.emplace(std::move(monitor_settings), run.stats, run.out);
-  net::tick_callback on_tick;
-  if (run.monitor->active())
-    on_tick = [&monitor = *run.monitor](const net::engine_tick& tick) { monitor.on_tick(tick); };
-  auto start = std::chrono::steady_clock::now();
-  std::int64_t started_unix_ms = unix_ms_now();
-  run_status status;
-  try {
-    status = net::run_engine(options, *run.source, *run.sink, run.stats, on_tick,
-                             std::chrono::milliseconds(250), run.read_first);
-  } catch (const net::unresolvable_host& e) {
-    throw cli_error(exit_aborted, std::string(e.what()) + " (check --base-url); nothing was sent");
-  }
+// What the summary says of the run besides its counts: its id, notes, shard, timing and
+// the manifest lines read so far. Filled however the run ends.
+void complete_status(const apply_options& options, const apply_run& run, run_status& status) {
   status.notes.insert(status.notes.begin(), run.notes.begin(), run.notes.end());
   status.run_id = run.run_id;
-  run.invalid.print_rest();
-  if (status.aborted || status.signal || status.deadline_exceeded) record_unread(run, status);
-  status.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  status.started_unix_ms = started_unix_ms;
-  status.ended_unix_ms = unix_ms_now();
-  status.manifest_lines = run.source->lines_read();
+  if (run.started_unix_ms) {
+    status.wall_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
+    status.started_unix_ms = run.started_unix_ms;
+    status.ended_unix_ms = unix_ms_now();
+  }
+  if (run.source) status.manifest_lines = run.source->lines_read();
   if (options.shard_count > 1)
     status.shard =
         std::to_string(options.shard_index + 1) + "/" + std::to_string(options.shard_count);
-  run.out.drain(true); // every record written and fdatasync'ed before the summary
-  if (std::string error = run.out.progress().error; !status.output_failed && !error.empty()) {
-    // The last write or fsync, after the engine had finished, failed.
-    status.output_failed = status.aborted = true;
-    status.abort_reason = "results could not be written at the end of the run: " + error;
-  }
-  return status;
-}
-
-// The summary's last lines for a run that did not apply everything: where the unsent lines
-// are, and the command that continues it.
-std::string continue_hint(const apply_options& options, const run_statistics& stats,
-                          const run_status& status, int argc, const char* const* argv) {
-  std::string hint;
-  if (status.not_attempted && !options.failed_out.empty())
-    hint += "the lines not sent are in " + options.failed_out + "\n";
-  hint += "to continue: " + continue_command(argc, argv) + "\n";
-  if (std::uint64_t refused = stats.failed_for_good() + stats.failed_earlier();
-      refused && !options.retry_failed)
-    hint += "(" + std::to_string(refused) +
-            " lines failed with HTTP 400/403/404: --resume does not send them again; fix or "
-            "remove them, or add --retry-failed)\n";
-  return hint;
 }
 
 // Writes --summary-json (on the writer thread), replacing an earlier one at once (never
@@ -503,28 +484,163 @@ std::string write_summary_json(output_thread& out, const std::string& path,
   return out.error_of(id);
 }
 
-// The report: the exit code, --summary-json, the final metrics and the summary on stderr.
-// Returns the exit code; an unwritable --summary-json is cli_error exit 4 once the rest
-// is said (the run's own code is in the message and the metrics hold 4).
-int report(const apply_options& options, apply_run& run, const run_status& status, int argc,
-           const char* const* argv) {
-  bool stopped = status.aborted || status.signal || status.deadline_exceeded;
-  if (run.source->lines_read() == 0 && !stopped) refuse(empty_manifest(options.manifest));
-  int code = exit_code_of(status, run.stats);
+// The one way out of an apply run, however it ends (finished, refused before sending,
+// aborted, an output that failed, a signal, a second signal): the summary JSON and the
+// final metrics, each replaced whole, say how it ended and with which exit code. Returns
+// that code: 4 when either file could not be written once sending began (`error` then
+// says which, and both files that could be written say 4), else `code`.
+int write_last_words(const apply_options& options, apply_run& run, const run_status& status,
+                     int code, std::string& error) {
+  if (!run.monitor) run.monitor.emplace(run.monitor_settings, run.stats, run.out);
+  bool sent = code != exit_usage;
   std::string summary_error =
       write_summary_json(run.out, options.summary_json, run.stats.summary_json(status, code));
-  run.monitor->finish(status, summary_error.empty() ? code : exit_output_failed);
+  int final_code = sent && !summary_error.empty() ? exit_output_failed : code;
+  std::string metrics_error = run.monitor->finish(status, final_code);
+  if (sent && !metrics_error.empty() && final_code != exit_output_failed) {
+    final_code = exit_output_failed;
+    summary_error = write_summary_json(run.out, options.summary_json,
+                                       run.stats.summary_json(status, final_code));
+  }
+  if (!summary_error.empty())
+    error = "--summary-json " + options.summary_json + " could not be written: " + summary_error;
+  if (!metrics_error.empty())
+    error += (error.empty() ? "" : "; ") + std::string("--metrics-file ") +
+             run.monitor_settings.metrics_file + " could not be written: " + metrics_error;
+  return final_code;
+}
+
+// A refusal before anything was sent (exit 2) still leaves its summary and metrics, when
+// their paths are usable: a monitor alerting on the exit code hears of it.
+void write_refusal(const apply_options& options, const apply_command_options& extra, apply_run& run,
+                   const std::string& why) {
+  if (run.outputs_state == apply_run::outputs::refused) return; // the refusal says why
+  if (run.outputs_state == apply_run::outputs::unchecked) {
+    try {
+      check_outputs(input_files(options, extra, nullptr),
+                    output_files(options, run.monitor_settings.metrics_file), {},
+                    {"--metrics-file", "--summary-json"});
+    } catch (const cli_error&) {
+      return; // an output in the way: nothing is written
+    }
+  }
+  run_status status;
+  status.aborted = true;
+  status.abort_reason = why;
+  complete_status(options, run, status);
+  std::string error;
+  write_last_words(options, run, status, exit_usage, error);
+  if (!error.empty()) std::fprintf(stderr, "jobpatch: %s\n", error.c_str());
+}
+
+// The run: the engine over the manifest, then the lines it never read, timing and the
+// closed sink. Returns how it went (a write error as status.output_failed, a host that
+// does not resolve as an abort).
+run_status send_updates(const apply_options& options, apply_run& run) {
+  run.source.emplace(run.in.reader(run.source_options.max_line_bytes), run.source_options);
+  run.monitor.emplace(run.monitor_settings, run.stats, run.out);
+  net::engine_hooks hooks;
+  if (run.monitor->active())
+    hooks.on_tick = [&monitor = *run.monitor](const net::engine_tick& tick) {
+      monitor.on_tick(tick);
+    };
+  // A second signal leaves at once, through the same last words.
+  hooks.on_leave_now = [&options, &run](const run_status& so_far, int code) {
+    run_status status = so_far;
+    complete_status(options, run, status);
+    std::string error;
+    write_last_words(options, run, status, code, error);
+    if (!error.empty()) run.out.append_to(output_thread::standard_error) += error + "\n";
+  };
+  run.started = std::chrono::steady_clock::now();
+  run.started_unix_ms = unix_ms_now();
+  run_status status;
+  try {
+    status = net::run_engine(options, *run.source, *run.sink, run.stats, hooks, run.read_first);
+  } catch (const net::unresolvable_host& e) {
+    status.aborted = true;
+    status.abort_reason = std::string(e.what()) + " (check --base-url); nothing was sent";
+  }
+  run.invalid.print_rest();
+  if (status.aborted || status.signal || status.deadline_exceeded) record_unread(run, status);
+  complete_status(options, run, status);
+  run.out.drain(true); // every record written and fdatasync'ed before the summary
+  if (std::string error = run.out.progress().error; !status.output_failed && !error.empty()) {
+    // The last write or fsync, after the engine had finished, failed.
+    status.output_failed = status.aborted = true;
+    status.abort_reason = "results could not be written at the end of the run: " + error;
+  }
+  return status;
+}
+
+// The summary's last lines for a run that did not apply everything: where the unsent lines
+// are, and the command that continues it.
+// `write_error`: the first write error, after which the writer wrote nothing more.
+std::string continue_hint(const apply_options& options, const run_statistics& stats,
+                          const run_status& status, const std::string& write_error, int argc,
+                          const char* const* argv) {
+  std::string hint;
+  if (status.not_attempted && !options.failed_out.empty()) {
+    if (write_error.empty())
+      hint += "the lines not sent are in " + options.failed_out + "\n";
+    else
+      hint += "--failed-out " + options.failed_out +
+              " is incomplete: nothing was written after the first write error (" + write_error +
+              "); --resume finds the lines not sent\n";
+  }
+  hint += "to continue: " + continue_command(argc, argv) + "\n";
+  if (std::uint64_t refused = stats.failed_for_good() + stats.failed_earlier();
+      refused && !options.retry_failed)
+    hint += "(" + std::to_string(refused) +
+            " lines failed with HTTP 400/403/404: --resume does not send them again; fix or "
+            "remove them, or add --retry-failed)\n";
+  return hint;
+}
+
+// The report: the exit code, the last words (summary JSON, final metrics) and the summary
+// on stderr. Returns the exit code; an output that could not be written is cli_error exit
+// 4 once the rest is said (the run's own code is in the message).
+int report(const apply_options& options, const apply_command_options& extra, apply_run& run,
+           run_status& status, int argc, const char* const* argv) {
+  bool stopped = status.aborted || status.signal || status.deadline_exceeded;
+  if (run.source->lines_read() == 0 && !stopped) {
+    // A stream that held nothing: nothing was sent.
+    std::string why = empty_manifest(options.manifest);
+    write_refusal(options, extra, run, why);
+    refuse(why);
+  }
+  int run_code = exit_code_of(status, run.stats);
+  std::string error;
+  int code = write_last_words(options, run, status, run_code, error);
   std::string summary = run.stats.summary_text(status);
   if (code != exit_ok && code != exit_usage && !options.results.empty())
-    summary += continue_hint(options, run.stats, status, argc, argv);
+    summary += continue_hint(options, run.stats, status, run.out.progress().error, argc, argv);
   run.out.append_to(output_thread::standard_error) += summary;
   run.out.close();
-  if (!summary_error.empty())
-    throw cli_error(exit_output_failed, "--summary-json " + options.summary_json +
-                                            " could not be written: " + summary_error +
-                                            " (the run itself ended with exit code " +
-                                            std::to_string(code) + ")");
+  if (!error.empty())
+    throw cli_error(code, error + " (the run itself ended with exit code " +
+                              std::to_string(run_code) + ")");
   return code;
+}
+
+// An exception once sending began (a bug, memory): the run's last words say so, exit 3
+// (4 when they cannot be written).
+[[noreturn]] void end_on_exception(const apply_options& options, apply_run& run,
+                                   const std::exception& e) {
+  run_status status;
+  status.aborted = true;
+  status.abort_reason = std::string(e.what()) + "; the run stopped after sending began";
+  complete_status(options, run, status);
+  std::string error;
+  int code = exit_aborted;
+  try {
+    run.out.drain(true);
+    code = write_last_words(options, run, status, exit_aborted, error);
+  } catch (const std::exception&) {
+    code = exit_output_failed;
+  }
+  throw cli_error(code, status.abort_reason + " (--resume with --results continues it)" +
+                            (error.empty() ? "" : "; " + error));
 }
 
 } // namespace
@@ -532,25 +648,29 @@ int report(const apply_options& options, apply_run& run, const run_status& statu
 int run_apply(apply_options options, const apply_command_options& extra,
               run_monitor::settings monitor_settings, int argc, const char* const* argv) {
   apply_run run;
-  check_settings(options, extra);
-  guard_files(options, extra, monitor_settings.metrics_file, run);
-  load_resume(options, run);
-  monitor_settings.total = first_pass(options, run);
   // One id per run, in every record, the summary JSON and the metrics: a monitor can tell
   // which run wrote what, and shards of one schedule apart.
   run.run_id = make_run_id();
   monitor_settings.run_id = run.run_id;
-  open_sink(options, extra, run);
+  run.monitor_settings = std::move(monitor_settings);
+  try {
+    check_settings(options, extra);
+    guard_files(options, extra, run.monitor_settings.metrics_file, run);
+    load_resume(options, run);
+    run.monitor_settings.total = first_pass(options, run);
+    open_sink(options, extra, run);
+  } catch (const cli_error& e) {
+    write_refusal(options, extra, run, e.what());
+    throw;
+  }
   // From the first request on, no failure is exit 2: lines may have been applied.
   try {
-    run_status status = send_updates(options, run, std::move(monitor_settings));
-    return report(options, run, status, argc, argv);
+    run_status status = send_updates(options, run);
+    return report(options, extra, run, status, argc, argv);
   } catch (const cli_error&) {
     throw;
   } catch (const std::exception& e) {
-    throw cli_error(exit_aborted, std::string(e.what()) +
-                                      "; the run stopped after sending began (--resume "
-                                      "with --results continues it)");
+    end_on_exception(options, run, e);
   }
 }
 
@@ -633,8 +753,7 @@ int run_plan(apply_options options, const std::optional<ids_template>& ids,
   read_first.plan = &*plan;
   run_status status;
   try {
-    status = net::run_engine(options, source, *sink, stats, {}, std::chrono::milliseconds(250),
-                             read_first);
+    status = net::run_engine(options, source, *sink, stats, {}, read_first);
   } catch (const net::unresolvable_host& e) {
     throw cli_error(exit_aborted, std::string(e.what()) + " (check --base-url); nothing was read");
   } catch (const std::exception& e) {

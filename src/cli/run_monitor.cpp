@@ -4,9 +4,12 @@
 #include <jobpatch/stats/metrics_file.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <fstream>
 
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace jobpatch::cli {
@@ -41,6 +44,26 @@ metrics_snapshot snapshot_of(const run_statistics& stats) {
   return m;
 }
 
+// The last success an earlier run's metrics file names; 0 when there is none.
+double earlier_last_success(const std::string& path) {
+  // Only a regular file: a device (/dev/full reads zeros for ever) or a FIFO holds none.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+  std::ifstream in(path);
+  static constexpr std::string_view name = "jobpatch_last_success_timestamp_seconds ";
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with(name)) {
+      char* end = nullptr;
+      double value = std::strtod(line.c_str() + name.size(), &end);
+      return end != line.c_str() + name.size() && value > 0 ? value : 0;
+    }
+  return 0;
+}
+
+double unix_seconds_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 } // namespace
 
 std::optional<progress_mode> parse_progress_mode(const std::string& text) {
@@ -57,6 +80,7 @@ run_monitor::run_monitor(settings s, const run_statistics& stats, output_thread&
   // A file that says "in progress" from the first second: a scrape can tell a run that
   // is stuck before its first answer from one that never started.
   if (!settings_.metrics_file.empty()) {
+    last_success_ = earlier_last_success(settings_.metrics_file);
     metrics_ =
         out_.add_whole(settings_.metrics_file, write_file_atomically, output_thread::kind::other);
     write_metrics(std::nullopt, 0);
@@ -66,13 +90,6 @@ run_monitor::run_monitor(settings s, const run_statistics& stats, output_thread&
 
 void run_monitor::on_tick(const net::engine_tick& tick) {
   auto now = clock::now();
-  // Derived from the ok count at tick granularity (250 ms): good enough for an alert on
-  // "no success for N minutes", and nothing to do per line.
-  if (std::uint64_t ok = stats_.count(outcome::ok); ok != last_ok_) {
-    last_ok_ = ok;
-    last_success_ =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  }
   std::uint64_t done = stats_.total();
   rate_.record(now, done - last_done_);
   last_done_ = done;
@@ -99,22 +116,25 @@ void run_monitor::on_tick(const net::engine_tick& tick) {
   }
 }
 
-void run_monitor::finish(const run_status& status, int exit_code) {
+std::string run_monitor::finish(const run_status& status, int exit_code) {
   if (line_shown_) out_.latest(output_thread::standard_error).assign(progress_line_clear);
-  if (metrics_) write_metrics(exit_code, status.wall_seconds);
-  out_.drain(false);
   if (metrics_) {
-    report_metrics_error();
-    out_.drain(false);
+    if (exit_code == 0) last_success_ = unix_seconds_now();
+    write_metrics(exit_code, status.wall_seconds);
   }
+  out_.drain(false);
+  if (!metrics_) return {};
+  report_metrics_error();
+  out_.drain(false);
+  return metrics_error_;
 }
 
 void run_monitor::report_metrics_error() {
-  if (metrics_error_said_) return;
+  if (!metrics_error_.empty()) return;
   std::string error = out_.error_of(*metrics_);
   if (error.empty()) return;
-  // The run matters more than its metrics: say so once and go on.
-  metrics_error_said_ = true;
+  // The run matters more than its metrics: say so once and go on (its exit code is 4).
+  metrics_error_ = error;
   std::string& err = out_.append_to(output_thread::standard_error);
   if (line_shown_) err += progress_line_clear;
   err += "jobpatch: cannot write --metrics-file " + settings_.metrics_file + ": " + error + "\n";

@@ -45,11 +45,16 @@ public:
   // True when either output is on: the engine need not tick otherwise.
   bool active() const noexcept { return show_progress_ || !settings_.metrics_file.empty(); }
 
+  // The lines the run will settle, once the first pass knows.
+  void set_total(std::optional<std::uint64_t> total) { settings_.total = total; }
+
   // From the engine's thread while the run goes on.
   void on_tick(const net::engine_tick& tick);
-  // After the run: erases the progress line (before the summary is printed) and writes
-  // the final metrics with the exit code; returns once both are written.
-  void finish(const run_status& status, int exit_code);
+  // After the run, however it ended: erases the progress line (before the summary is
+  // printed) and writes the final metrics with the exit code; returns once both are
+  // written, with why the metrics file could not be written at some point of the run
+  // (empty when it always could, or there is none).
+  std::string finish(const run_status& status, int exit_code);
 
 private:
   void write_metrics(std::optional<int> exit_code, double wall_seconds);
@@ -64,10 +69,13 @@ private:
   clock::time_point start_;
   clock::time_point last_metrics_;
   rate_meter rate_;
-  std::uint64_t last_done_ = 0, last_ok_ = 0;
-  double last_success_ = 0; // unix seconds of the tick that first saw the latest ok count
+  std::uint64_t last_done_ = 0;
+  // jobpatch_last_success_timestamp_seconds: when the last run that succeeded (exit 0)
+  // ended, carried over from the metrics file an earlier run left; this run's end once it
+  // succeeds.
+  double last_success_ = 0;
+  std::string metrics_error_; // the first failure to write the metrics file
   bool line_shown_ = false;
-  bool metrics_error_said_ = false; // the first failure to write the metrics file, said once
 };
 
 } // namespace jobpatch::cli

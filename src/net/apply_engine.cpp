@@ -67,10 +67,9 @@ std::uint64_t test_fault_from_environment() {
 class engine {
 public:
   engine(const apply_options& options, line_source& source, result_sink& sink,
-         run_statistics& stats, const tick_callback& on_tick, milliseconds tick_interval,
-         const read_first_state& read_first)
-      : options_(options), sink_(sink), stats_(stats), on_tick_(on_tick),
-        tick_interval_(tick_interval), read_first_(options.read_first()),
+         run_statistics& stats, const engine_hooks& hooks, const read_first_state& read_first)
+      : options_(options), sink_(sink), stats_(stats), hooks_(hooks),
+        read_first_(options.read_first()),
         client_(settings_of(options), [this] { stop_reading(); }),
         tracker_({options.plan, options.skip_unchanged, !options.undo_out.empty()}, read_first.plan,
                  client_.tokens.scrubber(), status_.notes, read_first.undo_fields),
@@ -159,8 +158,7 @@ private:
   run_status status_; // before tracker_, which adds to its notes
   result_sink& sink_;
   run_statistics& stats_;
-  const tick_callback& on_tick_;
-  milliseconds tick_interval_;
+  const engine_hooks& hooks_;
   bool read_first_;
   client_context client_;
   asio::io_context& io_ = client_.io;
@@ -483,6 +481,13 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     finish(handle, outcome::failed, nullptr, latency);
     co_return;
   }
+  // A final answer (a 404, say) ends the line as such, stopping or not: the record, byError
+  // and the metrics all say what the server said. (A transport failure while stopping is
+  // most likely our own cancel: interrupted.)
+  if (result.decision.kind == retry_action::final && (j.status != 0 || !client_.stopping())) {
+    give_up(handle, j, result, latency);
+    co_return;
+  }
   if (client_.stopping()) {
     if (client_.aborted()) s.last_error += " (run aborted)";
     s.fail_reason = stop_reason(client_.aborted(), status_.deadline_exceeded);
@@ -613,10 +618,21 @@ run_control::actions engine::control_actions() {
   a.cut_off = [this] { client_.close_connections(); };
   a.leave_now = [this](int signal) {
     // Leave at once, keeping what was recorded so far (written by the writer thread; this
-    // thread only waits for it), and say what is left without a record.
-    sink_.output().append_to(output_thread::standard_error) += leave_now_message();
+    // thread only waits for it), and say what is left without a record; the caller's
+    // summary and metrics say it too, with the exit code.
+    std::string message = leave_now_message();
+    sink_.output().append_to(output_thread::standard_error) += message;
     handoff_.write_out();
-    ::_exit(128 + signal);
+    int code = 128 + signal;
+    if (hooks_.on_leave_now) {
+      run_status status = status_;
+      status.aborted = true;
+      status.abort_reason = message.substr(std::string_view("jobpatch: ").size());
+      status.abort_reason.pop_back(); // the line end
+      hooks_.on_leave_now(status, code);
+      handoff_.write_out();
+    }
+    ::_exit(code);
   };
   a.stop_on_deadline = [this] {
     status_.deadline_exceeded = true;
@@ -642,9 +658,9 @@ std::string engine::leave_now_message() const {
 
 void engine::every_interval(clock::time_point now) {
   // The tick first: its progress line and metrics go with this hand-over.
-  if (on_tick_ && now - last_tick_ >= tick_interval_) {
+  if (hooks_.on_tick && now - last_tick_ >= hooks_.tick_interval) {
     last_tick_ = now;
-    on_tick_(engine_tick{scheduler_.deferred_count()});
+    hooks_.on_tick(engine_tick{scheduler_.deferred_count()});
   }
   handoff_.hand_over(now);
 }
@@ -672,7 +688,7 @@ run_status engine::run() {
   // Batches the reader handed over after the loop stopped: counted (and listed) as unsent.
   io_.restart();
   io_.poll();
-  if (on_tick_) on_tick_(engine_tick{}); // the final counts
+  if (hooks_.on_tick) hooks_.on_tick(engine_tick{}); // the final counts
   // Everything recorded reaches its file (the caller syncs): a write error found now
   // still aborts the run (exit 4) with its reason.
   handoff_.write_out();
@@ -696,9 +712,9 @@ run_status engine::run() {
 } // namespace
 
 run_status run_engine(const apply_options& options, line_source& source, result_sink& sink,
-                      run_statistics& stats, const tick_callback& on_tick,
-                      milliseconds tick_interval, const read_first_state& read_first) {
-  engine e(options, source, sink, stats, on_tick, tick_interval, read_first);
+                      run_statistics& stats, const engine_hooks& hooks,
+                      const read_first_state& read_first) {
+  engine e(options, source, sink, stats, hooks, read_first);
   return e.run();
 }
 

@@ -15,15 +15,22 @@
 
 namespace jobpatch::net {
 
-// Applies every update `source` yields, recording exactly one outcome per line in `sink`
-// and `stats`. Throws std::runtime_error for setup failures (bad URL, unresolvable host,
-// unreadable CA file) before anything is sent.
-// `on_tick`, when given, is called on the engine's thread every `tick_interval` while
-// the run goes on (stats may be read then) and once more when it has finished.
 struct engine_tick {
   std::uint64_t retrying = 0; // updates waiting to be tried again
 };
 using tick_callback = std::function<void(const engine_tick&)>;
+
+// What the caller hears while the engine runs, on the engine's thread.
+struct engine_hooks {
+  // Every `tick_interval` while the run goes on (stats may be read then), and once more
+  // when it has finished.
+  tick_callback on_tick;
+  std::chrono::milliseconds tick_interval{250};
+  // A second signal: the run leaves at once. Called with the status so far and the exit
+  // code, to hand the run's last words (summary, metrics) to the writer thread; the
+  // engine then waits until everything handed over is written and exits the process.
+  std::function<void(const run_status&, int exit_code)> on_leave_now;
+};
 
 // With options.plan, every line's plan goes to `plan` (which must be given) and nothing is
 // written to a job. With options.undo_out, `undo_fields` holds, per job id, the fields an
@@ -34,9 +41,11 @@ struct read_first_state {
   std::vector<std::pair<std::string, field_mask>> undo_fields;
 };
 
+// Applies every update `source` yields, recording exactly one outcome per line in `sink`
+// and `stats`. Throws unresolvable_host (net_errors.hpp) when the host does not resolve,
+// before anything is sent, and std::runtime_error for other setup failures.
 run_status run_engine(const apply_options& options, line_source& source, result_sink& sink,
-                      run_statistics& stats, const tick_callback& on_tick = {},
-                      std::chrono::milliseconds tick_interval = std::chrono::milliseconds(250),
+                      run_statistics& stats, const engine_hooks& hooks = {},
                       const read_first_state& read_first = {});
 
 } // namespace jobpatch::net

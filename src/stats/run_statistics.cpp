@@ -138,10 +138,14 @@ std::string run_statistics::summary_text(const run_status& status) const {
   std::string unchanged_text;
   if (std::uint64_t n = count(outcome::unchanged); n > 0)
     unchanged_text = ", " + std::to_string(n) + " unchanged";
+  // Every line the run settled or stopped short of: the lines never sent are counted too,
+  // so a run refused at its first request still says how many lines it had.
+  if (status.not_attempted)
+    unchanged_text += ", " + std::to_string(status.not_attempted) + " not sent";
   std::snprintf(line, sizeof line,
                 "%llu lines: %llu ok, %llu failed, %llu invalid, %llu skipped%s; %llu attempts "
                 "(%llu retries) in %.2f s, %.0f attempts/s\n",
-                static_cast<unsigned long long>(total()),
+                static_cast<unsigned long long>(total()) + status.not_attempted,
                 static_cast<unsigned long long>(count(outcome::ok)),
                 static_cast<unsigned long long>(count(outcome::failed)),
                 static_cast<unsigned long long>(count(outcome::invalid)),
@@ -197,8 +201,6 @@ std::string run_statistics::summary_text(const run_status& status) const {
            " lines recorded ok by an earlier run had changed in "
            "the manifest and were applied again (first: line " +
            std::to_string(status.first_changed) + ")\n";
-  if (status.not_attempted)
-    out += std::to_string(status.not_attempted) + " lines were read but not sent\n";
   if (status.signal)
     out += "interrupted by signal " + std::to_string(status.signal) +
            "; run again with --resume to finish\n";

@@ -135,6 +135,22 @@ std::size_t wait_for_lines(const std::string& path, std::size_t lines, child_pro
   }
 }
 
+bool wait_signal_taken(pid_t pid, int number, std::chrono::milliseconds timeout) {
+  const std::uint64_t bit = std::uint64_t{1} << (number - 1);
+  auto until = std::chrono::steady_clock::now() + slowed(timeout);
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    if (!in) return true; // gone
+    std::uint64_t pending = 0;
+    for (std::string line; std::getline(in, line);)
+      if (line.starts_with("SigPnd:") || line.starts_with("ShdPnd:"))
+        pending |= std::stoull(line.substr(7), nullptr, 16);
+    if (!(pending & bit)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;

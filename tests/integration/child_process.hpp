@@ -75,6 +75,9 @@ bool wait_for_file(const std::string& path, std::chrono::milliseconds timeout);
 // moment defined by progress ("kill after N records") rather than by a sleep.
 std::size_t wait_for_lines(const std::string& path, std::size_t lines, child_process& writer,
                            std::chrono::milliseconds timeout);
+// Waits up to slowed(`timeout`) until `pid` has taken signal `number` (it is pending no
+// more): a second signal sent after that is a second delivery, not merged with the first.
+bool wait_signal_taken(pid_t pid, int number, std::chrono::milliseconds timeout);
 std::string read_file(const std::string& path);
 std::vector<std::string> read_lines(const std::string& path);
 void write_file(const std::string& path, const std::string& text);

@@ -90,24 +90,6 @@ std::map<std::uint64_t, json::object> records_by_line(const std::string& path) {
   return out;
 }
 
-// Waits up to slowed(`timeout`) until `pid` has taken signal `number` (it is pending no
-// more): a second signal sent after that is a second delivery, not merged with the first.
-bool wait_signal_taken(pid_t pid, int number, std::chrono::milliseconds timeout) {
-  const std::uint64_t bit = std::uint64_t{1} << (number - 1);
-  auto until = std::chrono::steady_clock::now() + slowed(timeout);
-  while (std::chrono::steady_clock::now() < until) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    if (!in) return true; // gone
-    std::uint64_t pending = 0;
-    for (std::string line; std::getline(in, line);)
-      if (line.starts_with("SigPnd:") || line.starts_with("ShdPnd:"))
-        pending |= std::stoull(line.substr(7), nullptr, 16);
-    if (!(pending & bit)) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return false;
-}
-
 bool in_doubt(const json::object& record) {
   const auto* flag = record.if_contains("inDoubt");
   return flag && flag->is_bool() && flag->get_bool();
