@@ -35,6 +35,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -613,9 +614,12 @@ measured_run run_measured(std::vector<std::string> argv, std::map<std::string, s
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   auto start = std::chrono::steady_clock::now();
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // The child dies with the test, as child_process's do.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
     for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     auto redirect = [](const std::string& path, int fd) {
       int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -133,7 +133,8 @@ struct measured_run {
 };
 
 // Runs `argv` with the environment plus `env`, stdout/stderr to the given files, killing
-// it after slowed(`timeout`) (child_process.hpp).
+// it after slowed(`timeout`) (child_process.hpp). Like a child_process, it gets SIGKILL
+// when the thread that started it ends (PR_SET_PDEATHSIG).
 measured_run run_measured(std::vector<std::string> argv, std::map<std::string, std::string> env,
                           const std::string& stdout_path, const std::string& stderr_path,
                           std::chrono::milliseconds timeout);
