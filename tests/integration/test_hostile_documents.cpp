@@ -1,6 +1,7 @@
 // Issue 24, round two: what a hostile server's text and documents may hold. Item 2: a
 // secret cut in half by an excerpt, or spelled with other legal escapes (JSON's "\/" and
-// "\u002d", percent-encoding in either case). Each case fails on the engine before its fix.
+// "\u002d", percent-encoding in either case). Item 4: a secret in a field an undo line
+// would keep. Each case fails on the engine before its fix.
 
 #include "apply_runner.hpp"
 #include "hostile_server.hpp"
@@ -269,6 +270,15 @@ std::string text_of(const json::object& record, std::string_view key) {
   return value && value->is_string() ? std::string(value->get_string()) : std::string();
 }
 
+// The PATCHes the server read for `job`.
+std::size_t patches_of(const hostile_server& server, const std::string& job) {
+  std::size_t n = 0;
+  for (const auto& request : server.requests())
+    if (request.starts_with("PATCH ") && request.find("/jobs/" + job + "/") != std::string::npos)
+      ++n;
+  return n;
+}
+
 // `marker`, then filler, then `secret` placed so that its first 20 bytes come before byte
 // `cut` of the whole and the rest after it, then a tail.
 std::string straddling(const std::string& marker, std::size_t cut, const std::string& secret) {
@@ -277,6 +287,11 @@ std::string straddling(const std::string& marker, std::size_t cut, const std::st
   out += secret;
   out += " (sent by the client)";
   return out;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 } // namespace
@@ -441,4 +456,61 @@ TEST_CASE("hostile documents: a secret percent-encoded in a PATCH error reaches 
       CHECK(secrets_shown(dir) == "");
     }
   }
+}
+
+// Item 4: the undo file keeps a job's old values as read, to restore them; a server that
+// echoes the key or the token into a field would have it written there, in plain text,
+// before the PATCH leaves. Such a line is not sent: it fails, saying why.
+TEST_CASE("hostile documents: a line whose undo line would hold a secret is not sent") {
+  auto document = [](const std::string& job, const std::string& fields) {
+    return R"({"job":{"id":")" + job + R"(","state":"JOB_STATE_NEW",)" + fields + "}}";
+  };
+  const std::string source =
+      R"({"dataSourceDescriptor":"url","params":{"url":"https://h/)" + api_key + R"("}})";
+  hostile_server server(
+      {.mode = hostile_mode::stateful_ok,
+       .token_body = token_answer,
+       .documents = {
+           {"job-key-name", document("job-key-name", R"("name":"owner )" + api_key + "\"")},
+           {"job-token-app", document("job-token-app", R"("name":"n","params":{"app":{"auth":")" +
+                                                           token + R"("}})")},
+           {"job-key-source", document("job-key-source", R"("name":"n","dataSource":)" + source)},
+       }});
+  temp_dir dir;
+  const std::vector<std::string> secret_jobs = {"job-key-name", "job-token-app", "job-key-source"};
+  std::string manifest =
+      line_of("job-ok-1", "jobname", R"("after-1")") +
+      line_of("job-key-name", "jobname", R"("renamed")") +
+      line_of("job-token-app", "params", R"({"app":{"auth":"none"}})") +
+      line_of("job-key-source", "datasource",
+              R"({"dataSource":{"dataSourceDescriptor":"url","params":{"url":"https://h/new"}}})") +
+      line_of("job-ok-2", "jobname", R"("after-2")");
+  auto r =
+      apply_to(server, dir, manifest, {"--undo-out", dir.path("u.ndjson"), "--max-attempts", "1"});
+  INFO(r.err);
+  INFO("undo file:\n" << read_file(dir.path("u.ndjson")));
+  CHECK(r.run.code == 1);
+  REQUIRE(r.records.size() == 5);
+  for (const auto& record : r.records) {
+    std::string job = text_of(record, "jobId"), error = text_of(record, "error");
+    CAPTURE(job);
+    CAPTURE(error);
+    if (job.starts_with("job-ok-")) {
+      CHECK(text_of(record, "outcome") == "ok");
+      continue;
+    }
+    CHECK(text_of(record, "outcome") == "failed");
+    CHECK(lower(error).find("secret") != std::string::npos); // it says why
+    CHECK(patches_of(server, job) == 0);                     // and nothing was sent
+  }
+  // The other jobs went on: sent, their undo lines written.
+  CHECK(patches_of(server, "job-ok-1") == 1);
+  CHECK(patches_of(server, "job-ok-2") == 1);
+  std::string undo = read_file(dir.path("u.ndjson"));
+  CHECK(undo.find(R"("before job-ok-1")") != std::string::npos);
+  CHECK(undo.find(R"("before job-ok-2")") != std::string::npos);
+  for (const auto& job : secret_jobs) CHECK(undo.find("\"" + job + "\"") == std::string::npos);
+  CHECK(leaks(undo, api_key) == "");
+  CHECK(leaks(undo, token) == "");
+  CHECK(secrets_shown(dir) == "");
 }
