@@ -1,7 +1,8 @@
 // Issue 24, round two: what a hostile server's text and documents may hold. Item 2: a
 // secret cut in half by an excerpt, or spelled with other legal escapes (JSON's "\/" and
 // "\u002d", percent-encoding in either case). Item 4: a secret in a field an undo line
-// would keep. Each case fails on the engine before its fix.
+// would keep. Item 5: duplicate keys in a document. Each case fails on the engine before
+// its fix.
 
 #include "apply_runner.hpp"
 #include "hostile_server.hpp"
@@ -270,6 +271,11 @@ std::string text_of(const json::object& record, std::string_view key) {
   return value && value->is_string() ? std::string(value->get_string()) : std::string();
 }
 
+bool flag_of(const json::object& record, std::string_view key) {
+  const auto* value = record.if_contains(key);
+  return value && value->is_bool() && value->get_bool();
+}
+
 // The PATCHes the server read for `job`.
 std::size_t patches_of(const hostile_server& server, const std::string& job) {
   std::size_t n = 0;
@@ -513,4 +519,78 @@ TEST_CASE("hostile documents: a line whose undo line would hold a secret is not 
   CHECK(leaks(undo, api_key) == "");
   CHECK(leaks(undo, token) == "");
   CHECK(secrets_shown(dir) == "");
+}
+
+// Item 5: a JSON object with a key twice means whatever the reader makes of it; ours kept
+// the last "id", and the values before it belonged to another job. A read of the job
+// whose document names it twice is no document to undo with.
+TEST_CASE("hostile documents: a job document with two ids is not read as the job's") {
+  hostile_server server(
+      {.mode = hostile_mode::stateful_ok,
+       .token_body = token_answer,
+       .documents = {{"job-1", R"({"job":{"id":"other-job","name":"name of other-job",)"
+                               R"("state":"JOB_STATE_NEW","id":"job-1"}})"}}});
+  temp_dir dir;
+  auto r = apply_to(server, dir,
+                    line_of("job-1", "jobname", R"("after-1")") +
+                        line_of("job-2", "jobname", R"("after-2")"),
+                    {"--undo-out", dir.path("u.ndjson"), "--max-attempts", "1"});
+  INFO(r.err);
+  std::string undo = read_file(dir.path("u.ndjson"));
+  INFO("undo file:\n" << undo);
+  CHECK(r.run.code == 1);
+  CHECK(patches_of(server, "job-1") == 0);
+  CHECK(undo.find("name of other-job") == std::string::npos);
+  CHECK(undo.find(R"("before job-2")") != std::string::npos);
+  REQUIRE(r.records.size() == 2);
+  for (const auto& record : r.records) {
+    CAPTURE(json::serialize(record));
+    if (text_of(record, "jobId") == "job-1") {
+      CHECK(text_of(record, "outcome") == "failed");
+      CHECK(!text_of(record, "error").empty());
+    } else {
+      CHECK(text_of(record, "outcome") == "ok");
+    }
+  }
+}
+
+// Item 5: a PATCH's answer with a key twice cannot verify the PATCH, whichever copy a
+// reader takes; with two ids it may be another job's document: the PATCH was sent, so the
+// line is in doubt.
+TEST_CASE("hostile documents: a PATCH answer with a duplicate key is never recorded verified") {
+  struct variant {
+    std::string name, op, body, answer;
+    bool in_doubt; // two ids: in doubt; a duplicate nested key: at least unverified
+  };
+  const std::vector<variant> variants = {
+      {"two ids, another job's first", "jobname", R"("after")",
+       R"({"job":{"id":"other-job","id":"@job@","name":@body@,"state":"JOB_STATE_NEW"}})", true},
+      {"two ids, this job's first", "jobname", R"("after")",
+       R"({"job":{"id":"@job@","id":"other-job","name":@body@,"state":"JOB_STATE_NEW"}})", true},
+      {"params.app twice, the sent value first", "params", R"({"app":{"v":"sent"}})",
+       R"({"job":{"id":"@job@","params":{"app":{"v":"sent"},"app":{"v":"other"}}}})", false},
+      {"params.app.v twice, the sent value first", "params", R"({"app":{"v":"sent"}})",
+       R"({"job":{"id":"@job@","params":{"app":{"v":"sent","v":"other"}}}})", false},
+  };
+  for (const auto& v : variants) {
+    CAPTURE(v.name);
+    hostile_server server({.mode = hostile_mode::scripted,
+                           .token_body = token_answer,
+                           .answer_status = 200,
+                           .answer_body = v.answer});
+    temp_dir dir;
+    auto r = apply_to(server, dir, line_of("job-1", v.op, v.body),
+                      {"--max-attempts", "1", "--settle", "0.1"});
+    INFO(r.err);
+    REQUIRE(r.records.size() == 1);
+    const auto& record = r.records[0];
+    CAPTURE(json::serialize(record));
+    CHECK(patches_of(server, "job-1") == 1);
+    CHECK(!(text_of(record, "outcome") == "ok" && flag_of(record, "verified")));
+    if (v.in_doubt) {
+      CHECK(r.run.code == 1);
+      CHECK(text_of(record, "outcome") == "failed");
+      CHECK(flag_of(record, "inDoubt"));
+    }
+  }
 }
