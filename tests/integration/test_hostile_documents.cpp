@@ -1,8 +1,9 @@
 // Issue 24, round two: what a hostile server's text and documents may hold. Item 2: a
 // secret cut in half by an excerpt, or spelled with other legal escapes (JSON's "\/" and
 // "\u002d", percent-encoding in either case). Item 4: a secret in a field an undo line
-// would keep. Item 5: duplicate keys in a document. Each case fails on the engine before
-// its fix.
+// would keep. Item 5: duplicate keys in a document. Each of these fails on the engine
+// before its fix. Item 6: a 1.9 MB state in every answer, which passes since 7ba7c01
+// (records cut server text) and fails with that change taken out.
 
 #include "apply_runner.hpp"
 #include "hostile_server.hpp"
@@ -593,4 +594,53 @@ TEST_CASE("hostile documents: a PATCH answer with a duplicate key is never recor
       CHECK(flag_of(record, "inDoubt"));
     }
   }
+}
+
+// Item 6: a 1.9 MB state in every answer made 1.5 MB records, which --resume skipped as
+// not jobpatch's and sent their lines again.
+TEST_CASE("hostile documents: a 1.9 MB state in every answer is cut in the records, and "
+          "--resume sends nothing again") {
+  const std::string state = "JOB_STATE_" + std::string(1'900'000, 'S');
+  hostile_server server(
+      {.mode = hostile_mode::stateful_ok, .token_body = token_answer, .job_state = state});
+  temp_dir dir;
+  std::string manifest;
+  for (int i = 0; i < 40; ++i)
+    manifest += line_of("job-" + std::to_string(i), "jobname", "\"n" + std::to_string(i) + "\"");
+  const std::vector<std::string> args = {"--connections", "4"};
+  auto r = apply_to(server, dir, manifest, args);
+  INFO(r.err);
+  MESSAGE("40 answers with a 1.9 MB state: exit "
+          << r.run.code << ", peak RSS " << r.run.peak_rss_kb / 1024 << " MB, " << r.run.seconds
+          << " s");
+  CHECK(r.run.code == 0);
+  REQUIRE(server.applied().size() == 40);
+  REQUIRE(r.records.size() == 40);
+  for (const auto& line : read_lines(dir.path("r.ndjson"))) CHECK(line.size() < 64 * 1024);
+  for (const auto& record : r.records) {
+    std::string shown = text_of(record, "state");
+    CAPTURE(shown.size());
+    CHECK(text_of(record, "outcome") == "ok");
+    CHECK(shown.starts_with("JOB_STATE_SSS"));
+    CHECK(shown.size() <= 256 + 3); // 256 bytes and the cut's mark
+  }
+  CHECK(std::filesystem::file_size(dir.path("r.ndjson")) < 1'000'000);
+#if !defined(__SANITIZE_ADDRESS__) // ASan's quarantine and shadow say nothing of jobpatch
+  CHECK(r.run.peak_rss_kb < 64 * 1024);
+#endif
+
+  // The same manifest and results again: every line is done already.
+  std::vector<std::string> resume = args;
+  resume.push_back("--resume");
+  auto again = apply_to(server, dir, manifest, resume);
+  INFO(again.err);
+  CHECK(again.run.code == 0);
+  CHECK(server.applied().size() == 40); // nothing sent again
+  CHECK(again.err.find("40 lines were recorded ok") != std::string::npos);
+  auto summary = json::parse(read_file(dir.path("s.json"))).as_object();
+  CHECK(summary.at("skipped").to_number<std::int64_t>() == 40); // every line done already
+  CHECK(summary.at("attempts").to_number<std::int64_t>() == 0);
+#if !defined(__SANITIZE_ADDRESS__)
+  CHECK(again.run.peak_rss_kb < 64 * 1024);
+#endif
 }
