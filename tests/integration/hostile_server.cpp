@@ -35,6 +35,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,13 +107,31 @@ bool iequals_prefix(std::string_view line, std::string_view prefix) {
   return true;
 }
 
-std::string answer(std::string_view status, std::string_view body) {
+std::string answer(std::string_view status, std::string_view body,
+                   std::string_view content_type = "application/json") {
   std::string out = "HTTP/1.1 ";
   out += status;
-  out += "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n\r\n";
+  out += "\r\nContent-Type: ";
+  out += content_type;
+  out += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   out += body;
   return out;
+}
+
+// An answer of `status` with `body` as is: JSON when it starts with '{', else plain text.
+std::string answer_as_is(int status, std::string_view body) {
+  return answer(std::to_string(status) + " Scripted", body,
+                body.starts_with('{') ? "application/json" : "text/plain");
+}
+
+// `text` with every "@job@" replaced by `job` and every "@body@" by `body`.
+std::string filled_in(std::string text, const std::string& job, const std::string& body) {
+  for (auto [mark, value] : {std::pair<std::string_view, const std::string&>{"@job@", job},
+                             std::pair<std::string_view, const std::string&>{"@body@", body}})
+    for (auto at = text.find(mark); at != std::string::npos;
+         at = text.find(mark, at + value.size()))
+      text.replace(at, mark.size(), value);
+  return text;
 }
 
 } // namespace
@@ -129,6 +148,7 @@ struct hostile_server::impl {
   mutable std::mutex mutex;
   std::vector<std::string> applied_list;
   std::vector<std::chrono::steady_clock::time_point> token_times;
+  std::vector<std::string> request_list; // see requests()
   std::vector<bomb_record> bomb_list;
   bool late_done = false;
   bool late_applied = false; // late_apply's late copy has landed
@@ -277,6 +297,8 @@ asio::awaitable<bool> hostile_server::impl::answer_token(Stream& stream) {
     if (auto hash = body.find('#'); hash != std::string::npos)
       body.replace(hash, 1, std::to_string(index));
     text = answer("200 OK", body);
+  } else if (status == 401 && !o.token_error_body.empty()) {
+    text = answer_as_is(401, o.token_error_body);
   } else if (status == 401) {
     std::string body =
         R"({"code":16,"message":)" + json_quoted("rejected: " + last_head + last_body) + "}";
@@ -358,6 +380,7 @@ asio::awaitable<bool> hostile_server::impl::answer_patch(Stream& stream,
   case hostile_mode::applied_empty_body:
   case hostile_mode::applied_text_body:
   case hostile_mode::applied_other_job:
+  case hostile_mode::scripted:
     text = answer_stateful(request_line, job);
     break;
   case hostile_mode::switching_protocols:
@@ -381,12 +404,21 @@ std::string hostile_server::impl::answer_stateful(const std::string& request_lin
                                                   const std::string& job) {
   std::string& name = names.try_emplace(job, json_quoted("before " + job)).first->second;
   auto document = [&](const std::string& id) {
-    return R"({"job":{"id":")" + id + R"(","name":)" + name + R"(,"state":"JOB_STATE_NEW"}})";
+    return R"({"job":{"id":")" + id + R"(","name":)" + name + R"(,"state":)" +
+           json_quoted(o.job_state) + "}}";
   };
-  if (request_line.starts_with("GET ")) return answer("200 OK", document(job));
-  if (request_line.find("/jobname ") != std::string::npos) name = last_body; // a JSON string
-  apply(job + " " + last_body);
+  if (request_line.starts_with("GET ")) {
+    auto given = o.documents.find(job);
+    return answer("200 OK", given != o.documents.end() ? given->second : document(job));
+  }
+  bool applied_here = o.mode != hostile_mode::scripted || o.answer_status / 100 == 2;
+  if (request_line.find("/jobname ") != std::string::npos && applied_here)
+    name = last_body; // a JSON string
+  if (applied_here) apply(job + " " + last_body);
   switch (o.mode) {
+  case hostile_mode::scripted:
+    if (o.answer_body.empty()) return answer_as_is(o.answer_status, document(job));
+    return answer_as_is(o.answer_status, filled_in(o.answer_body, job, last_body));
   case hostile_mode::applied_empty_body:
     return answer("200 OK", "");
   case hostile_mode::applied_text_body:
@@ -410,6 +442,10 @@ asio::awaitable<void> hostile_server::impl::serve(Stream& stream) {
       continue;
     }
     ++hostile;
+    {
+      std::lock_guard lock(mutex);
+      request_list.push_back(request_line.substr(0, request_line.rfind(' ')));
+    }
     if (o.mode == hostile_mode::one_per_connection && patches_here++ > 0) {
       if (o.reset_unanswered) {
         boost::system::error_code ignored;
@@ -544,6 +580,7 @@ asio::awaitable<void> hostile_server::impl::misbehave_as(Stream& stream, hostile
   case hostile_mode::applied_empty_body:
   case hostile_mode::applied_text_body:
   case hostile_mode::applied_other_job:
+  case hostile_mode::scripted:
   case hostile_mode::trailing_answer:
   case hostile_mode::switching_protocols:
     co_return;
@@ -586,6 +623,10 @@ std::vector<std::string> hostile_server::applied() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->applied_list;
 }
+std::vector<std::string> hostile_server::requests() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->request_list;
+}
 std::vector<std::chrono::steady_clock::time_point> hostile_server::token_request_times() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->token_times;
@@ -613,9 +654,12 @@ measured_run run_measured(std::vector<std::string> argv, std::map<std::string, s
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   auto start = std::chrono::steady_clock::now();
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // The child dies with the test, as child_process's do.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
     for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     auto redirect = [](const std::string& path, int fd) {
       int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -39,12 +39,15 @@ enum class hostile_mode {
   trailing_answer,    // the 200, and in the same write a second 200 nobody asked for (a
                       // document of job "stray"), on a connection kept alive
   // The modes below keep each job's name: GET /v1/customer/jobs/{id} answers the job's
-  // document {"job":{"id","name","state"}} (its name "before <id>" until a PATCH sets it);
-  // a jobname PATCH sets the name, is recorded in applied(), and is answered:
+  // document {"job":{"id","name","state"}} (its name "before <id>" until a PATCH sets it,
+  // its state job_state), or documents[id] when there is one. A PATCH is recorded in
+  // applied() (scripted: when answered 2xx), a jobname PATCH sets the name, and each is
+  // answered:
   stateful_ok,        // 200 with the job's document, showing the new name
   applied_empty_body, // 200 with an empty body
   applied_text_body,  // 200 with a body that is not JSON
   applied_other_job,  // 200 with the document of another job ("other-job")
+  scripted,           // answer_status with answer_body (hostile_server_options)
   // Every PATCH is answered 101 Switching Protocols (Upgrade: websocket) and the connection
   // then speaks that protocol: a request sent on it is counted (upgraded_reuses()) and
   // answered with a WebSocket close frame.
@@ -86,6 +89,19 @@ struct hostile_server_options {
   // Token answer i (0-based) is the hostile answer of token_bombs[i] while i is within it
   // (an endless or huge mode); the answers after it follow token_statuses.
   std::vector<hostile_mode> token_bombs{};
+  // A token exchange's 401 answers this body as is when non-empty (application/json when it
+  // starts with '{', else text/plain), instead of quoting the request.
+  std::string token_error_body{};
+  // The stateful modes: the "state" of every job's document (a 1.9 MB one, say).
+  std::string job_state = "JOB_STATE_NEW";
+  // The stateful modes: a GET of a job named here answers 200 with this body as is, in
+  // place of the job's document (a duplicate key, a field quoting a secret).
+  std::map<std::string, std::string> documents{};
+  // scripted: every PATCH is answered answer_status with answer_body (application/json when
+  // it starts with '{', else text/plain), "@job@" in it replaced by the job's id and
+  // "@body@" by the PATCH's body; an empty answer_body answers the job's document.
+  int answer_status = 200;
+  std::string answer_body{};
 };
 
 class hostile_server {
@@ -111,6 +127,9 @@ public:
   // PATCHes applied, in order, as "jobId body" (modes ok, interim_then_ok, no_content,
   // late_apply).
   std::vector<std::string> applied() const;
+  // Every request read but the token exchanges, in order, as "METHOD target" ("PATCH
+  // /v1/customer/jobs/job-1/jobname", "GET /v1/customer/jobs/job-1").
+  std::vector<std::string> requests() const;
   // When each token request arrived.
   std::vector<std::chrono::steady_clock::time_point> token_request_times() const;
   // Switches to `mode` for the requests read from now on (the jobs' state is kept): a
@@ -133,7 +152,8 @@ struct measured_run {
 };
 
 // Runs `argv` with the environment plus `env`, stdout/stderr to the given files, killing
-// it after slowed(`timeout`) (child_process.hpp).
+// it after slowed(`timeout`) (child_process.hpp). Like a child_process, it gets SIGKILL
+// when the thread that started it ends (PR_SET_PDEATHSIG).
 measured_run run_measured(std::vector<std::string> argv, std::map<std::string, std::string> env,
                           const std::string& stdout_path, const std::string& stderr_path,
                           std::chrono::milliseconds timeout);
