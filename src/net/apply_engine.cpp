@@ -364,7 +364,7 @@ void engine::after_read(std::uint64_t handle, const reply_judgement& j, worker_b
   s.read_done = true;
   // The PATCH is a request of its own: a 401 to it may refresh the token once more.
   s.auth_retried = false;
-  switch (tracker_.after_read(s, w.document, *w.reader)) {
+  switch (tracker_.after_read(s, w.document, *client_.reader)) {
   case read_first_tracker::next_step::compare_failed:
     s.last_error = "the update's body could not be compared with the job's document";
     s.fail_reason = "compare failed";

@@ -74,12 +74,13 @@ asio::awaitable<void> client_context::attempt(http_connection& connection, bool 
   auto now_utc = facts.retry_after.empty() ? std::chrono::system_clock::time_point{}
                                            : std::chrono::system_clock::now();
   if (in.read) {
-    if (!w.reader) w.reader = std::make_unique<job_document_reader>();
-    judge_read_reply(in.update.job_id, facts, w.parser, *w.reader, tokens.scrubber(), now_utc, j,
+    if (!reader) reader = std::make_unique<job_document_reader>();
+    judge_read_reply(in.update.job_id, facts, parser, *reader, tokens.scrubber(), now_utc, j,
                      w.document);
   } else {
-    judge_reply(in.update, facts, w.parser, tokens.scrubber(), now_utc, j);
+    judge_reply(in.update, facts, parser, tokens.scrubber(), now_utc, j);
   }
+  w.reply.release_grown_body(); // judged: a large answer is not held until the next one
 
   if (j.abort_run) abort(j.error);
   // A 401 after a token refresh means the key itself is no longer accepted.

@@ -46,15 +46,12 @@ struct attempt_result {
   std::string fail_reason;     // byError key, when decision.kind == final and not applied
 };
 
-// A worker's reusable buffers: no allocation per request once warm.
+// A worker's reusable buffers: no allocation per request once warm. (The parsers are the
+// client's, shared: see client_context::parser.)
 struct worker_buffers {
-  response_parser parser;
   std::string request;
   http_reply reply;
   reply_judgement judgement;
-  // For reads (plan, --skip-unchanged, --undo-out) only: made on the first read, so a
-  // plain apply never allocates them.
-  std::unique_ptr<job_document_reader> reader;
   job_document document; // the last document read
   attempt_result result; // the last attempt's (its fail_reason keeps its capacity)
 };
@@ -133,6 +130,14 @@ public:
   retry_policy policy;
   failure_detector detector;
   access_token_source tokens;
+  // The parsers of answers, one for all the workers: an answer is judged without a wait
+  // on the one io thread, so they take turns, and a run's memory holds one parser's
+  // capacity for the largest answer (~5 bytes per byte: a 2 MB document takes ~10 MB),
+  // not one per connection.
+  response_parser parser;
+  // For reads (plan, --skip-unchanged, --undo-out) only: made on the first read, so a
+  // plain apply never allocates it.
+  std::unique_ptr<job_document_reader> reader;
 
 private:
   client_settings settings_;

@@ -933,7 +933,7 @@ void http_connection::shrink_read_buffer() {
 }
 
 void http_connection::release_grown_buffers(http_reply& reply) {
-  if (reply.body.capacity() > keep_body_capacity) std::string().swap(reply.body);
+  reply.release_grown_body();
   if (buffer_.capacity() > read_buffer_bytes) shrink_read_buffer();
 }
 

@@ -68,6 +68,13 @@ struct http_reply {
   // after this point leaves the update in doubt (it may still be applied).
   bool request_written = false;
   bool answer_started = false; // a byte of the answer (or of an interim one) arrived
+
+  // A body buffer that grew past this (a large answer) is given back once its answer is
+  // judged, and after a failed read: a run holds large bodies only while they are read.
+  static constexpr std::size_t keep_body_capacity = 64 << 10;
+  void release_grown_body() {
+    if (body.capacity() > keep_body_capacity) std::string().swap(body);
+  }
 };
 
 class http_connection {
@@ -76,15 +83,14 @@ public:
   // retried, in doubt once written): a hostile server cannot make the client buffer
   // without bound. A real answer is the job document (~1.3 KB plus the params sent, which
   // a manifest line caps at 1 MiB by default). A body buffer that grew past
-  // keep_body_capacity is released after a failed answer and before the next exchange,
-  // so memory stays at connections x max_body_bytes at worst, and near nothing with real
-  // answers.
+  // http_reply::keep_body_capacity is released once judged, after a failed answer and
+  // before the next exchange, so memory stays at the answers being read x max_body_bytes
+  // at worst, and near nothing with real answers.
   static constexpr std::uint64_t max_body_bytes = 2 << 20;
   // The status line and headers; also each chunk-size line with its extensions, and the
   // trailer section: the parts the parser waits for whole in the read buffer, counted by
   // the read loop (wire/answer_rules.hpp). The read buffer stays within twice this.
   static constexpr std::uint32_t max_header_bytes = 64 << 10;
-  static constexpr std::size_t keep_body_capacity = 64 << 10;
   // Kept free after an answer's body (simdjson's padding), so it is parsed without a copy.
   static constexpr std::size_t body_slack_bytes = 64;
   static constexpr std::size_t read_buffer_bytes = 16 << 10;

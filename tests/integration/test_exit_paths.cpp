@@ -53,8 +53,8 @@ void check_last_words(const mock_process& mock, int code) {
 }
 
 std::vector<std::string> outputs(const mock_process& mock) {
-  return {"--results",    mock.path("r.ndjson"), "--summary-json", mock.path("s.json"),
-          "--metrics-file", mock.path("m.prom"),  "--progress",     "never"};
+  return {"--results",      mock.path("r.ndjson"), "--summary-json", mock.path("s.json"),
+          "--metrics-file", mock.path("m.prom"),   "--progress",     "never"};
 }
 
 std::string jobname_lines(const std::string& prefix, int n) {
@@ -136,9 +136,10 @@ TEST_CASE("exit paths: a metrics file that cannot be written after sending began
 TEST_CASE("exit paths: a worker's exception aborts the run, its summary and metrics say 3") {
   mock_process mock({}, 20);
   auto manifest = make_manifest(mock, "m.ndjson", 40, 20);
-  child_process run(jobpatch_argv(mock, "apply", manifest, outputs(mock)),
-                    {{"BYTENITE_API_KEY", mock_test_key}, {"JOBPATCH_TEST_WORKER_THROW_AFTER", "5"}},
-                    "", mock.path("err"));
+  child_process run(
+      jobpatch_argv(mock, "apply", manifest, outputs(mock)),
+      {{"BYTENITE_API_KEY", mock_test_key}, {"JOBPATCH_TEST_WORKER_THROW_AFTER", "5"}}, "",
+      mock.path("err"));
   REQUIRE(run.wait(60s) == 3);
   INFO(read_file(mock.path("err")));
   check_last_words(mock, 3);
