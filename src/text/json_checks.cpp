@@ -262,4 +262,17 @@ bool json_equal(dom::element a, dom::element b, json_match match, bool int64_str
   }
 }
 
+void key_lists::compare_with_earlier(list& l, std::string_view key) noexcept {
+  if (!l.repeats && std::find(l.keys.begin(), l.keys.end(), key) != l.keys.end()) {
+    l.repeats = true;
+    l.repeated_key = key;
+  }
+}
+
+std::optional<std::string_view> key_lists::repeated_in_sorted(list& l) {
+  std::sort(l.keys.begin(), l.keys.end());
+  if (auto dup = std::adjacent_find(l.keys.begin(), l.keys.end()); dup != l.keys.end()) return *dup;
+  return std::nullopt;
+}
+
 } // namespace jobpatch::detail

@@ -1,13 +1,16 @@
 #pragma once
 // Private helpers shared by the line and body validators and the answer parsers: simdjson
-// error wording, value descriptions for messages, key suggestions, the job object's walk. Includes
-// simdjson.h: keep it out of public headers.
+// error wording, value descriptions for messages, key suggestions, keys given twice, the
+// job object's walk. Includes simdjson.h: keep it out of public headers.
 
 #include <simdjson.h>
 
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace jobpatch::detail {
 
@@ -63,6 +66,60 @@ enum class json_match {
 // `int64_strings`, an int64 written as a string ("600") equals the number (proto3 JSON).
 bool json_equal(simdjson::dom::element a, simdjson::dom::element b, json_match match,
                 bool int64_strings);
+
+// The keys of the objects being read, one list per nesting depth, to find a key that one
+// object holds twice. Keys are compared as unescaped: "id" and "\u0069d" are one key. The
+// lists keep their capacity from one document to the next (no allocation once warm).
+class key_lists {
+public:
+  // Starts the list of the object at `depth`, forgetting what it held.
+  void open(std::size_t depth) {
+    if (depth >= lists_.size()) lists_.resize(depth + 1);
+    list& l = lists_[depth];
+    l.keys.clear();
+    l.filter = 0;
+    l.repeats = false;
+  }
+  void add(std::size_t depth, std::string_view key) {
+    list& l = lists_[depth];
+    if (l.keys.size() < compared_as_added) {
+      std::uint64_t bit = filter_bit(key);
+      if ((l.filter & bit) != 0) compare_with_earlier(l, key);
+      l.filter |= bit;
+    }
+    l.keys.push_back(key);
+  }
+  // A key the object at `depth` holds twice, if any (once all its keys are added).
+  std::optional<std::string_view> repeated(std::size_t depth) {
+    list& l = lists_[depth];
+    if (l.repeats) return l.repeated_key;
+    if (l.keys.size() <= compared_as_added) return std::nullopt;
+    return repeated_in_sorted(l);
+  }
+
+private:
+  // The first keys of an object are compared with the earlier ones as they come, and only
+  // when a 64-bit filter says that one of those may be equal; a long list (a server may
+  // send thousands of keys) is sorted once complete instead.
+  static constexpr std::size_t compared_as_added = 32;
+  struct list {
+    std::vector<std::string_view> keys;
+    std::uint64_t filter = 0; // a bit per key of the first compared_as_added
+    bool repeats = false;     // `repeated_key` is held twice
+    std::string_view repeated_key;
+  };
+  // Keys of one length and first and last byte share a bit; the keys of an object mostly
+  // differ in those.
+  static std::uint64_t filter_bit(std::string_view key) noexcept {
+    unsigned mix = key.empty() ? 0u
+                               : static_cast<unsigned char>(key.front()) * 5u +
+                                     static_cast<unsigned char>(key.back()) * 3u;
+    return std::uint64_t{1} << ((key.size() + mix) & 63u);
+  }
+  static void compare_with_earlier(list& l, std::string_view key) noexcept;
+  static std::optional<std::string_view> repeated_in_sorted(list& l);
+  std::vector<list> lists_;
+};
 
 // How walk_job_fields() ended.
 enum class job_walk { no_job, done, stopped };
