@@ -121,32 +121,125 @@ private:
   std::vector<list> lists_;
 };
 
-// How walk_job_fields() ended.
-enum class job_walk { no_job, done, stopped };
+// A member of the job object as walk_job_fields() hands it over: a scalar still unread, or
+// an object or array already read through (for its keys), with its JSON text.
+struct job_value {
+  ondemand::value& value; // a scalar to read; an object or array must not be read again
+  std::string_view raw;   // an object's or array's text, as raw_json() gives it; else empty
 
-// Walks the fields of the "job" object of an API answer (`{"job": {...}}`, other top-level
-// keys skipped) in document order (On Demand reads forward only), calling
-// `on_field(name, value)` for each; `on_field` returns false to stop (`stopped`). `no_job`
-// when there is no "job" object or it cannot be read to its end.
+  bool is_scalar() const noexcept { return raw.empty(); }
+  bool is_object() const noexcept { return !raw.empty() && raw.front() == '{'; }
+  // The string a scalar holds; false for any other value.
+  bool string(std::string_view& out) { return is_scalar() && !value.get_string().get(out); }
+};
+
+// The check of walk_job_fields() that no object holds a key twice: the top-level object
+// (two "job" members) and every object inside the job object, at any depth. Its lists
+// are kept between documents.
+class job_key_check {
+public:
+  enum class result { ok, repeated, unreadable };
+  static constexpr std::size_t max_depth = 1024; // simdjson's DOM parser refuses deeper
+
+  // Starts the object at `depth` (0: the top level, a new document), then its keys.
+  void open(std::size_t depth) {
+    keys_.open(depth);
+    path_.clear();
+  }
+  void add(std::size_t depth, std::string_view key) { keys_.add(depth, key); }
+  // True when the object at `depth`, its keys all added, holds one twice.
+  bool repeats(std::size_t depth) {
+    auto dup = keys_.repeated(depth);
+    if (!dup) return false;
+    repeated_ = *dup;
+    return true;
+  }
+  // Reads `value`, an object or array (of type `type`) at `depth`, through, checking
+  // every object in it, and sets `raw` to its JSON text. `unreadable`: not JSON as far as
+  // read, or nested deeper than max_depth.
+  result read_through(ondemand::value& value, ondemand::json_type type, std::size_t depth,
+                      std::string_view& raw);
+  // How the object holding the repeated key was reached, one step out (on the way out of
+  // a `repeated` result: a key, or an array index when `key` is null).
+  void step_out(std::string_view key, std::size_t index = 0) { path_.push_back({key, index}); }
+  // After a repeated key: `the answer has a duplicate key "id" (in job.params)`, the key
+  // and the path whole (server text: to be scrubbed before it is cut).
+  void describe(std::string& out) const;
+
+private:
+  struct step {
+    std::string_view key; // the member entered; data() null for an array element
+    std::size_t index;
+  };
+  result check_value(ondemand::value& value, ondemand::json_type type, std::size_t depth);
+  result check_members(ondemand::object& object, std::size_t depth);
+  key_lists keys_;
+  std::vector<step> path_; // filled only on the way out of a repeated key, innermost first
+  std::string_view repeated_;
+};
+
+inline bool is_container(ondemand::json_type type) noexcept {
+  return type == ondemand::json_type::object || type == ondemand::json_type::array;
+}
+
+// How walk_job_fields() ended.
+enum class job_walk { not_object, no_job, repeated_key, done, stopped };
+
+// The members of the job object (at depth 1) for walk_job_fields().
 template <class OnField>
-job_walk walk_job_fields(ondemand::object& root, OnField&& on_field) {
+job_walk walk_job_members(ondemand::object& job, job_key_check& keys, OnField& on_field) {
+  keys.open(1);
+  for (auto member : job) {
+    ondemand::field f;
+    std::string_view name, raw;
+    if (std::move(member).get(f) || f.unescaped_key().get(name)) return job_walk::no_job;
+    keys.add(1, name);
+    ondemand::value value = f.value();
+    ondemand::json_type type;
+    if (value.type().get(type)) return job_walk::no_job;
+    if (is_container(type)) {
+      auto read = keys.read_through(value, type, 2, raw);
+      if (read == job_key_check::result::unreadable) return job_walk::no_job;
+      if (read == job_key_check::result::repeated) {
+        keys.step_out(name);
+        return job_walk::repeated_key;
+      }
+    }
+    if (!on_field(name, job_value{value, raw})) return job_walk::stopped;
+  }
+  return keys.repeats(1) ? job_walk::repeated_key : job_walk::done;
+}
+
+// Walks the fields of the "job" object of an API answer (`{"job": {...}}`) in document
+// order, in one forward pass (On Demand cannot go back), calling `on_field(name, value)`
+// (a job_value) for each; `on_field` returns false to stop (`stopped`). The document is
+// read strictly: a key twice in the top-level object or in any object inside the job
+// ends the walk with `repeated_key` (keys.describe() says which), also when `on_field`
+// does not read the value; other top-level values are skipped. `not_object` when the
+// document is not an object; `no_job` when there is no "job" object or the document
+// cannot be read to its end.
+template <class OnField>
+job_walk walk_job_fields(ondemand::document& doc, job_key_check& keys, OnField&& on_field) {
+  ondemand::object root;
+  if (doc.get_object().get(root)) return job_walk::not_object;
+  keys.open(0);
+  bool walked = false;
   for (auto root_field : root) {
     ondemand::field field;
     std::string_view key;
-    if (std::move(root_field).get(field) || field.unescaped_key().get(key)) break;
+    if (std::move(root_field).get(field) || field.unescaped_key().get(key)) return job_walk::no_job;
+    keys.add(0, key);
     if (key != "job") continue;
+    if (walked) break; // a second "job": found twice below
     ondemand::object job;
-    if (field.value().get_object().get(job)) break;
-    for (auto member : job) {
-      ondemand::field f;
-      std::string_view name;
-      if (std::move(member).get(f) || f.unescaped_key().get(name)) return job_walk::no_job;
-      ondemand::value value = f.value();
-      if (!on_field(name, value)) return job_walk::stopped;
-    }
-    return job_walk::done;
+    if (field.value().get_object().get(job)) return job_walk::no_job;
+    auto members = walk_job_members(job, keys, on_field);
+    if (members == job_walk::repeated_key) keys.step_out(key);
+    if (members != job_walk::done) return members;
+    walked = true;
   }
-  return job_walk::no_job;
+  if (keys.repeats(0)) return job_walk::repeated_key;
+  return walked ? job_walk::done : job_walk::no_job;
 }
 
 // The name among `candidates` closest to `key` (edit distance <= 2), or empty.
