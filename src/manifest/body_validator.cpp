@@ -10,7 +10,6 @@
 #include <iterator>
 #include <limits>
 #include <span>
-#include <vector>
 
 namespace jobpatch {
 
@@ -74,8 +73,8 @@ static_assert(std::size(configs_fields) <= max_schema_fields &&
 struct body_validator::impl {
   ondemand::parser parser;
   std::string padded_copy;
-  std::string path; // field path of the value being checked, e.g. "params.app.x"
-  std::vector<std::vector<std::string_view>> keys_by_depth; // reused for duplicate checks
+  std::string path;       // field path of the value being checked, e.g. "params.app.x"
+  detail::key_lists keys; // of the opaque objects being walked, reused between bodies
   std::string* error = nullptr;
   std::string_view document; // the whole body being checked
 
@@ -205,21 +204,18 @@ bool body_validator::impl::check_object(ondemand::value& value, std::size_t dept
 bool body_validator::impl::check_members(ondemand::value& value, std::size_t depth) {
   ondemand::object object;
   if (auto ec = value.get_object().get(object)) return fail_json(ec);
-  if (keys_by_depth.size() <= depth) keys_by_depth.resize(depth + 1);
-  keys_by_depth[depth].clear();
+  keys.open(depth);
   for (auto field_result : object) {
     ondemand::field field;
     if (auto ec = std::move(field_result).get(field)) return fail_json(ec);
     std::string_view key;
     if (auto ec = field.unescaped_key().get(key)) return fail_json(ec);
-    keys_by_depth[depth].push_back(key);
+    keys.add(depth, key);
     path_scope scope(path, key);
     ondemand::value child = field.value();
     if (!check_any(child, depth + 1)) return false;
   }
-  auto& keys = keys_by_depth[depth];
-  std::sort(keys.begin(), keys.end());
-  if (auto dup = std::adjacent_find(keys.begin(), keys.end()); dup != keys.end()) {
+  if (auto dup = keys.repeated(depth)) {
     std::string what = "has a duplicate key ";
     append_json_string(what, excerpt(*dup));
     return fail_here(what);

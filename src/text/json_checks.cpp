@@ -262,4 +262,96 @@ bool json_equal(dom::element a, dom::element b, json_match match, bool int64_str
   }
 }
 
+void key_lists::compare_with_earlier(list& l, std::string_view key) noexcept {
+  if (!l.repeats && std::find(l.keys.begin(), l.keys.end(), key) != l.keys.end()) {
+    l.repeats = true;
+    l.repeated_key = key;
+  }
+}
+
+std::optional<std::string_view> key_lists::repeated_in_sorted(list& l) {
+  std::sort(l.keys.begin(), l.keys.end());
+  if (auto dup = std::adjacent_find(l.keys.begin(), l.keys.end()); dup != l.keys.end()) return *dup;
+  return std::nullopt;
+}
+
+job_key_check::result job_key_check::read_through(ondemand::value& value, ondemand::json_type type,
+                                                  std::size_t depth, std::string_view& raw) {
+  const char* start = value.raw_json_token().data();
+  if (auto r = check_value(value, type, depth); r != result::ok) return r;
+  // Where the value ended: the next token, as raw_json() measures it.
+  const char* end = nullptr;
+  if (value.current_location().get(end)) return result::unreadable;
+  raw = std::string_view(start, static_cast<std::size_t>(end - start));
+  return result::ok;
+}
+
+// The members of an object at `depth`, each object or array among them checked.
+job_key_check::result job_key_check::check_members(ondemand::object& object, std::size_t depth) {
+  keys_.open(depth);
+  for (auto member : object) {
+    ondemand::field field;
+    std::string_view key;
+    if (std::move(member).get(field) || field.unescaped_key().get(key)) return result::unreadable;
+    keys_.add(depth, key);
+    ondemand::value& value = field.value();
+    ondemand::json_type type;
+    if (value.type().get(type)) return result::unreadable;
+    if (!is_container(type)) continue; // left unread
+    auto r = check_value(value, type, depth + 1);
+    if (r == result::repeated) step_out(key);
+    if (r != result::ok) return r;
+  }
+  return repeats(depth) ? result::repeated : result::ok;
+}
+
+// An object or array at `depth`: the objects in it checked, scalars left unread.
+job_key_check::result job_key_check::check_value(ondemand::value& value, ondemand::json_type type,
+                                                 std::size_t depth) {
+  if (depth > max_depth) return result::unreadable;
+  if (type == ondemand::json_type::object) {
+    ondemand::object object;
+    if (value.get_object().get(object)) return result::unreadable;
+    return check_members(object, depth);
+  }
+  ondemand::array array;
+  if (value.get_array().get(array)) return result::unreadable;
+  std::size_t index = 0;
+  for (auto element : array) {
+    ondemand::value v;
+    ondemand::json_type t;
+    if (element.get(v) || v.type().get(t)) return result::unreadable;
+    if (is_container(t)) {
+      auto r = check_value(v, t, depth + 1);
+      if (r == result::repeated) step_out({}, index);
+      if (r != result::ok) return r;
+    }
+    ++index;
+  }
+  return result::ok;
+}
+
+// Whole, not cut: the key and the path are server text, which the judgement scrubs of
+// secrets before anything cuts it (a cut secret would no longer be found).
+void job_key_check::describe(std::string& out) const {
+  out += "the answer has a duplicate key ";
+  append_json_string(out, repeated_);
+  if (path_.empty()) {
+    out += " (at the top level)";
+    return;
+  }
+  out += " (in ";
+  for (auto it = path_.rbegin(); it != path_.rend(); ++it) {
+    if (it->key.data() == nullptr) {
+      out += '[';
+      append_uint(out, it->index);
+      out += ']';
+    } else {
+      if (it != path_.rbegin()) out += '.';
+      out += it->key;
+    }
+  }
+  out += ')';
+}
+
 } // namespace jobpatch::detail

@@ -60,9 +60,14 @@ struct job_document_reader::impl {
   // the value is not valid JSON: On Demand checks a value only as far as it reads it, and
   // this text goes into plans and undo lines.
   bool store(ondemand::value value, std::optional<std::string>& out);
-  bool read_object(ondemand::value value, job_document& doc, job_field first, job_field last);
+  bool store(detail::job_value value, std::optional<std::string>& out);
+  bool store_text(std::string_view raw, std::optional<std::string>& out);
+  bool read_object(detail::job_value value, job_document& doc, job_field first, job_field last);
   dom::parser check;
   std::string check_copy;
+  detail::job_key_check keys;
+  ondemand::parser nested; // reads config and params, once walked through for their keys
+  std::string nested_copy;
   bool equal(std::string_view a, std::string_view b, bool int64_strings);
 };
 
@@ -83,6 +88,16 @@ bool job_document_reader::impl::store(ondemand::value value, std::optional<std::
   } else {
     raw = detail::trim_token(value.raw_json_token());
   }
+  return store_text(raw, out);
+}
+
+bool job_document_reader::impl::store(detail::job_value value, std::optional<std::string>& out) {
+  if (value.is_scalar()) return store(value.value, out);
+  out.reset();
+  return store_text(value.raw, out);
+}
+
+bool job_document_reader::impl::store_text(std::string_view raw, std::optional<std::string>& out) {
   scratch.resize(raw.size());
   std::size_t length = 0;
   if (simdjson::minify(raw.data(), raw.size(), scratch.data(), length)) return false;
@@ -93,13 +108,19 @@ bool job_document_reader::impl::store(ondemand::value value, std::optional<std::
   return true;
 }
 
-// The members of a nested object (config, params) named by the fields first..last.
-bool job_document_reader::impl::read_object(ondemand::value value, job_document& doc,
+// The members of a nested object (config, params) named by the fields first..last. The
+// walk has read the object through (for its keys): its text is read again on its own.
+bool job_document_reader::impl::read_object(detail::job_value value, job_document& doc,
                                             job_field first, job_field last) {
-  ondemand::object object;
   bool null = false;
-  if (!value.is_null().get(null) && null) return true; // not set
-  if (value.get_object().get(object)) return false;
+  if (value.is_scalar()) return !value.value.is_null().get(null) && null; // null: not set
+  if (!value.is_object()) return false;
+  auto input = detail::pad_for_simdjson(value.raw, 0, nested_copy);
+  ondemand::document nested_doc;
+  ondemand::object object;
+  if (nested.iterate(input.data, input.size, input.capacity).get(nested_doc) ||
+      nested_doc.get_object().get(object))
+    return false;
   for (auto member : object) {
     ondemand::field f;
     std::string_view key;
@@ -132,46 +153,54 @@ bool job_document_reader::parse(std::string_view body, std::size_t readable, job
   for (auto& v : out.values) v.reset();
   auto input = detail::pad_for_simdjson(body, readable, impl_->body_copy);
   ondemand::document doc;
-  ondemand::object root;
   if (auto ec = impl_->parser.iterate(input.data, input.size, input.capacity).get(doc)) {
     error = "the job document is not JSON (";
     error += detail::describe_json_error(ec);
     error += ')';
     return false;
   }
-  if (doc.get_object().get(root)) {
+  std::string_view unreadable; // a field that is not JSON
+  auto walked = detail::walk_job_fields(
+      doc, impl_->keys, [&](std::string_view name, detail::job_value value) {
+        std::string_view text;
+        bool readable = true;
+        if (name == "id") {
+          if (value.string(text)) out.id.assign(text);
+        } else if (name == "state") {
+          if (value.string(text)) out.state.assign(text);
+        } else if (name == "name") {
+          if (value.string(text)) {
+            out.values[static_cast<std::size_t>(job_field::name)].emplace();
+            append_json_string(*out.values[static_cast<std::size_t>(job_field::name)], text);
+          } else {
+            std::optional<std::string> not_a_name; // null, or JSON of another kind: absent
+            readable = impl_->store(value, not_a_name);
+          }
+        } else if (name == "config") {
+          readable =
+              impl_->read_object(value, out, job_field::task_timeout, job_field::is_test_job);
+        } else if (name == "params") {
+          readable = impl_->read_object(value, out, job_field::preset, job_field::app);
+        } else if (name == "dataSource") {
+          readable =
+              impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_source)]);
+        } else if (name == "dataDestination") {
+          readable = impl_->store(
+              value, out.values[static_cast<std::size_t>(job_field::data_destination)]);
+        }
+        if (!readable) unreadable = name;
+        return readable;
+      });
+  if (walked == detail::job_walk::not_object) {
     error = "the job document is not a JSON object";
     return false;
   }
-  std::string_view unreadable; // a field that is not JSON
-  auto walked = detail::walk_job_fields(root, [&](std::string_view name, ondemand::value& value) {
-    std::string_view text;
-    bool readable = true;
-    if (name == "id") {
-      if (!value.get_string().get(text)) out.id.assign(text);
-    } else if (name == "state") {
-      if (!value.get_string().get(text)) out.state.assign(text);
-    } else if (name == "name") {
-      if (!value.get_string().get(text)) {
-        out.values[static_cast<std::size_t>(job_field::name)].emplace();
-        append_json_string(*out.values[static_cast<std::size_t>(job_field::name)], text);
-      } else {
-        std::optional<std::string> not_a_name; // null, or JSON of another kind: absent
-        readable = impl_->store(value, not_a_name);
-      }
-    } else if (name == "config") {
-      readable = impl_->read_object(value, out, job_field::task_timeout, job_field::is_test_job);
-    } else if (name == "params") {
-      readable = impl_->read_object(value, out, job_field::preset, job_field::app);
-    } else if (name == "dataSource") {
-      readable = impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_source)]);
-    } else if (name == "dataDestination") {
-      readable =
-          impl_->store(value, out.values[static_cast<std::size_t>(job_field::data_destination)]);
-    }
-    if (!readable) unreadable = name;
-    return readable;
-  });
+  if (walked == detail::job_walk::repeated_key) {
+    // Which of two values is the job's? Undo lines and plans must not guess.
+    error.clear();
+    impl_->keys.describe(error);
+    return false;
+  }
   if (walked == detail::job_walk::stopped) {
     // A field jobpatch shows and restores is not JSON: the answer is broken (or cut
     // short), not a document to plan or undo with.

@@ -47,6 +47,7 @@ struct response_parser::impl {
   struct job_fields {
     std::string_view config, name, params, data_source, data_destination;
   } fields;
+  detail::job_key_check keys;
 
   bool parse_job(update_view op, ondemand::document& doc, patch_verdict& verdict);
   bool reads_back_as(dom::element sent, std::string_view got, field which);
@@ -119,37 +120,39 @@ void response_parser::impl::verify(update_view op, patch_verdict& verdict) {
 // only); split by field it would walk the object once per field.
 bool response_parser::impl::parse_job(update_view op, ondemand::document& doc,
                                       patch_verdict& verdict) {
-  ondemand::object root;
-  if (doc.get_object().get(root)) {
+  fields = {};
+  std::string_view id;
+  auto walked =
+      detail::walk_job_fields(doc, keys, [&](std::string_view name, detail::job_value value) {
+        auto raw_object = [&](std::string_view& out) { out = value.is_object() ? value.raw : ""; };
+        if (name == "id") {
+          if (!value.string(id)) id = {};
+        } else if (name == "state") {
+          std::string_view state;
+          if (value.string(state)) verdict.state = server_text(state);
+        } else if (name == "name" && op.op == op_kind::jobname) {
+          fields.name = detail::trim_token(value.value.raw_json_token());
+          std::string_view ignored;
+          if (!value.string(ignored)) fields.name = {};
+        } else if (name == "config" && op.op == op_kind::configs)
+          raw_object(fields.config);
+        else if (name == "params" && op.op == op_kind::params)
+          raw_object(fields.params);
+        else if (name == "dataSource" && op.op == op_kind::datasource)
+          raw_object(fields.data_source);
+        else if (name == "dataDestination" && op.op == op_kind::datasource)
+          raw_object(fields.data_destination);
+        return true;
+      });
+  if (walked == detail::job_walk::not_object) {
     verdict.error = "the 200 answer is not a JSON object";
     return false;
   }
-  fields = {};
-  std::string_view id;
-  auto walked = detail::walk_job_fields(root, [&](std::string_view name, ondemand::value& value) {
-    auto raw_object = [&](std::string_view& out) {
-      ondemand::object o;
-      if (!value.get_object().get(o) && o.raw_json().get(out)) out = {};
-    };
-    if (name == "id") {
-      if (value.get_string().get(id)) id = {};
-    } else if (name == "state") {
-      std::string_view state;
-      if (!value.get_string().get(state)) verdict.state = server_text(state);
-    } else if (name == "name" && op.op == op_kind::jobname) {
-      fields.name = detail::trim_token(value.raw_json_token());
-      std::string_view ignored;
-      if (value.get_string().get(ignored)) fields.name = {};
-    } else if (name == "config" && op.op == op_kind::configs)
-      raw_object(fields.config);
-    else if (name == "params" && op.op == op_kind::params)
-      raw_object(fields.params);
-    else if (name == "dataSource" && op.op == op_kind::datasource)
-      raw_object(fields.data_source);
-    else if (name == "dataDestination" && op.op == op_kind::datasource)
-      raw_object(fields.data_destination);
-    return true;
-  });
+  if (walked == detail::job_walk::repeated_key) {
+    // Which of two ids (or values) is the one the server meant? Not a document to trust.
+    keys.describe(verdict.error);
+    return false;
+  }
   if (walked != detail::job_walk::done) {
     verdict.error = "the 200 answer has no readable \"job\" object";
     return false;

@@ -72,6 +72,11 @@ TEST_CASE("body_validator: unknown, misspelt and duplicate keys") {
         R"(params.app has a duplicate key "q")");
   CHECK(check(op_kind::params, R"({"app":{"x":{"q":1,"\u0071":3}}})") ==
         R"(params.app.x has a duplicate key "q")");
+  // An object of many keys (compared another way than a few), the repeated one far apart.
+  std::string many = R"({"app":{"q":0,)";
+  for (int i = 0; i < 100; ++i) many += R"("k)" + std::to_string(i) + R"(":0,)";
+  CHECK(check(op_kind::params, many + R"("z":0}})").empty());
+  CHECK(check(op_kind::params, many + R"("q":1}})") == R"(params.app has a duplicate key "q")");
   CHECK(check(op_kind::datasource, R"({"datasource":{}})") ==
         R"(datasource: unknown key "datasource" (did you mean "dataSource"?))");
   CHECK(check(op_kind::datasource, R"({"dataSource":{"dataSourceDescriptor":"s3","param":{}}})") ==

@@ -27,12 +27,25 @@ const std::string answer = R"({"job": {"id": "job-1", "templateId": "t", "name":
   "future": {"deep": {"x": null}}},
   "templateInfo": {"id": "t"}})";
 
-job_document parsed(const std::string& body) {
+// Reads `body` as a GET answer: whether it reads, and why not in `error`.
+bool read(const std::string& body, job_document& doc, std::string& error) {
   job_document_reader reader;
+  return reader.parse(body, 0, doc, error);
+}
+
+job_document parsed(const std::string& body) {
   job_document doc;
   std::string error;
-  REQUIRE(reader.parse(body, 0, doc, error));
+  REQUIRE(read(body, doc, error));
   return doc;
+}
+
+// Why reading `body` as a GET answer fails (it must).
+std::string refusal(const std::string& body) {
+  job_document doc;
+  std::string error;
+  CHECK_FALSE(read(body, doc, error));
+  return error;
 }
 
 } // namespace
@@ -175,4 +188,86 @@ TEST_CASE("job_document: fields_set_by names the fields of a body") {
   CHECK(fields_set_by(update(op_kind::params, R"({"app":{},"preset":"p"})")) ==
         (bit_of(job_field::app) | bit_of(job_field::preset)));
   CHECK(fields_set_by(update(op_kind::params, "not json")) == 0);
+}
+
+// The last of two values would win with the fields between them kept: another job's values
+// in the undo file. Which one the server meant cannot be told, so neither is taken.
+TEST_CASE("job_document: a key twice in the job object makes the answer unusable") {
+  CHECK(refusal(R"({"job":{"id":"job-2","name":"theirs","id":"job-1"}})") ==
+        R"(the answer has a duplicate key "id" (in job))");
+  CHECK(refusal(R"({"job":{"id":"job-1","name":"a","state":"S","name":"b"}})") ==
+        R"(the answer has a duplicate key "name" (in job))");
+  // A reader that refused one answer reads the next.
+  job_document_reader reader;
+  job_document doc;
+  std::string error;
+  CHECK_FALSE(reader.parse(R"({"job":{"id":"job-2","id":"job-1"}})", 0, doc, error));
+  REQUIRE(reader.parse(R"({"job":{"id":"job-1","name":"n"}})", 0, doc, error));
+  CHECK(doc.id == "job-1");
+  CHECK(doc.value(job_field::name) == "\"n\"");
+}
+
+TEST_CASE("job_document: a second job object, or any key twice at the top level, is refused") {
+  CHECK(refusal(R"({"job":{"id":"job-2","name":"theirs"},"job":{"id":"job-1"}})") ==
+        R"(the answer has a duplicate key "job" (at the top level))");
+  CHECK(refusal(R"({"templateInfo":{},"job":{"id":"job-1"},"templateInfo":{"id":"t"}})") ==
+        R"(the answer has a duplicate key "templateInfo" (at the top level))");
+}
+
+TEST_CASE("job_document: a key twice in any object inside the job, at any depth, is refused") {
+  // Three levels into params, in a field the reader keeps whole (params.app).
+  CHECK(refusal(R"({"job":{"id":"job-1","params":{"app":{"x":{"y":{"n":1,"n":2}}}}}})") ==
+        R"(the answer has a duplicate key "n" (in job.params.app.x.y))");
+  CHECK(refusal(R"({"job":{"id":"job-1","config":{"taskTimeout":1,"taskTimeout":"2"}}})") ==
+        R"(the answer has a duplicate key "taskTimeout" (in job.config))");
+  // In fields the reader skips unread, arrays included.
+  CHECK(refusal(R"({"job":{"id":"job-1","future":{"list":[{},{"a":1,"b":[],"a":2}]}}})") ==
+        R"(the answer has a duplicate key "a" (in job.future.list[1]))");
+  CHECK(refusal(R"({"job":{"id":"job-1","regions":[[{"x":{"z":0,"z":0}}]]}})") ==
+        R"(the answer has a duplicate key "z" (in job.regions[0][0].x))");
+}
+
+TEST_CASE("job_document: keys are compared as unescaped") {
+  CHECK(refusal(R"({"job":{"id":"job-2","\u0069d":"job-1"}})") ==
+        R"(the answer has a duplicate key "id" (in job))");
+  CHECK(refusal(R"({"job":{"id":"job-1","params":{"app":{"caf\u00e9":1,"caf)"
+                "\xC3\xA9"
+                R"(":2}}}})") ==
+        "the answer has a duplicate key \"caf\xC3\xA9\" (in job.params.app)");
+  CHECK(refusal(R"({"job":{"id":"job-1","dataSource":{"a\"b":1,"a\u0022b":2}}})") ==
+        R"(the answer has a duplicate key "a\"b" (in job.dataSource))");
+}
+
+TEST_CASE("job_document: one key in different objects is no duplicate") {
+  job_document doc = parsed(
+      R"({"id":"top","job":{"id":"job-1","name":"n","params":{"preset":"p","app":{"name":"a",)"
+      R"("id":1,"x":{"name":2,"x":{"name":3}}}},"dataSource":{"params":{"name":1,"params":{}}},)"
+      R"("list":[{"name":1,"id":1},{"name":2,"id":2}],"job":{"job":{}}},)"
+      R"("templateInfo":{"id":"t","name":"n","job":{}}})");
+  CHECK(doc.id == "job-1");
+  CHECK(doc.value(job_field::name) == "\"n\"");
+  CHECK(doc.value(job_field::preset) == "\"p\"");
+  // Keys that differ in one byte, in case or in length are different keys.
+  doc = parsed(R"({"job":{"id":"job-1","ID":"x","id ":"y","i":"z","":1,"d":2}})");
+  CHECK(doc.id == "job-1");
+  // An object of many keys (compared another way than a few).
+  std::string many = R"({"job":{"id":"job-1","app":{)";
+  for (int i = 0; i < 200; ++i) many += R"("k)" + std::to_string(i) + R"(":0,)";
+  CHECK(parsed(many + R"("k":0}}})").id == "job-1");
+  CHECK(refusal(many + R"("k17":0}}})") == R"(the answer has a duplicate key "k17" (in job.app))");
+}
+
+TEST_CASE("job_document: an answer nested deeper than 1024 levels is not read") {
+  auto nested = [](std::size_t levels) {
+    return R"({"job":{"id":"job-1","x":)" + std::string(levels, '[') + std::string(levels, ']') +
+           "}}";
+  };
+  CHECK(parsed(nested(1000)).id == "job-1");
+  std::string objects = R"({"job":{"id":"job-1","x":)";
+  for (int i = 0; i < 1000; ++i) objects += R"({"a":)";
+  objects += "1" + std::string(1000, '}') + "}}";
+  CHECK(parsed(objects).id == "job-1");
+  // Each level of an answer is a level of the key check's recursion: a 2 MiB answer would
+  // overflow the stack.
+  CHECK(refusal(nested(1'000'000)) == R"(the answer has no readable "job" object)");
 }

@@ -114,6 +114,20 @@ TEST_CASE("reply_judgement: a 200 that is not a job document is in doubt, left t
   }
 }
 
+// Was recorded ok and "verified": true by the last of the two ids.
+TEST_CASE("reply_judgement: a 200 whose job has a key twice is not applied, and in doubt") {
+  judge j;
+  auto& r = j.answer(
+      200, R"({"job":{"id":"job-2","config":{"taskTimeout":600},"id":"job-1"},"templateInfo":{}})");
+  CHECK_FALSE(r.applied());
+  CHECK(r.verdict == reply_verdict::policy_decides);
+  CHECK(r.outcome.cls == error_class::malformed_response);
+  CHECK_FALSE(r.verified);
+  CHECK(r.in_doubt); // the server took the PATCH: it may have applied it
+  CHECK(r.error == R"(the answer has a duplicate key "id" (in job))");
+  CHECK(r.state.empty());
+}
+
 TEST_CASE("reply_judgement: a 204 is applied and cannot be verified") {
   judge j;
   auto& r = j.answer(204, "");
@@ -230,6 +244,12 @@ TEST_CASE("reply_judgement: a secret straddling the cut or spelled otherwise is 
   no_fragment(j.answer(400, R"(<p>k3y\/5f1e\u002D9c2d-77ab-0011</p>)").error);
   no_fragment(j.answer(400, "key=k3y%2f5f1e%2D9c2d-77ab-0011").error);
   no_fragment(j.answer(200, job_answer(std::string(70, 'x') + key, "{}")).error);
+  // A key given twice is named whole in the error (and scrubbed), as is the path to it.
+  std::string long_key = std::string(70, 'x') + key;
+  no_fragment(
+      j.answer(200, R"({"job":{"id":"job-1",")" + long_key + R"(":1,")" + long_key + R"(":2}})")
+          .error);
+  no_fragment(j.answer(200, R"({"job":{"id":"job-1",")" + long_key + R"(":{"a":1,"a":2}}})").error);
   no_fragment(j.failure(error_class::connect_failed, false,
                         "proxy refused the tunnel: HTTP 403 " + std::string(75, 'r') + key)
                   .error);
@@ -278,6 +298,11 @@ TEST_CASE("reply_judgement: a GET answer is read as the job's document") {
   // Cut short: the policy decides (a read may be repeated).
   CHECK(read(200, R"({"job":{"id":"job-1","na)").verdict == reply_verdict::policy_decides);
   CHECK(out.outcome.cls == error_class::malformed_response);
+  // A key twice: which value is the job's cannot be told; read again (policy).
+  CHECK(read(200, R"({"job":{"id":"job-2","name":"x","id":"job-1"}})").verdict ==
+        reply_verdict::policy_decides);
+  CHECK(out.outcome.cls == error_class::malformed_response);
+  CHECK(out.error == R"(the answer has a duplicate key "id" (in job))");
   // 404: no such job, as for a PATCH.
   CHECK(read(404, R"({"code":5,"message":"job not found"})").outcome == attempt_outcome::http(404));
   CHECK(out.error == "HTTP 404: job not found");

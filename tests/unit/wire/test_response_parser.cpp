@@ -16,16 +16,18 @@ operation make_op(op_kind kind, std::string body, std::string id = "job-1") {
   return op;
 }
 
-// A job document in the shape of the seed's example, with the given job fields spliced in.
-std::string answer(std::string_view id, std::string_view extra_fields) {
+// A job document in the shape of the seed's example, with the given config.
+std::string
+answer(std::string_view id,
+       std::string_view config = R"({"taskTimeout":1,"jobTimeout":1,"isTestJob":true})") {
   std::string out = R"({"job":{"id":")";
   out += id;
+  out += R"(","templateId":"t","name":"old","config":)";
+  out += config;
   out +=
-      R"(","templateId":"t","name":"old","config":{"taskTimeout":1,"jobTimeout":1,"isTestJob":true},)"
-      R"("state":"JOB_STATE_NEW","params":{"preset":"","partitioner":{},"assembler":{},"app":{}},)"
+      R"(,"state":"JOB_STATE_NEW","params":{"preset":"","partitioner":{},"assembler":{},"app":{}},)"
       R"("dataSource":{"dataSourceDescriptor":"url","params":{}},)"
       R"("dataDestination":{"dataSourceDescriptor":"bucket","params":{}})";
-  out += extra_fields;
   out += R"(},"templateInfo":{"id":"x"}})";
   return out;
 }
@@ -46,13 +48,11 @@ patch_verdict check(const operation& op, const std::string& body, bool expect_pa
 
 TEST_CASE("response_parser: configs verified, int64 as string or number either way") {
   auto op = make_op(op_kind::configs, R"({"taskTimeout":"600","isTestJob":false})");
-  auto v = check(
-      op, answer("job-1", R"(,"config":{"taskTimeout":600,"jobTimeout":"5","isTestJob":false})"));
+  auto v = check(op, answer("job-1", R"({"taskTimeout":600,"jobTimeout":"5","isTestJob":false})"));
   CHECK(v.job_matches);
   CHECK(v.verified);
   CHECK(shown(v.state) == "JOB_STATE_NEW");
-  // Later duplicate "config" keys do not matter; the first one is not what was sent.
-  auto stale = check(op, answer("job-1", ""));
+  auto stale = check(op, answer("job-1"));
   CHECK(stale.job_matches);
   CHECK_FALSE(stale.verified);
   CHECK(stale.error == "the answer does not show the sent config");
@@ -60,7 +60,7 @@ TEST_CASE("response_parser: configs verified, int64 as string or number either w
 
 TEST_CASE("response_parser: job id mismatch is reported") {
   auto op = make_op(op_kind::jobname, R"("new name")");
-  auto v = check(op, answer("job-2", ""));
+  auto v = check(op, answer("job-2"));
   CHECK_FALSE(v.job_matches);
   CHECK(shown(v.answered_id) == "job-2");
 }
@@ -99,10 +99,10 @@ TEST_CASE("response_parser: integers are compared exactly, past what a double ho
 TEST_CASE("response_parser: datasource checks each sent part") {
   auto op = make_op(op_kind::datasource,
                     R"({"dataDestination":{"dataSourceDescriptor":"bucket","params":{}}})");
-  CHECK(check(op, answer("job-1", "")).verified);
+  CHECK(check(op, answer("job-1")).verified);
   auto op2 = make_op(op_kind::datasource,
                      R"({"dataSource":{"dataSourceDescriptor":"s3","params":{"bucket":"b"}}})");
-  auto v = check(op2, answer("job-1", ""));
+  auto v = check(op2, answer("job-1"));
   CHECK_FALSE(v.verified);
   CHECK(v.error == "the answer does not show the sent dataSource");
 }
@@ -119,8 +119,8 @@ TEST_CASE("response_parser: verdicts follow each sent body, never the previous o
   };
   auto a = make_op(op_kind::configs, R"({"taskTimeout":"600","isTestJob":false})");
   auto b = make_op(op_kind::configs, R"({"taskTimeout":"700","isTestJob":false})");
-  std::string shows_a = answer("job-1", R"(,"config":{"taskTimeout":600,"isTestJob":false})");
-  std::string shows_b = answer("job-1", R"(,"config":{"taskTimeout":700,"isTestJob":false})");
+  std::string shows_a = answer("job-1", R"({"taskTimeout":600,"isTestJob":false})");
+  std::string shows_b = answer("job-1", R"({"taskTimeout":700,"isTestJob":false})");
   // A, B, A, each against both answers.
   CHECK(verified(a, shows_a));
   CHECK_FALSE(verified(a, shows_b));
@@ -155,10 +155,10 @@ TEST_CASE("response_parser: verdicts follow each sent body, never the previous o
   CHECK_FALSE(verified(late2, shows_late1));
   // Another op with the same body text reads another field of the answer.
   auto as_name = make_op(op_kind::jobname, R"("old")");
-  CHECK(verified(as_name, answer("job-1", "")));
+  CHECK(verified(as_name, answer("job-1")));
   auto as_config = make_op(op_kind::configs, R"("old")");
-  CHECK_FALSE(verified(as_config, answer("job-1", "")));
-  CHECK(verified(as_name, answer("job-1", "")));
+  CHECK_FALSE(verified(as_config, answer("job-1")));
+  CHECK(verified(as_name, answer("job-1")));
 
   // Both parts of a datasource update, each read back on its own: the same answer text
   // compared with another sent part, the same sent part with another answer.
@@ -199,6 +199,72 @@ TEST_CASE("response_parser: bodies that are not job documents") {
   CHECK(check(op, R"({"templateInfo":{}})", false).error ==
         R"(the 200 answer has no readable "job" object)");
   CHECK(check(op, R"([1])", false).error == "the 200 answer is not a JSON object");
+}
+
+// A PATCH answer whose job object names two ids was recorded ok and verified by the last
+// one: the document is not the server's word on either job, so it is no job document.
+TEST_CASE("response_parser: a key twice in the job object is no job document") {
+  auto op = make_op(op_kind::configs, R"({"taskTimeout":600})");
+  auto v = check(op,
+                 R"({"job":{"id":"job-2","config":{"taskTimeout":5},"id":"job-1",)"
+                 R"("config":{"taskTimeout":600}}})",
+                 false);
+  CHECK(v.error == R"(the answer has a duplicate key "id" (in job))");
+  CHECK_FALSE(v.job_matches);
+  CHECK_FALSE(v.verified);
+  // The parser reads the next answer as before.
+  CHECK(check(op, answer("job-1", R"({"taskTimeout":600})")).verified);
+}
+
+TEST_CASE("response_parser: a second job object, or any key twice at the top level, is refused") {
+  auto op = make_op(op_kind::jobname, R"("n")");
+  CHECK(check(op, R"({"job":{"id":"job-2","name":"x"},"job":{"id":"job-1","name":"n"}})", false)
+            .error == R"(the answer has a duplicate key "job" (at the top level))");
+  CHECK(check(op, R"({"ok":true,"job":{"id":"job-1","name":"n"},"ok":false})", false).error ==
+        R"(the answer has a duplicate key "ok" (at the top level))");
+}
+
+TEST_CASE("response_parser: a key twice in any object inside the job, at any depth, is refused") {
+  auto op = make_op(op_kind::params, R"({"app":{"x":{"y":{"n":1}}}})");
+  CHECK(check(op, R"({"job":{"id":"job-1","params":{"app":{"x":{"y":{"n":2,"n":1}}}}}})", false)
+            .error == R"(the answer has a duplicate key "n" (in job.params.app.x.y))");
+  // In a field that is not compared with the update (read past unread).
+  CHECK(check(op,
+              R"({"job":{"id":"job-1","params":{"app":{"x":{"y":{"n":1}}}},)"
+              R"("dataSource":{"params":{"list":[{"k":1,"k":1}]}}}})",
+              false)
+            .error == R"(the answer has a duplicate key "k" (in job.dataSource.params.list[0]))");
+}
+
+TEST_CASE("response_parser: keys are compared as unescaped") {
+  auto op = make_op(op_kind::jobname, R"("n")");
+  CHECK(check(op, R"({"job":{"id":"job-2","name":"n","\u0069\u0064":"job-1"}})", false).error ==
+        R"(the answer has a duplicate key "id" (in job))");
+  CHECK(check(op, R"({"job":{"id":"job-1","name":"n","\u006aob":{}}})").verified); // one "job"
+  CHECK(check(op, R"({"\u006aob":{"id":"job-2"},"job":{"id":"job-1","name":"n"}})", false).error ==
+        R"(the answer has a duplicate key "job" (at the top level))");
+}
+
+TEST_CASE("response_parser: one key in different objects is no duplicate") {
+  auto op = make_op(op_kind::params, R"({"preset":"p","app":{"name":"a"}})");
+  auto v = check(op, R"({"id":"top","job":{"id":"job-1","name":"n","params":{"preset":"p",)"
+                     R"("app":{"name":"a","id":"i","x":{"name":1,"x":{}}}},"list":[{"id":1},)"
+                     R"({"id":1}]},"templateInfo":{"id":"t","name":"n"}})");
+  CHECK(v.job_matches);
+  CHECK(v.verified);
+  // The mock's own answer.
+  CHECK(check(op, answer("job-1")).job_matches);
+}
+
+TEST_CASE("response_parser: an answer nested deeper than 1024 levels is no job document") {
+  auto op = make_op(op_kind::jobname, R"("n")");
+  auto nested = [](std::size_t levels) {
+    return R"({"job":{"id":"job-1","name":"n","x":)" + std::string(levels, '[') +
+           std::string(levels, ']') + "}}";
+  };
+  CHECK(check(op, nested(1000)).verified);
+  CHECK(check(op, nested(1'000'000), false).error ==
+        R"(the 200 answer has no readable "job" object)");
 }
 
 TEST_CASE("response_parser: error texts of both error shapes and of non-JSON bodies") {
