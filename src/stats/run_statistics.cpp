@@ -215,7 +215,8 @@ std::string run_statistics::summary_text(const run_status& status) const {
   return out;
 }
 
-std::string run_statistics::summary_json(const run_status& status, int exit_code) const {
+std::string run_statistics::summary_json(const run_status& status, int exit_code,
+                                         const std::function<void(json_writer&)>& more) const {
   std::string out;
   json_writer json(out);
   json.begin_object();
@@ -272,6 +273,7 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
       .fixed("requestsPerSecond",
              status.wall_seconds > 0 ? static_cast<double>(attempts_) / status.wall_seconds : 0, 1)
       .boolean("deadlineExceeded", status.deadline_exceeded);
+  if (more) more(json);
   write_run_end_json(json, status.signal, status.aborted, status.abort_reason, exit_code);
   json.end_object();
   out += '\n';

@@ -10,6 +10,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -109,7 +110,9 @@ public:
   // Human summary, a few lines for stderr.
   std::string summary_text(const run_status& status) const;
   // The --summary-json document (see README): counts, byOp, byStatus, byError, latency.
-  std::string summary_json(const run_status& status, int exit_code) const;
+  // `more` adds members of the command's own (plan's "plan") before how the run ended.
+  std::string summary_json(const run_status& status, int exit_code,
+                           const std::function<void(json_writer&)>& more = {}) const;
 
 private:
   std::array<per_op, op_kind_count> ops_{};

@@ -1,4 +1,5 @@
 #include <jobpatch/stats/run_statistics.hpp>
+#include <jobpatch/text/json_writer.hpp>
 
 #include <doctest/doctest.h>
 
@@ -37,6 +38,10 @@ TEST_CASE("run_statistics: counts, retries and the summary JSON") {
   // Per-line latency: the 120 ms and 40 ms lines; max is exact.
   CHECK(json.find(R"("latencyMs":{"p50":40)") != std::string::npos);
   CHECK(json.find(R"("max":120,)") != std::string::npos);
+  // A command's own members come before how the run ended.
+  json = stats.summary_json(status, 1, [](json_writer& w) { w.number("mine", 7); });
+  CHECK(json.find(R"("deadlineExceeded":false,"mine":7,"interrupted":false,)") !=
+        std::string::npos);
 }
 
 TEST_CASE("run_statistics: the text summary names how the run ended") {
