@@ -2,6 +2,7 @@
 
 #include <jobpatch/results/result_record.hpp>
 #include <jobpatch/text/json_text.hpp>
+#include <jobpatch/text/json_writer.hpp>
 #include <jobpatch/text/utf8.hpp>
 
 #include <system_error>
@@ -179,6 +180,18 @@ std::string plan_sink::totals_text() const {
          n(plan_outcome::unchanged) + " unchanged, " + n(plan_outcome::not_found) +
          " jobs not found, " + n(plan_outcome::failed) + " failed reads, " +
          n(plan_outcome::invalid) + " invalid\n";
+}
+
+void plan_sink::totals_json(json_writer& json) const {
+  json.begin_object("plan")
+      .number("total", total())
+      .number("change", count(plan_outcome::change))
+      .number("unchanged", count(plan_outcome::unchanged))
+      .number("notFound", count(plan_outcome::not_found))
+      .number("failed", count(plan_outcome::failed))
+      .number("invalid", count(plan_outcome::invalid))
+      .number("fieldsChanged", fields_changed_)
+      .end_object();
 }
 
 } // namespace jobpatch

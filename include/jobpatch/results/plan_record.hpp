@@ -16,6 +16,8 @@
 
 namespace jobpatch {
 
+class json_writer;
+
 // The plan of one line: it changes something, changes nothing, its job does not exist
 // (404), its job could not be read, or the line is invalid.
 enum class plan_outcome : std::uint8_t { change, unchanged, not_found, failed, invalid };
@@ -61,6 +63,10 @@ public:
   std::uint64_t total() const noexcept;
   // "12 lines: 7 change 9 fields, 3 unchanged, 1 job not found, 1 failed read, 0 invalid"
   std::string totals_text() const;
+  // The same totals as a member of a JSON object (the summary JSON's "plan"):
+  // "plan":{"total":12,"change":7,"unchanged":3,"notFound":1,"failed":0,"invalid":1,
+  // "fieldsChanged":9}
+  void totals_json(json_writer& json) const;
 
 private:
   output_thread& out_;

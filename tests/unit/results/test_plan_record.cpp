@@ -1,5 +1,6 @@
 #include <jobpatch/results/plan_record.hpp>
 #include <jobpatch/results/result_sink.hpp>
+#include <jobpatch/text/json_writer.hpp>
 
 #include <doctest/doctest.h>
 
@@ -130,6 +131,32 @@ TEST_CASE("plan_sink: counts every outcome and writes both outputs") {
         std::string::npos);
   std::remove(text.c_str());
   std::remove(output.c_str());
+}
+
+TEST_CASE("plan_sink: the totals as the summary JSON's plan object") {
+  auto changes = sample_changes();
+  output_thread out;
+  plan_sink sink(out, std::string(), std::string()); // counts only
+  plan_record r;
+  r.job_id = "j";
+  r.op = op_kind::configs;
+  r.changes = &changes;
+  for (auto result : {plan_outcome::change, plan_outcome::change, plan_outcome::unchanged,
+                      plan_outcome::not_found, plan_outcome::not_found, plan_outcome::not_found,
+                      plan_outcome::failed, plan_outcome::invalid}) {
+    ++r.line;
+    r.result = result;
+    sink.record(r);
+  }
+  std::string json;
+  json_writer writer(json);
+  writer.begin_object().string("before", "x");
+  sink.totals_json(writer);
+  writer.boolean("after", true).end_object();
+  // Two lines change two fields each; an unchanged line's fields are not counted.
+  CHECK(json == R"({"before":"x","plan":{"total":8,"change":2,"unchanged":1,"notFound":3,)"
+                R"("failed":1,"invalid":1,"fieldsChanged":4},"after":true})");
+  out.close();
 }
 
 TEST_CASE("result_sink: the undo file is private and holds the undo line before the record") {
