@@ -106,19 +106,68 @@ subcommand add_validate(CLI::App& app) {
 
 namespace {
 
+// The run's instruments, shared by apply and plan, as typed: what bounds the run
+// (--shard, --deadline, --grace) and what an operator watches (--summary-json,
+// --progress, --metrics-file, --metrics-interval). Converted by instruments_inputs().
+struct run_instruments {
+  std::string shard, progress = "auto";
+  run_monitor::settings monitor;
+  double metrics_interval_seconds = 15, deadline_seconds = 0, grace_seconds = 10;
+};
+
+// `verb` ("apply", "plan"): what --shard does to its shard's jobs.
+void add_run_instruments(CLI::App& command, apply_options& o, run_instruments& t,
+                         const std::string& verb) {
+  command.add_option("--shard", t.shard,
+                     "K/N: " + verb +
+                         " only the jobs of shard K of N; N alone: K is "
+                         "JOB_COMPLETION_INDEX+1 (Kubernetes Indexed Job)");
+  command.add_option("--deadline", t.deadline_seconds, "seconds for the whole run (0 = none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command
+      .add_option("--grace", t.grace_seconds,
+                  "seconds in-flight work may finish after SIGINT/SIGTERM")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command.add_option("--summary-json", o.summary_json,
+                     "write the summary as JSON (replaced atomically)");
+  add_progress(command, t.progress);
+  command.add_option("--metrics-file", t.monitor.metrics_file,
+                     "Prometheus text file, replaced atomically during and after the run");
+  command
+      .add_option("--metrics-interval", t.metrics_interval_seconds,
+                  "seconds between --metrics-file updates during the run")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+// After parsing: the instruments' seconds, shard and modes into `o` and `t.monitor`.
+void instruments_inputs(run_instruments& t, apply_options& o) {
+  o.deadline = seconds_option(t.deadline_seconds, "--deadline");
+  o.grace = seconds_option(t.grace_seconds, "--grace");
+  auto selection = resolve_shard_from_environment(t.shard);
+  if (!selection.note.empty()) std::fprintf(stderr, "jobpatch: %s\n", selection.note.c_str());
+  o.shard_index = selection.index;
+  o.shard_count = selection.count;
+  t.monitor.progress = *parse_progress_mode(t.progress);
+  t.monitor.metrics_interval = std::chrono::duration_cast<std::chrono::seconds>(
+      seconds_option(std::max(1.0, t.metrics_interval_seconds), "--metrics-interval"));
+  if (o.shard_count > 1)
+    t.monitor.shard = std::to_string(o.shard_index + 1) + "/" + std::to_string(o.shard_count);
+}
+
 // apply's options as typed: the seconds and modes are converted by apply_inputs().
 struct apply_typed {
   apply_options options;
   apply_command_options extra;
   connection_options connection;
   ids_arguments ids;
-  std::string shard, progress = "auto";
-  run_monitor::settings monitor;
-  double metrics_interval_seconds = 15;
-  double deadline_seconds = 0, grace_seconds = 10, fsync_ms = 100, settle_seconds = -1;
+  run_instruments instruments;
+  double fsync_ms = 100, settle_seconds = -1;
 };
 
-// How fast and how long: --rate, --burst, --settle, --deadline, --grace.
+// How fast: --rate, --burst, --settle.
 void add_apply_pacing(CLI::App& command, apply_typed& t) {
   command.add_option("--rate", t.options.rate,
                      "requests per second, retries included (leave out for no limit)");
@@ -129,14 +178,6 @@ void add_apply_pacing(CLI::App& command, apply_typed& t) {
                   "seconds a job's next update waits after an unanswered attempt (default: "
                   "--timeout, at most 5)")
       ->check(CLI::NonNegativeNumber);
-  command.add_option("--deadline", t.deadline_seconds, "seconds for the whole run (0 = none)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  command
-      .add_option("--grace", t.grace_seconds,
-                  "seconds in-flight work may finish after SIGINT/SIGTERM")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
 }
 
 // What the run writes and how it resumes.
@@ -157,25 +198,12 @@ void add_apply_outputs(CLI::App& command, apply_typed& t) {
       ->capture_default_str();
   command.add_option("--failed-out", o.failed_out,
                      "write failed and unsent lines verbatim, as a manifest");
-  command.add_option("--summary-json", o.summary_json,
-                     "write the summary as JSON (replaced atomically)");
-  add_progress(command, t.progress);
-  command.add_option("--metrics-file", t.monitor.metrics_file,
-                     "Prometheus text file, replaced atomically during and after the run");
-  command
-      .add_option("--metrics-interval", t.metrics_interval_seconds,
-                  "seconds between --metrics-file updates during the run")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
 }
 
 // Which lines, and reading each job first.
 void add_apply_selection(CLI::App& command, apply_typed& t) {
   apply_options& o = t.options;
   command.add_flag("--skip-invalid", o.skip_invalid, "record invalid lines and apply the rest");
-  command.add_option("--shard", t.shard,
-                     "K/N: apply only the jobs of shard K of N; N alone: K is "
-                     "JOB_COMPLETION_INDEX+1 (Kubernetes Indexed Job)");
   add_max_line_bytes(command, o.max_line_bytes);
   command.add_flag("--skip-unchanged", o.skip_unchanged,
                    "read each job first (GET); a line whose fields already hold its values "
@@ -190,24 +218,15 @@ void add_apply_selection(CLI::App& command, apply_typed& t) {
                    "is ever overwritten");
 }
 
-// After parsing: the typed seconds and modes into `t.options` and `t.monitor`.
+// After parsing: the typed seconds and modes into `t.options` and the instruments'
+// monitor settings.
 void apply_inputs(const CLI::App& command, apply_typed& t) {
   apply_options& o = t.options;
   copy_connection_options(t.connection, o);
   check_rate(command, o.rate);
-  o.deadline = seconds_option(t.deadline_seconds, "--deadline");
-  o.grace = seconds_option(t.grace_seconds, "--grace");
   if (t.settle_seconds >= 0) o.settle = seconds_option(t.settle_seconds, "--settle");
   o.fsync_interval = seconds_option(t.fsync_ms / 1000, "--fsync-interval");
-  auto selection = resolve_shard_from_environment(t.shard);
-  if (!selection.note.empty()) std::fprintf(stderr, "jobpatch: %s\n", selection.note.c_str());
-  o.shard_index = selection.index;
-  o.shard_count = selection.count;
-  t.monitor.progress = *parse_progress_mode(t.progress);
-  t.monitor.metrics_interval = std::chrono::duration_cast<std::chrono::seconds>(
-      seconds_option(std::max(1.0, t.metrics_interval_seconds), "--metrics-interval"));
-  if (o.shard_count > 1)
-    t.monitor.shard = std::to_string(o.shard_index + 1) + "/" + std::to_string(o.shard_count);
+  instruments_inputs(t.instruments, o);
 }
 
 } // namespace
@@ -221,11 +240,12 @@ subcommand add_apply(CLI::App& app, int argc, const char* const* argv) {
   add_apply_pacing(*command, *t);
   add_apply_outputs(*command, *t);
   add_apply_selection(*command, *t);
+  add_run_instruments(*command, t->options, t->instruments, "apply");
   return {command, [t, command, argc, argv] {
             t->extra.ids = resolve_ids(t->ids, t->options.manifest);
             t->extra.api_key_file = t->connection.api_key_file;
             apply_inputs(*command, *t);
-            return run_apply(t->options, t->extra, std::move(t->monitor), argc, argv);
+            return run_apply(t->options, t->extra, std::move(t->instruments.monitor), argc, argv);
           }};
 }
 
