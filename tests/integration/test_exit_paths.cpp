@@ -4,6 +4,7 @@
 // and its counts agree with the records. Each case failed before that path existed.
 
 #include "apply_runner.hpp"
+#include "last_words.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
@@ -11,8 +12,6 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,35 +21,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-// "name{labels} value" samples of a metrics file.
-std::map<std::string, double> samples_of(const std::string& path) {
-  std::map<std::string, double> out;
-  std::istringstream in(read_file(path));
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    auto space = line.rfind(' ');
-    REQUIRE(space != std::string::npos);
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
-
-json::object summary_of(const std::string& path) {
-  std::string text = read_file(path);
-  INFO(path, ": ", text);
-  REQUIRE_FALSE(text.empty());
-  return json::parse(text).as_object();
-}
-
-// The summary and metrics of a run in `mock`'s directory both carry `code`.
-void check_last_words(const mock_process& mock, int code) {
-  auto summary = summary_of(mock.path("s.json"));
-  CHECK(summary.at("exitCode").as_int64() == code);
-  auto metrics = samples_of(mock.path("m.prom"));
-  CHECK(metrics["jobpatch_exit_code"] == code);
-  CHECK(metrics["jobpatch_run_in_progress"] == 0);
-}
 
 std::vector<std::string> outputs(const mock_process& mock) {
   return {"--results",      mock.path("r.ndjson"), "--summary-json", mock.path("s.json"),
