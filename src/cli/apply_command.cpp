@@ -1,7 +1,8 @@
 // `jobpatch apply` in phases: preflight (settings, manifest, outputs and their locks),
 // resume load, first pass over a manifest file, the run, the report and its exit code.
 // Before the run a phase refuses with cli_error exit 2 (nothing was sent); from the run on
-// a failure is exit 3 or 4, never 2. `jobpatch plan` shares the manifest's handling.
+// a failure is exit 3 or 4, never 2. `jobpatch plan` is the same run that only reads
+// (options.plan): the same phases, instruments and one exit path, its plan as its records.
 
 #include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
@@ -14,9 +15,11 @@
 #include <jobpatch/manifest/line_validator.hpp>
 #include <jobpatch/manifest/update_counter.hpp>
 #include <jobpatch/results/file_writer.hpp>
+#include <jobpatch/results/plan_record.hpp>
 #include <jobpatch/results/result_sink.hpp>
 #include <jobpatch/results/resume_state.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
+#include <jobpatch/text/json_writer.hpp>
 #include <jobpatch/wire/proxy_config.hpp>
 
 #include <algorithm>
@@ -26,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -97,8 +101,14 @@ void open_manifest(const std::string& path, manifest_input& in) {
   if (!in.stream) ::posix_fadvise(in.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
-std::string empty_manifest(const std::string& manifest) {
-  return "the manifest " + manifest + " holds no updates (no non-blank line); nothing was sent";
+// What a refusal before the run leaves undone: apply sends nothing, plan reads nothing.
+const char* nothing_done(const apply_options& options) {
+  return options.plan ? "nothing was read" : "nothing was sent";
+}
+
+std::string empty_manifest(const apply_options& options) {
+  return "the manifest " + options.manifest + " holds no updates (no non-blank line); " +
+         nothing_done(options);
 }
 
 // The first pass over a manifest file: every valid update's job goes to `repeats` (see
@@ -142,7 +152,7 @@ std::uint64_t count_valid_lines(const apply_options& options, const manifest_inp
   invalid_line_printer invalid;
   std::uint64_t lines_read = 0;
   std::uint64_t lines = scan_manifest(in, source_options, repeats, &invalid, lines_read);
-  if (lines_read == 0) refuse(empty_manifest(options.manifest));
+  if (lines_read == 0) refuse(empty_manifest(options));
   if (invalid.count() == 0) return lines;
   invalid.print_rest();
   refuse(std::to_string(invalid.count()) +
@@ -228,9 +238,9 @@ std::vector<std::pair<std::string, field_mask>> restored_fields(const std::strin
   return out;
 }
 
-// One apply run, filled phase by phase. Its parts point at each other (the line source's
-// filter at `resumed`, its counter at `repeated_jobs`, the monitor at `stats`): it is
-// never copied or moved.
+// One apply (or plan) run, filled phase by phase. Its parts point at each other (the line
+// source's filter at `resumed`, its counter at `repeated_jobs`, the monitor at `stats`):
+// it is never copied or moved.
 struct apply_run {
   manifest_input in;
   std::optional<output_lock> results_lock, undo_lock;
@@ -255,6 +265,7 @@ struct apply_run {
   // that drives the connections. Its destructor writes out and joins on every way out.
   output_thread out;
   std::optional<result_sink> sink;
+  std::optional<plan_sink> plan; // jobpatch plan: each line's plan, and its totals
   run_statistics stats;
   std::optional<line_source> source;
   std::optional<run_monitor> monitor;
@@ -322,8 +333,10 @@ std::vector<named_file> input_files(const apply_options& options,
 }
 
 std::vector<named_file> output_files(const apply_options& options,
+                                     const apply_command_options& extra,
                                      const std::string& metrics_file) {
-  return {{"--results", options.results, nullptr},
+  return {{"--output", extra.plan_output, nullptr},
+          {"--results", options.results, nullptr},
           {"--failed-out", options.failed_out, nullptr},
           {"--summary-json", options.summary_json, nullptr},
           {"--metrics-file", metrics_file, nullptr},
@@ -338,8 +351,8 @@ void guard_files(const apply_options& options, const apply_command_options& extr
   open_manifest(options.manifest, run.in);
   if (extra.ids) run.in.ids = &*extra.ids;
   run.outputs_state = apply_run::outputs::refused;
-  check_outputs(input_files(options, extra, &run.in.st), output_files(options, metrics_file),
-                "nothing was sent", {"--metrics-file", "--summary-json"});
+  check_outputs(input_files(options, extra, &run.in.st), output_files(options, extra, metrics_file),
+                nothing_done(options), {"--metrics-file", "--summary-json"});
   run.outputs_state = apply_run::outputs::accepted;
   // One run per results or undo file: a second one would interleave its lines with ours.
   if (!options.results.empty() && options.results != "-")
@@ -371,10 +384,12 @@ void load_resume(const apply_options& options, apply_run& run) {
 // a first pass over a file (validating it, unless --skip-invalid): only those need
 // counting for operation::seq, so a manifest of distinct jobs costs no memory per job. A
 // stream (read once) counts every job. Returns the lines the run will settle, when known;
-// refuses (exit 2) a file with invalid lines (unless --skip-invalid) or none.
+// refuses (exit 2) a file with invalid lines (unless --skip-invalid) or none. A plan keys
+// nothing, and remembers what earlier lines would set for the jobs found twice only.
 std::optional<std::uint64_t> first_pass(const apply_options& options, apply_run& run) {
   line_source::options& source_options = run.source_options;
   if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
+  source_options.number_updates = !options.plan;
   source_options.shard_index = options.shard_index;
   source_options.shard_count = options.shard_count;
   source_options.keep_raw_lines = !options.failed_out.empty();
@@ -394,8 +409,8 @@ std::optional<std::uint64_t> first_pass(const apply_options& options, apply_run&
     source_options.repeated_jobs = &run.repeated_jobs;
   }
   // Invalid lines that do not stop the run are shown as they arrive and recorded
-  // `invalid` while the rest proceeds.
-  if (!validated_whole)
+  // `invalid` while the rest proceeds (a plan shows each one itself).
+  if (!validated_whole && !options.plan)
     source_options.on_invalid = [&invalid = run.invalid](const invalid_line& bad) {
       invalid.add(bad);
     };
@@ -421,11 +436,24 @@ void start_new_undo_file(const std::string& path, apply_run& run) {
   run.undo_lock.emplace("--undo-out", path, 0600);
 }
 
+// A plan's outputs: the text on standard output, unless the NDJSON (--output) goes there.
+// Its result sink writes no file.
+void open_plan_sink(const std::string& output, apply_run& run) {
+  try {
+    run.plan.emplace(run.out, output == "-" ? std::string() : std::string("-"), output);
+    run.sink.emplace(run.out, std::string(), file_writer::mode::truncate, std::string());
+  } catch (const std::exception& e) {
+    refuse(std::string(e.what()) + "; nothing was read");
+  }
+  run.read_first.plan = &*run.plan;
+}
+
 // The results, failed-lines and undo files, opened (results and failed lines truncated,
 // or appended to with --resume) as the last step before sending; refuses (exit 2) when
 // one cannot be. The undo file is only ever appended to: without --resume it is empty
-// here (refuse_overwrites, start_new_undo_file).
+// here (refuse_overwrites, start_new_undo_file). A plan opens its own.
 void open_sink(const apply_options& options, const apply_command_options& extra, apply_run& run) {
+  if (options.plan) return open_plan_sink(extra.plan_output, run);
   if (extra.force_undo) start_new_undo_file(options.undo_out, run);
   auto mode = options.resume ? file_writer::mode::append : file_writer::mode::truncate;
   try {
@@ -484,23 +512,28 @@ std::string write_summary_json(output_thread& out, const std::string& path,
   return out.error_of(id);
 }
 
-// The one way out of an apply run, however it ends (finished, refused before sending,
-// aborted, an output that failed, a signal, a second signal): the summary JSON and the
-// final metrics, each replaced whole, say how it ended and with which exit code. Returns
-// that code: 4 when either file could not be written once sending began (`error` then
-// says which, and both files that could be written say 4), else `code`.
+// The one way out of an apply or plan run, however it ends (finished, refused before
+// sending, aborted, an output that failed, a signal, a second signal): the summary JSON
+// (with a plan's totals) and the final metrics, each replaced whole, say how it ended and
+// with which exit code. Returns that code: 4 when either file could not be written once
+// sending (or reading) began (`error` then says which, and both files that could be
+// written say 4), else `code`.
 int write_last_words(const apply_options& options, apply_run& run, const run_status& status,
                      int code, std::string& error) {
   if (!run.monitor) run.monitor.emplace(run.monitor_settings, run.stats, run.out);
+  // A plan's summary has its totals, zero when it was refused before its sink opened.
+  if (options.plan && !run.plan) run.plan.emplace(run.out, std::string(), std::string());
+  std::function<void(json_writer&)> plan_totals;
+  if (run.plan) plan_totals = [&plan = *run.plan](json_writer& json) { plan.totals_json(json); };
   bool sent = code != exit_usage;
-  std::string summary_error =
-      write_summary_json(run.out, options.summary_json, run.stats.summary_json(status, code));
+  std::string summary_error = write_summary_json(run.out, options.summary_json,
+                                                 run.stats.summary_json(status, code, plan_totals));
   int final_code = sent && !summary_error.empty() ? exit_output_failed : code;
   std::string metrics_error = run.monitor->finish(status, final_code);
   if (sent && !metrics_error.empty() && final_code != exit_output_failed) {
     final_code = exit_output_failed;
     summary_error = write_summary_json(run.out, options.summary_json,
-                                       run.stats.summary_json(status, final_code));
+                                       run.stats.summary_json(status, final_code, plan_totals));
   }
   if (!summary_error.empty())
     error = "--summary-json " + options.summary_json + " could not be written: " + summary_error;
@@ -518,7 +551,7 @@ void write_refusal(const apply_options& options, const apply_command_options& ex
   if (run.outputs_state == apply_run::outputs::unchecked) {
     try {
       check_outputs(input_files(options, extra, nullptr),
-                    output_files(options, run.monitor_settings.metrics_file), {},
+                    output_files(options, extra, run.monitor_settings.metrics_file), {},
                     {"--metrics-file", "--summary-json"});
     } catch (const cli_error&) {
       return; // an output in the way: nothing is written
@@ -559,7 +592,7 @@ run_status send_updates(const apply_options& options, apply_run& run) {
     status = net::run_engine(options, *run.source, *run.sink, run.stats, hooks, run.read_first);
   } catch (const net::unresolvable_host& e) {
     status.aborted = true;
-    status.abort_reason = std::string(e.what()) + " (check --base-url); nothing was sent";
+    status.abort_reason = std::string(e.what()) + " (check --base-url); " + nothing_done(options);
   }
   run.invalid.print_rest();
   if (status.aborted || status.signal || status.deadline_exceeded) record_unread(run, status);
@@ -568,7 +601,9 @@ run_status send_updates(const apply_options& options, apply_run& run) {
   if (std::string error = run.out.progress().error; !status.output_failed && !error.empty()) {
     // The last write or fsync, after the engine had finished, failed.
     status.output_failed = status.aborted = true;
-    status.abort_reason = "results could not be written at the end of the run: " + error;
+    status.abort_reason = (options.plan ? "the plan could not be written: "
+                                        : "results could not be written at the end of the run: ") +
+                          error;
   }
   return status;
 }
@@ -597,6 +632,18 @@ std::string continue_hint(const apply_options& options, const run_statistics& st
   return hint;
 }
 
+// plan's summary on stderr: its totals and how the run ended.
+std::string plan_summary_text(const plan_sink& plan, const run_status& status) {
+  std::string summary = plan.totals_text();
+  for (const auto& note : status.notes) summary += "note: " + note + "\n";
+  if (status.not_attempted)
+    summary += std::to_string(status.not_attempted) + " lines were not read (the run stopped)\n";
+  if (status.signal) summary += "interrupted by signal " + std::to_string(status.signal) + "\n";
+  if (status.deadline_exceeded) summary += "stopped at the --deadline\n";
+  if (status.aborted) summary += "aborted: " + status.abort_reason + "\n";
+  return summary;
+}
+
 // The report: the exit code, the last words (summary JSON, final metrics) and the summary
 // on stderr. Returns the exit code; an output that could not be written is cli_error exit
 // 4 once the rest is said (the run's own code is in the message).
@@ -605,14 +652,15 @@ int report(const apply_options& options, const apply_command_options& extra, app
   bool stopped = status.aborted || status.signal || status.deadline_exceeded;
   if (run.source->lines_read() == 0 && !stopped) {
     // A stream that held nothing: nothing was sent.
-    std::string why = empty_manifest(options.manifest);
+    std::string why = empty_manifest(options);
     write_refusal(options, extra, run, why);
     refuse(why);
   }
   int run_code = exit_code_of(status, run.stats);
   std::string error;
   int code = write_last_words(options, run, status, run_code, error);
-  std::string summary = run.stats.summary_text(status);
+  std::string summary =
+      options.plan ? plan_summary_text(*run.plan, status) : run.stats.summary_text(status);
   if (code != exit_ok && code != exit_usage && !options.results.empty())
     summary += continue_hint(options, run.stats, status, run.out.progress().error, argc, argv);
   run.out.append_to(output_thread::standard_error) += summary;
@@ -629,7 +677,9 @@ int report(const apply_options& options, const apply_command_options& extra, app
                                    const std::exception& e) {
   run_status status;
   status.aborted = true;
-  status.abort_reason = std::string(e.what()) + "; the run stopped after sending began";
+  status.abort_reason =
+      std::string(e.what()) +
+      (options.plan ? "; the plan stopped" : "; the run stopped after sending began");
   complete_status(options, run, status);
   std::string error;
   int code = exit_aborted;
@@ -639,14 +689,13 @@ int report(const apply_options& options, const apply_command_options& extra, app
   } catch (const std::exception&) {
     code = exit_output_failed;
   }
-  throw cli_error(code, status.abort_reason + " (--resume with --results continues it)" +
-                            (error.empty() ? "" : "; " + error));
+  std::string hint = options.plan ? "" : " (--resume with --results continues it)";
+  throw cli_error(code, status.abort_reason + hint + (error.empty() ? "" : "; " + error));
 }
 
-} // namespace
-
-int run_apply(apply_options options, const apply_command_options& extra,
-              run_monitor::settings monitor_settings, int argc, const char* const* argv) {
+// An apply or plan run, phase by phase.
+int run_phases(apply_options& options, const apply_command_options& extra,
+               run_monitor::settings monitor_settings, int argc, const char* const* argv) {
   apply_run run;
   // One id per run, in every record, the summary JSON and the metrics: a monitor can tell
   // which run wrote what, and shards of one schedule apart.
@@ -674,101 +723,19 @@ int run_apply(apply_options options, const apply_command_options& extra,
   }
 }
 
-} // namespace jobpatch::cli
-
-namespace jobpatch::cli {
-
-namespace {
-
-// The source of a plan: every line planned (an invalid one "invalid"), nothing keyed. A
-// file is read twice: the first pass finds the jobs with more than one update, so a plan
-// remembers what earlier lines would set for those jobs only.
-void prepare_plan_source(const apply_options& options, const manifest_input& in,
-                         line_source::options& source_options, update_counter& repeated_jobs,
-                         invalid_line_printer& invalid) {
-  if (options.max_line_bytes) source_options.max_line_bytes = options.max_line_bytes;
-  source_options.on_invalid = [&invalid](const invalid_line& bad) { invalid.add(bad); };
-  source_options.number_updates = false; // a plan keys nothing
-  if (in.stream) return;
-  repeat_finder repeats = repeat_finder_for(in);
-  std::uint64_t lines_read = 0;
-  scan_manifest(in, source_options, repeats, nullptr, lines_read);
-  repeated_jobs = repeats.take();
-  source_options.repeated_jobs = &repeated_jobs;
-}
-
-// Prints the plan's totals and how the run ended; returns plan's exit code.
-int report_plan(const run_status& status, const plan_sink& plan, output_thread& out) {
-  std::string summary = plan.totals_text();
-  for (const auto& note : status.notes) summary += "note: " + note + "\n";
-  if (status.not_attempted)
-    summary += std::to_string(status.not_attempted) + " lines were not read (the run stopped)\n";
-  if (status.aborted) summary += "aborted: " + status.abort_reason + "\n";
-  out.append_to(output_thread::standard_error) += summary;
-  out.close();
-  if (status.output_failed) return exit_output_failed;
-  if (status.aborted) return exit_aborted;
-  if (status.signal) return 128 + status.signal;
-  bool all_planned = plan.count(plan_outcome::not_found) + plan.count(plan_outcome::failed) +
-                         plan.count(plan_outcome::invalid) + status.not_attempted ==
-                     0;
-  return all_planned ? exit_ok : exit_some_failed;
-}
-
 } // namespace
 
-int run_plan(apply_options options, const std::optional<ids_template>& ids,
-             const std::string& api_key_file, const std::string& output) {
+int run_apply(apply_options options, const apply_command_options& extra,
+              run_monitor::settings monitor, int argc, const char* const* argv) {
+  return run_phases(options, extra, std::move(monitor), argc, argv);
+}
+
+int run_plan(apply_options options, const apply_command_options& extra,
+             run_monitor::settings monitor) {
   options.plan = true;
   // Every line gets a plan: an invalid one is planned "invalid" and the rest go on.
   options.skip_invalid = true;
-  check_descriptors(options.connections);
-  load_credentials(options.api_key, api_key_file, options.insecure);
-  warn_if_key_in_clear(options.base_url);
-  check_connection_setup(options.base_url, options.ca_file, options.insecure, options.network);
-  manifest_input in;
-  open_manifest(options.manifest, in);
-  if (ids) in.ids = &*ids;
-  std::vector<named_file> inputs = {{ids ? "--ids" : "manifest", options.manifest, &in.st},
-                                    {"--api-key-file", api_key_file, nullptr}};
-  check_outputs(inputs, {{"--output", output, nullptr}}, "nothing was read");
-  line_source::options source_options;
-  update_counter repeated_jobs;
-  invalid_line_printer invalid(0); // counted; the plan itself shows each one
-  prepare_plan_source(options, in, source_options, repeated_jobs, invalid);
-  output_thread out; // writes the plan, as apply's records
-  std::optional<plan_sink> plan;
-  std::optional<result_sink> sink;
-  try {
-    // The plan is read on standard output, unless the NDJSON goes there.
-    plan.emplace(out, output == "-" ? std::string() : std::string("-"), output);
-    sink.emplace(out, std::string(), file_writer::mode::truncate, std::string());
-  } catch (const std::exception& e) {
-    refuse(std::string(e.what()) + "; nothing was read");
-  }
-  run_statistics stats;
-  line_source source(in.reader(source_options.max_line_bytes), source_options);
-  auto start = std::chrono::steady_clock::now();
-  net::read_first_state read_first;
-  read_first.plan = &*plan;
-  run_status status;
-  try {
-    status = net::run_engine(options, source, *sink, stats, {}, read_first);
-  } catch (const net::unresolvable_host& e) {
-    throw cli_error(exit_aborted, std::string(e.what()) + " (check --base-url); nothing was read");
-  } catch (const std::exception& e) {
-    throw cli_error(exit_aborted, std::string(e.what()) + "; the plan stopped");
-  }
-  status.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  out.drain(true);
-  if (std::string error = out.progress().error; !status.output_failed && !error.empty()) {
-    status.output_failed = status.aborted = true;
-    status.abort_reason = "the plan could not be written: " + error;
-  }
-  if (source.lines_read() == 0 && !status.aborted && !status.signal)
-    refuse(empty_manifest(options.manifest));
-  return report_plan(status, *plan, out);
+  return run_phases(options, extra, std::move(monitor), 0, nullptr);
 }
 
 } // namespace jobpatch::cli

@@ -67,13 +67,17 @@ private:
   std::uint64_t shown_, count_ = 0;
 };
 
-// What apply takes beyond the engine's apply_options: choices of the command line alone.
+// What apply and plan take beyond the engine's apply_options: choices of the command line
+// alone.
 struct apply_command_options {
   std::optional<ids_template> ids; // --ids: options.manifest is a list of job ids
   std::string api_key_file;        // --api-key-file; empty = BYTENITE_API_KEY
   // --force-undo: a non-empty --undo-out file is kept as FILE.N (the first N free) and a
   // new one started; without it such a file is refused unless --resume (never --force).
   bool force_undo = false;
+  // plan --output: the NDJSON plan ("-": standard output, and the text plan left out);
+  // empty = none.
+  std::string plan_output;
 };
 
 // `options.api_key` is filled here, from `extra.api_key_file` or BYTENITE_API_KEY.
@@ -84,10 +88,11 @@ int run_apply(apply_options options, const apply_command_options& extra,
               run_monitor::settings monitor, int argc, const char* const* argv);
 
 // `jobpatch plan`: reads every line's job and prints what the line would change, writing
-// nothing to any job. `options.plan` is set here; `output` (--output) receives the NDJSON
-// plan. Keys, connection and the manifest (or --ids) as run_apply's.
-int run_plan(apply_options options, const std::optional<ids_template>& ids,
-             const std::string& api_key_file, const std::string& output);
+// nothing to any job. `options.plan` is set here; `extra.plan_output` (--output) receives
+// the NDJSON plan. Keys, connection, the manifest (or --ids), --shard, --deadline, the
+// summary JSON, progress and metrics as run_apply's, through the same exit path.
+int run_plan(apply_options options, const apply_command_options& extra,
+             run_monitor::settings monitor);
 
 // What bench takes beyond the engine's bench_options.
 struct bench_command_options {

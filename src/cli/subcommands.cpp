@@ -35,10 +35,11 @@ namespace {
 constexpr const char* plan_exit_codes_text =
     "Exit codes:\n"
     "  0    every line planned (whether it changes something or not)\n"
-    "  1    some jobs were not found or could not be read, or lines were invalid\n"
+    "  1    some jobs were not found or could not be read, lines were invalid, or the\n"
+    "       --deadline left lines unread\n"
     "  2    usage or configuration: nothing was read\n"
     "  3    aborted: authentication, TLS, unresolvable host, every attempt failing alike\n"
-    "  4    the --output file could not be written\n"
+    "  4    --output, --summary-json or --metrics-file could not be written\n"
     "  130  interrupted (SIGINT), 143 terminated (SIGTERM)\n";
 constexpr const char* bench_exit_codes_text =
     "Exit codes:\n"
@@ -252,9 +253,10 @@ subcommand add_apply(CLI::App& app, int argc, const char* const* argv) {
 subcommand add_plan(CLI::App& app) {
   struct typed {
     apply_options options;
+    apply_command_options extra;
     connection_options connection;
     ids_arguments ids;
-    std::string output;
+    run_instruments instruments;
   };
   auto t = std::make_shared<typed>();
   auto* command = app.add_subcommand(
@@ -267,15 +269,18 @@ subcommand add_plan(CLI::App& app) {
                       "reads per second, retries included (leave out for no limit)");
   command->add_option("--burst", t->options.burst, "rate limiter burst (default rate/10)")
       ->check(CLI::NonNegativeNumber);
-  command->add_option("--output", t->output,
+  command->add_option("--output", t->extra.plan_output,
                       "write the plan as NDJSON, one record per line (- for stdout: the text "
                       "plan is then left out)");
   add_max_line_bytes(*command, t->options.max_line_bytes);
+  add_run_instruments(*command, t->options, t->instruments, "plan");
   return {command, [t, command] {
-            auto ids = resolve_ids(t->ids, t->options.manifest);
+            t->extra.ids = resolve_ids(t->ids, t->options.manifest);
+            t->extra.api_key_file = t->connection.api_key_file;
             copy_connection_options(t->connection, t->options);
             check_rate(*command, t->options.rate);
-            return run_plan(t->options, ids, t->connection.api_key_file, t->output);
+            instruments_inputs(t->instruments, t->options);
+            return run_plan(t->options, t->extra, std::move(t->instruments.monitor));
           }};
 }
 

@@ -3,13 +3,16 @@
 
 #include "apply_runner.hpp"
 #include "fault_proxy.hpp"
+#include "last_words.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <map>
+#include <set>
 
 #include <sys/stat.h>
 
@@ -30,6 +33,14 @@ int run_jobpatch(const mock_process& mock, const std::string& command,
   child_process run(argv, {{"BYTENITE_API_KEY", mock_test_key}}, mock.path(command + ".out"),
                     mock.path(command + ".err"));
   return run.wait(60s);
+}
+
+// `args` and a summary JSON, metrics file and no progress line, in `mock`'s directory (where
+// last_words.hpp's check_last_words reads them).
+std::vector<std::string> instrumented(const mock_process& mock, std::vector<std::string> args) {
+  args.insert(args.end(), {"--summary-json", mock.path("s.json"), "--metrics-file",
+                           mock.path("m.prom"), "--progress", "never"});
+  return args;
 }
 
 // The records of an NDJSON file by their "line".
@@ -383,4 +394,166 @@ TEST_CASE("apply --undo-out through a lossy network: the undo file still puts ev
   CHECK(read_lines(mock.path("undo.ndjson")).size() <= std::size_t{jobs} * 10);
   CHECK(run_apply(mock, mock.path("undo.ndjson"), {"--connections", "8"}) == 0);
   CHECK(documents(mock, jobs) == before);
+}
+
+// Issue 25, item 7: plan has the run's instruments and apply's one exit path. Each case
+// failed before (the options did not exist: exit 2).
+
+TEST_CASE("plan --summary-json --metrics-file: counts match the plan's records, with the code") {
+  mock_process mock({}, 5);
+  std::string manifest = line_of("job-0000001", "configs", R"({"taskTimeout":600})") +
+                         line_of("job-0000002", "configs", R"({"taskTimeout":3600})") +
+                         line_of("job-0000009", "jobname", R"("gone")") +
+                         line_of("job-0000003", "jobname", R"("renamed")") +
+                         "{\"jobId\":\"job-0000004\",\"op\":\"configs\",\"body\":{\"x\":1}}\n";
+  write_file(mock.path("m.ndjson"), manifest);
+  CHECK(run_jobpatch(
+            mock, "plan",
+            instrumented(mock, {mock.path("m.ndjson"), "--output", mock.path("p.ndjson")})) ==
+        1); // a job was not found, a line is invalid
+  INFO(read_file(mock.path("plan.err")));
+  check_last_words(mock, 1);
+
+  std::map<std::string, std::uint64_t> outcomes;
+  for (const auto& [line, record] : by_line(mock.path("p.ndjson")))
+    ++outcomes[std::string(record.at("outcome").as_string())];
+  CHECK(outcomes == std::map<std::string, std::uint64_t>{
+                        {"change", 2}, {"unchanged", 1}, {"not_found", 1}, {"invalid", 1}});
+  auto summary = summary_of(mock.path("s.json"));
+  CHECK(json::serialize(summary.at("plan")) ==
+        R"({"total":5,"change":2,"unchanged":1,"notFound":1,"failed":0,"invalid":1,)"
+        R"("fieldsChanged":2})");
+  // apply's fields too: a read per valid line, the not-found line failed, none aborted.
+  CHECK(summary.at("total").as_int64() == 5);
+  CHECK(summary.at("reads").as_int64() == 4);
+  CHECK(summary.at("failed").as_int64() == 1);
+  CHECK(summary.at("invalid").as_int64() == 1);
+  CHECK(summary.at("manifestLines").as_int64() == 5);
+  CHECK_FALSE(summary.at("aborted").as_bool());
+
+  auto metrics = samples_of(mock.path("m.prom"));
+  CHECK(metrics["jobpatch_lines_total{outcome=\"ok\"}"] == 3); // planned: change + unchanged
+  CHECK(metrics["jobpatch_lines_total{outcome=\"failed\"}"] == 1);
+  CHECK(metrics["jobpatch_lines_total{outcome=\"invalid\"}"] == 1);
+  std::string run_id(summary.at("runId").as_string());
+  CHECK(metrics["jobpatch_run_info{run_id=\"" + run_id + "\"}"] == 1);
+  CHECK(mock.journal_records().empty());
+
+  // Every line planned: 0 in both.
+  write_file(mock.path("ok.ndjson"), line_of("job-0000001", "configs", R"({"taskTimeout":600})"));
+  CHECK(run_jobpatch(mock, "plan", instrumented(mock, {mock.path("ok.ndjson")})) == 0);
+  check_last_words(mock, 0);
+  CHECK(summary_of(mock.path("s.json")).at("plan").at("change").as_int64() == 1);
+}
+
+TEST_CASE("plan --shard: shards 1/2 and 2/2 plan every line of the manifest exactly once") {
+  mock_process mock({}, 60);
+  auto manifest = make_manifest(mock, "m.ndjson", 300, 60);
+  std::set<std::string> jobs_seen[2];
+  std::map<std::uint64_t, int> planned; // line -> how many shards planned it
+  for (int k = 1; k <= 2; ++k) {
+    std::string shard = std::to_string(k) + "/2", output = mock.path("p" + shard.substr(0, 1));
+    std::string summary_path = mock.path("s" + shard.substr(0, 1) + ".json");
+    REQUIRE(run_jobpatch(mock, "plan",
+                         {manifest, "--shard", shard, "--output", output, "--summary-json",
+                          summary_path}) == 0);
+    INFO(read_file(mock.path("plan.err")));
+    auto records = by_line(output);
+    CHECK_FALSE(records.empty());
+    for (const auto& [line, record] : records) {
+      ++planned[line];
+      jobs_seen[k - 1].insert(std::string(record.at("jobId").as_string()));
+    }
+    auto summary = summary_of(summary_path);
+    CHECK(summary.at("shard").as_string() == shard);
+    CHECK(static_cast<std::size_t>(summary.at("plan").at("total").as_int64()) == records.size());
+    CHECK(summary.at("manifestLines").as_int64() == 300); // each shard reads the whole file
+  }
+  CHECK(planned.size() == 300);
+  CHECK(planned.begin()->first == 1);
+  CHECK(planned.rbegin()->first == 300);
+  for (const auto& [line, shards] : planned) CHECK(shards == 1);
+  // A job's lines all go to one shard.
+  for (const auto& job : jobs_seen[0]) CHECK(jobs_seen[1].count(job) == 0);
+  CHECK(mock.journal_records().empty());
+}
+
+TEST_CASE("plan --deadline: a slow server's plan stops at the deadline, exit 1, said so") {
+  // 2 connections at 200 ms per read: 100 lines take 10 s; the deadline is 1 s.
+  mock_process mock({"--latency-ms", "200"}, 100);
+  auto manifest = make_manifest(mock, "m.ndjson", 100, 100);
+  CHECK(run_jobpatch(mock, "plan",
+                     instrumented(mock, {manifest, "--connections", "2", "--deadline", "1",
+                                         "--output", mock.path("p.ndjson")})) == 1);
+  std::string err = read_file(mock.path("plan.err"));
+  INFO(err);
+  CHECK(err.find("stopped at the --deadline") != std::string::npos);
+  CHECK(err.find("lines were not read") != std::string::npos);
+  check_last_words(mock, 1);
+  auto summary = summary_of(mock.path("s.json"));
+  CHECK(summary.at("deadlineExceeded").as_bool());
+  auto records = read_lines(mock.path("p.ndjson")).size();
+  auto planned = static_cast<std::size_t>(summary.at("plan").at("total").as_int64());
+  auto not_read = static_cast<std::size_t>(summary.at("notAttempted").as_int64());
+  CHECK(planned == records);
+  CHECK(not_read > 0);
+  CHECK(planned + not_read == 100); // every line planned or counted as not read
+}
+
+TEST_CASE("plan --progress always: a progress line counts the lines planned of the total") {
+  // 2 connections at 20 ms per read: about 1 s, several ticks of 250 ms.
+  mock_process mock({"--latency-ms", "20"}, 100);
+  auto manifest = make_manifest(mock, "m.ndjson", 100, 100);
+  CHECK(run_jobpatch(mock, "plan", {manifest, "--connections", "2", "--progress", "always"}) == 0);
+  std::string err = read_file(mock.path("plan.err"));
+  INFO(err);
+  CHECK(err.find('\r') != std::string::npos);
+  CHECK(err.find("/100 ") != std::string::npos); // done/total of the first pass's count
+  CHECK(err.find("plan: 100 lines: 100 change something") != std::string::npos);
+}
+
+TEST_CASE("plan: a refusal before reading leaves a summary and metrics with exit 2") {
+  mock_process mock({}, 5);
+  auto manifest = make_manifest(mock, "m.ndjson", 10, 5);
+  child_process run(jobpatch_argv(mock, "plan", manifest, instrumented(mock, {})),
+                    {{"BYTENITE_API_KEY", ""}}, mock.path("plan.out"), mock.path("plan.err"));
+  REQUIRE(run.wait(60s) == 2); // no API key
+  INFO(read_file(mock.path("plan.err")));
+  check_last_words(mock, 2);
+  auto summary = summary_of(mock.path("s.json"));
+  CHECK(summary.at("aborted").as_bool());
+  CHECK(std::string(summary.at("abortReason").as_string()).find("API key") != std::string::npos);
+  CHECK(summary.at("plan").at("total").as_int64() == 0);
+  CHECK(summary.at("reads").as_int64() == 0);
+}
+
+TEST_CASE("plan: an --output that cannot be written is exit 4 in the summary and metrics") {
+  mock_process mock({}, 5);
+  auto manifest = make_manifest(mock, "m.ndjson", 40, 5);
+  CHECK(run_jobpatch(mock, "plan", instrumented(mock, {manifest, "--output", "/dev/full"})) == 4);
+  INFO(read_file(mock.path("plan.err")));
+  check_last_words(mock, 4);
+  CHECK(std::string(summary_of(mock.path("s.json")).at("abortReason").as_string())
+            .find("the plan could not be written") != std::string::npos);
+}
+
+TEST_CASE("plan: a second signal leaves at once, its summary and metrics say 130") {
+  mock_process mock({"--latency-ms", "300"}, 50);
+  auto manifest = make_manifest(mock, "m.ndjson", 50, 50);
+  child_process run(
+      jobpatch_argv(mock, "plan", manifest,
+                    instrumented(mock, {"--connections", "4", "--output", mock.path("p.ndjson")})),
+      {{"BYTENITE_API_KEY", mock_test_key}}, mock.path("plan.out"), mock.path("plan.err"));
+  // The first plans recorded: reads are in flight behind them.
+  REQUIRE(wait_for_lines(mock.path("p.ndjson"), 4, run, 60s) >= 4);
+  run.signal(SIGINT);
+  REQUIRE(wait_signal_taken(run.pid(), SIGINT, 10s));
+  run.signal(SIGINT); // leave at once: the answers are 300 ms away
+  REQUIRE(run.wait(60s) == 130);
+  std::string err = read_file(mock.path("plan.err"));
+  INFO(err);
+  CHECK(err.find("second signal: leaving at once") != std::string::npos);
+  check_last_words(mock, 130);
+  CHECK(summary_of(mock.path("s.json")).at("plan").at("total").as_int64() ==
+        static_cast<std::int64_t>(read_lines(mock.path("p.ndjson")).size()));
 }
