@@ -649,9 +649,10 @@ std::string engine::leave_now_message() const {
     ++held;
     if (slots_[handle].attempts > 0) ++patched;
   }
-  std::string out = "jobpatch: second signal: leaving at once; " + std::to_string(held) +
-                    " lines are left without a record (" + std::to_string(patched) +
-                    " sent a PATCH that may have been applied): --resume sends them again";
+  std::string out = "jobpatch: second signal: leaving at once; " + std::to_string(held);
+  if (options_.plan) return out + " lines are left without a plan (a plan writes to no job)\n";
+  out += " lines are left without a record (" + std::to_string(patched) +
+         " sent a PATCH that may have been applied): --resume sends them again";
   out += options_.undo_out.empty() ? "\n" : "; every PATCH sent has its undo line on disk\n";
   return out;
 }

@@ -552,7 +552,10 @@ TEST_CASE("plan: a second signal leaves at once, its summary and metrics say 130
   REQUIRE(run.wait(60s) == 130);
   std::string err = read_file(mock.path("plan.err"));
   INFO(err);
+  // What a plan leaves is lines without a plan: nothing to resume, no PATCH in doubt.
   CHECK(err.find("second signal: leaving at once") != std::string::npos);
+  CHECK(err.find("left without a plan") != std::string::npos);
+  CHECK(err.find("--resume") == std::string::npos);
   check_last_words(mock, 130);
   CHECK(summary_of(mock.path("s.json")).at("plan").at("total").as_int64() ==
         static_cast<std::int64_t>(read_lines(mock.path("p.ndjson")).size()));
