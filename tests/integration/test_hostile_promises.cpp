@@ -422,11 +422,11 @@ TEST_CASE("durability: a results file that fills up stops sending at once, exit 
   mock_process mock({}, 100);
   auto manifest = make_manifest(mock, "m.ndjson", 4000, 100, 5);
   std::string results = dir.path("disk") + "/r.ndjson";
-  child_process run(jobpatch_argv(mock, "apply", manifest,
-                                  {"--connections", "4", "--rate", "200", "--results", results,
-                                   "--summary-json", dir.path("s.json"), "--failed-out",
-                                   dir.path("disk") + "/f.ndjson"}),
-                    {{"BYTENITE_API_KEY", mock_test_key}}, dir.path("out"), dir.path("err"));
+  child_process run(
+      jobpatch_argv(mock, "apply", manifest,
+                    {"--connections", "4", "--rate", "200", "--results", results, "--summary-json",
+                     dir.path("s.json"), "--failed-out", dir.path("disk") + "/f.ndjson"}),
+      {{"BYTENITE_API_KEY", mock_test_key}}, dir.path("out"), dir.path("err"));
   // Once 100 outcomes are on file, the disk fills up under the running apply.
   auto until = std::chrono::steady_clock::now() + slowed(60s);
   while (read_lines(results).size() < 100 && std::chrono::steady_clock::now() < until)
