@@ -889,7 +889,7 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
     // A kept-alive connection the server closed while it was idle shows as readable (its
     // FIN or TLS close_notify, or stray bytes nobody asked for): open a fresh one before
     // sending, so that the keep-alive race stays a narrow window, not the common case.
-    if (reply.connection_reused && peer_closed_or_spoke()) {
+    if (reply.connection_reused && peer_closed_or_spoke(std::chrono::steady_clock::now())) {
       close();
       --round; // not an attempt: nothing was sent, and the next connection is fresh
       continue;
@@ -899,6 +899,7 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
     bool ok = co_await send_and_read(request, reply);
     unwatch();
     if (ok) {
+      last_answer_ = std::chrono::steady_clock::now();
       if (reply.connection_reused) reuse_deaths_in_a_row_ = 0;
       if (open_ && !reuse_) close(); // this server drops kept-alive connections
       co_return;
@@ -937,9 +938,10 @@ void http_connection::release_grown_buffers(http_reply& reply) {
   if (buffer_.capacity() > read_buffer_bytes) shrink_read_buffer();
 }
 
-bool http_connection::peer_closed_or_spoke() noexcept {
+bool http_connection::peer_closed_or_spoke(std::chrono::steady_clock::time_point now) noexcept {
   // Bytes read ahead (by Asio or by OpenSSL) and never asked for.
   if (ssl_ && (transport_.size != 0 || SSL_has_pending(ssl_.get()))) return true;
+  if (now - last_answer_ < reuse_check_idle && reuse_deaths_in_a_row_ == 0) return false;
   pollfd p{};
   p.fd = socket_.native_handle();
   p.events = POLLIN | POLLRDHUP;

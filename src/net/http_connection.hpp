@@ -129,7 +129,14 @@ private:
   void shrink_read_buffer();
   // Releases a body and a read buffer that grew past their normal sizes.
   void release_grown_buffers(http_reply& reply);
-  bool peer_closed_or_spoke() noexcept;
+  // Whether a kept-alive connection is unfit to send on: the server spoke unasked (bytes
+  // read ahead), or closed it while it was idle. The kernel is asked (a poll) only when the
+  // connection was idle past reuse_check_idle, or this server has let a kept-alive
+  // connection die on a request: a server closes an idle connection at its idle timeout
+  // (seconds), not between back-to-back requests, so a poll before every request would
+  // cost a system call each for nothing.
+  bool peer_closed_or_spoke(std::chrono::steady_clock::time_point now) noexcept;
+  static constexpr std::chrono::milliseconds reuse_check_idle{250};
 
   // The transport, TLS or plain. Each returns its error as a value; an error after the
   // watchdog fired is beast::error::timeout.
@@ -188,6 +195,7 @@ private:
   bool watching_ = false, armed_ = false, timed_out_ = false;
   bool open_ = false;
   std::uint64_t requests_on_connection_ = 0;
+  std::chrono::steady_clock::time_point last_answer_{}; // when the last answer was read
   // Requests in a row that a reused connection took and died on without answering; at
   // max_reuse_deaths, reuse_ goes false for good: one request per connection.
   static constexpr unsigned max_reuse_deaths = 2;
