@@ -632,6 +632,7 @@ run_control::actions engine::control_actions() {
       hooks_.on_leave_now(status, code);
       handoff_.write_out();
     }
+    feeder_.abandon();
     ::_exit(code);
   };
   a.stop_on_deadline = [this] {

@@ -38,6 +38,11 @@ void manifest_feeder::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+void manifest_feeder::abandon() {
+  stop();
+  if (thread_.joinable()) thread_.detach();
+}
+
 void manifest_feeder::read() {
   // Lines are read into the batch's items in place: items that come back from the engine
   // keep their strings' capacity.

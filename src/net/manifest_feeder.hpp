@@ -35,6 +35,9 @@ public:
   void stop();
   // Waits for the reader thread to end.
   void join();
+  // The process is about to _exit (a second signal): the reader stops and is let go, not
+  // waited for (a read blocked on a pipe may never end).
+  void abandon();
 
   // io thread: `lines` updates handed over (together `bytes`, see held_bytes_of) are
   // final, so the window has room for more.
