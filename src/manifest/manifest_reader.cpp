@@ -1,12 +1,15 @@
 #include <jobpatch/manifest/manifest_reader.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <system_error>
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace jobpatch {
@@ -32,8 +35,13 @@ manifest_reader manifest_reader::open(const std::string& path, std::size_t max_l
   if (path == "-") return manifest_reader(STDIN_FILENO, false, max_line_bytes);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+  manifest_reader reader(fd, true, max_line_bytes);
+  // read() would say "Is a directory" on the first line, without the name.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+    throw std::invalid_argument("the manifest " + path + " is a directory; name an NDJSON file");
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return manifest_reader(fd, true, max_line_bytes);
+  return reader;
 }
 
 manifest_reader::~manifest_reader() {
@@ -46,7 +54,7 @@ manifest_reader::manifest_reader(manifest_reader&& other) noexcept
       end_(other.end_), scanned_(other.scanned_), line_number_(other.line_number_),
       bytes_read_(other.bytes_read_), eof_(other.eof_), cancel_(other.cancel_),
       at_start_(other.at_start_), ids_(std::move(other.ids_)),
-      ids_line_(std::move(other.ids_line_)) {
+      ids_line_(std::move(other.ids_line_)), head_(other.head_), head_size_(other.head_size_) {
   other.fd_ = -1;
 }
 
@@ -68,6 +76,11 @@ bool manifest_reader::fill() {
     if (n == 0) {
       eof_ = true;
       return false;
+    }
+    if (head_size_ < head_.size()) {
+      std::size_t take = std::min(head_.size() - head_size_, static_cast<std::size_t>(n));
+      std::copy_n(buffer_.get() + end_, take, head_.data() + head_size_);
+      head_size_ += take;
     }
     end_ += static_cast<std::size_t>(n);
     bytes_read_ += static_cast<std::uint64_t>(n);

@@ -1,6 +1,7 @@
 #pragma once
 // Streams an NDJSON manifest line by line in bounded memory.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -48,7 +49,8 @@ public:
 
   // Takes ownership of `fd` if `owns_fd` (closes it on destruction).
   manifest_reader(int fd, bool owns_fd, std::size_t max_line_bytes = default_max_line_bytes);
-  // Opens `path`, or standard input for "-". Throws std::system_error if it cannot.
+  // Opens `path`, or standard input for "-". Throws std::system_error if it cannot, and
+  // std::invalid_argument naming a directory.
   static manifest_reader open(const std::string& path,
                               std::size_t max_line_bytes = default_max_line_bytes);
   ~manifest_reader();
@@ -72,6 +74,13 @@ public:
 
   // Reads the input as a list of job ids (see ids_template) from now on.
   void use_ids_template(ids_template t) { ids_ = std::make_unique<ids_template>(std::move(t)); }
+
+  // The first bytes of the input as read (a BOM included), at most head_bytes: what tells
+  // a compressed or binary file from a manifest whose first line is wrong.
+  static constexpr std::size_t head_bytes = 512;
+  std::string_view head() const noexcept { return {head_.data(), head_size_}; }
+  // True when the input is a list of job ids (use_ids_template).
+  bool reads_ids() const noexcept { return ids_ != nullptr; }
 
   std::uint64_t bytes_read() const noexcept { return bytes_read_; }
   std::size_t max_line_bytes() const noexcept { return max_line_; }
@@ -99,6 +108,8 @@ private:
   bool at_start_ = true;
   std::unique_ptr<ids_template> ids_; // --ids, or null
   std::string ids_line_;              // the manifest line made of the current id
+  std::array<char, head_bytes> head_{};
+  std::size_t head_size_ = 0;
 };
 
 } // namespace jobpatch

@@ -2,9 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +123,39 @@ TEST_CASE("manifest_reader: --ids turns each id into a manifest line, numbered b
   CHECK(lines[0].text == R"({"jobId":"job-1","op":"configs","body":{"taskTimeout":600}})");
   CHECK(lines[1].number == 5);
   CHECK(lines[1].text == R"({"jobId":"job\"3\\\u0001","op":"configs","body":{"taskTimeout":600}})");
+}
+
+TEST_CASE("manifest_reader: head() keeps the input's first bytes across reads, BOM included") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::string input = "\xEF\xBB\xBF" + std::string(600, 'a') + "\n";
+  REQUIRE(::write(fds[1], input.data(), 2) == 2); // the first read gets these two bytes
+  manifest_reader reader(fds[0], true);
+  manifest_line line;
+  bool read = false;
+  std::thread next([&] { read = reader.next(line); });
+  int waiting = 1;
+  while (waiting > 0 && ::ioctl(fds[1], FIONREAD, &waiting) == 0) std::this_thread::yield();
+  REQUIRE(waiting == 0); // the reader took them
+  REQUIRE(::write(fds[1], input.data() + 2, input.size() - 2) ==
+          static_cast<ssize_t>(input.size() - 2));
+  ::close(fds[1]);
+  next.join();
+  REQUIRE(read);
+  CHECK(line.text == std::string(600, 'a')); // the BOM is dropped from the line, not the head
+  CHECK(reader.head() == std::string_view(input).substr(0, manifest_reader::head_bytes));
+  manifest_reader moved(std::move(reader));
+  CHECK(moved.head() == std::string_view(input).substr(0, manifest_reader::head_bytes));
+  CHECK(manifest_reader(-1, false).head().empty());
+}
+
+TEST_CASE("manifest_reader: a directory is refused, named") {
+  try {
+    (void)manifest_reader::open("/tmp");
+    FAIL("a directory was opened");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()) == "the manifest /tmp is a directory; name an NDJSON file");
+  }
 }
 
 TEST_CASE("ids_body_line: line ends outside strings become spaces, the ends are trimmed") {
