@@ -50,4 +50,8 @@ private:
   invalid_line error_;
 };
 
+// What a manifest line's op, and --op, say of a name that is no op: `unknown op "config"
+// (did you mean "configs"?)`, or the four names when none is near.
+std::string unknown_op_message(std::string_view name);
+
 } // namespace jobpatch

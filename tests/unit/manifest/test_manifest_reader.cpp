@@ -1,3 +1,4 @@
+#include <jobpatch/manifest/line_validator.hpp>
 #include <jobpatch/manifest/manifest_reader.hpp>
 
 #include <doctest/doctest.h>
@@ -5,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sys/ioctl.h>
@@ -123,6 +125,37 @@ TEST_CASE("manifest_reader: --ids turns each id into a manifest line, numbered b
   CHECK(lines[0].text == R"({"jobId":"job-1","op":"configs","body":{"taskTimeout":600}})");
   CHECK(lines[1].number == 5);
   CHECK(lines[1].text == R"({"jobId":"job\"3\\\u0001","op":"configs","body":{"taskTimeout":600}})");
+}
+
+TEST_CASE("manifest_reader: an id named again in --ids is skipped, and counted once per reader") {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> told;
+  ids_template t{"jobname", "\"a\""};
+  t.on_duplicates = [&](std::uint64_t duplicates, std::uint64_t first_line) {
+    told.emplace_back(duplicates, first_line);
+  };
+  // Compared once trimmed, byte for byte (case and escapes matter); a comment never counts.
+  std::string input = "job-1\njob-2\n# job-1\n  job-1\t\nJOB-1\njob-2\njob\"3\njob\"3\n";
+  // A long list: the ids fill more than one of the set's blocks.
+  for (int i = 0; i < 5000; ++i) input += "job-" + std::string(20, 'x') + std::to_string(i) + "\n";
+  input += "job-" + std::string(20, 'x') + "4999\n";
+  // An id longer than a job id may be is not remembered: the validator refuses each line.
+  std::string too_long(line_validator::max_job_id_bytes + 1, 'L');
+  input += too_long + "\n" + too_long + "\n";
+  auto lines = read_all(input, 1 << 20, &t);
+  REQUIRE(lines.size() == 4 + 5000 + 2);
+  CHECK(lines[0].number == 1);
+  CHECK(lines[1].number == 2);
+  CHECK(lines[2].number == 5); // JOB-1
+  CHECK(lines[3].number == 7); // job"3
+  CHECK(lines[4].number == 9);
+  REQUIRE(told.size() == 1); // at the end of the input, once
+  CHECK(told[0] == std::pair<std::uint64_t, std::uint64_t>(4, 4));
+
+  // Without duplicates nothing is told; a plain manifest never skips a repeated line.
+  told.clear();
+  CHECK(read_all("job-1\njob-2\n", 1 << 20, &t).size() == 2);
+  CHECK(told.empty());
+  CHECK(read_all("{}\n{}\n").size() == 2);
 }
 
 TEST_CASE("manifest_reader: head() keeps the input's first bytes across reads, BOM included") {
