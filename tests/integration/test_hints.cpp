@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -75,4 +76,53 @@ TEST_CASE("hints: CLI11's refusals are said in our words, naming the option and 
             .ends_with("\nRun jobpatch --help for more information.\n"));
   CHECK(refusal(dir, {"apply", m, "--conections", "3"}) ==
         "jobpatch: unknown option --conections for apply (did you mean --connections?)");
+}
+
+TEST_CASE("hints: a gzip manifest is named after its first line, its other lines counted") {
+  temp_dir dir;
+  std::string manifest;
+  for (int i = 1; i <= 3000; ++i)
+    manifest += R"({"jobId":"job-)" + std::to_string(i) +
+                R"(","op":"jobname","body":"a"})"
+                "\n";
+  write_file(dir.path("m.ndjson"), manifest);
+  child_process gzip({"/bin/sh", "-c", "gzip -c \"$0\" > \"$0.gz\"", dir.path("m.ndjson")});
+  REQUIRE(gzip.wait(30s) == 0);
+  const std::string named = "; the manifest looks gzip-compressed: decompress it first, e.g. zcat "
+                            "FILE | jobpatch apply -\n";
+  // validate, and apply's validation of a file: line 1 and the count, not a line per line.
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"validate", dir.path("m.ndjson.gz")},
+        std::vector<std::string>{"apply", dir.path("m.ndjson.gz"), "--base-url",
+                                 "https://127.0.0.1:1"}}) {
+    int code = 0;
+    std::string err = stderr_of(dir, args, code);
+    INFO(err);
+    CHECK(code == 2);
+    CHECK(err.starts_with("line 1: "));
+    CHECK(err.find(named) != std::string::npos);
+    CHECK(err.find("line 2:") == std::string::npos);
+    CHECK(err.find("\n... and ") != std::string::npos);
+    CHECK(std::count(err.begin(), err.end(), '\n') <= 3);
+  }
+  // Standard input redirected from it: validated first too, named the same.
+  child_process run({"/bin/sh", "-c", "exec \"$@\" < \"$0\"", dir.path("m.ndjson.gz"), JOBPATCH_BIN,
+                     "apply", "-", "--base-url", "https://127.0.0.1:1"},
+                    {{"BYTENITE_API_KEY", "k"}}, dir.path("out"), dir.path("err"));
+  CHECK(run.wait(30s) == 2);
+  std::string err = read_file(dir.path("err"));
+  CHECK(err.find(named) != std::string::npos);
+  CHECK(err.find("line 2:") == std::string::npos);
+}
+
+TEST_CASE("hints: a directory given as the manifest is named by every command") {
+  temp_dir dir;
+  for (const char* command : {"validate", "apply", "plan", "bench"}) {
+    INFO(command);
+    std::vector<std::string> args = {command, "/tmp", "--base-url", "https://127.0.0.1:1"};
+    if (std::string(command) == "validate") args.resize(2);
+    if (std::string(command) == "bench")
+      args.insert(args.end(), {"--rate", "1", "--duration", "1"});
+    CHECK(refusal(dir, args) == "jobpatch: the manifest /tmp is a directory; name an NDJSON file");
+  }
 }
