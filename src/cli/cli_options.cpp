@@ -10,11 +10,17 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <initializer_list>
+#include <limits>
+#include <optional>
 #include <stdexcept>
+#include <utility>
 
 namespace jobpatch::cli {
 
@@ -153,6 +159,180 @@ std::string closest_name(const std::string& typed, const std::vector<std::string
   return best;
 }
 
+namespace {
+
+// The value typed last for the option named `name` (`--name value` or `--name=value`)
+// among `words`, or nothing.
+std::optional<std::string> typed_value(const std::vector<std::string>& words,
+                                       const std::string& name) {
+  std::optional<std::string> value;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (words[i] == "--") break;
+    if (words[i] == name && i + 1 < words.size())
+      value = words[i + 1];
+    else if (words[i].starts_with(name + "="))
+      value = words[i].substr(name.size() + 1);
+  }
+  return value;
+}
+
+// `text` whole as a number (a whole one when `integer`): its value (infinite when it is
+// too large for one), or nothing.
+std::optional<double> number_in(const std::string& text, bool integer) {
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  double v = integer ? static_cast<double>(std::strtoll(text.c_str(), &end, 10))
+                     : std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || std::isnan(v)) return std::nullopt;
+  if (errno == ERANGE && std::abs(v) > 1) return std::numeric_limits<double>::infinity();
+  return v;
+}
+
+// What is wrong with `value` for `option` (shown as `name`), in our words, from the type
+// and checks CLI11 knows it by ("UINT:INT in [1 - 4096]", "FLOAT:POSITIVE",
+// "TEXT:{auto,always,never}"); empty when they say nothing we can name.
+std::string value_problem(const CLI::Option& option, const std::string& name,
+                          const std::string& value) {
+  std::string type = option.get_type_name();
+  auto colon = type.find(':');
+  std::string base = type.substr(0, colon);
+  std::string rule = colon == std::string::npos ? "" : type.substr(colon + 1);
+  std::string quoted = "\"" + value + "\"";
+  if (rule.starts_with("{") && rule.ends_with("}")) {
+    std::string names = rule.substr(1, rule.size() - 2);
+    for (std::size_t at = names.find(','); at != std::string::npos; at = names.find(',', at + 2))
+      names.replace(at, 1, ", ");
+    return name + ": " + quoted + " must be one of " + names;
+  }
+  bool integer = base == "INT" || base == "UINT";
+  if (!integer && base != "FLOAT" && base != "NUMBER") return {};
+  std::string range; // "from 1 to 4096"
+  auto open = rule.find(" in [");
+  auto dash = rule.find(" - ", open);
+  if (open != std::string::npos && dash != std::string::npos && rule.ends_with("]"))
+    range = "from " + rule.substr(open + 5, dash - open - 5) + " to " +
+            rule.substr(dash + 3, rule.size() - dash - 4);
+  auto number = number_in(value, integer);
+  if (!number || (base == "UINT" && *number < 0))
+    return name + ": " + quoted + " is not " + (integer ? "a whole number" : "a number") +
+           (!range.empty()       ? " " + range
+            : base == "UINT"     ? " of 0 or more"
+            : rule == "POSITIVE" ? " above 0"
+                                 : "");
+  if (std::isinf(*number)) return name + ": " + value + " is too large";
+  if (!range.empty()) return name + ": " + value + " must be " + range;
+  if (rule == "POSITIVE") return name + ": " + value + " must be more than 0";
+  if (rule == "NONNEGATIVE") return name + ": " + value + " must be 0 or more";
+  return {};
+}
+
+// An option or the manifest positional, as a sentence names it.
+std::string named(const std::string& name) { return name == "manifest" ? "a manifest" : name; }
+
+// What is wrong with the value typed for the option named `name`, in our words; empty
+// when the option or its value is not found.
+std::string refused_value(const CLI::App& command, const std::vector<std::string>& words,
+                          const std::string& name) {
+  const CLI::Option* option = command.get_option_no_throw(name);
+  auto value = typed_value(words, name);
+  return option && value ? value_problem(*option, name, *value) : std::string();
+}
+
+// "--rate: 1 required FLOAT missing": what the option needs.
+std::string missing_value(const CLI::App& command, const std::string& text) {
+  std::string name = text.substr(0, text.find(": "));
+  const CLI::Option* option = command.get_option_no_throw(name);
+  if (!option || !text.ends_with(" missing")) return {};
+  std::string type = option->get_type_name();
+  std::string what = type.starts_with("FLOAT")                             ? "a number"
+                     : type.starts_with("INT") || type.starts_with("UINT") ? "a whole number"
+                                                                           : "a value";
+  return name + " needs " + what;
+}
+
+// "A requires B" or "A excludes B" (`verb`): A and B, or nothing.
+std::optional<std::pair<std::string, std::string>> two_names(const std::string& text,
+                                                             const std::string& verb) {
+  auto at = text.find(verb);
+  if (at == std::string::npos) return std::nullopt;
+  return std::pair(text.substr(0, at), text.substr(at + verb.size()));
+}
+
+// "--op requires --ids": what goes with what.
+std::string requires_words(const std::string& text) {
+  auto names = two_names(text, " requires ");
+  if (!names) return {};
+  auto& [name, other] = *names;
+  if ((name == "--op" || name == "--body") && other == "--ids")
+    return name + " goes with --ids FILE (a list of job ids): a manifest's lines carry their own " +
+           name.substr(2);
+  return name + " needs " + other;
+}
+
+// "manifest excludes --ids": one or the other.
+std::string excludes_words(const std::string& text) {
+  auto names = two_names(text, " excludes ");
+  if (!names) return {};
+  auto& [name, other] = *names;
+  if (other == "manifest") std::swap(name, other);
+  return "pass " + named(name) + " or " + named(other) + ", not both";
+}
+
+// "The following arguments were not expected: c b": each one quoted, in the order typed
+// (CLI11 lists them the other way round), and what the command takes.
+std::string extras_words(const CLI::App& command, const std::vector<std::string>& words,
+                         const std::string& text) {
+  auto colon = text.find(": ");
+  if (colon == std::string::npos) return {};
+  std::vector<std::string> extras = CLI::detail::split(text.substr(colon + 2), ' ');
+  std::string listed;
+  for (const auto& word : words) {
+    if (std::find(extras.begin(), extras.end(), word) == extras.end()) continue;
+    listed += listed.empty() ? "\"" : " \"";
+    listed += word;
+    listed += '"';
+  }
+  if (listed.empty()) return {};
+  std::string out = extras.size() > 1 ? "unexpected arguments " : "unexpected argument ";
+  out += listed;
+  if (command.get_option_no_throw("manifest"))
+    return out + " (" + command.get_name() + " takes one manifest, or --ids)";
+  return out + " (see jobpatch " + command.get_name() + " --help)";
+}
+
+// CLI11's message for the parse error being handled (the one thrown by app.parse), in our
+// voice; empty when it is not one we word better, or when no error is being handled.
+// `words` are the arguments after the subcommand.
+std::string our_words(const CLI::App& command, const std::vector<std::string>& words) {
+  std::exception_ptr handled = std::current_exception();
+  if (!handled) return {};
+  try {
+    std::rethrow_exception(handled);
+  } catch (const CLI::ConversionError& e) { // "Could not convert: --rate = abc"
+    std::string text = e.what();
+    constexpr std::string_view prefix = "Could not convert: ";
+    auto equals = text.find(" = ");
+    if (!text.starts_with(prefix) || equals == std::string::npos) return {};
+    return refused_value(command, words, text.substr(prefix.size(), equals - prefix.size()));
+  } catch (const CLI::ValidationError& e) { // "--connections: Value 0 not in range 1 to 4096"
+    std::string text = e.what();
+    return refused_value(command, words, text.substr(0, text.find(": ")));
+  } catch (const CLI::ArgumentMismatch& e) {
+    return missing_value(command, e.what());
+  } catch (const CLI::RequiresError& e) {
+    return requires_words(e.what());
+  } catch (const CLI::ExcludesError& e) {
+    return excludes_words(e.what());
+  } catch (const CLI::ExtrasError& e) {
+    return extras_words(command, words, e.what());
+  } catch (...) { // NOLINT(bugprone-empty-catch): CLI11's own words are kept
+  }
+  return {};
+}
+
+} // namespace
+
 std::string parse_error_hint(const CLI::App& app, int argc, const char* const* argv) {
   std::vector<std::string> subcommands;
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
@@ -165,27 +345,30 @@ std::string parse_error_hint(const CLI::App& app, int argc, const char* const* a
     if (word.starts_with("-")) continue;
     if (std::find(subcommands.begin(), subcommands.end(), word) == subcommands.end()) {
       std::string hint = closest_name(word, subcommands);
+      std::string all;
+      for (const auto& name : subcommands) all += (all.empty() ? "" : ", ") + name;
       return "unknown subcommand " + word +
-             (hint.empty() ? " (expected validate, apply or bench)"
-                           : " (did you mean " + hint + "?)");
+             (hint.empty() ? " (expected " + all + ")" : " (did you mean " + hint + "?)");
     }
     command = app.get_subcommand(word);
     ++i;
     break;
   }
   std::vector<std::string> names = option_names(*command);
-  for (; i < argc; ++i) {
-    std::string word = argv[i];
+  std::vector<std::string> words(argv + i, argv + argc);
+  for (std::string word : words) {
     if (!word.starts_with("--")) continue;
     if (word == "--") break;
     word = word.substr(0, word.find('='));
     if (std::find(names.begin(), names.end(), word) != names.end()) continue;
     std::string where = command == &app ? "" : " for " + command->get_name();
     std::string hint = closest_name(word, names);
-    return "unknown option " + word + where +
-           (hint.empty() ? " (see --help)" : " (did you mean " + hint + "?)");
+    std::string out = "unknown option " + word;
+    out += where;
+    out += hint.empty() ? " (see --help)" : " (did you mean " + hint + "?)";
+    return out;
   }
-  return {};
+  return our_words(*command, words);
 }
 
 } // namespace jobpatch::cli

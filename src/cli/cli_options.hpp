@@ -70,7 +70,10 @@ std::string closest_name(const std::string& typed, const std::vector<std::string
 
 // After CLI11 refused `argv`: one line naming what was not understood and the closest
 // subcommand or flag, e.g. "jobpatch: unknown option --conections for apply (did you mean
-// --connections?)". Empty when there is nothing better to say than CLI11's own message.
+// --connections?)", or CLI11's message for the error being handled (called in the catch
+// block of app.parse) in our words: `--rate: "abc" is not a number`, "pass a manifest or
+// --ids, not both", "--connections: 0 must be from 1 to 4096". Empty when there is nothing
+// better to say than CLI11's own message.
 std::string parse_error_hint(const CLI::App& app, int argc, const char* const* argv);
 
 template <class Options>

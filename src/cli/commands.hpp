@@ -54,7 +54,8 @@ struct validate_options {
 
 int run_validate(const validate_options& options);
 
-// Prints the first `shown` invalid lines of a manifest on stderr and counts them all.
+// Prints the first `shown` invalid lines of a manifest on stderr and counts them all; none
+// after a line that says the input is not NDJSON at all (invalid_line::not_ndjson).
 class invalid_line_printer {
 public:
   explicit invalid_line_printer(std::uint64_t shown = 20) : shown_(shown) {}

@@ -65,7 +65,9 @@ void add_manifest(CLI::App& command, std::string& manifest, ids_arguments& ids) 
 }
 
 void add_max_line_bytes(CLI::App& command, std::size_t& max_line_bytes) {
+  // CLI11 reads "-5" into a size_t as a huge number: the range refuses it.
   command.add_option("--max-line-bytes", max_line_bytes, "longest accepted line (bytes)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
       ->default_str(std::to_string(manifest_reader::default_max_line_bytes));
 }
 

@@ -19,9 +19,11 @@
 namespace jobpatch::cli {
 
 void invalid_line_printer::add(const invalid_line& bad) {
-  if (++count_ <= shown_)
-    std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(bad.line),
-                 bad.message.c_str());
+  if (++count_ > shown_) return;
+  std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(bad.line),
+               bad.message.c_str());
+  // A compressed or binary input: its first line said so, the others would say nothing.
+  if (bad.not_ndjson) shown_ = count_;
 }
 
 void invalid_line_printer::print_rest() const {

@@ -1,9 +1,88 @@
 #include <jobpatch/manifest/line_source.hpp>
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 namespace jobpatch {
+
+namespace {
+
+// A compressed file's magic number, what it is, and what reads it.
+struct magic_number {
+  std::string_view bytes, name, reader;
+};
+constexpr std::array<magic_number, 5> magic_numbers = {{
+    {"\x1f\x8b", "gzip-compressed", "zcat"},
+    {"\x28\xb5\x2f\xfd", "zstd-compressed", "zstdcat"},
+    {std::string_view("\xfd"
+                      "7zXZ\0",
+                      6),
+     "xz-compressed", "xzcat"},
+    {"BZh", "bzip2-compressed", "bzcat"},
+    {"PK\x03\x04", "like a zip archive", "unzip -p"},
+}};
+
+bool looks_binary(std::string_view head) {
+  std::size_t controls = 0;
+  for (char c : head) {
+    auto b = static_cast<unsigned char>(c);
+    if (b == 0) return true;
+    bool space = b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v';
+    if ((b < 0x20 && !space && b != 0x1b) || b == 0x7f) ++controls;
+  }
+  return controls * 16 > head.size();
+}
+
+// Two ASCII characters in UTF-16 without a BOM ("{\0\"\0": little-endian at 0, big-endian
+// at 1): printable bytes at `at` and `at` + 2, NUL bytes beside them.
+bool ascii_in_utf16(std::string_view head, std::size_t at) {
+  if (head.size() < 4) return false;
+  auto printable = [](char c) { return c >= 0x20 && c < 0x7f; };
+  std::size_t zero = at == 0 ? 1 : 0;
+  return printable(head[at]) && printable(head[at + 2]) && head[zero] == 0 && head[zero + 2] == 0;
+}
+
+} // namespace
+
+std::string input_format_hint(std::string_view head, bool ids) {
+  std::string what = ids ? "the --ids list" : "the manifest";
+  std::string command = ids ? "jobpatch apply --ids - ..." : "jobpatch apply -";
+  for (const auto& m : magic_numbers) {
+    bool bzip2 = m.bytes == "BZh";
+    if (!head.starts_with(m.bytes)) continue;
+    if (bzip2 && (head.size() < 4 || head[3] < '1' || head[3] > '9')) continue;
+    std::string hint = what + " looks ";
+    hint += m.name;
+    hint += m.reader == "unzip -p" ? ": extract it first, e.g. " : ": decompress it first, e.g. ";
+    hint += m.reader;
+    hint += " FILE | ";
+    return hint += command;
+  }
+  bool utf16 = head.starts_with("\xff\xfe") || head.starts_with("\xfe\xff") ||
+               ascii_in_utf16(head, 0) || ascii_in_utf16(head, 1);
+  if (utf16)
+    return what +
+           " looks UTF-16 encoded: convert it to UTF-8 first, e.g. iconv -f UTF-16 -t "
+           "UTF-8 FILE | " +
+           command;
+  if (looks_binary(head))
+    return what + " looks binary, not text" +
+           (ids ? std::string(" (one job id per line)") : " (one JSON object per line)") +
+           ": is it the file you meant?";
+  return {};
+}
+
+void line_source::reject(invalid_line& error) const {
+  if (lines_read_ == 1) {
+    std::string hint = input_format_hint(reader_.head(), reader_.reads_ids());
+    if (!hint.empty()) {
+      error.message += "; " + hint;
+      error.not_ndjson = true;
+    }
+  }
+  if (options_.on_invalid) options_.on_invalid(error);
+}
 
 line_source::line_source(manifest_reader reader, options o)
     : reader_(std::move(reader)), options_(std::move(o)) {}
@@ -22,8 +101,10 @@ bool line_source::next(source_item& item) {
       item.error.job_id.clear();
       item.error.op.reset();
       item.error.message = "line is " + std::to_string(line_.oversized) +
-                           " bytes, over the limit of " + std::to_string(reader_.max_line_bytes());
-      if (options_.on_invalid) options_.on_invalid(item.error);
+                           " bytes, over the limit of " + std::to_string(reader_.max_line_bytes()) +
+                           " (--max-line-bytes raises it)";
+      item.error.not_ndjson = false;
+      reject(item.error);
       // The job is unknown, so every shard reports it: a bad line is never lost.
       return true;
     }
@@ -39,7 +120,7 @@ bool line_source::next(source_item& item) {
     item.op.seq = 0;
     if (!item.valid) {
       item.error = validator_.error();
-      if (options_.on_invalid) options_.on_invalid(item.error);
+      reject(item.error);
       return true;
     }
     item.op.only_update = false;

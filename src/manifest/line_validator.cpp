@@ -156,17 +156,7 @@ bool line_validator::impl::read_op(ondemand::value& value) {
   std::string_view name;
   if (auto ec = value.get_string().get(name)) return fail_json(ec);
   auto op = parse_op_kind(name);
-  if (!op) {
-    std::string message = "unknown op ";
-    append_json_string(message, excerpt(name));
-    constexpr std::array op_names = {std::string_view("datasource"), std::string_view("params"),
-                                     std::string_view("jobname"), std::string_view("configs")};
-    if (auto hint = detail::closest_name(name, op_names); !hint.empty())
-      message += " (did you mean \"" + std::string(hint) + "\"?)";
-    else
-      message += " (expected datasource, params, jobname or configs)";
-    return fail(std::move(message));
-  }
+  if (!op) return fail(unknown_op_message(name));
   out->op = *op;
   error->op = *op;
   return true;
@@ -224,6 +214,18 @@ bool line_validator::validate(std::string_view line, std::size_t readable,
   out.body.assign(v.body_text);
   out.fingerprint = 0; // the resume key is line_source's (it needs the seq)
   return true;
+}
+
+std::string unknown_op_message(std::string_view name) {
+  std::string message = "unknown op ";
+  append_json_string(message, excerpt(name));
+  constexpr std::array op_names = {std::string_view("datasource"), std::string_view("params"),
+                                   std::string_view("jobname"), std::string_view("configs")};
+  if (auto hint = detail::closest_name(name, op_names); !hint.empty())
+    message += " (did you mean \"" + std::string(hint) + "\"?)";
+  else
+    message += " (expected datasource, params, jobname or configs)";
+  return message;
 }
 
 } // namespace jobpatch

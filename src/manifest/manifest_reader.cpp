@@ -1,12 +1,20 @@
 #include <jobpatch/manifest/manifest_reader.hpp>
 
+#include <jobpatch/manifest/line_validator.hpp>
+
+#include <boost/unordered/unordered_flat_set.hpp>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <system_error>
+#include <vector>
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace jobpatch {
@@ -21,6 +29,33 @@ bool is_blank(std::string_view s) noexcept {
 }
 } // namespace
 
+// Every id an --ids input named so far, exactly: a hash alone could take two jobs for one
+// and skip the second. Their bytes are kept in blocks that never move (about the size of
+// the list), viewed from a flat set (about 20 bytes more per id). An id longer than a job
+// id may be is not kept: the validator refuses each line that names it.
+struct manifest_reader::id_set {
+  static constexpr std::size_t block_bytes = std::size_t{64} << 10;
+  static_assert(line_validator::max_job_id_bytes <= block_bytes);
+  std::vector<std::unique_ptr<char[]>> blocks;
+  std::size_t used = block_bytes; // of the last block
+  boost::unordered_flat_set<std::string_view> ids;
+
+  // True when `id` was named before; otherwise it is remembered.
+  bool seen(std::string_view id) {
+    if (id.size() > line_validator::max_job_id_bytes) return false;
+    if (ids.contains(id)) return true;
+    if (used + id.size() > block_bytes) {
+      blocks.push_back(std::make_unique<char[]>(block_bytes));
+      used = 0;
+    }
+    char* at = blocks.back().get() + used;
+    used += id.size();
+    std::copy(id.begin(), id.end(), at);
+    ids.insert(std::string_view(at, id.size()));
+    return false;
+  }
+};
+
 manifest_reader::manifest_reader(int fd, bool owns_fd, std::size_t max_line_bytes)
     : fd_(fd), owns_fd_(owns_fd), max_line_(max_line_bytes),
       buffer_(new char[max_line_bytes + chunk_bytes + padding_bytes]),
@@ -32,8 +67,13 @@ manifest_reader manifest_reader::open(const std::string& path, std::size_t max_l
   if (path == "-") return manifest_reader(STDIN_FILENO, false, max_line_bytes);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
+  manifest_reader reader(fd, true, max_line_bytes);
+  // read() would say "Is a directory" on the first line, without the name.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+    throw std::invalid_argument("the manifest " + path + " is a directory; name an NDJSON file");
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return manifest_reader(fd, true, max_line_bytes);
+  return reader;
 }
 
 manifest_reader::~manifest_reader() {
@@ -46,8 +86,21 @@ manifest_reader::manifest_reader(manifest_reader&& other) noexcept
       end_(other.end_), scanned_(other.scanned_), line_number_(other.line_number_),
       bytes_read_(other.bytes_read_), eof_(other.eof_), cancel_(other.cancel_),
       at_start_(other.at_start_), ids_(std::move(other.ids_)),
-      ids_line_(std::move(other.ids_line_)) {
+      ids_line_(std::move(other.ids_line_)), seen_ids_(std::move(other.seen_ids_)),
+      duplicate_ids_(other.duplicate_ids_), first_duplicate_line_(other.first_duplicate_line_),
+      duplicates_told_(other.duplicates_told_), head_(other.head_), head_size_(other.head_size_) {
   other.fd_ = -1;
+}
+
+void manifest_reader::use_ids_template(ids_template t) {
+  ids_ = std::make_unique<ids_template>(std::move(t));
+  seen_ids_ = std::make_unique<id_set>();
+}
+
+void manifest_reader::end_of_input() {
+  if (duplicates_told_ || duplicate_ids_ == 0 || !ids_ || !ids_->on_duplicates) return;
+  duplicates_told_ = true;
+  ids_->on_duplicates(duplicate_ids_, first_duplicate_line_);
 }
 
 bool manifest_reader::fill() {
@@ -68,6 +121,11 @@ bool manifest_reader::fill() {
     if (n == 0) {
       eof_ = true;
       return false;
+    }
+    if (head_size_ < head_.size()) {
+      std::size_t take = std::min(head_.size() - head_size_, static_cast<std::size_t>(n));
+      std::copy_n(buffer_.get() + end_, take, head_.data() + head_size_);
+      head_size_ += take;
     }
     end_ += static_cast<std::size_t>(n);
     bytes_read_ += static_cast<std::uint64_t>(n);
@@ -104,7 +162,10 @@ bool manifest_reader::next(manifest_line& out) {
     if (nl) {
       line_end = static_cast<std::size_t>(nl - base);
     } else if (eof_) {
-      if (begin_ == end_ && skipped == 0) return false;
+      if (begin_ == end_ && skipped == 0) {
+        end_of_input();
+        return false;
+      }
       line_end = end_; // last line without a newline
     } else if (end_ - begin_ + skipped > max_line_) {
       // Longer than the limit: drop what we have and read on to the line's end.
@@ -151,6 +212,10 @@ bool manifest_reader::make_ids_line(std::string_view id) {
   while (!id.empty() && (id.front() == ' ' || id.front() == '\t')) id.remove_prefix(1);
   while (!id.empty() && (id.back() == ' ' || id.back() == '\t')) id.remove_suffix(1);
   if (id.empty() || id.front() == '#') return false;
+  if (seen_ids_->seen(id)) {
+    if (duplicate_ids_++ == 0) first_duplicate_line_ = line_number_;
+    return false;
+  }
   ids_line_.clear();
   ids_line_.reserve(id.size() * 6 + ids_->op.size() + ids_->body.size() + 64 + padding_bytes);
   ids_line_ += "{\"jobId\":\"";

@@ -77,6 +77,41 @@ answer_part oversized_part(const error_code& ec) noexcept {
   return answer_part::none;
 }
 
+// Bytes a server sent first that begin a TLS record: a handshake (0x16) or an alert (0x15)
+// of version 3.x (SSL 3.0 to TLS 1.3).
+bool looks_like_tls(std::string_view bytes) {
+  return bytes.size() >= 2 && (bytes[0] == '\x16' || bytes[0] == '\x15') && bytes[1] == '\x03';
+}
+
+// A scheme in --base-url that the server does not speak: no retry mends it, so it is a
+// tls_verify failure (the run stops at once, exit 3), and the request, if written, was
+// not taken for one.
+void wrong_scheme(http_reply& reply, bool server_speaks_tls) {
+  reply.outcome = {error_class::tls_verify, 0};
+  reply.detail = server_speaks_tls ? "the server speaks TLS: use https:// in --base-url"
+                                   : "the server speaks plain HTTP: use http:// in --base-url";
+  reply.request_written = false;
+}
+
+// What to do about a certificate that did not verify (OpenSSL's X509_V_ERR_*), after its
+// reason; empty when the reason says it all.
+std::string_view verify_hint(long verify) {
+  switch (verify) {
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    return ": pass --cacert FILE with the certificate of the CA that issued it (for a "
+           "self-signed server, its own certificate)";
+  case X509_V_ERR_HOSTNAME_MISMATCH:
+  case X509_V_ERR_IP_ADDRESS_MISMATCH:
+    return ": it was issued for another name; check the host in --base-url";
+  default:
+    return "";
+  }
+}
+
 bool is_ip_literal(const std::string& host) {
   error_code ec;
   asio::ip::make_address(host, ec);
@@ -504,6 +539,11 @@ asio::awaitable<error_code> http_connection::handshake() {
     if (next == io_wait::none) co_return timed(ec);
     error_code fec = co_await fill(next == io_wait::write);
     if (fec) co_return fec;
+    if (next == io_wait::write) continue;
+    // The server's first bytes, kept to name a server that does not speak TLS at all.
+    std::size_t take = std::min(handshake_bytes_.size() - handshake_bytes_size_, transport_.size);
+    std::copy_n(transport_.data, take, handshake_bytes_.data() + handshake_bytes_size_);
+    handshake_bytes_size_ += take;
   }
 }
 
@@ -633,6 +673,14 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
 }
 
 asio::awaitable<bool> http_connection::establish(http_reply& reply) {
+  bool reached = co_await reach(reply);
+  if (!reached) co_return false;
+  if (!server_.tls) co_return true;
+  bool secured = co_await secure(reply);
+  co_return secured;
+}
+
+asio::awaitable<bool> http_connection::reach(http_reply& reply) {
   auto [cec, endpoint] = co_await asio::async_connect(socket_, server_.endpoints, use_tuple);
   (void)endpoint;
   error_code ec = timed(cec);
@@ -649,9 +697,12 @@ asio::awaitable<bool> http_connection::establish(http_reply& reply) {
     bool tunnel = co_await open_tunnel(reply);
     if (!tunnel) co_return false;
   }
-  if (!server_.tls) co_return true;
+  co_return true;
+}
 
+asio::awaitable<bool> http_connection::secure(http_reply& reply) {
   ssl_.reset(SSL_new(tls_->native_handle()));
+  handshake_bytes_size_ = 0;
   SSL* ssl = ssl_.get();
   transport_ = {socket_.native_handle(), nullptr, 0, false};
   if (!raw_) raw_ = std::make_unique<char[]>(raw_bytes);
@@ -681,10 +732,14 @@ asio::awaitable<bool> http_connection::establish(http_reply& reply) {
   error_code hec = co_await handshake();
   if (hec) {
     long verify = SSL_get_verify_result(ssl);
-    if (server_.verify && verify != X509_V_OK) {
+    std::string_view first(handshake_bytes_.data(), handshake_bytes_size_);
+    if (first.starts_with("HTTP/")) {
+      wrong_scheme(reply, false); // a plain HTTP server's answer to our hello
+    } else if (server_.verify && verify != X509_V_OK) {
       reply.outcome = {error_class::tls_verify, 0};
       reply.detail = std::string("TLS certificate verification failed for ") + server_.host + ": " +
                      X509_verify_cert_error_string(verify);
+      reply.detail += verify_hint(verify);
     } else {
       fail(reply, hec == beast::error::timeout ? error_class::timeout : error_class::tls_handshake,
            hec, "TLS handshake");
@@ -692,6 +747,25 @@ asio::awaitable<bool> http_connection::establish(http_reply& reply) {
     co_return false;
   }
   co_return true;
+}
+
+asio::awaitable<bool> http_connection::speaks_tls(std::chrono::milliseconds timeout) {
+  http_reply scratch; // how the hello fares is not the attempt's failure
+  close();
+  ssl_.reset();
+  buffer_.clear();
+  socket_ = asio::ip::tcp::socket(executor_);
+  handshake_bytes_size_ = 0;
+  watch(std::chrono::steady_clock::now() + timeout);
+  bool reached = co_await reach(scratch);
+  if (reached) {
+    bool secured = co_await secure(scratch); // or not: its first bytes are the answer
+    (void)secured;
+  }
+  unwatch();
+  close();
+  ssl_.reset();
+  co_return looks_like_tls({handshake_bytes_.data(), handshake_bytes_size_});
 }
 
 asio::awaitable<bool> http_connection::open_tunnel(http_reply& reply) {
@@ -819,6 +893,10 @@ asio::awaitable<bool> http_connection::send_and_read(std::string_view request, h
     if (rec) {
       reply.answer_started = interim > 0 || parser->got_some() || buffer_.size() != 0;
       fail(reply, classify(rec), rec, "read");
+      // A TLS server's alert (or hello) where a plain HTTP answer belongs.
+      if (!ssl_ && interim == 0 &&
+          looks_like_tls({static_cast<const char*>(buffer_.data().data()), buffer_.size()}))
+        wrong_scheme(reply, true);
       // The connection is closed after a failed read: what it buffered goes, and buffers
       // an answer over its limits grew shrink back now, not at the next exchange.
       buffer_.clear();
@@ -905,6 +983,23 @@ asio::awaitable<void> http_connection::exchange(std::string_view request,
       co_return;
     }
     close();
+    // A plain request on a fresh connection closed without a byte of answer: what an
+    // OpenSSL server does with one. Asking the server in TLS tells it from a server that
+    // just dropped the connection (once per connection, a few seconds at most).
+    bool unanswered =
+        reply.request_written && !reply.answer_started &&
+        (reply.outcome.cls == error_class::reset || reply.outcome.cls == error_class::truncated);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!server_.tls && tls_ && !reply.connection_reused && unanswered && !probed_ &&
+        left > std::chrono::milliseconds(0)) {
+      probed_ = true;
+      bool tls = co_await speaks_tls(std::min<std::chrono::milliseconds>(left, probe_timeout));
+      if (tls) {
+        wrong_scheme(reply, true);
+        co_return;
+      }
+    }
     // A kept-alive connection that took the request and died without a byte of answer
     // (closed, reset, or a TLS stream cut short) leaves it in doubt. A server that closes
     // every connection after one answer (without saying "Connection: close") does that to

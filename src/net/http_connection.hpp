@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -95,6 +96,9 @@ public:
   static constexpr std::size_t body_slack_bytes = 64;
   static constexpr std::size_t read_buffer_bytes = 16 << 10;
   static constexpr unsigned max_interim_answers = 16; // 1xx answers before the final one
+  // speaks_tls(): a TLS server answers a hello within a round trip; a plain one may wait
+  // for the rest of a request that never comes.
+  static constexpr std::chrono::milliseconds probe_timeout{3000};
 
   http_connection(asio::any_io_executor executor, asio::ssl::context* tls,
                   const server_address& server);
@@ -122,6 +126,14 @@ private:
   asio::awaitable<bool> connect(std::chrono::milliseconds timeout, http_reply& reply);
   // TCP, the proxy's tunnel, the TLS handshake: connect()'s steps, under its watchdog.
   asio::awaitable<bool> establish(http_reply& reply);
+  // TCP, and the proxy's tunnel when there is one.
+  asio::awaitable<bool> reach(http_reply& reply);
+  // The TLS handshake on the connection reach() opened; a failure says why in `reply`.
+  asio::awaitable<bool> secure(http_reply& reply);
+  // After a plain-HTTP request that a fresh connection closed without a byte of answer
+  // (what an OpenSSL server does with one): a TLS hello on a new connection, within
+  // `timeout`. True when the server answered it with a TLS record. Needs tls_.
+  asio::awaitable<bool> speaks_tls(std::chrono::milliseconds timeout);
   // Asks the proxy for a tunnel to the server over the fresh TCP connection.
   asio::awaitable<bool> open_tunnel(http_reply& reply);
   asio::awaitable<bool> send_and_read(std::string_view request, http_reply& reply);
@@ -194,6 +206,11 @@ private:
   std::uint64_t watch_generation_ = 0;
   bool watching_ = false, armed_ = false, timed_out_ = false;
   bool open_ = false;
+  // The first bytes the server sent in a TLS handshake: what tells a plain HTTP server
+  // ("HTTP/") or a TLS one (a record) apart when the handshake fails.
+  std::array<char, 5> handshake_bytes_{};
+  std::size_t handshake_bytes_size_ = 0;
+  bool probed_ = false; // speaks_tls() ran: once per connection
   std::uint64_t requests_on_connection_ = 0;
   std::chrono::steady_clock::time_point last_answer_{}; // when the last answer was read
   // Requests in a row that a reused connection took and died on without answering; at

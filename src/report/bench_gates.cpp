@@ -57,6 +57,31 @@ std::string number_text(double v, int decimals) {
   return text;
 }
 
+bool is_latency(bench_gate::metric m) {
+  return m == bench_gate::metric::percentile || m == bench_gate::metric::max ||
+         m == bench_gate::metric::mean;
+}
+
+// Refuses a gate that no run can pass, like one that does not parse: the threshold lies
+// outside what the metric can measure (a rate above 1), or the comparison asks for a
+// value past the metric's bound (below 0, above 100 % or 1). `name` is the metric as typed.
+void refuse_unmeetable(std::string_view expression, const bench_gate& gate, std::string_view name) {
+  using cmp = bench_gate::comparison;
+  const std::string metric(name);
+  if (gate.threshold == 0 && gate.compare == cmp::less)
+    refuse(expression, metric + " is never below 0: the gate can never pass");
+  if (is_latency(gate.what) && gate.threshold == 0 && gate.compare == cmp::less_equal)
+    refuse(expression, "a latency is always above 0: the gate can never pass");
+  if (gate.what == bench_gate::metric::rate && gate.threshold > 1)
+    refuse(expression, "rate is achieved/intended, at most 1 (100%): a threshold above it "
+                       "means nothing (e.g. rate>=0.95)");
+  bool bounded = gate.what == bench_gate::metric::rate || gate.what == bench_gate::metric::errors;
+  if (bounded && gate.threshold == 1 && gate.compare == cmp::greater)
+    refuse(expression, metric + " is at most " +
+                           (gate.what == bench_gate::metric::rate ? "1 (100%)" : "100%") +
+                           ": the gate can never pass");
+}
+
 bool holds(double actual, bench_gate::comparison c, double threshold) {
   switch (c) {
   case bench_gate::comparison::less:
@@ -141,6 +166,7 @@ bench_gate parse_bench_gate(std::string_view expression) {
       refuse(expression, "rate is achieved/intended, a ratio (e.g. rate>=0.95) or a percentage");
     break;
   }
+  refuse_unmeetable(expression, gate, left);
   return gate;
 }
 

@@ -157,3 +157,78 @@ TEST_CASE("ids: bench --ids sends the update to the listed jobs") {
         (r.at("jobId").as_string() == "job-0000002" || r.at("jobId").as_string() == "job-0000005"));
   }
 }
+
+TEST_CASE("ids: an id listed twice is sent once, with one note, from a file and a pipe") {
+  mock_process mock({}, 5);
+  write_file(mock.path("ids.txt"), "job-0000001\njob-0000002\n job-0000001\n# job-0000002\n"
+                                   "job-0000002\njob-0000003\n");
+  const std::string note =
+      "jobpatch: note: 2 duplicate ids in --ids (the first on line 3): each sent once\n";
+  auto notes_in = [&](const std::string& err) {
+    std::size_t n = 0;
+    for (auto at = err.find(note); at != std::string::npos; at = err.find(note, at + 1)) ++n;
+    return n;
+  };
+  // A file is read twice by apply (validated whole, then sent): one note.
+  CHECK(run_jobpatch(mock, "apply",
+                     {"--ids", mock.path("ids.txt"), "--op", "jobname", "--body", "\"once\"",
+                      "--results", mock.path("r.ndjson")}) == 0);
+  auto err = read_file(mock.path("apply.err"));
+  INFO(err);
+  CHECK(notes_in(err) == 1);
+  CHECK(err.find("3 lines: 3 ok") != std::string::npos);
+  std::vector<std::int64_t> lines;
+  for (const auto& record : read_lines(mock.path("r.ndjson")))
+    lines.push_back(json::parse(record).at("line").as_int64());
+  CHECK(lines == std::vector<std::int64_t>{1, 2, 6}); // the ids file's line numbers
+  // A pipe is read once: one note too.
+  std::string command = "cat '" + mock.path("ids.txt") + "' | exec \"$@\"";
+  child_process run({"/bin/sh", "-c", command, "sh", JOBPATCH_BIN, "apply", "--ids", "-", "--op",
+                     "jobname", "--body", "\"twice\"", "--base-url",
+                     "https://localhost:" + std::to_string(mock.port()), "--cacert", mock.cert()},
+                    {{"BYTENITE_API_KEY", mock_test_key}}, {}, mock.path("pipe.err"));
+  CHECK(run.wait(60s) == 0);
+  std::string pipe_err = read_file(mock.path("pipe.err"));
+  INFO(pipe_err);
+  CHECK(notes_in(pipe_err) == 1);
+  // validate counts what apply sends.
+  CHECK(run_jobpatch(mock, "validate",
+                     {"--ids", mock.path("ids.txt"), "--op", "jobname", "--body", "\"x\""}) == 0);
+  std::string validate_err = read_file(mock.path("validate.err"));
+  CHECK(notes_in(validate_err) == 1);
+  CHECK(validate_err.find("3 lines: 3 valid") != std::string::npos);
+  mock.stop();
+  std::vector<std::string> sent;
+  for (auto& r : mock.journal_records()) sent.push_back(std::string(r.at("jobId").as_string()));
+  CHECK(sent.size() == 6); // each of the 3 jobs once per run
+  for (const char* job : {"job-0000001", "job-0000002", "job-0000003"})
+    CHECK(std::count(sent.begin(), sent.end(), job) == 2);
+}
+
+TEST_CASE("ids: --op near an op's name and a bare jobname --body are answered with the fix") {
+  temp_dir dir;
+  write_file(dir.path("ids.txt"), "job-1\n");
+  auto refusal = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {JOBPATCH_BIN, "validate", "--ids", dir.path("ids.txt")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    child_process run(argv, {}, {}, dir.path("err"));
+    CHECK(run.wait(30s) == 2);
+    return read_file(dir.path("err"));
+  };
+  CHECK(refusal({"--op", "config", "--body", "{}"}) ==
+        "jobpatch: --op: unknown op \"config\" (did you mean \"configs\"?)\n");
+  CHECK(refusal({"--op", "rename", "--body", "{}"}) ==
+        "jobpatch: --op: unknown op \"rename\" (expected datasource, params, jobname or "
+        "configs)\n");
+  CHECK(refusal({"--op", "jobname", "--body", "archived"}) ==
+        "jobpatch: --body: invalid JSON: malformed structure; a jobname is a JSON string: quote "
+        "it, e.g. --body '\"archived\"'\n");
+  CHECK(refusal({"--op", "jobname", "--body", "42"}) ==
+        "jobpatch: --body: jobname body must be a JSON string, got number 42; quote it, e.g. "
+        "--body '\"42\"'\n");
+  write_file(dir.path("body.txt"), "archived\n");
+  CHECK(refusal({"--op", "jobname", "--body", "@" + dir.path("body.txt")})
+            .ends_with("a jobname is a JSON string: quote it in the file, e.g. \"archived\"\n"));
+  // Text that cannot be shown in a shell example is not: NAME stands for it.
+  CHECK(refusal({"--op", "jobname", "--body", "it's"}).ends_with("--body '\"NAME\"'\n"));
+}

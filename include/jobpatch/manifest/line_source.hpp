@@ -40,6 +40,13 @@ protected:
   ~update_filter() = default;
 };
 
+// What `head`, an input's first bytes (manifest_reader::head), looks like when it is not
+// NDJSON text, and how to feed it: "the manifest looks gzip-compressed: decompress it
+// first, e.g. zcat FILE | jobpatch apply -" (zstd, xz, bzip2 and zip too), UTF-16 text,
+// binary data (a NUL byte, or control bytes in more than one of 16). Empty when it may
+// be text. `ids`: the input is an --ids list.
+std::string input_format_hint(std::string_view head, bool ids);
+
 class line_source {
 public:
   struct options {
@@ -61,7 +68,9 @@ public:
 
   line_source(manifest_reader reader, options o);
 
-  // Fills `item` with the next line of this shard; false at the end of input.
+  // Fills `item` with the next line of this shard; false at the end of input. An invalid
+  // first line whose input does not look like NDJSON (input_format_hint) says so in its
+  // message and is marked invalid_line::not_ndjson.
   bool next(source_item& item);
 
   // Lines read so far (all shards, blank lines excluded).
@@ -72,6 +81,10 @@ public:
   static std::uint32_t shard_of(std::string_view job_id, std::uint32_t shard_count) noexcept;
 
 private:
+  // An invalid line: the first one's error ends with input_format_hint when there is one;
+  // options_.on_invalid hears of it.
+  void reject(invalid_line& error) const;
+
   manifest_reader reader_;
   line_validator validator_;
   options options_;

@@ -17,6 +17,9 @@ struct invalid_line {
   std::string job_id;        // empty when not known
   std::optional<op_kind> op; // when known
   std::string message;       // e.g. `configs.taskTimeout must be an integer, got string "abc"`
+  // The whole input does not look like NDJSON (compressed, binary): `message` ends saying
+  // so, and the lines after this one are no use to show (line_source, on the first line).
+  bool not_ndjson = false;
 };
 
 // Validates manifest lines {"jobId": string, "op": string, "body": value}: exactly these
@@ -46,5 +49,9 @@ private:
   std::unique_ptr<impl> impl_;
   invalid_line error_;
 };
+
+// What a manifest line's op, and --op, say of a name that is no op: `unknown op "config"
+// (did you mean "configs"?)`, or the four names when none is near.
+std::string unknown_op_message(std::string_view name);
 
 } // namespace jobpatch

@@ -1,8 +1,10 @@
 #pragma once
 // Streams an NDJSON manifest line by line in bounded memory.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,9 +30,14 @@ struct manifest_line {
 // lines that are then empty or start with '#' are skipped like blank lines (line numbers
 // still count them). The id is JSON-escaped (quote, backslash, control characters) and
 // otherwise kept byte for byte, so the validator judges it as it would a manifest's.
+// An id read before (the same bytes once trimmed) is skipped too: each job gets the
+// update once, and `on_duplicates` hears how many were skipped.
 struct ids_template {
   std::string op;   // as typed; the validator checks it
   std::string body; // one JSON value, on one line (see ids_body_line)
+  // Called by each reader once, at the end of its input, when it skipped ids read before:
+  // how many lines it skipped, and the number of the first.
+  std::function<void(std::uint64_t duplicates, std::uint64_t first_line)> on_duplicates = {};
 };
 
 // `body` (one JSON value, possibly spread over lines) on one line: line ends outside
@@ -48,7 +55,8 @@ public:
 
   // Takes ownership of `fd` if `owns_fd` (closes it on destruction).
   manifest_reader(int fd, bool owns_fd, std::size_t max_line_bytes = default_max_line_bytes);
-  // Opens `path`, or standard input for "-". Throws std::system_error if it cannot.
+  // Opens `path`, or standard input for "-". Throws std::system_error if it cannot, and
+  // std::invalid_argument naming a directory.
   static manifest_reader open(const std::string& path,
                               std::size_t max_line_bytes = default_max_line_bytes);
   ~manifest_reader();
@@ -71,7 +79,16 @@ public:
   }
 
   // Reads the input as a list of job ids (see ids_template) from now on.
-  void use_ids_template(ids_template t) { ids_ = std::make_unique<ids_template>(std::move(t)); }
+  void use_ids_template(ids_template t);
+
+  // The first bytes of the input as read (a BOM included), at most head_bytes: what tells
+  // a compressed or binary file from a manifest whose first line is wrong.
+  static constexpr std::size_t head_bytes = 512;
+  std::string_view head() const noexcept { return {head_.data(), head_size_}; }
+  // True when the input is a list of job ids (use_ids_template).
+  bool reads_ids() const noexcept { return ids_ != nullptr; }
+  // --ids: the lines skipped so far because they named an id read before.
+  std::uint64_t duplicate_ids() const noexcept { return duplicate_ids_; }
 
   std::uint64_t bytes_read() const noexcept { return bytes_read_; }
   std::size_t max_line_bytes() const noexcept { return max_line_; }
@@ -81,8 +98,9 @@ private:
   bool fill(); // reads more input after end_; false at end of input
   bool wait_readable() const;
   // --ids: `id_line` (one line of the ids input) as a manifest line in ids_line_; false
-  // when the line is a comment or blank.
+  // when the line is a comment or blank, or its id was read before.
   bool make_ids_line(std::string_view id_line);
+  void end_of_input(); // tells ids_->on_duplicates, once
 
   int fd_;
   bool owns_fd_;
@@ -99,6 +117,12 @@ private:
   bool at_start_ = true;
   std::unique_ptr<ids_template> ids_; // --ids, or null
   std::string ids_line_;              // the manifest line made of the current id
+  struct id_set;                      // --ids: every id read so far
+  std::unique_ptr<id_set> seen_ids_;
+  std::uint64_t duplicate_ids_ = 0, first_duplicate_line_ = 0;
+  bool duplicates_told_ = false;
+  std::array<char, head_bytes> head_{};
+  std::size_t head_size_ = 0;
 };
 
 } // namespace jobpatch

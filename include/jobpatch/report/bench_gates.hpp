@@ -35,7 +35,10 @@ struct bench_gate {
 };
 
 // Parses one --fail-if expression (spaces allowed around the parts). Throws
-// std::invalid_argument naming the expression and saying what was expected.
+// std::invalid_argument naming the expression and saying what was expected; also for a
+// gate no run can pass: a rate above 1 (100 %), or a comparison past a metric's bound
+// (below 0: `errors<0%`, `rate<0`, `p99<0ms`, `p99<=0ms`; above it: `errors>100%`,
+// `rate>1`).
 bench_gate parse_bench_gate(std::string_view expression);
 
 // What gates are judged on: one endpoint's figures or the whole run's.

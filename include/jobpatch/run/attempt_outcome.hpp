@@ -11,13 +11,15 @@ namespace jobpatch {
 // Error classes of one attempt; `none` is a success, `http_status` an answer with a
 // non-success status (see attempt_outcome::status), the rest failures below HTTP.
 enum class error_class : std::uint8_t {
-  none,               // 2xx answer: the update was applied
-  http_status,        // the server answered with a non-2xx status
-  connect_refused,    // TCP connection actively refused (RST on SYN)
-  connect_failed,     // TCP connect failed otherwise (unreachable, connect timeout)
-  resolve,            // host name did not resolve
-  tls_handshake,      // TLS handshake or TLS read failed (not a certificate problem)
-  tls_verify,         // peer certificate or host name did not verify
+  none,            // 2xx answer: the update was applied
+  http_status,     // the server answered with a non-2xx status
+  connect_refused, // TCP connection actively refused (RST on SYN)
+  connect_failed,  // TCP connect failed otherwise (unreachable, connect timeout)
+  resolve,         // host name did not resolve
+  tls_handshake,   // TLS handshake or TLS read failed (not a certificate problem)
+  // Peer certificate or host name did not verify, the server refused our client
+  // certificate, or it does not speak the scheme of --base-url: nothing a retry mends.
+  tls_verify,
   timeout,            // per-attempt timeout expired after the request was sent
   reset,              // connection reset or closed before a response started
   truncated,          // response ended before its declared end

@@ -93,6 +93,11 @@ TEST_CASE("line_validator: structure errors") {
         R"(duplicate key "body")");
   CHECK(check(R"({"jobId":"j","op":"Configs","body":{}})").error.message ==
         R"(unknown op "Configs" (did you mean "configs"?))");
+  // The same words for --op (ids_option.cpp).
+  CHECK(unknown_op_message("config") == R"(unknown op "config" (did you mean "configs"?))");
+  CHECK(unknown_op_message("jobnmae") == R"(unknown op "jobnmae" (did you mean "jobname"?))");
+  CHECK(unknown_op_message("rename") ==
+        R"(unknown op "rename" (expected datasource, params, jobname or configs))");
   CHECK(check(R"({"jobId":"j","op":7,"body":{}})").error.message ==
         "op must be a string, got number 7");
   CHECK(check("[1,2]").error.message == "line must be a JSON object, got array");

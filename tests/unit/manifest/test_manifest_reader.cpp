@@ -1,10 +1,15 @@
+#include <jobpatch/manifest/line_validator.hpp>
 #include <jobpatch/manifest/manifest_reader.hpp>
 
 #include <doctest/doctest.h>
 
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +125,70 @@ TEST_CASE("manifest_reader: --ids turns each id into a manifest line, numbered b
   CHECK(lines[0].text == R"({"jobId":"job-1","op":"configs","body":{"taskTimeout":600}})");
   CHECK(lines[1].number == 5);
   CHECK(lines[1].text == R"({"jobId":"job\"3\\\u0001","op":"configs","body":{"taskTimeout":600}})");
+}
+
+TEST_CASE("manifest_reader: an id named again in --ids is skipped, and counted once per reader") {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> told;
+  ids_template t{"jobname", "\"a\""};
+  t.on_duplicates = [&](std::uint64_t duplicates, std::uint64_t first_line) {
+    told.emplace_back(duplicates, first_line);
+  };
+  // Compared once trimmed, byte for byte (case and escapes matter); a comment never counts.
+  std::string input = "job-1\njob-2\n# job-1\n  job-1\t\nJOB-1\njob-2\njob\"3\njob\"3\n";
+  // A long list: the ids fill more than one of the set's blocks.
+  for (int i = 0; i < 5000; ++i) input += "job-" + std::string(20, 'x') + std::to_string(i) + "\n";
+  input += "job-" + std::string(20, 'x') + "4999\n";
+  // An id longer than a job id may be is not remembered: the validator refuses each line.
+  std::string too_long(line_validator::max_job_id_bytes + 1, 'L');
+  input += too_long + "\n" + too_long + "\n";
+  auto lines = read_all(input, 1 << 20, &t);
+  REQUIRE(lines.size() == 4 + 5000 + 2);
+  CHECK(lines[0].number == 1);
+  CHECK(lines[1].number == 2);
+  CHECK(lines[2].number == 5); // JOB-1
+  CHECK(lines[3].number == 7); // job"3
+  CHECK(lines[4].number == 9);
+  REQUIRE(told.size() == 1); // at the end of the input, once
+  CHECK(told[0] == std::pair<std::uint64_t, std::uint64_t>(4, 4));
+
+  // Without duplicates nothing is told; a plain manifest never skips a repeated line.
+  told.clear();
+  CHECK(read_all("job-1\njob-2\n", 1 << 20, &t).size() == 2);
+  CHECK(told.empty());
+  CHECK(read_all("{}\n{}\n").size() == 2);
+}
+
+TEST_CASE("manifest_reader: head() keeps the input's first bytes across reads, BOM included") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::string input = "\xEF\xBB\xBF" + std::string(600, 'a') + "\n";
+  REQUIRE(::write(fds[1], input.data(), 2) == 2); // the first read gets these two bytes
+  manifest_reader reader(fds[0], true);
+  manifest_line line;
+  bool read = false;
+  std::thread next([&] { read = reader.next(line); });
+  int waiting = 1;
+  while (waiting > 0 && ::ioctl(fds[1], FIONREAD, &waiting) == 0) std::this_thread::yield();
+  REQUIRE(waiting == 0); // the reader took them
+  REQUIRE(::write(fds[1], input.data() + 2, input.size() - 2) ==
+          static_cast<ssize_t>(input.size() - 2));
+  ::close(fds[1]);
+  next.join();
+  REQUIRE(read);
+  CHECK(line.text == std::string(600, 'a')); // the BOM is dropped from the line, not the head
+  CHECK(reader.head() == std::string_view(input).substr(0, manifest_reader::head_bytes));
+  manifest_reader moved(std::move(reader));
+  CHECK(moved.head() == std::string_view(input).substr(0, manifest_reader::head_bytes));
+  CHECK(manifest_reader(-1, false).head().empty());
+}
+
+TEST_CASE("manifest_reader: a directory is refused, named") {
+  try {
+    (void)manifest_reader::open("/tmp");
+    FAIL("a directory was opened");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()) == "the manifest /tmp is a directory; name an NDJSON file");
+  }
 }
 
 TEST_CASE("ids_body_line: line ends outside strings become spaces, the ends are trimmed") {

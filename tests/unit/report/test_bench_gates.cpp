@@ -76,6 +76,37 @@ TEST_CASE("bench_gates: refusals name the expression and say what is expected") 
   CHECK(refusal("").find("empty") != std::string::npos);
 }
 
+TEST_CASE("bench_gates: a gate no run can pass is refused, not failed at the end") {
+  // rate is achieved/intended: above 1 (100 %) it means nothing, whatever the comparison.
+  CHECK(refusal("rate>1.5") ==
+        "--fail-if \"rate>1.5\": rate is achieved/intended, at most 1 (100%): a threshold "
+        "above it means nothing (e.g. rate>=0.95)");
+  CHECK(refusal("rate>=150%").find("at most 1 (100%)") != std::string::npos);
+  CHECK(refusal("rate<1.01").find("at most 1 (100%)") != std::string::npos);
+  // Past a bound: above the most a metric can be...
+  CHECK(refusal("rate>1") == "--fail-if \"rate>1\": rate is at most 1 (100%): the gate can "
+                             "never pass");
+  CHECK(refusal("rate>100%").find("can never pass") != std::string::npos);
+  CHECK(refusal("errors>100%") ==
+        "--fail-if \"errors>100%\": errors is at most 100%: the gate can never pass");
+  CHECK(refusal("configs:errors>100%").find("can never pass") != std::string::npos);
+  // ...or below 0.
+  CHECK(refusal("errors<0%") ==
+        "--fail-if \"errors<0%\": errors is never below 0: the gate can never pass");
+  CHECK(refusal("rate<0").find("rate is never below 0") != std::string::npos);
+  CHECK(refusal("p99<0ms").find("p99 is never below 0") != std::string::npos);
+  CHECK(refusal("jobname:max<0s").find("max is never below 0") != std::string::npos);
+  CHECK(refusal("mean<=0us") ==
+        "--fail-if \"mean<=0us\": a latency is always above 0: the gate can never pass");
+  // The bounds themselves can be met.
+  for (const char* meetable :
+       {"rate>=1", "rate<=1", "rate>=100%", "rate>0", "rate<=0", "errors<=0%", "errors>=100%",
+        "errors>0%", "errors<100%", "p99>0ms", "p99>=0ms", "p50<0.001ms"}) {
+    INFO(meetable);
+    CHECK(refusal(meetable) == "");
+  }
+}
+
 TEST_CASE("bench_gates: evaluation against measured figures") {
   latency_histogram h;
   for (int i = 1; i <= 100; ++i) h.record(std::chrono::milliseconds(i));
