@@ -12,7 +12,9 @@
 # over C connections, ROUNDS interleaved rounds, pinned (taskset: server CPU 0, client
 # CPU 1) and unpinned. Per client and mode, medians of: req/s, client CPU µs/request
 # (user+sys from /usr/bin/time, and each alone), context switches/request
-# (voluntary+involuntary), peak RSS, non-200 answers, and ratios to wrk. Then jobpatch apply's heap allocations per
+# (voluntary+involuntary), peak RSS, non-200 answers, and ratios to wrk; system calls per
+# request (all of them, futex included) from one more, untimed run of each client under
+# `strace -f -c`. Then jobpatch apply's heap allocations per
 # request in steady state (an LD_PRELOAD malloc counter: runs of N/2 and N, the
 # difference over N/2).
 #   bench/side_by_side.sh [N (100000)] [ROUNDS (3)] [CONNECTIONS (64)]
@@ -38,6 +40,7 @@ command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/time ] || need+=(time)
 command -v cc >/dev/null || need+=(gcc)
+command -v strace >/dev/null || need+=(strace)
 /usr/bin/python3 -c 'import aiohttp' 2>/dev/null || need+=(python3-aiohttp)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
@@ -118,10 +121,15 @@ start_nginx() { # cpu-prefix...
 }
 
 rows=$work/rows.tsv
+syscall_rows=$work/syscalls.tsv
 : >"$rows"
-# measure MODE ROUND CLIENT: runs the client under /usr/bin/time, appends a row.
+: >"$syscall_rows"
+# measure MODE ROUND CLIENT: runs the client under /usr/bin/time, appends a row. With
+# STRACE=1, under strace -f -c as well, appending its requests and system calls to
+# $syscall_rows instead.
 measure() {
-  local mode=$1 round=$2 client=$3 cpu=()
+  local mode=$1 round=$2 client=$3 cpu=() trace=()
+  [ -n "${STRACE:-}" ] && trace=(strace -f -c -o "$work/$client.strace")
   [ "$mode" = pinned ] && cpu=(taskset -c 1)
   local t=$work/$client.time out=$work/$client.out err=$work/$client.err
   rm -f "$work/r.ndjson" "$work/s.json"
@@ -142,10 +150,12 @@ measure() {
   aiohttp) cmd=(/usr/bin/python3 "$here/aiohttp_client.py" "$url" "$work/cert.pem"
                 side-by-side-token "$n" "$connections") ;;
   esac
-  "${cpu[@]}" /usr/bin/time -f '%e %U %S %M %c %w' -o "$t" "${cmd[@]}" >"$out" 2>"$err" || true
-  python3 - "$mode" "$round" "$client" "$t" "$out" "$work/s.json" "$n" >>"$rows" <<'PY'
+  "${cpu[@]}" /usr/bin/time -f '%e %U %S %M %c %w' -o "$t" "${trace[@]}" "${cmd[@]}" >"$out" 2>"$err" || true
+  local into=$rows strace_file=
+  [ -n "${STRACE:-}" ] && into=$syscall_rows strace_file=$work/$client.strace
+  python3 - "$mode" "$round" "$client" "$t" "$out" "$work/s.json" "$n" "$strace_file" >>"$into" <<'PY'
 import json, re, sys
-mode, rnd, client, tfile, out, summary, n = sys.argv[1:8]
+mode, rnd, client, tfile, out, summary, n, strace = sys.argv[1:9]
 wall, user, sys_, rss, invol, vol = open(tfile).read().split()[-6:]
 text = open(out, errors="replace").read()
 done, non200 = int(n), 0
@@ -164,7 +174,12 @@ elif client == "curl":
     done, non200 = len(codes), sum(1 for c in codes if c != "200")
 elif client == "aiohttp":
     ok, bad = map(int, text.split()[:2]); done, non200 = ok + bad, bad
-print("\t".join(map(str, [mode, rnd, client, done, wall, user, sys_, rss, int(invol) + int(vol), non200])))
+if strace:
+    # strace -c's last line: "100.00 seconds usecs/call calls errors total".
+    calls = int(open(strace).read().strip().splitlines()[-1].split()[3])
+    print("\t".join(map(str, [mode, client, done, calls])))
+else:
+    print("\t".join(map(str, [mode, rnd, client, done, wall, user, sys_, rss, int(invol) + int(vol), non200])))
 PY
 }
 
@@ -175,6 +190,10 @@ for mode in $modes; do
       echo "$mode round $round: $client" >&2
       measure "$mode" "$round" "$client"
     done
+  done
+  for client in $clients; do
+    echo "$mode under strace: $client" >&2
+    STRACE=1 measure "$mode" 0 "$client"
   done
   stop_servers
 done
@@ -193,10 +212,14 @@ for manifest in half m; do
 done
 stop_servers
 
-python3 - "$rows" "$n" "$connections" "${allocs[0]}" "${allocs[1]}" "$(/usr/sbin/nginx -v 2>&1)" <<'PY'
+python3 - "$rows" "$n" "$connections" "${allocs[0]}" "${allocs[1]}" "$(/usr/sbin/nginx -v 2>&1)" "$syscall_rows" <<'PY'
 import statistics, sys
 from collections import defaultdict
 rows, n, conns, half, full, nginx = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+syscalls = {}
+for line in open(sys.argv[7]):
+    mode, client, done, calls = line.split("\t")
+    syscalls[(mode, client)] = int(calls) / max(1, int(done))
 by = defaultdict(list)
 for line in open(rows):
     mode, rnd, client, done, wall, user, sys_, rss, cs, non200 = line.split("\t")
@@ -208,13 +231,15 @@ med = {k: {f: statistics.median(r[f] for r in v) for f in v[0]} for k, v in by.i
 print(f"{n} PATCHes, {conns} connections, nginx {nginx.split('/')[-1]} (1 worker, TLS), medians of {len(next(iter(by.values())))} rounds")
 for mode in dict.fromkeys(k[0] for k in med):
     wrk = med.get((mode, "wrk"))
-    print(f"\n{mode}:\n| client | req/s | CPU µs/req | user | sys | ctx switches/req | peak RSS MB | non-200 | req/s ÷ wrk | CPU ÷ wrk |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"\n{mode}:\n| client | req/s | CPU µs/req | user | sys | ctx switches/req | syscalls/req | peak RSS MB | non-200 | req/s ÷ wrk | CPU ÷ wrk |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (m, client), x in med.items():
         if m != mode: continue
         r = f"{x['rate'] / wrk['rate']:.2f}" if wrk else "-"
         c = f"{x['cpu'] / wrk['cpu']:.2f}" if wrk else "-"
-        print(f"| {client} | {x['rate']:.0f} | {x['cpu']:.1f} | {x['user']:.1f} | {x['sys']:.1f} | {x['cs']:.4f} | {x['rss']:.1f} | {x['non200']:.0f} | {r} | {c} |")
+        sc = syscalls.get((m, client))
+        sc = f"{sc:.2f}" if sc is not None else "-"
+        print(f"| {client} | {x['rate']:.0f} | {x['cpu']:.1f} | {x['user']:.1f} | {x['sys']:.1f} | {x['cs']:.4f} | {sc} | {x['rss']:.1f} | {x['non200']:.0f} | {r} | {c} |")
 print(f"\njobpatch apply heap allocations: {half} for {n // 2} lines, {full} for {n}: "
       f"{(full - half) / (n - n // 2):.2f} per request in steady state")
 PY
