@@ -485,8 +485,10 @@ void record_unread(apply_run& run, run_status& status) {
 }
 
 // What the summary says of the run besides its counts: its id, notes, shard, timing and
-// the manifest lines read so far. Filled however the run ends.
-void complete_status(const apply_options& options, const apply_run& run, run_status& status) {
+// the manifest lines read so far (not while the reader thread may still be reading:
+// `reader_done` false leaves them unknown). Filled however the run ends.
+void complete_status(const apply_options& options, const apply_run& run, run_status& status,
+                     bool reader_done = true) {
   status.notes.insert(status.notes.begin(), run.notes.begin(), run.notes.end());
   status.run_id = run.run_id;
   if (run.started_unix_ms) {
@@ -495,7 +497,7 @@ void complete_status(const apply_options& options, const apply_run& run, run_sta
     status.started_unix_ms = run.started_unix_ms;
     status.ended_unix_ms = unix_ms_now();
   }
-  if (run.source) status.manifest_lines = run.source->lines_read();
+  if (run.source && reader_done) status.manifest_lines = run.source->lines_read();
   if (options.shard_count > 1)
     status.shard =
         std::to_string(options.shard_index + 1) + "/" + std::to_string(options.shard_count);
@@ -580,7 +582,7 @@ run_status send_updates(const apply_options& options, apply_run& run) {
   // A second signal leaves at once, through the same last words.
   hooks.on_leave_now = [&options, &run](const run_status& so_far, int code) {
     run_status status = so_far;
-    complete_status(options, run, status);
+    complete_status(options, run, status, false); // the reader thread may be mid-line
     std::string error;
     write_last_words(options, run, status, code, error);
     if (!error.empty()) run.out.append_to(output_thread::standard_error) += error + "\n";
@@ -711,6 +713,10 @@ int run_phases(apply_options& options, const apply_command_options& extra,
   } catch (const cli_error& e) {
     write_refusal(options, extra, run, e.what());
     throw;
+  } catch (const std::exception& e) {
+    // Another library's refusal of an input (a proxy URL, a descriptor): nothing was sent.
+    write_refusal(options, extra, run, e.what());
+    throw cli_error(exit_usage, e.what());
   }
   // From the first request on, no failure is exit 2: lines may have been applied.
   try {
