@@ -153,6 +153,7 @@ struct hostile_server::impl {
   bool late_done = false;
   bool late_applied = false; // late_apply's late copy has landed
   mutable std::condition_variable late_landed;
+  mutable std::condition_variable bomb_ended; // a bomb_list entry was added
   // The stateful modes' job names (JSON strings), by job id; on the server's thread only.
   std::map<std::string, std::string> names;
   std::thread thread;
@@ -483,6 +484,7 @@ asio::awaitable<void> hostile_server::impl::misbehave(Stream& stream, hostile_mo
   record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::lock_guard lock(mutex);
   bomb_list.push_back(record);
+  bomb_ended.notify_all();
 }
 
 // The hostile answer of `mode`. Endless ones end when the client stops reading (the write
@@ -640,6 +642,12 @@ void hostile_server::set_mode(hostile_mode mode) {
     done.set_value();
   });
   done.get_future().wait();
+}
+
+bool hostile_server::wait_for_bombs(std::size_t count, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->bomb_ended.wait_for(lock, slowed(timeout),
+                                    [&] { return impl_->bomb_list.size() >= count; });
 }
 
 bool hostile_server::wait_for_late_copy(std::chrono::milliseconds timeout) const {

@@ -138,6 +138,9 @@ public:
   // late_apply: waits up to slowed(`timeout`) until the late copy of "old" was applied;
   // false if it was not by then.
   bool wait_for_late_copy(std::chrono::milliseconds timeout) const;
+  // Waits up to slowed(`timeout`) until `count` hostile answers have ended (bombs() holds
+  // them): the server notices a client's hang-up after the client may have exited.
+  bool wait_for_bombs(std::size_t count, std::chrono::milliseconds timeout) const;
 
 private:
   struct impl;
