@@ -9,6 +9,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -872,6 +873,12 @@ asio::awaitable<bool> http_connection::send_and_read(std::string_view request, h
   }
   reply.request_written = true;
   release_grown_buffers(reply);
+  // The other connections' ready work runs before the first read: Asio's epoll reactor
+  // tries every read at once (a recvfrom), and one made right after the send finds
+  // nothing and costs a system call for it; by the time the queue comes round, the answer
+  // has mostly arrived. A handler dispatch, no system call; with nothing else ready it
+  // comes straight back.
+  co_await asio::post(socket_.get_executor(), asio::use_awaitable);
   // Interim answers (100 Continue, 103 Early Hints, any 1xx but 101) come before the
   // final one and are skipped (RFC 9110 section 15.2); a bounded number of them, within
   // the attempt's deadline. A parser cannot be reset, so each answer gets a fresh one.
