@@ -51,39 +51,38 @@ std::string json_escaped(std::string_view s, bool slash) {
   return out;
 }
 
-// `s` with each byte that `which` holds written \u00XX, in upper- or lower-case hex.
-std::string u_escaped(std::string_view s, std::string_view which, bool upper) {
+// `s` with each byte `escape` picks spelled `prefix` and two hex digits ("\\u00" + "2f",
+// "%" + "2F").
+template <class Pick>
+std::string hex_escaped(std::string_view s, std::string_view prefix, bool upper, Pick escape) {
   const char* hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
   std::string out;
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
-    if (which.find(c) == std::string_view::npos) {
+    if (!escape(c)) {
       out += c;
       continue;
     }
-    out += "\\u00";
+    out += prefix;
     out += hex[u >> 4];
     out += hex[u & 15];
   }
   return out;
 }
 
+// `s` with each byte that `which` holds written \u00XX, in upper- or lower-case hex.
+std::string u_escaped(std::string_view s, std::string_view which, bool upper) {
+  return hex_escaped(s, "\\u00", upper,
+                     [&](char c) { return which.find(c) != std::string_view::npos; });
+}
+
 // Percent-encoded: the bytes outside RFC 3986's unreserved set, or every byte.
 std::string percent_encoded(std::string_view s, bool upper, bool every_byte) {
-  const char* hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    bool unreserved = std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved && !every_byte) {
-      out += c;
-      continue;
-    }
-    out += '%';
-    out += hex[u >> 4];
-    out += hex[u & 15];
-  }
-  return out;
+  return hex_escaped(s, "%", upper, [&](char c) {
+    bool unreserved =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~';
+    return every_byte || !unreserved;
+  });
 }
 
 int hex_value(char c) {
@@ -320,6 +319,26 @@ TEST_CASE("hostile documents: the leak check finds every spelling and nothing el
 // Item 2: server text is cut to its excerpt (200 bytes of a plain-text body, 500 of a JSON
 // message) before it is scrubbed, so a secret straddling the cut no longer matches and its
 // first bytes are printed.
+namespace {
+// One PATCH answered `status` with `body` (which holds `marker` and a secret): the line
+// fails, its recorded error shows the server's text, and no output holds the secret.
+void check_patch_answer_scrubbed(int status, const std::string& body, const std::string& marker) {
+  hostile_server server({.mode = hostile_mode::scripted,
+                         .token_body = token_answer,
+                         .answer_status = status,
+                         .answer_body = body});
+  temp_dir dir;
+  auto r = apply_to(server, dir, line_of("job-1", "jobname", R"("a")"), {"--max-attempts", "1"});
+  INFO(r.err);
+  CHECK(r.run.code == 1);
+  REQUIRE(r.records.size() == 1);
+  std::string error = text_of(r.records[0], "error");
+  INFO("recorded error: " << error);
+  CHECK(error.find(marker) != std::string::npos); // the server's text did arrive
+  CHECK(secrets_shown(dir) == "");
+}
+} // namespace
+
 TEST_CASE("hostile documents: a secret straddling the cut of a PATCH error's excerpt reaches "
           "no output") {
   struct variant {
@@ -338,19 +357,7 @@ TEST_CASE("hostile documents: a secret straddling the cut of a PATCH error's exc
   };
   for (const auto& v : variants) {
     CAPTURE(v.name);
-    hostile_server server({.mode = hostile_mode::scripted,
-                           .token_body = token_answer,
-                           .answer_status = v.status,
-                           .answer_body = v.body});
-    temp_dir dir;
-    auto r = apply_to(server, dir, line_of("job-1", "jobname", R"("a")"), {"--max-attempts", "1"});
-    INFO(r.err);
-    CHECK(r.run.code == 1);
-    REQUIRE(r.records.size() == 1);
-    std::string error = text_of(r.records[0], "error");
-    INFO("recorded error: " << error);
-    CHECK(error.find(marker) != std::string::npos); // the server's text did arrive
-    CHECK(secrets_shown(dir) == "");
+    check_patch_answer_scrubbed(v.status, v.body, marker);
   }
 }
 
@@ -446,21 +453,8 @@ TEST_CASE("hostile documents: a secret percent-encoded in a PATCH error reaches 
       CAPTURE(v.name);
       CAPTURE(as_json);
       std::string text = marker + v.secret + "&page=2";
-      hostile_server server(
-          {.mode = hostile_mode::scripted,
-           .token_body = token_answer,
-           .answer_status = 403,
-           .answer_body = as_json ? R"({"code":7,"message":")" + text + R"("})" : text});
-      temp_dir dir;
-      auto r =
-          apply_to(server, dir, line_of("job-1", "jobname", R"("a")"), {"--max-attempts", "1"});
-      INFO(r.err);
-      CHECK(r.run.code == 1);
-      REQUIRE(r.records.size() == 1);
-      std::string error = text_of(r.records[0], "error");
-      INFO("recorded error: " << error);
-      CHECK(error.find(marker) != std::string::npos); // the server's text did arrive
-      CHECK(secrets_shown(dir) == "");
+      check_patch_answer_scrubbed(403, as_json ? R"({"code":7,"message":")" + text + R"("})" : text,
+                                  marker);
     }
   }
 }
