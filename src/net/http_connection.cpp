@@ -1043,7 +1043,11 @@ void http_connection::release_grown_buffers(http_reply& reply) {
 bool http_connection::peer_closed_or_spoke(std::chrono::steady_clock::time_point now) noexcept {
   // Bytes read ahead (by Asio or by OpenSSL) and never asked for.
   if (ssl_ && (transport_.size != 0 || SSL_has_pending(ssl_.get()))) return true;
-  if (now - last_answer_ < reuse_check_idle && reuse_deaths_in_a_row_ == 0) return false;
+  // Its first reuse is checked too: a server that closes every connection after one answer
+  // (without saying so) is seen there, once per connection, not by a request in doubt.
+  if (now - last_answer_ < reuse_check_idle && reuse_deaths_in_a_row_ == 0 &&
+      requests_on_connection_ > 1)
+    return false;
   pollfd p{};
   p.fd = socket_.native_handle();
   p.events = POLLIN | POLLRDHUP;

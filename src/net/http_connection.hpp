@@ -143,10 +143,10 @@ private:
   void release_grown_buffers(http_reply& reply);
   // Whether a kept-alive connection is unfit to send on: the server spoke unasked (bytes
   // read ahead), or closed it while it was idle. The kernel is asked (a poll) only when the
-  // connection was idle past reuse_check_idle, or this server has let a kept-alive
-  // connection die on a request: a server closes an idle connection at its idle timeout
-  // (seconds), not between back-to-back requests, so a poll before every request would
-  // cost a system call each for nothing.
+  // connection was idle past reuse_check_idle, at its first reuse, or once this server has
+  // let a kept-alive connection die on a request: a server closes an idle connection at its idle
+  // timeout (seconds), not between back-to-back requests, so a poll before every request would cost
+  // a system call each for nothing.
   bool peer_closed_or_spoke(std::chrono::steady_clock::time_point now) noexcept;
   static constexpr std::chrono::milliseconds reuse_check_idle{250};
 
