@@ -272,15 +272,16 @@ TEST_CASE("apply: after a job's update fails, its later updates are not sent") {
 // such a connection must still be seen closed before a request goes out on it, or the
 // request would be written into a dead connection and end in doubt, retried.
 TEST_CASE("apply: a kept-alive connection the server closed while idle is not sent on") {
-  mock_process mock({"--idle-timeout", "1"}, 3);
-  auto manifest = make_manifest(mock, "m.ndjson", 3, 3);
-  // One request every ~1.4 s on one connection: the mock closes it between them.
+  mock_process mock({"--idle-timeout", "1"}, 4);
+  auto manifest = make_manifest(mock, "m.ndjson", 4, 4);
+  // Three requests back to back on one connection (the burst: its first reuse is checked
+  // whatever its idle time), then one ~1.4 s later, on a connection the mock has closed.
   REQUIRE(run_apply(mock, manifest,
-                    {"--connections", "1", "--rate", "0.7", "--burst", "0", "--results",
+                    {"--connections", "1", "--rate", "0.7", "--burst", "3", "--results",
                      mock.path("r.ndjson")}) == 0);
   INFO(read_file(mock.path("apply.err")));
   auto records = read_lines(mock.path("r.ndjson"));
-  REQUIRE(records.size() == 3);
+  REQUIRE(records.size() == 4);
   for (const auto& line : records) {
     auto record = boost::json::parse(line).as_object();
     CHECK(record.at("attempts").as_int64() == 1);
