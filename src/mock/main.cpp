@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "jobpatch-mock: listening on %s://%s:%u (%llu jobs, %u thread%s, seed %llu)\n",
                  o.tls ? "https" : "http", o.host.c_str(), server.port(),
-                 static_cast<unsigned long long>(o.jobs + o.job_ids.size()), o.threads,
+                 static_cast<unsigned long long>(o.jobs) + o.job_ids.size(), o.threads,
                  o.threads == 1 ? "" : "s", static_cast<unsigned long long>(o.seed));
     server.run();
     return 0;

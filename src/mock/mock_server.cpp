@@ -44,7 +44,7 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint32_t max_header_bytes = 16 * 1024;
-constexpr std::uint64_t max_body_bytes = 1024 * 1024;
+constexpr std::uint64_t max_body_bytes = std::uint64_t{1024} * 1024;
 constexpr std::chrono::seconds handshake_timeout{10};
 constexpr std::chrono::seconds shutdown_timeout{2};
 
@@ -155,7 +155,7 @@ struct mock_server::impl {
       }
       std::uint64_t index = connections++;
       auto ex = socket.get_executor();
-      asio::co_spawn(ex, serve(std::move(socket), index), [](std::exception_ptr e) {
+      asio::co_spawn(ex, serve(std::move(socket), index), [](const std::exception_ptr& e) {
         if (!e) return;
         try {
           std::rethrow_exception(e);
