@@ -28,6 +28,32 @@ int hex_value(char c) noexcept {
   return -1;
 }
 
+// A path under jobs_prefix: /{id} (GET) or /{id}/{op} (PATCH).
+struct job_route {
+  std::string_view segment; // the job id, still percent-encoded
+  bool has_op = false;
+  std::optional<op_kind> op;
+
+  bool found() const noexcept { return !segment.empty() && (!has_op || op); }
+  // Where the request is counted in /mock/stats.
+  endpoint counted_as() const noexcept {
+    if (!found()) return endpoint::other;
+    return has_op ? endpoint_of(*op) : endpoint::get_job;
+  }
+};
+
+job_route parse_job_route(std::string_view rest) {
+  job_route route;
+  route.segment = rest.substr(0, rest.find('/'));
+  route.has_op = route.segment.size() < rest.size();
+  if (route.has_op) route.op = parse_op_kind(rest.substr(route.segment.size() + 1));
+  return route;
+}
+
+std::string_view path_of(const api_request& request) noexcept {
+  return request.target.substr(0, request.target.find('?'));
+}
+
 std::string rfc3339_in(std::chrono::seconds from_now) {
   std::time_t t = std::time(nullptr) + from_now.count();
   std::tm tm{};
@@ -140,7 +166,50 @@ fault draw_fault(const fault_rates& rates, fault_rng& rng) noexcept {
 
 mock_api::mock_api(const mock_options& options, job_store& store, token_table& tokens,
                    mock_stats& stats)
-    : options_(options), store_(store), tokens_(tokens), stats_(stats) {}
+    : options_(options), store_(store), tokens_(tokens), stats_(stats) {
+  if (options_.capacity.enabled())
+    capacity_.emplace(options_.capacity, std::chrono::steady_clock::now());
+}
+
+void mock_api::start_capacity_clock(std::chrono::steady_clock::time_point origin) {
+  std::lock_guard lock(capacity_mutex_);
+  if (capacity_) capacity_.emplace(options_.capacity, origin);
+}
+
+capacity_pass mock_api::admit(const api_request& request, std::chrono::steady_clock::time_point now,
+                              api_reply& reply) {
+  capacity_pass pass{false, now};
+  std::string_view path = path_of(request);
+  if (!options_.capacity.enabled() || !path.starts_with(jobs_prefix)) return pass;
+  job_route route = parse_job_route(path.substr(jobs_prefix.size()));
+  // A PATCH arrives now, whether it is served (patch_job() runs when its service ends) or
+  // refused.
+  if (route.found() && route.has_op && request.verb == method::patch) stats_.patch_arrived(now);
+  admission_result admitted;
+  {
+    std::lock_guard lock(capacity_mutex_);
+    admitted = capacity_->arrive(now);
+  }
+  if (admitted.verdict != admission::rejected) {
+    pass.answer_at = admitted.done;
+    return pass;
+  }
+  reply.reset();
+  reply.delay = options_.latency;
+  error(route.counted_as(), 503, rpc_unavailable, "server at capacity (--capacity)", reply);
+  reply.retry_after = 1;
+  pass.refused = true;
+  return pass;
+}
+
+std::string mock_api::stats_json(std::chrono::steady_clock::time_point now) const {
+  std::optional<capacity_report> report;
+  {
+    std::lock_guard lock(capacity_mutex_);
+    if (capacity_) report = capacity_->report(now);
+  }
+  return stats_.to_json(store_.applied(), report ? &*report : nullptr);
+}
 
 void mock_api::error(endpoint ep, int status, int code, std::string_view message,
                      api_reply& reply) {
@@ -156,33 +225,28 @@ void mock_api::protocol_error(int status, std::string_view message, api_reply& r
 
 void mock_api::handle(const api_request& request, fault_rng& rng, api_reply& reply) {
   reply.reset();
-  std::string_view path = request.target.substr(0, request.target.find('?'));
+  std::string_view path = path_of(request);
 
   if (path.starts_with(jobs_prefix)) {
     reply.delay = options_.latency;
-    std::string_view rest = path.substr(jobs_prefix.size());
-    std::string_view segment = rest.substr(0, rest.find('/'));
-    std::string_view op_name =
-        segment.size() < rest.size() ? rest.substr(segment.size() + 1) : std::string_view{};
-    bool has_op = segment.size() < rest.size();
-    auto op = parse_op_kind(op_name);
-    if (segment.empty() || (has_op && !op)) {
+    job_route route = parse_job_route(path.substr(jobs_prefix.size()));
+    if (!route.found()) {
       error(endpoint::other, 404, rpc_not_found, "no such route", reply);
       return;
     }
     thread_local std::string job_id;
-    if (!percent_decode(segment, job_id)) {
-      error(has_op ? endpoint_of(*op) : endpoint::get_job, 400, rpc_invalid_argument,
+    if (!percent_decode(route.segment, job_id)) {
+      error(route.counted_as(), 400, rpc_invalid_argument,
             "malformed percent-encoding in the job id", reply);
       return;
     }
-    if (has_op) {
-      endpoint ep = endpoint_of(*op);
+    if (route.has_op) {
+      endpoint ep = route.counted_as();
       if (request.verb != method::patch) {
         error(ep, 405, rpc_unimplemented, "method not allowed; use PATCH", reply);
         return;
       }
-      patch_job(request, job_id, *op, ep, rng, reply);
+      patch_job(request, job_id, *route.op, ep, rng, reply);
     } else {
       if (request.verb != method::get) {
         error(endpoint::get_job, 405, rpc_unimplemented, "method not allowed; use GET", reply);
@@ -206,7 +270,7 @@ void mock_api::handle(const api_request& request, fault_rng& rng, api_reply& rep
       error(endpoint::stats, 405, rpc_unimplemented, "method not allowed; use GET", reply);
       return;
     }
-    reply.body = stats_.to_json(store_.applied());
+    reply.body = stats_json(std::chrono::steady_clock::now());
     stats_.request(endpoint::stats, 200);
     return;
   }
@@ -248,7 +312,8 @@ bool mock_api::authorized(const api_request& request, endpoint ep, api_reply& re
 
 void mock_api::patch_job(const api_request& request, std::string_view job_id, op_kind op,
                          endpoint ep, fault_rng& rng, api_reply& reply) {
-  stats_.patch_arrived(std::chrono::steady_clock::now());
+  if (!options_.capacity.enabled())
+    stats_.patch_arrived(std::chrono::steady_clock::now()); // else in admit()
   fault f = draw_fault(options_.faults, rng);
   if (inject_error(f, ep, reply)) return;
   if (f == fault::drop) {

@@ -2,6 +2,7 @@
 // The mock's API logic without any I/O: routing, faults, authentication, schema checks and
 // the job store. The server reads a request, calls handle(), and carries out the reply.
 
+#include "mock/capacity_model.hpp"
 #include "mock/job_store.hpp"
 #include "mock/mock_options.hpp"
 #include "mock/mock_stats.hpp"
@@ -9,6 +10,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -68,12 +71,32 @@ struct api_reply {
   }
 };
 
+// The capacity model's word on one request (--capacity, capacity_model.hpp).
+struct capacity_pass {
+  bool refused = false; // answered at once: its 503 is in the reply, nothing was done
+  std::chrono::steady_clock::time_point answer_at{}; // else served then: wait until it
+};
+
 // Thread-safe as long as each thread passes its own fault_rng.
 class mock_api {
 public:
   mock_api(const mock_options& options, job_store& store, token_table& tokens, mock_stats& stats);
 
+  // Called for each request before handle(). Under --capacity a request of the job API
+  // (any under /v1/customer/jobs/: the PATCHes and GETs of jobs, wrong methods and ids
+  // too) goes through the capacity model: refused with a 503 and Retry-After: 1 when its
+  // queue is full (in `reply`; handle() must not be called), else answered once its
+  // service ends. Any other request (the token exchange, /mock/stats, a request the
+  // server could not parse), or no --capacity: answered at `now`.
+  capacity_pass admit(const api_request& request, std::chrono::steady_clock::time_point now,
+                      api_reply& reply);
+  // The zero of --capacity-after's times: the server calls it once listening.
+  void start_capacity_clock(std::chrono::steady_clock::time_point origin);
+
   void handle(const api_request& request, fault_rng& rng, api_reply& reply);
+
+  // The /mock/stats document at `now`.
+  std::string stats_json(std::chrono::steady_clock::time_point now) const;
 
   // An answer to a request that could not be parsed (400, 413, 431, ...), which also
   // closes the connection.
@@ -98,6 +121,8 @@ private:
   job_store& store_;
   token_table& tokens_;
   mock_stats& stats_;
+  mutable std::mutex capacity_mutex_;      // the model, with several I/O threads
+  std::optional<capacity_model> capacity_; // with --capacity
 };
 
 // Writes the HTTP/1.1 answer for `reply` into `wire` (headers and body); returns the size

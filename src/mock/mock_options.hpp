@@ -1,6 +1,8 @@
 #pragma once
 // Configuration of jobpatch-mock, built by its command line (or by a test) and passed in.
 
+#include "mock/capacity_model.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -33,8 +35,9 @@ struct mock_options {
   std::uint64_t jobs = 0;           // pre-creates job-0000001 ... job-N
   std::vector<std::string> job_ids; // further jobs to pre-create, any id
   fault_rates faults;
-  unsigned retry_after_seconds = 1;     // Retry-After of a 503
+  unsigned retry_after_seconds = 1;     // Retry-After of an injected 503
   std::chrono::milliseconds latency{0}; // added before every API answer
+  capacity_options capacity;            // --capacity: the job API served K at once
   std::chrono::seconds token_ttl{3600};
   std::uint64_t seed = 0; // fault PRNG seed
   std::string journal;    // NDJSON record per applied PATCH

@@ -44,7 +44,7 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint32_t max_header_bytes = 16 * 1024;
-constexpr std::uint64_t max_body_bytes = 1024 * 1024;
+constexpr std::uint64_t max_body_bytes = std::uint64_t{1024} * 1024;
 constexpr std::chrono::seconds handshake_timeout{10};
 constexpr std::chrono::seconds shutdown_timeout{2};
 
@@ -75,6 +75,18 @@ method to_method(http::verb verb) noexcept {
 }
 
 std::string_view view(beast::string_view s) noexcept { return {s.data(), s.size()}; }
+
+// The API's view of a parsed request; `body` is its body, padded for simdjson.
+api_request to_call(const http::request<http::string_body>& request, const std::string& body) {
+  api_request call;
+  call.verb = to_method(request.method());
+  call.target = view(request.target());
+  if (auto it = request.find(http::field::authorization); it != request.end())
+    call.authorization = view(it->value());
+  call.body = body;
+  call.body_readable = body.capacity();
+  return call;
+}
 
 } // namespace
 
@@ -133,6 +145,7 @@ struct mock_server::impl {
     acceptor.bind(endpoint);
     acceptor.listen(asio::socket_base::max_listen_connections);
     port = acceptor.local_endpoint().port();
+    api.start_capacity_clock(std::chrono::steady_clock::now()); // --capacity-after's zero
     if (!options.port_file.empty())
       write_file_atomically(options.port_file, std::to_string(port) + "\n");
   }
@@ -155,7 +168,7 @@ struct mock_server::impl {
       }
       std::uint64_t index = connections++;
       auto ex = socket.get_executor();
-      asio::co_spawn(ex, serve(std::move(socket), index), [](std::exception_ptr e) {
+      asio::co_spawn(ex, serve(std::move(socket), index), [](const std::exception_ptr& e) {
         if (!e) return;
         try {
           std::rethrow_exception(e);
@@ -219,14 +232,16 @@ struct mock_server::impl {
       } else {
         auto& request = parser->get();
         body.reserve(body.size() + 64); // simdjson reads up to 64 bytes past the end
-        api_request call;
-        call.verb = to_method(request.method());
-        call.target = view(request.target());
-        if (auto it = request.find(http::field::authorization); it != request.end())
-          call.authorization = view(it->value());
-        call.body = body;
-        call.body_readable = body.capacity();
-        api.handle(call, rng, reply);
+        api_request call = to_call(request, body);
+        auto now = std::chrono::steady_clock::now();
+        capacity_pass pass = api.admit(call, now, reply);
+        if (!pass.refused) {
+          if (pass.answer_at > now) { // in the capacity model's queue or service
+            delay.expires_at(pass.answer_at);
+            co_await delay.async_wait(use_tuple);
+          }
+          api.handle(call, rng, reply);
+        }
         if (!request.keep_alive()) reply.close = true;
       }
       if (reply.delay.count() > 0) {
@@ -299,6 +314,8 @@ void mock_server::stop() {
   });
 }
 
-std::string mock_server::stats_json() const { return impl_->stats.to_json(impl_->store.applied()); }
+std::string mock_server::stats_json() const {
+  return impl_->api.stats_json(std::chrono::steady_clock::now());
+}
 
 } // namespace jobpatch::mock

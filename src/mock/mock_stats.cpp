@@ -10,6 +10,29 @@ namespace {
 constexpr auto relaxed = std::memory_order_relaxed;
 constexpr std::array<const char*, 6> fault_names = {"fail429",     "fail503",        "fail500",
                                                     "dropApplied", "dropNotApplied", "truncate"};
+
+void append_capacity(std::string& out, const capacity_report& c) {
+  auto field = [&out](const char* name, std::uint64_t value) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    append_uint(out, value);
+  };
+  out += R"(,"capacity":{"limit":)";
+  append_uint(out, c.limit);
+  field("serviceMs", static_cast<std::uint64_t>(c.service.count()));
+  field("queueLimit", c.queue_limit);
+  field("servedAtOnce", c.at_once);
+  field("servedAfterQueue", c.after_queue);
+  field("rejected503", c.rejected);
+  field("inService", c.in_service);
+  field("queued", c.queued);
+  field("peakInService", c.peak_in_service);
+  field("peakQueued", c.peak_queued);
+  field("changesMade", c.changes_made);
+  out += '}';
+}
+
 } // namespace
 
 const char* to_string(endpoint e) noexcept {
@@ -56,7 +79,7 @@ void mock_stats::connection_opened() noexcept {
 
 void mock_stats::connection_closed() noexcept { open_.fetch_sub(1, relaxed); }
 
-std::string mock_stats::to_json(std::uint64_t applied) const {
+std::string mock_stats::to_json(std::uint64_t applied, const capacity_report* capacity) const {
   std::string out = R"({"requests":{)";
   std::uint64_t total = 0;
   std::string by_endpoint;
@@ -109,6 +132,7 @@ std::string mock_stats::to_json(std::uint64_t applied) const {
     std::lock_guard lock(window_mutex_);
     append_uint(out, peak_per_second_);
   }
+  if (capacity) append_capacity(out, *capacity);
   out += '}';
   return out;
 }

@@ -1,6 +1,8 @@
 #pragma once
 // Counters of jobpatch-mock, read by tests through GET /mock/stats.
 
+#include "mock/capacity_model.hpp"
+
 #include <jobpatch/manifest/operation.hpp>
 
 #include <array>
@@ -62,7 +64,12 @@ public:
 
   // {"requests":{"total":N,"configs":{"200":N,...},...},"applied":N,"faults":{...},
   //  "connections":{"accepted":N,"open":N},"tokensIssued":N,"patchesPerSecondPeak":N}
-  std::string to_json(std::uint64_t applied) const;
+  // and, with --capacity, the model's figures (its 503s are counted under "requests"
+  // too, never under "faults"):
+  //  "capacity":{"limit":K now,"serviceMs":S,"queueLimit":Q,"servedAtOnce":N,
+  //  "servedAfterQueue":N,"rejected503":N,"inService":N,"queued":N,"peakInService":N,
+  //  "peakQueued":N,"changesMade":N}
+  std::string to_json(std::uint64_t applied, const capacity_report* capacity = nullptr) const;
 
 private:
   static constexpr std::size_t slots = statuses.size() + 1; // + "other"

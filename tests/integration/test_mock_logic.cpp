@@ -1,5 +1,5 @@
 // jobpatch-mock's logic without sockets: fault draws, tokens, percent-decoding, the
-// store, and the HTTP answer it composes.
+// store, the HTTP answer it composes, and which requests the capacity model admits.
 
 #include "mock/job_store.hpp"
 #include "mock/mock_api.hpp"
@@ -116,4 +116,70 @@ TEST_CASE("compose_response: status line, length, Retry-After and Connection: cl
         "application/json\r\n"
         "Content-Length: 11\r\nRetry-After: 3\r\nConnection: close\r\n\r\n");
   CHECK(wire.substr(header) == reply.body);
+}
+
+TEST_CASE("capacity: admit() puts the job API through the model, and nothing else") {
+  using namespace std::chrono_literals;
+  mock_options o;
+  o.capacity.limit = 1;
+  o.capacity.service = 100ms;
+  o.latency = 5ms;
+  job_store store;
+  store.create("job-1");
+  token_table tokens(std::chrono::seconds(60));
+  mock_stats stats;
+  mock_api api(o, store, tokens, stats);
+  auto t0 = std::chrono::steady_clock::now();
+  api.start_capacity_clock(t0);
+  api_reply reply;
+  auto request = [](method verb, std::string_view target) {
+    api_request r;
+    r.verb = verb;
+    r.target = target;
+    return r;
+  };
+  auto patch = request(method::patch, "/v1/customer/jobs/job-1/configs?x=1");
+  auto served = api.admit(patch, t0, reply);
+  CHECK(!served.refused);
+  CHECK(served.answer_at == t0 + 100ms);
+  // While it is in service (K = 1, Q = 0): refused at once, with the latency on top.
+  auto refused = api.admit(patch, t0 + 10ms, reply);
+  CHECK(refused.refused);
+  CHECK(reply.status == 503);
+  CHECK(reply.retry_after == 1);
+  CHECK(reply.delay == 5ms);
+  CHECK(reply.action == reply_action::respond);
+  CHECK(json::parse(reply.body).at("code") == 14);
+  // A GET of a job and an unknown route under /v1/customer/jobs/ are in the model too.
+  CHECK(api.admit(request(method::get, "/v1/customer/jobs/job-1"), t0 + 10ms, reply).refused);
+  CHECK(api.admit(request(method::get, "/v1/customer/jobs/x/nope"), t0 + 10ms, reply).refused);
+  // The token exchange, the stats and anything else are not.
+  for (auto r : {request(method::post, "/v1/auth/access_token"),
+                 request(method::get, "/mock/stats"), request(method::get, "/elsewhere")}) {
+    auto pass = api.admit(r, t0 + 10ms, reply);
+    CHECK(!pass.refused);
+    CHECK(pass.answer_at == t0 + 10ms);
+  }
+  auto doc = json::parse(api.stats_json(t0 + 10ms));
+  CHECK(doc.at("requests").at("configs").at("503") == 1);
+  CHECK(doc.at("requests").at("get_job").at("503") == 1);
+  CHECK(doc.at("requests").at("other").at("503") == 1);
+  CHECK(doc.at("faults").at("fail503") == 0);
+  CHECK(doc.at("applied") == 0);
+  CHECK(doc.at("patchesPerSecondPeak") == 2); // the served PATCH and the refused one
+  const auto& capacity = doc.at("capacity");
+  CHECK(capacity.at("limit") == 1);
+  CHECK(capacity.at("servedAtOnce") == 1);
+  CHECK(capacity.at("rejected503") == 3);
+  CHECK(capacity.at("inService") == 1);
+
+  // Without --capacity every request is answered at once, and the stats say nothing of it.
+  mock_options plain;
+  mock_api unmodelled(plain, store, tokens, stats);
+  for (int i = 0; i < 5; ++i) {
+    auto pass = unmodelled.admit(patch, t0, reply);
+    CHECK(!pass.refused);
+    CHECK(pass.answer_at == t0);
+  }
+  CHECK(!json::parse(unmodelled.stats_json(t0)).as_object().contains("capacity"));
 }
