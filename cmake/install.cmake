@@ -63,6 +63,7 @@ if(HELP2MAN_PROGRAM AND NOT JOBPATCH_ANY_SANITIZER)
       "jobpatch-plan|jobpatch|plan --help|show what a manifest would change in each ByteNite job, field by field"
       "jobpatch-bench|jobpatch|bench --help|open-loop benchmark of the ByteNite job PATCH endpoints"
       "jobpatch-merge|jobpatch|merge --help|combine the results and summaries of a sharded jobpatch run"
+      "jobpatch-control|jobpatch|control --help|pause, resume or retune a running jobpatch apply --control"
       "jobpatch-mock|jobpatch-mock|--help|a ByteNite-compatible API server for tests and benchmarks")
   foreach(spec IN LISTS man_specs)
     string(REPLACE "|" ";" fields "${spec}")

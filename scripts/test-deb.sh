@@ -37,7 +37,7 @@ if in_root dpkg-query -W -f='${Package}\n' | grep -E -- '-dev$'; then
 fi
 
 in_root jobpatch --version
-for page in jobpatch jobpatch-validate jobpatch-apply jobpatch-plan jobpatch-bench jobpatch-merge jobpatch-mock; do
+for page in jobpatch jobpatch-validate jobpatch-apply jobpatch-plan jobpatch-bench jobpatch-merge jobpatch-control jobpatch-mock; do
   [ -s "$root/usr/share/man/man1/$page.1.gz" ] || { echo "test-deb: no man page $page" >&2; exit 1; }
 done
 echo "== test-deb: man pages present"

@@ -39,6 +39,7 @@ subcommand add_apply(CLI::App& app, int argc, const char* const* argv);
 subcommand add_plan(CLI::App& app);
 subcommand add_bench(CLI::App& app);
 subcommand add_merge(CLI::App& app);
+subcommand add_control(CLI::App& app);
 
 // The exit codes as `jobpatch --help` and `jobpatch apply --help` list them.
 extern const char* const apply_exit_codes_text;
@@ -119,6 +120,17 @@ struct merge_options {
 // Exit 0 merged; cli_error 2 unusable input (nothing written), 4 an output could not be
 // written.
 int run_merge(const merge_options& options);
+
+// `jobpatch control SOCKET COMMAND...`: one live-control command to a running
+// `apply --control SOCKET` (control_client.cpp).
+struct control_options {
+  std::string socket;             // the socket path
+  std::vector<std::string> words; // the command's words: "rate", "400"
+};
+
+// Prints the run's reply line on stdout. Exit 0 when it says "ok":true; cli_error 2 a bad
+// command (nothing sent) or the run's "ok":false, 3 nothing listens or no reply within 5 s.
+int run_control(const control_options& options);
 
 // Reads the API key from `key_file` (warning when others may read it) or, when empty,
 // from BYTENITE_API_KEY; trailing whitespace dropped. Empty when neither holds one.

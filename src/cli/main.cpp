@@ -34,8 +34,9 @@ int main(int argc, char** argv) {
   app.footer(apply_exit_codes_text);
   bool show_version = false;
   app.add_flag("--version", show_version, "print the version and the JSON kernel, then exit");
-  const subcommand commands[] = {add_validate(app), add_apply(app, argc, argv), add_plan(app),
-                                 add_bench(app), add_merge(app)};
+  const subcommand commands[] = {add_validate(app), add_apply(app, argc, argv),
+                                 add_plan(app),     add_bench(app),
+                                 add_merge(app),    add_control(app)};
 
   try {
     app.parse(argc, argv);

@@ -57,6 +57,25 @@ constexpr const char* merge_exit_codes_text =
     "record,\n"
     "       a summary without its histogram, a shard missing or twice): nothing was written\n"
     "  4    an output could not be written\n";
+constexpr const char* control_footer_text =
+    "Commands (each as separate words: jobpatch control SOCKET rate 400):\n"
+    "  status             the run as one JSON object: done, lines, inFlight, rate,\n"
+    "                     connections, paused, ...\n"
+    "  pause              start no new request (those in flight finish)\n"
+    "  resume             start requests again\n"
+    "  rate R             at most R requests/s (a number above 0, decimals allowed)\n"
+    "  rate none          lift the rate limit\n"
+    "  connections N      use N connections (1 to 1024)\n"
+    "  connections auto   the run's own choice of connections\n"
+    "The run's reply, one line of JSON, is printed on stdout: {\"ok\":true,...} or\n"
+    "{\"ok\":false,\"error\":\"...\"}. The run logs every change on its stderr and in its\n"
+    "summary.\n"
+    "\n"
+    "Exit codes:\n"
+    "  0    the run did it (status: printed)\n"
+    "  2    a bad command (nothing was sent), or the run refused it (\"ok\":false)\n"
+    "  3    nothing listens on SOCKET (no such file, or no run behind it), or no reply\n"
+    "       within 5 s\n";
 
 // The manifest positional with --ids/--op/--body instead of it (validate, apply, plan, bench).
 void add_manifest(CLI::App& command, std::string& manifest, ids_arguments& ids) {
@@ -375,6 +394,18 @@ subcommand add_merge(CLI::App& app) {
                       "write the merged summary here (replaced atomically)");
   command->add_flag("--force", options->force, "overwrite outputs that already hold data");
   return {command, [options] { return run_merge(*options); }};
+}
+
+subcommand add_control(CLI::App& app) {
+  auto options = std::make_shared<control_options>();
+  auto* command = app.add_subcommand(
+      "control", "send one command to a running apply --control SOCKET: status, pause, resume, "
+                 "rate R, connections N");
+  command->footer(control_footer_text);
+  command->add_option("socket", options->socket, "the run's --control socket")->required();
+  // Taken as they are ("rate -5" too) and judged by the parser of control commands.
+  command->add_option("command", options->words, "the command's words: status, rate 400, ...");
+  return {command, [options] { return run_control(*options); }};
 }
 
 } // namespace jobpatch::cli

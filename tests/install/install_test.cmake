@@ -31,7 +31,7 @@ set(expected
     bin/jobpatch bin/jobpatch-mock
     share/man/man1/jobpatch.1.gz share/man/man1/jobpatch-validate.1.gz
     share/man/man1/jobpatch-apply.1.gz share/man/man1/jobpatch-bench.1.gz
-    share/man/man1/jobpatch-merge.1.gz
+    share/man/man1/jobpatch-merge.1.gz share/man/man1/jobpatch-control.1.gz
     share/man/man1/jobpatch-plan.1.gz
     share/man/man1/jobpatch-mock.1.gz
     lib/libjobpatch_core.a include/jobpatch/version.hpp

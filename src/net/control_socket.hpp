@@ -1,0 +1,71 @@
+#pragma once
+// The server side of live control (`apply --control SOCKET`, issue 27): a Unix socket on
+// the io thread that takes one command line per connection (the canonical words of a
+// control_command and '\n'), parses it again (the client is never trusted), hands the
+// command to the engine's handler and writes back the handler's one JSON line, then
+// closes. The wire protocol, both directions, is in control_command.hpp.
+//
+// The socket file is created mode 0600 with no moment at which it is wider: it is bound
+// inside a fresh 0700 directory beside PATH, set to 0600 there, and renamed onto PATH.
+// The umask is never touched (it is the process's, and the reader and writer threads may
+// be creating files meanwhile). A stale socket file at PATH (nothing listens) is
+// replaced; a live one, or anything that is not a socket, is refused. close() removes the
+// file, unless another file has taken its place meanwhile.
+
+#include <jobpatch/run/control_command.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace jobpatch::net {
+
+// Preflight for the CLI before the run starts: throws std::runtime_error with the reason
+// PATH cannot take a control socket (empty; too long for a Unix socket address; its
+// directory missing, not a directory or not writable; a file there that is not a socket;
+// a socket there that something listens on). A stale socket file passes: it is replaced.
+void check_control_path(const std::string& path);
+
+class control_socket {
+public:
+  // Called on the io thread with a parsed command; returns the JSON reply line (without
+  // "\n"): {"ok":true,...} (control_reply_change() for a change) or control_reply_error().
+  // An exception it throws is answered as {"ok":false,"error":what()}.
+  using handler = std::function<std::string(const control_command&)>;
+
+  // A connection that has not sent its whole request line (or not taken the reply) within
+  // this is answered with an error, or dropped, and closed.
+  static constexpr std::chrono::milliseconds request_timeout{2000};
+  // Connections served at once; further ones wait in the listen backlog until one ends.
+  static constexpr std::size_t max_connections = 4;
+
+  // Binds and listens at `path` now (check_control_path's refusals, or a failing system
+  // call, throw std::runtime_error naming the path and the reason).
+  control_socket(boost::asio::io_context& io, std::string path, handler handle);
+  control_socket(const control_socket&) = delete;
+  control_socket& operator=(const control_socket&) = delete;
+  // close().
+  ~control_socket();
+
+  // The accept loop (co_spawn on the io_context). Nothing it meets throws out of it.
+  void start();
+  // Stops accepting, closes the connections being served (no handler is called after
+  // this), and removes the socket file. Idempotent. start() and close() are called on the
+  // io thread, or while the io_context is not running.
+  void close();
+
+  const std::string& path() const noexcept;
+
+  struct state; // shared with the coroutines, which may outlive this object
+
+private:
+  std::shared_ptr<state> state_;
+};
+
+} // namespace jobpatch::net
