@@ -9,6 +9,7 @@
 #include "cli/output_guard.hpp"
 #include "cli/resume_filter.hpp"
 #include "net/apply_engine.hpp"
+#include "net/control_socket.hpp"
 #include "net/net_errors.hpp"
 
 #include <jobpatch/manifest/line_source.hpp>
@@ -274,6 +275,13 @@ struct apply_run {
 // Preflight, the settings: descriptors, the key, and the flags that need one another.
 void check_settings(apply_options& options, const apply_command_options& extra) {
   check_descriptors(options.connections);
+  if (!options.control.empty()) {
+    try {
+      net::check_control_path(options.control);
+    } catch (const std::runtime_error& e) {
+      refuse(std::string("--control: ") + e.what());
+    }
+  }
   load_credentials(options.api_key, extra.api_key_file, options.insecure);
   warn_if_key_in_clear(options.base_url);
   check_connection_setup(options.base_url, options.ca_file, options.insecure, options.network);
@@ -587,6 +595,7 @@ run_status send_updates(const apply_options& options, apply_run& run) {
     write_last_words(options, run, status, code, error);
     if (!error.empty()) run.out.append_to(output_thread::standard_error) += error + "\n";
   };
+  hooks.lines_total = run.monitor_settings.total;
   run.started = std::chrono::steady_clock::now();
   run.started_unix_ms = unix_ms_now();
   run_status status;

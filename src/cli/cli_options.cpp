@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
@@ -32,7 +33,7 @@ void add_connection_options(CLI::App& command, connection_options& o) {
   command.add_option("--cacert", o.ca_file, "extra trusted CA certificates (PEM)");
   command.add_flag("--insecure", o.insecure, "do not verify TLS certificates (tests only)");
   command.add_option("--connections", o.connections, "persistent connections")
-      ->check(CLI::Range(1, 4096))
+      ->type_name("N")
       ->capture_default_str();
   command.add_option("--timeout", o.timeout_seconds, "seconds per attempt")
       ->check(CLI::PositiveNumber)
@@ -119,6 +120,29 @@ void check_connection_setup(const std::string& base_url, const std::string& ca_f
   } catch (const std::exception& e) {
     refuse(e.what());
   }
+}
+
+connections_setting parse_connections(const std::string& text, bool allow_auto) {
+  constexpr unsigned most = 4096;
+  std::string_view digits = text;
+  connections_setting out;
+  if (allow_auto && (text == "auto" || text.starts_with("auto:"))) {
+    out.automatic = true;
+    out.count = default_auto_max_connections;
+    if (text == "auto") return out;
+    digits.remove_prefix(5);
+  }
+  std::string what = out.automatic ? "--connections auto:MAX" : "--connections";
+  unsigned value = 0;
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || end != digits.data() + digits.size() ||
+      (error != std::errc() && error != std::errc::result_out_of_range))
+    refuse(what + ": \"" + std::string(digits) + "\" is not a whole number from 1 to " +
+           std::to_string(most) + (allow_auto && !out.automatic ? ", or auto[:MAX]" : ""));
+  if (error == std::errc::result_out_of_range || value < 1 || value > most)
+    refuse(what + ": " + std::string(digits) + " must be from 1 to " + std::to_string(most));
+  out.count = value;
+  return out;
 }
 
 std::chrono::milliseconds seconds_option(double seconds, const char* flag) {

@@ -4,7 +4,7 @@
 // error prints ("did you mean --connections?").
 
 #include "cli/cli_error.hpp"
-#include "net/network_options.hpp"
+#include "net/apply_options.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -25,7 +25,7 @@ struct connection_options {
   std::string api_key_file; // empty = BYTENITE_API_KEY
   std::string ca_file;
   bool insecure = false;
-  unsigned connections = 16;
+  std::string connections = "16"; // N, or for apply auto[:MAX] (parse_connections)
   unsigned max_attempts = 5;
   double timeout_seconds = 30;
   std::string proxy;                                  // --proxy URL; empty = the *_proxy variables
@@ -46,6 +46,14 @@ network_options make_network_options(const connection_options& c);
 // `command`, bound to `o` (whose values are
 // the defaults help shows).
 void add_connection_options(CLI::App& command, connection_options& o);
+
+// --connections as typed: N (1 to 4096), or with `allow_auto` (apply) "auto" or "auto:MAX"
+// (the limit adapts from 1 to MAX, default 64). Refuses (cli_error, exit 2) anything else.
+struct connections_setting {
+  unsigned count = 16; // the connections, or auto's MAX
+  bool automatic = false;
+};
+connections_setting parse_connections(const std::string& text, bool allow_auto);
 
 // Copies the connection fields into an apply_options or bench_options. Refuses
 // (cli_error, exit 2) a --timeout out of range.
@@ -81,7 +89,10 @@ void copy_connection_options(const connection_options& c, Options& out) {
   out.base_url = c.base_url;
   out.ca_file = c.ca_file;
   out.insecure = c.insecure;
-  out.connections = c.connections;
+  constexpr bool adaptive = requires { out.auto_connections; };
+  connections_setting connections = parse_connections(c.connections, adaptive);
+  out.connections = connections.count;
+  if constexpr (adaptive) out.auto_connections = connections.automatic;
   out.max_attempts = c.max_attempts;
   out.network = make_network_options(c);
   out.attempt_timeout = seconds_option(c.timeout_seconds, "--timeout");

@@ -41,6 +41,8 @@ metrics_snapshot snapshot_of(const run_statistics& stats) {
   m.requests_by_status = stats.status_counts();
   for (auto [cls, n] : stats.error_counts()) m.errors_by_class.emplace_back(identifier(cls), n);
   m.failed_by_reason = stats.failure_reasons();
+  m.concurrency_limit = stats.concurrency().current();
+  m.concurrency_auto = stats.concurrency().automatic();
   return m;
 }
 
@@ -90,6 +92,7 @@ run_monitor::run_monitor(settings s, const run_statistics& stats, output_thread&
 
 void run_monitor::on_tick(const net::engine_tick& tick) {
   auto now = clock::now();
+  last_tick_ = tick;
   std::uint64_t done = stats_.total();
   rate_.record(now, done - last_done_);
   last_done_ = done;
@@ -103,6 +106,10 @@ void run_monitor::on_tick(const net::engine_tick& tick) {
     p.rate = rate_.rate(now);
     p.latency = &stats_.latency();
     p.elapsed = now - start_;
+    p.in_flight = tick.in_flight;
+    p.limit = tick.limit;
+    p.limit_auto = stats_.concurrency().automatic();
+    p.paused = tick.paused;
     // Replaces a line not yet written: a stalled stderr gets the latest one only.
     out_.latest(output_thread::standard_error).assign(format_progress_line(p, terminal_width()));
     line_shown_ = true;
@@ -143,6 +150,8 @@ void run_monitor::report_metrics_error() {
 void run_monitor::write_metrics(std::optional<int> exit_code, double wall_seconds) {
   metrics_snapshot m = snapshot_of(stats_);
   m.run_duration_seconds = wall_seconds;
+  m.in_flight = last_tick_.in_flight;
+  m.paused = last_tick_.paused;
   m.last_success_timestamp_seconds = last_success_;
   m.in_progress = !exit_code;
   m.exit_code = exit_code;

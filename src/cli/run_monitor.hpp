@@ -70,6 +70,7 @@ private:
   clock::time_point last_metrics_;
   rate_meter rate_;
   std::uint64_t last_done_ = 0;
+  net::engine_tick last_tick_; // in flight and paused, for the metrics file
   // jobpatch_last_success_timestamp_seconds: when the last run that succeeded (exit 0)
   // ended, carried over from the metrics file an earlier run left; this run's end once it
   // succeeds.

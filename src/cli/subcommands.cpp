@@ -193,6 +193,12 @@ struct apply_typed {
 void add_apply_pacing(CLI::App& command, apply_typed& t) {
   command.add_option("--rate", t.options.rate,
                      "requests per second, retries included (leave out for no limit)");
+  command.get_option("--connections")
+      ->description("persistent connections: N, or auto[:MAX] (requests in flight adapt to "
+                    "the server's latency between 1 and MAX, default 64)");
+  command.add_option("--control", t.options.control,
+                     "listen on this Unix socket (created 0600, removed at exit) for `jobpatch "
+                     "control` (status, pause, resume, rate, connections)");
   command.add_option("--burst", t.options.burst, "rate limiter burst (default rate/10)")
       ->check(CLI::NonNegativeNumber);
   command

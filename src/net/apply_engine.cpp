@@ -7,6 +7,7 @@
 #include "net/apply_engine.hpp"
 
 #include "net/attempt_core.hpp"
+#include "net/control_socket.hpp"
 #include "net/engine_support.hpp"
 #include "net/manifest_feeder.hpp"
 #include "net/output_handoff.hpp"
@@ -15,9 +16,12 @@
 #include "net/slot_table.hpp"
 
 #include <jobpatch/manifest/body_validator.hpp>
+#include <jobpatch/policy/concurrency_controller.hpp>
 #include <jobpatch/policy/job_scheduler.hpp>
 #include <jobpatch/policy/rate_limiter.hpp>
 #include <jobpatch/results/resume_state.hpp>
+#include <jobpatch/run/control_command.hpp>
+#include <jobpatch/text/json_writer.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -78,8 +82,8 @@ public:
             options.window_bytes ? options.window_bytes : default_window_bytes,
             [this](std::span<source_item> batch) { accept_batch(batch); }, [this] { wake_all(); }),
         scheduler_(window_of(options)),
-        limiter_(options.rate * rate_margin,
-                 options.burst > 0 ? options.burst : std::max(1.0, options.rate / 10)),
+        limiter_(options.rate * rate_margin, burst_of(options, options.rate),
+                 adaptive_rate_config{.enabled = !options.auto_connections}),
         settle_(options.settle.count() >= 0
                     ? options.settle
                     : std::min<milliseconds>(options.attempt_timeout, default_settle)) {
@@ -98,6 +102,9 @@ private:
   static std::size_t window_of(const apply_options& options) {
     return options.window ? options.window
                           : std::max<std::size_t>(4096, std::size_t{options.connections} * 64);
+  }
+  static double burst_of(const apply_options& options, double rate) {
+    return options.burst > 0 ? options.burst : std::max(1.0, rate / 10);
   }
 
   // Takes a batch of updates from the reader (see manifest_feeder).
@@ -137,6 +144,23 @@ private:
   // (not behind a 404: see job_scheduler::failure_withholds).
   void settle_failed_before(source_item& item);
   bool all_done() const;
+
+  // Requests in flight and live control ----------------------------------------------
+  // Whether a worker may take an update now: not paused, and fewer than the limit taken.
+  bool may_start() const noexcept { return !paused_ && active_ < limit_; }
+  // The limit is `limit` from now on: more workers are started when it passes their
+  // number, and idle ones woken to use it.
+  void set_limit(unsigned limit, clock::time_point now);
+  // --connections auto: an answer's round trip, for the controller.
+  void adapt(const attempt_result& result, bool throttled, unsigned in_flight_at_send);
+  // --control: one operator command; returns the JSON reply.
+  std::string on_control(const control_command& command);
+  std::string control_status() const;
+  // Says a change on stderr and lists it in the summary.
+  void log_change(const std::string& what, const std::string& detail);
+  double seconds_since_start(clock::time_point now) const {
+    return std::chrono::duration<double>(now - started_).count();
+  }
 
   // Stopping -------------------------------------------------------------------------
   // Run by client_.stop(): the reader stops and the idle workers look again.
@@ -181,6 +205,18 @@ private:
   slot_table slots_;
   std::size_t in_flight_ = 0;
   std::vector<asio::steady_timer*> idle_workers_;
+  // Workers waiting for the rate limiter's time: woken by a new rate to ask again.
+  std::vector<asio::steady_timer*> rate_waiters_;
+
+  // The requests allowed in flight: --connections N, or the controller's limit (auto).
+  std::optional<concurrency_controller> controller_;
+  unsigned limit_ = 0;
+  unsigned active_ = 0;          // workers between taking an update and its attempt's end
+  bool paused_ = false;          // --control pause: no new request starts
+  std::uint64_t lines_seen_ = 0; // lines the reader handed over
+  clock::time_point started_ = clock::now();
+  std::optional<worker_group> workers_;
+  std::optional<control_socket> control_socket_;
 
   clock::duration settle_;
   clock::time_point last_tick_ = clock::now();
@@ -195,6 +231,7 @@ private:
 // --- hand-over from the reader -------------------------------------------------------
 
 void engine::accept_batch(std::span<source_item> batch) {
+  lines_seen_ += batch.size();
   std::size_t released = 0, released_bytes = 0;
   for (auto& item : batch) {
     std::size_t bytes = manifest_feeder::held_bytes_of(item); // before anything is moved out of it
@@ -441,6 +478,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
   in.auth_refreshed = s.auth_retried;
   in.deadline = control_.deadline();
   if (connected) ++in_flight_;
+  auto in_flight_at_send = static_cast<unsigned>(in_flight_);
   co_await client_.attempt(connection, connected, in, w);
   const attempt_result& result = w.result;
   if (connected) --in_flight_;
@@ -468,6 +506,7 @@ asio::awaitable<void> engine::attempt(http_connection& connection, std::uint64_t
     limiter_.on_throttled(now);
   else if (!throttled)
     limiter_.on_success(now);
+  if (controller_ && j.status != 0) adapt(result, throttled, in_flight_at_send);
 
   if (j.applied()) {
     if (in.read)
@@ -533,7 +572,8 @@ asio::awaitable<void> engine::worker() {
   worker_buffers w;
   asio::steady_timer timer(io_);
   while (!client_.stopping() && !all_done()) {
-    std::optional<std::uint64_t> handle = scheduler_.next(clock::now());
+    std::optional<std::uint64_t> handle;
+    if (may_start()) handle = scheduler_.next(clock::now());
     if (handle) {
       if (auto failed_line = scheduler_.withheld(*handle)) {
         withhold(*handle, *failed_line);
@@ -541,28 +581,137 @@ asio::awaitable<void> engine::worker() {
       }
     }
     if (!handle) {
-      auto due = scheduler_.next_due();
+      // Paused or at the limit, this worker waits until woken; else until a retry is due.
+      auto due = may_start() ? scheduler_.next_due() : std::nullopt;
       timer.expires_at(due ? *due : clock::time_point::max());
       idle_workers_.push_back(&timer);
       co_await timer.async_wait(use_tuple);
       std::erase(idle_workers_, &timer);
       continue;
     }
+    ++active_;
     bool have_token = co_await client_.ensure_token();
     if (!have_token) break; // stopping: drain_unfinished() settles the update
     // Connect first, then pace to the global rate (retries count like first attempts):
     // the token is taken right before the request leaves, so the server sees the rate.
     bool connected = co_await connection.prepare(options_.attempt_timeout, w.reply);
     auto when = limiter_.reserve(clock::now());
-    if (when > clock::now()) {
+    while (when > clock::now()) {
       timer.expires_at(when);
-      co_await timer.async_wait(use_tuple);
+      rate_waiters_.push_back(&timer);
+      auto [waited] = co_await timer.async_wait(use_tuple);
+      std::erase(rate_waiters_, &timer);
+      if (!waited) break;
+      when = limiter_.reserve(clock::now()); // the rate changed meanwhile: ask again
+    }
+    if (paused_) {
+      // Paused while connecting or pacing: the update waits, untried, for `resume`.
+      --active_;
+      scheduler_.defer(*handle, clock::now());
+      continue;
     }
     if (test_worker_throw_after_ && ++test_attempts_ == test_worker_throw_after_)
       throw std::logic_error("test fault: a worker threw (JOBPATCH_TEST_WORKER_THROW_AFTER)");
     co_await attempt(connection, *handle, connected, w);
+    --active_;
   }
   wake_all();
+}
+
+// --- requests in flight and live control ----------------------------------------------
+
+void engine::set_limit(unsigned limit, clock::time_point now) {
+  bool more = limit > limit_;
+  limit_ = limit;
+  stats_.concurrency().record(seconds_since_start(now), limit);
+  if (!more) return;
+  if (workers_ && workers_->started() < limit) workers_->spawn(limit - workers_->started());
+  for (unsigned free = limit_ - std::min(limit_, active_); free > 0 && !idle_workers_.empty();
+       --free)
+    wake_one();
+}
+
+void engine::adapt(const attempt_result& result, bool throttled, unsigned in_flight_at_send) {
+  controller_->on_answer(result.answered - result.sent, throttled, in_flight_at_send,
+                         result.answered);
+  if (controller_->limit() != limit_) set_limit(controller_->limit(), result.answered);
+}
+
+void engine::log_change(const std::string& what, const std::string& detail) {
+  auto now = clock::now();
+  stats_.concurrency().record_change(seconds_since_start(now), what);
+  sink_.output().append_to(output_thread::standard_error) +=
+      "jobpatch: control: " + what + (detail.empty() ? "" : " (" + detail + ")") + "\n";
+}
+
+std::string engine::on_control(const control_command& command) {
+  auto now = clock::now();
+  std::string what = to_string(command);
+  std::string detail;
+  switch (command.what) {
+  case control_command::kind::status:
+    return control_status();
+  case control_command::kind::pause:
+    detail = paused_ ? "already paused" : "no new request starts; those in flight finish";
+    paused_ = true;
+    break;
+  case control_command::kind::resume:
+    detail = paused_ ? "" : "was not paused";
+    paused_ = false;
+    for (unsigned free = limit_ - std::min(limit_, active_); free > 0 && !idle_workers_.empty();
+         --free)
+      wake_one();
+    break;
+  case control_command::kind::rate:
+    limiter_.set_rate(command.rate * rate_margin, burst_of(options_, command.rate), now);
+    for (auto* timer : rate_waiters_) timer->cancel();
+    break;
+  case control_command::kind::connections:
+    if (command.connections == 0) {
+      unsigned most = options_.auto_connections ? options_.connections
+                                                : std::max(limit_, default_auto_max_connections);
+      controller_.emplace(concurrency_config{.max_limit = most});
+      stats_.concurrency().set_automatic(true);
+      set_limit(controller_->limit(), now);
+      detail = "adapting from " + std::to_string(limit_) + " up to " + std::to_string(most);
+    } else {
+      controller_.reset();
+      stats_.concurrency().set_automatic(false);
+      set_limit(command.connections, now);
+    }
+    break;
+  }
+  log_change(what, detail);
+  std::string reply;
+  json_writer json(reply);
+  json.begin_object().boolean("ok", true).string("change", what);
+  if (!detail.empty()) json.string("detail", detail);
+  json.end_object();
+  return reply;
+}
+
+std::string engine::control_status() const {
+  std::string reply;
+  json_writer json(reply);
+  json.begin_object()
+      .boolean("ok", true)
+      .number("done", stats_.total())
+      .number("lines", hooks_.lines_total ? *hooks_.lines_total : lines_seen_)
+      .number("succeeded", stats_.count(outcome::ok))
+      .number("failed", stats_.count(outcome::failed))
+      .number("inFlight", in_flight_)
+      .number("retrying", scheduler_.deferred_count());
+  if (limiter_.configured_rate() > 0)
+    json.fixed("rate", limiter_.configured_rate() / rate_margin, 3);
+  else
+    json.null("rate");
+  json.fixed("effectiveRate", limiter_.effective_rate() / rate_margin, 3)
+      .number("connections", limit_)
+      .string("connectionsMode", controller_ ? "auto" : "fixed")
+      .boolean("paused", paused_)
+      .fixed("elapsedSeconds", seconds_since_start(clock::now()), 3)
+      .end_object();
+  return reply;
 }
 
 // --- stopping -------------------------------------------------------------------------
@@ -662,7 +811,7 @@ void engine::every_interval(clock::time_point now) {
   // The tick first: its progress line and metrics go with this hand-over.
   if (hooks_.on_tick && now - last_tick_ >= hooks_.tick_interval) {
     last_tick_ = now;
-    hooks_.on_tick(engine_tick{scheduler_.deferred_count()});
+    hooks_.on_tick(engine_tick{scheduler_.deferred_count(), in_flight_, limit_, paused_});
   }
   handoff_.hand_over(now);
 }
@@ -677,20 +826,34 @@ run_status engine::run() {
 
   auto all_workers_done = [&] {
     control_.finish(); // the scheduler is no longer consulted
+    if (control_socket_) control_socket_->close();
     drain_unfinished();
     feeder_.stop();
     // Stop the signal watcher and any other waits: the io_context has nothing left to do.
     io_.stop();
   };
-  spawn_workers(
-      io_, options_.connections, [this] { return worker(); },
+  // Auto starts a few workers and adds more as its limit grows (set_limit); a fixed
+  // --connections starts them all.
+  if (options_.auto_connections)
+    controller_.emplace(concurrency_config{.max_limit = options_.connections});
+  limit_ = controller_ ? controller_->limit() : options_.connections;
+  stats_.concurrency().start(limit_, options_.auto_connections);
+  workers_.emplace(
+      io_, [this] { return worker(); },
       [this](std::string reason) { client_.abort(std::move(reason)); }, all_workers_done);
+  workers_->spawn(limit_);
+  if (!options_.control.empty()) {
+    control_socket_.emplace(io_, options_.control,
+                            [this](const control_command& c) { return on_control(c); });
+    control_socket_->start();
+  }
   io_.run();
+  if (control_socket_) control_socket_->close();
   feeder_.join();
   // Batches the reader handed over after the loop stopped: counted (and listed) as unsent.
   io_.restart();
   io_.poll();
-  if (hooks_.on_tick) hooks_.on_tick(engine_tick{}); // the final counts
+  if (hooks_.on_tick) hooks_.on_tick(engine_tick{0, 0, limit_, paused_}); // the final counts
   // Everything recorded reaches its file (the caller syncs): a write error found now
   // still aborts the run (exit 4) with its reason.
   handoff_.write_out();

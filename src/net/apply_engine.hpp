@@ -11,12 +11,16 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace jobpatch::net {
 
 struct engine_tick {
-  std::uint64_t retrying = 0; // updates waiting to be tried again
+  std::uint64_t retrying = 0;  // updates waiting to be tried again
+  std::uint64_t in_flight = 0; // requests sent and not yet answered
+  unsigned limit = 0;          // requests allowed in flight (--connections, fixed or auto)
+  bool paused = false;         // --control pause
 };
 using tick_callback = std::function<void(const engine_tick&)>;
 
@@ -30,6 +34,9 @@ struct engine_hooks {
   // code, to hand the run's last words (summary, metrics) to the writer thread; the
   // engine then waits until everything handed over is written and exits the process.
   std::function<void(const run_status&, int exit_code)> on_leave_now;
+  // The lines the run will settle, when the caller knows (--control's status says it;
+  // else the lines read so far).
+  std::optional<std::uint64_t> lines_total;
 };
 
 // With options.plan, every line's plan goes to `plan` (which must be given) and nothing is

@@ -12,6 +12,9 @@ namespace jobpatch {
 // The default bound on the bytes of updates held by the apply engine (see README, memory).
 inline constexpr std::size_t default_window_bytes = 64u << 20;
 
+// --connections auto's MAX when not given.
+inline constexpr unsigned default_auto_max_connections = 64;
+
 struct apply_options {
   std::string manifest; // path or "-"
   std::string base_url = "https://api.bytenite.com";
@@ -20,9 +23,13 @@ struct apply_options {
   bool insecure = false;   // skip certificate verification (tests only)
   network_options network; // proxy, client certificate, extra headers
 
-  unsigned connections = 16;
-  double rate = 0;  // requests per second over the whole run; 0 = unlimited
-  double burst = 0; // token bucket depth; 0 = max(1, rate / 10)
+  unsigned connections = 16; // with auto_connections: the most requests in flight (auto's MAX)
+  // --connections auto[:MAX]: the requests in flight adapt to the server's latency
+  // (policy/concurrency_controller.hpp), from a few up to `connections`.
+  bool auto_connections = false;
+  std::string control; // --control SOCKET: live control (status, pause, rate...); empty = none
+  double rate = 0;     // requests per second over the whole run; 0 = unlimited
+  double burst = 0;    // token bucket depth; 0 = max(1, rate / 10)
   unsigned max_attempts = 5;
   std::chrono::milliseconds attempt_timeout{30'000};
   std::chrono::milliseconds deadline{0};   // whole run; 0 = none

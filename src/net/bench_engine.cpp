@@ -269,13 +269,14 @@ void bench_engine::run() {
 
   asio::co_spawn(io_, watch_signals(), asio::detached);
   if (on_tick_) asio::co_spawn(io_, tick(), asio::detached);
-  spawn_workers(
-      io_, options_.connections, [this] { return worker(); },
+  worker_group workers(
+      io_, [this] { return worker(); },
       [this](std::string reason) { client_.abort(std::move(reason)); },
       [this] {
         finished_ = true;
         io_.stop(); // the signal watcher is all that is left
       });
+  workers.spawn(options_.connections);
   io_.run();
   info_.aborted = client_.aborted();
   info_.abort_reason = client_.abort_reason();

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <exception>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -23,25 +24,41 @@ inline retry_policy make_retry_policy(unsigned max_attempts) {
   return retry_policy(config, (std::uint64_t{seed()} << 32) | seed());
 }
 
-// Starts `count` coroutines made by `make_worker()` on `io`. An exception escaping one is
-// handed to `on_error` as text (the engine aborts the run with it); once the last has
-// ended, `all_done()` runs.
-template <class MakeWorker, class OnError, class AllDone>
-void spawn_workers(boost::asio::io_context& io, std::size_t count, MakeWorker make_worker,
-                   OnError on_error, AllDone all_done) {
-  auto running = std::make_shared<std::size_t>(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    boost::asio::co_spawn(io, make_worker(), [=](const std::exception_ptr& e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          on_error(std::string("internal error in a worker: ") + ex.what());
+// Worker coroutines made by `make_worker()` on `io`: spawn() starts some, at the start
+// or while the others run. An exception escaping one is handed to `on_error` as text (the
+// engine aborts the run with it); once every one started has ended, `all_done()` runs.
+// Must outlive the workers (the io_context's run).
+class worker_group {
+public:
+  worker_group(boost::asio::io_context& io,
+               std::function<boost::asio::awaitable<void>()> make_worker,
+               std::function<void(std::string)> on_error, std::function<void()> all_done)
+      : io_(io), make_worker_(std::move(make_worker)), on_error_(std::move(on_error)),
+        all_done_(std::move(all_done)) {}
+
+  void spawn(std::size_t count) {
+    started_ += count;
+    running_ += count;
+    for (std::size_t i = 0; i < count; ++i)
+      boost::asio::co_spawn(io_, make_worker_(), [this](const std::exception_ptr& e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            on_error_(std::string("internal error in a worker: ") + ex.what());
+          }
         }
-      }
-      if (--*running == 0) all_done();
-    });
+        if (--running_ == 0) all_done_();
+      });
   }
-}
+  std::size_t started() const noexcept { return started_; }
+
+private:
+  boost::asio::io_context& io_;
+  std::function<boost::asio::awaitable<void>()> make_worker_;
+  std::function<void(std::string)> on_error_;
+  std::function<void()> all_done_;
+  std::size_t started_ = 0, running_ = 0;
+};
 
 } // namespace jobpatch::net

@@ -29,6 +29,14 @@ rate_limiter::rate_limiter(double rate, double burst, const adaptive_rate_config
   set_effective_rate(configured_rate_);
 }
 
+void rate_limiter::set_rate(double rate, double burst, clock::time_point now) noexcept {
+  configured_rate_ = ceiling_ = sane_rate(rate);
+  burst_ = burst >= 1 && std::isfinite(burst) ? burst : 1.0;
+  set_effective_rate(configured_rate_);
+  tat_ = now;
+  last_decrease_ = last_change_ = clock::time_point::min();
+}
+
 void rate_limiter::set_effective_rate(double rate) noexcept {
   effective_rate_ = rate;
   interval_ns_ = interval_for(rate);

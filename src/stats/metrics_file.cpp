@@ -165,6 +165,16 @@ std::string format_metrics(const metrics_snapshot& m) {
   sample(out, common, "last_success_timestamp_seconds", m.last_success_timestamp_seconds);
   header(out, "run_in_progress", "gauge", "1 while a run is going, 0 once it has finished.");
   sample(out, common, "run_in_progress", std::uint64_t{m.in_progress ? 1u : 0u});
+  if (m.concurrency_limit > 0) {
+    header(out, "requests_in_flight", "gauge", "Requests sent and not yet answered.");
+    sample(out, common, "requests_in_flight", m.in_flight);
+    header(out, "concurrency_limit", "gauge",
+           "Requests allowed in flight: --connections, or its adaptive limit (mode=\"auto\").");
+    sample(out, common, "concurrency_limit", std::uint64_t{m.concurrency_limit}, "mode",
+           m.concurrency_auto ? "auto" : "fixed");
+    header(out, "paused", "gauge", "1 while an operator's pause (jobpatch control) holds.");
+    sample(out, common, "paused", std::uint64_t{m.paused ? 1u : 0u});
+  }
   if (m.exit_code) {
     header(out, "exit_code", "gauge",
            "Exit code of the finished run (0 ok, 1 some failed, 2 usage, 3 aborted, 4 output not "

@@ -109,6 +109,7 @@ std::string format_progress_line(const progress_snapshot& p, std::size_t termina
   char buf[96];
 
   parts.push_back({clock_time(seconds), 1});
+  if (p.paused) parts.push_back({"PAUSED", 0});
   if (p.total) {
     double percent =
         *p.total
@@ -123,6 +124,10 @@ std::string format_progress_line(const progress_snapshot& p, std::size_t termina
   parts.push_back({"ok " + std::to_string(p.ok), 4});
   parts.push_back({"failed " + std::to_string(p.failed), 5});
   parts.push_back({"retrying " + std::to_string(p.retrying), 2});
+  if (p.limit > 0)
+    parts.push_back({"in flight " + std::to_string(p.in_flight) + "/" + std::to_string(p.limit) +
+                         (p.limit_auto ? " auto" : ""),
+                     2});
   std::snprintf(buf, sizeof buf, p.rate < 10 ? "%.1f/s" : "%.0f/s", p.rate);
   parts.push_back({buf, 6});
   if (p.latency && p.latency->count() > 0)

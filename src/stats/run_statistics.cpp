@@ -172,6 +172,11 @@ std::string run_statistics::summary_text(const run_status& status) const {
     statuses += std::string(to_string(cls)) + ": " + std::to_string(n);
   }
   if (!statuses.empty()) out += "answers: " + statuses + "\n";
+  if (concurrency_.automatic() || concurrency_.least() != concurrency_.most())
+    out += "requests in flight allowed: " + std::to_string(concurrency_.current()) +
+           " at the end (" + std::to_string(concurrency_.least()) + " to " +
+           std::to_string(concurrency_.most()) +
+           (concurrency_.automatic() ? ", adapted to the server's latency)\n" : ")\n");
   if (!reasons_.empty()) {
     // The top reasons lines failed for, most frequent first.
     auto top = reasons_;
@@ -269,6 +274,7 @@ std::string run_statistics::summary_json(const run_status& status, int exit_code
   write_latency_json(json, "serviceMs", service_);
   write_histogram_json(json, "latencyHistogram", latency_);
   write_histogram_json(json, "serviceHistogram", service_);
+  concurrency_.write_json(json);
   json.fixed("wallSeconds", status.wall_seconds, 3)
       .fixed("requestsPerSecond",
              status.wall_seconds > 0 ? static_cast<double>(attempts_) / status.wall_seconds : 0, 1)

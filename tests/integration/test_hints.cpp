@@ -140,7 +140,13 @@ TEST_CASE("hints: CLI11's refusals are said in our words, naming the option and 
   CHECK(refusal(dir, {"apply", m, "--connections", "0"}) ==
         "jobpatch: --connections: 0 must be from 1 to 4096");
   CHECK(refusal(dir, {"apply", m, "--connections", "many"}) ==
-        "jobpatch: --connections: \"many\" is not a whole number from 1 to 4096");
+        "jobpatch: --connections: \"many\" is not a whole number from 1 to 4096, or auto[:MAX]");
+  CHECK(refusal(dir, {"apply", m, "--connections", "auto:0"}) ==
+        "jobpatch: --connections auto:MAX: 0 must be from 1 to 4096");
+  CHECK(refusal(dir, {"apply", m, "--connections", "auto:x"}) ==
+        "jobpatch: --connections auto:MAX: \"x\" is not a whole number from 1 to 4096");
+  CHECK(refusal(dir, {"bench", m, "--rate", "10", "--duration", "1", "--connections", "auto"}) ==
+        "jobpatch: --connections: \"auto\" is not a whole number from 1 to 4096");
   CHECK(refusal(dir, {"apply", m, "--timeout", "-1"}) == "jobpatch: --timeout: -1 must be more "
                                                          "than 0");
   CHECK(refusal(dir, {"apply", m, "--deadline", "-3"}) == "jobpatch: --deadline: -3 must be 0 or "
@@ -163,7 +169,7 @@ TEST_CASE("hints: CLI11's refusals are said in our words, naming the option and 
   CHECK(refusal(dir, {"bench", m, "--rate", "10", "--duration", "soon"}) ==
         "jobpatch: --duration: \"soon\" is not a number above 0");
   CHECK(refusal(dir, {"frobnicate"}) == "jobpatch: unknown subcommand frobnicate (expected "
-                                        "validate, apply, plan, bench, merge)");
+                                        "validate, apply, plan, bench, merge, control)");
   // The usage line still follows, and what CLI11 says well is left as it is.
   int code = 0;
   CHECK(stderr_of(dir, {"apply", m, "--rate", "abc"}, code)

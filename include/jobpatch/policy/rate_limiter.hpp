@@ -42,6 +42,12 @@ public:
   // An answer that was not throttled: recover one step per increase_interval.
   void on_success(clock::time_point now) noexcept;
 
+  // A new configured rate and burst from now on (an operator's `rate R`; 0 = unlimited):
+  // throttling is forgotten, and the schedule starts again at `now`, so tokens handed out
+  // at the old rate do not hold later callers back (callers waiting on one should ask
+  // again).
+  void set_rate(double rate, double burst, clock::time_point now) noexcept;
+
   // Current effective rate in requests/s; 0 = unlimited.
   double effective_rate() const noexcept { return effective_rate_; }
   // The configured --rate; 0 = unlimited.

@@ -45,6 +45,12 @@ struct metrics_snapshot {
   // Why lines failed, one count per line: the summaries' byError keys ("withheld (an
   // earlier update of the job failed)", "HTTP 404 Not Found"), shown as reason labels.
   std::vector<std::pair<std::string, std::uint64_t>> failed_by_reason;
+  // Requests in flight and the limit on them (--connections, fixed or auto); limit 0 = not
+  // exported. `paused`: --control pause.
+  std::uint64_t in_flight = 0;
+  unsigned concurrency_limit = 0;
+  bool concurrency_auto = false;
+  bool paused = false;
   std::string run_id; // jobpatch_run_info{run_id=...}; empty = no info metric
   std::string shard;  // --shard K/N: a shard="K/N" label on every series; empty = none
 };

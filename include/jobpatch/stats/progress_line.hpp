@@ -49,12 +49,18 @@ struct progress_snapshot {
   double rate = 0;                            // lines per second, recent (see rate_meter)
   const latency_histogram* latency = nullptr; // p50/p99 when given and not empty
   std::chrono::nanoseconds elapsed{0};
+  // Requests in flight of the `limit` allowed ("in flight 7/12", "auto" when it adapts);
+  // limit 0 = not shown.
+  std::uint64_t in_flight = 0;
+  unsigned limit = 0;
+  bool limit_auto = false;
+  bool paused = false; // --control pause: "PAUSED", never dropped
 };
 
 // "\r" + the line + "\x1b[K" (clear to end of line). The visible text fits in
 // `terminal_width - 1` columns (0 = unknown: 80), leaving the last column free so the
 // cursor never wraps; the least important parts go first when it is too narrow:
-// elapsed time, retrying, latency, ok, failed, rate, ETA, then the text is cut.
+// elapsed time, retrying and in flight, latency, ok, failed, rate, ETA, then the text is cut.
 // The text is ASCII only, so bytes are columns.
 std::string format_progress_line(const progress_snapshot& p, std::size_t terminal_width);
 

@@ -5,6 +5,7 @@
 #include <jobpatch/manifest/operation.hpp>
 #include <jobpatch/run/attempt_outcome.hpp>
 #include <jobpatch/run/outcome.hpp>
+#include <jobpatch/stats/concurrency_record.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
 
 #include <array>
@@ -89,6 +90,10 @@ public:
   void record_in_doubt() noexcept { ++in_doubt_; }
   std::uint64_t in_doubt() const noexcept { return in_doubt_; }
 
+  // The requests allowed in flight over the run, and the operator's live changes.
+  concurrency_record& concurrency() noexcept { return concurrency_; }
+  const concurrency_record& concurrency() const noexcept { return concurrency_; }
+
   std::uint64_t total() const noexcept;
   std::uint64_t count(outcome o) const noexcept;
   std::uint64_t attempts() const noexcept { return attempts_; }
@@ -129,6 +134,7 @@ private:
   std::array<std::uint64_t, error_class_count> by_error_{};
   latency_histogram latency_; // per line
   latency_histogram service_; // per attempt
+  concurrency_record concurrency_;
 };
 
 // "interrupted":..,["signal":N,]"aborted":..,["abortReason":"..",]"exitCode":N — how a

@@ -276,3 +276,34 @@ TEST_CASE("throttle_monitor: too few answers never trigger, and the past decays"
   CHECK(m.share() < 0.01);
   CHECK_FALSE(m.record(true, t += 1ms));
 }
+
+TEST_CASE("rate_limiter: set_rate paces at the new rate from now, forgetting old reservations") {
+  rate_limiter l(1, 1);
+  for (int i = 0; i < 10; ++i) (void)l.reserve(t0); // booked up to t0 + 9 s at 1/s
+  CHECK(l.reserve(t0) == t0 + 10s);
+  l.set_rate(100, 1, t0 + 1s);
+  CHECK(l.configured_rate() == 100);
+  CHECK(l.effective_rate() == 100);
+  CHECK(l.reserve(t0 + 1s) == t0 + 1s);
+  CHECK(l.reserve(t0 + 1s) == t0 + 1s + 10ms);
+  // Lowered: the next token is 1/rate after the last one handed out, not the old spacing.
+  l.set_rate(2, 1, t0 + 2s);
+  CHECK(l.reserve(t0 + 2s) == t0 + 2s);
+  CHECK(l.reserve(t0 + 2s) == t0 + 2500ms);
+  // Lifted: no wait at all.
+  l.set_rate(0, 1, t0 + 3s);
+  CHECK(l.effective_rate() == 0);
+  for (int i = 0; i < 100; ++i) CHECK(l.reserve(t0 + 3s) == t0 + 3s);
+}
+
+TEST_CASE("rate_limiter: set_rate forgets throttling") {
+  rate_limiter l(100, 1);
+  l.on_throttled(t0);
+  CHECK(l.throttled());
+  l.set_rate(50, 1, t0 + 1s);
+  CHECK_FALSE(l.throttled());
+  CHECK(l.effective_rate() == 50);
+  // The next throttle may halve it at once: the decrease interval starts over too.
+  l.on_throttled(t0 + 1s);
+  CHECK(l.effective_rate() == 25);
+}

@@ -227,3 +227,18 @@ TEST_CASE("metrics_file: a failed write leaves the old file and no temporary") {
   CHECK(files == 2); // jobpatch.prom and blocked/
   CHECK(read_all(target) == "old\n");
 }
+
+TEST_CASE("metrics_file: requests in flight, the concurrency limit and its mode, paused") {
+  metrics_snapshot m;
+  m.in_progress = true;
+  CHECK(format_metrics(m).find("concurrency_limit") == std::string::npos); // no limit given
+  m.in_flight = 7;
+  m.concurrency_limit = 12;
+  m.concurrency_auto = true;
+  m.paused = true;
+  std::string text = format_metrics(m);
+  CHECK(text.find("\njobpatch_requests_in_flight 7\n") != std::string::npos);
+  CHECK(text.find("\njobpatch_concurrency_limit{mode=\"auto\"} 12\n") != std::string::npos);
+  CHECK(text.find("\njobpatch_paused 1\n") != std::string::npos);
+  CHECK(text.find("# TYPE jobpatch_concurrency_limit gauge\n") != std::string::npos);
+}

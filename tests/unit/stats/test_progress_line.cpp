@@ -123,3 +123,19 @@ TEST_CASE("bench progress line: elapsed/total, achieved of intended, percentiles
   p.elapsed = std::chrono::seconds(61);
   CHECK(format_bench_progress_line(p, 120).starts_with("\rbench 1:00/1:00"));
 }
+
+TEST_CASE("progress_line: requests in flight of the limit, auto, and a pause") {
+  auto p = sample();
+  p.total.reset();
+  p.in_flight = 7;
+  p.limit = 12;
+  p.limit_auto = true;
+  CHECK(visible(format_progress_line(p, 200)) ==
+        "1:15  1234 done  ok 1200  failed 34  retrying 3  in flight 7/12 auto  812/s");
+  p.limit_auto = false;
+  p.paused = true;
+  CHECK(visible(format_progress_line(p, 200)) ==
+        "1:15  PAUSED  1234 done  ok 1200  failed 34  retrying 3  in flight 7/12  812/s");
+  // Narrow: the pause stays, in flight goes with retrying.
+  CHECK(visible(format_progress_line(p, 40)) == "PAUSED  1234 done  failed 34  812/s");
+}
