@@ -103,6 +103,13 @@ std::vector<std::string> changes_in(const json::object& summary) {
   return out;
 }
 
+// The most requests the mock's capacity model held at once (served and waiting).
+std::uint64_t peak_at_server(const mock_process& mock) {
+  auto capacity = mock.stats().as_object().at("capacity").as_object();
+  return capacity.at("peakInService").to_number<std::uint64_t>() +
+         capacity.at("peakQueued").to_number<std::uint64_t>();
+}
+
 } // namespace
 
 TEST_CASE("live control: pause starts no request, resume finishes every line ok exactly once") {
@@ -190,15 +197,20 @@ TEST_CASE("live control: rate R holds the run to R within 2 s, rate none lifts i
 
 TEST_CASE(
     "live control: connections N, then auto, and the summary lists both and the limit's range") {
-  mock_process mock({"--latency-ms", "2"}, 200);
-  const unsigned lines = 3000;
+  // Room for 100 at once, each held 5 ms: the server's peak is the client's concurrency.
+  mock_process mock({"--capacity", "100", "--service-ms", "5"}, 200);
+  const unsigned lines = 4000;
   auto manifest = make_manifest(mock, "m.ndjson", lines, 200);
   std::string socket = mock.path("control.sock");
   auto run = start_apply(mock, manifest, {"--connections", "2", "--control", socket});
   REQUIRE(wait_for_lines(mock.path("r.ndjson"), 100, run, 60s) >= 100);
   REQUIRE(run.running());
   CHECK(status_of(mock, socket).at("connections").to_number<unsigned>() == 2);
+  CHECK(peak_at_server(mock) <= 2);
   REQUIRE(control(mock, socket, {"connections", "6"}).code == 0);
+  REQUIRE(wait_for_lines(mock.path("r.ndjson"), 400, run, 60s) >= 400);
+  CHECK(peak_at_server(mock) >= 3); // more workers started
+  CHECK(peak_at_server(mock) <= 6);
   auto six = status_of(mock, socket);
   CHECK(six.at("connections").to_number<unsigned>() == 6);
   CHECK(std::string(six.at("connectionsMode").as_string()) == "fixed");
@@ -280,4 +292,44 @@ TEST_CASE("auto: against the capacity model every line ends ok, in order, from a
   CHECK(series.front().as_array().at(1).to_number<unsigned>() <= 4); // a slow start
   CHECK(concurrency.at("max").to_number<unsigned>() <= 64);
   CHECK(concurrency.at("min").to_number<unsigned>() >= 1);
+}
+
+TEST_CASE("auto: MAX bounds the requests in flight, and a fixed N holds at the server") {
+  // The server keeps up with any concurrency (100 at once, 5 ms each): auto climbs to MAX.
+  mock_process mock({"--capacity", "100", "--service-ms", "5"}, 200);
+  auto manifest = make_manifest(mock, "m.ndjson", 1500, 200);
+  REQUIRE(run_apply(mock, manifest,
+                    {"--connections", "auto:3", "--summary-json", mock.path("s.json")}) == 0);
+  CHECK(peak_at_server(mock) <= 3);
+  CHECK(peak_at_server(mock) >= 2); // workers started as the limit grew
+  auto concurrency = summary_of(mock.path("s.json")).at("concurrency").as_object();
+  CHECK(concurrency.at("max").to_number<unsigned>() == 3); // latency never grew: up to MAX
+
+  mock_process fixed({"--capacity", "100", "--service-ms", "5"}, 200);
+  auto other = make_manifest(fixed, "m.ndjson", 1500, 200);
+  REQUIRE(run_apply(fixed, other, {"--connections", "3"}) == 0);
+  CHECK(peak_at_server(fixed) <= 3);
+  CHECK(peak_at_server(fixed) >= 2);
+}
+
+TEST_CASE("live control: a pause holds the requests waiting for their turn under --rate") {
+  // At 5/s with 4 connections, three workers wait for the limiter's token at any moment:
+  // paused, none of them may send it.
+  mock_process mock({}, 50);
+  const unsigned lines = 60;
+  auto manifest = make_manifest(mock, "m.ndjson", lines, 50);
+  std::string socket = mock.path("control.sock");
+  auto run = start_apply(
+      mock, manifest, {"--connections", "4", "--rate", "5", "--burst", "1", "--control", socket});
+  REQUIRE(wait_for_lines(mock.path("r.ndjson"), 3, run, 60s) >= 3);
+  REQUIRE(control(mock, socket, {"pause"}).code == 0);
+  std::size_t at_pause = mock.journal_records().size();
+  std::this_thread::sleep_for(1500ms); // three tokens would have come due meanwhile
+  CHECK(mock.journal_records().size() <= at_pause + 1); // one at most was already sent
+  CHECK(status_of(mock, socket).at("paused").as_bool());
+  REQUIRE(control(mock, socket, {"rate", "none"}).code == 0);
+  REQUIRE(control(mock, socket, {"resume"}).code == 0);
+  REQUIRE(run.wait(60s) == 0);
+  check_every_line_ok_once(mock.path("r.ndjson"), lines);
+  CHECK(check_applied_in_order(manifest, mock.journal()) == "");
 }

@@ -40,6 +40,12 @@ TEST_CASE("concurrency_record: changes closer than the spacing keep the newer va
   r.record(1.30, 6);
   REQUIRE(r.series().size() == 3);
   CHECK(r.series()[1].limit == 5);
+  CHECK(r.series()[0].limit == 16); // the start is never replaced
+  concurrency_record early;
+  early.start(1, true);
+  early.record(0.01, 2);
+  REQUIRE(early.series().size() == 2);
+  CHECK(early.series()[0].limit == 1);
   CHECK(r.series()[1].at_seconds == doctest::Approx(1.0));
   CHECK(r.least() == 4); // the replaced value still counts for the range
 }
