@@ -38,6 +38,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,6 +157,8 @@ private:
   // --control: one operator command; returns the JSON reply.
   std::string on_control(const control_command& command);
   std::string control_status() const;
+  // The most connections the open-file limit allows (`connections N` beyond is refused).
+  static unsigned descriptors_for_connections();
   // Says a change on stderr and lists it in the summary.
   void log_change(const std::string& what, const std::string& detail);
   double seconds_since_start(clock::time_point now) const {
@@ -667,9 +670,16 @@ std::string engine::on_control(const control_command& command) {
     for (auto* timer : rate_waiters_) timer->cancel();
     break;
   case control_command::kind::connections:
+    if (command.connections > descriptors_for_connections())
+      return control_reply_error(
+          "connections " + std::to_string(command.connections) +
+          " needs more open files than the limit (ulimit -n) leaves: at most " +
+          std::to_string(descriptors_for_connections()));
     if (command.connections == 0) {
-      unsigned most = options_.auto_connections ? options_.connections
-                                                : std::max(limit_, default_auto_max_connections);
+      unsigned most = options_.auto_connections
+                          ? options_.connections
+                          : std::min(std::max(limit_, default_auto_max_connections),
+                                     descriptors_for_connections());
       controller_.emplace(concurrency_config{.max_limit = most});
       stats_.concurrency().set_automatic(true);
       set_limit(controller_->limit(), now);
@@ -688,6 +698,17 @@ std::string engine::on_control(const control_command& command) {
   if (!detail.empty()) json.string("detail", detail);
   json.end_object();
   return reply;
+}
+
+unsigned engine::descriptors_for_connections() {
+  // As the preflight's check_descriptors: one socket per connection, and room for the
+  // run's own files.
+  constexpr rlim_t own_files = 32;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+    return control_max_connections;
+  rlim_t most = limit.rlim_cur > own_files ? limit.rlim_cur - own_files : 1;
+  return static_cast<unsigned>(std::min<rlim_t>(most, control_max_connections));
 }
 
 std::string engine::control_status() const {

@@ -333,3 +333,25 @@ TEST_CASE("live control: a pause holds the requests waiting for their turn under
   check_every_line_ok_once(mock.path("r.ndjson"), lines);
   CHECK(check_applied_in_order(manifest, mock.journal()) == "");
 }
+
+TEST_CASE("live control: connections beyond the open-file limit is refused, the run goes on") {
+  mock_process mock({"--latency-ms", "5"}, 200);
+  const unsigned lines = 1000;
+  auto manifest = make_manifest(mock, "m.ndjson", lines, 200);
+  std::string socket = mock.path("control.sock");
+  std::vector<std::string> argv = {"/usr/bin/prlimit", "--nofile=80:80"};
+  auto apply = jobpatch_argv(mock, "apply", manifest,
+                             {"--results", mock.path("r.ndjson"), "--progress", "never",
+                              "--connections", "2", "--control", socket});
+  argv.insert(argv.end(), apply.begin(), apply.end());
+  child_process run(argv, {{"BYTENITE_API_KEY", mock_test_key}}, "", mock.path("apply.err"));
+  REQUIRE(wait_for_lines(mock.path("r.ndjson"), 20, run, 60s) >= 20);
+  REQUIRE(run.running());
+  auto refused = control(mock, socket, {"connections", "60"}); // 80 - 32 of the run's own: 48
+  CHECK(refused.code == 2);
+  CHECK(refused.out.find("ulimit -n") != std::string::npos);
+  CHECK(status_of(mock, socket).at("connections").to_number<unsigned>() == 2);
+  CHECK(control(mock, socket, {"connections", "40"}).code == 0);
+  REQUIRE(run.wait(120s) == 0);
+  check_every_line_ok_once(mock.path("r.ndjson"), lines);
+}
