@@ -199,7 +199,7 @@ TEST_CASE(
     "live control: connections N, then auto, and the summary lists both and the limit's range") {
   // Room for 100 at once, each held 5 ms: the server's peak is the client's concurrency.
   mock_process mock({"--capacity", "100", "--service-ms", "5"}, 200);
-  const unsigned lines = 4000;
+  const unsigned lines = 6000;
   auto manifest = make_manifest(mock, "m.ndjson", lines, 200);
   std::string socket = mock.path("control.sock");
   auto run = start_apply(mock, manifest, {"--connections", "2", "--control", socket});
@@ -214,6 +214,19 @@ TEST_CASE(
   auto six = status_of(mock, socket);
   CHECK(six.at("connections").to_number<unsigned>() == 6);
   CHECK(std::string(six.at("connectionsMode").as_string()) == "fixed");
+  // Lowered below the workers started: the idle ones take nothing. Once those in flight at
+  // the change have ended, the server never holds more than 2 at once.
+  REQUIRE(control(mock, socket, {"connections", "2"}).code == 0);
+  std::size_t now = lines_in(mock.path("r.ndjson"));
+  REQUIRE(wait_for_lines(mock.path("r.ndjson"), now + 100, run, 60s) >= now + 100);
+  std::uint64_t most = 0;
+  for (int i = 0; i < 40 && run.running(); ++i) {
+    auto capacity = mock.stats().as_object().at("capacity").as_object();
+    most = std::max(most, capacity.at("inService").to_number<std::uint64_t>() +
+                              capacity.at("queued").to_number<std::uint64_t>());
+  }
+  CHECK(most <= 2);
+  CHECK(most >= 1);
   REQUIRE(control(mock, socket, {"connections", "auto"}).code == 0);
   CHECK(std::string(status_of(mock, socket).at("connectionsMode").as_string()) == "auto");
   // A bad command is refused by the client (exit 2) and changes nothing.
@@ -223,7 +236,8 @@ TEST_CASE(
   check_every_line_ok_once(mock.path("r.ndjson"), lines);
   CHECK(check_applied_in_order(manifest, mock.journal()) == "");
   auto summary = summary_of(mock.path("s.json"));
-  CHECK(changes_in(summary) == std::vector<std::string>{"connections 6", "connections auto"});
+  CHECK(changes_in(summary) ==
+        std::vector<std::string>{"connections 6", "connections 2", "connections auto"});
   auto concurrency = summary.at("concurrency").as_object();
   CHECK(std::string(concurrency.at("mode").as_string()) == "auto");
   CHECK(concurrency.at("min").to_number<unsigned>() <= 2);
