@@ -15,12 +15,15 @@
 #include <jobpatch/manifest/line_source.hpp>
 #include <jobpatch/manifest/line_validator.hpp>
 #include <jobpatch/manifest/update_counter.hpp>
+#include <jobpatch/report/apply_report.hpp>
 #include <jobpatch/results/file_writer.hpp>
 #include <jobpatch/results/plan_record.hpp>
 #include <jobpatch/results/result_sink.hpp>
 #include <jobpatch/results/resume_state.hpp>
 #include <jobpatch/stats/run_statistics.hpp>
 #include <jobpatch/text/json_writer.hpp>
+#include <jobpatch/text/timestamp.hpp>
+#include <jobpatch/version.hpp>
 #include <jobpatch/wire/proxy_config.hpp>
 
 #include <algorithm>
@@ -257,10 +260,11 @@ struct apply_run {
   // The run.
   std::string run_id;
   run_monitor::settings monitor_settings;
+  std::vector<std::pair<std::string, std::string>> report_settings; // --report's, no secrets
   std::chrono::steady_clock::time_point started{};
   std::int64_t started_unix_ms = 0;
-  // Whether the outputs passed check_outputs: a refusal writes its summary and metrics
-  // only through paths that did.
+  // Whether the outputs passed check_outputs: a refusal writes its summary, report and
+  // metrics only through paths that did.
   enum class outputs { unchecked, refused, accepted } outputs_state = outputs::unchecked;
   // The writer thread: every file write from here on happens there, not on the thread
   // that drives the connections. Its destructor writes out and joins on every way out.
@@ -330,6 +334,38 @@ void refuse_overwrites(const apply_options& options, const apply_command_options
          "; pass --resume to add to them, or " + keep + "; nothing was sent");
 }
 
+// What --report shows of the run's settings. Never a secret: not the key, a header, the
+// proxy, nor a base URL's user or query.
+std::vector<std::pair<std::string, std::string>> report_settings(const apply_options& options,
+                                                                 const apply_command_options& extra,
+                                                                 const std::string& run_id) {
+  char rate[48];
+  std::snprintf(rate, sizeof rate, "%g/s", options.rate);
+  char timeout[48];
+  std::snprintf(timeout, sizeof timeout, "%g s",
+                static_cast<double>(options.attempt_timeout.count()) / 1000);
+  std::string connections = std::to_string(options.connections);
+  std::string tls = options.base_url.starts_with("http://") ? "none (plain HTTP)"
+                    : options.insecure                      ? "NOT verified (--insecure)"
+                    : options.ca_file.empty()               ? "verified (system trust store)"
+                                              : "verified (--cacert " + options.ca_file + ")";
+  std::vector<std::pair<std::string, std::string>> settings = {
+      {"manifest", (options.manifest == "-" ? std::string("standard input") : options.manifest) +
+                       (extra.ids ? " (--ids: a list of job ids)" : "")},
+      {"base URL", shown_base_url(options.base_url)},
+      {"connections", options.auto_connections ? "auto:" + connections : connections},
+      {"rate", options.rate > 0 ? std::string(rate) : std::string("no limit")},
+      {"timeout per attempt", timeout},
+      {"max attempts", std::to_string(options.max_attempts)},
+      {"TLS", tls}};
+  if (options.shard_count > 1)
+    settings.emplace_back("shard", std::to_string(options.shard_index + 1) + "/" +
+                                       std::to_string(options.shard_count));
+  settings.emplace_back("run id", run_id);
+  settings.emplace_back("client", version_text());
+  return settings;
+}
+
 // `manifest`: the manifest's fstat once it is open, else null (looked up by its path).
 std::vector<named_file> input_files(const apply_options& options,
                                     const apply_command_options& extra,
@@ -348,7 +384,13 @@ std::vector<named_file> output_files(const apply_options& options,
           {"--failed-out", options.failed_out, nullptr},
           {"--summary-json", options.summary_json, nullptr},
           {"--metrics-file", metrics_file, nullptr},
+          {"--report", options.report, nullptr},
           {"--undo-out", options.undo_out, nullptr, true}};
+}
+
+// The outputs written whole through a temporary file beside them (replacing_file).
+std::vector<std::string> whole_outputs() {
+  return {"--metrics-file", "--summary-json", "--report"};
 }
 
 // Preflight, the files: the manifest opened; every output a file of its own, none an
@@ -360,7 +402,7 @@ void guard_files(const apply_options& options, const apply_command_options& extr
   if (extra.ids) run.in.ids = &*extra.ids;
   run.outputs_state = apply_run::outputs::refused;
   check_outputs(input_files(options, extra, &run.in.st), output_files(options, extra, metrics_file),
-                nothing_done(options), {"--metrics-file", "--summary-json"});
+                nothing_done(options), whole_outputs());
   run.outputs_state = apply_run::outputs::accepted;
   // One run per results or undo file: a second one would interleave its lines with ours.
   if (!options.results.empty() && options.results != "-")
@@ -511,23 +553,38 @@ void complete_status(const apply_options& options, const apply_run& run, run_sta
         std::to_string(options.shard_index + 1) + "/" + std::to_string(options.shard_count);
 }
 
-// Writes --summary-json (on the writer thread), replacing an earlier one at once (never
-// empty or torn); empty, or why it could not be written.
-std::string write_summary_json(output_thread& out, const std::string& path,
-                               const std::string& json) {
+// Writes `text` to `path` (a summary, a report) on the writer thread, replacing an earlier
+// file at once (never empty or torn); empty, or why it could not be written.
+std::string write_whole_file(output_thread& out, const std::string& path, const std::string& text) {
   if (path.empty()) return {};
   auto id = out.add_whole(path, write_file_atomically, output_thread::kind::other);
-  out.content(id) = json;
+  out.content(id) = text;
   out.drain(false);
   return out.error_of(id);
 }
 
+// --report: the run's HTML report, saying it ended with `code`.
+std::string report_html(const apply_run& run, const run_status& status, int code) {
+  html_report_input in = apply_report_input(run.stats, status, code);
+  in.settings = run.report_settings;
+  in.generated_at = format_timestamp(unix_ms_now());
+  return render_html_report(in);
+}
+
+// Adds "FLAG PATH could not be written: WHY" to `error` (parts joined by "; ") when there
+// is a why.
+void add_error(std::string& error, const std::string& flag, const std::string& path,
+               const std::string& why) {
+  if (why.empty()) return;
+  error += (error.empty() ? "" : "; ") + flag + " " + path + " could not be written: " + why;
+}
+
 // The one way out of an apply or plan run, however it ends (finished, refused before
 // sending, aborted, an output that failed, a signal, a second signal): the summary JSON
-// (with a plan's totals) and the final metrics, each replaced whole, say how it ended and
-// with which exit code. Returns that code: 4 when either file could not be written once
-// sending (or reading) began (`error` then says which, and both files that could be
-// written say 4), else `code`.
+// (with a plan's totals), the HTML report and the final metrics, each replaced whole, say
+// how it ended and with which exit code. Returns that code: 4 when one of them could not
+// be written once sending (or reading) began (`error` then says which, and those that
+// could be written say 4), else `code`.
 int write_last_words(const apply_options& options, apply_run& run, const run_status& status,
                      int code, std::string& error) {
   if (!run.monitor) run.monitor.emplace(run.monitor_settings, run.stats, run.out);
@@ -536,25 +593,35 @@ int write_last_words(const apply_options& options, apply_run& run, const run_sta
   std::function<void(json_writer&)> plan_totals;
   if (run.plan) plan_totals = [&plan = *run.plan](json_writer& json) { plan.totals_json(json); };
   bool sent = code != exit_usage;
-  std::string summary_error = write_summary_json(run.out, options.summary_json,
-                                                 run.stats.summary_json(status, code, plan_totals));
-  int final_code = sent && !summary_error.empty() ? exit_output_failed : code;
+  std::string summary_error, report_error;
+  // The summary and the report say `said`: each one written so far is written again when
+  // the code becomes 4.
+  auto write_files = [&](int said) {
+    if (summary_error.empty())
+      summary_error = write_whole_file(run.out, options.summary_json,
+                                       run.stats.summary_json(status, said, plan_totals));
+    if (report_error.empty() && !options.report.empty())
+      report_error = write_whole_file(run.out, options.report, report_html(run, status, said));
+  };
+  write_files(code);
+  int final_code = code;
+  if (sent && (!summary_error.empty() || !report_error.empty())) {
+    final_code = exit_output_failed;
+    write_files(final_code);
+  }
   std::string metrics_error = run.monitor->finish(status, final_code);
   if (sent && !metrics_error.empty() && final_code != exit_output_failed) {
     final_code = exit_output_failed;
-    summary_error = write_summary_json(run.out, options.summary_json,
-                                       run.stats.summary_json(status, final_code, plan_totals));
+    write_files(final_code);
   }
-  if (!summary_error.empty())
-    error = "--summary-json " + options.summary_json + " could not be written: " + summary_error;
-  if (!metrics_error.empty())
-    error += (error.empty() ? "" : "; ") + std::string("--metrics-file ") +
-             run.monitor_settings.metrics_file + " could not be written: " + metrics_error;
+  add_error(error, "--summary-json", options.summary_json, summary_error);
+  add_error(error, "--report", options.report, report_error);
+  add_error(error, "--metrics-file", run.monitor_settings.metrics_file, metrics_error);
   return final_code;
 }
 
-// A refusal before anything was sent (exit 2) still leaves its summary and metrics, when
-// their paths are usable: a monitor alerting on the exit code hears of it.
+// A refusal before anything was sent (exit 2) still leaves its summary, report and metrics,
+// when their paths are usable: a monitor alerting on the exit code hears of it.
 void write_refusal(const apply_options& options, const apply_command_options& extra, apply_run& run,
                    const std::string& why) {
   if (run.outputs_state == apply_run::outputs::refused) return; // the refusal says why
@@ -562,7 +629,7 @@ void write_refusal(const apply_options& options, const apply_command_options& ex
     try {
       check_outputs(input_files(options, extra, nullptr),
                     output_files(options, extra, run.monitor_settings.metrics_file), {},
-                    {"--metrics-file", "--summary-json"});
+                    whole_outputs());
     } catch (const cli_error&) {
       return; // an output in the way: nothing is written
     }
@@ -713,6 +780,7 @@ int run_phases(apply_options& options, const apply_command_options& extra,
   run.run_id = make_run_id();
   monitor_settings.run_id = run.run_id;
   run.monitor_settings = std::move(monitor_settings);
+  if (!options.report.empty()) run.report_settings = report_settings(options, extra, run.run_id);
   try {
     check_settings(options, extra);
     guard_files(options, extra, run.monitor_settings.metrics_file, run);

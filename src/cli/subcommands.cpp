@@ -226,6 +226,9 @@ void add_apply_outputs(CLI::App& command, apply_typed& t) {
       ->capture_default_str();
   command.add_option("--failed-out", o.failed_out,
                      "write failed and unsent lines verbatim, as a manifest");
+  command.add_option("--report", o.report,
+                     "write a self-contained HTML report of the run (replaced atomically, "
+                     "however the run ends)");
 }
 
 // Which lines, and reading each job first.

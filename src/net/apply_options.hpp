@@ -42,6 +42,9 @@ struct apply_options {
   std::string results;      // NDJSON results; empty = none
   std::string failed_out;   // failed lines, verbatim; empty = none
   std::string summary_json; // empty = none
+  // --report FILE.html: the run's self-contained HTML report, written with the summary
+  // however the run ends; empty = none.
+  std::string report;
   bool resume = false;
   bool retry_failed = false; // --resume: send lines that failed for good before, too
   // Results reach the file every results_write_interval and the disk (fdatasync) every

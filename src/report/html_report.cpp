@@ -19,6 +19,27 @@ using std::chrono::nanoseconds;
 
 constexpr double summary_quantiles[] = {0.5, 0.9, 0.99, 0.999, 0.9999};
 
+// How the report names what it counts and times, by what a latency sample is.
+struct wording {
+  const char* unit;            // "requests": a table's count column, a histogram's y axis
+  const char* all;             // the curve and row of every sample
+  const char* count_figure;    // the summary's first figure
+  const char* rate_figure;     // its rate figure
+  const char* latency_heading; // the per-sample latency histogram
+};
+
+wording words_for(html_report_input::basis measured) {
+  if (measured == html_report_input::basis::line)
+    return {"lines", "all lines", "Lines", "Attempts/s",
+            "Latency per line (first send to final answer)"};
+  return {"requests", "all requests", "Requests", "Requests/s",
+          "Latency per request (from intended send time)"};
+}
+
+bool scheduled(const html_report_input& in) {
+  return in.measured == html_report_input::basis::scheduled_request;
+}
+
 void settings_section(std::string& out, const html_report_input& in) {
   if (in.settings.empty()) return;
   out += "<h2>Settings</h2><table class=\"kv\"><tbody>";
@@ -33,22 +54,14 @@ void figure(std::string& out, std::string_view label, const std::string& value,
          html_escape(label) + "</div><div class=\"value\">" + html_escape(value) + "</div></div>";
 }
 
-void summary_section(std::string& out, const html_report_input& in) {
-  out += "<h2>Summary</h2><div class=\"figures\">";
-  figure(out, "Requests", with_commas(in.requests));
-  figure(out, "OK", with_commas(in.ok), "good");
-  figure(out, "Failed", with_commas(in.failed), in.failed ? "bad" : "");
-  figure(out, "Attempts", with_commas(in.attempts));
-  figure(out, "Retries", with_commas(in.retries), in.retries ? "warn" : "");
-  figure(out, "Requests/s", number(in.requests_per_second, in.requests_per_second < 100 ? 1 : 0));
-  figure(out, "Duration", number(in.wall_seconds, 2) + " s");
-  if (in.latency && in.latency->count()) {
-    for (double q : summary_quantiles)
-      figure(out, "p" + percent_label(q).substr(0, percent_label(q).size() - 1),
-             format_latency(in.latency->percentile(q)));
-    figure(out, "max", format_latency(in.latency->max()));
+// The summary's note: what a latency is measured from, and (bench) the late starts.
+void latency_note(std::string& out, const html_report_input& in) {
+  if (!scheduled(in)) {
+    out += "<p class=\"note\">Latency is per line, from its first send to its final answer: "
+           "retries and the waits between them count. Service time is per attempt, from the "
+           "send to the answer.</p>";
+    return;
   }
-  out += "</div>";
   out += "<p class=\"note\">Latency is measured from each request's intended send time, so time "
          "a request spent waiting for the client counts (no coordinated omission).";
   if (!in.late_start_note.empty()) {
@@ -65,6 +78,28 @@ void summary_section(std::string& out, const html_report_input& in) {
   else
     out += " Every request started on schedule.";
   out += "</p>";
+}
+
+void summary_section(std::string& out, const html_report_input& in) {
+  wording words = words_for(in.measured);
+  out += "<h2>Summary</h2><div class=\"figures\">";
+  figure(out, words.count_figure, with_commas(in.requests));
+  figure(out, "OK", with_commas(in.ok), "good");
+  figure(out, "Failed", with_commas(in.failed), in.failed ? "bad" : "");
+  for (const auto& [label, n] : in.more_counts) figure(out, label, with_commas(n));
+  figure(out, "Attempts", with_commas(in.attempts));
+  figure(out, "Retries", with_commas(in.retries), in.retries ? "warn" : "");
+  figure(out, words.rate_figure,
+         number(in.requests_per_second, in.requests_per_second < 100 ? 1 : 0));
+  figure(out, "Duration", number(in.wall_seconds, 2) + " s");
+  if (in.latency && in.latency->count()) {
+    for (double q : summary_quantiles)
+      figure(out, "p" + percent_label(q).substr(0, percent_label(q).size() - 1),
+             format_latency(in.latency->percentile(q)));
+    figure(out, "max", format_latency(in.latency->max()));
+  }
+  out += "</div>";
+  latency_note(out, in);
 }
 
 void gates_section(std::string& out, const html_report_input& in) {
@@ -100,7 +135,9 @@ void baseline_section(std::string& out, const html_report_input& in) {
 }
 
 void latency_table(std::string& out, const html_report_input& in) {
-  out += "<table class=\"num\"><thead><tr><th>endpoint</th><th>requests</th>";
+  wording words = words_for(in.measured);
+  out +=
+      "<table class=\"num\"><thead><tr><th>endpoint</th><th>" + std::string(words.unit) + "</th>";
   for (double q : summary_quantiles) out += "<th>" + html_escape(percent_label(q)) + "</th>";
   out += "<th>max</th><th>mean</th></tr></thead><tbody>";
   auto row = [&](std::string_view name, const latency_histogram& h) {
@@ -112,7 +149,7 @@ void latency_table(std::string& out, const html_report_input& in) {
   };
   for (const auto& e : in.endpoints)
     if (e.latency && e.latency->count()) row(e.name, *e.latency);
-  if (in.latency && in.latency->count()) row("all requests", *in.latency);
+  if (in.latency && in.latency->count()) row(words.all, *in.latency);
   if (in.service_time && in.service_time->count())
     row("service time, per attempt (count: attempts)", *in.service_time);
   out += "</tbody></table>";
@@ -140,7 +177,7 @@ void percentile_chart(std::string& out, const html_report_input& in) {
   for (const auto& e : in.endpoints)
     if (e.latency && e.latency->count()) curves.emplace_back(e.name, e.latency);
   if (curves.size() != 1 && in.latency && in.latency->count())
-    curves.emplace_back("all requests", in.latency);
+    curves.emplace_back(words_for(in.measured).all, in.latency);
   out += "<h2>Latency by percentile</h2>";
   if (curves.empty()) {
     out += empty_note("No latencies were recorded.");
@@ -194,9 +231,9 @@ void percentile_chart(std::string& out, const html_report_input& in) {
 // (b) Latency histograms: bars over log-spaced bins (10 per decade), one chart each for
 // per-request latency and per-attempt service time, on a shared x range.
 void histogram_charts(std::string& out, const html_report_input& in) {
+  wording words = words_for(in.measured);
   std::vector<std::pair<std::string, const latency_histogram*>> charts;
-  if (in.latency && in.latency->count())
-    charts.emplace_back("Latency per request (from intended send time)", in.latency);
+  if (in.latency && in.latency->count()) charts.emplace_back(words.latency_heading, in.latency);
   if (in.service_time && in.service_time->count())
     charts.emplace_back("Service time per attempt (send to answer)", in.service_time);
   out += "<h2>Latency distribution</h2>";
@@ -225,10 +262,12 @@ void histogram_charts(std::string& out, const html_report_input& in) {
           std::clamp<std::ptrdiff_t>(i, 0, static_cast<std::ptrdiff_t>(bin_count) - 1))] += b.count;
     });
     double top = static_cast<double>(*std::max_element(bins.begin(), bins.end()));
+    // Service time counts attempts; bench has always said "requests" for both.
+    const char* y_title = h == in.service_time && !scheduled(in) ? "attempts" : words.unit;
     svg_chart chart(
         title, x, linear_axis(0, top, 5), latency_tick,
         [](double v) { return with_commas(static_cast<std::uint64_t>(v)); }, "latency (log scale)",
-        "requests");
+        y_title);
     for (std::size_t i = 0; i < bin_count; ++i) {
       if (!bins[i]) continue;
       double x0 = std::pow(10, (first + static_cast<double>(i)) / bins_per_decade);
@@ -284,13 +323,14 @@ timeline timeline_of(const time_series& ts, const html_report_input& in) {
   return t;
 }
 
-// The time axis of both charts, in seconds or (past 10 minutes) minutes.
+// The time axis of the charts over time, in seconds or (past 10 minutes) minutes.
 struct time_axis {
   bool minutes;
   axis x;
+  int fine_decimals = 1; // a tick's decimals when not whole: more for ticks under 0.1 s
   double scaled(double seconds) const { return minutes ? seconds / 60 : seconds; }
   std::string label(double v) const {
-    return number(v, v == std::floor(v) ? 0 : 1) + (minutes ? " min" : " s");
+    return number(v, v == std::floor(v) ? 0 : fine_decimals) + (minutes ? " min" : " s");
   }
 };
 
@@ -301,6 +341,10 @@ time_axis time_axis_of(double end_s) {
   t.x = linear_axis(0, x_end, 8);
   t.x.hi = x_end;
   while (t.x.ticks.size() > 1 && t.x.ticks.back() > x_end * 1.0001) t.x.ticks.pop_back();
+  if (t.x.ticks.size() > 1) {
+    double step = t.x.ticks[1] - t.x.ticks[0];
+    if (step < 0.1) t.fine_decimals = static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
+  }
   return t;
 }
 
@@ -362,8 +406,9 @@ void latency_over_time_chart(std::string& out, const timeline& t, const time_axi
 
 // (c) Throughput and p50/p99 latency over time, from the time series.
 void timeline_charts(std::string& out, const html_report_input& in) {
+  if (!in.timeline) return; // apply records none
   out += "<h2>Over time</h2>";
-  if (!in.timeline || in.timeline->buckets().empty()) {
+  if (in.timeline->buckets().empty()) {
     out += empty_note("No time series was recorded.");
     return;
   }
@@ -376,6 +421,109 @@ void timeline_charts(std::string& out, const html_report_input& in) {
   std::string bucket_note = " (per " + number(t.width_s, t.width_s < 10 ? 1 : 0) + " s interval)";
   throughput_chart(out, in, t, time, bucket_note);
   if (t.hi > 0) latency_over_time_chart(out, t, time, bucket_note);
+}
+
+// The limit's axis: whole numbers from 0 to a round number above the greatest limit, so
+// the line never runs along the top of the plot.
+axis limit_axis(unsigned most) {
+  double top = std::max(1.0, static_cast<double>(most) * 1.1);
+  double step = std::max(1.0, nice_step(top, 5));
+  axis a{0, std::ceil(top / step) * step, false, {}};
+  if (a.hi <= most) a.hi += step;
+  for (double t = 0; t <= a.hi + step / 2; t += step) a.ticks.push_back(t);
+  return a;
+}
+
+std::string seconds_text(double s) { return number(s, s < 100 ? 2 : 1) + " s"; }
+
+std::string concurrency_caption(const concurrency_record& c) {
+  return std::string("The limit on requests in flight, mode ") +
+         (c.automatic() ? "auto (it adapts to the server's latency)" : "fixed") + ": final " +
+         std::to_string(c.current()) + ", min " + std::to_string(c.least()) + ", max " +
+         std::to_string(c.most()) +
+         ". Each limit holds until the next change; the last until the end of the run.";
+}
+
+// The operator's live changes (--control): time and canonical words, numbered as the
+// chart's markers.
+void control_changes_table(std::string& out, const concurrency_record& c) {
+  if (c.changes().empty()) return;
+  out += "<h3>The operator's changes (--control)</h3><table class=\"changes\"><thead><tr>"
+         "<th>#</th><th>at</th><th>change</th></tr></thead><tbody>";
+  for (std::size_t i = 0; i < c.changes().size(); ++i) {
+    const auto& change = c.changes()[i];
+    out += "<tr><td>" + std::to_string(i + 1) + "</td><td>" + seconds_text(change.at_seconds) +
+           "</td><td>" + html_escape(change.what) + "</td></tr>";
+  }
+  out += "</tbody></table>";
+  if (c.changes_dropped())
+    out += "<p class=\"note\">" + with_commas(c.changes_dropped()) +
+           " later changes are not listed (the first " +
+           std::to_string(concurrency_record::max_changes) + " are).</p>";
+}
+
+// The operator's changes as numbered markers; changes closer than about 1 % of the run
+// share one ("3–4"), so their numbers never print over each other.
+void change_markers(svg_chart& chart, const std::vector<concurrency_record::change>& changes,
+                    const time_axis& time, double end_s) {
+  for (std::size_t first = 0; first < changes.size();) {
+    std::size_t last = first;
+    std::string tooltip = seconds_text(changes[first].at_seconds) + ": " + changes[first].what;
+    while (last + 1 < changes.size() &&
+           changes[last + 1].at_seconds - changes[first].at_seconds < end_s * 0.012) {
+      ++last;
+      tooltip += "\n" + seconds_text(changes[last].at_seconds) + ": " + changes[last].what;
+    }
+    std::string label = std::to_string(first + 1);
+    if (last > first) label += "–" + std::to_string(last + 1);
+    chart.marker(time.scaled(changes[first].at_seconds), label, tooltip);
+    first = last + 1;
+  }
+}
+
+// The requests allowed in flight (--connections N or auto) over the run, a step chart to
+// the end of the run, with the operator's changes as numbered markers and a table.
+void concurrency_section(std::string& out, const html_report_input& in) {
+  if (!in.concurrency) return;
+  const concurrency_record& c = *in.concurrency;
+  out += "<h2>Requests in flight</h2>";
+  if (c.series().empty()) {
+    out += empty_note("No limit was recorded: the run sent nothing.");
+    return;
+  }
+  out += "<p class=\"note caption\">" + html_escape(concurrency_caption(c)) + "</p>";
+  double end_s = std::max(in.wall_seconds, c.series().back().at_seconds);
+  if (!(end_s > 0)) end_s = 1; // a run that ended as it started: a one-second axis
+  time_axis time = time_axis_of(end_s);
+  svg_chart chart(
+      "requests in flight allowed over time", time.x, limit_axis(c.most()),
+      [&time](double v) { return time.label(v); }, [](double v) { return number(v, 0); },
+      "time since start", "requests in flight allowed");
+  std::vector<std::pair<double, double>> points;
+  for (const auto& p : c.series())
+    points.emplace_back(time.scaled(p.at_seconds), static_cast<double>(p.limit));
+  change_markers(chart, c.changes(), time, end_s);
+  chart.steps(points, time.scaled(end_s), palette[0]);
+  out += chart.finish();
+  std::vector<std::pair<std::string, const char*>> entries = {{"limit", palette[0]}};
+  std::vector<bool> dashed = {false};
+  if (!c.changes().empty()) {
+    entries.emplace_back("an operator's change (numbered as below)", "#777777");
+    dashed.push_back(true);
+  }
+  out += legend(entries, dashed);
+  control_changes_table(out, c);
+}
+
+// Why lines failed (apply), one count per line.
+void failure_reasons_section(std::string& out, const html_report_input& in) {
+  if (in.failure_reasons.empty()) return;
+  out += "<h2>Why lines failed</h2><p class=\"note\">One count per failed line, by its final "
+         "reason.</p><table class=\"num reasons\"><thead><tr><th>reason</th><th>lines</th>"
+         "</tr></thead><tbody>";
+  for (const auto& [reason, n] : in.failure_reasons)
+    out += "<tr><th>" + html_escape(reason) + "</th><td>" + with_commas(n) + "</td></tr>";
+  out += "</tbody></table>";
 }
 
 // (d) Answers by status and failures below HTTP by class: a table and horizontal bars.
@@ -441,7 +589,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#
 main{max-width:1000px;margin:0 auto;padding:24px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:32px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 h3{font-size:14px;margin:16px 0 4px;color:#444}
-.meta,.note,.empty{color:#555}.empty{font-style:italic}
+.meta,.note,.empty{color:#555}.empty{font-style:italic}.meta.ending{color:#222;font-weight:600}
 table{border-collapse:collapse;margin:8px 0}th,td{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}
 table.num td{text-align:right;font-variant-numeric:tabular-nums}thead th{color:#555;font-weight:600}
 table.kv th{font-weight:600;color:#444}
@@ -452,7 +600,8 @@ table.kv th{font-weight:600;color:#444}
 svg.chart{width:100%;height:auto;display:block}
 svg .plot{fill:#fafafa;stroke:#bbb}svg .grid{stroke:#e4e4e4}
 svg .tick{font-size:12px;fill:#444}svg .axis-title{font-size:13px;fill:#222}
-svg .series{fill:none;stroke-width:2;stroke-linejoin:round}svg .series.baseline{stroke-width:1.5;opacity:.75}
+svg .series{fill:none;stroke-width:2;stroke-linejoin:round}svg .area{opacity:.12;stroke:none}
+svg .marker line{stroke:#777;stroke-width:1.2;stroke-dasharray:4 3}svg .series.baseline{stroke-width:1.5;opacity:.75}
 td.worse{color:#c0392b;font-weight:600}td.better{color:#007a5a;font-weight:600}
 td.pass{color:#007a5a;font-weight:600}td.fail{color:#c0392b;font-weight:700}
 .legend{display:flex;flex-wrap:wrap;gap:16px;margin:4px 0 8px 78px;font-size:13px}
@@ -507,16 +656,19 @@ std::string render_html_report(const html_report_input& in) {
   out += "<h1>" + html_escape(in.title) + "</h1>";
   if (!in.generated_at.empty())
     out += "<p class=\"meta\">Generated " + html_escape(in.generated_at) + "</p>";
+  if (!in.ending.empty()) out += "<p class=\"meta ending\">" + html_escape(in.ending) + "</p>";
   settings_section(out, in);
   summary_section(out, in);
   gates_section(out, in);
   baseline_section(out, in);
+  concurrency_section(out, in);
   out += "<h2>Latency by endpoint</h2>";
   latency_table(out, in);
   percentile_chart(out, in);
   histogram_charts(out, in);
   timeline_charts(out, in);
   breakdown_section(out, in);
+  failure_reasons_section(out, in);
   out += "</main></body></html>\n";
   return out;
 }

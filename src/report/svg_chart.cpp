@@ -108,4 +108,16 @@ std::string empty_note(std::string_view what) {
   return "<p class=\"empty\">" + html_escape(what) + "</p>";
 }
 
+std::vector<std::pair<double, double>>
+step_points(const std::vector<std::pair<double, double>>& points, double x_end) {
+  std::vector<std::pair<double, double>> out;
+  out.reserve(points.size() * 2);
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    out.push_back(points[i]);
+    double next = i + 1 < points.size() ? points[i + 1].first : x_end;
+    if (next > points[i].first) out.emplace_back(next, points[i].second);
+  }
+  return out;
+}
+
 } // namespace jobpatch::svg

@@ -62,6 +62,11 @@ axis log_axis(double lo, double hi);
 std::string legend(const std::vector<std::pair<std::string, const char*>>& entries,
                    const std::vector<bool>& dashed = {});
 std::string empty_note(std::string_view what);
+// The corners of a step line through `points` (x ascending): each y holds until the next
+// point's x, where the line rises or falls to its y; the last holds until `x_end` (when
+// past the last x). (0,1),(2,4) to 5: (0,1),(2,1),(2,4),(5,4).
+std::vector<std::pair<double, double>>
+step_points(const std::vector<std::pair<double, double>>& points, double x_end);
 
 // One chart: a plot area with axes and grid; series are appended in data coordinates.
 class svg_chart {
@@ -127,6 +132,30 @@ public:
     out_ += std::string("<path class=\"series") + (baseline ? " baseline" : "") + "\" d=\"" +
             d.substr(1) + "\" stroke=\"" + colour + "\"" +
             (dashed ? " stroke-dasharray=\"6 4\"" : "") + "></path>";
+  }
+
+  // A step line through `points` to `x_end` (step_points), over a light fill down to the
+  // bottom of the plot.
+  void steps(const std::vector<std::pair<double, double>>& points, double x_end,
+             const char* colour) {
+    auto corners = step_points(points, x_end);
+    if (corners.empty()) return;
+    std::string bottom = number(margin_top + plot_height(), 1);
+    std::string d = "M" + number(px_x(corners.front().first), 1) + " " + bottom;
+    for (auto [x, y] : corners) d += " L" + number(px_x(x), 1) + " " + number(px_y(y), 1);
+    d += " L" + number(px_x(corners.back().first), 1) + " " + bottom + " Z";
+    out_ += "<path class=\"area\" d=\"" + d + "\" fill=\"" + colour + "\"></path>";
+    polyline(corners, colour);
+  }
+
+  // A dashed vertical line at x, labelled `label` above the plot, with `tooltip`.
+  void marker(double x, const std::string& label, const std::string& tooltip) {
+    std::string px = number(px_x(x), 1);
+    out_ += "<g class=\"marker\"><title>" + html_escape(tooltip) + "</title><line x1=\"" + px +
+            "\" y1=\"" + number(margin_top, 1) + "\" x2=\"" + px + "\" y2=\"" +
+            number(margin_top + plot_height(), 1) + "\"></line><text class=\"tick\" x=\"" + px +
+            "\" y=\"" + number(margin_top - 4, 1) + "\" text-anchor=\"middle\">" +
+            html_escape(label) + "</text></g>";
   }
 
   // A bar from x0 to x1 of height y (from the bottom of the plot).

@@ -1,10 +1,12 @@
 #pragma once
-// The benchmark report (`jobpatch bench --report FILE.html`): one self-contained HTML
-// file with inline CSS and SVG charts drawn here (no scripts, no network), readable in
-// any browser and safe to attach to a ticket. Pure: renders a plain input to a string.
+// The run reports (`jobpatch bench --report FILE.html`, `jobpatch apply --report
+// FILE.html`): one self-contained HTML file with inline CSS and SVG charts drawn here (no
+// scripts, no network), readable in any browser and safe to attach to a ticket. Pure:
+// renders a plain input to a string.
 
 #include <jobpatch/report/bench_baseline.hpp>
 #include <jobpatch/report/bench_gates.hpp>
+#include <jobpatch/stats/concurrency_record.hpp>
 #include <jobpatch/stats/latency_histogram.hpp>
 #include <jobpatch/stats/time_series.hpp>
 
@@ -24,25 +26,44 @@ struct report_endpoint {
   const latency_histogram* latency = nullptr; // not owned; must outlive rendering
 };
 
-// Everything the report shows. Plain data, filled by the bench command; the pointers are
-// not owned and may be null (that part of the report is then left out).
+// Everything the report shows. Plain data, filled by the bench command (bench_statistics::
+// report_input) or apply's (apply_report_input); the pointers are not owned and may be null,
+// and the lists empty (that part of the report is then left out).
 struct html_report_input {
+  // What one latency sample is, and so how the report words its figures.
+  enum class basis {
+    // bench: a request, timed from its intended send time on the schedule (open loop);
+    // the summary explains late starts.
+    scheduled_request,
+    // apply: a manifest line, timed from its first send to its final answer, retries and
+    // their waits included. No schedule: nothing is said of late starts.
+    line,
+  };
+
   std::string title = "jobpatch benchmark report";
   std::string generated_at; // shown as given, e.g. "2024-05-01 12:00:00 UTC"
+  // How the run ended, shown under the title as given ("exit code 143: stopped by
+  // SIGTERM"); empty: not shown.
+  std::string ending;
+  basis measured = basis::scheduled_request;
   // Run settings in display order (base URL, rate, duration, connections...). Never
   // put secrets here: the report is meant to be shared.
   std::vector<std::pair<std::string, std::string>> settings;
 
-  std::uint64_t requests = 0; // requests completed (ok + failed)
+  // Requests completed (ok + failed); with basis::line, the manifest's lines (settled or
+  // not sent).
+  std::uint64_t requests = 0;
   std::uint64_t ok = 0;
   std::uint64_t failed = 0;
+  // More counts, shown after `failed` in this order (apply's "Invalid", "Not sent", ...).
+  std::vector<std::pair<std::string, std::uint64_t>> more_counts;
   std::uint64_t attempts = 0; // HTTP attempts, retries included
   std::uint64_t retries = 0;  // attempts beyond each request's first
   // The schedule: requests/s at its start and end (equal unless a ramp) over its duration,
   // drawn in the throughput chart; 0 = not known (not drawn).
   double intended_rate_start = 0, intended_rate_end = 0, duration_seconds = 0;
   double wall_seconds = 0;
-  double requests_per_second = 0;
+  double requests_per_second = 0; // with basis::line, attempts per second
 
   // All requests, latency from the intended send time: the summary percentiles.
   const latency_histogram* latency = nullptr;
@@ -52,6 +73,8 @@ struct html_report_input {
 
   std::vector<std::pair<int, std::uint64_t>> status_counts;        // (200, n)
   std::vector<std::pair<std::string, std::uint64_t>> error_counts; // ("timeout", n)
+  // Why lines failed, one count per line, most frequent first (apply's byError).
+  std::vector<std::pair<std::string, std::uint64_t>> failure_reasons;
 
   // Requests sent later than intended because the client fell behind.
   std::uint64_t late_requests = 0;
@@ -61,6 +84,10 @@ struct html_report_input {
   std::string late_start_note;
 
   const time_series* timeline = nullptr; // throughput and latency over time
+
+  // The requests allowed in flight (--connections, fixed or auto) over the run, drawn as
+  // a step chart up to wall_seconds, and the operator's live changes (--control).
+  const concurrency_record* concurrency = nullptr;
 
   std::vector<gate_result> gates; // --fail-if verdicts; the section is left out when none
 

@@ -139,12 +139,19 @@ TEST_CASE("html_report: a full report is well-formed, self-contained and shows t
 TEST_CASE("html_report: an empty run still renders a valid page") {
   html_report_input in;
   in.title = "Empty <run>";
+  time_series empty; // bench always gives its series, empty or not
+  in.timeline = &empty;
   std::string html = render_html_report(in);
   CHECK(check_well_formed(html) == "");
   CHECK(html.find("<title>Empty &lt;run&gt;</title>") != std::string::npos);
   CHECK(html.find("No latencies were recorded.") != std::string::npos);
   CHECK(html.find("No time series was recorded.") != std::string::npos);
   CHECK(html.find("<svg") == std::string::npos);
+  // No series at all (apply's report): the section is left out.
+  in.timeline = nullptr;
+  html = render_html_report(in);
+  CHECK(check_well_formed(html) == "");
+  CHECK(html.find("Over time") == std::string::npos);
   latency_histogram one;
   one.record(5ms);
   time_series ts;
