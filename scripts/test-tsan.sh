@@ -28,7 +28,7 @@ source scripts/sanitizer-logs.sh
 root=$(pwd)
 scripts/install-deps.sh
 build=${JOBPATCH_TSAN_BUILD:-build-tsan}
-tests='^integration/(apply|plan|resume|progress|metrics file|operator: (a pipe|after a deadline))'
+tests='^integration/(apply|plan|resume|progress|metrics file|operator: (a pipe|after a deadline)|live control|auto:)'
 left_out='heap allocation|injected faults|kill -9|token expires'
 
 # Never with -Werror: instrumented, g++ 12 warns falsely (see scripts/test-sanitizers.sh).
@@ -56,5 +56,5 @@ ctest --test-dir "$test_dir" --output-on-failure -j "$(nproc)" -L integration -L
   -R "$tests" -E "$left_out" "$@" || status=$?
 
 sanitizer_logs_check "$logs" ThreadSanitizer || status=1
-[ "$status" -eq 0 ] && echo "tsan: apply, plan, resume and monitoring tests clean (ThreadSanitizer)"
+[ "$status" -eq 0 ] && echo "tsan: apply, plan, resume, monitoring and live control tests clean (ThreadSanitizer)"
 exit "$status"
