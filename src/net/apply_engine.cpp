@@ -152,6 +152,8 @@ private:
   // The limit is `limit` from now on: more workers are started when it passes their
   // number, and idle ones woken to use it.
   void set_limit(unsigned limit, clock::time_point now);
+  // Wakes as many idle workers as the limit leaves room for.
+  void wake_free_workers();
   // --connections auto: an answer's round trip, for the controller.
   void adapt(const attempt_result& result, bool throttled, unsigned in_flight_at_send);
   // --control: one operator command; returns the JSON reply.
@@ -602,9 +604,9 @@ asio::awaitable<void> engine::worker() {
     while (when > clock::now()) {
       timer.expires_at(when);
       rate_waiters_.push_back(&timer);
-      auto [waited] = co_await timer.async_wait(use_tuple);
+      auto [cancelled] = co_await timer.async_wait(use_tuple);
       std::erase(rate_waiters_, &timer);
-      if (!waited) break;
+      if (!cancelled) break;                 // its time came
       when = limiter_.reserve(clock::now()); // the rate changed meanwhile: ask again
     }
     if (paused_) {
@@ -629,6 +631,10 @@ void engine::set_limit(unsigned limit, clock::time_point now) {
   stats_.concurrency().record(seconds_since_start(now), limit);
   if (!more) return;
   if (workers_ && workers_->started() < limit) workers_->spawn(limit - workers_->started());
+  wake_free_workers();
+}
+
+void engine::wake_free_workers() {
   for (unsigned free = limit_ - std::min(limit_, active_); free > 0 && !idle_workers_.empty();
        --free)
     wake_one();
@@ -661,9 +667,7 @@ std::string engine::on_control(const control_command& command) {
   case control_command::kind::resume:
     detail = paused_ ? "" : "was not paused";
     paused_ = false;
-    for (unsigned free = limit_ - std::min(limit_, active_); free > 0 && !idle_workers_.empty();
-         --free)
-      wake_one();
+    wake_free_workers();
     break;
   case control_command::kind::rate:
     limiter_.set_rate(command.rate * rate_margin, burst_of(options_, command.rate), now);
