@@ -74,4 +74,11 @@ inline std::string check_well_formed(const std::string& html) {
   return "";
 }
 
+// How many times `what` occurs in `s` (overlapping ones too).
+inline std::size_t occurrences(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
 } // namespace jobpatch::test

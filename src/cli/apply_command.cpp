@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -385,12 +386,14 @@ std::vector<named_file> output_files(const apply_options& options,
           {"--summary-json", options.summary_json, nullptr},
           {"--metrics-file", metrics_file, nullptr},
           {"--report", options.report, nullptr},
-          {"--undo-out", options.undo_out, nullptr, true}};
+          {"--undo-out", options.undo_out, nullptr, true},
+          {"--control", options.control, nullptr}};
 }
 
-// The outputs written whole through a temporary file beside them (replacing_file).
+// The outputs put in place by a rename from beside them, never opened where they are:
+// the whole files (replacing_file) and --control's socket (bound beside it).
 std::vector<std::string> whole_outputs() {
-  return {"--metrics-file", "--summary-json", "--report"};
+  return {"--metrics-file", "--summary-json", "--report", "--control"};
 }
 
 // Preflight, the files: the manifest opened; every output a file of its own, none an

@@ -806,6 +806,7 @@ run_control::actions engine::control_actions() {
       hooks_.on_leave_now(status, code);
       handoff_.write_out();
     }
+    if (control_socket_) control_socket_->close(); // removed at exit, this one too
     feeder_.abandon();
     ::_exit(code);
   };

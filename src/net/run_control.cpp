@@ -29,6 +29,13 @@ void run_control::start() {
   }
 }
 
+run_control::~run_control() {
+  boost::system::error_code ignored;
+  signals_.clear(ignored); // the default action back, for the moment until the next line
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGTERM, SIG_IGN);
+}
+
 void run_control::finish() {
   finished_ = true;
   beat_timer_.cancel();

@@ -28,6 +28,12 @@ public:
   // `deadline`: 0 = none.
   run_control(boost::asio::io_context& io, std::chrono::milliseconds grace,
               std::chrono::milliseconds deadline, clock::duration interval, actions a);
+  // From here on SIGINT and SIGTERM are ignored: Asio gives them back their default action,
+  // which would end the process before the run's last words (summary, report, metrics) are
+  // written; what is left after the engine is that writing (kill -9 still ends it).
+  ~run_control();
+  run_control(const run_control&) = delete;
+  run_control& operator=(const run_control&) = delete;
 
   // Starts the watchers; the deadline counts from now.
   void start();

@@ -276,6 +276,14 @@ TEST_CASE("live control: --control where it cannot listen is refused before send
   auto manifest = make_manifest(mock, "m.ndjson", 20, 10);
   // A directory that does not exist.
   CHECK(run_apply(mock, manifest, {"--control", mock.path("no/such/dir/c.sock")}) == 2);
+  // Another output's path, under any name: refused before either file is made.
+  CHECK(run_apply(mock, manifest,
+                  {"--results", mock.path("o.ndjson"), "--control", mock.path("./o.ndjson")}) == 2);
+  CHECK(run_apply(mock, manifest,
+                  {"--summary-json", mock.path("o.json"), "--control", mock.path("o.json")}) == 2);
+  CHECK(read_file(mock.path("apply.err")).find("every output needs a file of its own") !=
+        std::string::npos);
+  CHECK(mock.journal_records().empty());
   // A socket another run listens on.
   std::string socket = mock.path("control.sock");
   auto big = make_manifest(mock, "big.ndjson", 2000, 20);
@@ -368,4 +376,21 @@ TEST_CASE("live control: connections beyond the open-file limit is refused, the 
   CHECK(control(mock, socket, {"connections", "40"}).code == 0);
   REQUIRE(run.wait(120s) == 0);
   check_every_line_ok_once(mock.path("r.ndjson"), lines);
+}
+
+TEST_CASE("live control: two signals at a paused run end it with its summary, socket removed") {
+  mock_process mock({"--latency-ms", "5"}, 200);
+  auto manifest = make_manifest(mock, "m.ndjson", 2000, 200);
+  std::string socket = mock.path("control.sock");
+  auto run = start_apply(mock, manifest, {"--connections", "4", "--control", socket});
+  REQUIRE(wait_for_lines(mock.path("r.ndjson"), 50, run, 60s) >= 50);
+  REQUIRE(control(mock, socket, {"pause"}).code == 0); // the first signal's grace never ends
+  run.signal(SIGINT);
+  REQUIRE(wait_signal_taken(run.pid(), SIGINT, 10s));
+  run.signal(SIGINT);
+  REQUIRE(run.wait(60s) == 130);
+  INFO(read_file(mock.path("apply.err")));
+  CHECK(summary_of(mock.path("s.json")).at("exitCode").to_number<int>() == 130);
+  struct stat st {};
+  CHECK(::stat(socket.c_str(), &st) != 0);
 }

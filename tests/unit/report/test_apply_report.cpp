@@ -18,14 +18,9 @@
 using namespace jobpatch;
 using namespace std::chrono_literals;
 using jobpatch::test::check_well_formed;
+using jobpatch::test::occurrences;
 
 namespace {
-
-std::size_t occurrences(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
-  return n;
-}
 
 // The <svg> element labelled `label`, or "" when there is none.
 std::string chart_labelled(const std::string& html, const std::string& label) {

@@ -17,14 +17,9 @@
 using namespace jobpatch;
 using namespace std::chrono_literals;
 using jobpatch::test::check_well_formed;
+using jobpatch::test::occurrences;
 
 namespace {
-
-std::size_t occurrences(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
-  return n;
-}
 
 // Realistic sample data: three endpoints, a 60 s run at ~400/s with a slow patch at 30 s.
 struct sample_run {
