@@ -343,9 +343,10 @@ void http_connection::close() noexcept {
   error_code ignored;
   open_ = false;
   if (sends_through_ring && socket_busy_) {
-    // The operation ends with operation_aborted (or, had the cancel missed it, with the
-    // end of the stream); whoever awaited it closes the socket then (see socket_busy_).
-    socket_.cancel(ignored);
+    // The kernel ends the operation (the end of the stream, a reset, a refused send, an
+    // aborted connect): whoever awaited it closes the socket then, and timed() reports
+    // what ended it (see socket_busy_).
+    if (!timed_out_) aborted_ = true;
     ::shutdown(socket_.native_handle(), SHUT_RDWR);
     return;
   }
@@ -385,7 +386,11 @@ void http_connection::on_watchdog(std::uint64_t generation) {
 }
 
 error_code http_connection::timed(const error_code& ec) const {
-  return ec && timed_out_ ? error_code(beast::error::timeout) : ec;
+  // On the ring a shut-down socket's operation may still end well (bytes read before the
+  // shutdown): the deadline or the caller ended the exchange all the same.
+  if (timed_out_ && (ec || sends_through_ring)) return beast::error::timeout;
+  if (aborted_) return asio::error::operation_aborted;
+  return ec;
 }
 
 // --- the transport --------------------------------------------------------------------
@@ -690,6 +695,7 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
   shrink_read_buffer();
   requests_on_connection_ = 0;
   socket_ = asio::ip::tcp::socket(executor_);
+  aborted_ = false;
   watch(std::chrono::steady_clock::now() + timeout);
   bool connected = co_await establish(reply);
   unwatch();
@@ -783,6 +789,7 @@ asio::awaitable<bool> http_connection::speaks_tls(std::chrono::milliseconds time
   ssl_.reset();
   buffer_.clear();
   socket_ = asio::ip::tcp::socket(executor_);
+  aborted_ = false;
   handshake_bytes_size_ = 0;
   watch(std::chrono::steady_clock::now() + timeout);
   bool reached = co_await reach(scratch);

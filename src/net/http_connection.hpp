@@ -214,12 +214,16 @@ private:
   std::unique_ptr<char[]> raw_;
   tls_transport transport_;
   std::string out_; // sends_through_ring: the request's TLS records, as the ring sends them
-  // An operation on the socket is in flight (sends_through_ring): close() then cancels it
-  // and shuts the socket down, and the socket is closed once the operation has ended.
-  // Boost 1.81's io_uring service frees a socket's state when it is closed, even while a
-  // cancelled operation is still to complete; the next socket opened gets that state, and
-  // the stale completion then restarts the old operation on it.
+  // An operation on the socket is in flight (sends_through_ring): close() then shuts the
+  // socket down, which ends the operation, and the socket is closed once it has ended;
+  // aborted_ says that close() (not the watchdog) ended it. Never cancelled, nor closed
+  // under it: Boost 1.81's io_uring service submits a cancel with the stale user data of
+  // its ring slot, whose completion then ends another socket's operation (a connection
+  // read "end of stream" while another one timed out); and it frees a closed socket's
+  // state while a cancelled operation is still to complete, so the next socket opened
+  // gets that state and the stale completion restarts the old operation on it.
   bool socket_busy_ = false;
+  bool aborted_ = false;
   beast::flat_buffer buffer_;
   // The watchdog's state, shared with its pending handler so that a handler running after
   // this connection is gone does nothing.
