@@ -14,7 +14,11 @@
 # (user+sys from /usr/bin/time, and each alone), context switches/request
 # (voluntary+involuntary), peak RSS, non-200 answers, and ratios to wrk; system calls per
 # request (all of them, futex included) from one more, untimed run of each client under
-# `strace -f -c`. Then jobpatch apply's heap allocations per
+# `strace -f -c`, with the largest kinds listed under the tables; and, where `perf` can
+# count the raw_syscalls:sys_enter tracepoint (tracefs mounted), from one more under
+# `perf stat`: strace stops the client at every call, which lets a server on another CPU
+# answer before the client reads, so it shows fewer empty reads than an unobserved run
+# makes. Then jobpatch apply's heap allocations per
 # request in steady state (an LD_PRELOAD malloc counter: runs of N/2 and N, the
 # difference over N/2).
 #   bench/side_by_side.sh [N (100000)] [ROUNDS (3)] [CONNECTIONS (64)]
@@ -122,14 +126,20 @@ start_nginx() { # cpu-prefix...
 
 rows=$work/rows.tsv
 syscall_rows=$work/syscalls.tsv
+perf_rows=$work/perf.tsv
 : >"$rows"
 : >"$syscall_rows"
+: >"$perf_rows"
+perf_counts=
+perf stat -x, -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null && perf_counts=1
 # measure MODE ROUND CLIENT: runs the client under /usr/bin/time, appends a row. With
-# STRACE=1, under strace -f -c as well, appending its requests and system calls to
-# $syscall_rows instead.
+# STRACE=1, under strace -f -c as well, appending its requests and system calls (with the
+# count of each kind) to $syscall_rows instead; with PERF=1, under perf stat counting
+# system calls, appending to $perf_rows.
 measure() {
   local mode=$1 round=$2 client=$3 cpu=() trace=()
   [ -n "${STRACE:-}" ] && trace=(strace -f -c -o "$work/$client.strace")
+  [ -n "${PERF:-}" ] && trace=(perf stat -x, -e raw_syscalls:sys_enter -o "$work/$client.perf")
   [ "$mode" = pinned ] && cpu=(taskset -c 1)
   local t=$work/$client.time out=$work/$client.out err=$work/$client.err
   rm -f "$work/r.ndjson" "$work/s.json"
@@ -151,11 +161,12 @@ measure() {
                 side-by-side-token "$n" "$connections") ;;
   esac
   "${cpu[@]}" /usr/bin/time -f '%e %U %S %M %c %w' -o "$t" "${trace[@]}" "${cmd[@]}" >"$out" 2>"$err" || true
-  local into=$rows strace_file=
+  local into=$rows strace_file= perf_file=
   [ -n "${STRACE:-}" ] && into=$syscall_rows strace_file=$work/$client.strace
-  python3 - "$mode" "$round" "$client" "$t" "$out" "$work/s.json" "$n" "$strace_file" >>"$into" <<'PY'
+  [ -n "${PERF:-}" ] && into=$perf_rows perf_file=$work/$client.perf
+  python3 - "$mode" "$round" "$client" "$t" "$out" "$work/s.json" "$n" "$strace_file" "$perf_file" >>"$into" <<'PY'
 import json, re, sys
-mode, rnd, client, tfile, out, summary, n, strace = sys.argv[1:9]
+mode, rnd, client, tfile, out, summary, n, strace, perf = sys.argv[1:10]
 wall, user, sys_, rss, invol, vol = open(tfile).read().split()[-6:]
 text = open(out, errors="replace").read()
 done, non200 = int(n), 0
@@ -175,8 +186,16 @@ elif client == "curl":
 elif client == "aiohttp":
     ok, bad = map(int, text.split()[:2]); done, non200 = ok + bad, bad
 if strace:
-    # strace -c's last line: "100.00 seconds usecs/call calls errors total".
-    calls = int(open(strace).read().strip().splitlines()[-1].split()[3])
+    # strace -c's last line: "100.00 seconds usecs/call calls errors total"; the lines
+    # above it, one per kind: "% seconds usecs/call calls [errors] name".
+    lines = open(strace).read().strip().splitlines()
+    calls = int(lines[-1].split()[3])
+    kinds = [l.split() for l in lines if l.split() and l.split()[0][0].isdigit()][:-1]
+    kinds = ",".join(f"{k[-1]}:{k[3]}" for k in kinds if len(k) >= 5)
+    print("\t".join(map(str, [mode, client, done, calls, kinds])))
+elif perf:
+    # perf stat -x,: "COUNT,,raw_syscalls:sys_enter,...".
+    calls = next(int(l.split(",")[0]) for l in open(perf) if "raw_syscalls:sys_enter" in l)
     print("\t".join(map(str, [mode, client, done, calls])))
 else:
     print("\t".join(map(str, [mode, rnd, client, done, wall, user, sys_, rss, int(invol) + int(vol), non200])))
@@ -194,6 +213,10 @@ for mode in $modes; do
   for client in $clients; do
     echo "$mode under strace: $client" >&2
     STRACE=1 measure "$mode" 0 "$client"
+    if [ -n "$perf_counts" ]; then
+      echo "$mode under perf stat: $client" >&2
+      PERF=1 measure "$mode" 0 "$client"
+    fi
   done
   stop_servers
 done
@@ -212,14 +235,20 @@ for manifest in half m; do
 done
 stop_servers
 
-python3 - "$rows" "$n" "$connections" "${allocs[0]}" "${allocs[1]}" "$(/usr/sbin/nginx -v 2>&1)" "$syscall_rows" <<'PY'
+python3 - "$rows" "$n" "$connections" "${allocs[0]}" "${allocs[1]}" "$(/usr/sbin/nginx -v 2>&1)" "$syscall_rows" "$perf_rows" <<'PY'
 import statistics, sys
 from collections import defaultdict
 rows, n, conns, half, full, nginx = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-syscalls = {}
+syscalls, kinds, perf = {}, {}, {}
 for line in open(sys.argv[7]):
+    mode, client, done, calls, by_kind = line.rstrip("\n").split("\t")
+    done = max(1, int(done))
+    syscalls[(mode, client)] = int(calls) / done
+    kinds[(mode, client)] = [(k, int(c) / done) for k, c in
+                             (item.rsplit(":", 1) for item in by_kind.split(",") if item)]
+for line in open(sys.argv[8]):
     mode, client, done, calls = line.split("\t")
-    syscalls[(mode, client)] = int(calls) / max(1, int(done))
+    perf[(mode, client)] = int(calls) / max(1, int(done))
 by = defaultdict(list)
 for line in open(rows):
     mode, rnd, client, done, wall, user, sys_, rss, cs, non200 = line.split("\t")
@@ -231,15 +260,21 @@ med = {k: {f: statistics.median(r[f] for r in v) for f in v[0]} for k, v in by.i
 print(f"{n} PATCHes, {conns} connections, nginx {nginx.split('/')[-1]} (1 worker, TLS), medians of {len(next(iter(by.values())))} rounds")
 for mode in dict.fromkeys(k[0] for k in med):
     wrk = med.get((mode, "wrk"))
-    print(f"\n{mode}:\n| client | req/s | CPU µs/req | user | sys | ctx switches/req | syscalls/req | peak RSS MB | non-200 | req/s ÷ wrk | CPU ÷ wrk |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"\n{mode}:\n| client | req/s | CPU µs/req | user | sys | ctx switches/req | syscalls/req | syscalls/req (perf) | peak RSS MB | non-200 | req/s ÷ wrk | CPU ÷ wrk |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (m, client), x in med.items():
         if m != mode: continue
         r = f"{x['rate'] / wrk['rate']:.2f}" if wrk else "-"
         c = f"{x['cpu'] / wrk['cpu']:.2f}" if wrk else "-"
         sc = syscalls.get((m, client))
         sc = f"{sc:.2f}" if sc is not None else "-"
-        print(f"| {client} | {x['rate']:.0f} | {x['cpu']:.1f} | {x['user']:.1f} | {x['sys']:.1f} | {x['cs']:.4f} | {sc} | {x['rss']:.1f} | {x['non200']:.0f} | {r} | {c} |")
+        pc = perf.get((m, client))
+        pc = f"{pc:.2f}" if pc is not None else "-"
+        print(f"| {client} | {x['rate']:.0f} | {x['cpu']:.1f} | {x['user']:.1f} | {x['sys']:.1f} | {x['cs']:.4f} | {sc} | {pc} | {x['rss']:.1f} | {x['non200']:.0f} | {r} | {c} |")
+    print(f"\nSystem calls per request under strace ({mode}), the kinds over 0.01:")
+    for (m, client), by_kind in kinds.items():
+        if m == mode:
+            print(f"- {client}: " + ", ".join(f"{k} {v:.2f}" for k, v in by_kind if v >= 0.01))
 print(f"\njobpatch apply heap allocations: {half} for {n // 2} lines, {full} for {n}: "
       f"{(full - half) / (n - n // 2):.2f} per request in steady state")
 PY

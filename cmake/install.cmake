@@ -4,13 +4,17 @@
 #   cmake --install build [--prefix DIR]   programs, man pages, jobpatch_core + CMake config
 #   scripts/package.sh                      the .deb files (cmake/package.cmake)
 #
-# Components: "runtime" (jobpatch, jobpatch-mock, man pages) becomes the `jobpatch` .deb;
+# Components: "runtime" (jobpatch, jobpatch-epoll, jobpatch-mock, man pages) becomes the `jobpatch` .deb;
 # "development" (libjobpatch_core.a, include/jobpatch/, the CMake package) `jobpatch-dev`.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(TARGETS jobpatch jobpatch-mock RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         COMPONENT runtime)
+# jobpatch-epoll beside jobpatch: what jobpatch becomes where the kernel refuses io_uring.
+if(TARGET jobpatch-epoll)
+  install(TARGETS jobpatch-epoll RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+endif()
 
 # jobpatch_core for C++ users: find_package(jobpatch) gives jobpatch::core. simdjson is a
 # private dependency, but a static library carries it into the link of whoever uses it, so

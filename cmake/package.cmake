@@ -23,7 +23,9 @@ set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
     "apply bulk updates to ByteNite jobs from an NDJSON manifest\n"
     "jobpatch validates an NDJSON manifest of job updates and applies it over persistent\n"
     "HTTPS connections with rate limiting, retries and a record of every line's outcome.\n"
-    "Also ships jobpatch-mock, a compatible API server for tests and rehearsals.")
+    "It runs on io_uring; jobpatch-epoll, the same program on epoll, takes over where\n"
+    "the kernel refuses io_uring. Also ships jobpatch-mock, a compatible API server for\n"
+    "tests and rehearsals.")
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME jobpatch-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 # The static library's users compile against these headers and link these libraries.

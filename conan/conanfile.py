@@ -12,6 +12,8 @@
 #   find_package(simdjson)                          simdjson/3.0.1      libsimdjson-dev 3.0.1
 #   find_package(CLI11)                             cli11/2.1.2         libcli11-dev 2.1.2
 #   find_package(doctest)  (tests only)             doctest/2.4.9       doctest-dev 2.4.9
+#   find_package(liburing) (JOBPATCH_IO_URING)      liburing/2.3        liburing-dev 2.3
+#       (Debian's has no CMake config: the build then finds the header and library)
 #   find_package(Threads)                           the C library
 # Tools, not requirements: CMake >= 3.25, Ninja, and help2man for the man pages (optional:
 # without it the build skips them with a warning).
@@ -29,6 +31,7 @@ class JobpatchConan(ConanFile):
         self.requires("openssl/[>=3.0.0 <3.1]")
         self.requires("simdjson/3.0.1")
         self.requires("cli11/2.1.2")
+        self.requires("liburing/2.3")
 
     def build_requirements(self):
         self.test_requires("doctest/2.4.9")

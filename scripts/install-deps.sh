@@ -10,6 +10,7 @@ packages=(
   g++ cmake ninja-build ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsimdjson-dev doctest-dev libcli11-dev
+  liburing-dev # Asio's io_uring backend (JOBPATCH_IO_URING)
   openssl help2man
   file dpkg-dev # CPack's DEB generator: file, and dpkg-shlibdeps for the Depends
   tinyproxy # a real proxy for the proxy tests (they skip without it)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the jobpatch .deb into a clean Debian 12 root (debootstrap --variant=minbase)
 # with apt, so its dependencies resolve from the archive as on a user's machine, then runs
-# `jobpatch --version`, checks the man pages, and applies a small manifest to
-# jobpatch-mock inside that root. Needs root (debootstrap, chroot) and the Debian archive.
+# `jobpatch --version` (and jobpatch-epoll's, its fallback), checks the man pages, and
+# applies a small manifest to jobpatch-mock inside that root. Needs root (debootstrap,
+# chroot) and the Debian archive.
 #   scripts/test-deb.sh [JOBPATCH.deb]     (default: builds one with scripts/package.sh)
 # JOBPATCH_DEBIAN_MIRROR overrides the archive address.
 set -euo pipefail
@@ -37,6 +38,9 @@ if in_root dpkg-query -W -f='${Package}\n' | grep -E -- '-dev$'; then
 fi
 
 in_root jobpatch --version
+# The fallback where the kernel refuses io_uring, installed beside it and runnable.
+in_root jobpatch-epoll --version | grep -q '^I/O: epoll' ||
+  { echo "test-deb: no working jobpatch-epoll" >&2; exit 1; }
 for page in jobpatch jobpatch-validate jobpatch-apply jobpatch-plan jobpatch-bench jobpatch-merge jobpatch-control jobpatch-mock; do
   [ -s "$root/usr/share/man/man1/$page.1.gz" ] || { echo "test-deb: no man page $page" >&2; exit 1; }
 done

@@ -1,7 +1,7 @@
 #include "cli/cli_options.hpp"
 
 #include "cli/cli_error.hpp"
-#include "net/http_connection.hpp"
+#include "net/network_options.hpp"
 
 #include <jobpatch/text/edit_distance.hpp>
 
@@ -115,8 +115,7 @@ network_options make_network_options(const connection_options& c) {
 void check_connection_setup(const std::string& base_url, const std::string& ca_file, bool insecure,
                             const network_options& network) {
   try {
-    (void)net::parse_server_address(base_url, !insecure, network.proxy);
-    (void)net::make_client_tls_context(ca_file, !insecure, network, false);
+    net::check_connection_settings(base_url, ca_file, !insecure, network);
   } catch (const std::exception& e) {
     refuse(e.what());
   }

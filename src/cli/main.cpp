@@ -5,6 +5,7 @@
 #include "cli/cli_options.hpp"
 #include "cli/commands.hpp"
 #include "cli/output_guard.hpp"
+#include "net/io_backend.hpp"
 #include "net/tls_memory.hpp"
 
 #include <jobpatch/version.hpp>
@@ -17,7 +18,15 @@
 #include <string>
 
 int main(int argc, char** argv) {
-  // First of all, before OpenSSL allocates anything: its per-request blocks then come from
+  // Before anything else: an io_uring build on a kernel that refuses io_uring becomes
+  // jobpatch-epoll here (io_backend.hpp).
+  try {
+    jobpatch::net::run_on_a_backend_the_kernel_allows(argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "jobpatch: %s\n", e.what());
+    return jobpatch::cli::exit_usage;
+  }
+  // Next, before OpenSSL allocates anything: its per-request blocks then come from
   // a per-thread cache instead of the heap. When that is refused, the default allocator
   // serves just as correctly.
   (void)jobpatch::net::install_tls_memory();
@@ -53,7 +62,8 @@ int main(int argc, char** argv) {
 
   try {
     if (show_version) {
-      std::printf("%s\n", jobpatch::version_text().c_str());
+      std::printf("%s\nI/O: %s\n", jobpatch::version_text().c_str(),
+                  jobpatch::net::io_backend_text().c_str());
       return exit_ok;
     }
     for (const auto& command : commands)

@@ -33,6 +33,7 @@
 #include <limits>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 
 #ifndef JOBPATCH_VERSION
 #define JOBPATCH_VERSION "unknown" // a fuzz target compiles this file on its own
@@ -320,6 +321,12 @@ asio::ssl::context make_client_tls_context(const std::string& ca_file, bool veri
   return ctx;
 }
 
+void check_connection_settings(const std::string& base_url, const std::string& ca_file, bool verify,
+                               const network_options& network) {
+  (void)parse_server_address(base_url, verify, network.proxy);
+  (void)make_client_tls_context(ca_file, verify, network, false);
+}
+
 http_connection::http_connection(asio::any_io_executor executor, asio::ssl::context* tls,
                                  const server_address& server)
     : executor_(std::move(executor)), tls_(tls), server_(server), socket_(executor_),
@@ -334,8 +341,16 @@ void http_connection::ssl_free::operator()(SSL* ssl) const noexcept { SSL_free(s
 
 void http_connection::close() noexcept {
   error_code ignored;
-  socket_.close(ignored); // pending waits end with operation_aborted
   open_ = false;
+  if (sends_through_ring && socket_busy_) {
+    // The kernel ends the operation (the end of the stream, a reset, a refused send, an
+    // aborted connect): whoever awaited it closes the socket then, and timed() reports
+    // what ended it (see socket_busy_).
+    if (!timed_out_) aborted_ = true;
+    ::shutdown(socket_.native_handle(), SHUT_RDWR);
+    return;
+  }
+  socket_.close(ignored); // pending waits end with operation_aborted
 }
 
 // --- the watchdog ---------------------------------------------------------------------
@@ -371,7 +386,11 @@ void http_connection::on_watchdog(std::uint64_t generation) {
 }
 
 error_code http_connection::timed(const error_code& ec) const {
-  return ec && timed_out_ ? error_code(beast::error::timeout) : ec;
+  // On the ring a shut-down socket's operation may still end well (bytes read before the
+  // shutdown): the deadline or the caller ended the exchange all the same.
+  if (timed_out_ && (ec || sends_through_ring)) return beast::error::timeout;
+  if (aborted_) return asio::error::operation_aborted;
+  return ec;
 }
 
 // --- the transport --------------------------------------------------------------------
@@ -466,6 +485,10 @@ int transport_read(BIO* bio, char* out, int size) {
 int transport_write(BIO* bio, const char* data, int size) {
   auto* t = static_cast<tls_transport*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
+  if (t->queue) {
+    t->queue->append(data, static_cast<std::size_t>(size));
+    return size;
+  }
   ssize_t n = send_now(t->fd, data, static_cast<std::size_t>(size));
   if (n >= 0) return static_cast<int>(n);
   if (would_block()) BIO_set_retry_write(bio);
@@ -522,11 +545,14 @@ error_code http_connection::took_raw(const error_code& ec, std::size_t n) {
 }
 
 asio::awaitable<error_code> http_connection::fill(bool to_write) {
+  socket_busy_ = true;
   if (to_write) {
     auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_write, use_tuple);
+    socket_busy_ = false;
     co_return timed(ec);
   }
   auto [ec, n] = co_await socket_.async_read_some(asio::buffer(raw_.get(), raw_bytes), use_tuple);
+  socket_busy_ = false;
   co_return took_raw(ec, n);
 }
 
@@ -621,7 +647,9 @@ asio::awaitable<error_code> http_connection::read_message(Parser& parser) {
     error_code ec;
     std::size_t n = 0;
     if (!ssl_) {
+      socket_busy_ = true;
       auto [rec, k] = co_await socket_.async_read_some(into, use_tuple);
+      socket_busy_ = false;
       ec = timed(rec);
       n = k;
     } else {
@@ -630,8 +658,10 @@ asio::awaitable<error_code> http_connection::read_message(Parser& parser) {
       io_wait next = tls_call(
           ssl, [&] { return SSL_read(ssl, into.data(), clamp_size(into.size())); }, result, ec);
       if (next == io_wait::read) {
+        socket_busy_ = true;
         auto [rec, k] =
             co_await socket_.async_read_some(asio::buffer(raw_.get(), raw_bytes), use_tuple);
+        socket_busy_ = false;
         ec = took_raw(rec, k);
         if (ec) co_return ec;
         continue;
@@ -665,6 +695,7 @@ asio::awaitable<bool> http_connection::connect(std::chrono::milliseconds timeout
   shrink_read_buffer();
   requests_on_connection_ = 0;
   socket_ = asio::ip::tcp::socket(executor_);
+  aborted_ = false;
   watch(std::chrono::steady_clock::now() + timeout);
   bool connected = co_await establish(reply);
   unwatch();
@@ -682,7 +713,9 @@ asio::awaitable<bool> http_connection::establish(http_reply& reply) {
 }
 
 asio::awaitable<bool> http_connection::reach(http_reply& reply) {
+  socket_busy_ = true;
   auto [cec, endpoint] = co_await asio::async_connect(socket_, server_.endpoints, use_tuple);
+  socket_busy_ = false;
   (void)endpoint;
   error_code ec = timed(cec);
   if (ec) {
@@ -756,6 +789,7 @@ asio::awaitable<bool> http_connection::speaks_tls(std::chrono::milliseconds time
   ssl_.reset();
   buffer_.clear();
   socket_ = asio::ip::tcp::socket(executor_);
+  aborted_ = false;
   handshake_bytes_size_ = 0;
   watch(std::chrono::steady_clock::now() + timeout);
   bool reached = co_await reach(scratch);
@@ -863,10 +897,32 @@ struct arena_allocator {
 };
 } // namespace
 
+std::string_view http_connection::queue_request(std::string_view& rest, error_code& ec) {
+  ec = {};
+  if (!ssl_) return std::exchange(rest, {});
+  out_.clear();
+  transport_.queue = &out_;
+  (void)write_now(rest, ec); // the BIO takes every record, so it waits for nothing to write
+  transport_.queue = nullptr;
+  return out_;
+}
+
 asio::awaitable<bool> http_connection::send_and_read(std::string_view request, http_reply& reply) {
   std::string_view rest = request;
   error_code wec;
-  if (write_now(rest, wec) != io_wait::none) wec = co_await write_all(rest); // rarely
+  if constexpr (sends_through_ring) {
+    // One send operation of the ring, submitted with the other connections' operations.
+    // Its completion says the whole request reached the socket, as send() returning did.
+    for (std::string_view out = queue_request(rest, wec); !wec && !out.empty();) {
+      socket_busy_ = true;
+      auto [ec, n] = co_await socket_.async_send(asio::buffer(out.data(), out.size()), MSG_NOSIGNAL,
+                                                 use_tuple);
+      socket_busy_ = false;
+      wec = timed(ec);
+      out.remove_prefix(n);
+    }
+  }
+  if (!wec && write_now(rest, wec) != io_wait::none) wec = co_await write_all(rest); // rarely
   if (wec) {
     fail(reply, classify(wec), wec, "send");
     co_return false;
@@ -877,8 +933,9 @@ asio::awaitable<bool> http_connection::send_and_read(std::string_view request, h
   // tries every read at once (a recvfrom), and one made right after the send finds
   // nothing and costs a system call for it; by the time the queue comes round, the answer
   // has mostly arrived. A handler dispatch, no system call; with nothing else ready it
-  // comes straight back.
-  co_await asio::post(socket_.get_executor(), asio::use_awaitable);
+  // comes straight back. The ring tries no read before its completion: nothing to wait for.
+  if constexpr (!sends_through_ring)
+    co_await asio::post(socket_.get_executor(), asio::use_awaitable);
   // Interim answers (100 Continue, 103 Early Hints, any 1xx but 101) come before the
   // final one and are skipped (RFC 9110 section 15.2); a bounded number of them, within
   // the attempt's deadline. A parser cannot be reset, so each answer gets a fresh one.
@@ -920,7 +977,11 @@ asio::awaitable<bool> http_connection::send_and_read(std::string_view request, h
       co_return false;
     }
   }
-  auto& message = parser->get();
+  co_return take_answer(parser->get(), parser->need_eof(), reply);
+}
+
+template <class Message>
+bool http_connection::take_answer(const Message& message, bool need_eof, http_reply& reply) {
   status_line kind = judge_status_line(message.result_int(), message.version());
   if (kind == status_line::unusable) {
     // No answer to the request (101 Switching Protocols...): the caller closes the
@@ -929,7 +990,7 @@ asio::awaitable<bool> http_connection::send_and_read(std::string_view request, h
     reply.outcome = {error_class::malformed_response, 0};
     reply.detail = "read: malformed HTTP answer: ";
     append_unusable_status(reply.detail, message.result_int(), message.version());
-    co_return false;
+    return false;
   }
   reply.status = static_cast<int>(message.result_int());
   if (auto it = message.find(http::field::retry_after); it != message.end())
@@ -939,10 +1000,9 @@ asio::awaitable<bool> http_connection::send_and_read(std::string_view request, h
   // follow the answer: nothing was asked for them, and taking them for the next
   // request's answer would desynchronise every later exchange on this connection.
   // An HTTP/1.0 answer is used, its connection not kept (only HTTP/1.1 ones are).
-  if (!message.keep_alive() || parser->need_eof() || buffer_.size() != 0 ||
-      kind != status_line::final)
+  if (!message.keep_alive() || need_eof || buffer_.size() != 0 || kind != status_line::final)
     close();
-  co_return true;
+  return true;
 }
 
 asio::awaitable<bool> http_connection::prepare(std::chrono::milliseconds timeout,
@@ -1037,6 +1097,7 @@ void http_connection::shrink_read_buffer() {
 
 void http_connection::release_grown_buffers(http_reply& reply) {
   reply.release_grown_body();
+  if (out_.capacity() > http_reply::keep_body_capacity) std::string().swap(out_);
   if (buffer_.capacity() > read_buffer_bytes) shrink_read_buffer();
 }
 

@@ -32,6 +32,15 @@ namespace jobpatch::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 
+// Whether Asio runs on io_uring (the JOBPATCH_IO_URING build, io_backend.hpp): a request's
+// bytes then go out as a send of the ring, batched with the other connections' operations
+// into one io_uring_enter, rather than by a send system call each.
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
+inline constexpr bool sends_through_ring = true;
+#else
+inline constexpr bool sends_through_ring = false;
+#endif
+
 // What a non-blocking write or TLS step waits for before it can go on.
 enum class io_wait { none, read, write };
 
@@ -41,6 +50,8 @@ struct tls_transport {
   const char* data = nullptr; // raw bytes read from the socket, not yet taken by OpenSSL
   std::size_t size = 0;
   bool eof = false; // the socket reached its end
+  // When set, OpenSSL's writes are appended here instead of sent (sends_through_ring).
+  std::string* queue = nullptr;
 };
 
 // Where requests go, resolved once per run.
@@ -137,6 +148,14 @@ private:
   // Asks the proxy for a tunnel to the server over the fresh TCP connection.
   asio::awaitable<bool> open_tunnel(http_reply& reply);
   asio::awaitable<bool> send_and_read(std::string_view request, http_reply& reply);
+  // sends_through_ring: what the ring's send must carry for `request`, its TLS records
+  // (in out_) or the plain request itself. `rest` keeps what OpenSSL did not take (never
+  // more than nothing unless the server asked for a renegotiation).
+  std::string_view queue_request(std::string_view& rest, boost::system::error_code& ec);
+  // After the request was read: the final answer's status, Retry-After, and whether the
+  // connection can be kept. False when the status answers nothing (101).
+  template <class Message>
+  bool take_answer(const Message& message, bool need_eof, http_reply& reply);
   // Gives the read buffer back its normal size (read_buffer_bytes) when an answer grew it.
   void shrink_read_buffer();
   // Releases a body and a read buffer that grew past their normal sizes.
@@ -194,6 +213,17 @@ private:
   static constexpr std::size_t raw_bytes = 17 << 10; // a whole TLS record and its header
   std::unique_ptr<char[]> raw_;
   tls_transport transport_;
+  std::string out_; // sends_through_ring: the request's TLS records, as the ring sends them
+  // An operation on the socket is in flight (sends_through_ring): close() then shuts the
+  // socket down, which ends the operation, and the socket is closed once it has ended;
+  // aborted_ says that close() (not the watchdog) ended it. Never cancelled, nor closed
+  // under it: Boost 1.81's io_uring service submits a cancel with the stale user data of
+  // its ring slot, whose completion then ends another socket's operation (a connection
+  // read "end of stream" while another one timed out); and it frees a closed socket's
+  // state while a cancelled operation is still to complete, so the next socket opened
+  // gets that state and the stale completion restarts the old operation on it.
+  bool socket_busy_ = false;
+  bool aborted_ = false;
   beast::flat_buffer buffer_;
   // The watchdog's state, shared with its pending handler so that a handler running after
   // this connection is gone does nothing.

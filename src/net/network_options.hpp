@@ -19,4 +19,14 @@ struct network_options {
   std::vector<std::string> headers; // -H, "Name: value", checked by the CLI
 };
 
+namespace net {
+// What the connections will need, checked before a run starts: `base_url` parses (with the
+// proxy that applies to it) and the TLS context loads `ca_file` and the client
+// certificate. Throws std::runtime_error (std::invalid_argument for a bad proxy URL)
+// naming the problem. Defined with the connection (http_connection.cpp), declared here so
+// that the command line checks it without including Asio.
+void check_connection_settings(const std::string& base_url, const std::string& ca_file, bool verify,
+                               const network_options& network);
+} // namespace net
+
 } // namespace jobpatch

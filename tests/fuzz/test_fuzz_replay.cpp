@@ -2,7 +2,9 @@
 // (tests/fuzz/corpus/<target>/, tests/fuzz/regressions/<target>/) through the same entry
 // functions the libFuzzer executables call, so they run in every ctest, with any compiler.
 
+#include "../test_skip.hpp"
 #include "fuzz_entries.hpp"
+#include "net/io_backend.hpp"
 
 #include <doctest/doctest.h>
 
@@ -58,7 +60,14 @@ TEST_CASE("fuzz replay: body_validator") {
   CHECK(replay("body_validator", body_validator_entry) > 3);
 }
 TEST_CASE("fuzz replay: retry_after") { CHECK(replay("retry_after", retry_after_entry) > 3); }
-TEST_CASE("fuzz replay: http_response") { CHECK(replay("http_response", http_response_entry) > 3); }
+// http_connection runs on jobpatch's own backend: io_uring in a JOBPATCH_IO_URING build.
+TEST_CASE("fuzz replay: http_response") {
+  if (std::string refusal = jobpatch::net::io_uring_refusal(); !refusal.empty()) {
+    jobpatch::test::skip("the kernel refuses io_uring: " + refusal);
+    return;
+  }
+  CHECK(replay("http_response", http_response_entry) > 3);
+}
 
 // Found by fuzz_response_parser: a server's error message reached stderr with its control
 // characters, so a hostile server could write terminal escape sequences.

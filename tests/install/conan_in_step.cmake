@@ -19,6 +19,8 @@ set(conan_CLI11 cli11)
 set(debian_CLI11 libcli11-dev)
 set(conan_doctest doctest)
 set(debian_doctest doctest-dev)
+set(conan_liburing liburing)
+set(debian_liburing liburing-dev)
 set(conan_Threads "")
 
 find_program(DPKG_QUERY dpkg-query)
