@@ -1,21 +1,10 @@
 #include "net/control_socket.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/buffer.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <exception>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -28,30 +17,31 @@
 
 namespace jobpatch::net {
 
-using boost::asio::local::stream_protocol;
+// One connection being served: its request read, then its reply written, each by
+// `deadline`.
+struct control_connection {
+  int fd = -1;
+  std::string in, out;
+  std::size_t sent = 0;
+  std::chrono::steady_clock::time_point deadline;
+};
 
 struct control_socket::state {
   state(boost::asio::io_context& context, std::string socket_path, handler h)
-      : io(context), path(std::move(socket_path)), handle(std::move(h)), acceptor(context),
-        slot_free(context) {}
+      : path(std::move(socket_path)), handle(std::move(h)), tick(context) {}
 
-  boost::asio::io_context& io;
   std::string path;
   handler handle;
-  stream_protocol::acceptor acceptor;
-  // Cancelled whenever a connection ends: the accept loop waits on it while
-  // max_connections are being served.
-  boost::asio::steady_timer slot_free;
-  std::vector<stream_protocol::socket*> live; // the connections being served, for close()
-  std::size_t active = 0;                     // connections accepted and not yet ended
-  dev_t device = 0;                           // the socket file this put at `path`
+  int listener = -1;                    // non-blocking
+  boost::asio::steady_timer tick;       // the next look at the sockets
+  std::vector<control_connection> live; // at most max_connections
+  dev_t device = 0;                     // the socket file this put at `path`
   ino_t inode = 0;
   bool started = false, closed = false;
+  bool serving = false; // serve_once() is going through `live`
 };
 
 namespace {
-
-constexpr auto use_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error("control socket " + path + ": " + what);
@@ -199,7 +189,7 @@ private:
 int listen_at(const std::string& path, struct stat& placed) {
   path_state before = inspect(path);
   private_directory directory(path);
-  unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) fail_errno(path, "socket", errno);
   sockaddr_un address{};
   std::string bind_path = directory.bind_path();
@@ -215,12 +205,12 @@ int listen_at(const std::string& path, struct stat& placed) {
 }
 
 // What the handler says to a request line; an error reply when the line is not a command.
-std::string answer(control_socket::state& s, std::string_view line) {
+std::string answer(const control_socket::handler& handle, std::string_view line) {
   auto parsed = parse_control_line(line);
   if (!parsed.command) return control_reply_error(parsed.error);
   std::string reply;
   try {
-    reply = s.handle(*parsed.command);
+    reply = handle(*parsed.command);
   } catch (const std::exception& e) {
     return control_reply_error(e.what());
   }
@@ -231,91 +221,67 @@ std::string answer(control_socket::state& s, std::string_view line) {
   return reply;
 }
 
-// The reply to the request line read from `sock`; empty when the peer left without one
-// or the socket is closing.
-boost::asio::awaitable<std::string> take_request(control_socket::state& s,
-                                                 stream_protocol::socket& sock) {
-  using namespace boost::asio::experimental::awaitable_operators;
-  std::string line;
-  boost::asio::steady_timer timer(sock.get_executor(), control_socket::request_timeout);
-  auto buffer = boost::asio::dynamic_buffer(line, control_max_request_bytes + 1);
-  auto read = boost::asio::async_read_until(sock, buffer, '\n', use_tuple);
-  auto outcome = co_await (std::move(read) || timer.async_wait(use_tuple));
-  if (s.closed) co_return std::string();
-  if (outcome.index() == 1) co_return control_reply_error("no request line within 2 s");
-  auto [ec, length] = std::get<0>(outcome);
-  if (!ec) co_return answer(s, std::string_view(line).substr(0, length - 1));
-  if (ec == boost::asio::error::not_found)
-    co_return control_reply_error("the request line is longer than 256 bytes");
-  if (ec == boost::asio::error::eof && !line.empty())
-    co_return control_reply_error("the request line did not end with a newline");
-  co_return std::string();
+// What a request holding `in` (the bytes read so far) is answered, once it can be: the
+// handler's reply to its first line, or an error. Empty while more may come.
+std::string judge_request(const control_socket::handler& handle, const std::string& in,
+                          bool ended) {
+  // At most control_max_request_bytes and the '\n' are read (recv never asks for more).
+  auto end = in.find('\n');
+  if (end != std::string::npos) return answer(handle, std::string_view(in).substr(0, end));
+  if (in.size() > control_max_request_bytes)
+    return control_reply_error("the request line is longer than 256 bytes");
+  if (ended && !in.empty())
+    return control_reply_error("the request line did not end with a newline");
+  return {};
 }
 
-// Counts a connection in while it is served.
-class connection_entry {
-public:
-  connection_entry(control_socket::state& s, stream_protocol::socket& sock) : s_(s), sock_(sock) {
-    s_.live.push_back(&sock_);
-  }
-  connection_entry(const connection_entry&) = delete;
-  connection_entry& operator=(const connection_entry&) = delete;
-  ~connection_entry() {
-    s_.live.erase(std::remove(s_.live.begin(), s_.live.end(), &sock_), s_.live.end());
-    --s_.active;
-    s_.slot_free.cancel();
-  }
+enum class progress { waiting, done };
 
-private:
-  control_socket::state& s_;
-  stream_protocol::socket& sock_;
-};
-
-boost::asio::awaitable<void> serve(std::shared_ptr<control_socket::state> s,
-                                   stream_protocol::socket sock) {
-  using namespace boost::asio::experimental::awaitable_operators;
-  connection_entry entry(*s, sock);
-  boost::system::error_code ignored;
-  try {
-    if (!s->closed) {
-      std::string reply = co_await take_request(*s, sock);
-      if (!reply.empty() && !s->closed) {
-        reply += '\n';
-        boost::asio::steady_timer timer(sock.get_executor(), control_socket::request_timeout);
-        auto write = boost::asio::async_write(sock, boost::asio::buffer(reply), use_tuple);
-        co_await (std::move(write) || timer.async_wait(use_tuple));
-      }
+// Reads what `c` has sent; once the request is judged, `c.out` holds the reply line. Done
+// when the connection is to be closed without a reply.
+progress read_request(const control_socket::handler& handle, control_connection& c,
+                      std::chrono::steady_clock::time_point now) {
+  for (;;) {
+    char chunk[control_max_request_bytes + 1];
+    std::size_t room = control_max_request_bytes + 1 - c.in.size();
+    ssize_t n = ::recv(c.fd, chunk, room, MSG_DONTWAIT);
+    if (n > 0) {
+      c.in.append(chunk, static_cast<std::size_t>(n));
+      c.out = judge_request(handle, c.in, false);
+      if (!c.out.empty()) break;
+      continue;
     }
-  } catch (const std::exception&) {
-    // A connection's failure ends that connection only.
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (now < c.deadline) return progress::waiting;
+      c.out = control_reply_error("no request line within 2 s");
+      break;
+    }
+    // The end of the stream, or a failure of the connection.
+    if (n == 0) c.out = judge_request(handle, c.in, true);
+    if (c.out.empty()) return progress::done; // the peer left without a request
+    break;
   }
-  sock.shutdown(stream_protocol::socket::shutdown_both, ignored);
-  sock.close(ignored);
+  c.out += '\n';
+  c.deadline = now + control_socket::request_timeout;
+  return progress::waiting;
 }
 
-// Swallows what a coroutine of the control socket may throw: it must not reach io.run().
-struct ignore_exception {
-  void operator()(const std::exception_ptr&) const noexcept {}
-};
-
-boost::asio::awaitable<void> accept_loop(std::shared_ptr<control_socket::state> s) {
-  while (!s->closed) {
-    if (s->active >= control_socket::max_connections) {
-      s->slot_free.expires_at(boost::asio::steady_timer::time_point::max());
-      co_await s->slot_free.async_wait(use_tuple);
+// Writes what is left of the reply; done once it is all written, or cannot be.
+progress write_reply(control_connection& c, std::chrono::steady_clock::time_point now) {
+  while (c.sent < c.out.size()) {
+    ssize_t n =
+        ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      c.sent += static_cast<std::size_t>(n);
       continue;
     }
-    auto [ec, sock] = co_await s->acceptor.async_accept(use_tuple);
-    if (s->closed) break;
-    if (ec) {
-      // Out of descriptors, say: try again a little later rather than spin.
-      boost::asio::steady_timer pause(s->io, std::chrono::milliseconds(100));
-      co_await pause.async_wait(use_tuple);
-      continue;
-    }
-    ++s->active;
-    boost::asio::co_spawn(s->io, serve(s, std::move(sock)), ignore_exception{});
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && now < c.deadline)
+      return progress::waiting;
+    return progress::done;
   }
+  return progress::done;
 }
 
 void remove_if_ours(const control_socket::state& s) {
@@ -323,6 +289,57 @@ void remove_if_ours(const control_socket::state& s) {
   if (::lstat(s.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == s.device &&
       st.st_ino == s.inode)
     ::unlink(s.path.c_str());
+}
+
+void end_connection(const control_connection& c) {
+  ::shutdown(c.fd, SHUT_RDWR);
+  ::close(c.fd);
+}
+
+void end_connections(control_socket::state& s) {
+  for (const auto& c : s.live) end_connection(c);
+  s.live.clear();
+}
+
+// One look at the sockets: takes the connections waiting (up to max_connections served at
+// once; the others wait in the backlog), reads their requests, answers and writes back.
+void serve_once(control_socket::state& s) {
+  auto now = std::chrono::steady_clock::now();
+  while (s.live.size() < control_socket::max_connections) {
+    int fd = ::accept4(s.listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      s.live.push_back({fd, {}, {}, 0, now + control_socket::request_timeout});
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    break; // none waiting; or out of descriptors, say: the next look tries again
+  }
+  // A handler that closes the control socket leaves the connections to the end of this.
+  s.serving = true;
+  for (std::size_t i = 0; i < s.live.size() && !s.closed;) {
+    control_connection& c = s.live[i];
+    progress p = c.out.empty() ? read_request(s.handle, c, now) : progress::waiting;
+    if (s.closed) break;
+    if (p == progress::waiting && !c.out.empty()) p = write_reply(c, now);
+    if (p == progress::waiting) {
+      ++i;
+      continue;
+    }
+    end_connection(c);
+    s.live.erase(s.live.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  s.serving = false;
+  if (s.closed) end_connections(s);
+}
+
+void look_later(const std::shared_ptr<control_socket::state>& s) {
+  s->tick.expires_after(control_socket::poll_interval);
+  s->tick.async_wait([weak = std::weak_ptr(s)](const boost::system::error_code& ec) {
+    auto state = weak.lock();
+    if (ec || !state || state->closed) return;
+    serve_once(*state);
+    if (!state->closed) look_later(state);
+  });
 }
 
 } // namespace
@@ -333,16 +350,9 @@ control_socket::control_socket(boost::asio::io_context& io, std::string path, ha
     : state_(std::make_shared<state>(io, std::move(path), std::move(handle))) {
   if (!state_->handle) throw std::invalid_argument("control_socket: no handler");
   struct stat placed {};
-  int fd = listen_at(state_->path, placed);
+  state_->listener = listen_at(state_->path, placed);
   state_->device = placed.st_dev;
   state_->inode = placed.st_ino;
-  boost::system::error_code ec;
-  state_->acceptor.assign(stream_protocol(), fd, ec);
-  if (ec) {
-    ::close(fd);
-    remove_if_ours(*state_);
-    fail(state_->path, "cannot watch the socket: " + ec.message());
-  }
 }
 
 control_socket::~control_socket() { close(); }
@@ -350,17 +360,16 @@ control_socket::~control_socket() { close(); }
 void control_socket::start() {
   if (state_->started || state_->closed) return;
   state_->started = true;
-  boost::asio::co_spawn(state_->io, accept_loop(state_), ignore_exception{});
+  look_later(state_);
 }
 
 void control_socket::close() {
   state& s = *state_;
   if (s.closed) return;
   s.closed = true;
-  boost::system::error_code ignored;
-  s.acceptor.close(ignored);
-  for (auto* sock : s.live) sock->close(ignored);
-  s.slot_free.cancel();
+  s.tick.cancel();
+  if (!s.serving) end_connections(s);
+  ::close(s.listener);
   remove_if_ours(s);
 }
 

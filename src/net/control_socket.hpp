@@ -5,6 +5,11 @@
 // command to the engine's handler and writes back the handler's one JSON line, then
 // closes. The wire protocol, both directions, is in control_command.hpp.
 //
+// Its descriptors are non-blocking and looked at every poll_interval by a timer: no
+// operation of Asio's backend is ever pending on them, so close() closes them at once,
+// safely on either backend (Boost 1.81's io_uring service is not safe with a socket
+// closed or cancelled under an operation: HACKING.md).
+//
 // The socket file is created mode 0600 with no moment at which it is wider: it is bound
 // inside a fresh 0700 directory beside PATH, set to 0600 there, and renamed onto PATH.
 // The umask is never touched (it is the process's, and the reader and writer threads may
@@ -44,6 +49,9 @@ public:
   static constexpr std::chrono::milliseconds request_timeout{2000};
   // Connections served at once; further ones wait in the listen backlog until one ends.
   static constexpr std::size_t max_connections = 4;
+  // How often the sockets are looked at (a command waits up to this long to be taken, and
+  // as long again for its reply to be written when the client is slow to read it).
+  static constexpr std::chrono::milliseconds poll_interval{20};
 
   // Binds and listens at `path` now (check_control_path's refusals, or a failing system
   // call, throw std::runtime_error naming the path and the reason).
@@ -53,7 +61,8 @@ public:
   // close().
   ~control_socket();
 
-  // The accept loop (co_spawn on the io_context). Nothing it meets throws out of it.
+  // Starts looking at the socket every poll_interval (a timer of the io_context). Nothing
+  // it meets throws out of it.
   void start();
   // Stops accepting, closes the connections being served (no handler is called after
   // this), and removes the socket file. Idempotent. start() and close() are called on the
@@ -62,7 +71,7 @@ public:
 
   const std::string& path() const noexcept;
 
-  struct state; // shared with the coroutines, which may outlive this object
+  struct state; // the timer's handler holds a weak_ptr to it
 
 private:
   std::shared_ptr<state> state_;
