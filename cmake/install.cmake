@@ -4,8 +4,9 @@
 #   cmake --install build [--prefix DIR]   programs, man pages, jobpatch_core + CMake config
 #   scripts/package.sh                      the .deb files (cmake/package.cmake)
 #
-# Components: "runtime" (jobpatch, jobpatch-epoll, jobpatch-mock, man pages) becomes the `jobpatch` .deb;
-# "development" (libjobpatch_core.a, include/jobpatch/, the CMake package) `jobpatch-dev`.
+# Components: "runtime" (jobpatch, jobpatch-epoll, jobpatch-mock, man pages) becomes the
+# `jobpatch` .deb; "development" (libjobpatch_core.a, include/jobpatch/, the CMake package)
+# `jobpatch-dev`.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
