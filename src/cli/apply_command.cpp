@@ -38,6 +38,7 @@
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -646,6 +647,16 @@ void write_refusal(const apply_options& options, const apply_command_options& ex
   if (!error.empty()) std::fprintf(stderr, "jobpatch: %s\n", error.c_str());
 }
 
+// JOBPATCH_TEST_HOLD_AFTER_ENGINE=FILE (tests only): once the engine has ended, creates
+// FILE.held and waits until FILE exists, so that a test can send a signal between the
+// engine's end and the summary, where SIGINT and SIGTERM are ignored (run_control).
+void hold_after_engine_for_test() {
+  const char* file = std::getenv("JOBPATCH_TEST_HOLD_AFTER_ENGINE");
+  if (file == nullptr || *file == '\0') return;
+  std::ofstream(std::string(file) + ".held") << "held\n";
+  while (::access(file, F_OK) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
 // The run: the engine over the manifest, then the lines it never read, timing and the
 // closed sink. Returns how it went (a write error as status.output_failed, a host that
 // does not resolve as an abort).
@@ -675,6 +686,7 @@ run_status send_updates(const apply_options& options, apply_run& run) {
     status.aborted = true;
     status.abort_reason = std::string(e.what()) + " (check --base-url); " + nothing_done(options);
   }
+  hold_after_engine_for_test();
   run.invalid.print_rest();
   if (status.aborted || status.signal || status.deadline_exceeded) record_unread(run, status);
   complete_status(options, run, status);

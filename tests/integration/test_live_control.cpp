@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -376,6 +377,30 @@ TEST_CASE("live control: connections beyond the open-file limit is refused, the 
   CHECK(control(mock, socket, {"connections", "40"}).code == 0);
   REQUIRE(run.wait(120s) == 0);
   check_every_line_ok_once(mock.path("r.ndjson"), lines);
+}
+
+// Between the engine's end and the summary, SIGINT and SIGTERM are ignored: a Ctrl-C there
+// (Asio gives the default action back as its signal_set goes) would kill a finished run
+// before its summary. The test hook holds the run in that window.
+TEST_CASE("live control: a signal after the engine has ended leaves the summary to be written") {
+  mock_process mock({}, 20);
+  auto manifest = make_manifest(mock, "m.ndjson", 20, 20);
+  std::string hold = mock.path("hold");
+  child_process run(
+      jobpatch_argv(mock, "apply", manifest,
+                    {"--results", mock.path("r.ndjson"), "--summary-json", mock.path("s.json"),
+                     "--progress", "never", "--control", mock.path("control.sock")}),
+      {{"BYTENITE_API_KEY", mock_test_key}, {"JOBPATCH_TEST_HOLD_AFTER_ENGINE", hold}}, "",
+      mock.path("apply.err"));
+  REQUIRE(wait_for_file(hold + ".held", 60s));
+  run.signal(SIGINT);
+  run.signal(SIGTERM);
+  std::ofstream(hold).close();
+  REQUIRE(run.wait(60s) == 0);
+  INFO(read_file(mock.path("apply.err")));
+  CHECK(summary_of(mock.path("s.json")).at("exitCode").to_number<int>() == 0);
+  std::string records = read_file(mock.path("r.ndjson"));
+  CHECK(std::count(records.begin(), records.end(), '\n') == 20);
 }
 
 TEST_CASE("live control: two signals at a paused run end it with its summary, socket removed") {
