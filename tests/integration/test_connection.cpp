@@ -238,3 +238,87 @@ TEST_CASE("connection: closing a connection whose read waits ends no other conne
   INFO("first connection: " << a_reply.detail);
   CHECK(a_reply.outcome.cls == error_class::cancelled);
 }
+
+namespace {
+
+// A listener on loopback whose accept queue is full: the kernel drops further SYNs, so a
+// connect to it stays in progress (until the kernel's own SYN retries give up, about two
+// minutes later).
+class full_listener {
+public:
+  full_listener() {
+    boost::system::error_code ec;
+    acceptor_.open(tcp::v4());
+    acceptor_.bind(tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    acceptor_.listen(0);
+    // An accept queue of length 0 holds one connection; two more wait for good measure.
+    for (auto& filler : fillers_) {
+      filler.open(tcp::v4());
+      filler.non_blocking(true);
+      filler.connect(acceptor_.local_endpoint(), ec); // in progress or done: either fills
+    }
+  }
+  const tcp::acceptor& acceptor() const { return acceptor_; }
+
+private:
+  asio::io_context io_; // never run: the sockets are used synchronously
+  tcp::acceptor acceptor_{io_};
+  tcp::socket fillers_[3] = {tcp::socket(io_), tcp::socket(io_), tcp::socket(io_)};
+};
+
+} // namespace
+
+// A connect the server never completes: the watchdog ends it at the attempt's deadline,
+// and close() (a run stopping) at once. On the ring both shut the socket down, which
+// ends a connect in progress; were they to leave it, it would last until the kernel gives
+// up on the SYN.
+TEST_CASE("connection: a connect that never completes ends at the deadline, or at close") {
+  if (std::string why = skip_reason(); !why.empty()) {
+    jobpatch::test::skip(why);
+    return;
+  }
+  full_listener server;
+  asio::io_context io;
+  jobpatch::net::server_address address = address_of(io, server.acceptor());
+  jobpatch::net::http_connection timed(io.get_executor(), nullptr, address);
+  jobpatch::net::http_connection closed(io.get_executor(), nullptr, address);
+  jobpatch::net::http_reply timed_reply, closed_reply;
+  bool timed_done = false, closed_done = false;
+  auto started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration timed_took{}, closed_took{};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await timed.exchange(request, 500ms, timed_reply);
+        timed_took = std::chrono::steady_clock::now() - started;
+        timed_done = true;
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await closed.exchange(request, 60s, closed_reply);
+        closed_took = std::chrono::steady_clock::now() - started;
+        closed_done = true;
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await wait_until(timed_done, 30s);
+        closed.close(); // its connect is still in progress: its deadline is a minute away
+        co_await wait_until(closed_done, 30s);
+      },
+      asio::detached);
+  run_at_most(io, 60s);
+
+  REQUIRE(timed_done);
+  INFO("timed: " << timed_reply.detail);
+  CHECK(timed_reply.outcome.cls == error_class::timeout);
+  CHECK(timed_took < 30s);
+  REQUIRE(closed_done);
+  INFO("closed: " << closed_reply.detail);
+  CHECK(closed_reply.outcome.cls == error_class::connect_failed);
+  CHECK(closed_reply.detail.find("canceled") != std::string::npos);
+  CHECK(closed_took < 40s);
+}
