@@ -291,46 +291,45 @@ TEST_CASE("connection: a connect that never completes ends at the deadline, or a
   full_listener server;
   asio::io_context io;
   jobpatch::net::server_address address = address_of(io, server.acceptor());
-  jobpatch::net::http_connection timed(io.get_executor(), nullptr, address);
-  jobpatch::net::http_connection closed(io.get_executor(), nullptr, address);
-  jobpatch::net::http_reply timed_reply, closed_reply;
-  bool timed_done = false, closed_done = false;
   auto started = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::duration timed_took{}, closed_took{};
+  struct attempt {
+    jobpatch::net::http_connection connection;
+    jobpatch::net::http_reply reply;
+    bool done = false;
+    std::chrono::steady_clock::duration took{};
+  };
+  attempt timed{{io.get_executor(), nullptr, address}},
+      closed{{io.get_executor(), nullptr, address}};
+  auto start = [&](attempt& a, std::chrono::milliseconds timeout) {
+    asio::co_spawn(
+        io,
+        [&a, timeout, started]() -> asio::awaitable<void> {
+          co_await a.connection.exchange(request, timeout, a.reply);
+          a.took = std::chrono::steady_clock::now() - started;
+          a.done = true;
+        },
+        asio::detached);
+  };
+  start(timed, 500ms);
+  start(closed, 40s);
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        co_await timed.exchange(request, 500ms, timed_reply);
-        timed_took = std::chrono::steady_clock::now() - started;
-        timed_done = true;
-      },
-      asio::detached);
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        co_await closed.exchange(request, 40s, closed_reply);
-        closed_took = std::chrono::steady_clock::now() - started;
-        closed_done = true;
-      },
-      asio::detached);
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        co_await wait_until(timed_done, 30s);
-        closed.close(); // its connect is still in progress: its deadline is 40 s away
-        co_await wait_until(closed_done, 30s);
+        co_await wait_until(timed.done, 30s);
+        closed.connection.close(); // its connect is still in progress, its deadline 40 s away
+        co_await wait_until(closed.done, 30s);
         io.stop(); // the watchdogs would keep it running to their deadlines
       },
       asio::detached);
   run_at_most(io, 50s);
 
-  REQUIRE(timed_done);
-  INFO("timed: " << timed_reply.detail);
-  CHECK(timed_reply.outcome.cls == error_class::timeout);
-  CHECK(timed_took < 30s);
-  REQUIRE(closed_done);
-  INFO("closed: " << closed_reply.detail);
-  CHECK(closed_reply.outcome.cls == error_class::connect_failed);
-  CHECK(closed_reply.detail.find("canceled") != std::string::npos);
-  CHECK(closed_took < 30s);
+  REQUIRE(timed.done);
+  INFO("timed: " << timed.reply.detail);
+  CHECK(timed.reply.outcome.cls == error_class::timeout);
+  CHECK(timed.took < 30s);
+  REQUIRE(closed.done);
+  INFO("closed: " << closed.reply.detail);
+  CHECK(closed.reply.outcome.cls == error_class::connect_failed);
+  CHECK(closed.reply.detail.find("canceled") != std::string::npos);
+  CHECK(closed.took < 30s);
 }
