@@ -50,9 +50,12 @@ jobpatch::net::server_address address_of(asio::io_context& io, const tcp::accept
   return server;
 }
 
-std::string skip_reason() {
+// True, with the test reported skipped, when the kernel refuses io_uring.
+bool ring_refused() {
   std::string refusal = jobpatch::net::io_uring_refusal();
-  return refusal.empty() ? refusal : "the kernel refuses io_uring: " + refusal;
+  if (refusal.empty()) return false;
+  jobpatch::test::skip("the kernel refuses io_uring: " + refusal);
+  return true;
 }
 
 // Runs `io` until it has nothing left to do or for `limit`. Not io_context::run_for():
@@ -64,6 +67,22 @@ void run_at_most(asio::io_context& io, std::chrono::milliseconds limit) {
     if (!ec) io.stop();
   });
   io.run();
+}
+
+// Runs one exchange of `request` on `connection` within `timeout`; `done` is set when it
+// has ended (and `ended` to when, if given).
+template <class Flag>
+void spawn_exchange(asio::io_context& io, jobpatch::net::http_connection& connection,
+                    std::chrono::milliseconds timeout, jobpatch::net::http_reply& reply, Flag& done,
+                    std::chrono::steady_clock::time_point* ended = nullptr) {
+  asio::co_spawn(
+      io,
+      [&connection, &reply, &done, ended, timeout]() -> asio::awaitable<void> {
+        co_await connection.exchange(request, timeout, reply);
+        if (ended) *ended = std::chrono::steady_clock::now();
+        done = true;
+      },
+      asio::detached);
 }
 
 // Waits, 1 ms at a time and at most `limit`, until `done`.
@@ -88,10 +107,7 @@ asio::awaitable<void> wait_until(const bool& done, std::chrono::milliseconds lim
 // (socket_busy_).
 TEST_CASE("connection: closing a connection whose read waits leaves the next connection's "
           "answer to it") {
-  if (std::string why = skip_reason(); !why.empty()) {
-    jobpatch::test::skip(why);
-    return;
-  }
+  if (ring_refused()) return;
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
   jobpatch::net::server_address server = address_of(io, acceptor);
@@ -120,13 +136,7 @@ TEST_CASE("connection: closing a connection whose read waits leaves the next con
   jobpatch::net::http_connection b(io.get_executor(), nullptr, server);
   jobpatch::net::http_reply a_reply, b_reply;
   bool a_done = false, b_done = false;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        co_await a.exchange(request, 30s, a_reply);
-        a_done = true;
-      },
-      asio::detached);
+  spawn_exchange(io, a, 30s, a_reply, a_done);
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
@@ -165,10 +175,7 @@ TEST_CASE("connection: closing a connection whose read waits leaves the next con
 // still reads its answer.
 TEST_CASE("connection: closing a connection whose read waits ends no other connection's "
           "read") {
-  if (std::string why = skip_reason(); !why.empty()) {
-    jobpatch::test::skip(why);
-    return;
-  }
+  if (ring_refused()) return;
   asio::io_context io;
   asio::io_context server_io; // another ring: the server's work stays out of the client's
   tcp::acceptor acceptor(server_io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
@@ -213,13 +220,7 @@ TEST_CASE("connection: closing a connection whose read waits ends no other conne
       io,
       [&]() -> asio::awaitable<void> {
         co_await b.exchange(request, 60s, b_first);
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-              co_await a.exchange(request, 30s, a_reply);
-              a_done = true;
-            },
-            asio::detached);
+        spawn_exchange(io, a, 30s, a_reply, a_done);
         co_await b.exchange(request, 20s, b_second);
         b_done = true;
         io.stop(); // the connections' watchdogs would keep it running to their deadlines
@@ -284,52 +285,36 @@ private:
 // ends a connect in progress; were they to leave it, it would last until the kernel gives
 // up on the SYN.
 TEST_CASE("connection: a connect that never completes ends at the deadline, or at close") {
-  if (std::string why = skip_reason(); !why.empty()) {
-    jobpatch::test::skip(why);
-    return;
-  }
+  if (ring_refused()) return;
   full_listener server;
   asio::io_context io;
   jobpatch::net::server_address address = address_of(io, server.acceptor());
+  jobpatch::net::http_connection timed(io.get_executor(), nullptr, address);
+  jobpatch::net::http_connection closed(io.get_executor(), nullptr, address);
+  jobpatch::net::http_reply timed_reply, closed_reply;
+  bool timed_done = false, closed_done = false;
   auto started = std::chrono::steady_clock::now();
-  struct attempt {
-    jobpatch::net::http_connection connection;
-    jobpatch::net::http_reply reply;
-    bool done = false;
-    std::chrono::steady_clock::duration took{};
-  };
-  attempt timed{{io.get_executor(), nullptr, address}},
-      closed{{io.get_executor(), nullptr, address}};
-  auto start = [&](attempt& a, std::chrono::milliseconds timeout) {
-    asio::co_spawn(
-        io,
-        [&a, timeout, started]() -> asio::awaitable<void> {
-          co_await a.connection.exchange(request, timeout, a.reply);
-          a.took = std::chrono::steady_clock::now() - started;
-          a.done = true;
-        },
-        asio::detached);
-  };
-  start(timed, 500ms);
-  start(closed, 40s);
+  auto timed_end = started, closed_end = started;
+  spawn_exchange(io, timed, 500ms, timed_reply, timed_done, &timed_end);
+  spawn_exchange(io, closed, 40s, closed_reply, closed_done, &closed_end);
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        co_await wait_until(timed.done, 30s);
-        closed.connection.close(); // its connect is still in progress, its deadline 40 s away
-        co_await wait_until(closed.done, 30s);
+        co_await wait_until(timed_done, 30s);
+        closed.close(); // its connect is still in progress, its deadline 40 s away
+        co_await wait_until(closed_done, 30s);
         io.stop(); // the watchdogs would keep it running to their deadlines
       },
       asio::detached);
   run_at_most(io, 50s);
 
-  REQUIRE(timed.done);
-  INFO("timed: " << timed.reply.detail);
-  CHECK(timed.reply.outcome.cls == error_class::timeout);
-  CHECK(timed.took < 30s);
-  REQUIRE(closed.done);
-  INFO("closed: " << closed.reply.detail);
-  CHECK(closed.reply.outcome.cls == error_class::connect_failed);
-  CHECK(closed.reply.detail.find("canceled") != std::string::npos);
-  CHECK(closed.took < 30s);
+  REQUIRE(timed_done);
+  INFO("timed: " << timed_reply.detail);
+  CHECK(timed_reply.outcome.cls == error_class::timeout);
+  CHECK(timed_end - started < 30s);
+  REQUIRE(closed_done);
+  INFO("closed: " << closed_reply.detail);
+  CHECK(closed_reply.outcome.cls == error_class::connect_failed);
+  CHECK(closed_reply.detail.find("canceled") != std::string::npos);
+  CHECK(closed_end - started < 30s);
 }
