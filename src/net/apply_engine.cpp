@@ -726,12 +726,15 @@ std::string engine::control_status() const {
       .number("failed", stats_.count(outcome::failed))
       .number("inFlight", in_flight_)
       .number("retrying", scheduler_.deferred_count());
-  if (limiter_.configured_rate() > 0)
-    json.fixed("rate", limiter_.configured_rate() / rate_margin, 3);
-  else
-    json.null("rate");
-  json.fixed("effectiveRate", limiter_.effective_rate() / rate_margin, 3)
-      .number("connections", limit_)
+  // Requests/s, null when unlimited (the limiter's 0).
+  for (auto [name, rate] : {std::pair{"rate", limiter_.configured_rate()},
+                            std::pair{"effectiveRate", limiter_.effective_rate()}}) {
+    if (rate > 0)
+      json.fixed(name, rate / rate_margin, 3);
+    else
+      json.null(name);
+  }
+  json.number("connections", limit_)
       .string("connectionsMode", controller_ ? "auto" : "fixed")
       .boolean("paused", paused_)
       .fixed("elapsedSeconds", seconds_since_start(clock::now()), 3)

@@ -174,7 +174,9 @@ TEST_CASE("live control: rate R holds the run to R within 2 s, rate none lifts i
   auto slowed_down = control(mock, socket, {"rate", "25"});
   INFO(slowed_down.out, slowed_down.err);
   REQUIRE(slowed_down.code == 0);
-  CHECK(status_of(mock, socket).at("rate").to_number<double>() == doctest::Approx(25));
+  auto limited = status_of(mock, socket);
+  CHECK(limited.at("rate").to_number<double>() == doctest::Approx(25));
+  CHECK(limited.at("effectiveRate").to_number<double>() == doctest::Approx(25)); // no 429s
   // Within 2 s the new rate holds: over the next second at most 25 requests and the burst
   // (2) start, plus the 4 in flight and a hand-over of records (20 ms) at either end.
   std::this_thread::sleep_for(2s);
@@ -189,7 +191,9 @@ TEST_CASE("live control: rate R holds the run to R within 2 s, rate none lifts i
 
   auto lifted = control(mock, socket, {"rate", "none"});
   REQUIRE(lifted.code == 0);
-  CHECK(status_of(mock, socket).at("rate").is_null());
+  auto unlimited = status_of(mock, socket);
+  CHECK(unlimited.at("rate").is_null());
+  CHECK(unlimited.at("effectiveRate").is_null());
   REQUIRE(run.wait(120s) == 0);
   check_every_line_ok_once(mock.path("r.ndjson"), lines);
   CHECK(changes_in(summary_of(mock.path("s.json"))) ==
